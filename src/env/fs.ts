@@ -1,0 +1,50 @@
+/**
+ * The FileSystem seam. Every byte QuiverDB reads or writes goes through this interface so that tests
+ * can swap in an in-memory or fault-injecting implementation (crash, EIO, ENOSPC, power loss).
+ *
+ * Implementations throw errors carrying the OS-style `code` (ENOENT, EIO, ENOSPC, EEXIST, ...);
+ * callers wrap them with `ioError` from errors.ts.
+ */
+
+/** An open file. Positions are absolute byte offsets. */
+export interface FileHandle {
+  /** Writes all of `data` at `position` (or at the current end for append handles / when omitted). */
+  write(data: Uint8Array, position?: number): Promise<void>;
+  /** Reads up to `length` bytes (default: `into.length - offset`) into `into` at `offset`; returns bytes read (0 at EOF). */
+  read(into: Uint8Array, position: number, offset?: number, length?: number): Promise<number>;
+  /** Makes written data durable (fsync). */
+  sync(): Promise<void>;
+  /** Size in bytes. */
+  size(): Promise<number>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Open modes: read, create/truncate for write, exclusive create, append, read-write existing. */
+export type OpenMode = 'r' | 'w' | 'wx' | 'a' | 'r+';
+
+/** What `stat` reports. */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** The narrow file-system surface QuiverDB needs. Paths are plain strings (node `path` semantics). */
+export interface FileSystem {
+  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Atomic within a directory; replaces `to` if it exists. */
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** Names (not paths) of the entries of a directory. */
+  readdir(path: string): Promise<string[]>;
+  /** Throws ENOENT when missing. */
+  stat(path: string): Promise<FileStat>;
+  /** Removes a file or a directory tree; no error when missing. */
+  rm(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** fsyncs a directory so that renames and creations in it are durable. */
+  syncDir(path: string): Promise<void>;
+}
