@@ -1,0 +1,88 @@
+/**
+ * The FileSystem seam over Node's `fs/promises`: the implementation used outside tests.
+ */
+import { open as fsOpen, readFile, rename, unlink, mkdir, readdir, stat, rm } from 'node:fs/promises';
+import type { FileHandle as NodeHandle } from 'node:fs/promises';
+import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
+
+class NodeFileHandle implements FileHandle {
+  constructor(private readonly h: NodeHandle, private readonly append: boolean) {}
+
+  async write(data: Uint8Array, position?: number): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const pos = this.append || position === undefined ? null : position + off;
+      const { bytesWritten } = await this.h.write(data, off, data.length - off, pos);
+      off += bytesWritten;
+    }
+  }
+
+  async read(into: Uint8Array, position: number, offset = 0, length = into.length - offset): Promise<number> {
+    const { bytesRead } = await this.h.read(into, offset, length, position);
+    return bytesRead;
+  }
+
+  sync(): Promise<void> {
+    return this.h.sync();
+  }
+
+  async size(): Promise<number> {
+    return (await this.h.stat()).size;
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.h.truncate(length);
+  }
+
+  close(): Promise<void> {
+    return this.h.close();
+  }
+}
+
+/** Node's real file system. */
+export class NodeFileSystem implements FileSystem {
+  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    return new NodeFileHandle(await fsOpen(path, mode), mode === 'a');
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    return readFile(path);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    return unlink(path);
+  }
+
+  async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
+    await mkdir(path, { recursive: options?.recursive ?? false });
+  }
+
+  readdir(path: string): Promise<string[]> {
+    return readdir(path);
+  }
+
+  async stat(path: string): Promise<FileStat> {
+    const s = await stat(path);
+    return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
+  }
+
+  rm(path: string, options?: { recursive?: boolean }): Promise<void> {
+    return rm(path, { recursive: options?.recursive ?? false, force: true });
+  }
+
+  async syncDir(path: string): Promise<void> {
+    const h = await fsOpen(path, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  }
+}
+
+/** The process-wide default file system. */
+export const nodeFs: FileSystem = new NodeFileSystem();
