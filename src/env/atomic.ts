@@ -5,7 +5,7 @@
  */
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ioError } from '../errors.js';
+import { QuiverError, ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from './fs.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
@@ -44,7 +44,10 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
   } catch (err) {
     if (handle) await handle.close().catch(() => undefined);
     if (step !== 'fsync directory') await fs.rm(tmp).catch(() => undefined);
-    throw ioError(err, `${step} while saving`, path);
+    // OS failures become QuiverErrors keeping their code; anything else (a QuiverError such as ABORTED
+    // or CORRUPT from the writer, or a programming error) passes through unchanged.
+    if (typeof (err as { code?: unknown } | null)?.code === 'string' && !(err instanceof QuiverError)) throw ioError(err, `${step} while saving`, path);
+    throw err;
   }
 }
 

@@ -8,7 +8,7 @@
 
 /** An open file. Positions are absolute byte offsets. */
 export interface FileHandle {
-  /** Writes all of `data` at `position` (or at the current end for append handles / when omitted). */
+  /** Writes all of `data` at `position`; append handles always write at the end; without a position, at the handle's own offset (0, then advancing). */
   write(data: Uint8Array, position?: number): Promise<void>;
   /** Reads up to `length` bytes (default: `into.length - offset`) into `into` at `offset`; returns bytes read (0 at EOF). */
   read(into: Uint8Array, position: number, offset?: number, length?: number): Promise<number>;

@@ -70,8 +70,14 @@ export class NodeFileSystem implements FileSystem {
     return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
   }
 
-  rm(path: string, options?: { recursive?: boolean }): Promise<void> {
-    return rm(path, { recursive: options?.recursive ?? false, force: true });
+  async rm(path: string, options?: { recursive?: boolean }): Promise<void> {
+    try {
+      await rm(path, { recursive: options?.recursive ?? false, force: true });
+    } catch (err) {
+      // Node reports a directory without `recursive` as ERR_FS_EISDIR; keep the POSIX code callers expect.
+      if ((err as { code?: string }).code === 'ERR_FS_EISDIR') throw Object.assign(err as Error, { code: 'EISDIR' });
+      throw err;
+    }
   }
 
   async syncDir(path: string): Promise<void> {
