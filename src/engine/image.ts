@@ -1,0 +1,230 @@
+/**
+ * Frozen point-in-time views of a database for writers (full images and change images).
+ *
+ * Copy-on-write: an image remembers the slab it was opened on and which of its slots still hold its
+ * bytes (`need`). Before the engine overwrites a slot in that slab (in-place replace, reuse of a freed
+ * slot) it calls `ImageRegistry.preserve`, which copies just that vector into the image's side map.
+ * Memory therefore grows only with the vectors actually overwritten.
+ *
+ * The engine never writes into an old slab: growth, `clear` and `replaceAll` install a new one, and an
+ * open image keeps reading the old buffer (kept alive by its reference, not copied) until released.
+ *
+ * Zero-copy chunks are lent to the consumer, which may hand them to an asynchronous file write. While a
+ * chunk is lent its slots cannot be overwritten in place even with a preserved copy, because the write
+ * may still be reading them; the engine asks `isLent` and, if so, writes the new vector to another slot
+ * (the id moves; its old slot is freed once no image lends it).
+ */
+import { QuiverError } from '../errors.js';
+import type { ChangeImage, CollectionImage, Id, Metadata, Metric } from './types.js';
+
+/** Shortest run of untouched consecutive slots handed out zero-copy (shorter runs are copied). */
+const ZERO_COPY_MIN = 64;
+
+/** What the engine passes to build an image. */
+export interface ImageParts {
+  dimension: number;
+  metric: Metric;
+  seq: number;
+  slab: Float32Array;
+  /** Slots of the view, in view order. */
+  slots: Int32Array;
+  ids: Id[];
+  metadata: (Metadata | undefined)[];
+  /** One past the highest slot in use when opened (size of the per-slot bitmap). */
+  slotLimit: number;
+}
+
+interface LentRange {
+  start: number;
+  end: number;
+}
+
+/** The set of open images of one database; held weakly so a forgotten image stops costing memory. */
+export class ImageRegistry {
+  private readonly refs = new Set<WeakRef<ViewImage>>();
+
+  /** Number of images still open (and not garbage collected). */
+  get size(): number {
+    let n = 0;
+    for (const r of this.refs) if (r.deref()) n++;
+    return n;
+  }
+
+  /** Registers an image; returns the handle used to unregister it. */
+  add(img: ViewImage): WeakRef<ViewImage> {
+    const ref = new WeakRef(img);
+    this.refs.add(ref);
+    return ref;
+  }
+
+  /** Unregisters an image. */
+  delete(ref: WeakRef<ViewImage>): void {
+    this.refs.delete(ref);
+  }
+
+  /** True when some image has lent `slot` of `slab` to a consumer (it must not be overwritten now). */
+  isLent(slab: Float32Array, slot: number): boolean {
+    if (this.refs.size === 0) return false;
+    for (const r of this.refs) if (r.deref()?.lends(slab, slot)) return true;
+    return false;
+  }
+
+  /** Called before `slot` of `slab` is overwritten: every image that still needs it takes a copy. */
+  preserve(slab: Float32Array, slot: number): void {
+    if (this.refs.size === 0) return;
+    for (const r of this.refs) {
+      const img = r.deref();
+      if (img) img.preserve(slab, slot);
+      else this.refs.delete(r);
+    }
+  }
+}
+
+/** A full image: every entry present when it was opened. */
+export class ViewImage implements CollectionImage {
+  readonly dimension: number;
+  readonly metric: Metric;
+  readonly seq: number;
+  readonly count: number;
+  readonly ids: readonly Id[];
+  readonly metadata: readonly (Metadata | undefined)[];
+  private slab: Float32Array | undefined;
+  private readonly slots: Int32Array;
+  private need: Uint8Array;
+  private readonly saved = new Map<number, Float32Array>();
+  private readonly lent = new Set<LentRange>();
+  private readonly registry: ImageRegistry;
+  private ref: WeakRef<ViewImage> | undefined;
+
+  constructor(registry: ImageRegistry, parts: ImageParts) {
+    this.dimension = parts.dimension;
+    this.metric = parts.metric;
+    this.seq = parts.seq;
+    this.count = parts.slots.length;
+    this.ids = parts.ids;
+    this.metadata = parts.metadata;
+    this.slab = parts.slab;
+    this.slots = parts.slots;
+    this.need = new Uint8Array(parts.slotLimit);
+    for (let i = 0; i < parts.slots.length; i++) this.need[parts.slots[i]] = 1;
+    this.registry = registry;
+    if (this.count > 0) this.ref = registry.add(this);
+  }
+
+  /** Number of vectors copied aside because the database overwrote them (diagnostics and tests). */
+  get preservedCount(): number {
+    return this.saved.size;
+  }
+
+  /** True after `release()`. */
+  get released(): boolean {
+    return this.slab === undefined;
+  }
+
+  /** Engine hook: does a consumer currently hold a zero-copy chunk covering `slot` of `slab`? */
+  lends(slab: Float32Array, slot: number): boolean {
+    if (slab !== this.slab || this.lent.size === 0) return false;
+    for (const r of this.lent) if (slot >= r.start && slot < r.end) return true;
+    return false;
+  }
+
+  /** Engine hook: `slot` of `slab` is about to be overwritten; keep a copy if this view still needs it. */
+  preserve(slab: Float32Array, slot: number): void {
+    if (slab !== this.slab || slot >= this.need.length || this.need[slot] !== 1) return;
+    const d = this.dimension;
+    this.saved.set(slot, slab.slice(slot * d, (slot + 1) * d));
+    this.need[slot] = 0;
+  }
+
+  vectorChunks(maxEntries: number): Iterable<Float32Array> {
+    if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+      throw new QuiverError('INVALID_ARGUMENT', `vectorChunks(maxEntries) needs a positive integer, got ${String(maxEntries)}`);
+    }
+    this.liveSlab();
+    return this.chunks(maxEntries);
+  }
+
+  release(): void {
+    if (this.ref) this.registry.delete(this.ref);
+    this.ref = undefined;
+    this.slab = undefined;
+    this.saved.clear();
+    this.lent.clear();
+    this.need = new Uint8Array(0);
+  }
+
+  private liveSlab(): Float32Array {
+    if (this.slab === undefined) {
+      throw new QuiverError('CLOSED', 'this image was released; open a new image to read the database again');
+    }
+    return this.slab;
+  }
+
+  // Length (≤ cap) of the run of consecutive, untouched slots starting at view position p.
+  private runAt(p: number, cap: number): number {
+    const s0 = this.slots[p];
+    if (this.need[s0] !== 1) return 0;
+    let r = 1;
+    while (r < cap && this.slots[p + r] === s0 + r && this.need[s0 + r] === 1) r++;
+    return r;
+  }
+
+  private *chunks(maxEntries: number): Generator<Float32Array, void, undefined> {
+    const d = this.dimension;
+    const slots = this.slots;
+    const n = slots.length;
+    const range: LentRange = { start: -1, end: -1 };
+    let scratch: Float32Array | undefined;
+    let p = 0;
+    try {
+      while (p < n) {
+        const slab = this.liveSlab();
+        const want = Math.min(maxEntries, n - p);
+        const run = this.runAt(p, want);
+        if (run === want || run >= ZERO_COPY_MIN) {
+          const s0 = slots[p];
+          range.start = s0;
+          range.end = s0 + run;
+          this.lent.add(range);
+          yield slab.subarray(s0 * d, (s0 + run) * d);
+          this.lent.delete(range);
+          p += run;
+          continue;
+        }
+        scratch ??= new Float32Array(Math.min(maxEntries, n) * d);
+        let m = 0;
+        while (p < n && m < maxEntries) {
+          const s = slots[p];
+          if (this.need[s] !== 1) {
+            scratch.set(this.saved.get(s) as Float32Array, m * d);
+            m++;
+            p++;
+            continue;
+          }
+          const r = this.runAt(p, maxEntries - m);
+          if (m > 0 && r >= ZERO_COPY_MIN) break;
+          scratch.set(slab.subarray(s * d, (s + r) * d), m * d);
+          m += r;
+          p += r;
+        }
+        yield scratch.subarray(0, m * d);
+      }
+    } finally {
+      this.lent.delete(range);
+    }
+  }
+}
+
+/** The entries changed since a sequence number, plus deletions: a `ViewImage` restricted to them. */
+export class DeltaImage extends ViewImage implements ChangeImage {
+  readonly sinceSeq: number;
+  readonly cleared: boolean;
+  readonly deletedIds: readonly Id[];
+
+  constructor(registry: ImageRegistry, parts: ImageParts, sinceSeq: number, cleared: boolean, deletedIds: Id[]) {
+    super(registry, parts);
+    this.sinceSeq = sinceSeq;
+    this.cleared = cleared;
+    this.deletedIds = deletedIds;
+  }
+}

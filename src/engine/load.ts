@@ -1,0 +1,108 @@
+/**
+ * Validation of decoded columns before the engine adopts them (`replaceAll`, `applyDelta`). Checks are
+ * cheap single passes: ids (type, duplicates), shapes, finiteness of every float, metadata shape (the
+ * objects themselves are trusted: readers pass freshly decoded JSON). Nothing is modified on failure.
+ */
+import { QuiverError } from '../errors.js';
+import { normAt } from './distance.js';
+import type { Id, Metadata } from './types.js';
+import { checkId, describe } from './validate.js';
+
+/** Columns that passed validation, in the engine's own arrays (vectors are the caller's, not copied). */
+export interface CheckedColumns {
+  ids: Id[];
+  idMap: Map<Id, number>;
+  vectors: Float32Array;
+  metadata: (Metadata | undefined)[];
+  /** Per-entry norms when requested (cosine), else empty. */
+  norms: Float64Array;
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): never {
+  throw new QuiverError('INVALID_ARGUMENT', message, details);
+}
+
+function label(id: Id): string {
+  return typeof id === 'string' ? JSON.stringify(id) : String(id);
+}
+
+/** Checks a `Columns`-shaped value against `dim`; computes norms when `withNorms`. */
+export function checkColumns(c: unknown, dim: number, withNorms: boolean, what: string): CheckedColumns {
+  if (c === null || typeof c !== 'object') invalid(`${what} must be a Columns object, got ${describe(c)}`);
+  const cols = c as { dimension?: unknown; ids?: unknown; vectors?: unknown; metadata?: unknown };
+  if (cols.dimension !== dim) {
+    throw new QuiverError(
+      'DIMENSION_MISMATCH',
+      `${what} holds ${String(cols.dimension)}-dimensional vectors but this database stores ${dim}-dimensional ones; load it into a database of dimension ${String(cols.dimension)}`,
+      { expected: dim, actual: cols.dimension },
+    );
+  }
+  if (!Array.isArray(cols.ids)) invalid(`${what}.ids must be an array, got ${describe(cols.ids)}`);
+  if (!(cols.vectors instanceof Float32Array)) invalid(`${what}.vectors must be a Float32Array, got ${describe(cols.vectors)}`);
+  if (!Array.isArray(cols.metadata)) invalid(`${what}.metadata must be an array, got ${describe(cols.metadata)}`);
+  const rawIds = cols.ids as unknown[];
+  const vectors = cols.vectors;
+  const rawMeta = cols.metadata as unknown[];
+  const n = rawIds.length;
+  if (vectors.length !== n * dim) invalid(`${what}.vectors has ${vectors.length} floats; ${n} entries of dimension ${dim} need ${n * dim}`);
+  if (rawMeta.length !== n) invalid(`${what}.metadata has ${rawMeta.length} items for ${n} ids; they must match`);
+
+  const ids = new Array<Id>(n);
+  const idMap = new Map<Id, number>();
+  for (let i = 0; i < n; i++) {
+    const id = checkId(rawIds[i], `${what}.ids[${i}]`);
+    if (idMap.has(id)) invalid(`${what}.ids has the id ${label(id)} twice (entries ${idMap.get(id)} and ${i}); ids must be unique`, { id });
+    idMap.set(id, i);
+    ids[i] = id;
+  }
+
+  const metadata = new Array<Metadata | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const m = rawMeta[i];
+    if (m === undefined || m === null) metadata[i] = undefined;
+    else if (typeof m === 'object' && !Array.isArray(m)) metadata[i] = m as Metadata;
+    else throw new QuiverError('INVALID_METADATA', `${what}.metadata[${i}] must be an object or absent, got ${describe(m)}`, { index: i });
+  }
+
+  // Cosine needs the norms anyway, and a norm is finite exactly when every element is, so that pass
+  // doubles as the check; other metrics use a bit test over the raw words.
+  const norms = new Float64Array(withNorms ? n : 0);
+  let bad = -1;
+  if (withNorms) {
+    for (let i = 0; i < n && bad < 0; i++) {
+      norms[i] = normAt(vectors, i * dim, dim);
+      if (!Number.isFinite(norms[i])) bad = findNonFinite(vectors, i * dim, (i + 1) * dim);
+    }
+  } else {
+    bad = findNonFinite(vectors, 0, vectors.length);
+  }
+  if (bad >= 0) {
+    const e = Math.floor(bad / dim);
+    throw new QuiverError('INVALID_VECTOR', `${what}: vector of entry ${e} (id ${label(ids[e])}) element ${bad - e * dim} is ${vectors[bad]}; stored vectors must be finite`, { index: e });
+  }
+  return { ids, idMap, vectors, metadata, norms };
+}
+
+/**
+ * Index of the first NaN or ±Infinity in v[from, to), or -1. Works on the raw float32 words: the
+ * exponent field is all ones exactly for non-finite values, and adding one exponent step to it carries
+ * into the sign bit, so four words can be tested with one branch.
+ */
+export function findNonFinite(v: Float32Array, from: number, to: number): number {
+  const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+  const E = 0x7f800000;
+  const STEP = 0x00800000;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const m = ((u[i] & E) + STEP) | ((u[i + 1] & E) + STEP) | ((u[i + 2] & E) + STEP) | ((u[i + 3] & E) + STEP);
+    if (m & 0x80000000) break;
+  }
+  for (; i < to; i++) if ((u[i] & E) === E) return i;
+  return -1;
+}
+
+/** Checks the `deletedIds` of a delta. */
+export function checkIdList(list: unknown, what: string): Id[] {
+  if (!Array.isArray(list)) invalid(`${what} must be an array of ids, got ${describe(list)}`);
+  return list.map((id, i) => checkId(id, `${what}[${i}]`));
+}

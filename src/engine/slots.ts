@@ -1,0 +1,215 @@
+/**
+ * The engine's columns: one growable float32 slab (slot i at [i*dim, (i+1)*dim)), per-slot norms (cosine
+ * only), last-modified seq, metadata and id, the id -> slot map and a free-slot stack. Everything that
+ * overwrites vector bytes goes through here, so copy-on-write for open images happens in one place.
+ */
+import { QuiverError } from '../errors.js';
+import { normAt } from './distance.js';
+import type { ImageRegistry } from './image.js';
+import { estimateJsonBytes } from './metadata.js';
+import type { Id, Metadata, Metric } from './types.js';
+
+/** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
+const ENTRY_OVERHEAD = 64;
+
+function idBytes(id: Id): number {
+  return typeof id === 'string' ? 16 + 2 * id.length : 8;
+}
+
+/** Slot storage; fields are read directly by search and image code in this folder. */
+export class SlotStore {
+  slab: Float32Array;
+  /** Norm of each slot's vector (cosine only; empty otherwise). */
+  norms: Float64Array;
+  /** Seq of the last upsert into each slot. */
+  slotSeq: Float64Array;
+  ids: (Id | undefined)[] = [];
+  meta: (Metadata | undefined)[] = [];
+  idMap = new Map<Id, number>();
+  free: number[] = [];
+  /** One past the highest slot ever used since the last reset. */
+  highWater = 0;
+  count = 0;
+  capacity: number;
+  readonly cosine: boolean;
+  private metaSize: Float64Array;
+  private metaTotal = 0;
+  private metaStale = false;
+  private idTotal = 0;
+
+  constructor(
+    readonly dim: number,
+    metric: Metric,
+    private readonly initialCapacity: number,
+    private readonly images: ImageRegistry,
+  ) {
+    this.cosine = metric === 'cosine';
+    this.capacity = 0;
+    this.slab = new Float32Array(0);
+    this.norms = new Float64Array(0);
+    this.slotSeq = new Float64Array(0);
+    this.metaSize = new Float64Array(0);
+    this.reset();
+  }
+
+  /** Empties the store onto a fresh slab (open images keep the old one). */
+  reset(): void {
+    this.allocate(this.initialCapacity);
+    this.ids = [];
+    this.meta = [];
+    this.idMap = new Map();
+    this.free = [];
+    this.highWater = 0;
+    this.count = 0;
+    this.metaTotal = 0;
+    this.metaStale = false;
+    this.idTotal = 0;
+  }
+
+  private allocate(capacity: number): void {
+    try {
+      this.slab = new Float32Array(capacity * this.dim);
+    } catch (err) {
+      throw new QuiverError('LIMIT_EXCEEDED', `cannot allocate room for ${capacity} vectors of dimension ${this.dim}: ${(err as Error).message}`, {}, { cause: err });
+    }
+    this.capacity = capacity;
+    this.norms = new Float64Array(this.cosine ? capacity : 0);
+    this.slotSeq = new Float64Array(capacity);
+    this.metaSize = new Float64Array(capacity);
+  }
+
+  /** Makes room for at least `slots` slots, doubling so that appends stay amortised O(1). */
+  ensureCapacity(slots: number): void {
+    if (slots <= this.capacity) return;
+    const old = { slab: this.slab, norms: this.norms, slotSeq: this.slotSeq, metaSize: this.metaSize };
+    this.allocate(Math.max(slots, this.capacity * 2, 4));
+    const used = this.highWater;
+    this.slab.set(old.slab.subarray(0, used * this.dim));
+    if (this.cosine) this.norms.set(old.norms.subarray(0, used));
+    this.slotSeq.set(old.slotSeq.subarray(0, used));
+    this.metaSize.set(old.metaSize.subarray(0, used));
+  }
+
+  /** A slot to write a new vector into: a freed one (after images copied what they need) or a new one. */
+  private takeSlot(): number {
+    const n = this.free.length;
+    if (n > 0) {
+      const s = this.free[n - 1];
+      if (!this.images.isLent(this.slab, s)) {
+        this.free.pop();
+        this.images.preserve(this.slab, s);
+        return s;
+      }
+    }
+    this.ensureCapacity(this.highWater + 1);
+    return this.highWater++;
+  }
+
+  /**
+   * Inserts or replaces `id` with the vector `src[srcOff .. srcOff+dim)` (already validated) and `meta`.
+   * A replaced id keeps its slot unless an image has lent that slot to a writer.
+   */
+  upsert(id: Id, src: ArrayLike<number>, srcOff: number, meta: Metadata | undefined, metaBytes: number, seq: number): void {
+    let slot = this.idMap.get(id);
+    if (slot === undefined) {
+      slot = this.takeSlot();
+      this.ids[slot] = id;
+      this.idMap.set(id, slot);
+      this.count++;
+      this.idTotal += idBytes(id);
+    } else if (this.images.isLent(this.slab, slot)) {
+      // A writer may be reading this slot's bytes right now: move the id instead of overwriting.
+      const old = slot;
+      slot = this.takeSlot();
+      this.ids[old] = undefined;
+      this.meta[old] = undefined;
+      this.metaTotal -= this.metaSize[old];
+      this.metaSize[old] = 0;
+      this.free.push(old);
+      this.ids[slot] = id;
+      this.idMap.set(id, slot);
+    } else {
+      this.images.preserve(this.slab, slot);
+    }
+    this.writeVector(slot, src, srcOff);
+    this.setMeta(slot, meta, metaBytes, seq);
+  }
+
+  private writeVector(slot: number, src: ArrayLike<number>, srcOff: number): void {
+    const d = this.dim;
+    const o = slot * d;
+    const slab = this.slab;
+    if (src instanceof Float32Array) slab.set(srcOff === 0 && src.length === d ? src : src.subarray(srcOff, srcOff + d), o);
+    else for (let j = 0; j < d; j++) slab[o + j] = src[srcOff + j];
+    if (this.cosine) this.norms[slot] = normAt(slab, o, d);
+  }
+
+  /** Replaces a slot's metadata (the vector is untouched) and stamps its seq. */
+  setMeta(slot: number, meta: Metadata | undefined, metaBytes: number, seq: number): void {
+    this.meta[slot] = meta;
+    this.metaTotal += metaBytes - this.metaSize[slot];
+    this.metaSize[slot] = metaBytes;
+    this.slotSeq[slot] = seq;
+  }
+
+  /** Removes `id`; its bytes stay in the slab (images may still read them) until the slot is reused. */
+  remove(id: Id): boolean {
+    const slot = this.idMap.get(id);
+    if (slot === undefined) return false;
+    this.idMap.delete(id);
+    this.ids[slot] = undefined;
+    this.meta[slot] = undefined;
+    this.metaTotal -= this.metaSize[slot];
+    this.metaSize[slot] = 0;
+    this.free.push(slot);
+    this.count--;
+    this.idTotal -= idBytes(id);
+    return true;
+  }
+
+  /**
+   * Adopts validated columns as the whole content: `vectors` becomes the slab without copying.
+   * `idMap` must be the inverse of `ids` (the caller builds it while checking for duplicates).
+   */
+  adopt(ids: Id[], idMap: Map<Id, number>, vectors: Float32Array, metadata: (Metadata | undefined)[], norms: Float64Array, seq: number): void {
+    const n = ids.length;
+    this.slab = vectors;
+    this.capacity = n;
+    this.norms = norms;
+    this.slotSeq = new Float64Array(n).fill(seq);
+    this.metaSize = new Float64Array(n);
+    this.ids = ids;
+    this.meta = metadata;
+    this.idMap = idMap;
+    this.free = [];
+    this.highWater = n;
+    this.count = n;
+    this.metaTotal = 0;
+    this.metaStale = true;
+    this.idTotal = 0;
+    for (let i = 0; i < n; i++) this.idTotal += idBytes(ids[i]);
+  }
+
+  /** Metadata was adopted without size estimates; recompute them on the next `memoryUsage()`. */
+  markMetadataSizesStale(): void {
+    this.metaStale = true;
+  }
+
+  /** Estimated bytes held: the slab, per-slot arrays, ids and metadata. */
+  memoryUsage(): number {
+    if (this.metaStale) {
+      this.metaTotal = 0;
+      for (let s = 0; s < this.highWater; s++) {
+        const m = this.meta[s];
+        const b = m === undefined ? 0 : estimateJsonBytes(m);
+        this.metaSize[s] = b;
+        this.metaTotal += b;
+      }
+      this.metaStale = false;
+    }
+    return (
+      this.slab.byteLength + this.norms.byteLength + this.slotSeq.byteLength + this.metaSize.byteLength +
+      this.count * ENTRY_OVERHEAD + this.idTotal + this.metaTotal
+    );
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Input validation for the engine: options, ids, vectors and search parameters. Every check throws a
+ * QuiverError with a stable code synchronously, so an un-awaited loop of inserts fails loudly at the bad
+ * call instead of leaving a rejected promise nobody looks at.
+ */
+import { QuiverError } from '../errors.js';
+import type { Id, Metric, VectorDBOptions } from './types.js';
+
+/** Largest dimension a database accepts. */
+export const MAX_DIMENSION = 65536;
+/** Largest string id, in UTF-8 bytes (ids are length-prefixed with a u16 in some formats). */
+export const MAX_ID_BYTES = 65535;
+/** The supported metrics. */
+export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'dot', 'manhattan'];
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Short human description of a value's type for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') {
+    const ctor = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
+  }
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${String(v)}`;
+  return typeof v;
+}
+
+const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True when `s` has no unpaired UTF-16 surrogate. Such strings cannot be encoded as UTF-8, so they would
+ * silently change in a save/load round trip; the engine rejects them instead.
+ */
+export function isWellFormedString(s: string): boolean {
+  return nativeWellFormed ? nativeWellFormed.call(s) : !LONE_SURROGATE.test(s);
+}
+
+/** Validates an id and returns it normalised (-0 becomes 0). Throws INVALID_ID. */
+export function checkId(id: unknown, what = 'id'): Id {
+  if (typeof id === 'string') {
+    if (id.length === 0) {
+      throw new QuiverError('INVALID_ID', `${what} is an empty string; use a non-empty string or a safe integer`, { what });
+    }
+    if (!isWellFormedString(id)) {
+      throw new QuiverError('INVALID_ID', `${what} contains an unpaired UTF-16 surrogate and cannot be stored as UTF-8; fix the string`, { what });
+    }
+    if (id.length * 3 > MAX_ID_BYTES && Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) {
+      throw new QuiverError('INVALID_ID', `${what} is longer than ${MAX_ID_BYTES} UTF-8 bytes; use a shorter id (e.g. a hash)`, { what });
+    }
+    return id;
+  }
+  if (typeof id === 'number') {
+    if (Number.isSafeInteger(id)) return id === 0 ? 0 : id;
+    throw new QuiverError('INVALID_ID', `${what} ${String(id)} is not a safe integer; numeric ids must be integers within ±(2^53-1), or use a string`, { what });
+  }
+  throw new QuiverError('INVALID_ID', `${what} must be a non-empty string or a safe integer, got ${describe(id)}`, { what });
+}
+
+function badElement(what: string, i: number, x: unknown): QuiverError {
+  let problem: string;
+  if (typeof x !== 'number') problem = `is ${describe(x)}, not a number`;
+  else if (Number.isNaN(x)) problem = 'is NaN';
+  else if (!Number.isFinite(x)) problem = `is ${x > 0 ? 'Infinity' : '-Infinity'}`;
+  else problem = `is ${x}, which overflows float32 (largest finite value ±${FLOAT32_MAX})`;
+  return new QuiverError('INVALID_VECTOR', `${what}[${i}] ${problem}; every element must be a finite number in float32 range`, { what, index: i });
+}
+
+/**
+ * Checks that `v` is an array-like of `dim` numbers that are all finite once converted to float32.
+ * Throws INVALID_VECTOR (not array-like, empty, bad element naming its index) or DIMENSION_MISMATCH.
+ * Allocates nothing.
+ */
+export function checkVector(v: unknown, dim: number, what = 'vector'): ArrayLike<number> {
+  if (v === null || typeof v !== 'object') {
+    throw new QuiverError('INVALID_VECTOR', `${what} must be an array of numbers or a Float32Array, got ${describe(v)}`, { what });
+  }
+  const len = (v as { length?: unknown }).length;
+  if (typeof len !== 'number' || v instanceof DataView || v instanceof BigInt64Array || v instanceof BigUint64Array) {
+    throw new QuiverError('INVALID_VECTOR', `${what} must be an array of numbers or a Float32Array, got ${describe(v)}`, { what });
+  }
+  if (len === 0) throw new QuiverError('INVALID_VECTOR', `${what} is empty; pass ${dim} numbers`, { what });
+  if (len !== dim) {
+    throw new QuiverError(
+      'DIMENSION_MISMATCH',
+      `${what} has ${len} dimensions but this database stores ${dim}-dimensional vectors; pass exactly ${dim} numbers`,
+      { what, expected: dim, actual: len },
+    );
+  }
+  if (v instanceof Float32Array) {
+    for (let i = 0; i < dim; i++) {
+      const x = v[i];
+      if (x - x !== 0) throw badElement(what, i, x);
+    }
+  } else if (ArrayBuffer.isView(v)) {
+    const a = v as unknown as ArrayLike<number>;
+    for (let i = 0; i < dim; i++) {
+      const f = Math.fround(a[i]);
+      if (f - f !== 0) throw badElement(what, i, a[i]);
+    }
+  } else {
+    const a = v as ArrayLike<unknown>;
+    for (let i = 0; i < dim; i++) {
+      const x = a[i];
+      if (typeof x !== 'number') throw badElement(what, i, x);
+      const f = Math.fround(x);
+      if (f - f !== 0) throw badElement(what, i, x);
+    }
+  }
+  return v as ArrayLike<number>;
+}
+
+/** Normalised constructor options. */
+export interface ResolvedOptions {
+  dimension: number;
+  metric: Metric;
+  initialCapacity: number | undefined;
+}
+
+function pickAlias<T>(a: T | undefined, b: T | undefined, names: string): T | undefined {
+  if (a !== undefined && b !== undefined && a !== b) {
+    throw new QuiverError('INVALID_ARGUMENT', `${names} disagree (${String(a)} vs ${String(b)}); pass only one of them`);
+  }
+  return a ?? b;
+}
+
+/** Validates `new VectorDB(options)`. Throws INVALID_ARGUMENT naming the bad option. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new QuiverError('INVALID_ARGUMENT', `VectorDB options must be an object such as { dimension: 384 }, got ${describe(options)}`);
+  }
+  const o = options as VectorDBOptions;
+  const dimension = pickAlias<unknown>(o.dimension, o.dimensions, 'options.dimension and options.dimensions');
+  if (dimension === undefined) {
+    throw new QuiverError('INVALID_ARGUMENT', 'VectorDB options need a dimension, e.g. { dimension: 384 }');
+  }
+  if (typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1 || dimension > MAX_DIMENSION) {
+    throw new QuiverError('INVALID_ARGUMENT', `dimension must be an integer from 1 to ${MAX_DIMENSION}, got ${describe(dimension)}`);
+  }
+  const rawMetric = pickAlias<unknown>(o.metric, o.distanceMetric, 'options.metric and options.distanceMetric') ?? 'cosine';
+  const metric = typeof rawMetric === 'string' ? (rawMetric.toLowerCase() as Metric) : undefined;
+  if (metric === undefined || !METRICS.includes(metric)) {
+    throw new QuiverError('INVALID_ARGUMENT', `metric must be one of ${METRICS.join(', ')}; got ${describe(rawMetric)}`);
+  }
+  const cap = o.initialCapacity;
+  if (cap !== undefined && (typeof cap !== 'number' || !Number.isSafeInteger(cap) || cap < 0)) {
+    throw new QuiverError('INVALID_ARGUMENT', `initialCapacity must be a non-negative integer, got ${describe(cap)}`);
+  }
+  return { dimension, metric, initialCapacity: cap };
+}
+
+/** Validates a search `k` (default 10). */
+export function checkK(k: unknown): number {
+  if (k === undefined) return 10;
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1) {
+    throw new QuiverError('INVALID_ARGUMENT', `k must be a positive integer, got ${describe(k)}`);
+  }
+  return k;
+}
+
+/** Validates a search threshold (undefined/null = none). */
+export function checkThreshold(t: unknown): number | undefined {
+  if (t === undefined || t === null) return undefined;
+  if (typeof t !== 'number' || !Number.isFinite(t)) {
+    throw new QuiverError('INVALID_ARGUMENT', `threshold must be a finite number, got ${describe(t)}`);
+  }
+  return t;
+}
+
+/** Validates a sequence number argument against the current sequence. */
+export function checkSeq(s: unknown, current: number, what: string): number {
+  if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || s > current) {
+    throw new QuiverError('INVALID_ARGUMENT', `${what} must be an integer from 0 to the current seq ${current}, got ${describe(s)}`);
+  }
+  return s;
+}

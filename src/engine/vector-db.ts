@@ -1,0 +1,312 @@
+/**
+ * `VectorDB`: the in-memory engine behind every QuiverDB face. Compatible with the reference `ruvector`
+ * VectorDB (insert / insertBatch / search / get / delete / len / isEmpty) plus what persistence needs:
+ * listing, clear, change tracking (`seq`, `openChanges`), copy-on-write images and bulk adoption.
+ *
+ * Mutations apply synchronously and return a promise of their result, so an un-awaited loop of inserts
+ * followed by a save sees all of them; invalid input throws synchronously instead of rejecting.
+ */
+import { randomUUID } from 'node:crypto';
+import { QuiverError } from '../errors.js';
+import { ChangeLog } from './changes.js';
+import { compileFilter } from './filter.js';
+import { DeltaImage, ImageRegistry, ViewImage, type ImageParts } from './image.js';
+import { checkColumns, checkIdList } from './load.js';
+import { cloneMetadata, copyJson } from './metadata.js';
+import { flatScan, scoreOf } from './search.js';
+import { SlotStore } from './slots.js';
+import type {
+  ChangeImage, CollectionImage, Columns, DbStats, DeltaColumns, Id, Metadata, Metric, SearchQuery, SearchResult,
+  StoredEntry, VectorDBOptions, VectorEntry,
+} from './types.js';
+import { checkId, checkK, checkSeq, checkThreshold, checkVector, describe, resolveOptions } from './validate.js';
+
+// Default first allocation: about 1 MiB of vectors, between 1 and 1024 entries.
+function defaultCapacity(dim: number): number {
+  return Math.max(1, Math.min(1024, Math.floor((1 << 20) / (dim * 4))));
+}
+
+function checkEntryShape(entry: unknown, what: string): VectorEntry {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new QuiverError('INVALID_ARGUMENT', `${what} must be an object { id?, vector, metadata? }, got ${describe(entry)}`);
+  }
+  return entry as VectorEntry;
+}
+
+/** The in-memory vector database (flat exact search). */
+export class VectorDB implements Iterable<StoredEntry> {
+  private readonly dim: number;
+  private readonly metricName: Metric;
+  private readonly store: SlotStore;
+  private readonly images = new ImageRegistry();
+  private readonly log = new ChangeLog();
+  private seqNo = 0;
+
+  /** `dimension` (or `dimensions`) is required; `metric` (or `distanceMetric`) defaults to cosine. */
+  constructor(options: VectorDBOptions) {
+    const o = resolveOptions(options);
+    this.dim = o.dimension;
+    this.metricName = o.metric;
+    this.store = new SlotStore(o.dimension, o.metric, o.initialCapacity ?? defaultCapacity(o.dimension), this.images);
+  }
+
+  /** Vector dimension. */
+  get dimension(): number {
+    return this.dim;
+  }
+
+  /** Distance metric. */
+  get metric(): Metric {
+    return this.metricName;
+  }
+
+  /** Sequence number of the last mutation (0 for a new database); every mutation adds one. */
+  get seq(): number {
+    return this.seqNo;
+  }
+
+  /** Number of open (unreleased) images; diagnostics. */
+  get openImageCount(): number {
+    return this.images.size;
+  }
+
+  // ---- mutations ------------------------------------------------------------------------------
+
+  /** Inserts an entry (a UUID id is generated when none is given); an existing id is replaced. */
+  insert(entry: VectorEntry): Promise<Id> {
+    const e = checkEntryShape(entry, 'entry');
+    const id = e.id === undefined ? randomUUID() : checkId(e.id, 'entry.id');
+    const vector = checkVector(e.vector, this.dim, 'entry.vector');
+    const md = e.metadata === undefined ? undefined : cloneMetadata(e.metadata, 'entry.metadata');
+    this.store.upsert(id, vector, 0, md?.value, md?.bytes ?? 0, ++this.seqNo);
+    return Promise.resolve(id);
+  }
+
+  /** Inserts many entries: all are validated first, then all applied (all-or-nothing). */
+  insertBatch(entries: VectorEntry[]): Promise<Id[]> {
+    if (!Array.isArray(entries)) {
+      throw new QuiverError('INVALID_ARGUMENT', `insertBatch needs an array of entries, got ${describe(entries)}`);
+    }
+    const n = entries.length;
+    const ids = new Array<Id>(n);
+    const vectors = new Array<ArrayLike<number>>(n);
+    const metas = new Array<Metadata | undefined>(n);
+    const sizes = new Float64Array(n);
+    let fresh = 0;
+    for (let i = 0; i < n; i++) {
+      const e = checkEntryShape(entries[i], `entries[${i}]`);
+      const id = e.id === undefined ? randomUUID() : checkId(e.id, `entries[${i}].id`);
+      vectors[i] = checkVector(e.vector, this.dim, `entries[${i}].vector`);
+      if (e.metadata !== undefined) {
+        const md = cloneMetadata(e.metadata, `entries[${i}].metadata`);
+        metas[i] = md.value;
+        sizes[i] = md.bytes;
+      }
+      ids[i] = id;
+      if (!this.store.idMap.has(id)) fresh++;
+    }
+    const s = this.store;
+    s.ensureCapacity(s.highWater + Math.max(0, fresh - s.free.length));
+    for (let i = 0; i < n; i++) s.upsert(ids[i], vectors[i], 0, metas[i], sizes[i], ++this.seqNo);
+    return Promise.resolve(ids);
+  }
+
+  /** Deletes an entry; resolves false when the id is absent. */
+  delete(id: Id): Promise<boolean> {
+    const key = checkId(id);
+    if (!this.store.remove(key)) return Promise.resolve(false);
+    this.log.recordDelete(key, ++this.seqNo);
+    return Promise.resolve(true);
+  }
+
+  /** Replaces an entry's metadata (vector untouched); resolves false when the id is absent. */
+  updateMetadata(id: Id, metadata: Metadata): Promise<boolean> {
+    const key = checkId(id);
+    const md = cloneMetadata(metadata);
+    const slot = this.store.idMap.get(key);
+    if (slot === undefined) return Promise.resolve(false);
+    this.store.setMeta(slot, md.value, md.bytes, ++this.seqNo);
+    return Promise.resolve(true);
+  }
+
+  /** Removes every entry (open images keep their view). */
+  clear(): Promise<void> {
+    this.store.reset();
+    this.log.recordClear(++this.seqNo);
+    return Promise.resolve();
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** The entry with this id (vector and metadata are copies), or null. */
+  get(id: Id): StoredEntry | null {
+    const key = checkId(id);
+    const slot = this.store.idMap.get(key);
+    return slot === undefined ? null : this.entryAt(slot, key);
+  }
+
+  /** True when the id is present. */
+  has(id: Id): boolean {
+    return this.store.idMap.has(checkId(id));
+  }
+
+  /** Number of entries. */
+  len(): number {
+    return this.store.count;
+  }
+
+  /** True when there are no entries. */
+  isEmpty(): boolean {
+    return this.store.count === 0;
+  }
+
+  /** Count, dimension, metric and an estimate of the memory held. */
+  stats(): DbStats {
+    return { count: this.store.count, dimension: this.dim, metric: this.metricName, memoryUsage: this.store.memoryUsage(), indexType: 'flat' };
+  }
+
+  /** All ids in slot order. */
+  ids(): Id[] {
+    const { ids, highWater } = this.store;
+    const out: Id[] = [];
+    for (let s = 0; s < highWater; s++) {
+      const id = ids[s];
+      if (id !== undefined) out.push(id);
+    }
+    return out;
+  }
+
+  /** Entries (copies) in slot order. */
+  *entries(): IterableIterator<StoredEntry> {
+    for (let s = 0; s < this.store.highWater; s++) {
+      const id = this.store.ids[s];
+      if (id !== undefined) yield this.entryAt(s, id);
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<StoredEntry> {
+    return this.entries();
+  }
+
+  /**
+   * Exact k-nearest search, best first. Scores: cosine similarity and dot product (higher is better),
+   * euclidean and manhattan distance (lower is better); ties keep insertion-slot order.
+   */
+  search(query: SearchQuery): SearchResult[] {
+    if (query === null || typeof query !== 'object') {
+      throw new QuiverError('INVALID_ARGUMENT', `search needs a query object { vector, k?, filter?, threshold? }, got ${describe(query)}`);
+    }
+    const v = checkVector(query.vector, this.dim, 'query vector');
+    const k = checkK(query.k);
+    const threshold = checkThreshold(query.threshold);
+    const filter = query.filter === undefined ? undefined : compileFilter(query.filter);
+    const q = new Float32Array(this.dim);
+    if (v instanceof Float32Array) q.set(v);
+    else for (let j = 0; j < this.dim; j++) q[j] = v[j];
+    const { goodness, slots } = flatScan(this.store, this.metricName, { q, k, threshold, filter });
+    const out = new Array<SearchResult>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      const d = this.dim;
+      const r: SearchResult = { id: this.store.ids[s] as Id, score: scoreOf(this.metricName, goodness[i]), vector: this.store.slab.slice(s * d, (s + 1) * d) };
+      const md = this.store.meta[s];
+      if (md !== undefined) r.metadata = copyJson(md);
+      out[i] = r;
+    }
+    return out;
+  }
+
+  private entryAt(slot: number, id: Id): StoredEntry {
+    const d = this.dim;
+    const vector = this.store.slab.slice(slot * d, (slot + 1) * d);
+    const md = this.store.meta[slot];
+    return md === undefined ? { id, vector } : { id, vector, metadata: copyJson(md) };
+  }
+
+  // ---- images and change tracking -------------------------------------------------------------
+
+  private parts(select: (slot: number) => boolean): ImageParts {
+    const { ids, meta, highWater } = this.store;
+    const slotList: number[] = [];
+    const idList: Id[] = [];
+    const mdList: (Metadata | undefined)[] = [];
+    for (let s = 0; s < highWater; s++) {
+      const id = ids[s];
+      if (id === undefined || !select(s)) continue;
+      slotList.push(s);
+      idList.push(id);
+      mdList.push(meta[s]);
+    }
+    return {
+      dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab,
+      slots: Int32Array.from(slotList), ids: idList, metadata: mdList, slotLimit: highWater,
+    };
+  }
+
+  /**
+   * A frozen view of every entry for writers; call `release()` when done. Copy-on-write: vectors
+   * overwritten while it is open are copied aside first; growth, `clear` and `replaceAll` leave it
+   * reading the previous slab (kept alive, not copied). While a consumer holds a zero-copy chunk,
+   * re-inserting an id in that chunk moves the id to another slot instead of overwriting the bytes
+   * being written (so `ids()` order can change). An image that becomes unreachable stops costing
+   * memory once garbage collected.
+   */
+  openImage(): CollectionImage {
+    return new ViewImage(this.images, this.parts(() => true));
+  }
+
+  /**
+   * The changes since `sinceSeq` as a view: entries upserted since then (as they are now), ids deleted
+   * since then and absent now, and whether a clear happened. Throws INVALID_ARGUMENT when `sinceSeq` is
+   * older than the tracked history (`trimChangesBefore`, or a load) or newer than `seq`.
+   */
+  openChanges(sinceSeq: number): ChangeImage {
+    const since = checkSeq(sinceSeq, this.seqNo, 'sinceSeq');
+    this.log.checkSince(since);
+    const slotSeq = this.store.slotSeq;
+    const parts = this.parts((s) => slotSeq[s] > since);
+    const deleted = this.log.deletedSince(since, (id) => this.store.idMap.has(id));
+    return new DeltaImage(this.images, parts, since, this.log.clearedSince(since), deleted);
+  }
+
+  /** Forgets deletions at or before `seq` (bounds memory); `openChanges` then needs `sinceSeq >= seq`. */
+  trimChangesBefore(seq: number): void {
+    this.log.trimBefore(checkSeq(seq, this.seqNo, 'seq'));
+  }
+
+  /**
+   * Replaces the whole content with decoded columns, adopting `columns.vectors` as storage without
+   * copying (the caller must not touch it afterwards). The metric is kept. Advances `seq` by one and
+   * starts change tracking afresh: a loaded state has no pending changes.
+   */
+  replaceAll(columns: Columns): void {
+    const c = checkColumns(columns, this.dim, this.store.cosine, 'columns');
+    const seq = ++this.seqNo;
+    this.store.adopt(c.ids, c.idMap, c.vectors, c.metadata, c.norms, seq);
+    this.log.reset(seq);
+  }
+
+  /**
+   * Applies a decoded delta (all-or-nothing: validated first): clear if `cleared`, delete `deletedIds`,
+   * upsert the entries. Metadata objects are adopted as-is. Change tracking starts afresh afterwards.
+   */
+  applyDelta(delta: DeltaColumns): void {
+    const c = checkColumns(delta, this.dim, false, 'delta');
+    const deleted = checkIdList((delta as { deletedIds?: unknown }).deletedIds, 'delta.deletedIds');
+    const cleared = (delta as { cleared?: unknown }).cleared;
+    if (typeof cleared !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `delta.cleared must be a boolean, got ${describe(cleared)}`);
+    const s = this.store;
+    if (cleared) {
+      s.reset();
+      ++this.seqNo;
+    }
+    for (const id of deleted) if (s.remove(id)) ++this.seqNo;
+    let fresh = 0;
+    for (const id of c.ids) if (!s.idMap.has(id)) fresh++;
+    s.ensureCapacity(s.highWater + Math.max(0, fresh - s.free.length));
+    const d = this.dim;
+    for (let i = 0; i < c.ids.length; i++) s.upsert(c.ids[i], c.vectors, i * d, c.metadata[i], 0, ++this.seqNo);
+    s.markMetadataSizesStale();
+    this.log.reset(this.seqNo);
+  }
+}

@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import type { ViewImage } from '../../src/engine/image.js';
+import type { CollectionImage } from '../../src/engine/types.js';
+import { apply, opArb } from './ops.js';
+import { bytes, imageState, readImage, throwsCode } from './helpers.js';
+
+const preserved = (img: CollectionImage): number => (img as ViewImage).preservedCount;
+const vec = (i: number, dim = 4): number[] => Array.from({ length: dim }, (_, j) => i * 10 + j + 0.1);
+
+function snapshot(db: VectorDB): ReturnType<typeof imageState> {
+  const img = db.openImage();
+  const s = imageState(readImage(img, 1000));
+  img.release();
+  return s;
+}
+
+test('an image keeps its bytes through replace, delete, slot reuse, growth and clear', async () => {
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean', initialCapacity: 4 });
+  await db.insertBatch(['a', 'b', 'c', 'd'].map((id, i) => ({ id, vector: vec(i), metadata: { i } })));
+  const want = snapshot(db);
+  const img = db.openImage();
+  assert.equal(img.count, 4);
+  assert.equal(img.seq, db.seq);
+  await db.insert({ id: 'a', vector: vec(50), metadata: { i: 50 } }); // in place
+  assert.equal(preserved(img), 1);
+  await db.delete('b');
+  await db.updateMetadata('c', { i: 99 });
+  assert.equal(preserved(img), 1, 'deletes and metadata updates copy nothing');
+  await db.insert({ id: 'e', vector: vec(60) }); // reuses b's slot
+  assert.equal(preserved(img), 2);
+  await db.insert({ id: 'a', vector: vec(70) }); // already preserved: no second copy
+  assert.equal(preserved(img), 2);
+  await db.insert({ id: 'f', vector: vec(80) }); // grows: the image keeps the old slab
+  await db.insert({ id: 'd', vector: vec(90) });
+  assert.equal(preserved(img), 2, 'writes to a new slab need no copies');
+  await db.clear();
+  await db.insertBatch([0, 1, 2, 3, 4].map((i) => ({ id: `n${i}`, vector: vec(100 + i) })));
+  for (const max of [1, 2, 3, 4, 100]) assert.deepEqual(imageState(readImage(img, max)), want, `maxEntries ${max}`);
+  assert.deepEqual(img.metadata, [{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+  assert.equal(db.openImageCount, 1);
+  img.release();
+  img.release();
+  assert.equal(preserved(img), 0, 'no preserved copies remain after release');
+  assert.equal(db.openImageCount, 0);
+  throwsCode(() => img.vectorChunks(10), 'CLOSED');
+});
+
+test('memory while an image is open is bounded by the vectors overwritten', async () => {
+  const db = new VectorDB({ dimension: 8, metric: 'dot' });
+  await db.insertBatch(Array.from({ length: 1000 }, (_, i) => ({ id: i, vector: vec(i, 8) })));
+  const want = snapshot(db);
+  const img = db.openImage();
+  for (let i = 0; i < 1000; i += 100) await db.insert({ id: i, vector: vec(-i, 8) });
+  assert.equal(preserved(img), 10);
+  assert.deepEqual(imageState(readImage(img, 256)), want);
+  const other = db.openImage();
+  const third = db.openImage();
+  const [a] = other.vectorChunks(50);
+  const [b] = third.vectorChunks(50);
+  assert.ok(a.buffer === b.buffer, 'untouched consecutive slots are lent zero-copy from the same slab');
+  assert.equal(a.length, 50 * 8);
+  const chunks = [...img.vectorChunks(50)].map((c) => c.buffer);
+  assert.ok(chunks[0] !== a.buffer, 'a chunk holding a preserved vector is a copy');
+  assert.ok(chunks[1] === a.buffer, 'the untouched run after it is zero-copy');
+  third.release();
+  other.release();
+  img.release();
+});
+
+test('a lent zero-copy chunk is never overwritten, even by in-place replaces', async () => {
+  const db = new VectorDB({ dimension: 2, metric: 'euclidean' });
+  await db.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: i, vector: [i, i] })));
+  const want = snapshot(db);
+  const img = db.openImage();
+  const it = img.vectorChunks(100)[Symbol.iterator]();
+  const first = it.next().value as Float32Array;
+  assert.equal(first.length, 200);
+  const frozen = Buffer.from(bytes(first));
+  await db.insert({ id: 5, vector: [-5, -5] }); // would overwrite a lent slot: the entry moves instead
+  await db.delete(7);
+  await db.insert({ id: 'new', vector: [-7, -7] }); // must not reuse lent slot 7
+  assert.deepEqual(bytes(first), frozen, 'the bytes a writer may still be reading are intact');
+  assert.deepEqual([...(db.get(5)?.vector ?? [])], [-5, -5]);
+  assert.deepEqual(db.search({ vector: [-5, -5], k: 1 }).map((r) => r.id), [5]);
+  assert.equal(db.len(), 200);
+  assert.equal(new Set(db.ids()).size, 200);
+  await db.insert({ id: 150, vector: [-150, -150] }); // not lent: copied aside and overwritten in place
+  const rest: Float32Array[] = [];
+  for (let r = it.next(); !r.done; r = it.next()) rest.push(Float32Array.from(r.value));
+  const all = new Float32Array(400);
+  all.set(first);
+  let off = first.length;
+  for (const r of rest) {
+    all.set(r, off);
+    off += r.length;
+  }
+  assert.equal(off, 400);
+  assert.deepEqual(imageState({ dimension: 2, metric: 'euclidean', ids: [...img.ids], vectors: all, metadata: [...img.metadata] }), want);
+  img.release();
+  const after = snapshot(db);
+  assert.equal(after.length, 200);
+  const slotsBefore = db.ids().length;
+  await db.insert({ id: 'reuse', vector: [1, 2] });
+  assert.equal(db.len(), 201);
+  assert.equal(db.ids().indexOf('reuse') < slotsBefore, true, 'the freed slot is reused once nothing is lent');
+});
+
+test('breaking out of a chunk loop ends the loan', async () => {
+  const db = new VectorDB({ dimension: 2 });
+  await db.insertBatch(Array.from({ length: 10 }, (_, i) => ({ id: i, vector: [i + 1, 1] })));
+  const img = db.openImage();
+  for (const chunk of img.vectorChunks(10)) {
+    assert.equal(chunk.length, 20);
+    break;
+  }
+  await db.insert({ id: 3, vector: [9, 9] });
+  assert.deepEqual(db.ids(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'replaced in place once no chunk is lent');
+  assert.equal(preserved(img), 1);
+  img.release();
+});
+
+test('several images at once each keep their own point in time', async () => {
+  const db = new VectorDB({ dimension: 3, initialCapacity: 64 });
+  await db.insertBatch(Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, vector: vec(i, 3) })));
+  const s1 = snapshot(db);
+  const a = db.openImage();
+  for (let i = 0; i < 20; i += 3) await db.insert({ id: `k${i}`, vector: vec(100 + i, 3) });
+  await db.delete('k1');
+  const s2 = snapshot(db);
+  const b = db.openImage();
+  for (let i = 0; i < 20; i += 2) await db.insert({ id: `k${i}`, vector: vec(200 + i, 3) });
+  await db.insert({ id: 'fresh', vector: vec(300, 3) });
+  assert.deepEqual(imageState(readImage(a, 7)), s1);
+  a.release();
+  await db.insert({ id: 'k4', vector: vec(400, 3) });
+  assert.deepEqual(imageState(readImage(b, 5)), s2);
+  b.release();
+  assert.equal(db.openImageCount, 0);
+});
+
+test('a change image is copy-on-write too', async () => {
+  const db = new VectorDB({ dimension: 2 });
+  await db.insertBatch(Array.from({ length: 10 }, (_, i) => ({ id: i, vector: [i + 1, 1] })));
+  const since = db.seq;
+  await db.insert({ id: 2, vector: [20, 2] });
+  await db.insert({ id: 'n', vector: [30, 3] });
+  const ch = db.openChanges(since);
+  assert.equal('sinceSeq' in ch, true);
+  assert.equal('sinceSeq' in db.openImage(), false, 'full images carry no delta keys');
+  await db.insert({ id: 2, vector: [-1, -1] });
+  await db.delete('n');
+  await db.insert({ id: 'm', vector: [5, 5] });
+  const cols = readImage(ch, 1);
+  assert.deepEqual(cols.ids, [2, 'n']);
+  assert.deepEqual([...cols.vectors], [20, 2, 30, 3]);
+  ch.release();
+});
+
+test('images of sparse, partly overwritten slabs yield exact bytes for every chunk size', async () => {
+  const db = new VectorDB({ dimension: 3, metric: 'manhattan' });
+  await db.insertBatch(Array.from({ length: 400 }, (_, i) => ({ id: i, vector: vec(i, 3) })));
+  for (let i = 0; i < 400; i++) if (i % 97 < 3 || (i > 300 && i % 2)) await db.delete(i);
+  const want = snapshot(db);
+  const img = db.openImage();
+  for (let i = 0; i < 400; i += 13) await db.insert({ id: i, vector: vec(-i, 3) });
+  for (const max of [1, 2, 7, 63, 64, 65, 128, 1000]) assert.deepEqual(imageState(readImage(img, max)), want, `maxEntries ${max}`);
+  img.release();
+});
+
+test('image argument checks, empty images, release during iteration', async () => {
+  const db = new VectorDB({ dimension: 2 });
+  const empty = db.openImage();
+  assert.equal(empty.count, 0);
+  assert.deepEqual([...empty.vectorChunks(5)], []);
+  empty.release();
+  await db.insertBatch(Array.from({ length: 6 }, (_, i) => ({ id: i, vector: [i, i] })));
+  const img = db.openImage();
+  for (const bad of [0, -1, 1.5, NaN, '2']) throwsCode(() => img.vectorChunks(bad as number), 'INVALID_ARGUMENT');
+  const it = img.vectorChunks(2)[Symbol.iterator]();
+  it.next();
+  img.release();
+  throwsCode(() => it.next(), 'CLOSED');
+});
+
+test('an open image always yields the state it was opened on (property)', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 30 }), fc.array(opArb, { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), (before, after, max) => {
+      const db = new VectorDB({ dimension: 3, initialCapacity: 1 });
+      apply(db, before);
+      const want = snapshot(db);
+      const img = db.openImage();
+      apply(db, after);
+      assert.deepEqual(imageState(readImage(img, max)), want);
+      img.release();
+      assert.equal(preserved(img), 0);
+      assert.equal(db.openImageCount, 0);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a forgotten (unreachable) image stops being preserved once garbage collected', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const db = new VectorDB({ dimension: 2 });
+  await db.insertBatch(Array.from({ length: 10 }, (_, i) => ({ id: i, vector: [i, i] })));
+  (() => {
+    db.openImage();
+  })();
+  assert.equal(db.openImageCount, 1);
+  await new Promise((r) => setImmediate(r));
+  gc();
+  await db.insert({ id: 1, vector: [5, 5] });
+  assert.equal(db.openImageCount, 0);
+});
+
+test('an asynchronous writer sees unchanged chunks while mutations run between its awaits', async () => {
+  // Room for every insert, so the image's slab stays the live one throughout.
+  const db = new VectorDB({ dimension: 4, metric: 'dot', initialCapacity: 2048 });
+  await db.insertBatch(Array.from({ length: 500 }, (_, i) => ({ id: i, vector: vec(i) })));
+  const want = snapshot(db);
+  const img = db.openImage();
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const parts: Float32Array[] = [];
+  for (const chunk of img.vectorChunks(64)) {
+    const before = Buffer.from(bytes(chunk));
+    await new Promise((r) => setImmediate(r)); // a file write would be in flight here
+    for (let j = 0; j < 40; j++) {
+      const op = rnd(4);
+      const id = rnd(600);
+      if (op === 0) await db.delete(id);
+      else await db.insert({ id, vector: vec(-id - j) });
+    }
+    assert.ok(bytes(chunk).equals(before), 'a chunk never changes while the consumer holds it');
+    parts.push(Float32Array.from(chunk));
+  }
+  const vectors = new Float32Array(img.count * 4);
+  let off = 0;
+  for (const p of parts) {
+    vectors.set(p, off);
+    off += p.length;
+  }
+  assert.deepEqual(imageState({ dimension: 4, metric: 'dot', ids: [...img.ids], vectors, metadata: [...img.metadata] }), want);
+  img.release();
+});
