@@ -1,0 +1,131 @@
+/**
+ * Record streams (IDS, METADATA, DELETED): a sequence of frames, each a little-endian u32 byte length
+ * followed by one MessagePack array of 1..FRAME_MAX_ITEMS items. Frames keep both sides from ever
+ * building one value for the whole column.
+ */
+import { FRAME_LENGTH_SIZE, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES } from './constants.js';
+import { pack, unpackOne } from './msgpack.js';
+
+/**
+ * Encodes a column as frames, packing whole batches of items as one array (several times faster than
+ * item by item). The batch size adapts to the bytes per item seen so far, aiming at
+ * FRAME_TARGET_BYTES per frame, capped at FRAME_MAX_ITEMS items.
+ */
+export async function writeFrames<T>(items: readonly T[], toItem: (item: T, i: number) => unknown, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+  let batch = 64;
+  for (let start = 0; start < items.length; ) {
+    const end = Math.min(items.length, start + batch);
+    const slice = new Array<unknown>(end - start);
+    for (let i = start; i < end; i++) slice[i - start] = toItem(items[i], i);
+    const body = pack(slice);
+    const head = new Uint8Array(FRAME_LENGTH_SIZE);
+    new DataView(head.buffer).setUint32(0, body.length, true);
+    await write(head);
+    await write(body);
+    const perItem = Math.max(1, body.length / slice.length);
+    // Grow at most 8x per frame so one unexpectedly large item cannot make a huge batch.
+    batch = Math.max(1, Math.min(FRAME_MAX_ITEMS, batch * 8, Math.floor(FRAME_TARGET_BYTES / perItem)));
+    start = end;
+  }
+}
+
+/** Encodes `items` as one frame (for tests and tools that craft sections). */
+export function encodeFrame(items: readonly unknown[]): Uint8Array {
+  const body = pack(items);
+  const out = new Uint8Array(FRAME_LENGTH_SIZE + body.length);
+  new DataView(out.buffer).setUint32(0, body.length, true);
+  out.set(body, FRAME_LENGTH_SIZE);
+  return out;
+}
+
+/** Receives the items of each frame; `index` is the position of items[0] in the whole stream. */
+export type ItemsSink = (items: unknown[], index: number) => void;
+/** Reports a malformed stream at a byte offset of the decoded (raw) section; must throw. */
+export type StreamFail = (problem: string, rawOffset: number, cause?: unknown) => never;
+
+/**
+ * Incremental frame parser: push decoded section bytes in any chunking, then `end()`. Memory held is
+ * at most one frame of bytes actually received; no length read from the data sizes an allocation.
+ */
+export class FrameDecoder {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private frameLength = -1;
+  private offset = 0;
+  private items = 0;
+
+  constructor(private readonly rawLength: number, private readonly sink: ItemsSink, private readonly fail: StreamFail) {}
+
+  /** Items decoded so far. */
+  get itemCount(): number {
+    return this.items;
+  }
+
+  /** Consumes a chunk; the decoder keeps no reference to it afterwards (the caller may reuse it). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (true) {
+      if (this.frameLength < 0) {
+        if (this.pendingBytes < FRAME_LENGTH_SIZE) break;
+        const head = this.take(FRAME_LENGTH_SIZE);
+        const len = new DataView(head.buffer, head.byteOffset, FRAME_LENGTH_SIZE).getUint32(0, true);
+        this.offset += FRAME_LENGTH_SIZE;
+        if (len === 0) this.fail('a frame has length 0', this.offset - FRAME_LENGTH_SIZE);
+        if (len > this.rawLength - this.offset) this.fail(`a frame of ${len} bytes runs past the end of the section (${this.rawLength - this.offset} bytes left)`, this.offset - FRAME_LENGTH_SIZE);
+        this.frameLength = len;
+      }
+      if (this.pendingBytes < this.frameLength) break;
+      const frame = this.take(this.frameLength);
+      this.decodeFrame(frame);
+      this.offset += this.frameLength;
+      this.frameLength = -1;
+    }
+    // Detach leftovers from the caller's buffer so it can be reused (a copy: Buffer#slice would be a view).
+    this.pending = this.pending.map((p) => (p.buffer === chunk.buffer ? new Uint8Array(p) : p));
+  }
+
+  /** Checks that the stream ended on a frame boundary. */
+  end(): void {
+    if (this.pendingBytes > 0 || this.frameLength >= 0) this.fail('the section ends inside a frame', this.offset);
+  }
+
+  private decodeFrame(frame: Uint8Array): void {
+    let v: unknown;
+    try {
+      v = unpackOne(frame);
+    } catch (err) {
+      this.fail(`a frame is not valid MessagePack (${(err as Error).message})`, this.offset, err);
+    }
+    if (!Array.isArray(v) || v.length === 0 || v.length > FRAME_MAX_ITEMS) {
+      this.fail(`a frame is not a MessagePack array of 1..${FRAME_MAX_ITEMS} items`, this.offset);
+    }
+    const items = v as unknown[];
+    this.sink(items, this.items);
+    this.items += items.length;
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.pending[0];
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let at = 0;
+      while (at < n) {
+        const p = this.pending[0];
+        const k = Math.min(p.length, n - at);
+        out.set(p.subarray(0, k), at);
+        at += k;
+        if (k === p.length) this.pending.shift();
+        else this.pending[0] = p.subarray(k);
+      }
+    }
+    this.pendingBytes -= n;
+    return out;
+  }
+}

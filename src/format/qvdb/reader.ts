@@ -1,0 +1,197 @@
+/**
+ * readQvdb and readQvdbInfo: load a .qvdb file into Columns (full) or DeltaColumns (delta), verifying
+ * every checksum on the way, or describe it cheaply without reading the data sections.
+ */
+import { CorruptionError, QuiverError } from '../../errors.js';
+import type { Columns, DeltaColumns, Id, Metadata } from '../../engine/types.js';
+import type { FileSystem } from '../../env/fs.js';
+import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
+import { Codec, MAX_MANIFEST_BYTES, SectionType } from './constants.js';
+import type { Compression } from './codec.js';
+import { FrameDecoder } from './frames.js';
+import { sectionName, type DirectoryEntry } from './layout.js';
+import { decodeManifest, type QvdbManifest } from './manifest.js';
+import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
+import { openQvdb, type OpenedQvdb } from './open.js';
+import { checkPadding, readVectorSection, readWholeSection, streamSection, type SectionReadControl } from './sections.js';
+
+/** Options of {@link readQvdb}. */
+export interface ReadQvdbOptions {
+  /** Verify the SHA-256 of every data section (default true). Header, footer, directory and manifest are always verified. */
+  verifyChecksum?: boolean;
+  /** Progress reports, operation 'load', counted in file bytes. */
+  onProgress?: ProgressCallback;
+  /** Aborting fails the load with ABORTED. */
+  signal?: AbortSignal;
+  /** Refuse (LIMIT_EXCEEDED) files whose decoded data sections exceed this many bytes. */
+  maxBytes?: number;
+}
+
+/** What {@link readQvdb} returns: the decoded contents plus the manifest and file checksum. */
+export type ReadQvdbResult =
+  | { kind: 'full'; manifest: QvdbManifest; columns: Columns; checksum: string }
+  | { kind: 'delta'; manifest: QvdbManifest; delta: DeltaColumns; checksum: string };
+
+/** One section as {@link readQvdbInfo} describes it. */
+export interface QvdbSectionInfo {
+  section: string;
+  type: number;
+  compression: Compression;
+  level: number;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+  /** Hex SHA-256 of the stored bytes. */
+  sha256: string;
+}
+
+/** What {@link readQvdbInfo} returns. */
+export interface QvdbInfo {
+  kind: 'full' | 'delta';
+  formatVersion: number;
+  manifest: QvdbManifest;
+  directory: QvdbSectionInfo[];
+  /** File checksum: hex SHA-256 of the directory bytes. */
+  checksum: string;
+  /** File size in bytes. */
+  bytes: number;
+}
+
+const CODEC_NAMES: Record<number, Compression> = { [Codec.NONE]: 'none', [Codec.GZIP]: 'gzip', [Codec.BROTLI]: 'brotli' };
+
+function find(q: OpenedQvdb, type: number): DirectoryEntry {
+  const e = q.entries.find((x) => x.type === type);
+  if (!e) throw new CorruptionError({ file: q.file, section: 'directory', offset: q.directoryOffset }, `the required section "${sectionName(type)}" is missing`);
+  return e;
+}
+
+async function readManifest(q: OpenedQvdb): Promise<QvdbManifest> {
+  const e = find(q, SectionType.MANIFEST);
+  return decodeManifest(await readWholeSection(q, e, MAX_MANIFEST_BYTES), q.file, q.kind, e.offset);
+}
+
+function recordFail(q: OpenedQvdb, e: DirectoryEntry) {
+  // Offsets inside a compressed section are offsets of decoded bytes: report the section start instead.
+  return (problem: string, rawOffset?: number, cause?: unknown): never => {
+    const offset = e.codec === Codec.NONE && rawOffset !== undefined ? e.offset + rawOffset : e.offset;
+    throw new CorruptionError({ file: q.file, section: sectionName(e.type), offset }, problem, 'CORRUPT', cause === undefined ? undefined : { cause });
+  };
+}
+
+/** Streams a record section, validating each item with `take`, and checks it holds exactly `expected` items. */
+async function readRecords<T>(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl, take: (item: unknown, i: number) => T): Promise<T[]> {
+  const out: T[] = [];
+  const fail = recordFail(q, e);
+  const dec = new FrameDecoder(e.rawLength, (items, index) => {
+    if (index + items.length > expected) fail(`it holds more than the manifest's ${expected} items`);
+    for (let i = 0; i < items.length; i++) out.push(take(items[i], index + i));
+  }, fail);
+  await streamSection(q, e, ctl, (chunk) => dec.push(chunk));
+  dec.end();
+  if (dec.itemCount !== expected) fail(`it holds ${dec.itemCount} items, the manifest says ${expected}`, e.rawLength);
+  return out;
+}
+
+function idTaker(q: OpenedQvdb, e: DirectoryEntry) {
+  const fail = recordFail(q, e);
+  return (v: unknown, i: number): Id => {
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v))) return v;
+    return fail(`item ${i} is ${typeof v}, not a string or integer id`);
+  };
+}
+
+function metadataTaker(q: OpenedQvdb, e: DirectoryEntry) {
+  const fail = recordFail(q, e);
+  return (v: unknown, i: number): Metadata | undefined => {
+    if (v === null) return undefined;
+    if (isPlainObject(v) && isJsonValue(v)) return v;
+    const problem = isPlainObject(v) ? jsonProblem(v, `metadata of entry ${i}`) : `metadata of entry ${i} is not a map or nil`;
+    if (problem) fail(problem);
+    return v as Metadata;
+  };
+}
+
+/**
+ * Runs the section reads together, so decoding ids and metadata on this thread overlaps the vector
+ * reads on libuv threads. The first failure stops the others (through the signal they are given) and
+ * is the error reported; a caller's abort is reported as ABORTED.
+ */
+async function readConcurrently<T extends readonly Promise<unknown>[]>(outer: AbortSignal | undefined, start: (signal: AbortSignal) => T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const stop = new AbortController();
+  const follow = (): void => stop.abort();
+  outer?.addEventListener('abort', follow);
+  try {
+    const tasks = start(stop.signal).map((p) => p.catch((err: unknown) => {
+      stop.abort();
+      throw err;
+    }));
+    const settled = await Promise.allSettled(tasks);
+    if (outer?.aborted) throw new QuiverError('ABORTED', 'the load was aborted; nothing was changed');
+    const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    const cause = failures.find((err) => !(err instanceof QuiverError && err.code === 'ABORTED')) ?? failures[0];
+    if (cause !== undefined) throw cause;
+    return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+  } finally {
+    outer?.removeEventListener('abort', follow);
+  }
+}
+
+/**
+ * Reads and verifies a .qvdb file. Damaged bytes raise CorruptionError naming the section; a file of
+ * another format raises UNSUPPORTED_FORMAT, a newer version UNSUPPORTED_VERSION.
+ */
+export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptions = {}): Promise<ReadQvdbResult> {
+  if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the load was aborted before it started');
+  const q = await openQvdb(fs, path);
+  try {
+    const progress = new ProgressReporter('load', q.size, opts.onProgress);
+    const ctl: SectionReadControl = { verify: opts.verifyChecksum !== false, signal: opts.signal, progress };
+    const manifest = await readManifest(q);
+    const ids = find(q, SectionType.IDS);
+    const vec = find(q, SectionType.VECTORS);
+    const meta = find(q, SectionType.METADATA);
+    const del = q.kind === 'delta' ? find(q, SectionType.DELETED) : undefined;
+    const floats = manifest.count * manifest.dimension;
+    if (!Number.isSafeInteger(floats * 4) || vec.rawLength !== floats * 4) {
+      throw new CorruptionError({ file: q.file, section: 'vectors', offset: vec.offset }, `it holds ${vec.rawLength} bytes but count ${manifest.count} x dimension ${manifest.dimension} x 4 = ${floats * 4}`);
+    }
+    const decoded = [ids, vec, meta, del].reduce((s, e) => s + (e?.rawLength ?? 0), 0);
+    if (opts.maxBytes !== undefined && decoded > opts.maxBytes) {
+      throw new QuiverError('LIMIT_EXCEEDED', `${q.file} decodes to ${decoded} bytes, over maxBytes ${opts.maxBytes}; raise maxBytes to load it`, { file: q.file, bytes: decoded });
+    }
+    await checkPadding(q);
+    const [idList, vectors, metadata, deletedIds] = await readConcurrently(opts.signal, (signal) => {
+      const c: SectionReadControl = { ...ctl, signal };
+      return [
+        readRecords(q, ids, manifest.count, c, idTaker(q, ids)),
+        readVectorSection(q, vec, floats, c),
+        readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
+        del ? readRecords(q, del, manifest.deletedCount ?? 0, c, idTaker(q, del)) : Promise.resolve([]),
+      ] as const;
+    });
+    const columns: Columns = { dimension: manifest.dimension, metric: manifest.metric, ids: idList, vectors, metadata };
+    if (!del) {
+      progress.finish(`loaded ${manifest.count} entries`);
+      return { kind: 'full', manifest, columns, checksum: q.checksum };
+    }
+    progress.finish(`loaded a delta of ${manifest.count} upserts and ${deletedIds.length} deletes`);
+    return { kind: 'delta', manifest, delta: { ...columns, cleared: manifest.cleared === true, deletedIds }, checksum: q.checksum };
+  } finally {
+    await q.handle.close().catch(() => undefined);
+  }
+}
+
+/** Reads only header, footer, directory and manifest: what the file is, without loading its data. */
+export async function readQvdbInfo(fs: FileSystem, path: string): Promise<QvdbInfo> {
+  const q = await openQvdb(fs, path);
+  try {
+    const manifest = await readManifest(q);
+    const directory = q.entries.map((e) => ({
+      section: sectionName(e.type), type: e.type, compression: CODEC_NAMES[e.codec], level: e.level, offset: e.offset,
+      storedLength: e.storedLength, rawLength: e.rawLength, sha256: Buffer.from(e.sha256).toString('hex'),
+    }));
+    return { kind: q.kind, formatVersion: q.header.version, manifest, directory, checksum: q.checksum, bytes: q.size };
+  } finally {
+    await q.handle.close().catch(() => undefined);
+  }
+}
