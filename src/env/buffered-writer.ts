@@ -7,7 +7,10 @@ import type { FileHandle } from './fs.js';
 
 const DEFAULT_BUFFER = 1 << 20;
 
-/** Buffers writes to `handle`, starting at `start`. Call `flush()` before syncing or closing. */
+/**
+ * Buffers writes to `handle`, starting at `start`. Call `flush()` before syncing or closing. One caller at
+ * a time: await each `write` before the next (positions advance only after the await).
+ */
 export class BufferedWriter {
   private buf: Buffer;
   private used = 0;

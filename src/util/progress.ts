@@ -47,6 +47,18 @@ export class ProgressReporter {
     this.update(this.current + delta, message);
   }
 
+  /**
+   * A callback for a sub-operation covering work units [start, start + span) of this one: its own
+   * fractions are mapped into this reporter, so several files can feed one monotonic report.
+   */
+  child(start: number, span: number): ProgressCallback | undefined {
+    if (!this.callback) return undefined;
+    return (p) => {
+      const frac = p.total > 0 ? Math.min(1, p.current / p.total) : p.percentage / 100;
+      this.update(start + frac * span, p.message);
+    };
+  }
+
   /** Reports 100% exactly once. */
   finish(message: string): void {
     if (!this.callback || this.done) return;

@@ -1,0 +1,32 @@
+/**
+ * `npm run bench [-- --quick] [--json [file]] [--n N]`: runs every benchmark suite and prints a table of
+ * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
+ * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
+ */
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir, cpus } from 'node:os';
+import { Report } from './report.js';
+import { benchPersistence, type BenchSettings } from './persistence.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonIdx = args.indexOf('--json');
+const jsonOut = jsonIdx >= 0 ? (args[jsonIdx + 1] && !args[jsonIdx + 1].startsWith('--') ? args[jsonIdx + 1] : '-') : undefined;
+const nIdx = args.indexOf('--n');
+const n = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 5000 : 100_000;
+
+const dir = join(process.env.QUIVER_BENCH_DIR ?? tmpdir(), `quiver-bench-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const settings: BenchSettings = { n, dim: 384, rounds: quick ? 1 : 3, queries: quick ? 20 : 200, dir };
+const report = new Report({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, quick, n, dim: settings.dim });
+try {
+  await benchPersistence(report, settings);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const log = jsonOut === '-' ? (s: string) => process.stderr.write(s + '\n') : undefined;
+report.print(log);
+if (quick) (log ?? console.log)('(quick mode: small data, one round; a smoke run, not figures to quote)');
+if (jsonOut === '-') process.stdout.write(JSON.stringify(report.toJSON(), null, 2) + '\n');
+else if (jsonOut) writeFileSync(jsonOut, JSON.stringify(report.toJSON(), null, 2) + '\n');

@@ -1,0 +1,117 @@
+/**
+ * Issue-2 figures: binary and JSON save/load against raw I/O, incremental saves after 1% changes,
+ * peak RSS of save and load (in child processes), and flat search throughput.
+ */
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { VectorDB } from '../src/engine/vector-db.js';
+import { DatabasePersistence } from '../src/persistence/database-persistence.js';
+import { clusteredDataset, prng } from '../support/datasets.js';
+import { rawBaseline } from './raw.js';
+import { Report, timeMedian } from './report.js';
+
+/** Settings of one run. */
+export interface BenchSettings {
+  n: number;
+  dim: number;
+  rounds: number;
+  queries: number;
+  dir: string;
+}
+
+function rssChild(op: 'save' | 'load', format: string, file: string, s: BenchSettings): { baseMB: number; peakMB: number; dataMB: number } {
+  const child = fileURLToPath(new URL('./rss-child.js', import.meta.url));
+  const r = spawnSync(process.execPath, [child, op, format, file, String(s.n), String(s.dim)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { baseMB: number; peakMB: number; dataMB: number };
+}
+
+/** Runs the persistence suite into `report`. */
+export async function benchPersistence(report: Report, s: BenchSettings): Promise<void> {
+  const suite = 'persistence';
+  const dir = join(s.dir, 'persistence');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const data = clusteredDataset(s.n, s.dim, 7);
+  const vectorBytes = new Uint8Array(data.vectors.buffer, data.vectors.byteOffset, data.vectors.byteLength);
+  const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
+  const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
+  db.replaceAll({ ...data, vectors: data.vectors.slice() });
+  const mb = vectorBytes.length / 1e6;
+  report.add({ suite, name: `raw write+fsync ${mb.toFixed(1)} MB`, value: raw.writeMs, unit: 'ms' });
+  report.add({ suite, name: `raw read ${mb.toFixed(1)} MB`, value: raw.readMs, unit: 'ms' });
+
+  for (const format of ['binary', 'json'] as const) {
+    const file = join(dir, format === 'binary' ? 'db.qvdb' : 'db.json');
+    const p = new DatabasePersistence(db, { baseDir: dir, format });
+    const saveMs = await timeMedian(s.rounds, () => p.save({ path: file }));
+    const size = statSync(file).size;
+    const target = format === 'binary' ? 1.5 : 10;
+    report.ratio(suite, `${format} save (durable)`, saveMs, 'ms', raw.writeMs, 'raw write', target, { bytes: size });
+    let loaded: VectorDB | undefined;
+    const loadMs = await timeMedian(s.rounds, async () => {
+      loaded = new VectorDB({ dimension: s.dim, metric: 'cosine' });
+      await new DatabasePersistence(loaded, { baseDir: dir }).load({ path: file });
+    });
+    if (!loaded || loaded.len() !== s.n) throw new Error(`${format} load returned ${loaded?.len()} entries`);
+    report.ratio(suite, `${format} load until searchable`, loadMs, 'ms', raw.readMs, 'raw read', target);
+    for (const op of ['save', 'load'] as const) {
+      const r = rssChild(op, format, file, s);
+      const over = r.peakMB - r.baseMB;
+      report.add({
+        suite,
+        name: `${format} ${op} peak RSS over node baseline`,
+        value: over,
+        unit: 'MB',
+        target: `≤ ${(r.dataMB + 100).toFixed(0)} MB (data + 100)`,
+        pass: over <= r.dataMB + 100,
+        extra: { dataMB: r.dataMB },
+      });
+    }
+  }
+
+  for (const compression of ['gzip', 'brotli'] as const) {
+    const file = join(dir, `db-${compression}.qvdb`);
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'binary', compression });
+    const ms = await timeMedian(1, () => p.save({ path: file }));
+    report.ratio(suite, `binary+${compression} save`, ms, 'ms', raw.writeMs, 'raw write', undefined, { bytes: statSync(file).size });
+  }
+
+  // Incremental: change 1% of the entries after a full save, then save only the delta.
+  const incDir = join(dir, 'inc');
+  const p = new DatabasePersistence(db, { baseDir: incDir, format: 'binary' });
+  const fullMs = await timeMedian(1, () => p.save());
+  const fullBytes = statSync(p.defaultPath()).size;
+  const rnd = prng(99);
+  const changes = Math.max(1, Math.round(s.n / 100));
+  const incTimes: number[] = [];
+  let incBytes = 0;
+  for (let round = 0; round < s.rounds; round++) {
+    for (let i = 0; i < changes; i++) {
+      const j = Math.floor(rnd() * s.n);
+      const v = new Float32Array(s.dim);
+      for (let d = 0; d < s.dim; d++) v[d] = rnd() - 0.5;
+      await db.insert({ id: `doc-${j}`, vector: v, metadata: { title: `changed ${j}`, round } });
+    }
+    const t0 = performance.now();
+    const path = await p.saveIncremental();
+    incTimes.push(performance.now() - t0);
+    if (!path) throw new Error('saveIncremental wrote nothing');
+    incBytes = statSync(path).size;
+  }
+  incTimes.sort((a, b) => a - b);
+  const incMs = incTimes[incTimes.length >> 1];
+  report.add({ suite, name: 'binary full save (incremental base)', value: fullMs, unit: 'ms', extra: { bytes: fullBytes } });
+  report.add({ suite, name: 'saveIncremental after 1% changes: time', value: incMs, unit: 'ms', baseline: fullMs, baselineName: 'full save', target: '≤ 0.05×', ratio: incMs / fullMs, pass: incMs / fullMs <= 0.05 });
+  report.add({ suite, name: 'saveIncremental after 1% changes: bytes', value: incBytes, unit: 'B', baseline: fullBytes, baselineName: 'full save', target: '≤ 0.05×', ratio: incBytes / fullBytes, pass: incBytes / fullBytes <= 0.05 });
+
+  // Flat search throughput, k = 10.
+  const q = clusteredDataset(s.queries, s.dim, 1234, 64, false);
+  const t0 = performance.now();
+  for (let i = 0; i < s.queries; i++) db.search({ vector: q.vectors.subarray(i * s.dim, (i + 1) * s.dim), k: 10 });
+  const secs = (performance.now() - t0) / 1000;
+  report.add({ suite, name: `flat search k=10 over ${s.n}`, value: s.queries / secs, unit: 'queries/s' });
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,82 @@
+/**
+ * Benchmark results: one row per measured figure, printed as a table and optionally as JSON.
+ */
+
+/** One measured figure. */
+export interface Row {
+  suite: string;
+  name: string;
+  value: number;
+  unit: string;
+  /** The raw-I/O (or other) baseline measured in the same run, in the same unit. */
+  baseline?: number;
+  baselineName?: string;
+  /** value / baseline. */
+  ratio?: number;
+  /** Target the ratio (or value, when there is no baseline) must stay within. */
+  target?: string;
+  pass?: boolean;
+  extra?: Record<string, number | string>;
+}
+
+/** Collects rows and prints them. */
+export class Report {
+  readonly rows: Row[] = [];
+
+  constructor(readonly meta: Record<string, unknown>) {}
+
+  add(row: Row): Row {
+    if (row.baseline !== undefined && row.ratio === undefined && row.baseline > 0) row.ratio = row.value / row.baseline;
+    this.rows.push(row);
+    return row;
+  }
+
+  /** A row for "value / baseline ≤ max". */
+  ratio(suite: string, name: string, value: number, unit: string, baseline: number, baselineName: string, max?: number, extra?: Row['extra']): Row {
+    const ratio = baseline > 0 ? value / baseline : Infinity;
+    return this.add({ suite, name, value, unit, baseline, baselineName, ratio, target: max === undefined ? undefined : `≤ ${max}×`, pass: max === undefined ? undefined : ratio <= max, extra });
+  }
+
+  print(out: (s: string) => void = (s) => process.stdout.write(s + '\n')): void {
+    const fmt = (v: number | undefined, digits = 1) => (v === undefined ? '' : Number.isInteger(v) && Math.abs(v) >= 100 ? String(v) : v.toFixed(digits));
+    const head = ['suite', 'figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'ok'];
+    const lines = this.rows.map((r) => [
+      r.suite,
+      r.name,
+      fmt(r.value),
+      r.unit,
+      r.baseline === undefined ? '' : `${fmt(r.baseline)} (${r.baselineName ?? 'raw'})`,
+      r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
+      r.target ?? '',
+      r.pass === undefined ? '' : r.pass ? 'yes' : 'NO',
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+    const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    out(row(head));
+    out(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const l of lines) out(row(l));
+  }
+
+  toJSON(): unknown {
+    return { ...this.meta, rows: this.rows };
+  }
+}
+
+/** Median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs `fn` `times` times (after `setup` each time) and returns the median wall time in ms. */
+export async function timeMedian(times: number, fn: () => Promise<unknown> | unknown, setup?: () => Promise<unknown> | unknown): Promise<number> {
+  const t: number[] = [];
+  for (let i = 0; i < times; i++) {
+    if (setup) await setup();
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  return median(t);
+}

@@ -1,0 +1,81 @@
+/**
+ * Writes the elements of "vectors": one `{"id":…,"vector":[…],"metadata":{…}}` per line. Vector
+ * text comes from the FormatPool (worker threads for big saves), in chunk order; ids and metadata
+ * are stringified here and everything is assembled into the page buffer.
+ */
+import { QuiverError } from '../../errors.js';
+import type { CollectionImage } from '../../engine/types.js';
+import type { ProgressReporter } from '../../util/progress.js';
+import { acquireFormatPool, formatWorkerCount, releaseFormatPool } from './format-pool.js';
+import type { FormatReply } from './format-chunk.js';
+import type { PageWriter } from './page-writer.js';
+import { checkAbort, idText, metadataText } from './write-values.js';
+
+/** Floats per formatting chunk (1 MB of vectors). */
+const CHUNK_FLOATS = 1 << 18;
+
+const ENTRY_OPEN = '{"id":';
+const VECTOR_KEY = ',"vector":';
+const METADATA_KEY = ',"metadata":';
+
+/**
+ * Streams every entry of `image` into `out`, after the "vectors" array's opening bracket.
+ * `workers` overrides the number of formatting threads (0 = format on this thread).
+ */
+export async function writeEntries(out: PageWriter, image: CollectionImage, progress: ProgressReporter, signal: AbortSignal | undefined, workers?: number): Promise<void> {
+  const dim = image.dimension;
+  const perChunk = Math.max(1, Math.floor(CHUNK_FLOATS / dim));
+  const pool = acquireFormatPool(formatWorkerCount(image.count * dim, workers));
+  try {
+    const depth = Math.max(2, pool.size * 2);
+    const queue: Promise<FormatReply>[] = [];
+    const chunks = image.vectorChunks(perChunk)[Symbol.iterator]();
+    // Chunks may alias engine memory; each is copied (slice) before the next is requested.
+    const submit = (): void => {
+      const next = chunks.next();
+      if (!next.done) queue.push(pool.format(next.value.slice(), dim));
+    };
+    for (let i = 0; i < depth; i++) submit();
+    let index = 0;
+    while (queue.length > 0) {
+      checkAbort(signal);
+      const reply = await queue.shift()!;
+      submit();
+      if (reply.bad) {
+        const at = index + reply.bad.entry;
+        const value = reply.vectors[reply.bad.entry * dim + reply.bad.element];
+        throw new QuiverError('INVALID_VECTOR', `Cannot save entry ${at}: element ${reply.bad.element} of its vector is ${value}, not a finite float32.`, { index: at, element: reply.bad.element });
+      }
+      index = await assemble(out, image, reply, index);
+      pool.recycle(reply.text);
+      progress.update(index, 'writing entries');
+    }
+    if (index !== image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded ${index} vectors but says it has ${image.count}.`);
+  } finally {
+    await releaseFormatPool(pool);
+  }
+}
+
+/** Appends the entries of one formatted chunk, starting at entry `index`; returns the next index. */
+async function assemble(out: PageWriter, image: CollectionImage, reply: FormatReply, index: number): Promise<number> {
+  const { text, ends } = reply;
+  for (let e = 0; e + 1 < ends.length; e++, index++) {
+    const id = idText(image.ids[index]);
+    const meta = metadataText(image.metadata[index], index);
+    const vector = text.subarray(ends[e], ends[e + 1]);
+    const need = 2 + ENTRY_OPEN.length + id.length * 3 + VECTOR_KEY.length + vector.length + (meta === undefined ? 0 : METADATA_KEY.length + meta.length * 3) + 1;
+    if (out.pos + need > out.page.length) await out.room(need);
+    out.ascii(index === 0 ? '\n' : ',\n');
+    out.ascii(ENTRY_OPEN);
+    out.pos += out.page.write(id, out.pos, 'utf8');
+    out.ascii(VECTOR_KEY);
+    out.page.set(vector, out.pos);
+    out.pos += vector.length;
+    if (meta !== undefined) {
+      out.ascii(METADATA_KEY);
+      out.pos += out.page.write(meta, out.pos, 'utf8');
+    }
+    out.page[out.pos++] = 125;
+  }
+  return index;
+}

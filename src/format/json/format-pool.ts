@@ -1,0 +1,135 @@
+/**
+ * A small pool of worker threads that format vector chunks into JSON text while the main thread
+ * assembles entries, hashes and writes (number formatting is most of a JSON save's CPU time). Replies
+ * are consumed in submission order. When worker threads are unavailable the chunks are formatted
+ * inline, with the same results.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { formatChunk, type FormatReply, type FormatRequest } from './format-chunk.js';
+import { Keeper, type Keepable } from './keeper.js';
+
+/** Below this many floats a save formats on the main thread (starting workers costs ~30 ms). */
+export const PARALLEL_MIN_FLOATS = 1 << 22;
+/** The default number of formatting threads (the pool of this size is kept between saves). */
+const DEFAULT_WORKERS = 2;
+
+interface Pending {
+  resolve: (r: FormatReply) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Worker count for a job of `floats` numbers: `requested` if given, else 2 when it is big and there are 2+ cores. */
+export function formatWorkerCount(floats: number, requested?: number): number {
+  if (requested !== undefined) return Math.max(0, Math.floor(requested));
+  if (floats < PARALLEL_MIN_FLOATS) return 0;
+  return availableParallelism() >= 2 ? DEFAULT_WORKERS : 0;
+}
+
+const kept = new Keeper(() => new FormatPool(DEFAULT_WORKERS));
+
+/** A pool of `size` threads: the kept shared one for the default size, else a private one. */
+export function acquireFormatPool(size: number): FormatPool {
+  return size === DEFAULT_WORKERS ? kept.acquire() : new FormatPool(size);
+}
+
+/** Gives back a pool from {@link acquireFormatPool} (the shared one stays warm for a while). */
+export function releaseFormatPool(pool: FormatPool): Promise<void> {
+  return kept.release(pool);
+}
+
+/** Formats chunks on worker threads (or inline when `size` is 0 or workers cannot start). */
+export class FormatPool implements Keepable {
+  private readonly workers: Worker[] = [];
+  private readonly waiting: Map<number, Pending>[] = [];
+  private next = 0;
+  private seq = 0;
+  private failure: unknown;
+  private spares: Uint8Array[] = [];
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      let w: Worker;
+      try {
+        w = new Worker(new URL('./format-worker.js', import.meta.url));
+      } catch {
+        break;
+      }
+      const waiting = new Map<number, Pending>();
+      w.on('message', (r: FormatReply) => {
+        const p = waiting.get(r.seq);
+        waiting.delete(r.seq);
+        p?.resolve(r);
+      });
+      w.on('error', (err) => this.fail(err));
+      w.on('exit', (code) => {
+        if (waiting.size > 0) this.fail(new Error(`a JSON format worker exited (code ${code})`));
+      });
+      this.workers.push(w);
+      this.waiting.push(waiting);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    for (const waiting of this.waiting) {
+      for (const p of waiting.values()) p.reject(err);
+      waiting.clear();
+    }
+  }
+
+  /** Formats `vectors` (owned by the pool from now on: it is transferred to a worker). */
+  format(vectors: Float32Array, dimension: number): Promise<FormatReply> {
+    const req: FormatRequest = { seq: this.seq++, dimension, vectors, spare: this.spares.pop() };
+    if (this.workers.length === 0) {
+      try {
+        return Promise.resolve(formatChunk(req));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const i = this.next++ % this.workers.length;
+    const reply = new Promise<FormatReply>((resolve, reject) => {
+      this.waiting[i].set(req.seq, { resolve, reject });
+      const transfer: ArrayBuffer[] = [vectors.buffer as ArrayBuffer];
+      if (req.spare) transfer.push(req.spare.buffer as ArrayBuffer);
+      this.workers[i].postMessage(req, transfer);
+    });
+    // A caller that fails stops awaiting its queue; the pool's shutdown must not become an unhandled rejection.
+    reply.catch(() => undefined);
+    return reply;
+  }
+
+  /** Number of worker threads (0: formatting inline). */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** False once a worker failed or the pool was closed. */
+  get healthy(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** Lets the threads keep the process alive (while in use). */
+  ref(): void {
+    for (const w of this.workers) w.ref();
+  }
+
+  /** Stops the threads from keeping the process alive (while idle). */
+  unref(): void {
+    for (const w of this.workers) w.unref();
+  }
+
+  /** Hands a reply's text buffer back for reuse by a later request. */
+  recycle(text: Uint8Array): void {
+    if (this.spares.length < 4) this.spares.push(text);
+  }
+
+  /** Stops the workers (pending requests are rejected). */
+  async close(): Promise<void> {
+    const ws = this.workers.splice(0);
+    this.fail(new Error('the JSON format pool was closed'));
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}

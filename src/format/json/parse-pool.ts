@@ -1,0 +1,160 @@
+/**
+ * One helper thread for loading big JSON state files: while the main thread parses the first part of
+ * a window of "vectors" elements (and hashes and reads), the helper parses the rest from a split
+ * point found by the line layout the writer uses (`\n{` starts an entry). The split is a guess that
+ * the main thread confirms by reaching exactly that point between two elements; a wrong guess only
+ * costs the helper's work.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ColumnsBuilder } from './columns-builder.js';
+import { Keeper, type Keepable } from './keeper.js';
+import type { ParseReply, ParseRequest } from './parse-run.js';
+
+/** Documents smaller than this are parsed on the main thread only. */
+export const PARALLEL_MIN_BYTES = 32 << 20;
+
+/** Helper threads for a load of `bytes`: `requested` if given, else 1 for big files on multi-core machines. */
+export function parseWorkerCount(bytes: number, requested?: number): number {
+  if (requested !== undefined) return Math.max(0, Math.min(1, Math.floor(requested)));
+  return bytes >= PARALLEL_MIN_BYTES && availableParallelism() >= 2 ? 1 : 0;
+}
+
+const kept = new Keeper(() => new ParsePool());
+
+/** The shared parse helper (kept warm between loads); give it back with {@link releaseParsePool}. */
+export function acquireParsePool(): ParsePool {
+  return kept.acquire();
+}
+
+/** Gives back the pool from {@link acquireParsePool}. */
+export function releaseParsePool(pool: ParsePool): Promise<void> {
+  return kept.release(pool);
+}
+
+/** A single parse helper thread (absent when threads cannot start). */
+export class ParsePool implements Keepable {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, { resolve: (r: ParseReply) => void; reject: (e: unknown) => void }>();
+  private seq = 0;
+  private failure: unknown;
+
+  constructor() {
+    try {
+      this.worker = new Worker(new URL('./parse-worker.js', import.meta.url));
+    } catch {
+      return;
+    }
+    this.worker.on('message', (r: ParseReply) => {
+      const p = this.waiting.get(r.seq);
+      this.waiting.delete(r.seq);
+      p?.resolve(r);
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`the JSON parse worker exited (code ${code})`)));
+  }
+
+  /** True when a helper thread is running. */
+  get available(): boolean {
+    return this.worker !== undefined && this.failure === undefined;
+  }
+
+  /** False once the thread failed or the pool was closed. */
+  get healthy(): boolean {
+    return this.available;
+  }
+
+  /** Lets the thread keep the process alive (while in use). */
+  ref(): void {
+    this.worker?.ref();
+  }
+
+  /** Stops the thread from keeping the process alive (while idle). */
+  unref(): void {
+    this.worker?.unref();
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+  }
+
+  /** Parses `bytes[0..end)` (a copy owned by the pool) on the helper thread. */
+  parse(bytes: Uint8Array, end: number, dimension: number, section: string): Promise<ParseReply> {
+    const req: ParseRequest = { seq: this.seq++, bytes, end, dimension, section };
+    const reply = new Promise<ParseReply>((resolve, reject) => {
+      if (!this.worker || this.failure !== undefined) {
+        reject(this.failure ?? new Error('no parse worker'));
+        return;
+      }
+      this.waiting.set(req.seq, { resolve, reject });
+      this.worker.postMessage(req, [bytes.buffer as ArrayBuffer]);
+    });
+    // The main thread may fail first and never await this reply.
+    reply.catch(() => undefined);
+    return reply;
+  }
+
+  /** Stops the helper thread. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.fail(new Error('the JSON parse pool was closed'));
+    if (w) await w.terminate();
+  }
+}
+
+/** Share of a window's unparsed bytes left to the main thread (it also hashes and reads). */
+const MAIN_SHARE = 0.45;
+/** Windows with fewer unparsed bytes than this are not split. */
+export const DEFAULT_SPLIT_MIN_BYTES = 256 << 10;
+
+/** A proposed split: the helper parses from `at`; the main thread sets `reached` when it gets there. */
+export interface Split {
+  at: number;
+  reached: boolean;
+  reply: Promise<ParseReply>;
+}
+
+/** Builds the error for damaged bytes at window offset `rel` (the parser adds file and base offset). */
+export type CorruptAt = (rel: number, section: string, problem: string) => Error;
+
+/** Proposes split points in a window and merges the helper's runs into the columns. */
+export class SplitHelper {
+  constructor(private readonly pool: ParsePool, private readonly minBytes = DEFAULT_SPLIT_MIN_BYTES) {}
+
+  /** Starts the helper on `buf[at..end)` for a guessed element start `at` past the main share, if worthwhile. */
+  propose(buf: Uint8Array, from: number, end: number, dimension: number, section: string): Split | undefined {
+    if (!this.pool.available || dimension === 0 || end - from < this.minBytes) return undefined;
+    let i = from + Math.floor((end - from) * MAIN_SHARE);
+    for (;;) {
+      i = buf.indexOf(10 /* \n */, i);
+      if (i < 0 || i + 1 >= end) return undefined;
+      if (buf[i + 1] === 123 /* { */) break;
+      i++;
+    }
+    const at = i + 1;
+    const bytes = new Uint8Array(end - at + 1);
+    bytes.set(buf.subarray(at, end));
+    return { at, reached: false, reply: this.pool.parse(bytes, end - at, dimension, section) };
+  }
+
+  /**
+   * Appends a confirmed run's entries to `b` (ids checked against the entries before it) and
+   * returns the error that stopped the run, if any, with its path and offset made global. After an
+   * error the builder is partly updated; the caller throws it and discards the builder.
+   */
+  merge(b: ColumnsBuilder, reply: ParseReply, at: number, corrupt: CorruptAt): Error | undefined {
+    const first = b.count;
+    if (reply.count > 0) b.reserve(reply.count).set(reply.vectors, first * b.dimension);
+    for (let i = 0; i < reply.count; i++) {
+      const id = reply.ids[i];
+      if (!b.commit(id, reply.metadata[i])) return corrupt(at + reply.starts[i], `vectors[${first + i}]`, `duplicate id ${JSON.stringify(id)} (${typeof id})`);
+    }
+    if (reply.stop !== 'error' || !reply.error) return undefined;
+    const { pos, problem, path } = reply.error;
+    const global = path.replace(/^(\w+)\[(\d+)\]/, (_, name: string, k: string) => `${name}[${first + Number(k)}]`);
+    return corrupt(at + pos, global, problem);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * QuiverDB public API.
+ */
+export { VectorDB } from './engine/vector-db.js';
+export type {
+  Id,
+  Metric,
+  Metadata,
+  VectorEntry,
+  StoredEntry,
+  SearchQuery,
+  SearchResult,
+  Filter,
+  FieldCondition,
+  RangeCondition,
+  DbStats,
+  VectorDBOptions,
+} from './engine/types.js';
+export { DatabasePersistence } from './persistence/database-persistence.js';
+export { formatFileSize, formatTimestamp, estimateMemoryUsage } from './persistence/utils.js';
+export type {
+  PersistenceOptions,
+  PersistenceFormat,
+  CompressionType,
+  SaveOptions,
+  IncrementalSaveOptions,
+  LoadOptions,
+  ExportOptions,
+  ImportOptions,
+  SnapshotMetadata,
+  DatabaseState,
+  StateEntry,
+  SaveEvent,
+  ProgressCallback,
+  Progress,
+} from './persistence/types.js';
+export { QuiverError, CorruptionError, isQuiverError } from './errors.js';
+export type { ErrorCode, CorruptionLocation } from './errors.js';
+export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
+export { NodeFileSystem, nodeFs } from './env/node-fs.js';

@@ -1,0 +1,95 @@
+/**
+ * Format dispatch for DatabasePersistence: picks the writer for a format and, on read, detects the
+ * format and compression from the file's bytes (never its name) and calls the matching reader.
+ * New formats (sqlite) plug in here and nowhere else.
+ */
+import { QuiverError } from '../errors.js';
+import type { FileSystem } from '../env/fs.js';
+import type { ChangeImage, CollectionImage, Columns, DeltaColumns } from '../engine/types.js';
+import type { ProgressCallback } from '../util/progress.js';
+import { writeQvdb, readQvdb } from '../format/qvdb/index.js';
+import { writeJsonState, readJsonState } from '../format/json/index.js';
+import { detectFormat } from '../format/detect.js';
+import type { CompressionType, PersistenceFormat } from './types.js';
+
+/** How to write one state file. */
+export interface WriteSpec {
+  format: PersistenceFormat;
+  compression: CompressionType;
+  level?: number;
+  user: Record<string, unknown>;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** What a written state file is. */
+export interface WrittenState {
+  path: string;
+  bytes: number;
+  checksum: string;
+  count: number;
+}
+
+/** A state file read back: a full state or a delta, with the caller's `user` map. */
+export type ReadState =
+  | { kind: 'full'; columns: Columns; checksum: string; user: Record<string, unknown>; format: PersistenceFormat }
+  | { kind: 'delta'; delta: DeltaColumns; checksum: string; user: Record<string, unknown>; format: PersistenceFormat };
+
+/** Options of `readState`. */
+export interface ReadSpec {
+  verifyChecksum?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+function sqliteNotYet(): QuiverError {
+  return new QuiverError('NOT_IMPLEMENTED', "The 'sqlite' format is not available in this version; save with format 'binary' or 'json'.", {
+    format: 'sqlite',
+  });
+}
+
+/** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
+export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
+  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal };
+  switch (spec.format) {
+    case 'binary':
+      return writeQvdb(fs, path, image, opts);
+    case 'json':
+      return writeJsonState(fs, path, image, opts);
+    case 'sqlite':
+      throw sqliteNotYet();
+    default:
+      throw new QuiverError('INVALID_ARGUMENT', `Unknown format "${String(spec.format)}"; use 'binary', 'json' or 'sqlite'.`);
+  }
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** Reads a state file of any supported format, detected from its first bytes. */
+export async function readState(fs: FileSystem, path: string, spec: ReadSpec): Promise<ReadState> {
+  const { format, compression } = await detectFormat(fs, path);
+  if (format === 'binary') {
+    const r = await readQvdb(fs, path, { verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
+    const user = asRecord(r.manifest.user);
+    return r.kind === 'full'
+      ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'binary' }
+      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'binary' };
+  }
+  if (format === 'json') {
+    const r = await readJsonState(fs, path, { compression, verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
+    const user = asRecord(r.header.options);
+    return r.kind === 'full'
+      ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'json' }
+      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'json' };
+  }
+  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB file (neither .qvdb binary nor JSON state, plain, gzip or brotli).`, { path });
+}
+
+/** The conventional file extension of a format + compression. */
+export function extensionFor(format: PersistenceFormat, compression: CompressionType): string {
+  const base = format === 'binary' ? '.qvdb' : format === 'json' ? '.json' : '.sqlite';
+  if (format !== 'json' || compression === 'none') return base;
+  return base + (compression === 'gzip' ? '.gz' : '.br');
+}

@@ -1,0 +1,328 @@
+/**
+ * DatabasePersistence: the reference-000 save/load face over a VectorDB. Full saves write one file
+ * atomically; incremental saves write deltas beside it; load applies base + deltas all-or-nothing.
+ * Every operation goes through one serial queue, so saves never overlap.
+ */
+import { EventEmitter } from 'node:events';
+import { dirname, join, resolve } from 'node:path';
+import { QuiverError, ioError } from '../errors.js';
+import type { FileSystem } from '../env/fs.js';
+import { nodeFs } from '../env/node-fs.js';
+import { cleanTempFiles } from '../env/atomic.js';
+import { ensureDirDurable } from '../env/durable-dir.js';
+import type { VectorDB } from '../engine/vector-db.js';
+import type { Columns, DeltaColumns } from '../engine/types.js';
+import { ProgressReporter } from '../util/progress.js';
+import { SerialQueue } from '../util/serial.js';
+import { extensionFor, readState, writeState, type WriteSpec } from './codec.js';
+import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
+import type {
+  CompressionType,
+  ExportOptions,
+  ImportOptions,
+  IncrementalSaveOptions,
+  LoadOptions,
+  PersistenceFormat,
+  PersistenceOptions,
+  SaveEvent,
+  SaveOptions,
+} from './types.js';
+
+const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
+const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
+
+/** The chain incremental saves extend: the last full file and the deltas written after it. */
+interface ChainState {
+  basePath: string;
+  baseChecksum: string;
+  lastChecksum: string;
+  nextIndex: number;
+  format: PersistenceFormat;
+  compression: CompressionType;
+}
+
+type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel'>> & { compressionLevel?: number };
+
+function checkOptions(options: PersistenceOptions): Resolved {
+  if (options === null || typeof options !== 'object') throw new TypeError('DatabasePersistence options must be an object');
+  const format = options.format ?? 'binary';
+  if (!FORMATS.includes(format)) throw new QuiverError('INVALID_ARGUMENT', `Unknown format "${String(format)}"; use 'binary', 'json' or 'sqlite'.`);
+  const compression = options.compression ?? 'none';
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new QuiverError('INVALID_ARGUMENT', `Unknown compression "${String(compression)}"; use 'none', 'gzip' or 'brotli'.`);
+  }
+  const num = (name: string, v: number | undefined, dflt: number, min: number): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a number ≥ ${min} (got ${String(v)}).`);
+    }
+    return v;
+  };
+  return {
+    baseDir: options.baseDir ?? './data',
+    format,
+    compression,
+    compressionLevel: options.compressionLevel,
+    incremental: options.incremental ?? false,
+    autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0),
+    maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
+    batchSize: num('batchSize', options.batchSize, 1000, 1),
+  };
+}
+
+/**
+ * Saves and loads a VectorDB: `save`, `saveIncremental`, `load`, `export`, `import`, auto-save and
+ * `shutdown`. Emits `save` (SaveEvent) after every successful save and `error` when an automatic save
+ * fails (when nobody listens for `error`, the failure is written to stderr instead of crashing).
+ */
+export class DatabasePersistence extends EventEmitter {
+  readonly options: Resolved;
+  private readonly fs: FileSystem;
+  private readonly queue = new SerialQueue();
+  private chain: ChainState | undefined;
+  private savedSeq = -1;
+  private needFullSave = true;
+  private timer: NodeJS.Timeout | undefined;
+  private tempsCleaned = false;
+  private closed = false;
+
+  constructor(
+    readonly db: VectorDB,
+    options: PersistenceOptions = {},
+  ) {
+    super();
+    if (!db || typeof db.openImage !== 'function') throw new TypeError('DatabasePersistence needs a VectorDB as its first argument');
+    this.options = checkOptions(options);
+    this.fs = options.fs ?? nodeFs;
+    if (this.options.autoSaveInterval > 0) this.startAutoSave();
+  }
+
+  /** The path a full save goes to when no path is given. */
+  defaultPath(format: PersistenceFormat = this.options.format, compression: CompressionType = this.options.compression): string {
+    return join(this.options.baseDir, `database${extensionFor(format, compression)}`);
+  }
+
+  /** True when the database changed since the last save or load through this instance. */
+  get hasUnsavedChanges(): boolean {
+    return this.db.seq !== this.savedSeq;
+  }
+
+  /** Saves the whole database atomically; returns the file path. */
+  save(options: SaveOptions = {}): Promise<string> {
+    return this.queue.run(() => this.doSave(options));
+  }
+
+  /**
+   * Writes only what changed since the last save (a delta beside the last full file) and returns its
+   * path; null when nothing changed. Without a base yet (or after an import), it writes a full save.
+   */
+  saveIncremental(options: IncrementalSaveOptions = {}): Promise<string | null> {
+    return this.queue.run(() => this.doSaveIncremental(options));
+  }
+
+  /** Replaces the database's contents with a saved file plus its deltas; all-or-nothing. */
+  load(options: LoadOptions = {}): Promise<void> {
+    return this.queue.run(() => this.doLoad(options));
+  }
+
+  /** Writes a full copy of the database to `path` without changing what incremental saves extend. */
+  export(options: ExportOptions): Promise<void> {
+    if (!options || typeof options.path !== 'string') throw new TypeError('export needs { path }');
+    return this.queue.run(async () => {
+      const format = options.format ?? this.options.format;
+      await this.writeFull(resolve(options.path), format, this.compressionFor(options.compress), 'export', options.onProgress, options.signal);
+    });
+  }
+
+  /** Reads a saved or exported file (json or binary) into the database: merge by default, replace with `clear: true`. */
+  import(options: ImportOptions): Promise<void> {
+    if (!options || typeof options.path !== 'string') throw new TypeError('import needs { path }');
+    return this.queue.run(async () => {
+      const path = resolve(options.path);
+      const st = await this.readChecked(path, options.verifyChecksum, 'import', options.onProgress, options.signal);
+      if (st.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; import its base file instead.`, { path });
+      if (options.clear) this.db.replaceAll(st.columns);
+      else this.db.applyDelta({ ...st.columns, cleared: false, deletedIds: [] });
+      this.needFullSave = true;
+    });
+  }
+
+  /** Starts periodic saves (incremental when `incremental` is set). Timers never keep the process alive. */
+  startAutoSave(): void {
+    if (this.closed) throw new QuiverError('CLOSED', 'This DatabasePersistence was shut down; create a new one.');
+    if (this.timer || this.options.autoSaveInterval <= 0) return;
+    this.timer = setInterval(() => this.autoSaveTick(), this.options.autoSaveInterval);
+    this.timer.unref();
+  }
+
+  /** Stops periodic saves; a save already running finishes. */
+  stopAutoSave(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Stops auto-save, waits for running work, and saves once more if anything changed. */
+  async shutdown(): Promise<void> {
+    this.stopAutoSave();
+    this.closed = true;
+    await this.queue.idle();
+    if (this.hasUnsavedChanges && (this.db.len() > 0 || this.savedSeq >= 0)) {
+      await this.queue.run(() => (this.options.incremental ? this.doSaveIncremental({}).then(() => undefined) : this.doSave({}).then(() => undefined)));
+    }
+  }
+
+  private autoSaveTick(): void {
+    if (this.queue.busy || !this.hasUnsavedChanges) return;
+    const run = this.options.incremental ? this.saveIncremental() : this.save();
+    run.catch((err: unknown) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  }
+
+  private compressionFor(compress: boolean | undefined): CompressionType {
+    if (compress === undefined) return this.options.compression;
+    if (!compress) return 'none';
+    return this.options.compression === 'none' ? 'gzip' : this.options.compression;
+  }
+
+  private async prepareDir(path: string): Promise<void> {
+    const dir = dirname(path);
+    await ensureDirDurable(this.fs, dir);
+    if (!this.tempsCleaned) {
+      this.tempsCleaned = true;
+      await cleanTempFiles(this.fs, dir);
+    }
+  }
+
+  private spec(format: PersistenceFormat, compression: CompressionType, user: Record<string, unknown>, op: string, onProgress: SaveOptions['onProgress'], signal?: AbortSignal): WriteSpec {
+    const reporter = onProgress ? new ProgressReporter(op, 1, onProgress) : undefined;
+    return {
+      format,
+      compression,
+      level: this.options.compressionLevel,
+      user,
+      signal,
+      onProgress: reporter
+        ? (p) => {
+            reporter.update(p.total > 0 ? p.current / p.total : 0, p.message);
+            if (p.percentage >= 100) reporter.finish(p.message);
+          }
+        : undefined,
+    };
+  }
+
+  private async writeFull(path: string, format: PersistenceFormat, compression: CompressionType, op: string, onProgress: SaveOptions['onProgress'], signal?: AbortSignal) {
+    await this.prepareDir(path);
+    const image = this.db.openImage();
+    try {
+      const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
+      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, op, onProgress, signal));
+      return { written, seq: image.seq };
+    } finally {
+      image.release();
+    }
+  }
+
+  private async doSave(options: SaveOptions): Promise<string> {
+    const started = performance.now();
+    const format = options.format ?? this.options.format;
+    const compression = this.compressionFor(options.compress);
+    const path = resolve(options.path ?? this.defaultPath(format, compression));
+    const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
+    // The new base is durable; deltas of the previous base at this path are now obsolete.
+    await removeDeltas(this.fs, path);
+    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression };
+    this.savedSeq = seq;
+    this.needFullSave = false;
+    this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
+    return path;
+  }
+
+  private async doSaveIncremental(options: IncrementalSaveOptions): Promise<string | null> {
+    const chain = this.chain;
+    if (!chain || this.needFullSave) return this.doSave({ onProgress: options.onProgress, signal: options.signal });
+    if (this.db.seq === this.savedSeq) return null;
+    let changes;
+    try {
+      changes = this.db.openChanges(this.savedSeq);
+    } catch (err) {
+      if (err instanceof QuiverError && err.code === 'INVALID_ARGUMENT') return this.doSave({ onProgress: options.onProgress, signal: options.signal });
+      throw err;
+    }
+    const started = performance.now();
+    try {
+      if (changes.count === 0 && changes.deletedIds.length === 0 && !changes.cleared) {
+        this.savedSeq = changes.seq;
+        return null;
+      }
+      const path = deltaPath(chain.basePath, chain.nextIndex);
+      const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
+      const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, 'save', options.onProgress, options.signal));
+      chain.lastChecksum = written.checksum;
+      chain.nextIndex++;
+      this.savedSeq = changes.seq;
+      this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
+      return path;
+    } finally {
+      changes.release();
+    }
+  }
+
+  private async readChecked(path: string, verifyChecksum: boolean | undefined, op: string, onProgress: LoadOptions['onProgress'], signal?: AbortSignal) {
+    const reporter = new ProgressReporter(op, 1, onProgress);
+    const st = await readState(this.fs, path, { verifyChecksum, signal, onProgress: reporter.child(0, 1) });
+    const cols: Columns | DeltaColumns = st.kind === 'full' ? st.columns : st.delta;
+    this.checkShape(path, cols);
+    reporter.finish(`${op} complete`);
+    return st;
+  }
+
+  private checkShape(path: string, cols: Columns): void {
+    if (cols.dimension !== this.db.dimension) {
+      throw new QuiverError('DIMENSION_MISMATCH', `${path} holds ${cols.dimension}-dimensional vectors but the database has dimension ${this.db.dimension}; create the VectorDB with dimension ${cols.dimension}.`, {
+        path,
+        expected: this.db.dimension,
+        actual: cols.dimension,
+      });
+    }
+    if (cols.metric !== this.db.metric) {
+      throw new QuiverError('INVALID_ARGUMENT', `${path} was saved with metric '${cols.metric}' but the database uses '${this.db.metric}'; create the VectorDB with metric '${cols.metric}'.`, {
+        path,
+        expected: this.db.metric,
+        actual: cols.metric,
+      });
+    }
+  }
+
+  private async doLoad(options: LoadOptions): Promise<void> {
+    const path = resolve(options.path ?? this.chain?.basePath ?? this.defaultPath());
+    try {
+      await this.fs.stat(path);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
+      throw ioError(err, 'stat', path);
+    }
+    const reporter = new ProgressReporter('load', 100, options.onProgress);
+    const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal };
+    const base = await readState(this.fs, path, { ...spec, onProgress: reporter.child(0, 80) });
+    if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });
+    this.checkShape(path, base.columns);
+    let n = 0;
+    const chain = await readDeltaChain(this.fs, path, base.checksum, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
+    for (const d of chain.deltas) this.checkShape(d.path, d.delta);
+    // Everything is decoded and verified: only now touch the database.
+    this.db.replaceAll(base.columns);
+    for (const d of chain.deltas) this.db.applyDelta(d.delta);
+    const format = base.format;
+    const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
+    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression };
+    this.savedSeq = this.db.seq;
+    this.needFullSave = false;
+    reporter.finish(`loaded ${this.db.len()} vectors`);
+  }
+
+  private emitSave(ev: SaveEvent): void {
+    this.emit('save', ev);
+  }
+}

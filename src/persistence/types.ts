@@ -1,0 +1,126 @@
+/**
+ * Public types of the DatabasePersistence face (the reference-000/001 names kept as they were).
+ */
+import type { ProgressCallback } from '../util/progress.js';
+import type { Id, Metadata, Metric } from '../engine/types.js';
+import type { FileSystem } from '../env/fs.js';
+
+export type { ProgressCallback, Progress } from '../util/progress.js';
+
+/** File formats DatabasePersistence can write. */
+export type PersistenceFormat = 'json' | 'binary' | 'sqlite';
+
+/** Compression applied to saved files. */
+export type CompressionType = 'none' | 'gzip' | 'brotli';
+
+/** Options of `new DatabasePersistence(db, options)`. */
+export interface PersistenceOptions {
+  /** Directory for default save files and snapshots (default './data'). */
+  baseDir?: string;
+  /** Default format (default 'binary'). */
+  format?: PersistenceFormat;
+  /** Default compression (default 'none'). */
+  compression?: CompressionType;
+  /** Compression level (gzip 1-9, default 6; brotli 0-11, default 4). */
+  compressionLevel?: number;
+  /** When true, auto-save and `shutdown` write deltas (`saveIncremental`) instead of full files. */
+  incremental?: boolean;
+  /** Auto-save period in ms; 0 disables (default 0). */
+  autoSaveInterval?: number;
+  /** Snapshots kept by automatic cleanup (default 10). */
+  maxSnapshots?: number;
+  /** Entries per progress step / I/O batch (default 1000). */
+  batchSize?: number;
+  /** The file system to use (tests pass an in-memory or fault-injecting one). */
+  fs?: FileSystem;
+}
+
+/** Options of `save`. */
+export interface SaveOptions {
+  /** Target file (default: `<baseDir>/database.<qvdb|json>[.gz|.br]`). */
+  path?: string;
+  format?: PersistenceFormat;
+  /** true: use the configured compression (gzip when it is 'none'); false: none. */
+  compress?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Options of `saveIncremental`. */
+export interface IncrementalSaveOptions {
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Options of `load`. */
+export interface LoadOptions {
+  /** File to load (default: the last full save of this instance, else the default path). */
+  path?: string;
+  /** Verify SHA-256 checksums (default true). */
+  verifyChecksum?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Options of `export`. */
+export interface ExportOptions {
+  path: string;
+  format?: PersistenceFormat;
+  compress?: boolean;
+  /** Accepted for compatibility; the flat index has nothing to store. */
+  includeIndex?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Options of `import`. */
+export interface ImportOptions {
+  path: string;
+  /** Replace the current contents (true) or merge into them, file entries winning (false, the default). */
+  clear?: boolean;
+  verifyChecksum?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Metadata of a snapshot (reference-001 shape). */
+export interface SnapshotMetadata {
+  id: string;
+  name: string;
+  timestamp: number;
+  vectorCount: number;
+  dimension: number;
+  format: PersistenceFormat;
+  compressed: boolean;
+  fileSize: number;
+  checksum: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** One entry of a JSON state document. */
+export interface StateEntry {
+  id: Id;
+  vector: number[];
+  metadata?: Metadata;
+}
+
+/** The JSON state document's shape (reference-001 `DatabaseState`), as written by the json format. */
+export interface DatabaseState {
+  version: string | number;
+  options: { dimension: number; metric: Metric; [key: string]: unknown };
+  stats: { count: number; dimension: number; metric: Metric; [key: string]: unknown };
+  vectors: StateEntry[];
+  timestamp: number;
+  checksum?: string;
+  [key: string]: unknown;
+}
+
+/** What a completed save reports through the `save` event. */
+export interface SaveEvent {
+  path: string;
+  kind: 'full' | 'delta';
+  bytes: number;
+  count: number;
+  checksum: string;
+  durationMs: number;
+}

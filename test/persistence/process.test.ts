@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { tempDir, realDb } from '../support/db.js';
+import { digestDb } from '../fixtures/digest.js';
+import { versionDb } from '../fixtures/versions.js';
+import { prng } from '../../support/datasets.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
+
+test('a file saved in this process loads identically in a fresh child process (every format)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(300);
+    for (const [format, compression] of [['binary', 'none'], ['binary', 'gzip'], ['json', 'none'], ['json', 'brotli']] as const) {
+      const path = await new DatabasePersistence(db, { baseDir: dir, format, compression }).save({ path: join(dir, `db-${format}-${compression}`) });
+      const r = spawnSync(process.execPath, [fixture('load-child'), path, '384', 'cosine'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim()) as { count: number; digest: string };
+      assert.equal(out.count, db.len());
+      assert.equal(out.digest, digestDb(db));
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+/** Starts a save loop, kills it with SIGKILL after `delayMs` past "ready", returns the last acknowledged version. */
+function killDuringSaves(path: string, format: string, delayMs: number, start: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fixture('save-loop'), path, format, '2000', '48', String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let acked = 0;
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === 'ready') setTimeout(() => child.kill('SIGKILL'), delayMs);
+        else if (line.startsWith('saved ')) acked = Number(line.slice(6));
+      }
+    });
+    // 'close' (not 'exit') fires only after stdout is drained, so every acknowledgement is counted.
+    child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolve(acked) : reject(new Error(`save loop exited without being killed: ${err}`))));
+  });
+}
+
+for (const format of ['binary', 'json'] as const) {
+  test(`kill -9 at random points of ${format} saves: the file always holds a complete acknowledged-or-newer version`, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, `db.${format}`);
+      const rnd = prng(format === 'binary' ? 11 : 12);
+      const kills = Number(process.env.QUIVER_KILLS ?? 12);
+      let checked = 0;
+      let previous = 0;
+      for (let i = 0; i < kills; i++) {
+        const start = (i + 1) * 100_000;
+        const acked = await killDuringSaves(path, format, Math.floor(rnd() * 400), start);
+        const db = new VectorDB({ dimension: 48, metric: 'euclidean' });
+        try {
+          await new DatabasePersistence(db, { baseDir: dir }).load({ path });
+        } catch (err) {
+          // Before the very first save completes there may be no file at all.
+          assert.ok(acked === 0 && previous === 0, `load failed after a save was acknowledged: ${String(err)}`);
+          continue;
+        }
+        const version = Number(db.get('doc-0')?.metadata?.version);
+        // This child's versions are start+1, start+2, ...; before its first save lands the file still
+        // holds the previous child's last version.
+        const allowed = acked === 0 ? [previous, start + 1] : [acked, acked + 1];
+        assert.ok(allowed.includes(version), `found version ${version}, acknowledged ${acked}, previous ${previous}`);
+        previous = version;
+        assert.equal(digestDb(db), digestDb(versionDb(version, 2000, 48)), 'the file is exactly one complete version');
+        checked++;
+      }
+      assert.ok(checked > 0, 'at least one kill landed after a save');
+      // Leftover temp files from killed saves are removed by the next save into the directory.
+      await new DatabasePersistence(versionDb(1, 10, 48), { baseDir: dir }).save({ path: join(dir, 'other') });
+      assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith(TEMP_SUFFIX)), []);
+    } finally {
+      cleanup();
+    }
+  });
+}

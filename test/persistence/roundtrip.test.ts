@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { QuiverError } from '../../src/errors.js';
+import type { CompressionType, PersistenceFormat } from '../../src/persistence/types.js';
+import type { Progress } from '../../src/util/progress.js';
+import { tempDir, realDb, assertSameDb, assertSameSearch } from '../support/db.js';
+
+const combos: [PersistenceFormat, CompressionType][] = [
+  ['binary', 'none'],
+  ['binary', 'gzip'],
+  ['binary', 'brotli'],
+  ['json', 'none'],
+  ['json', 'gzip'],
+  ['json', 'brotli'],
+];
+
+for (const metric of ['cosine', 'euclidean'] as const) {
+  for (const [format, compression] of combos) {
+    test(`round trip ${format}/${compression} (${metric}): ids, bit-exact vectors, metadata, search`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const db = await realDb(metric === 'cosine' ? 778 : 200, metric);
+        const p = new DatabasePersistence(db, { baseDir: dir, format, compression });
+        const saves: Progress[] = [];
+        const path = await p.save({ onProgress: (x) => saves.push(x) });
+        assert.ok(path.startsWith(dir));
+        const copy = new VectorDB({ dimension: 384, metric });
+        const loads: Progress[] = [];
+        await new DatabasePersistence(copy, { baseDir: dir }).load({ path, onProgress: (x) => loads.push(x) });
+        assertSameDb(copy, db);
+        assertSameSearch(copy, db);
+        assert.equal(({} as Record<string, unknown>).polluted, undefined);
+        for (const seen of [saves, loads]) {
+          assert.ok(seen.length > 0);
+          for (let i = 1; i < seen.length; i++) assert.ok(seen[i].percentage >= seen[i - 1].percentage, 'progress went backwards');
+          assert.equal(seen.at(-1)!.percentage, 100);
+        }
+      } finally {
+        cleanup();
+      }
+    });
+  }
+}
+
+test('format and compression are detected from the bytes, not the name', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(50);
+    for (const [format, compression] of combos) {
+      const path = join(dir, `misleading-${format}-${compression}.txt`);
+      await new DatabasePersistence(db, { baseDir: dir, format, compression }).save({ path });
+      const copy = new VectorDB({ dimension: 384 });
+      await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+      assertSameDb(copy, db);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('an un-awaited insert loop followed by save() saves every entry; ids like doc-1 and defaults work', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 16 });
+    for (let i = 0; i < 1000; i++) void db.insert({ id: `doc-${i}`, vector: Array.from({ length: 16 }, () => Math.random()) });
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    const path = await p.save();
+    const copy = new VectorDB({ dimension: 16 });
+    await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+    assert.equal(copy.len(), 1000);
+    assert.ok(copy.get('doc-999'));
+    assertSameDb(copy, db);
+  } finally {
+    cleanup();
+  }
+});
+
+test('empty database round trips in both formats', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    for (const format of ['binary', 'json'] as const) {
+      const db = new VectorDB({ dimension: 8 });
+      const path = await new DatabasePersistence(db, { baseDir: dir, format }).save();
+      const copy = new VectorDB({ dimension: 8 });
+      await copy.insert({ id: 'x', vector: new Float32Array(8).fill(1) });
+      await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+      assert.equal(copy.len(), 0);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('load refuses a file of another dimension or metric and leaves the database as it was', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(10);
+    const path = await new DatabasePersistence(db, { baseDir: dir }).save();
+    const other = new VectorDB({ dimension: 128 });
+    await other.insert({ id: 'keep', vector: new Float32Array(128).fill(0.5) });
+    await assert.rejects(new DatabasePersistence(other, { baseDir: dir }).load({ path }), (e: unknown) => e instanceof QuiverError && e.code === 'DIMENSION_MISMATCH');
+    assert.equal(other.len(), 1);
+    const l2 = new VectorDB({ dimension: 384, metric: 'euclidean' });
+    await assert.rejects(new DatabasePersistence(l2, { baseDir: dir }).load({ path }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT');
+    await assert.rejects(new DatabasePersistence(l2, { baseDir: dir }).load({ path: join(dir, 'nope.qvdb') }), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_FOUND');
+  } finally {
+    cleanup();
+  }
+});
+
+test("the 'sqlite' format throws a typed NOT_IMPLEMENTED and writes nothing", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(5);
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
+    await assert.rejects(p.save(), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_IMPLEMENTED');
+    await assert.rejects(p.save({ path: join(dir, 'x.db') }), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_IMPLEMENTED');
+  } finally {
+    cleanup();
+  }
+});
