@@ -21,9 +21,10 @@ export interface BenchSettings {
   dir: string;
 }
 
-function rssChild(op: 'save' | 'load', format: string, file: string, s: BenchSettings): { baseMB: number; peakMB: number; dataMB: number } {
+/** Runs one save or load in a fresh process; `sizeFile` (the binary save) measures the data size. */
+function rssChild(op: 'save' | 'load', format: string, file: string, sizeFile: string, s: BenchSettings): { baseMB: number; peakMB: number; dataMB: number } {
   const child = fileURLToPath(new URL('./rss-child.js', import.meta.url));
-  const r = spawnSync(process.execPath, [child, op, format, file, String(s.n), String(s.dim)], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [child, op, format, file, sizeFile, String(s.n), String(s.dim)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { baseMB: number; peakMB: number; dataMB: number };
 }
@@ -58,7 +59,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
     if (!loaded || loaded.len() !== s.n) throw new Error(`${format} load returned ${loaded?.len()} entries`);
     report.ratio(suite, `${format} load until searchable`, loadMs, 'ms', raw.readMs, 'raw read', target);
     for (const op of ['save', 'load'] as const) {
-      const r = rssChild(op, format, file, s);
+      const r = rssChild(op, format, file, join(dir, 'db.qvdb'), s);
       const over = r.peakMB - r.baseMB;
       report.add({
         suite,
