@@ -1,0 +1,36 @@
+/**
+ * Garbage collection: removes snapshot folders without metadata.json (interrupted creates, deletes and
+ * cleanups), files in complete snapshots that their metadata.json does not reference (an interrupted
+ * fold), and store leftovers (temporaries, empty folders). Only things last modified at or before `cutoff`
+ * are touched, so a snapshot another process is writing right now survives. Damaged snapshots (a
+ * metadata.json failing its checks) are never removed automatically.
+ */
+import type { GcResult } from './types.js';
+import { loadCatalog, type Catalog } from './catalog.js';
+import type { SnapshotContext } from './context.js';
+import { isSnapshotId } from './ids.js';
+import { MANIFEST_NAME, snapshotKey, snapshotPrefix } from './layout.js';
+
+/** Collects garbage older than `cutoff` (ms since the epoch); `skip` lists ids being written now. */
+export async function collectGarbage(ctx: SnapshotContext, cutoff: number, skip: ReadonlySet<string>, catalog?: Catalog): Promise<GcResult> {
+  const cat = catalog ?? (await loadCatalog(ctx));
+  const result: GcResult = { incomplete: [], strayFiles: [], leftovers: [] };
+  for (const [id, objs] of cat.incomplete) {
+    if (skip.has(id) || !isSnapshotId(id)) continue;
+    const newest = objs.reduce((t, o) => Math.max(t, o.mtimeMs), 0);
+    if (newest > cutoff) continue;
+    await ctx.store.deletePrefix(snapshotPrefix(id));
+    result.incomplete.push(id);
+  }
+  for (const m of cat.snapshots) {
+    if (skip.has(m.id)) continue;
+    const referenced = new Set([MANIFEST_NAME, m.checksumFile, ...m.files.map((f) => f.name)].map((n) => snapshotKey(m.id, n)));
+    for (const o of cat.objects.get(m.id) ?? []) {
+      if (referenced.has(o.key) || o.mtimeMs > cutoff) continue;
+      await ctx.store.delete(o.key);
+      result.strayFiles.push(o.key);
+    }
+  }
+  result.leftovers = await ctx.store.sweep(cutoff);
+  return result;
+}

@@ -1,0 +1,70 @@
+/**
+ * Validation of SnapshotManager options and of the user metadata stored with snapshots.
+ */
+import { QuiverError } from '../errors.js';
+import { jsonProblem, isPlainObject } from '../format/qvdb/msgpack.js';
+import type { SnapshotCompression } from './layout.js';
+import type { SnapshotManagerOptions } from './types.js';
+
+/** Largest user metadata accepted, as JSON text (it lives in metadata.json). */
+export const MAX_USER_METADATA_BYTES = 1 << 20;
+
+/** Defaults: gzip level 6, verify on, 4 concurrent I/O tasks, chains of up to 8 incrementals, 10 min GC grace. */
+export const DEFAULTS = { compression: 'gzip', compressionLevel: 6, verifyChecksum: true, maxConcurrentIo: 4, maxChainDepth: 8, gcGraceMs: 10 * 60_000 } as const;
+
+/** Settings after defaults and validation. */
+export interface ResolvedSnapshotOptions {
+  compression: SnapshotCompression;
+  compressionLevel: number;
+  verifyChecksum: boolean;
+  maxConcurrentIo: number;
+  maxChainDepth: number;
+  gcGraceMs: number;
+}
+
+function invalid(message: string): QuiverError {
+  return new QuiverError('INVALID_ARGUMENT', message);
+}
+
+function intIn(name: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(`SnapshotManager option ${name} must be a whole number ${min}..${max}, got ${String(v)}`);
+  return v;
+}
+
+/** Validates and completes manager options. */
+export function resolveOptions(o: SnapshotManagerOptions): ResolvedSnapshotOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError('SnapshotManager needs an options object { snapshotDir | store, ... }');
+  if (o.store === undefined) {
+    if (typeof o.snapshotDir !== 'string' || o.snapshotDir === '' || o.snapshotDir.includes('\0')) throw invalid('SnapshotManager needs options.snapshotDir (a directory path) or options.store');
+  } else if (o.store === null || typeof o.store !== 'object' || typeof o.store.put !== 'function') {
+    throw invalid('options.store must be a SnapshotStore');
+  }
+  let compression: SnapshotCompression;
+  const c = o.compression;
+  if (c === undefined || c === true || c === 'gzip') compression = 'gzip';
+  else if (c === false || c === 'none') compression = 'none';
+  else throw invalid(`options.compression must be 'gzip', 'none' or a boolean, got ${JSON.stringify(c)}`);
+  const verifyChecksum = o.verifyChecksum ?? DEFAULTS.verifyChecksum;
+  if (typeof verifyChecksum !== 'boolean') throw invalid('options.verifyChecksum must be a boolean');
+  const gcGraceMs = o.gcGraceMs ?? DEFAULTS.gcGraceMs;
+  if (typeof gcGraceMs !== 'number' || !Number.isFinite(gcGraceMs) || gcGraceMs < 0) throw invalid(`options.gcGraceMs must be a number of ms >= 0, got ${String(gcGraceMs)}`);
+  return {
+    compression,
+    compressionLevel: compression === 'none' ? 0 : intIn('compressionLevel', o.compressionLevel, DEFAULTS.compressionLevel, 0, 9),
+    verifyChecksum,
+    maxConcurrentIo: intIn('maxConcurrentIo', o.maxConcurrentIo, DEFAULTS.maxConcurrentIo, 1, 64),
+    maxChainDepth: intIn('maxChainDepth', o.maxChainDepth, DEFAULTS.maxChainDepth, 0, 1000),
+    gcGraceMs,
+  };
+}
+
+/** Returns a deep copy of `md` when it is a plain JSON object of at most 1 MiB as JSON. */
+export function checkUserMetadata(md: unknown, what = 'snapshot metadata'): Record<string, unknown> {
+  if (!isPlainObject(md)) throw new QuiverError('INVALID_METADATA', `${what} must be a plain JSON object`);
+  const problem = jsonProblem(md, what);
+  if (problem) throw new QuiverError('INVALID_METADATA', `${problem}; store only plain JSON there`);
+  const text = JSON.stringify(md);
+  if (Buffer.byteLength(text) > MAX_USER_METADATA_BYTES) throw new QuiverError('LIMIT_EXCEEDED', `${what} is ${Buffer.byteLength(text)} bytes as JSON; at most ${MAX_USER_METADATA_BYTES} are allowed`);
+  return JSON.parse(text) as Record<string, unknown>;
+}

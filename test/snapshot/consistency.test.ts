@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SnapshotManager } from '../../src/snapshot/manager.js';
+import { tempDir } from '../support/db.js';
+import { assertState, memoryManager, smallDb, stateOf } from './helpers.js';
+
+/** Keeps changing `db` (overwrites, deletes, inserts, clears) until `done` settles; returns the number of writes. */
+async function churn(db: ReturnType<typeof smallDb>, done: Promise<unknown>): Promise<number> {
+  let stop = false;
+  void done.finally(() => (stop = true)).catch(() => undefined);
+  let n = 0;
+  while (!stop) {
+    const dim = db.dimension;
+    await db.insert({ id: `doc-${n % 3000}`, vector: new Float32Array(dim).fill(n), metadata: { churn: n } });
+    if (n % 5 === 0) await db.delete(`doc-${(n * 7) % 3000}`);
+    if (n % 11 === 0) await db.updateMetadata(`doc-${(n * 3) % 3000}`, { touched: n });
+    if (n % 997 === 0) await db.insert({ id: `new-${n}`, vector: new Float32Array(dim).fill(-n) });
+    n++;
+    if (n % 50 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return n;
+}
+
+test('a snapshot taken while writes continue reflects exactly the moment it was called (full, fast and slow incremental)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const m = new SnapshotManager({ snapshotDir: dir, maxConcurrentIo: 2 });
+    const db = smallDb(3000, 64);
+    const s0 = stateOf(db);
+    const full = m.createSnapshot(db, 'full under load');
+    const writes = await churn(db, full);
+    const fullInfo = await full;
+    assert.ok(writes > 50, `writes happened during the snapshot (${writes})`);
+    assertState(await m.restoreSnapshot(fullInfo.id), s0, 'full');
+
+    const s1 = stateOf(db);
+    const inc = m.createIncrementalSnapshot(db, 'fast inc under load', fullInfo.id);
+    await churn(db, inc);
+    const incInfo = await inc;
+    assertState(await m.restoreSnapshot(incInfo.id), s1, 'fast incremental');
+
+    const s2 = stateOf(db);
+    const slow = new SnapshotManager({ snapshotDir: dir }).createIncrementalSnapshot(db, 'slow inc under load', incInfo.id);
+    await churn(db, slow);
+    const slowInfo = await slow;
+    assertState(await m.restoreSnapshot(slowInfo.id), s2, 'slow incremental');
+    assert.equal(db.openImageCount, 0, 'every image was released');
+  } finally {
+    cleanup();
+  }
+});
+
+test('concurrent creates, restores and deletes on one manager never interleave destructively', async () => {
+  const { manager } = memoryManager();
+  const db = smallDb(500, 16);
+  const states = new Map<string, ReturnType<typeof stateOf>>();
+  const creates = [];
+  for (let i = 0; i < 6; i++) {
+    states.set(`s${i}`, stateOf(db));
+    creates.push(manager.createSnapshot(db, `s${i}`));
+    await db.insert({ id: `extra-${i}`, vector: new Float32Array(16).fill(i) });
+  }
+  const infos = await Promise.all(creates);
+  const work = infos.flatMap((info, i) => [
+    manager.restoreSnapshot(info.id).then((r) => assertState(r, states.get(`s${i}`) as ReturnType<typeof stateOf>, info.name)),
+    i % 2 === 0 ? manager.deleteSnapshot(info.id) : manager.verifySnapshot(info.id).then((v) => assert.equal(v.ok, true)),
+  ]);
+  await Promise.all(work);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.name).sort(), ['s1', 's3', 's5']);
+});

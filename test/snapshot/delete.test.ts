@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SnapshotDependencyError } from '../../src/snapshot/manager.js';
+import { SnapshotManager } from '../../src/snapshot/manager.js';
+import { assertState, memoryManager, mutate, smallDb, stateOf, type State } from './helpers.js';
+
+async function chain(manager: SnapshotManager, length: number): Promise<{ ids: string[]; states: State[] }> {
+  const db = smallDb(200, 8);
+  const ids = [(await manager.createSnapshot(db, 'c0')).id];
+  const states = [stateOf(db)];
+  for (let i = 1; i < length; i++) {
+    await mutate(db, 20, 40 + i, 300);
+    ids.push((await manager.createIncrementalSnapshot(db, `c${i}`, ids[i - 1])).id);
+    states.push(stateOf(db));
+  }
+  return { ids, states };
+}
+
+test('deleting a base is refused with a typed error naming its dependents', async () => {
+  const { manager } = memoryManager();
+  const { ids } = await chain(manager, 3);
+  await assert.rejects(manager.deleteSnapshot(ids[0]), (err: unknown) => {
+    assert.ok(err instanceof SnapshotDependencyError);
+    assert.equal(err.code, 'BUSY');
+    assert.deepEqual(err.dependents, [ids[2], ids[1]]);
+    return true;
+  });
+  assert.equal((await manager.listSnapshots()).length, 3);
+  // The newest (no dependents) can go.
+  assert.deepEqual(await manager.deleteSnapshot(ids[2]), { deleted: [ids[2]], folded: [] });
+  await assert.rejects(manager.deleteSnapshot(ids[2]), { code: 'NOT_FOUND' });
+  await assert.rejects(manager.deleteSnapshot('x', { dependents: 'nope' as 'fold' }), { code: 'INVALID_ARGUMENT' });
+});
+
+test('cascade deletes dependents before the base; nothing is left behind', async () => {
+  const { manager, store } = memoryManager();
+  const { ids } = await chain(manager, 4);
+  const other = await manager.createSnapshot(smallDb(10, 8), 'unrelated');
+  const r = await manager.deleteSnapshot(ids[1], { dependents: 'cascade' });
+  assert.deepEqual(r.deleted, [ids[3], ids[2], ids[1]]);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.id).sort(), [ids[0], other.id].sort());
+  assert.deepEqual((await store.list()).filter((o) => ids.slice(1).some((id) => o.key.includes(id))), []);
+});
+
+test('fold rewrites direct dependents as full snapshots holding the same state, then deletes the base', async () => {
+  const { manager, store } = memoryManager();
+  const { ids, states } = await chain(manager, 4);
+  const r = await manager.deleteSnapshot(ids[1], { dependents: 'fold' });
+  assert.deepEqual(r, { deleted: [ids[1]], folded: [ids[2]] });
+  const folded = await manager.getSnapshot(ids[2]);
+  assert.equal(folded?.type, 'full');
+  assert.equal(folded?.foldedFrom, ids[1]);
+  assert.equal(folded?.chainDepth, 0);
+  assert.equal(folded?.name, 'c2');
+  const fresh = new SnapshotManager({ store });
+  assertState(await fresh.restoreSnapshot(ids[0]), states[0]);
+  assertState(await fresh.restoreSnapshot(ids[2]), states[2]);
+  assertState(await fresh.restoreSnapshot(ids[3]), states[3]);
+  assert.equal((await fresh.verifySnapshot(ids[3])).ok, true);
+  // Only the new generation's files remain in the folded snapshot.
+  assert.deepEqual((await store.list(`snapshot-${ids[2]}/`)).map((o) => o.key.split('/')[1]).sort(), ['checksum.g2.sha256', 'metadata.g2.bin.gz', 'metadata.json', 'vectors.g2.bin.gz']);
+  // Folding again later (its base of the chain above) moves to generation 3.
+  await manager.deleteSnapshot(ids[2], { dependents: 'fold' });
+  assertState(await fresh.restoreSnapshot(ids[3]), states[3]);
+  assert.ok((await store.list(`snapshot-${ids[3]}/`)).some((o) => o.key.endsWith('vectors.g2.bin.gz')));
+});
+
+test('cleanupOldSnapshots keeps the newest N plus the bases they need; prune honours pins, tags and dry runs', async () => {
+  const { manager } = memoryManager();
+  const db = smallDb(50, 8);
+  const a = await manager.createSnapshot(db, 'a', undefined, { pinned: true });
+  const b = await manager.createSnapshot(db, 'b', undefined, { tags: ['prod'] });
+  const c = await manager.createSnapshot(db, 'c');
+  await mutate(db, 5, 1, 60);
+  const d = await manager.createIncrementalSnapshot(db, 'd', c.id);
+  const e = await manager.createSnapshot(db, 'e');
+  const dry = await manager.prune({ keepLast: 1 }, { dryRun: true });
+  assert.equal(dry.dryRun, true);
+  assert.deepEqual(dry.deleted, []);
+  assert.deepEqual(dry.remove, [d.id, c.id, b.id]);
+  assert.equal((await manager.listSnapshots()).length, 5);
+  const withTags = await manager.prune({ keepLast: 1, keepTags: ['prod'] }, { dryRun: true });
+  assert.ok(withTags.keep.includes(b.id) && withTags.keep.includes(a.id));
+  assert.deepEqual(withTags.reasons[a.id], ['pinned']);
+  // keepLast 2 keeps e and d, c because d needs it, and the pinned a; b goes.
+  assert.equal(await manager.cleanupOldSnapshots(2), 1);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.id), [e.id, d.id, c.id, a.id]);
+  await assert.rejects(manager.cleanupOldSnapshots(0), { code: 'INVALID_ARGUMENT' });
+  const upd = await manager.updateSnapshot(a.id, { pinned: false, tags: ['old'], name: 'renamed', metadata: { why: 'test' } });
+  assert.equal(upd.pinned, false);
+  assert.equal((await manager.getSnapshot(a.id))?.name, 'renamed');
+  assert.equal(await manager.cleanupOldSnapshots(1), 3);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.id), [e.id]);
+});
+
+test('garbage collection removes incomplete folders older than the grace period, never fresh ones', async () => {
+  const { manager, store } = memoryManager({ gcGraceMs: 60_000 });
+  const db = smallDb(20, 8);
+  const ok = await manager.createSnapshot(db, 'ok');
+  await store.put('snapshot-20200101T000000000Z-deadbeef/vectors.bin.gz', new Uint8Array([1, 2, 3]));
+  await store.put(`snapshot-${ok.id}/vectors.g2.bin.gz`, new Uint8Array([9]));
+  let gc = await manager.collectGarbage();
+  assert.deepEqual(gc.incomplete, [], 'fresh leftovers are kept (another process may be writing them)');
+  assert.deepEqual((await manager.catalog()).incomplete, ['20200101T000000000Z-deadbeef']);
+  gc = await manager.collectGarbage(0);
+  assert.deepEqual(gc.incomplete, ['20200101T000000000Z-deadbeef']);
+  assert.deepEqual(gc.strayFiles, [`snapshot-${ok.id}/vectors.g2.bin.gz`]);
+  assert.deepEqual((await manager.catalog()).incomplete, []);
+  assert.equal((await manager.verifySnapshot(ok.id)).ok, true);
+});

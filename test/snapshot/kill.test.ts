@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { SnapshotManager } from '../../src/snapshot/manager.js';
+import { prng } from '../../support/datasets.js';
+import { tempDir } from '../support/db.js';
+import { stateDigest } from './fixtures/digest.js';
+
+const worker = fileURLToPath(new URL('./fixtures/snapshot-worker.js', import.meta.url));
+
+interface Outcome {
+  created: Set<string>;
+  maybeGone: Set<string>;
+}
+
+/** Runs the worker, kills it with SIGKILL `delayMs` after it is ready, and returns what it acknowledged. */
+function runAndKill(dir: string, mode: string, seed: number, delayMs: number): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, dir, mode, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Outcome = { created: new Set(), maybeGone: new Set() };
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const [what, id] = buf.slice(0, nl).split(' ');
+        buf = buf.slice(nl + 1);
+        if (what === 'ready') setTimeout(() => child.kill('SIGKILL'), delayMs);
+        else if (what === 'created') out.created.add(id);
+        else if (what === 'deleting') out.maybeGone.add(id);
+        else if (what === 'kept') out.maybeGone.delete(id);
+      }
+    });
+    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(out) : reject(new Error(`worker exited without being killed: ${err}`))));
+  });
+}
+
+function tempFiles(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith(TEMP_SUFFIX)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+for (const [mode, seed] of [['create', 1], ['delete', 2], ['cleanup', 3]] as const) {
+  test(`kill -9 at random points of ${mode}: only complete snapshots are listed, and every one verifies and restores exactly`, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const rnd = prng(seed * 101);
+      const kills = Number(process.env.QUIVER_KILLS ?? 4);
+      const everCreated = new Set<string>();
+      const maybeGone = new Set<string>();
+      let restored = 0;
+      for (let k = 0; k < kills; k++) {
+        const o = await runAndKill(dir, mode, seed * 1000 + k, 150 + Math.floor(rnd() * 500));
+        for (const id of o.created) everCreated.add(id);
+        for (const id of o.maybeGone) maybeGone.add(id);
+        const m = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 0 });
+        const cat = await m.catalog();
+        assert.deepEqual(cat.damaged.map((d) => d.id), [], 'a kill never leaves a damaged metadata.json');
+        if (process.env.QUIVER_KILL_DEBUG) process.stderr.write(`${mode} kill ${k}: ${cat.snapshots.length} complete, ${cat.incomplete.length} incomplete, ${tempFiles(dir).length} temp\n`);
+        const listed = new Set(cat.snapshots.map((s) => s.id));
+        for (const id of everCreated) {
+          if (!maybeGone.has(id)) assert.ok(listed.has(id), `acknowledged snapshot ${id} is listed`);
+        }
+        for (const info of cat.snapshots) {
+          const report = await m.verifySnapshot(info.id);
+          assert.equal(report.ok, true, `${info.id}: ${JSON.stringify(report.files.filter((f) => !f.ok))}`);
+          const db = await m.restoreSnapshot(info.id);
+          assert.equal(stateDigest(db), info.metadata.digest, `${info.id} restores to the state it was taken from`);
+          restored++;
+        }
+        // Interrupted work is invisible and garbage-collected.
+        await m.collectGarbage(0);
+        const after = await m.catalog();
+        assert.deepEqual(after.incomplete, []);
+        assert.deepEqual(tempFiles(dir), []);
+        assert.deepEqual(after.snapshots.map((s) => s.id), cat.snapshots.map((s) => s.id), 'GC removed no complete snapshot');
+      }
+      assert.ok(everCreated.size > 0, 'the worker acknowledged snapshots before being killed');
+      assert.ok(restored > 0);
+    } finally {
+      cleanup();
+    }
+  });
+}

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { SnapshotManager } from '../../src/snapshot/manager.js';
+import type { SnapshotInfo } from '../../src/snapshot/types.js';
+import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
+import type { PutResult, StoreBody, StoreOpOptions } from '../../src/storage/store.js';
+import { memoryManager, smallDb } from './helpers.js';
+
+/** A memory store whose puts take `delayMs` and can be made to fail; counts concurrent puts. */
+class SlowStore extends MemorySnapshotStore {
+  active = 0;
+  maxActive = 0;
+  failPuts = false;
+  constructor(private readonly delayMs: number) {
+    super();
+  }
+  override async put(key: string, body: StoreBody, options?: StoreOpOptions): Promise<PutResult> {
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      if (this.failPuts) throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+      return await super.put(key, body, options);
+    } finally {
+      this.active--;
+    }
+  }
+}
+
+/** Schedules unref their timers, so tests hold the event loop open themselves while they wait. */
+async function keepAlive(fn: () => Promise<void>): Promise<void> {
+  const keep = setInterval(() => undefined, 1000);
+  try {
+    await fn();
+  } finally {
+    clearInterval(keep);
+  }
+}
+
+test('a schedule takes snapshots on its period, builds incremental chains, applies retention, and stops cleanly', () => keepAlive(async () => {
+  const { manager } = memoryManager({ maxChainDepth: 2 });
+  const db = smallDb(50, 8);
+  const taken: SnapshotInfo[] = [];
+  const s = manager.schedule({ db, every: 25, incremental: true, retention: { keepLast: 3 }, name: (d) => `auto ${d.getTime()}`, tags: ['auto'] });
+  s.on('snapshot', (info: SnapshotInfo) => {
+    taken.push(info);
+    void db.insert({ id: `tick-${taken.length}`, vector: new Float32Array(8).fill(taken.length) });
+  });
+  assert.equal((s as unknown as { timer?: NodeJS.Timeout }).timer?.hasRef(), false, 'the timer is unref\'d');
+  while (taken.length < 6) await once(s, 'snapshot');
+  await s.stop();
+  const count = taken.length;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(taken.length, count, 'no run after stop()');
+  assert.deepEqual(taken.map((t) => t.type).slice(0, 4), ['full', 'incremental', 'incremental', 'full']);
+  assert.equal(taken[1].baseId, taken[0].id);
+  assert.ok(taken.every((t) => t.tags.includes('auto') && t.name.startsWith('auto ')));
+  const left = await manager.listSnapshots();
+  assert.ok(left.length <= 4, `retention kept ${left.length}`);
+  assert.equal(left[0].id, taken.at(-1)?.id);
+  for (const l of left) assert.equal((await manager.verifySnapshot(l.id)).ok, true);
+}));
+
+test('runs never overlap: a slow run makes the schedule skip periods instead of queueing them', () => keepAlive(async () => {
+  const store = new SlowStore(15);
+  const manager = new SnapshotManager({ store, maxConcurrentIo: 1 });
+  const db = smallDb(20, 4);
+  const s = manager.schedule({ db, every: 10, immediate: true });
+  let skipped = 0;
+  s.on('skipped', (e: { periods: number }) => (skipped += e.periods));
+  let runs = 0;
+  s.on('snapshot', () => runs++);
+  while (runs < 3) await once(s, 'snapshot');
+  const joined = await Promise.all([s.runNow(), s.runNow()]);
+  assert.equal(joined[0]?.id, joined[1]?.id, 'runNow during a run joins it');
+  await s.stop();
+  assert.equal(store.maxActive, 1, 'one put at a time: runs never overlapped');
+  assert.ok(skipped > 0, 'periods overrun were reported as skipped');
+}));
+
+test('failures are events (or process warnings without a listener), never crashes; the schedule keeps going', () => keepAlive(async () => {
+  const store = new SlowStore(1);
+  const manager = new SnapshotManager({ store });
+  const db = smallDb(10, 4);
+  store.failPuts = true;
+  const s = manager.schedule({ db, every: 10, immediate: true });
+  const [err] = (await once(s, 'error')) as [Error];
+  assert.match(err.message, /EIO|simulated/);
+  s.removeAllListeners('error');
+  const [warning] = (await once(process, 'warning')) as [Error & { code?: string }];
+  assert.equal(warning.code, 'QUIVER_SCHEDULE');
+  store.failPuts = false;
+  const [info] = (await once(s, 'snapshot')) as [SnapshotInfo];
+  assert.equal(info.type, 'full');
+  await s.stop();
+  assert.ok(s.runCount >= 3);
+}));
+
+test('schedule options are validated', () => {
+  const { manager } = memoryManager();
+  const db = new VectorDB({ dimension: 2 });
+  assert.throws(() => manager.schedule({ db, every: 0 }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => manager.schedule({ db, every: 'soon' }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => manager.schedule({ db: {} as VectorDB, every: 10 }), TypeError);
+  const s = manager.schedule({ db, every: '1h' });
+  assert.equal(s.every, 3_600_000);
+  void s.stop();
+});
