@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json [file]] [--n N]`: runs every benchmark suite and prints a table of
+ * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
  * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
  */
@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { tmpdir, cpus } from 'node:os';
 import { Report } from './report.js';
 import { benchPersistence, type BenchSettings } from './persistence.js';
+import { benchSnapshots } from './snapshot.js';
 
 const args = process.argv.slice(2);
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? args[onlyIdx + 1].split(',') : undefined;
+const run = (name: string) => !only || only.includes(name);
 const quick = args.includes('--quick');
 const jsonIdx = args.indexOf('--json');
 const jsonOut = jsonIdx >= 0 ? (args[jsonIdx + 1] && !args[jsonIdx + 1].startsWith('--') ? args[jsonIdx + 1] : '-') : undefined;
@@ -21,7 +25,8 @@ mkdirSync(dir, { recursive: true });
 const settings: BenchSettings = { n, dim: 384, rounds: quick ? 1 : 3, queries: quick ? 20 : 200, dir };
 const report = new Report({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, quick, n, dim: settings.dim });
 try {
-  await benchPersistence(report, settings);
+  if (run('persistence')) await benchPersistence(report, settings);
+  if (run('snapshot')) await benchSnapshots(report, settings);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -28,6 +28,7 @@ export type {
   ExportOptions,
   ImportOptions,
   SnapshotMetadata,
+  SnapshotRestoreOptions,
   DatabaseState,
   StateEntry,
   SaveEvent,
@@ -38,3 +39,5 @@ export { QuiverError, CorruptionError, isQuiverError } from './errors.js';
 export type { ErrorCode, CorruptionLocation } from './errors.js';
 export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
 export { NodeFileSystem, nodeFs } from './env/node-fs.js';
+export * from './snapshot/index.js';
+export * from './storage/index.js';

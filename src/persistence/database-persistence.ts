@@ -16,6 +16,8 @@ import { ProgressReporter } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
+import { SnapshotManager } from '../snapshot/manager.js';
+import type { SnapshotInfo } from '../snapshot/types.js';
 import type {
   CompressionType,
   ExportOptions,
@@ -26,6 +28,8 @@ import type {
   PersistenceOptions,
   SaveEvent,
   SaveOptions,
+  SnapshotMetadata,
+  SnapshotRestoreOptions,
 } from './types.js';
 
 const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
@@ -85,6 +89,7 @@ export class DatabasePersistence extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private tempsCleaned = false;
   private closed = false;
+  private snapshotManager: SnapshotManager | undefined;
 
   constructor(
     readonly db: VectorDB,
@@ -144,6 +149,60 @@ export class DatabasePersistence extends EventEmitter {
       if (options.clear) this.db.replaceAll(st.columns);
       else this.db.applyDelta({ ...st.columns, cleared: false, deletedIds: [] });
       this.needFullSave = true;
+    });
+  }
+
+  /**
+   * The SnapshotManager behind the snapshot methods: `<baseDir>/snapshots`, gzip unless compression is
+   * 'none'. Use it directly for verify, retention, scheduling and chains.
+   */
+  get snapshots(): SnapshotManager {
+    this.snapshotManager ??= new SnapshotManager({
+      snapshotDir: join(this.options.baseDir, 'snapshots'),
+      fs: this.fs,
+      compression: this.options.compression === 'none' ? 'none' : 'gzip',
+      compressionLevel: this.options.compression === 'gzip' ? this.options.compressionLevel : undefined,
+    });
+    return this.snapshotManager;
+  }
+
+  /**
+   * Takes a named snapshot of the current state (incremental on the newest snapshot when the
+   * `incremental` option is set), then keeps the newest `maxSnapshots`, folding an incremental whose
+   * base is removed into a full snapshot.
+   */
+  createSnapshot(name: string, metadata?: Record<string, unknown>): Promise<SnapshotMetadata> {
+    return this.queue.run(async () => {
+      const manager = this.snapshots;
+      let info: SnapshotInfo;
+      const newest = this.options.incremental ? (await manager.listSnapshots())[0] : undefined;
+      if (newest && newest.dimension === this.db.dimension) info = await manager.createIncrementalSnapshot(this.db, name, newest.id, { metadata });
+      else info = await manager.createSnapshot(this.db, name, metadata);
+      // Keep exactly maxSnapshots: the oldest go first, and an incremental that needed a removed base is
+      // folded into a full snapshot so it still restores.
+      const all = await manager.listSnapshots();
+      for (const old of all.slice(this.options.maxSnapshots).reverse()) await manager.deleteSnapshot(old.id, { dependents: 'fold' });
+      return toSnapshotMetadata((await manager.getSnapshot(info.id)) ?? info);
+    });
+  }
+
+  /** Snapshots, newest first. */
+  listSnapshots(): Promise<SnapshotMetadata[]> {
+    return this.queue.run(async () => (await this.snapshots.listSnapshots()).map(toSnapshotMetadata));
+  }
+
+  /** Replaces the database with a snapshot (its whole chain verified first); all-or-nothing. */
+  restoreSnapshot(id: string, options: SnapshotRestoreOptions = {}): Promise<void> {
+    return this.queue.run(async () => {
+      await this.snapshots.restoreSnapshotInto(id, this.db, options);
+      this.needFullSave = true;
+    });
+  }
+
+  /** Deletes a snapshot; refused (code BUSY) while an incremental snapshot depends on it. */
+  deleteSnapshot(id: string): Promise<void> {
+    return this.queue.run(async () => {
+      await this.snapshots.deleteSnapshot(id);
     });
   }
 
@@ -325,4 +384,22 @@ export class DatabasePersistence extends EventEmitter {
   private emitSave(ev: SaveEvent): void {
     this.emit('save', ev);
   }
+}
+
+/** The reference-001 SnapshotMetadata view of a snapshot, with its type and base added. */
+function toSnapshotMetadata(info: SnapshotInfo): SnapshotMetadata {
+  return {
+    id: info.id,
+    name: info.name,
+    timestamp: info.createdAt,
+    vectorCount: info.vectorCount,
+    dimension: info.dimension,
+    format: 'binary',
+    compressed: info.compression === 'gzip',
+    fileSize: info.sizeBytes,
+    checksum: info.checksum,
+    metadata: info.metadata,
+    type: info.type,
+    baseId: info.baseId,
+  };
 }

@@ -95,6 +95,17 @@ export interface SnapshotMetadata {
   fileSize: number;
   checksum: string;
   metadata?: Record<string, unknown>;
+  /** 'full', or 'incremental' on `baseId`. */
+  type: 'full' | 'incremental';
+  baseId?: string;
+}
+
+/** Options of `restoreSnapshot`. */
+export interface SnapshotRestoreOptions {
+  /** Verify every file's SHA-256 before touching the database (default true). */
+  verifyChecksum?: boolean;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
 }
 
 /** One entry of a JSON state document. */

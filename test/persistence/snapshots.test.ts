@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { QuiverError, formatFileSize } from '../../src/index.js';
+import { tempDir, realDb, assertSameDb } from '../support/db.js';
+import { digestDb } from '../fixtures/digest.js';
+
+test('the reference snapshot workflow: create, change, create, list newest first, roll back', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(100);
+    const persistence = new DatabasePersistence(db, { baseDir: dir });
+    const v1 = await persistence.createSnapshot('version-1.0', { version: '1.0', user: 'admin' });
+    const before = digestDb(db);
+    await db.insert({ id: 'new-doc', vector: new Float32Array(384).fill(0.1) });
+    const v2 = await persistence.createSnapshot('version-1.1');
+    assert.equal(v1.vectorCount + 1, v2.vectorCount);
+    assert.equal(v1.dimension, 384);
+    assert.match(v1.checksum, /^[0-9a-f]{64}$/);
+    assert.ok(v1.fileSize > 0 && typeof formatFileSize(v1.fileSize) === 'string');
+    assert.deepEqual(v1.metadata, { version: '1.0', user: 'admin' });
+    const list = await persistence.listSnapshots();
+    assert.deepEqual(list.map((s) => s.name), ['version-1.1', 'version-1.0']);
+    await persistence.restoreSnapshot(v1.id, { verifyChecksum: true, onProgress: () => undefined });
+    assert.equal(db.get('new-doc'), null);
+    assert.equal(digestDb(db), before);
+    await persistence.deleteSnapshot(v2.id);
+    assert.deepEqual((await persistence.listSnapshots()).map((s) => s.id), [v1.id]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('incremental snapshots chain on the newest one; maxSnapshots keeps exactly that many, folding orphaned links', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(50);
+    const p = new DatabasePersistence(db, { baseDir: dir, incremental: true, maxSnapshots: 2 });
+    const states: string[] = [];
+    const snaps = [];
+    for (let i = 0; i < 4; i++) {
+      await db.insert({ id: `step-${i}`, vector: new Float32Array(384).fill(i + 1) });
+      snaps.push(await p.createSnapshot(`s${i}`));
+      states.push(digestDb(db));
+    }
+    assert.equal(snaps[0].type, 'full');
+    assert.equal(snaps[1].type, 'incremental');
+    assert.equal(snaps[1].baseId, snaps[0].id);
+    const kept = await p.listSnapshots();
+    assert.deepEqual(kept.map((s) => s.name), ['s3', 's2']);
+    assert.equal(kept[1].type, 'full', 'the oldest kept link was folded into a full snapshot');
+    // Every kept snapshot still restores to the state it captured.
+    for (const s of kept) {
+      const target = new VectorDB({ dimension: 384 });
+      await new DatabasePersistence(target, { baseDir: dir }).restoreSnapshot(s.id);
+      assert.equal(digestDb(target), states[snaps.findIndex((x) => x.id === s.id)]);
+    }
+    assert.equal(kept[0].baseId, kept[1].id);
+    await assert.rejects(p.deleteSnapshot(kept[1].id), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+  } finally {
+    cleanup();
+  }
+});
+
+test('a damaged snapshot is refused and the database is left as it was', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(30);
+    const p = new DatabasePersistence(db, { baseDir: dir, compression: 'none' });
+    const snap = await p.createSnapshot('x');
+    const sdir = join(dir, 'snapshots', readdirSync(join(dir, 'snapshots')).find((n) => n.includes(snap.id))!);
+    const file = join(sdir, readdirSync(sdir).find((n) => n.startsWith('vectors'))!);
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0x40;
+    writeFileSync(file, bytes);
+    const target = await realDb(5);
+    const copy = await realDb(5);
+    await assert.rejects(new DatabasePersistence(target, { baseDir: dir }).restoreSnapshot(snap.id), (e: unknown) => e instanceof QuiverError && /checksum/i.test(e.message));
+    assertSameDb(target, copy);
+  } finally {
+    cleanup();
+  }
+});
