@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { nodeFs } from '../src/env/node-fs.js';
 import { writeQvdb, type Compression } from '../src/format/qvdb/index.js';
 import type { Id, Metadata } from '../src/engine/types.js';
-import { makeChangeImage, makeImage } from '../test/format/qvdb/image.js';
+import { makeChangeImage, makeImage } from '../test/support/image.js';
 
 const DIR = join('test', 'golden', 'qvdb');
 const CREATED_AT = 1_717_171_717_171;

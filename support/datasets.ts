@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Columns, Metadata, Metric } from '../src/engine/types.js';
+import { seededRandom } from '../src/util/random.js';
 
 /** A dataset as columns plus the text of each entry (when known). */
 export interface Dataset extends Columns {
@@ -45,16 +46,7 @@ export function loadFioriEmbeddings(metric: Metric = 'cosine'): Dataset {
 }
 
 /** A small fast deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = seededRandom;
 
 const CATEGORIES = ['guide', 'api', 'tutorial', 'faq', 'release', 'design', 'ops', 'misc'];
 

@@ -2,6 +2,7 @@
  * Power-loss model of MemoryFileSystem: builds the tree that would be found after a crash, from the
  * durable state plus (in seeded random mode) a random part of what was not yet synced.
  */
+import { seededRandom } from '../util/random.js';
 import { applyDataOp, applyDirOp, DirNode, FileNode, type DirOp, type FsNode } from './memory-nodes.js';
 
 /** How a simulated power loss treats work that was not made durable. */
@@ -16,6 +17,8 @@ export interface CrashOptions {
   dirOpKeepProbability?: number;
 }
 
+export { seededRandom };
+
 /** What a crash kept and dropped, for test diagnostics. */
 export interface CrashReport {
   keptDirOps: number;
@@ -24,18 +27,6 @@ export interface CrashReport {
   tornFiles: number;
   /** Files whose unsynced changes were all dropped. */
   revertedFiles: number;
-}
-
-/** A small seeded generator (mulberry32): deterministic for a seed, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -7,61 +7,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChangeImage, CollectionImage, Columns, Id, Metadata, Metric } from '../../../src/engine/types.js';
+import type { Columns, Id, Metadata } from '../../../src/engine/types.js';
 import type { FileSystem } from '../../../src/env/fs.js';
 
-/** Plain contents of an image. */
-export interface ImageSpec {
-  dimension: number;
-  metric?: Metric;
-  ids: Id[];
-  vectors: Float32Array;
-  metadata?: (Metadata | undefined)[];
-  seq?: number;
-}
+import { bytesOf, randomVectors, type ImageSpec } from '../../support/image.js';
 
-/** A frozen view over `spec`; vectorChunks yields zero-copy subarrays, as the engine's may. */
-export function makeImage(spec: ImageSpec): CollectionImage {
-  const count = spec.ids.length;
-  const dim = spec.dimension;
-  assert.equal(spec.vectors.length, count * dim, 'vectors length must be count x dimension');
-  return {
-    dimension: dim,
-    metric: spec.metric ?? 'cosine',
-    seq: spec.seq ?? count,
-    count,
-    ids: spec.ids,
-    metadata: spec.metadata ?? spec.ids.map(() => undefined),
-    *vectorChunks(maxEntries: number) {
-      for (let i = 0; i < count; i += maxEntries) yield spec.vectors.subarray(i * dim, Math.min(count, i + maxEntries) * dim);
-    },
-    release() {},
-  };
-}
-
-/** A change set over `spec`: upserts plus deleted ids. */
-export function makeChangeImage(spec: ImageSpec & { sinceSeq: number; cleared?: boolean; deletedIds?: Id[] }): ChangeImage {
-  return { ...makeImage(spec), sinceSeq: spec.sinceSeq, cleared: spec.cleared ?? false, deletedIds: spec.deletedIds ?? [] };
-}
-
-/** Deterministic pseudo-random float32 values in [-1, 1) (mulberry32). */
-export function randomVectors(count: number, dim: number, seed = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(count * dim);
-  for (let i = 0; i < out.length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-/** The bytes of a Float32Array, for bit-exact comparisons. */
-export function bytesOf(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
+export { makeImage, makeChangeImage, randomVectors, bytesOf, type ImageSpec } from '../../support/image.js';
 
 /** A fresh temp directory and its cleanup. */
 export function tempDir(): { dir: string; cleanup: () => void } {

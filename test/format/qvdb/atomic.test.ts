@@ -9,7 +9,7 @@ import type { FileHandle, FileSystem, OpenMode } from '../../../src/env/fs.js';
 import { QuiverError } from '../../../src/errors.js';
 import { readQvdb, writeQvdb, type WriteQvdbOptions } from '../../../src/format/qvdb/index.js';
 import type { CollectionImage } from '../../../src/engine/types.js';
-import { bytesOf, makeImage, randomVectors } from './image.js';
+import { bytesOf, makeImage, randomVectors } from '../../support/image.js';
 
 /** Delegates to `inner` and throws EIO from the `failAt`-th operation (1-based, any kind; 0 = never). */
 class FailingFs implements FileSystem {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError } from '../../../src/errors.js';
 import { readQvdb, readQvdbInfo, writeQvdb, type Compression } from '../../../src/format/qvdb/index.js';
-import { makeChangeImage, makeImage, randomVectors } from './image.js';
+import { makeChangeImage, makeImage, randomVectors } from '../../support/image.js';
 
 const SECTIONS = new Set(['header', 'footer', 'directory', 'manifest', 'ids', 'vectors', 'metadata', 'deleted']);
 const DATA = new Set(['manifest', 'ids', 'vectors', 'metadata', 'deleted', 'directory']);

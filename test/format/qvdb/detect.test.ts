@@ -4,7 +4,7 @@ import { brotliCompressSync, constants as Z, gzipSync } from 'node:zlib';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { detectFormat } from '../../../src/format/detect.js';
 import { writeQvdb } from '../../../src/format/qvdb/index.js';
-import { makeImage } from './image.js';
+import { makeImage } from '../../support/image.js';
 
 const json = Buffer.from(JSON.stringify({ version: 1, vectors: Array.from({ length: 200 }, (_, i) => ({ id: `v${i}`, vector: [i, i + 1] })) }));
 

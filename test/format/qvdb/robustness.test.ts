@@ -10,7 +10,7 @@ import { DecompressStream } from '../../../src/format/qvdb/codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader } from '../../../src/format/qvdb/layout.js';
 import { encodeManifest } from '../../../src/format/qvdb/manifest.js';
 import { encodeFrame, FrameDecoder } from '../../../src/format/qvdb/frames.js';
-import { makeImage, randomVectors } from './image.js';
+import { makeImage, randomVectors } from '../../support/image.js';
 import { assembleFile, parseFile, patchHeader, type RawSection } from './surgery.js';
 
 async function valid(compression: 'none' | 'brotli' = 'none'): Promise<Uint8Array> {

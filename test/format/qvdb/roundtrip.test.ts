@@ -6,7 +6,7 @@ import { readQvdb, readQvdbInfo, writeQvdb, type Compression } from '../../../sr
 import type { Progress } from '../../../src/util/progress.js';
 import type { Columns, DeltaColumns, Id, Metadata } from '../../../src/engine/types.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from '../../../src/format/qvdb/endian.js';
-import { bytesOf, makeChangeImage, makeImage, randomVectors } from './image.js';
+import { bytesOf, makeChangeImage, makeImage, randomVectors } from '../../support/image.js';
 
 const CODECS: Compression[] = ['none', 'gzip', 'brotli'];
 

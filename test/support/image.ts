@@ -1,7 +1,8 @@
 /**
- * Test helper: CollectionImage / ChangeImage built from plain arrays, without the engine.
+ * Test helper shared by the format tests: CollectionImage / ChangeImage built from plain arrays,
+ * without the engine; deterministic vectors; bit-exact byte views.
  */
-import type { ChangeImage, CollectionImage, Id, Metadata, Metric } from '../../../src/engine/types.js';
+import type { ChangeImage, CollectionImage, Id, Metadata, Metric } from '../../src/engine/types.js';
 
 /** Plain contents of an image. */
 export interface ImageSpec {
