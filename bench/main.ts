@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot]`: runs every benchmark suite and prints a table of
+ * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
  * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
  */
@@ -9,6 +9,7 @@ import { tmpdir, cpus } from 'node:os';
 import { Report } from './report.js';
 import { benchPersistence, type BenchSettings } from './persistence.js';
 import { benchSnapshots } from './snapshot.js';
+import { benchStore } from './store.js';
 
 const args = process.argv.slice(2);
 const onlyIdx = args.indexOf('--only');
@@ -27,6 +28,7 @@ const report = new Report({ date: new Date().toISOString(), node: process.versio
 try {
   if (run('persistence')) await benchPersistence(report, settings);
   if (run('snapshot')) await benchSnapshots(report, settings);
+  if (run('store')) await benchStore(report, settings);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -41,3 +41,6 @@ export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
 export { NodeFileSystem, nodeFs } from './env/node-fs.js';
 export * from './snapshot/index.js';
 export * from './storage/index.js';
+export { DurableVectorDB, openVectorDB } from './store/index.js';
+export type { DurableOptions, RecoveryReport, StoreInfo, StorePointer } from './store/index.js';
+export * from './store/ref004/index.js';

@@ -33,8 +33,27 @@ function checkEntryShape(entry: unknown, what: string): VectorEntry {
   return entry as VectorEntry;
 }
 
+/**
+ * A mutation the engine has just applied, as a subclass that logs mutations sees it (the durable store
+ * writes each one to its write-ahead log). Vectors are the validated inputs (read them before
+ * returning); metadata objects are the engine's own stored copies, never mutated afterwards.
+ */
+export type MutationEvent =
+  /** `insert` (one entry) or `insertBatch` (all of them, to be logged atomically). */
+  | { type: 'upsert'; ids: Id[]; vectors: ArrayLike<number>[]; metadata: (Metadata | undefined)[]; metadataBytes: number }
+  | { type: 'delete'; id: Id }
+  | { type: 'updateMetadata'; id: Id; metadata: Metadata }
+  | { type: 'clear' }
+  /** `replaceAll` or `applyDelta`: the whole content may have changed. */
+  | { type: 'replace' };
+
 /** The in-memory vector database (flat exact search). */
 export class VectorDB implements Iterable<StoredEntry> {
+  /**
+   * Internal hook for subclasses: when set, called synchronously after every applied mutation (never
+   * for rejected input or no-op deletes/updates of absent ids). Plain VectorDBs leave it unset.
+   */
+  protected mutationListener: ((m: MutationEvent) => void) | undefined;
   private readonly dim: number;
   private readonly metricName: Metric;
   private readonly store: SlotStore;
@@ -79,6 +98,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const vector = checkVector(e.vector, this.dim, 'entry.vector');
     const md = e.metadata === undefined ? undefined : cloneMetadata(e.metadata, 'entry.metadata');
     this.store.upsert(id, vector, 0, md?.value, md?.bytes ?? 0, ++this.seqNo);
+    this.mutationListener?.({ type: 'upsert', ids: [id], vectors: [vector], metadata: [md?.value], metadataBytes: md?.bytes ?? 0 });
     return Promise.resolve(id);
   }
 
@@ -108,6 +128,11 @@ export class VectorDB implements Iterable<StoredEntry> {
     const s = this.store;
     s.ensureCapacity(s.highWater + Math.max(0, fresh - s.free.length));
     for (let i = 0; i < n; i++) s.upsert(ids[i], vectors[i], 0, metas[i], sizes[i], ++this.seqNo);
+    if (this.mutationListener) {
+      let bytes = 0;
+      for (let i = 0; i < n; i++) bytes += sizes[i];
+      this.mutationListener({ type: 'upsert', ids, vectors, metadata: metas, metadataBytes: bytes });
+    }
     return Promise.resolve(ids);
   }
 
@@ -116,6 +141,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const key = checkId(id);
     if (!this.store.remove(key)) return Promise.resolve(false);
     this.log.recordDelete(key, ++this.seqNo);
+    this.mutationListener?.({ type: 'delete', id: key });
     return Promise.resolve(true);
   }
 
@@ -126,6 +152,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const slot = this.store.idMap.get(key);
     if (slot === undefined) return Promise.resolve(false);
     this.store.setMeta(slot, md.value, md.bytes, ++this.seqNo);
+    this.mutationListener?.({ type: 'updateMetadata', id: key, metadata: md.value });
     return Promise.resolve(true);
   }
 
@@ -133,7 +160,29 @@ export class VectorDB implements Iterable<StoredEntry> {
   clear(): Promise<void> {
     this.store.reset();
     this.log.recordClear(++this.seqNo);
+    this.mutationListener?.({ type: 'clear' });
     return Promise.resolve();
+  }
+
+  // ---- recovery hooks (the durable store replaying its log) -------------------------------------
+
+  /** Makes room for `entries` entries in total, so that a known number of inserts never reallocates. */
+  reserve(entries: number): void {
+    if (!Number.isSafeInteger(entries) || entries < 0) throw new QuiverError('INVALID_ARGUMENT', `reserve needs a non-negative integer, got ${describe(entries)}`);
+    this.store.ensureCapacity(entries);
+  }
+
+  /**
+   * For subclasses replaying their own checksummed log: upserts an entry whose vector and metadata were
+   * validated when it was logged (the metadata object is adopted, not copied; the vector's values are
+   * not re-checked). The id and the vector's length are still checked (INVALID_ID / DIMENSION_MISMATCH).
+   * Not reported to the mutation listener.
+   */
+  protected replayUpsert(id: Id, vector: Float32Array, metadata: Metadata | undefined): void {
+    const key = checkId(id, 'logged id');
+    if (!(vector instanceof Float32Array) || vector.length !== this.dim) checkVector(vector, this.dim, 'logged vector');
+    this.store.upsert(key, vector, 0, metadata, 0, ++this.seqNo);
+    this.store.markMetadataSizesStale();
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -284,6 +333,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const seq = ++this.seqNo;
     this.store.adopt(c.ids, c.idMap, c.vectors, c.metadata, c.norms, seq);
     this.log.reset(seq);
+    this.mutationListener?.({ type: 'replace' });
   }
 
   /**
@@ -308,5 +358,6 @@ export class VectorDB implements Iterable<StoredEntry> {
     for (let i = 0; i < c.ids.length; i++) s.upsert(c.ids[i], c.vectors, i * d, c.metadata[i], 0, ++this.seqNo);
     s.markMetadataSizesStale();
     this.log.reset(this.seqNo);
+    this.mutationListener?.({ type: 'replace' });
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * Opening a durable store: lock (unless read-only), recover, then for writers open the log after the
+ * recovered sequence number, write the first checkpoint of a new store (before any log segment
+ * exists, so "log present" implies "pointer present"), checkpoint at once after a repair, and remove
+ * checkpoints left by interrupted checkpoints.
+ */
+import { join } from 'node:path';
+import { QuiverError } from '../errors.js';
+import type { Metric } from '../engine/types.js';
+import { acquireLock } from '../env/lock.js';
+import { describe } from '../engine/validate.js';
+import { WalWriter } from '../wal/writer.js';
+import { Checkpointer } from './checkpoint.js';
+import type { DurableVectorDB } from './durable-db.js';
+import { Journal } from './journal.js';
+import { WAL_DIR } from './layout.js';
+import { resolveOptions, type DurableOptions } from './options.js';
+import { recoverStore, removeCheckpoints } from './recovery.js';
+
+/** Builds an empty DurableVectorDB of the given shape. */
+export type DurableFactory = (dimension: number, metric: Metric, initialCapacity: number | undefined) => DurableVectorDB;
+
+/** See the module comment; `DurableVectorDB.open` is the public entry point. */
+export async function openStore(dir: string, options: DurableOptions, make: DurableFactory): Promise<DurableVectorDB> {
+  if (typeof dir !== 'string' || dir === '') throw new QuiverError('INVALID_ARGUMENT', `the store directory must be a non-empty string, got ${describe(dir)}`);
+  const o = resolveOptions(options);
+  if (o.readOnly && o.repair) throw new QuiverError('INVALID_ARGUMENT', 'repair rewrites damaged files and cannot be combined with readOnly; open for writing to repair');
+  const lock = await acquireLock(o.fs, dir, { readOnly: o.readOnly });
+  let writer: WalWriter | undefined;
+  try {
+    const rec = await recoverStore(o, dir, (dimension, metric) => make(dimension, metric, o.initialCapacity));
+    const { db, report } = rec;
+    if (o.readOnly) {
+      db.attach(dir, o, lock, report, undefined);
+      return db;
+    }
+    const checkpointer = new Checkpointer(o.fs, dir, rec.maxGeneration, rec.pointer);
+    if (report.created) await checkpointer.run(() => ({ image: db.openImage(), walSeq: 0 }));
+    writer = await WalWriter.open(o.fs, join(dir, WAL_DIR), {
+      durability: o.durability,
+      intervalMs: o.intervalMs,
+      maxSegmentBytes: o.maxSegmentBytes,
+      startSeq: Math.max(report.checkpointSeq, report.lastSeq) + 1,
+    });
+    checkpointer.writer = writer;
+    const journal = new Journal(writer);
+    // After a repair the directory must describe the repaired state before anything is added to it.
+    if (rec.repaired || !checkpointer.pointer) await checkpointer.run(() => ({ image: db.openImage(), walSeq: journal.assignedSeq }));
+    const current = checkpointer.pointer?.checkpoint;
+    await removeCheckpoints(o, dir, rec.strayCheckpoints.filter((c) => c.name !== current));
+    db.attach(dir, o, lock, report, { journal, checkpointer });
+    return db;
+  } catch (err) {
+    await writer?.close().catch(() => undefined);
+    await lock.release().catch(() => undefined);
+    throw err;
+  }
+}

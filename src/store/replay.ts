@@ -1,0 +1,53 @@
+/**
+ * Applying write-ahead log records to the engine during recovery. Records passed their CRC, so a
+ * record the engine refuses (wrong dimension, bad id) is damage the CRC could not see: it is reported
+ * as a CorruptionError naming the log and the record's sequence number, never skipped.
+ */
+import { CorruptionError, QuiverError } from '../errors.js';
+import type { Id, Metadata } from '../engine/types.js';
+import type { VectorDB } from '../engine/vector-db.js';
+import type { DecodedOp, WalEntry } from '../wal/types.js';
+
+/** A database that can take logged upserts without re-validating and copying their metadata. */
+export interface ReplayTarget extends VectorDB {
+  upsertLogged(id: Id, vector: Float32Array, metadata: Metadata | undefined): void;
+}
+
+function applyOp(db: ReplayTarget, op: DecodedOp): void {
+  switch (op.type) {
+    case 'upsert':
+      db.upsertLogged(op.id, op.vector, op.metadata);
+      return;
+    case 'delete':
+      void db.delete(op.id);
+      return;
+    case 'updateMetadata':
+      if (op.metadata !== undefined) {
+        void db.updateMetadata(op.id, op.metadata);
+      } else {
+        // "Remove the metadata": the engine has no such call, so the entry is rewritten without it.
+        const e = db.get(op.id);
+        if (e) void db.insert({ id: op.id, vector: e.vector });
+      }
+      return;
+    case 'clear':
+      void db.clear();
+      return;
+  }
+}
+
+/**
+ * Applies a run of log entries in order. Throws CorruptionError (file `logDir`, section
+ * `record <seq>`) when the engine refuses one; entries before it stay applied.
+ */
+export function applyEntries(db: ReplayTarget, entries: readonly WalEntry[], logDir: string): void {
+  for (const { seq, record } of entries) {
+    try {
+      if (record.type === 'batch') for (const op of record.ops) applyOp(db, op);
+      else applyOp(db, record);
+    } catch (err) {
+      if (!(err instanceof QuiverError)) throw err;
+      throw new CorruptionError({ file: logDir, section: `record ${seq}` }, `the record passed its checksum but cannot be applied (${err.message})`, 'CORRUPT', { cause: err });
+    }
+  }
+}

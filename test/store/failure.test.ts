@@ -1,0 +1,92 @@
+// I/O failures: a failed log write or fsync rejects the writes it covers and every later one (never
+// acknowledging what is not durable); a failed background checkpoint costs nothing but disk space and
+// is retried; close still releases the directory; every acknowledged write survives.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { QuiverError } from '../../src/errors.js';
+import { openVectorDB } from '../../src/store/durable-db.js';
+import { vecOf } from './helpers.js';
+
+const DIR = '/f';
+
+for (const kind of ['sync', 'write'] as const) {
+  test(`a failing log ${kind} rejects the pending writes and all later ones; acknowledged ones survive`, async () => {
+    const mem = new MemoryFileSystem();
+    const fs = new FaultFileSystem(mem);
+    const db = await openVectorDB(DIR, { fs, dimension: 4 });
+    const acked: number[] = [];
+    for (let i = 0; i < 10; i++) acked.push(Number(await db.insert({ id: i, vector: vecOf(i) })));
+    fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: (op) => op.kind === kind && op.path.includes('/wal/') });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => db.insert({ id: 100 + i, vector: vecOf(i) })));
+    assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as QuiverError).code === 'EIO'), 'every write of the failed group rejects with EIO');
+    await assert.rejects(db.insert({ id: 200, vector: vecOf(1) }), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+    await assert.rejects(db.delete(1), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+    assert.equal(db.storeInfo().failure?.code, 'EIO');
+    await assert.rejects(db.close(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+    assert.equal(mem.listAll().includes(`${DIR}/LOCK`), false, 'the lock is released');
+    const again = await openVectorDB(DIR, { fs: mem.snapshotDurable() });
+    for (const id of acked) assert.ok(again.has(id), `acknowledged ${id} is present`);
+    await again.close();
+  });
+}
+
+test('a failing background checkpoint leaves writes working and is retried later', async () => {
+  const mem = new MemoryFileSystem();
+  const fs = new FaultFileSystem(mem);
+  const db = await openVectorDB(DIR, { fs, dimension: 4, checkpointRecords: 5 });
+  fs.addFault({ at: 1, code: 'ENOSPC', kinds: (op) => op.kind === 'write' && op.path.includes('checkpoint') });
+  for (let i = 0; i < 6; i++) await db.insert({ id: i, vector: vecOf(i) });
+  await db.flush();
+  await new Promise((r) => setTimeout(r, 10));
+  const info = db.storeInfo();
+  assert.equal(info.checkpoints.failed, 1);
+  assert.equal((info.checkpoints.lastError as QuiverError).code, 'ENOSPC');
+  assert.equal(info.failure, undefined);
+  for (let i = 6; i < 14; i++) await db.insert({ id: i, vector: vecOf(i) });
+  await db.checkpoint();
+  assert.ok(db.storeInfo().checkpoints.written >= 1);
+  await db.close();
+  assert.deepEqual(mem.listAll().filter((p) => p.includes('quiver-tmp')), [], 'no temp file is left behind');
+  const again = await openVectorDB(DIR, { fs: mem.snapshotDurable() });
+  assert.equal(again.len(), 14);
+  await again.close();
+});
+
+test('I/O-error loop: fail the Nth operation of a workload once, for every N; the store never acknowledges a lost write', async () => {
+  let n = 1;
+  for (;; n++) {
+    const mem = new MemoryFileSystem();
+    const fs = new FaultFileSystem(mem, { faults: [{ at: n, code: 'EIO' }], log: false });
+    const acked = new Set<number>();
+    let opened = false;
+    try {
+      const db = await openVectorDB(DIR, { fs, dimension: 4, checkpointRecords: 4 });
+      opened = true;
+      try {
+        await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+          await db.insert({ id: i, vector: vecOf(i) });
+          acked.add(i);
+        })).catch(() => undefined);
+        if (acked.size === 12) await db.delete(0).then(() => acked.delete(0)).catch(() => undefined);
+      } finally {
+        await db.close().catch(() => undefined);
+      }
+    } catch (e) {
+      assert.ok(e instanceof QuiverError, `op ${n}: ${String(e)}`);
+    }
+    const done = fs.faultsInjected === 0;
+    const again = await openVectorDB(DIR, { fs: mem.snapshotDurable(), dimension: 4 }).catch((e: unknown) => {
+      // A failed creation can leave nothing; anything else must open.
+      assert.ok(!opened, `op ${n}: reopen failed: ${String(e)}`);
+      return undefined;
+    });
+    if (again) {
+      for (const id of acked) assert.ok(again.has(id), `op ${n}: acknowledged ${id} lost`);
+      await again.close();
+    }
+    if (done) break;
+  }
+  assert.ok(n > 30, `the workload has ${n} operations`);
+});

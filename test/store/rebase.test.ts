@@ -1,0 +1,115 @@
+// Whole-content changes on a durable store (replaceAll, applyDelta, and DatabasePersistence load and
+// import, which use them): they become durable through an immediate checkpoint; writes made while it
+// runs are held back and resolve only once they are durable, in order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { QuiverError } from '../../src/errors.js';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { openVectorDB } from '../../src/store/durable-db.js';
+import { digest, vecOf } from './helpers.js';
+
+const DIR = '/r';
+
+function columns(prefix: string, n: number) {
+  const vectors = new Float32Array(n * 4);
+  for (let i = 0; i < n; i++) vectors.set(vecOf(i + 100), i * 4);
+  return { dimension: 4, metric: 'cosine' as const, ids: Array.from({ length: n }, (_, i) => `${prefix}${i}`), vectors, metadata: Array.from({ length: n }, (_, i) => ({ i })) };
+}
+
+test('replaceAll then writes: reopen sees the replaced content plus the later writes', async () => {
+  const mem = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: mem, dimension: 4 });
+  for (let i = 0; i < 10; i++) await db.insert({ id: `old${i}`, vector: vecOf(i) });
+  db.replaceAll(columns('new', 5));
+  const writes = [db.insert({ id: 'after', vector: vecOf(99) }), db.delete('new0'), db.delete('old1')];
+  // Nothing resolves before the replacement is durable: a power loss now keeps the old content or all of it.
+  const early = mem.snapshotDurable();
+  const results = await Promise.all(writes);
+  assert.deepEqual(results, ['after', true, false]);
+  const d = digest(db);
+  const image = mem.snapshotDurable();
+  const again = await openVectorDB(DIR, { fs: image, readOnly: true });
+  assert.equal(digest(again), d);
+  assert.equal(again.len(), 5);
+  const old = await openVectorDB(DIR, { fs: early, readOnly: true });
+  assert.ok(old.len() === 10 || old.has('new1'), 'an early power loss leaves the old content or the new one');
+  await db.close();
+});
+
+test('several replaceAll/applyDelta calls in a row with writes in between end in the last state', async () => {
+  const fs = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs, dimension: 4 });
+  const pending: Promise<unknown>[] = [];
+  db.replaceAll(columns('a', 3));
+  pending.push(db.insert({ id: 'x1', vector: vecOf(1) }));
+  db.applyDelta({ ...columns('b', 2), cleared: false, deletedIds: ['a0'] });
+  pending.push(db.insert({ id: 'x2', vector: vecOf(2) }));
+  await new Promise((r) => setImmediate(r));
+  db.replaceAll(columns('c', 4));
+  pending.push(db.insert({ id: 'x3', vector: vecOf(3) }), db.updateMetadata('c1', { hello: 'world' }));
+  await Promise.all(pending);
+  await db.flush();
+  const d = digest(db);
+  assert.deepEqual(db.ids().sort(), ['c0', 'c1', 'c2', 'c3', 'x3']);
+  const again = await openVectorDB(DIR, { fs: fs.snapshotDurable(), readOnly: true });
+  assert.equal(digest(again), d);
+  assert.deepEqual(again.get('c1')?.metadata, { hello: 'world' });
+  await db.close();
+});
+
+test('DatabasePersistence load and import on a durable store are durable', async () => {
+  const fs = new MemoryFileSystem();
+  const src = new VectorDB({ dimension: 4 });
+  for (let i = 0; i < 20; i++) await src.insert({ id: i, vector: vecOf(i), metadata: { i } });
+  await new DatabasePersistence(src, { baseDir: '/saves', fs }).save({ path: '/saves/a.qvdb' });
+  const db = await openVectorDB(DIR, { fs, dimension: 4 });
+  await db.insert({ id: 'mine', vector: vecOf(5) });
+  await new DatabasePersistence(db, { baseDir: '/saves', fs }).load({ path: '/saves/a.qvdb' });
+  await db.flush();
+  assert.equal(digest(db), digest(src));
+  const again = await openVectorDB(DIR, { fs: fs.snapshotDurable(), readOnly: true });
+  assert.equal(digest(again), digest(src));
+  await new DatabasePersistence(db, { baseDir: '/saves', fs }).import({ path: '/saves/a.qvdb' });
+  await db.insert({ id: 'extra', vector: vecOf(6) });
+  const third = await openVectorDB(DIR, { fs: fs.snapshotDurable(), readOnly: true });
+  assert.equal(third.len(), 21);
+  await db.close();
+});
+
+test('a replaceAll whose checkpoint fails stops writes; held writes reject; the old state survives', async () => {
+  const mem = new MemoryFileSystem();
+  const fs = new FaultFileSystem(mem);
+  const db = await openVectorDB(DIR, { fs, dimension: 4 });
+  await db.insert({ id: 'kept', vector: vecOf(1) });
+  fs.addFault({ at: 1, code: 'ENOSPC', kinds: (op) => op.kind === 'write' && op.path.endsWith('.quiver-tmp') });
+  db.replaceAll(columns('n', 3));
+  const held = db.insert({ id: 'later', vector: vecOf(2) });
+  await assert.rejects(held, (e: unknown) => e instanceof QuiverError && e.code === 'IO_ERROR' && /replaceAll/.test(e.message));
+  await assert.rejects(db.insert({ id: 'more', vector: vecOf(3) }), (e: unknown) => e instanceof QuiverError);
+  await db.close().catch(() => undefined);
+  const again = await openVectorDB(DIR, { fs: mem.snapshotDurable() });
+  assert.deepEqual(again.ids(), ['kept']);
+  await again.close();
+});
+
+test('a batch too big for one log record is made durable, atomically, by a checkpoint', async () => {
+  const mem = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: mem, dimension: 4, batchRecordBytes: 2000 });
+  await db.insert({ id: 'small', vector: vecOf(1) });
+  const checkpointsBefore = db.storeInfo().checkpoints.written;
+  const big = db.insertBatch(Array.from({ length: 60 }, (_, i) => ({ id: `big${i}`, vector: vecOf(i), metadata: { i } })));
+  const after = db.insert({ id: 'after', vector: vecOf(2) });
+  // Before the batch resolves, a power cut leaves none of it (never a part).
+  const early = await openVectorDB(DIR, { fs: mem.snapshotDurable(), readOnly: true });
+  assert.ok(early.len() === 1 || early.len() >= 61, `early image holds ${early.len()} entries`);
+  assert.equal((await big).length, 60);
+  await after;
+  assert.equal(db.storeInfo().checkpoints.written, checkpointsBefore + 1);
+  const image = await openVectorDB(DIR, { fs: mem.snapshotDurable(), readOnly: true });
+  assert.equal(image.len(), 62);
+  assert.equal(digest(image), digest(db));
+  await db.close();
+});

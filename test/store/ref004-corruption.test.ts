@@ -1,0 +1,123 @@
+// Damaged collection files: connect fails with a typed error naming the file and changes nothing;
+// `recoverCorrupted` moves the collection directory aside (renamed, bytes intact), starts empty and
+// says so loudly. And the one-time import of a reference-004 directory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { CorruptionError, QuiverError } from '../../src/errors.js';
+import { createVectorStore, IMPORTED_MARKER, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
+
+const ROOT = '/vs';
+const cfg = (fs: MemoryFileSystem, collectionName: string, extra: Partial<VectorStoreConfig> = {}): VectorStoreConfig => ({ type: 'in-memory', collectionName, dimension: 3, annIndexPath: ROOT, fs, ...extra });
+
+function files(fs: MemoryFileSystem, prefix: string): Map<string, string> {
+  return new Map(fs.listAll().filter((p) => p.startsWith(prefix) && !p.endsWith('/') && !p.endsWith('/LOCK')).map((p) => [p.slice(prefix.length), Buffer.from(fs.readFileSync(p)).toString('hex')]));
+}
+
+async function damagedStore(): Promise<{ fs: MemoryFileSystem; file: string }> {
+  const fs = new MemoryFileSystem();
+  const { manager, store } = await createVectorStore(cfg(fs, 'docs'));
+  await store.insert([[1, 2, 3], [4, 5, 6]], ['a', 'b'], [{ x: 1 }, { x: 2 }]);
+  await manager.disconnect();
+  const file = fs.listAll().find((p) => p.startsWith(`${ROOT}/docs/`) && p.endsWith('.qvdb'))!;
+  const b = fs.readFileSync(file);
+  b[b.length - 100] ^= 0x20;
+  fs.writeFileSync(file, b);
+  return { fs, file };
+}
+
+test('a corrupted file makes connect fail with a typed error naming it; nothing on disk changes', async () => {
+  const { fs, file } = await damagedStore();
+  const before = files(fs, `${ROOT}/docs/`);
+  await assert.rejects(createVectorStore(cfg(fs, 'docs')), (e: unknown) => {
+    assert.ok(e instanceof VectorStoreConnectionError, String(e));
+    assert.ok(e instanceof QuiverError);
+    assert.ok(e.code === 'CORRUPT' || e.code === 'CHECKSUM_MISMATCH', e.code);
+    assert.ok(e.message.includes(file), e.message);
+    assert.ok(e.cause instanceof CorruptionError);
+    assert.equal((e.cause as CorruptionError).file, file);
+    return true;
+  });
+  assert.deepEqual(files(fs, `${ROOT}/docs/`), before, 'the damaged files are untouched');
+  // And again: still failing, still untouched (never silently replaced by an empty store).
+  await assert.rejects(createVectorStore(cfg(fs, 'docs')), VectorStoreConnectionError);
+  assert.deepEqual(files(fs, `${ROOT}/docs/`), before);
+});
+
+test('recoverCorrupted moves the damaged directory aside, starts empty and says so', async () => {
+  const { fs, file } = await damagedStore();
+  const before = files(fs, `${ROOT}/docs/`);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+  let info;
+  try {
+    const { manager, store } = await createVectorStore(cfg(fs, 'docs', { recoverCorrupted: true }));
+    assert.equal((await store.list())[1], 0, 'the collection starts empty');
+    await store.insert([[7, 8, 9]], ['new'], [{}]);
+    info = manager.getInfo();
+    await manager.disconnect();
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /WARNING: collection "docs" had damaged files .* STARTS EMPTY/);
+  const rec = info.recoveredFromCorruption;
+  assert.ok(rec);
+  assert.equal(rec.file, file);
+  assert.match(rec.movedTo, /^\/vs\/docs\.corrupt-/);
+  assert.ok(warnings[0].includes(rec.movedTo));
+  assert.deepEqual(files(fs, `${rec.movedTo}/`), before, 'the damaged files were moved, byte for byte, not deleted');
+  const again = await createVectorStore(cfg(fs, 'docs'));
+  assert.deepEqual((await again.store.list())[0].map((r) => r.id), ['new']);
+  assert.equal(again.manager.getInfo().recoveredFromCorruption, undefined);
+  await again.manager.disconnect();
+});
+
+test('a reference-004 directory is imported once, into the first collection that connects', async () => {
+  const fs = new MemoryFileSystem();
+  const meta = { dimension: 3, algorithm: 'brute-force', vectorCount: 3, faissAvailable: false, vectors: [[1, [1, 0, 0]], ['doc2', [0, 1, 0]], [3, [0, 0, 1]]] };
+  const payloads = [[1, { title: 'one' }], ['doc2', { title: 'two', tags: ['x'] }]];
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify(meta, null, 2)));
+  fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from(JSON.stringify(payloads, null, 2)));
+  fs.writeFileSync(`${ROOT}/ann_index.faiss`, Buffer.from('placeholder'));
+  const refBefore = files(fs, `${ROOT}/`);
+  const a = await createVectorStore(cfg(fs, 'first'));
+  const info = a.manager.getInfo();
+  assert.equal(info.importedReference?.count, 3);
+  assert.deepEqual(await a.store.get(1), { id: 1, score: 1, vector: [1, 0, 0], payload: { title: 'one' } });
+  assert.deepEqual((await a.store.get('doc2'))?.payload, { title: 'two', tags: ['x'] });
+  assert.deepEqual((await a.store.get(3))?.payload, {});
+  await a.manager.disconnect();
+  for (const name of ['ann_metadata.json', 'payloads.json', 'ann_index.faiss']) assert.equal(files(fs, `${ROOT}/`).get(name), refBefore.get(name), `${name} untouched`);
+  assert.ok(fs.listAll().includes(`${ROOT}/${IMPORTED_MARKER}`));
+  const b = await createVectorStore(cfg(fs, 'second'));
+  assert.equal(b.manager.getInfo().importedReference, undefined);
+  assert.equal((await b.store.list())[1], 0, 'the second collection does not import the same data again');
+  await b.manager.disconnect();
+  const a2 = await createVectorStore(cfg(fs, 'first'));
+  assert.equal((await a2.store.list())[1], 3, 'the import is durable');
+  assert.equal(a2.manager.getInfo().importedReference, undefined);
+  await a2.manager.disconnect();
+});
+
+test('damaged reference-004 files: connect fails naming the file; recoverCorrupted moves them aside', async () => {
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 3, "vectors": [[1, [1, 0'));
+  await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'CORRUPT' && e.message.includes(`${ROOT}/ann_metadata.json`));
+  assert.deepEqual(fs.listAll().filter((p) => p.startsWith(`${ROOT}/c`)), [], 'nothing was created');
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 4, "vectors": []}'));
+  await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'DIMENSION_MISMATCH');
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('not json'));
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    const { manager } = await createVectorStore(cfg(fs, 'c', { recoverCorrupted: true }));
+    const rec = manager.getInfo().recoveredFromCorruption;
+    assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`));
+    assert.equal(Buffer.from(fs.readFileSync(rec.movedTo)).toString(), 'not json');
+    await manager.disconnect();
+  } finally {
+    console.warn = warn;
+  }
+});
