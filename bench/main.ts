@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store]`: runs every benchmark suite and prints a table of
+ * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store] [--markdown file]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
  * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
  */
@@ -18,6 +18,8 @@ const run = (name: string) => !only || only.includes(name);
 const quick = args.includes('--quick');
 const jsonIdx = args.indexOf('--json');
 const jsonOut = jsonIdx >= 0 ? (args[jsonIdx + 1] && !args[jsonIdx + 1].startsWith('--') ? args[jsonIdx + 1] : '-') : undefined;
+const mdIdx = args.indexOf('--markdown');
+const mdOut = mdIdx >= 0 ? args[mdIdx + 1] : undefined;
 const nIdx = args.indexOf('--n');
 const n = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 5000 : 100_000;
 
@@ -37,3 +39,4 @@ report.print(log);
 if (quick) (log ?? console.log)('(quick mode: small data, one round; a smoke run, not figures to quote)');
 if (jsonOut === '-') process.stdout.write(JSON.stringify(report.toJSON(), null, 2) + '\n');
 else if (jsonOut) writeFileSync(jsonOut, JSON.stringify(report.toJSON(), null, 2) + '\n');
+if (mdOut) writeFileSync(mdOut, report.toMarkdown() + '\n');

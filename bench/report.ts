@@ -57,6 +57,18 @@ export class Report {
     for (const l of lines) out(row(l));
   }
 
+  /** The rows as a Markdown table (for README). */
+  toMarkdown(): string {
+    const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+    const out = ['| suite | figure | value | baseline | ratio | target | met |', '|---|---|---|---|---|---|---|'];
+    for (const r of this.rows) {
+      out.push(
+        `| ${r.suite} | ${r.name} | ${fmt(r.value)} ${r.unit} | ${r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit} (${r.baselineName ?? 'raw'})`} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'yes' : '**no**'} |`,
+      );
+    }
+    return out.join('\n');
+  }
+
   toJSON(): unknown {
     return { ...this.meta, rows: this.rows };
   }
