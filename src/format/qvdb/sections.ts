@@ -1,7 +1,8 @@
 /**
  * Reading section bytes: streamed (hashed, decompressed, bounded by the declared raw length), whole
  * (the small manifest), or, for uncompressed VECTORS, positional reads straight into the destination
- * Float32Array with hashing of one chunk overlapped with the read of the next.
+ * Float32Array, hashed piece by piece (on the SHA-256 helper thread for big sections) while later
+ * pieces are read.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { CorruptionError, QuiverError } from '../../errors.js';
@@ -11,6 +12,13 @@ import { DecompressStream, RawLengthError } from './codec.js';
 import { sectionName, type DirectoryEntry } from './layout.js';
 import { readExact, type OpenedQvdb } from './open.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from './endian.js';
+import { startSha256, type Sha256Job } from '../../util/hash-worker.js';
+
+/**
+ * Uncompressed VECTORS sections at least this big are hashed on the SHA-256 helper thread; smaller
+ * ones are not worth the messages.
+ */
+export const HASH_OFFLOAD_MIN_BYTES = 4 << 20;
 
 /** How a data section is read. */
 export interface SectionReadControl {
@@ -139,8 +147,12 @@ export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats
   let bytes: Uint8Array;
   try {
     if (e.codec === Codec.NONE) {
-      bytes = new Uint8Array(floats * 4);
-      await readDirect(q, e, bytes, ctl);
+      // Big verified sections land in shared memory so the helper thread can hash them in place
+      // while later pieces are read and ids and metadata are decoded here.
+      const offload = ctl.verify && floats * 4 >= HASH_OFFLOAD_MIN_BYTES;
+      bytes = new Uint8Array(offload ? new SharedArrayBuffer(floats * 4) : new ArrayBuffer(floats * 4));
+      const job = ctl.verify ? startSha256({ offload }) : undefined;
+      await readDirect(q, e, bytes, ctl, job);
     } else {
       const out = new ByteCollector(e.rawLength, e.storedLength);
       await streamSection(q, e, ctl, (chunk) => out.push(chunk));
@@ -154,15 +166,19 @@ export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats
   return new Float32Array(bytes.buffer, bytes.byteOffset, floats);
 }
 
-/** Positional reads kept in flight while earlier chunks are hashed (tolerates main-thread stalls). */
-const READS_IN_FLIGHT = 2;
+/**
+ * Positional reads kept in flight: enough to ride out main-thread stalls (hashing here, or decoding a
+ * record frame while the helper thread hashes).
+ */
+const READS_IN_FLIGHT = 3;
 
-async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, ctl: SectionReadControl): Promise<void> {
-  const hash = ctl.verify ? createHash('sha256') : undefined;
+/**
+ * Reads `e` into `bytes` (its stored length) in IO_CHUNK_BYTES pieces, several in flight, each piece
+ * handed to `job` (when verifying) as soon as it has landed; checks the digest after the last piece.
+ */
+async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, ctl: SectionReadControl, job: Sha256Job | undefined): Promise<void> {
   const len = e.storedLength;
   const name = sectionName(e.type);
-  // Reads land straight in the destination; chunk i is hashed on this thread while chunks i+1.. are
-  // read on libuv threads.
   const inFlight: { pos: number; n: number; done: Promise<void> }[] = [];
   let issued = 0;
   const issue = (): void => {
@@ -174,23 +190,28 @@ async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, c
       issued += n;
     }
   };
-  issue();
-  while (inFlight.length > 0) {
-    const head = inFlight[0];
-    try {
-      await head.done;
-      checkAbort(ctl.signal);
-    } catch (err) {
-      await Promise.allSettled(inFlight.map((r) => r.done));
-      throw err;
-    }
-    inFlight.shift();
+  try {
     issue();
-    hash?.update(bytes.subarray(head.pos, head.pos + head.n));
-    ctl.progress?.advance(head.n, `reading ${name}`);
+    while (inFlight.length > 0) {
+      const head = inFlight[0];
+      try {
+        await head.done;
+        checkAbort(ctl.signal);
+      } catch (err) {
+        await Promise.allSettled(inFlight.map((r) => r.done));
+        throw err;
+      }
+      inFlight.shift();
+      issue();
+      job?.update(bytes.subarray(head.pos, head.pos + head.n));
+      ctl.progress?.advance(head.n, `reading ${name}`);
+    }
+  } catch (err) {
+    job?.abandon();
+    throw err;
   }
-  if (hash) {
-    const actual = hash.digest();
+  if (job) {
+    const actual = await job.digest();
     if (!actual.equals(e.sha256)) throw mismatch(q, e, actual);
   }
 }

@@ -1,0 +1,235 @@
+/**
+ * SHA-256 off the main thread: one long-lived helper thread (hash-thread.ts) hashes views of shared
+ * memory while the main thread keeps reading, writing and decoding. The thread never keeps the process
+ * alive while idle, is closed after HASH_IDLE_MS without work, and when it cannot start (or dies) the
+ * hashing happens on the calling thread instead, so results never depend on the thread being there.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { HashReply, HashRequest } from './hash-thread.js';
+
+/** Idle time after which the helper thread is closed (a later job starts a new one). */
+export const HASH_IDLE_MS = 10_000;
+
+/** A running SHA-256 fed in order with views of memory. */
+export interface Sha256Job {
+  /** True when the bytes are hashed on the helper thread. */
+  readonly offloaded: boolean;
+  /**
+   * Hashes `view` after everything given before. Offloaded jobs take only views of a SharedArrayBuffer,
+   * and the caller must leave those bytes unchanged until `digest()` settles (the thread reads them
+   * later, and if it dies they are re-hashed here).
+   */
+  update(view: Uint8Array): void;
+  /** The SHA-256 of all updated bytes; ends the job. */
+  digest(): Promise<Buffer>;
+  /** Ends the job without a digest (the thread skips its queued bytes). Idempotent. */
+  abandon(): void;
+}
+
+/** How {@link startSha256} may hash. */
+export interface Sha256JobOptions {
+  /** Offload to the helper thread when possible (the caller then passes SharedArrayBuffer views). */
+  offload?: boolean;
+  /** Offload only if the thread is already up (starting it for next time); otherwise hash here. */
+  onlyIfReady?: boolean;
+}
+
+class LocalJob implements Sha256Job {
+  readonly offloaded = false;
+  private readonly hash = createHash('sha256');
+
+  update(view: Uint8Array): void {
+    this.hash.update(view);
+  }
+
+  digest(): Promise<Buffer> {
+    return Promise.resolve(this.hash.digest());
+  }
+
+  abandon(): void {}
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+class OffloadedJob implements Sha256Job {
+  readonly offloaded = true;
+  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+  private readonly views: Uint8Array[] = [];
+  private finishing: Waiter<Buffer> | undefined;
+  private local: Hash | undefined;
+  private ended = false;
+
+  constructor(private readonly thread: HashThread, readonly id: number) {}
+
+  update(view: Uint8Array): void {
+    if (!(view.buffer instanceof SharedArrayBuffer)) throw new TypeError('an offloaded SHA-256 job takes views of a SharedArrayBuffer');
+    if (this.ended) throw new Error('the SHA-256 job has ended');
+    if (this.local) {
+      this.local.update(view);
+      return;
+    }
+    this.views.push(view);
+    this.thread.post({ t: 'u', job: this.id, view, cancel: this.cancel });
+  }
+
+  digest(): Promise<Buffer> {
+    if (this.ended) return Promise.reject(new Error('the SHA-256 job has ended'));
+    this.ended = true;
+    if (this.local) return Promise.resolve(this.local.digest());
+    const out = new Promise<Buffer>((resolve, reject) => (this.finishing = { resolve, reject }));
+    this.thread.post({ t: 'd', job: this.id });
+    return out;
+  }
+
+  abandon(): void {
+    if (this.ended && !this.finishing) return;
+    this.ended = true;
+    Atomics.store(this.cancel, 0, 1);
+    if (!this.local) this.thread.post({ t: 'x', job: this.id });
+    this.thread.unregister(this.id);
+    this.views.length = 0;
+    this.finishing?.reject(new Error('the SHA-256 job was abandoned'));
+    this.finishing = undefined;
+  }
+
+  /** The digest from the thread. */
+  onDigest(digest: Uint8Array): void {
+    this.thread.unregister(this.id);
+    this.views.length = 0;
+    this.finishing?.resolve(Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength));
+    this.finishing = undefined;
+  }
+
+  /** The thread is gone: hash the views given so far here and carry on here. */
+  onThreadFailure(): void {
+    if (this.ended && !this.finishing) return;
+    this.local = createHash('sha256');
+    for (const v of this.views) this.local.update(v);
+    this.views.length = 0;
+    this.finishing?.resolve(this.local.digest());
+    this.finishing = undefined;
+  }
+}
+
+class HashThread {
+  ready = false;
+  private readonly worker: Worker;
+  private failed = false;
+  private readonly jobs = new Map<number, OffloadedJob>();
+  private nextId = 1;
+  private idle: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    this.worker = new Worker(new URL('./hash-thread.js', import.meta.url));
+    this.worker.unref();
+    this.worker.on('message', (r: HashReply) => {
+      if (r.t === 'ready') this.ready = true;
+      else this.jobs.get(r.job)?.onDigest(r.digest);
+    });
+    // Either way the jobs in flight finish on the calling thread; the cause does not change that.
+    this.worker.on('error', () => this.fail());
+    this.worker.on('exit', () => this.fail());
+    this.armIdle();
+  }
+
+  get alive(): boolean {
+    return !this.failed;
+  }
+
+  start(): OffloadedJob {
+    const job = new OffloadedJob(this, this.nextId++);
+    if (this.jobs.size === 0) {
+      this.worker.ref(); // a pending digest must keep the process alive
+      if (this.idle) clearTimeout(this.idle);
+      this.idle = undefined;
+    }
+    this.jobs.set(job.id, job);
+    return job;
+  }
+
+  unregister(id: number): void {
+    if (!this.jobs.delete(id) || this.jobs.size > 0) return;
+    this.worker.unref();
+    this.armIdle();
+  }
+
+  post(m: HashRequest): void {
+    this.worker.postMessage(m);
+  }
+
+  private armIdle(): void {
+    if (this.failed) return;
+    this.idle = setTimeout(() => {
+      if (this.jobs.size === 0) this.close();
+    }, HASH_IDLE_MS);
+    this.idle.unref();
+  }
+
+  private close(): void {
+    if (shared === this) shared = undefined;
+    this.failed = true;
+    this.worker.terminate().catch(() => undefined);
+  }
+
+  private fail(): void {
+    if (this.failed) return;
+    if (!this.ready) disabled = true; // it could not even start: do not try again in this process
+    this.shutdown();
+  }
+
+  /** Stops the thread; running jobs finish on the calling thread. */
+  shutdown(): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (shared === this) shared = undefined;
+    if (this.idle) clearTimeout(this.idle);
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    this.worker.unref();
+    for (const j of jobs) j.onThreadFailure();
+    this.worker.terminate().catch(() => undefined);
+  }
+}
+
+let shared: HashThread | undefined;
+let disabled = false;
+
+function thread(): HashThread | undefined {
+  if (shared?.alive) return shared;
+  if (disabled) return undefined;
+  try {
+    shared = new HashThread();
+  } catch {
+    disabled = true;
+    shared = undefined;
+  }
+  return shared;
+}
+
+/** Starts the helper thread if it is not running, so that a job soon after finds it ready. */
+export function warmHashThread(): void {
+  thread();
+}
+
+/** Starts a SHA-256 job: on the helper thread when `opts.offload` and possible, otherwise here. */
+export function startSha256(opts: Sha256JobOptions = {}): Sha256Job {
+  if (!opts.offload) return new LocalJob();
+  const t = thread();
+  if (!t || (opts.onlyIfReady && !t.ready)) return new LocalJob();
+  return t.start();
+}
+
+/** For tests: stops the helper thread now, as if it died (a later job starts a new one). */
+export function stopHashThreadForTests(): void {
+  shared?.shutdown();
+  disabled = false;
+}
+
+/** For tests: true while a helper thread is running or starting. */
+export function hashThreadRunning(): boolean {
+  return shared?.alive === true;
+}

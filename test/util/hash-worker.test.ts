@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { hashThreadRunning, startSha256, stopHashThreadForTests, warmHashThread } from '../../src/util/hash-worker.js';
+
+function sharedBytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(new SharedArrayBuffer(n));
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+function expected(...parts: Uint8Array[]): Buffer {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+async function ready(): Promise<void> {
+  warmHashThread();
+  // A job with onlyIfReady stays local until the thread has said it is up.
+  for (let i = 0; i < 500; i++) {
+    const probe = startSha256({ offload: true, onlyIfReady: true });
+    probe.abandon();
+    if (probe.offloaded) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail('the hash thread did not start');
+}
+
+test('an offloaded job hashes shared ranges in order, like an in-thread hash', async () => {
+  await ready();
+  const b = sharedBytes(3_000_001, 7);
+  const job = startSha256({ offload: true });
+  assert.equal(job.offloaded, true);
+  for (const [from, to] of [[0, 1], [1, 1_000_000], [1_000_000, 1_000_000], [1_000_000, 3_000_001]]) job.update(b.subarray(from, to));
+  assert.ok((await job.digest()).equals(expected(b)));
+  // Reversed order gives another digest: order is kept, not just the set of bytes.
+  const rev = startSha256({ offload: true });
+  rev.update(b.subarray(1_500_000));
+  rev.update(b.subarray(0, 1_500_000));
+  assert.ok((await rev.digest()).equals(expected(b.subarray(1_500_000), b.subarray(0, 1_500_000))));
+});
+
+test('offloaded jobs refuse non-shared memory; local jobs take anything', async () => {
+  await ready();
+  const job = startSha256({ offload: true });
+  assert.throws(() => job.update(new Uint8Array(4)), TypeError);
+  job.abandon();
+  job.abandon();
+  const local = startSha256();
+  assert.equal(local.offloaded, false);
+  local.update(Uint8Array.of(1, 2, 3));
+  assert.ok((await local.digest()).equals(expected(Uint8Array.of(1, 2, 3))));
+});
+
+test('abandoned jobs do not disturb concurrent and later ones', async () => {
+  await ready();
+  const a = sharedBytes(2_000_000, 1);
+  const b = sharedBytes(2_000_000, 2);
+  const dropped = startSha256({ offload: true });
+  const kept = startSha256({ offload: true });
+  dropped.update(a);
+  kept.update(b);
+  dropped.abandon();
+  await assert.rejects(dropped.digest());
+  assert.ok((await kept.digest()).equals(expected(b)));
+  const later = startSha256({ offload: true });
+  later.update(a);
+  assert.ok((await later.digest()).equals(expected(a)));
+});
+
+test('when the thread dies mid-job, the job finishes on this thread; a new thread starts later', async () => {
+  await ready();
+  const b = sharedBytes(4_000_000, 3);
+  const job = startSha256({ offload: true });
+  const other = startSha256({ offload: true });
+  job.update(b.subarray(0, 2_000_000));
+  other.update(b.subarray(0, 1000));
+  const pending = other.digest();
+  stopHashThreadForTests();
+  job.update(b.subarray(2_000_000));
+  assert.ok((await job.digest()).equals(expected(b)));
+  assert.ok((await pending).equals(expected(b.subarray(0, 1000))));
+  assert.equal(hashThreadRunning(), false);
+  await ready();
+  assert.equal(hashThreadRunning(), true);
+  const again = startSha256({ offload: true });
+  assert.equal(again.offloaded, true);
+  again.update(b);
+  assert.ok((await again.digest()).equals(expected(b)));
+});
+
+test('the helper thread never keeps a process alive, and a pending digest is still delivered', () => {
+  const mod = fileURLToPath(new URL('../../src/util/hash-worker.js', import.meta.url));
+  const script = `
+    const { startSha256 } = await import(${JSON.stringify(mod)});
+    const job = startSha256({ offload: true });
+    const b = new Uint8Array(new SharedArrayBuffer(1 << 20)).fill(9);
+    job.update(b);
+    const d = await job.digest();
+    console.log(job.offloaded, d.toString('hex').slice(0, 8));
+  `;
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const want = createHash('sha256').update(new Uint8Array(1 << 20).fill(9)).digest('hex').slice(0, 8);
+  assert.equal(r.stdout.trim(), `true ${want}`);
+  assert.ok(Date.now() - t0 < 8000, 'the process exited promptly');
+});
