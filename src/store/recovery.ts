@@ -13,7 +13,7 @@ import { listSegments } from '../wal/segment.js';
 import { CURRENT_FILE, WAL_DIR, listCheckpoints, type CheckpointFile } from './layout.js';
 import type { ResolvedOptions } from './options.js';
 import { readPointer, type StorePointer } from './pointer.js';
-import { applyEntries, type ReplayTarget } from './replay.js';
+import { logApplier, type ReplayTarget } from './replay.js';
 
 /** What opening a store found and did; `db.recovery`. */
 export interface RecoveryReport {
@@ -216,28 +216,11 @@ async function replayLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, r
   report.lastSeq = report.checkpointSeq;
   const run = async (fromSeq: number | undefined): Promise<void> => {
     const reader = readWal(o.fs, walDir, { fromSeq, repair: o.repair });
-    const batches = reader.batches();
-    // Ask for the next batch before applying this one: its file read then runs while we apply.
-    let next = batches.next();
-    try {
-      for (;;) {
-        const r = await next;
-        if (r.done) break;
-        next = batches.next();
-        const batch = r.value;
-        applyEntries(db, batch, walDir);
-        report.replayedRecords += batch.length;
-        report.lastSeq = batch[batch.length - 1].seq;
-      }
-    } catch (err) {
-      // Let the reader close its segment before the error propagates.
-      await next.catch(() => undefined);
-      await batches.return(undefined).catch(() => undefined);
-      throw err;
-    }
-    const s = reader.summary;
-    if (s?.tornTail) report.tornTail = s.tornTail;
-    if (s?.repaired) {
+    const s = await reader.replay(logApplier(db, walDir));
+    report.replayedRecords += s.records;
+    if (s.records > 0) report.lastSeq = s.lastSeq;
+    if (s.tornTail) report.tornTail = s.tornTail;
+    if (s.repaired) {
       report.logRepair = s.repaired;
       report.repairs.push(`the log was cut at ${s.repaired.segment} byte ${s.repaired.truncatedAt} (${s.repaired.problem}); ${s.repaired.droppedBytes} bytes and ${s.repaired.droppedSegments.length} later segment(s) dropped`);
     }

@@ -6,7 +6,8 @@
 import { CorruptionError, QuiverError } from '../errors.js';
 import type { Id, Metadata } from '../engine/types.js';
 import type { VectorDB } from '../engine/vector-db.js';
-import type { DecodedOp, WalEntry } from '../wal/types.js';
+import type { WalOpSink } from '../wal/reader.js';
+import type { DecodedOp } from '../wal/types.js';
 
 /** A database that can take logged upserts without re-validating and copying their metadata. */
 export interface ReplayTarget extends VectorDB {
@@ -37,17 +38,17 @@ function applyOp(db: ReplayTarget, op: DecodedOp): void {
 }
 
 /**
- * Applies a run of log entries in order. Throws CorruptionError (file `logDir`, section
- * `record <seq>`) when the engine refuses one; entries before it stay applied.
+ * The sink that applies replayed ops to `db` (the engine copies each vector into its slab during the
+ * call, as WalReader.replay requires). Throws CorruptionError (file `logDir`, section `record <seq>`)
+ * when the engine refuses an op; ops before it stay applied.
  */
-export function applyEntries(db: ReplayTarget, entries: readonly WalEntry[], logDir: string): void {
-  for (const { seq, record } of entries) {
+export function logApplier(db: ReplayTarget, logDir: string): WalOpSink {
+  return (seq, op) => {
     try {
-      if (record.type === 'batch') for (const op of record.ops) applyOp(db, op);
-      else applyOp(db, record);
+      applyOp(db, op);
     } catch (err) {
       if (!(err instanceof QuiverError)) throw err;
       throw new CorruptionError({ file: logDir, section: `record ${seq}` }, `the record passed its checksum but cannot be applied (${err.message})`, 'CORRUPT', { cause: err });
     }
-  }
+  };
 }

@@ -4,7 +4,7 @@
  */
 export type { BatchOp, ClearOp, DecodedOp, DecodedRecord, DecodedUpsert, DeleteOp, Durability, UpdateMetadataOp, UpsertOp, WalEntry, WalOp, WalRecord } from './types.js';
 export { WalWriter, type WalWriterOptions } from './writer.js';
-export { WalReader, readWal, type ReadWalOptions, type WalReadSummary, type WalRepairReport, type WalTornTail } from './reader.js';
+export { WalReader, readWal, type ReadWalOptions, type WalOpSink, type WalReadSummary, type WalRepairReport, type WalTornTail } from './reader.js';
 export { deleteSegmentsBefore } from './segment-files.js';
 export { listSegments, type SegmentFile } from './segment.js';
 export { DEFAULT_SEGMENT_BYTES, MAX_RECORD_PAYLOAD, segmentName, parseSegmentName } from './constants.js';

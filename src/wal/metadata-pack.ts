@@ -15,9 +15,26 @@ export function packMetadata(metadata: unknown): Uint8Array {
   return pack(metadata);
 }
 
-/** Decodes metadata occupying all of `bytes`; throws a plain Error when they are not one JSON object. */
+/**
+ * True when `bytes` may hold a MessagePack bin or ext value. msgpackr returns bin values as views of
+ * its input, and the reader's window is reused, so such a (hand-made; packMetadata never writes one)
+ * value must be decoded from a private copy. Bytes inside strings and numbers can match too: that only
+ * costs a copy.
+ */
+function mayAlias(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return true;
+  }
+  return false;
+}
+
+/**
+ * Decodes metadata occupying all of `bytes`; throws a plain Error when they are not one JSON object.
+ * The result never shares memory with `bytes`, which the caller may overwrite afterwards.
+ */
 export function unpackMetadata(bytes: Uint8Array): Record<string, unknown> {
-  const value = unpackOne(bytes);
+  const value = unpackOne(mayAlias(bytes) ? bytes.slice() : bytes);
   // Only the top level is checked: the bytes passed the record CRC, so they are what packMetadata
   // produced from checked plain JSON.
   if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');

@@ -6,9 +6,11 @@
 import { CorruptionError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { SEGMENT_HEADER_SIZE } from './constants.js';
-import { damageError, scanSegment, type SegmentScan } from './scan.js';
+import { ScratchVectors, decodePayload, type RecordHeader } from './record-decode.js';
+import { damageError, scanSegment, type RecordVisitor, type SegmentScan } from './scan.js';
 import { listSegments, type SegmentFile } from './segment.js';
-import type { WalEntry } from './types.js';
+import type { DecodedOp, DecodedRecord, WalEntry } from './types.js';
+import { ReadWindow } from './window.js';
 
 /** Options of {@link readWal}. */
 export interface ReadWalOptions {
@@ -16,7 +18,7 @@ export interface ReadWalOptions {
   fromSeq?: number;
   /** Truncate the log at the first bad record instead of throwing, and report what was dropped. */
   repair?: boolean;
-  /** Read window in bytes (default 4 MiB). */
+  /** Read size in bytes, a positive integer (default 4 MiB); the reader holds about 2.5 times this, plus the largest record when that is bigger. */
   chunkBytes?: number;
 }
 
@@ -57,7 +59,19 @@ export interface WalReadSummary {
   repaired?: WalRepairReport;
 }
 
-async function drain(gen: AsyncGenerator<WalEntry[], SegmentScan, undefined>): Promise<SegmentScan> {
+/**
+ * Receives the ops of {@link WalReader.replay} in log order; `seq` is the record's sequence number
+ * (the ops of a batch record share it). `op`, and an upsert's `op.vector`, are valid only during the
+ * call: the vector's memory is reused for the next record, so copy its elements if you keep them.
+ * Ids and metadata objects are fresh and may be kept.
+ */
+export type WalOpSink = (seq: number, op: DecodedOp) => void;
+
+function decodeProblem(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function drain(gen: AsyncGenerator<number, SegmentScan, undefined>): Promise<SegmentScan> {
   for (;;) {
     const r = await gen.next();
     if (r.done) return r.value;
@@ -114,14 +128,65 @@ export class WalReader implements AsyncIterable<WalEntry> {
   }
 
   /**
-   * The same records in arrays of up to a few hundred, in order: the fast way to replay a long log
-   * (per-record async iteration costs more than decoding). Use either this or the iterator, once.
+   * The same records in arrays of up to a few hundred, in order: the fast way to iterate a long log
+   * (per-record async iteration costs more than decoding). Every vector has memory of its own. Use
+   * one of the iterator, `batches` or `replay`, once.
    */
   async *batches(): AsyncGenerator<WalEntry[], void, undefined> {
+    let pending: WalEntry[] = [];
+    const visit: RecordVisitor = (seq, buf, at, header) => {
+      let record: DecodedRecord;
+      try {
+        record = decodePayload(buf, at, header);
+      } catch (err) {
+        return decodeProblem(err);
+      }
+      pending.push({ seq, record });
+      return undefined;
+    };
+    for await (const visited of this.scanAll(visit)) {
+      if (visited === 0) continue;
+      const out = pending;
+      pending = [];
+      yield out;
+    }
+  }
+
+  /**
+   * Hands every op of the log to `sink`, in order, and returns the summary: the fastest way to replay
+   * a log into memory. Nothing is allocated per vector (see {@link WalOpSink} for what stays valid).
+   * A record is decoded completely before any of its ops reaches `sink`, so a batch record that does
+   * not decode delivers none. Whatever `sink` throws ends the read (the segment is closed) and
+   * propagates unchanged.
+   */
+  async replay(sink: WalOpSink): Promise<WalReadSummary> {
+    const scratch = new ScratchVectors();
+    const visit: RecordVisitor = (seq: number, buf: Buffer, at: number, header: RecordHeader) => {
+      scratch.reset();
+      let record: DecodedRecord;
+      try {
+        record = decodePayload(buf, at, header, scratch.alloc);
+      } catch (err) {
+        return decodeProblem(err);
+      }
+      if (record.type !== 'batch') sink(seq, record);
+      else for (const op of record.ops) sink(seq, op);
+      return undefined;
+    };
+    const it = this.scanAll(visit);
+    while (!(await it.next()).done) {
+      // The work happens in the visitor; the scan yields only to keep its batches bounded.
+    }
+    return this.summary!;
+  }
+
+  /** Scans every segment from `fromSeq`, visiting records; yields the number visited since the last yield. */
+  private async *scanAll(visit: RecordVisitor): AsyncGenerator<number, void, undefined> {
     if (this.started) throw new Error('a WalReader can be iterated only once; call readWal again');
     this.started = true;
     const { fs, dir } = this;
     const { fromSeq, repair = false, chunkBytes } = this.options;
+    const window = new ReadWindow(chunkBytes);
     const segs = await listSegments(fs, dir);
     const summary: WalReadSummary = { segments: segs.length, records: 0, lastSeq: 0 };
     let i = 0;
@@ -135,7 +200,7 @@ export class WalReader implements AsyncIterable<WalEntry> {
     let expect: number | undefined;
     for (; i < segs.length; i++) {
       const isLast = i === segs.length - 1;
-      const gen = scanSegment(fs, segs[i], { isLast, expectFirstSeq: expect, fromSeq, decode: true, chunkBytes });
+      const gen = scanSegment(fs, segs[i], { isLast, expectFirstSeq: expect, fromSeq, visit, window });
       let scan: SegmentScan | undefined;
       try {
         for (;;) {
@@ -144,7 +209,7 @@ export class WalReader implements AsyncIterable<WalEntry> {
             scan = r.value;
             break;
           }
-          summary.records += r.value.length;
+          summary.records += r.value;
           yield r.value;
         }
       } finally {
@@ -178,5 +243,5 @@ export function readWal(fs: FileSystem, dir: string, options: ReadWalOptions = {
  * Exported for the writer; not part of the public API.
  */
 export function verifySegment(fs: FileSystem, seg: SegmentFile, isLast: boolean, chunkBytes?: number): Promise<SegmentScan> {
-  return drain(scanSegment(fs, seg, { isLast, decode: false, chunkBytes }));
+  return drain(scanSegment(fs, seg, { isLast, window: new ReadWindow(chunkBytes) }));
 }

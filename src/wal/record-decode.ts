@@ -12,13 +12,17 @@ import type { DecodedOp, DecodedRecord } from './types.js';
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Where decoded vectors go: returns room for `dim` floats (called only after the bytes were found present). */
+export type VectorAlloc = (dim: number) => Float32Array;
+
 // Decoded vectors are carved out of shared slabs: one small ArrayBuffer per vector made allocation
 // the largest cost of replay. A slab is never reused, so each vector's elements are its own.
 const SLAB_FLOATS = 16 * 1024;
 let slab = new Float32Array(0);
 let slabUsed = 0;
 
-function allocVector(dim: number): Float32Array {
+/** Room for a vector that belongs to its record alone (never overwritten). */
+export function allocVector(dim: number): Float32Array {
   if (dim > SLAB_FLOATS / 4) return new Float32Array(dim);
   if (slabUsed + dim > slab.length) {
     slab = new Float32Array(SLAB_FLOATS);
@@ -27,6 +31,38 @@ function allocVector(dim: number): Float32Array {
   const v = slab.subarray(slabUsed, slabUsed + dim);
   slabUsed += dim;
   return v;
+}
+
+/**
+ * Reusable room for the vectors of one record at a time (replay hands them to a callback that copies
+ * them): `reset()` before each record makes the previous record's vectors invalid. Grows only to the
+ * largest record seen, which the reader has bounded by the bytes present.
+ */
+export class ScratchVectors {
+  private floats = new Float32Array(0);
+  private used = 0;
+  // The view of the first vector is cached: with single-upsert records that is the only one needed.
+  private first: Float32Array | undefined;
+
+  reset(): void {
+    this.used = 0;
+  }
+
+  readonly alloc: VectorAlloc = (dim) => {
+    if (this.used === 0 && this.first !== undefined && this.first.length === dim) {
+      this.used = dim;
+      return this.first;
+    }
+    if (this.used + dim > this.floats.length) {
+      // Views handed out for this record keep the old array alive, so they stay intact.
+      this.floats = new Float32Array(Math.max(this.used + dim, 2 * this.floats.length, 1024));
+      this.first = undefined;
+    }
+    const v = this.floats.subarray(this.used, this.used + dim);
+    if (this.used === 0) this.first = v;
+    this.used += dim;
+    return v;
+  };
 }
 
 /** The fixed fields of a record header. */
@@ -40,18 +76,21 @@ export interface RecordHeader {
   reserved: number;
 }
 
-/** Reads the header at `at` (the caller guarantees RECORD_HEADER_SIZE bytes are present). */
-export function readRecordHeader(buf: Buffer, at: number): RecordHeader {
+/**
+ * Reads the header at `at` (the caller guarantees RECORD_HEADER_SIZE bytes are present), into `into`
+ * when given (the scan reuses one object for every record).
+ */
+export function readRecordHeader(buf: Buffer, at: number, into?: RecordHeader): RecordHeader {
   const hi = buf.readUInt32LE(at + 12);
-  return {
-    crc: buf.readUInt32LE(at),
-    length: buf.readUInt32LE(at + 4),
-    // A high word above 2^21 - 1 makes seq unsafe; report it as Infinity so every range check fails.
-    seq: hi > 0x1f_ffff ? Infinity : hi * 0x1_0000_0000 + buf.readUInt32LE(at + 8),
-    type: buf[at + 16],
-    flags: buf[at + 17],
-    reserved: buf.readUInt16LE(at + 18),
-  };
+  const h = into ?? { crc: 0, length: 0, seq: 0, type: 0, flags: 0, reserved: 0 };
+  h.crc = buf.readUInt32LE(at);
+  h.length = buf.readUInt32LE(at + 4);
+  // A high word above 2^21 - 1 makes seq unsafe; report it as Infinity so every range check fails.
+  h.seq = hi > 0x1f_ffff ? Infinity : hi * 0x1_0000_0000 + buf.readUInt32LE(at + 8);
+  h.type = buf[at + 16];
+  h.flags = buf[at + 17];
+  h.reserved = buf.readUInt16LE(at + 18);
+  return h;
 }
 
 /** True when type, flags, reserved and seq are values a version-1 writer produces (length and CRC not checked). */
@@ -61,13 +100,35 @@ export function plausibleHeader(h: RecordHeader): boolean {
 
 /** True when the CRC stored in the record at `at` (with payload length `length`) matches its bytes. */
 export function crcMatches(buf: Buffer, at: number, length: number): boolean {
-  return crc32(buf.subarray(at + RECORD_CRC_COVERS_FROM, at + RECORD_HEADER_SIZE + length)) === buf.readUInt32LE(at);
+  // A plain Uint8Array view is cheaper to make than a Buffer one, and this runs for every record.
+  const covered = new Uint8Array(buf.buffer, buf.byteOffset + at + RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE - RECORD_CRC_COVERS_FROM + length);
+  return crc32(covered) === buf.readUInt32LE(at);
 }
 
-/** A cursor over one payload; every read is bounds-checked and throws a plain Error when short. */
+// A byte view of the ArrayBuffer vectors were last decoded into: vectors come from a few large
+// buffers, so one view serves many of them instead of one new view per vector.
+let viewed: ArrayBufferLike | undefined;
+let viewedBytes: Uint8Array = new Uint8Array(0);
+
+function bytesOf(b: ArrayBufferLike): Uint8Array {
+  if (b !== viewed) {
+    viewed = b;
+    viewedBytes = new Uint8Array(b);
+  }
+  return viewedBytes;
+}
+
+/** Scratch for numeric ids: the 8 bytes are copied here and read as a float64 (little-endian host). */
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+
+/**
+ * A cursor over one payload; every read is bounds-checked and throws a plain Error when short. It
+ * reads the window's bytes in place (no Buffer views per field: those were a visible cost of replay).
+ */
 class PayloadCursor {
   pos: number;
-  constructor(private readonly buf: Buffer, start: number, readonly end: number) {
+  constructor(private readonly buf: Buffer, start: number, readonly end: number, private readonly alloc: VectorAlloc) {
     this.pos = start;
   }
 
@@ -82,23 +143,39 @@ class PayloadCursor {
 
   u32(what: string): number {
     this.need(4, what);
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  bytes(n: number, what: string): Buffer {
-    this.need(n, what);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x100_0000;
   }
 
   id(): Id {
     const tag = this.u8('id tag');
-    if (tag === IdTag.STRING) return utf8.decode(this.bytes(this.u32('id length'), 'id'));
+    if (tag === IdTag.STRING) {
+      const n = this.u32('id length');
+      this.need(n, 'id');
+      const b = this.buf;
+      const start = this.pos;
+      const end = start + n;
+      this.pos = end;
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (b[i] > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      // ASCII is the same in Latin-1, whose decoding needs no validation; anything else goes through
+      // the fatal UTF-8 decoder so malformed bytes are an error, not U+FFFD.
+      return ascii ? b.toString('latin1', start, end) : utf8.decode(b.subarray(start, end));
+    }
     if (tag === IdTag.NUMBER) {
-      const v = this.bytes(8, 'numeric id').readDoubleLE(0);
+      this.need(8, 'numeric id');
+      const b = this.buf;
+      const p = this.pos;
+      for (let i = 0; i < 8; i++) f64Bytes[LITTLE_ENDIAN_HOST ? i : 7 - i] = b[p + i];
+      this.pos = p + 8;
+      const v = f64[0];
       if (!Number.isFinite(v)) throw new Error('numeric id is not finite');
       return v;
     }
@@ -107,16 +184,24 @@ class PayloadCursor {
 
   metadata(): Record<string, unknown> | undefined {
     const len = this.u32('metadata length');
-    return len === 0 ? undefined : unpackMetadata(this.bytes(len, 'metadata'));
+    if (len === 0) return undefined;
+    this.need(len, 'metadata');
+    const b = this.buf;
+    const at = this.pos;
+    this.pos = at + len;
+    return unpackMetadata(new Uint8Array(b.buffer, b.byteOffset + at, len));
   }
 
   vector(): Float32Array {
     const dim = this.u32('dimension');
+    const n = dim * 4;
     // Bounded by the payload before allocating.
-    const raw = this.bytes(dim * 4, 'vector');
-    const out = allocVector(dim);
-    if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer, out.byteOffset, raw.length).set(raw);
-    else for (let i = 0; i < dim; i++) out[i] = raw.readFloatLE(4 * i);
+    this.need(n, 'vector');
+    const p = this.pos;
+    this.pos = p + n;
+    const out = this.alloc(dim);
+    if (LITTLE_ENDIAN_HOST) this.buf.copy(bytesOf(out.buffer), out.byteOffset, p, p + n);
+    else for (let i = 0; i < dim; i++) out[i] = this.buf.readFloatLE(p + 4 * i);
     return out;
   }
 }
@@ -148,11 +233,12 @@ function expectEnd(c: PayloadCursor, what: string): void {
 }
 
 /**
- * Decodes the payload of the record whose header is at `at` (CRC already verified). Throws a plain
- * Error describing the problem when the payload does not match its type.
+ * Decodes the payload of the record whose header is at `at` (CRC already verified), taking vector room
+ * from `alloc`. Ids and metadata are copied out of `buf`. Throws a plain Error describing the problem
+ * when the payload does not match its type.
  */
-export function decodePayload(buf: Buffer, at: number, h: RecordHeader): DecodedRecord {
-  const c = new PayloadCursor(buf, at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.length);
+export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: VectorAlloc = allocVector): DecodedRecord {
+  const c = new PayloadCursor(buf, at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.length, alloc);
   if (h.type !== RecordType.BATCH) {
     const op = decodeOp(h.type, c);
     expectEnd(c, 'record');
@@ -167,7 +253,7 @@ export function decodePayload(buf: Buffer, at: number, h: RecordHeader): Decoded
     if (type === RecordType.BATCH) throw new Error('nested batch');
     const len = c.u32('batch op length');
     c.need(len, `batch op ${i + 1}`);
-    const inner = new PayloadCursor(buf, c.pos, c.pos + len);
+    const inner = new PayloadCursor(buf, c.pos, c.pos + len, alloc);
     ops.push(decodeOp(type, inner));
     expectEnd(inner, `batch op ${i + 1}`);
     c.pos += len;

@@ -67,7 +67,10 @@ function toFloat32(vector: ArrayLike<number>): Float32Array {
     throw new QuiverError('INVALID_VECTOR', 'vector must be an array or typed array of numbers');
   }
   if (vector.length * 4 > MAX_RECORD_PAYLOAD) throw new QuiverError('LIMIT_EXCEEDED', `a vector of ${vector.length} dimensions exceeds the log's record size limit`);
-  // Always a copy: the caller may mutate its array once append has returned.
+  // Always a copy: the caller may mutate its array once append has returned (and metadata packed
+  // between preparing and writing a batch must not be able to change a prepared vector).
+  // new Float32Array takes the fast path for arrays and typed arrays; .from serves other array-likes.
+  if (Array.isArray(vector) || ArrayBuffer.isView(vector)) return new Float32Array(vector as ArrayLike<number>);
   return Float32Array.from(vector);
 }
 

@@ -3,12 +3,12 @@
  * a torn tail (the end of the log) or corruption. Reads go through a bounded window; no length read
  * from the file is trusted before it is checked against the bytes actually present.
  */
-import { CorruptionError, QuiverError, ioError } from '../errors.js';
+import { CorruptionError, ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../env/fs.js';
 import { MAX_RECORD_PAYLOAD, RECORD_HEADER_SIZE, RecordType, SEGMENT_HEADER_SIZE } from './constants.js';
-import { crcMatches, decodePayload, plausibleHeader, readRecordHeader } from './record-decode.js';
+import { crcMatches, plausibleHeader, readRecordHeader, type RecordHeader } from './record-decode.js';
 import { segmentHeaderProblem, type SegmentFile } from './segment.js';
-import type { WalEntry } from './types.js';
+import { ReadWindow, readExactly } from './window.js';
 
 /** The first bad spot of a segment. */
 export interface ScanDamage {
@@ -35,48 +35,29 @@ export interface SegmentScan {
   damage?: ScanDamage;
 }
 
+/**
+ * Called with each verified record at or after `fromSeq` while its bytes are in `buf` at `at` (`buf`
+ * and `header` are valid only during the call). Returns a description when the payload does not
+ * decode (the record is then damage); anything it throws ends the scan and propagates.
+ */
+export type RecordVisitor = (seq: number, buf: Buffer, at: number, header: RecordHeader) => string | undefined;
+
 /** How to scan a segment. */
 export interface ScanOptions {
   /** The newest segment: only there can a bad record be a torn tail. */
   isLast: boolean;
   /** The first sequence number the previous segment implies, when there is one. */
   expectFirstSeq?: number;
-  /** Records below this are verified but neither decoded nor yielded. */
+  /** Records below this are verified but not visited. */
   fromSeq?: number;
-  /** Decode payloads (false: verify CRCs only, yield nothing). */
-  decode: boolean;
-  chunkBytes?: number;
+  /** Visits records (absent: verify CRCs only). */
+  visit?: RecordVisitor;
+  /** The read window, shared by the segments of one read. */
+  window: ReadWindow;
 }
 
-const DEFAULT_CHUNK = 4 * 1024 * 1024;
-/** Records per yielded batch: per-record async iteration was a large part of replay time. */
-const BATCH = 256;
-
-async function readExactly(h: FileHandle, into: Buffer, pos: number, path: string): Promise<void> {
-  let got = 0;
-  while (got < into.length) {
-    const n = await h.read(into, pos + got, got, into.length - got);
-    if (n === 0) throw new QuiverError('IO_ERROR', `${path} became shorter while it was being read; make sure no other process writes this log`, { path });
-    got += n;
-  }
-}
-
-/** A window of file bytes that slides forward as records are read. */
-class Window {
-  buf: Buffer = Buffer.alloc(0);
-  private start = 0;
-  constructor(private readonly h: FileHandle, private readonly size: number, private readonly chunk: number, private readonly path: string) {}
-
-  /** Makes [pos, pos + n) available (caller checked pos + n <= size); returns its offset in `buf`. */
-  async ensure(pos: number, n: number): Promise<number> {
-    if (pos >= this.start && pos + n <= this.start + this.buf.length) return pos - this.start;
-    const b = Buffer.allocUnsafe(Math.min(this.size - pos, Math.max(n, this.chunk)));
-    await readExactly(this.h, b, pos, this.path);
-    this.buf = b;
-    this.start = pos;
-    return 0;
-  }
-}
+/** Visited records between two yields of {@link scanSegment}. */
+export const VISITS_PER_YIELD = 256;
 
 /** True when some valid record (plausible header, CRC match) starts anywhere in [from, size). */
 async function validRecordAfter(h: FileHandle, size: number, from: number, path: string): Promise<boolean> {
@@ -104,12 +85,13 @@ async function validRecordAfter(h: FileHandle, size: number, from: number, path:
 }
 
 /**
- * Scans `segment`, yielding its valid records in batches (when decoding) and returning what it found.
+ * Scans `segment`, visiting its valid records and yielding the number visited every
+ * VISITS_PER_YIELD of them (and once at the end when some are pending), then returns what it found.
  * Damage is reported in the result, not thrown, so callers can choose between an error and a repair;
  * a record with a valid CRC but a wrong sequence number or content is always corruption, never a torn
  * tail.
  */
-export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: ScanOptions): AsyncGenerator<WalEntry[], SegmentScan, undefined> {
+export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: ScanOptions): AsyncGenerator<number, SegmentScan, undefined> {
   const path = segment.path;
   let h: FileHandle;
   try {
@@ -126,7 +108,8 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
       return result;
     };
     if (size < SEGMENT_HEADER_SIZE) return await damaged(0, 0, `the segment header is incomplete (${size} of ${SEGMENT_HEADER_SIZE} bytes)`, true);
-    const win = new Window(h, size, opts.chunkBytes ?? DEFAULT_CHUNK, path);
+    const win = opts.window;
+    win.attach(h, size, path);
     const hAt = await win.ensure(0, SEGMENT_HEADER_SIZE);
     const headerBad = segmentHeaderProblem(win.buf.subarray(hAt, hAt + SEGMENT_HEADER_SIZE), segment);
     if (headerBad) return await damaged(0, 0, headerBad.problem, false, headerBad.checksum);
@@ -136,9 +119,11 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
     }
     result.validEnd = SEGMENT_HEADER_SIZE;
     const fromSeq = opts.fromSeq ?? 0;
-    let batch: WalEntry[] = [];
+    const visit = opts.visit;
+    let visited = 0;
     let bad: { problem: string; maybeTorn: boolean; checksum?: boolean } | undefined;
     let pos = SEGMENT_HEADER_SIZE;
+    const hdr: RecordHeader = { crc: 0, length: 0, seq: 0, type: 0, flags: 0, reserved: 0 };
     while (pos < size) {
       const left = size - pos;
       if (left < RECORD_HEADER_SIZE) {
@@ -146,7 +131,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         break;
       }
       let at = await win.ensure(pos, RECORD_HEADER_SIZE);
-      const hdr = readRecordHeader(win.buf, at);
+      readRecordHeader(win.buf, at, hdr);
       if (!plausibleHeader(hdr)) {
         bad = { problem: 'the record header is invalid', maybeTorn: true };
         break;
@@ -166,16 +151,15 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         bad = { problem: `the record has sequence number ${hdr.seq} where ${expected} was expected`, maybeTorn: false };
         break;
       }
-      if (opts.decode && hdr.seq >= fromSeq) {
-        try {
-          batch.push({ seq: hdr.seq, record: decodePayload(win.buf, at, hdr) });
-        } catch (err) {
-          bad = { problem: `the payload does not decode: ${(err as Error).message}`, maybeTorn: false };
+      if (visit && hdr.seq >= fromSeq) {
+        const problem = visit(hdr.seq, win.buf, at, hdr);
+        if (problem !== undefined) {
+          bad = { problem: `the payload does not decode: ${problem}`, maybeTorn: false };
           break;
         }
-        if (batch.length >= BATCH) {
-          yield batch;
-          batch = [];
+        if (++visited >= VISITS_PER_YIELD) {
+          yield visited;
+          visited = 0;
         }
       }
       result.records++;
@@ -183,11 +167,12 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
       pos += RECORD_HEADER_SIZE + hdr.length;
       result.validEnd = pos;
     }
-    // Records before the damage are valid: hand them out before reporting it.
-    if (batch.length > 0) yield batch;
+    // Records before the damage are valid: let them be handed out before reporting it.
+    if (visited > 0) yield visited;
     if (bad) return await damaged(pos, result.records + 1, bad.problem, bad.maybeTorn, bad.checksum);
     return result;
   } finally {
+    await opts.window.detach();
     await h.close().catch(() => undefined);
   }
 }
