@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { tempDir, realDb } from '../support/db.js';
+import { runUntilKilled } from '../support/kill.js';
 import { digestDb } from '../fixtures/digest.js';
 import { versionDb } from '../fixtures/versions.js';
 import { prng } from '../../support/datasets.js';
@@ -32,26 +33,13 @@ test('a file saved in this process loads identically in a fresh child process (e
 });
 
 /** Starts a save loop, kills it with SIGKILL after `delayMs` past "ready", returns the last acknowledged version. */
-function killDuringSaves(path: string, format: string, delayMs: number, start: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture('save-loop'), path, format, '2000', '48', String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let acked = 0;
-    let buf = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'ready') setTimeout(() => child.kill('SIGKILL'), delayMs);
-        else if (line.startsWith('saved ')) acked = Number(line.slice(6));
-      }
-    });
-    // 'close' (not 'exit') fires only after stdout is drained, so every acknowledgement is counted.
-    child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolve(acked) : reject(new Error(`save loop exited without being killed: ${err}`))));
+async function killDuringSaves(path: string, format: string, delayMs: number, start: number): Promise<number> {
+  let acked = 0;
+  const out = await runUntilKilled(fixture('save-loop'), [path, format, '2000', '48', String(start)], 'ready', delayMs, (line) => {
+    if (line.startsWith('saved ')) acked = Number(line.slice(6));
   });
+  assert.equal(out.signal, 'SIGKILL', `save loop exited without being killed: ${out.stderr}`);
+  return acked;
 }
 
 for (const format of ['binary', 'json'] as const) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runUntilKilled } from '../support/kill.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,27 +18,16 @@ interface Outcome {
 }
 
 /** Runs the worker, kills it with SIGKILL `delayMs` after it is ready, and returns what it acknowledged. */
-function runAndKill(dir: string, mode: string, seed: number, delayMs: number): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [worker, dir, mode, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Outcome = { created: new Set(), maybeGone: new Set() };
-    let buf = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const [what, id] = buf.slice(0, nl).split(' ');
-        buf = buf.slice(nl + 1);
-        if (what === 'ready') setTimeout(() => child.kill('SIGKILL'), delayMs);
-        else if (what === 'created') out.created.add(id);
-        else if (what === 'deleting') out.maybeGone.add(id);
-        else if (what === 'kept') out.maybeGone.delete(id);
-      }
-    });
-    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(out) : reject(new Error(`worker exited without being killed: ${err}`))));
+async function runAndKill(dir: string, mode: string, seed: number, delayMs: number): Promise<Outcome> {
+  const out: Outcome = { created: new Set(), maybeGone: new Set() };
+  const end = await runUntilKilled(worker, [dir, mode, String(seed)], 'ready', delayMs, (line) => {
+    const [what, id] = line.split(' ');
+    if (what === 'created') out.created.add(id);
+    else if (what === 'deleting') out.maybeGone.add(id);
+    else if (what === 'kept') out.maybeGone.delete(id);
   });
+  if (end.signal !== 'SIGKILL') throw new Error(`worker exited without being killed: ${end.stderr}`);
+  return out;
 }
 
 function tempFiles(dir: string): string[] {

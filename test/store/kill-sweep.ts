@@ -3,7 +3,6 @@
 // after each kill the directory is opened read-only and must hold the stream's state after some op at
 // or after the last acknowledged one. The next child continues from there on the same directory.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,34 +11,22 @@ import { seededRandom } from '../../src/env/memory-crash.js';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { openVectorDB } from '../../src/store/durable-db.js';
 import { digest } from './helpers.js';
+import { runUntilKilled } from '../support/kill.js';
 import { applyOp, opAt, OP_DIM } from './ops.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/kill-writer.js', import.meta.url));
 
 /** Runs one child until it is killed `delayMs` after opening; returns the highest acknowledged op. */
 async function oneRun(dir: string, start: number, ckptRecords: number, delayMs: number): Promise<{ maxAck: number; acks: number }> {
-  const child = spawn(process.execPath, [CHILD, dir, String(start), '8', String(ckptRecords)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let buf = '';
   let maxAck = start - 1;
   let acks = 0;
-  let err = '';
-  let timer: NodeJS.Timeout | undefined;
-  child.stderr!.on('data', (d) => (err += String(d)));
-  child.stdout!.on('data', (d) => {
-    buf += String(d);
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === 'open') timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-      else if (line.startsWith('ack ')) {
-        maxAck = Math.max(maxAck, Number(line.slice(4)));
-        acks++;
-      }
+  const end = await runUntilKilled(CHILD, [dir, String(start), '8', String(ckptRecords)], 'open', delayMs, (line) => {
+    if (line.startsWith('ack ')) {
+      maxAck = Math.max(maxAck, Number(line.slice(4)));
+      acks++;
     }
   });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  if (timer) clearTimeout(timer);
-  assert.equal(code, null, `the child exited by itself (code ${String(code)}): ${err}`);
+  assert.equal(end.code, null, `the child exited by itself (code ${String(end.code)}): ${end.stderr}`);
   return { maxAck, acks };
 }
 
