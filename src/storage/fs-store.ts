@@ -106,13 +106,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
   async *read(key: string, options: StoreReadOptions = {}): AsyncIterable<Uint8Array> {
     const path = this.locate(checkKey(key));
     const step = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK);
-    let h: FileHandle;
-    try {
-      h = await this.fs.open(path, 'r');
-    } catch (err) {
-      if (isMissing(err)) throw notFound(key, this.location);
-      throw ioError(err, 'open', path);
-    }
+    const h = await this.openForRead(key, path);
     const readAt = async (pos: number): Promise<Uint8Array> => {
       const buf = Buffer.allocUnsafe(step);
       let got = 0;
@@ -150,6 +144,16 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     }
   }
 
+  /** Opens an object's file for reading; a missing file is NOT_FOUND naming the key. */
+  private async openForRead(key: string, path: string): Promise<FileHandle> {
+    try {
+      return await this.fs.open(path, 'r');
+    } catch (err) {
+      if (isMissing(err)) throw notFound(key, this.location);
+      throw ioError(err, 'open', path);
+    }
+  }
+
   /**
    * Reads the whole object into `target` (positional reads straight into it, two in flight) and
    * returns its size; `onChunk` sees each range as it lands, in order. An object larger than `target`
@@ -158,13 +162,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
   async readInto(key: string, target: Uint8Array, options: ReadIntoOptions = {}): Promise<number> {
     const path = this.locate(checkKey(key));
     const step = Math.max(1, options.chunkBytes ?? 8 << 20);
-    let h: FileHandle;
-    try {
-      h = await this.fs.open(path, 'r');
-    } catch (err) {
-      if (isMissing(err)) throw notFound(key, this.location);
-      throw ioError(err, 'open', path);
-    }
+    const h = await this.openForRead(key, path);
     const inFlight: { at: number; done: Promise<number> }[] = [];
     try {
       const size = await h.size();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { hashThreadRunning, startSha256, stopHashThreadForTests, warmHashThread } from '../../src/util/hash-worker.js';
+import { hashThreadRunning, startSha256, stopHashThreadForTests } from '../../src/util/hash-worker.js';
+import { hashThreadReady } from '../support/hash-thread.js';
 
 function sharedBytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(new SharedArrayBuffer(n));
@@ -17,20 +18,9 @@ function expected(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-async function ready(): Promise<void> {
-  warmHashThread();
-  // A job with onlyIfReady stays local until the thread has said it is up.
-  for (let i = 0; i < 500; i++) {
-    const probe = startSha256({ offload: true, onlyIfReady: true });
-    probe.abandon();
-    if (probe.offloaded) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail('the hash thread did not start');
-}
 
 test('an offloaded job hashes shared ranges in order, like an in-thread hash', async () => {
-  await ready();
+  await hashThreadReady();
   const b = sharedBytes(3_000_001, 7);
   const job = startSha256({ offload: true });
   assert.equal(job.offloaded, true);
@@ -44,7 +34,7 @@ test('an offloaded job hashes shared ranges in order, like an in-thread hash', a
 });
 
 test('offloaded jobs refuse non-shared memory; local jobs take anything', async () => {
-  await ready();
+  await hashThreadReady();
   const job = startSha256({ offload: true });
   assert.throws(() => job.update(new Uint8Array(4)), TypeError);
   job.abandon();
@@ -56,7 +46,7 @@ test('offloaded jobs refuse non-shared memory; local jobs take anything', async 
 });
 
 test('abandoned jobs do not disturb concurrent and later ones', async () => {
-  await ready();
+  await hashThreadReady();
   const a = sharedBytes(2_000_000, 1);
   const b = sharedBytes(2_000_000, 2);
   const dropped = startSha256({ offload: true });
@@ -72,7 +62,7 @@ test('abandoned jobs do not disturb concurrent and later ones', async () => {
 });
 
 test('when the thread dies mid-job, the job finishes on this thread; a new thread starts later', async () => {
-  await ready();
+  await hashThreadReady();
   const b = sharedBytes(4_000_000, 3);
   const job = startSha256({ offload: true });
   const other = startSha256({ offload: true });
@@ -84,7 +74,7 @@ test('when the thread dies mid-job, the job finishes on this thread; a new threa
   assert.ok((await job.digest()).equals(expected(b)));
   assert.ok((await pending).equals(expected(b.subarray(0, 1000))));
   assert.equal(hashThreadRunning(), false);
-  await ready();
+  await hashThreadReady();
   assert.equal(hashThreadRunning(), true);
   const again = startSha256({ offload: true });
   assert.equal(again.offloaded, true);

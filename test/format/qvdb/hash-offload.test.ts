@@ -4,23 +4,13 @@ import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { readQvdb, readQvdbInfo, writeQvdb } from '../../../src/format/qvdb/index.js';
 import { HASH_OFFLOAD_MIN_BYTES } from '../../../src/format/qvdb/sections.js';
-import { startSha256, warmHashThread } from '../../../src/util/hash-worker.js';
 import { bytesOf, makeImage, randomVectors } from '../../support/image.js';
+import { hashThreadReady } from '../../support/hash-thread.js';
 
 // Big enough that the VECTORS section is hashed on the helper thread on both sides.
 const DIM = 96;
 const COUNT = Math.ceil(HASH_OFFLOAD_MIN_BYTES / (DIM * 4)) + 123;
 
-async function threadReady(): Promise<void> {
-  warmHashThread();
-  for (let i = 0; i < 500; i++) {
-    const probe = startSha256({ offload: true, onlyIfReady: true });
-    probe.abandon();
-    if (probe.offloaded) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail('the hash thread did not start');
-}
 
 async function bigFile(fs: MemoryFileSystem): Promise<Float32Array> {
   const vectors = randomVectors(COUNT, DIM, 5);
@@ -33,7 +23,7 @@ async function bigFile(fs: MemoryFileSystem): Promise<Float32Array> {
 test('big files saved and loaded with the hash thread round trip bit-exactly, with the same checksums as in-thread hashing', async () => {
   const cold = new MemoryFileSystem();
   await bigFile(cold); // may hash in-thread (thread not up yet)
-  await threadReady();
+  await hashThreadReady();
   const fs = new MemoryFileSystem();
   const vectors = await bigFile(fs); // the vectors are hashed on the thread now
   assert.ok(Buffer.from(fs.readFileSync('/big.qvdb')).equals(Buffer.from(cold.readFileSync('/big.qvdb'))), 'identical bytes either way');
@@ -47,7 +37,7 @@ test('big files saved and loaded with the hash thread round trip bit-exactly, wi
 });
 
 test('a flipped bit in a big VECTORS section is a checksum mismatch, found by the hash thread', async () => {
-  await threadReady();
+  await hashThreadReady();
   const fs = new MemoryFileSystem();
   await bigFile(fs);
   const info = await readQvdbInfo(fs, '/big.qvdb');
@@ -66,7 +56,7 @@ test('a flipped bit in a big VECTORS section is a checksum mismatch, found by th
 });
 
 test('aborting a big load mid-way fails with ABORTED and later loads still verify', async () => {
-  await threadReady();
+  await hashThreadReady();
   const fs = new MemoryFileSystem();
   await bigFile(fs);
   const ac = new AbortController();
@@ -79,7 +69,7 @@ test('aborting a big load mid-way fails with ABORTED and later loads still verif
 });
 
 test('aborting a big save while the thread hashes publishes nothing', async () => {
-  await threadReady();
+  await hashThreadReady();
   const fs = new MemoryFileSystem();
   const vectors = randomVectors(COUNT, DIM, 9);
   const ids = Array.from({ length: COUNT }, (_, i) => i);
