@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { QuiverError } from '../../errors.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
-import type { ByteSource } from './sources.js';
+import type { ByteSource } from '../stream/sources.js';
 
 /** Options of {@link ByteWindow}. */
 export interface ByteWindowOptions {

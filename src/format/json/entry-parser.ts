@@ -8,7 +8,7 @@
 import type { Id, Metadata } from '../../engine/types.js';
 import { failedElement, parseFloat32Array, parseFloat32At } from './float-parse.js';
 import { JsonSyntaxError, decodeUtf8, expected, lastStringWasPlain, parseJsonSlice, scanString, scanValue, skipWs, stringValue } from './tokenizer.js';
-import type { ColumnsBuilder } from './columns-builder.js';
+import type { ColumnsBuilder } from '../columns-builder.js';
 
 /** Largest vector length accepted (the engine's limit). */
 export const MAX_DIMENSION = 65536;

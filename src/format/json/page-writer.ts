@@ -3,7 +3,7 @@
  * the bytes to a running SHA-256 until `digest()` (the checksum covers everything before it).
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { TextSink } from './sink.js';
+import type { TextSink } from '../stream/sink.js';
 
 const PAGE_SIZE = 1 << 20;
 

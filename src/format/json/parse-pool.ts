@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ColumnsBuilder } from './columns-builder.js';
+import type { ColumnsBuilder } from '../columns-builder.js';
 import { Keeper, type Keepable } from './keeper.js';
 import type { ParseReply, ParseRequest } from './parse-run.js';
 

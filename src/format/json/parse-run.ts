@@ -4,7 +4,7 @@
  * The main thread only uses the result after confirming the boundary with its own parse.
  */
 import type { Id, Metadata } from '../../engine/types.js';
-import { ColumnsBuilder } from './columns-builder.js';
+import { ColumnsBuilder } from '../columns-builder.js';
 import { parseEntry } from './entry-parser.js';
 import { JsonSyntaxError, NEED_MORE, expected, skipWs } from './tokenizer.js';
 

@@ -7,7 +7,7 @@ import type { Columns, DeltaColumns } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { MEMBER, validateHeader, type JsonStateHeader } from './header.js';
-import { fileByteSource, type ByteSource, type JsonCompression } from './sources.js';
+import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
 
 /** Options of {@link readJsonState}. */

@@ -12,11 +12,11 @@
 import { CorruptionError } from '../../errors.js';
 import type { Id } from '../../engine/types.js';
 import { ByteWindow, type ByteWindowOptions } from './byte-window.js';
-import { ColumnsBuilder } from './columns-builder.js';
+import { ColumnsBuilder } from '../columns-builder.js';
 import { MAX_DIMENSION, parseEntry, parseListId, parsedId } from './entry-parser.js';
 import { MEMBER } from './header.js';
 import { SplitHelper, acquireParsePool, parseWorkerCount, releaseParsePool, type Split } from './parse-pool.js';
-import type { ByteSource } from './sources.js';
+import type { ByteSource } from '../stream/sources.js';
 import { JsonSyntaxError, NEED_MORE, expected, lastStringWasPlain, parseJsonSlice, scanString, scanValue, skipWs, stringValue } from './tokenizer.js';
 
 const S_START = 0;

@@ -12,8 +12,8 @@ import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
 import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER } from './header.js';
 import { PageWriter } from './page-writer.js';
-import { DEFAULT_LEVEL, MAX_LEVEL, openSink } from './sink.js';
-import type { JsonCompression } from './sources.js';
+import { DEFAULT_LEVEL, MAX_LEVEL, openSink } from '../stream/sink.js';
+import type { JsonCompression } from '../stream/sources.js';
 
 /** Options of {@link writeJsonState}. */
 export interface WriteJsonStateOptions {

@@ -3,7 +3,7 @@
  * and metadata arrays, rejecting duplicate ids. Capacity hints from a file's header are only hints:
  * callers bound them by what the file's size allows before passing them in.
  */
-import type { Id, Metadata } from '../../engine/types.js';
+import type { Id, Metadata } from '../engine/types.js';
 
 const MIN_CAPACITY = 16;
 

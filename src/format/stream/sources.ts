@@ -212,3 +212,22 @@ export function fileByteSource(handle: FileHandle, size: number, file: string, c
 export function chunkByteSource(chunks: readonly Uint8Array[]): ByteSource {
   return new ChunkSource(chunks);
 }
+
+/** Decompressed bytes allowed for every compressed byte by default (gzip's own ceiling is about 1032). */
+export const DEFAULT_EXPANSION_LIMIT = 256;
+/** Decompressed bytes always allowed, whatever the compressed size. */
+export const DEFAULT_EXPANSION_FLOOR = 64 * 1024 * 1024;
+
+/**
+ * The decompression cap (bomb guard) for a compressed file of `compressedSize` bytes: the caller's
+ * `maxDecompressedBytes` when given, else 64 MiB plus 256 bytes per compressed byte. Real vector data
+ * expands 1-3x; a bomb expands ~1000x (gzip) or far more (brotli), so the default stops bombs early
+ * and never stops a real file.
+ */
+export function decompressionCap(compressedSize: number, maxDecompressedBytes?: number): number {
+  if (maxDecompressedBytes !== undefined) {
+    if (!(maxDecompressedBytes >= 0)) throw new QuiverError('INVALID_ARGUMENT', 'maxDecompressedBytes must be a non-negative number of bytes.');
+    return maxDecompressedBytes;
+  }
+  return DEFAULT_EXPANSION_FLOOR + DEFAULT_EXPANSION_LIMIT * compressedSize;
+}
