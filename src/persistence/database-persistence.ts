@@ -11,11 +11,12 @@ import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import type { VectorDB } from '../engine/vector-db.js';
-import type { Columns, DeltaColumns } from '../engine/types.js';
+import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import type { SnapshotInfo } from '../snapshot/types.js';
 import type {
@@ -43,9 +44,11 @@ interface ChainState {
   nextIndex: number;
   format: PersistenceFormat;
   compression: CompressionType;
+  /** Size of the base file (the journal is folded into a full save once it passes a quarter of this). */
+  baseBytes: number;
 }
 
-type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel'>> & { compressionLevel?: number };
+type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
 
 function checkOptions(options: PersistenceOptions): Resolved {
   if (options === null || typeof options !== 'object') throw new TypeError('DatabasePersistence options must be an object');
@@ -71,6 +74,7 @@ function checkOptions(options: PersistenceOptions): Resolved {
     autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0),
     maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
     batchSize: num('batchSize', options.batchSize, 1000, 1),
+    journalMaxBytes: options.journalMaxBytes === undefined ? undefined : num('journalMaxBytes', options.journalMaxBytes, 0, 0),
   };
 }
 
@@ -90,6 +94,7 @@ export class DatabasePersistence extends EventEmitter {
   private tempsCleaned = false;
   private closed = false;
   private snapshotManager: SnapshotManager | undefined;
+  private journal: SaveJournal | undefined;
 
   constructor(
     readonly db: VectorDB,
@@ -118,8 +123,9 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   /**
-   * Writes only what changed since the last save (a delta beside the last full file) and returns its
-   * path; null when nothing changed. Without a base yet (or after an import), it writes a full save.
+   * Writes only what changed since the last save and returns where: a delta file beside the last full
+   * file, or the save journal directory when auto-saving incrementally; null when nothing changed.
+   * Without a base yet (or after an import), it writes a full save and returns that file.
    */
   saveIncremental(options: IncrementalSaveOptions = {}): Promise<string | null> {
     return this.queue.run(() => this.doSaveIncremental(options));
@@ -228,6 +234,11 @@ export class DatabasePersistence extends EventEmitter {
     if (this.hasUnsavedChanges && (this.db.len() > 0 || this.savedSeq >= 0)) {
       await this.queue.run(() => (this.options.incremental ? this.doSaveIncremental({}).then(() => undefined) : this.doSave({}).then(() => undefined)));
     }
+    await this.queue.run(async () => {
+      const j = this.journal;
+      this.journal = undefined;
+      await j?.close();
+    });
   }
 
   private autoSaveTick(): void {
@@ -289,9 +300,10 @@ export class DatabasePersistence extends EventEmitter {
     const compression = this.compressionFor(options.compress);
     const path = resolve(options.path ?? this.defaultPath(format, compression));
     const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
-    // The new base is durable; deltas of the previous base at this path are now obsolete.
+    // The new base is durable; deltas and the journal of the previous base at this path are now obsolete.
     await removeDeltas(this.fs, path);
-    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression };
+    await this.dropJournal(path);
+    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes };
     this.savedSeq = seq;
     this.needFullSave = false;
     this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
@@ -315,6 +327,7 @@ export class DatabasePersistence extends EventEmitter {
         this.savedSeq = changes.seq;
         return null;
       }
+      if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
       const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, 'save', options.onProgress, options.signal));
@@ -326,6 +339,35 @@ export class DatabasePersistence extends EventEmitter {
     } finally {
       changes.release();
     }
+  }
+
+  /** Incremental auto-save appends to the save journal instead of writing delta files. */
+  private get journaled(): boolean {
+    return this.options.incremental && this.options.autoSaveInterval > 0;
+  }
+
+  private async appendJournal(chain: ChainState, changes: ChangeImage, started: number, options: IncrementalSaveOptions): Promise<string> {
+    // A long journal makes loads slow: past the limit, fold everything into a new full file instead.
+    const limit = this.options.journalMaxBytes ?? Math.max(JOURNAL_MIN_CHECKPOINT_BYTES, chain.baseBytes / 4);
+    const estimate = changes.count * (changes.dimension * 4 + 64) + changes.deletedIds.length * 32;
+    if ((this.journal?.bytes ?? 0) + estimate > limit) {
+      changes.release();
+      return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
+    }
+    this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum);
+    const bytes = await this.journal.append(changes);
+    this.savedSeq = changes.seq;
+    this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
+    return this.journal.dir;
+  }
+
+  private async dropJournal(path: string): Promise<void> {
+    if (this.journal) {
+      const j = this.journal;
+      this.journal = undefined;
+      await j.close();
+    }
+    await removeJournal(this.fs, path);
   }
 
   private async readChecked(path: string, verifyChecksum: boolean | undefined, op: string, onProgress: LoadOptions['onProgress'], signal?: AbortSignal) {
@@ -370,14 +412,25 @@ export class DatabasePersistence extends EventEmitter {
     let n = 0;
     const chain = await readDeltaChain(this.fs, path, base.checksum, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
+    const journal = await readJournal(this.fs, path, chain.lastChecksum);
+    if (journal) checkJournalDimension(journal, this.db.dimension, path);
     // Everything is decoded and verified: only now touch the database.
     this.db.replaceAll(base.columns);
     for (const d of chain.deltas) this.db.applyDelta(d.delta);
+    if (journal) applyJournal(this.db, journal);
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
-    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression };
+    const baseBytes = (await this.fs.stat(path)).size;
+    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes };
     this.savedSeq = this.db.seq;
-    this.needFullSave = false;
+    // A journal extends the chain only when journaling; otherwise the next save must be a full one
+    // (a delta written now would be replayed before the journal it follows).
+    this.needFullSave = journal !== undefined && !this.journaled;
+    if (this.journal) {
+      await this.journal.close();
+      this.journal = undefined;
+    }
+    if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
     reporter.finish(`loaded ${this.db.len()} vectors`);
   }
 

@@ -23,7 +23,11 @@ export interface PersistenceOptions {
   compression?: CompressionType;
   /** Compression level (gzip 1-9, default 6; brotli 0-11, default 4). */
   compressionLevel?: number;
-  /** When true, auto-save and `shutdown` write deltas (`saveIncremental`) instead of full files. */
+  /**
+   * When true, auto-save and `shutdown` save incrementally (`saveIncremental`) instead of writing full
+   * files: delta files beside the last full file, or, when `autoSaveInterval` is also set, one fsynced
+   * record per save in the save journal `<file>.wal/` (README "Save journal").
+   */
   incremental?: boolean;
   /** Auto-save period in ms; 0 disables (default 0). */
   autoSaveInterval?: number;
@@ -31,6 +35,11 @@ export interface PersistenceOptions {
   maxSnapshots?: number;
   /** Entries per progress step / I/O batch (default 1000). */
   batchSize?: number;
+  /**
+   * Journal size in bytes after which an incremental save writes a full file instead (default: the
+   * larger of 64 MiB and a quarter of the last full file).
+   */
+  journalMaxBytes?: number;
   /** The file system to use (tests pass an in-memory or fault-injecting one). */
   fs?: FileSystem;
 }
@@ -129,7 +138,8 @@ export interface DatabaseState {
 /** What a completed save reports through the `save` event. */
 export interface SaveEvent {
   path: string;
-  kind: 'full' | 'delta';
+  /** 'journal': one record appended to the save journal (`path` is the journal directory). */
+  kind: 'full' | 'delta' | 'journal';
   bytes: number;
   count: number;
   checksum: string;

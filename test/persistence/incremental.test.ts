@@ -164,7 +164,7 @@ test('export/import: json and binary, merge keeps existing entries, clear replac
   }
 });
 
-test('auto-save saves on its interval without overlapping, shutdown saves the rest, errors become events', async () => {
+test('auto-save saves on its interval (incremental: to the journal) without overlapping, shutdown saves the rest, errors become events', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const db = await generated(200);
@@ -177,7 +177,7 @@ test('auto-save saves on its interval without overlapping, shutdown saves the re
     }
     assert.ok(kinds.length >= 2, `auto-save ran ${kinds.length} times`);
     assert.equal(kinds[0], 'full');
-    assert.ok(kinds.slice(1).every((k) => k === 'delta'));
+    assert.ok(kinds.slice(1).every((k) => k === 'journal'));
     void db.insert({ id: 'last', vector: new Float32Array(32).fill(7) });
     await p.shutdown();
     const copy = new VectorDB({ dimension: 32 });

@@ -1,0 +1,224 @@
+/**
+ * The save journal: how DatabasePersistence with `incremental: true` and `autoSaveInterval` saves. Instead
+ * of writing a delta file per save, each incremental save appends the changes since the previous one
+ * as ONE write-ahead-log batch record (src/wal: CRC32 records, fsynced before the save resolves) in a
+ * directory beside the saved file, `<file>.wal/`. A small `HEAD` file in that directory names the
+ * checksum of the state the log applies to (the saved file, or the last delta of its chain), so a log
+ * left over from an older file is recognised and ignored. A full save replaces the file, then removes
+ * the log's segments and rewrites HEAD (docs/DESIGN.md "Save journal").
+ *
+ * One record per save keeps every save atomic on replay: a torn final record is a save that never
+ * completed, so a load gives exactly the state of some completed save.
+ */
+import { join } from 'node:path';
+import { CorruptionError, QuiverError, ioError } from '../errors.js';
+import type { FileSystem } from '../env/fs.js';
+import { writeFileAtomic } from '../env/atomic.js';
+import { ensureDirDurable } from '../env/durable-dir.js';
+import type { ChangeImage, Id, Metadata } from '../engine/types.js';
+import type { VectorDB } from '../engine/vector-db.js';
+import { WalWriter, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
+
+/** Name of the file in the journal directory that links the log to its base state. */
+export const JOURNAL_HEAD = 'HEAD';
+/** First line of a HEAD file. */
+export const JOURNAL_HEAD_MAGIC = 'QVDB-JOURNAL 1';
+/** Journal bytes after which an incremental save writes a full file instead (or 1/4 of the base, if larger). */
+export const JOURNAL_MIN_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** The journal directory of a saved file. */
+export function journalDir(basePath: string): string {
+  return `${basePath}.wal`;
+}
+
+function headText(after: string): string {
+  return `${JOURNAL_HEAD_MAGIC}\nafter ${after}\n`;
+}
+
+/** Reads HEAD; undefined when the journal directory or HEAD is missing. Malformed → CorruptionError. */
+export async function readJournalHead(fs: FileSystem, basePath: string): Promise<string | undefined> {
+  const path = join(journalDir(basePath), JOURNAL_HEAD);
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(path);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw ioError(err, 'read', path);
+  }
+  const lines = Buffer.from(bytes).toString('utf8').split('\n');
+  const m = /^after ([0-9a-f]+)$/.exec(lines[1] ?? '');
+  if (lines[0] !== JOURNAL_HEAD_MAGIC || !m || !HEX64.test(m[1]) || lines.length !== 3 || lines[2] !== '') {
+    throw new CorruptionError({ file: path, section: 'journal head' }, `not a QuiverDB journal head (expected "${JOURNAL_HEAD_MAGIC}" and "after <sha256>")`);
+  }
+  return m[1];
+}
+
+/** A decoded journal: the ops of every complete record, in order. */
+export interface JournalContents {
+  ops: DecodedOp[];
+  records: number;
+  bytes: number;
+}
+
+/**
+ * Reads the journal of `basePath` when its HEAD names `after` (the checksum of the state just loaded);
+ * undefined when there is no journal or it belongs to another state. Decodes everything before the
+ * caller touches the database, so a damaged journal fails the load with the database unchanged.
+ */
+export async function readJournal(fs: FileSystem, basePath: string, after: string): Promise<JournalContents | undefined> {
+  const head = await readJournalHead(fs, basePath);
+  if (head !== after) return undefined;
+  const ops: DecodedOp[] = [];
+  let records = 0;
+  const reader = readWal(fs, journalDir(basePath));
+  for await (const batch of reader.batches()) {
+    for (const { record } of batch) {
+      records++;
+      if (record.type === 'batch') ops.push(...record.ops);
+      else ops.push(record);
+    }
+  }
+  let bytes = 0;
+  for (const name of await fs.readdir(journalDir(basePath))) {
+    if (name !== JOURNAL_HEAD) bytes += (await fs.stat(join(journalDir(basePath), name))).size;
+  }
+  return { ops, records, bytes };
+}
+
+/** Applies decoded journal ops to `db` in order (they were validated when logged and on decode). */
+export function applyJournal(db: VectorDB, contents: JournalContents): void {
+  for (const op of contents.ops) {
+    switch (op.type) {
+      case 'clear':
+        void db.clear();
+        break;
+      case 'delete':
+        void db.delete(op.id);
+        break;
+      case 'updateMetadata':
+        void db.updateMetadata(op.id, op.metadata ?? {});
+        break;
+      case 'upsert':
+        void db.insert({ id: op.id, vector: op.vector, metadata: op.metadata });
+        break;
+    }
+  }
+}
+
+/** The changes of `changes` as the ops of one batch record: clear, deletions, then upserts. */
+export function changeOps(changes: ChangeImage): WalOp[] {
+  const ops: WalOp[] = [];
+  if (changes.cleared) ops.push({ type: 'clear' });
+  for (const id of changes.deletedIds) ops.push({ type: 'delete', id });
+  const dim = changes.dimension;
+  let i = 0;
+  const ids: readonly Id[] = changes.ids;
+  const metadata: readonly (Metadata | undefined)[] = changes.metadata;
+  for (const chunk of changes.vectorChunks(4096)) {
+    const n = chunk.length / dim;
+    for (let k = 0; k < n; k++, i++) {
+      // The chunk may alias engine memory that the next chunk reuses: copy each vector out.
+      ops.push({ type: 'upsert', id: ids[i], vector: chunk.slice(k * dim, (k + 1) * dim), metadata: metadata[i] });
+    }
+  }
+  return ops;
+}
+
+/** An open journal for appending. */
+export class SaveJournal {
+  /** Bytes of log written since the journal was (re)started, including what was there at open. */
+  bytes: number;
+
+  private constructor(private readonly fs: FileSystem, readonly basePath: string, private writer: WalWriter, bytes: number) {
+    this.bytes = bytes;
+  }
+
+  /**
+   * Opens the journal of `basePath` to extend the state whose checksum is `after`: keeps an existing log
+   * that applies to it (`existingBytes` from readJournal), otherwise starts an empty one.
+   */
+  static async open(fs: FileSystem, basePath: string, after: string, existingBytes?: number): Promise<SaveJournal> {
+    const dir = journalDir(basePath);
+    if (existingBytes === undefined || (await readJournalHead(fs, basePath)) !== after) {
+      await resetJournalDir(fs, basePath, after);
+      existingBytes = 0;
+    }
+    const writer = await WalWriter.open(fs, dir, { durability: 'sync' });
+    return new SaveJournal(fs, basePath, writer, existingBytes);
+  }
+
+  /** Appends `changes` as one durable record; resolves after fsync. Returns the bytes added. */
+  async append(changes: ChangeImage): Promise<number> {
+    const ops = changeOps(changes);
+    if (ops.length === 0) return 0;
+    const before = await this.segmentBytes();
+    await this.writer.append({ type: 'batch', ops });
+    const added = (await this.segmentBytes()) - before;
+    this.bytes += added;
+    return added;
+  }
+
+  /** Path of the journal directory. */
+  get dir(): string {
+    return journalDir(this.basePath);
+  }
+
+  /** Flushes and closes the log. */
+  async close(): Promise<void> {
+    await this.writer.close();
+  }
+
+  private async segmentBytes(): Promise<number> {
+    try {
+      return (await this.fs.stat(this.writer.segmentPath)).size;
+    } catch (err) {
+      throw ioError(err, 'stat', this.writer.segmentPath);
+    }
+  }
+}
+
+/**
+ * Empties the journal of `basePath` and points it at `after` (the checksum of the state a new full save
+ * wrote). Segments go first, then HEAD is rewritten: a crash in between leaves HEAD naming the old
+ * state, which no longer matches anything, so the log is ignored.
+ */
+export async function resetJournalDir(fs: FileSystem, basePath: string, after: string): Promise<void> {
+  const dir = journalDir(basePath);
+  await ensureDirDurable(fs, dir);
+  try {
+    for (const name of await fs.readdir(dir)) if (name !== JOURNAL_HEAD) await fs.rm(join(dir, name), { recursive: true });
+    await fs.syncDir(dir);
+  } catch (err) {
+    throw ioError(err, 'reset journal', dir);
+  }
+  await writeFileAtomic(fs, join(dir, JOURNAL_HEAD), Buffer.from(headText(after)));
+}
+
+/** Removes the journal of `basePath` entirely (a full save without journaling made it obsolete). */
+export async function removeJournal(fs: FileSystem, basePath: string): Promise<boolean> {
+  const dir = journalDir(basePath);
+  try {
+    await fs.stat(dir);
+  } catch {
+    return false;
+  }
+  try {
+    // HEAD first: without it the directory is inert even if removal stops half-way.
+    await fs.rm(join(dir, JOURNAL_HEAD));
+    await fs.rm(dir, { recursive: true });
+    return true;
+  } catch (err) {
+    throw ioError(err, 'remove journal', dir);
+  }
+}
+
+/** Checks that a journal op list is applicable to a database of `dimension` (defensive; decode checks most). */
+export function checkJournalDimension(contents: JournalContents, dimension: number, dir: string): void {
+  for (const op of contents.ops) {
+    if (op.type === 'upsert' && op.vector.length !== dimension) {
+      throw new QuiverError('DIMENSION_MISMATCH', `${dir} holds a ${op.vector.length}-dimensional vector for id ${String(op.id)}; the database has dimension ${dimension}.`, { path: dir });
+    }
+  }
+}

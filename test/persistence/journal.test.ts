@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { journalDir } from '../../src/persistence/journal.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { CorruptionError } from '../../src/errors.js';
+import type { SaveEvent } from '../../src/persistence/types.js';
+import { prng } from '../../support/datasets.js';
+import { tempDir, assertSameDb } from '../support/db.js';
+
+const DIM = 16;
+
+function vec(rnd: () => number): Float32Array {
+  return Float32Array.from({ length: DIM }, () => rnd() * 2 - 1);
+}
+
+/** Copies `db` into a new VectorDB (the expected state at a point in time). */
+async function cloneDb(db: VectorDB): Promise<VectorDB> {
+  const out = new VectorDB({ dimension: db.dimension, metric: db.metric });
+  for (const e of db) await out.insert({ id: e.id, vector: e.vector, metadata: e.metadata });
+  return out;
+}
+
+/** Random mutations: inserts, replacements, metadata edits, deletes (and rarely clear). */
+function mutate(db: VectorDB, rnd: () => number, n: number, allowClear = false): void {
+  for (let k = 0; k < n; k++) {
+    const r = rnd();
+    const id = rnd() < 0.2 ? Math.floor(rnd() * 50) : `doc-${Math.floor(rnd() * 200)}`;
+    if (r < 0.6) void db.insert({ id, vector: vec(rnd), metadata: rnd() < 0.7 ? { k, tag: `t${k % 5}` } : undefined });
+    else if (r < 0.75 && db.has(id)) void db.updateMetadata(id, { edited: k });
+    else if (r < 0.98 || !allowClear) void db.delete(id);
+    else void db.clear();
+  }
+}
+
+function journaled(db: VectorDB, baseDir: string, extra: Record<string, unknown> = {}): DatabasePersistence {
+  // A long interval: the tests call saveIncremental themselves, exactly as the timer would.
+  return new DatabasePersistence(db, { baseDir, incremental: true, autoSaveInterval: 3_600_000, ...extra });
+}
+
+test('journaled incremental saves append one record each to <file>.wal/ and reload exactly', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(7);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 300);
+    const p = journaled(db, dir);
+    const events: SaveEvent[] = [];
+    p.on('save', (e: SaveEvent) => events.push(e));
+    const base = await p.save();
+    const baseSize = statSync(base).size;
+    for (let round = 0; round < 5; round++) {
+      mutate(db, rnd, 20, round === 3);
+      const where = await p.saveIncremental();
+      assert.equal(where, journalDir(base));
+      assert.equal(events.at(-1)?.kind, 'journal');
+      assert.equal(statSync(base).size, baseSize, 'the full file is not rewritten');
+      assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.delta-')), [], 'no delta files in journal mode');
+      const reader = new VectorDB({ dimension: DIM });
+      await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+      assertSameDb(reader, db);
+    }
+    assert.equal(await p.saveIncremental(), null, 'nothing changed');
+    await p.shutdown();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a journal continues after load in a new process-like instance; a full save empties it', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(11);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 100);
+    const p1 = journaled(db, dir);
+    const base = await p1.save();
+    mutate(db, rnd, 30);
+    await p1.saveIncremental();
+    await p1.shutdown();
+
+    const db2 = new VectorDB({ dimension: DIM });
+    const p2 = journaled(db2, dir);
+    await p2.load({ path: base });
+    assertSameDb(db2, db);
+    mutate(db2, rnd, 30);
+    assert.equal(await p2.saveIncremental(), journalDir(base));
+    const db3 = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(db3, { baseDir: dir }).load({ path: base });
+    assertSameDb(db3, db2);
+
+    await p2.save({ path: base });
+    assert.equal(existsSync(journalDir(base)), false, 'the full save removed the journal');
+    const db4 = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(db4, { baseDir: dir }).load({ path: base });
+    assertSameDb(db4, db2);
+    await p2.shutdown();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a torn final journal record is a save that never happened: load gives the previous save', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(3);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 100);
+    const p = journaled(db, dir);
+    const base = await p.save();
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    const expected = await cloneDb(db);
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    await p.shutdown();
+    const seg = readdirSync(journalDir(base)).filter((n) => n !== 'HEAD');
+    assert.equal(seg.length, 1);
+    const segPath = join(journalDir(base), seg[0]);
+    truncateSync(segPath, statSync(segPath).size - 7);
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+    assertSameDb(reader, expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a journal whose HEAD names another state is ignored; a damaged HEAD is reported and nothing changes', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(5);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 50);
+    const p = journaled(db, dir);
+    const base = await p.save();
+    const atSave = await cloneDb(db);
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    await p.shutdown();
+    const head = join(journalDir(base), 'HEAD');
+    writeFileSync(head, `QVDB-JOURNAL 1\nafter ${'ab'.repeat(32)}\n`);
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+    assertSameDb(reader, atSave);
+
+    writeFileSync(head, 'garbage');
+    const target = new VectorDB({ dimension: DIM });
+    void target.insert({ id: 'keep-me', vector: new Float32Array(DIM).fill(1) });
+    await assert.rejects(new DatabasePersistence(target, { baseDir: dir }).load({ path: base }), (e: unknown) => e instanceof CorruptionError && e.message.includes('HEAD'));
+    assert.deepEqual(target.ids(), ['keep-me']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('loading a journal without journaling makes the next incremental save a full one', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(9);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 50);
+    const p = journaled(db, dir);
+    const base = await p.save();
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    await p.shutdown();
+    const db2 = new VectorDB({ dimension: DIM });
+    const plain = new DatabasePersistence(db2, { baseDir: dir, incremental: true });
+    await plain.load({ path: base });
+    mutate(db2, rnd, 5);
+    assert.equal(await plain.saveIncremental(), base, 'a full save, not a delta on top of the journal');
+    assert.equal(existsSync(journalDir(base)), false);
+    const db3 = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(db3, { baseDir: dir }).load({ path: base });
+    assertSameDb(db3, db2);
+  } finally {
+    cleanup();
+  }
+});
+
+test('past journalMaxBytes an incremental save writes a full file and starts the journal over', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(13);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 50);
+    const p = journaled(db, dir, { journalMaxBytes: 6000 });
+    const kinds: string[] = [];
+    p.on('save', (e: SaveEvent) => kinds.push(e.kind));
+    const base = await p.save();
+    for (let i = 0; i < 12; i++) {
+      mutate(db, rnd, 10);
+      await p.saveIncremental();
+    }
+    assert.ok(kinds.filter((k) => k === 'full').length >= 2, `folded at least once: ${kinds.join(',')}`);
+    assert.ok(kinds.includes('journal'));
+    await p.shutdown();
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+    assertSameDb(reader, db);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the auto-save timer appends to the journal', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: DIM });
+    const rnd = prng(17);
+    mutate(db, rnd, 20);
+    const p = new DatabasePersistence(db, { baseDir: dir, incremental: true, autoSaveInterval: 10 });
+    const kinds: string[] = [];
+    p.on('save', (e: SaveEvent) => kinds.push(e.kind));
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 300 && kinds.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await waitFor(1);
+    mutate(db, rnd, 10);
+    await waitFor(2);
+    assert.deepEqual(kinds.slice(0, 2), ['full', 'journal']);
+    await p.shutdown();
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load();
+    assertSameDb(reader, db);
+  } finally {
+    cleanup();
+  }
+});
+
+test('power loss: after each acknowledged journaled save, a crash at any point reloads that save exactly', async () => {
+  const fs = new MemoryFileSystem();
+  const rnd = prng(21);
+  const db = new VectorDB({ dimension: DIM });
+  mutate(db, rnd, 60);
+  const p = journaled(db, '/data', { fs });
+  const base = await p.save();
+  for (let round = 0; round < 8; round++) {
+    mutate(db, rnd, 15, round === 5);
+    await p.saveIncremental();
+    const expected = await cloneDb(db);
+    for (let seed = 0; seed < 4; seed++) {
+      const crashed = fs.snapshotDurable({ seed: round * 10 + seed });
+      const reader = new VectorDB({ dimension: DIM });
+      await new DatabasePersistence(reader, { baseDir: '/data', fs: crashed }).load({ path: base });
+      assertSameDb(reader, expected);
+    }
+  }
+  await p.shutdown();
+});
