@@ -111,3 +111,23 @@ export async function detectFormat(fs: FileSystem, path: string): Promise<Detect
   }
   return { format: 'unknown', compression: 'none' };
 }
+
+/** The first bytes of a file as {@link probeHead} found them. */
+export interface ProbedHead {
+  /** Up to 4 KiB from the start (decompressed when the file is gzip). */
+  head: Uint8Array;
+  compression: 'none' | 'gzip';
+  /** When the raw bytes decompress as brotli (which has no magic), their start; try it when `head` means nothing. */
+  brotliHead?: Uint8Array;
+}
+
+/** Reads the start of a file for format sniffing, seeing through gzip (and, as a candidate, brotli). */
+export async function probeHead(fs: FileSystem, path: string): Promise<ProbedHead> {
+  const raw = await readHead(fs, path);
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    const inner = tryGunzip(raw);
+    if (inner) return { head: inner, compression: 'gzip' };
+  }
+  const brotli = raw.length > 0 ? tryBrotli(raw) : undefined;
+  return { head: raw, compression: 'none', brotliHead: brotli && brotli.length > 0 ? brotli.subarray(0, PROBE_BYTES) : undefined };
+}

@@ -18,6 +18,7 @@ import { extensionFor, readState, writeState, type WriteSpec } from './codec.js'
 import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
+import { codecFor, exportImage, importFile } from '../interchange/index.js';
 import type { SnapshotInfo } from '../snapshot/types.js';
 import type {
   CompressionType,
@@ -136,25 +137,66 @@ export class DatabasePersistence extends EventEmitter {
     return this.queue.run(() => this.doLoad(options));
   }
 
-  /** Writes a full copy of the database to `path` without changing what incremental saves extend. */
+  /**
+   * Writes a full copy of the database to `path` in any writable interchange format (default: this
+   * instance's format) without changing what incremental saves extend.
+   */
   export(options: ExportOptions): Promise<void> {
     if (!options || typeof options.path !== 'string') throw new TypeError('export needs { path }');
     return this.queue.run(async () => {
       const format = options.format ?? this.options.format;
-      await this.writeFull(resolve(options.path), format, this.compressionFor(options.compress), 'export', options.onProgress, options.signal);
+      const compression = this.compressionFor(options.compress);
+      const path = resolve(options.path);
+      if (format === 'binary' || format === 'json' || format === 'sqlite') {
+        await this.writeFull(path, format, compression, 'export', options.onProgress, options.signal);
+        return;
+      }
+      // Formats without per-section compression take the file-level kind only when they support it.
+      const codec = codecFor(format);
+      const c = options.compress === undefined && !codec.compressions.includes(compression) ? 'none' : compression;
+      await this.prepareDir(path);
+      const image = this.db.openImage();
+      try {
+        const reporter = options.onProgress ? new ProgressReporter('export', 1, options.onProgress) : undefined;
+        await exportImage(this.fs, path, image, {
+          format,
+          compression: c,
+          level: this.options.compressionLevel,
+          user: { persistence: { format, compression: c, savedBy: 'quiverdb' } },
+          signal: options.signal,
+          onProgress: reporter ? (p) => reporter.update(p.total > 0 ? p.current / p.total : 0, p.message) : undefined,
+        });
+        reporter?.finish('export complete');
+      } finally {
+        image.release();
+      }
     });
   }
 
-  /** Reads a saved or exported file (json or binary) into the database: merge by default, replace with `clear: true`. */
+  /**
+   * Reads a file in any supported format (detected from its bytes, or `format`) into the database:
+   * merge by default (file entries win), replace with `clear: true`. All-or-nothing.
+   */
   import(options: ImportOptions): Promise<void> {
     if (!options || typeof options.path !== 'string') throw new TypeError('import needs { path }');
     return this.queue.run(async () => {
       const path = resolve(options.path);
-      const st = await this.readChecked(path, options.verifyChecksum, 'import', options.onProgress, options.signal);
-      if (st.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; import its base file instead.`, { path });
-      if (options.clear) this.db.replaceAll(st.columns);
-      else this.db.applyDelta({ ...st.columns, cleared: false, deletedIds: [] });
+      const reporter = new ProgressReporter('import', 1, options.onProgress);
+      const read = await importFile(this.fs, path, {
+        format: options.format,
+        verifyChecksum: options.verifyChecksum,
+        maxDecompressedBytes: options.maxDecompressedBytes,
+        signal: options.signal,
+        onProgress: reporter.child(0, 1),
+      });
+      const cols = read.columns;
+      // A file that does not record its metric takes the database's.
+      if (!read.metricKnown) cols.metric = this.db.metric;
+      this.checkShape(path, cols);
+      if (options.clear) this.db.replaceAll(cols);
+      else this.db.applyDelta({ ...cols, cleared: false, deletedIds: [] });
       this.needFullSave = true;
+      reporter.finish(`imported ${cols.ids.length} vectors`);
     });
   }
 

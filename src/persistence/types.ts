@@ -71,10 +71,15 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Formats `export` writes: the save formats plus the interchange formats (docs/FORMAT.md has each).
+ */
+export type ExportFormat = PersistenceFormat | 'msgpack' | 'jsonl' | 'parquet' | 'npy';
+
 /** Options of `export`. */
 export interface ExportOptions {
   path: string;
-  format?: PersistenceFormat;
+  format?: ExportFormat;
   compress?: boolean;
   /** Accepted for compatibility; the flat index has nothing to store. */
   includeIndex?: boolean;
@@ -82,11 +87,18 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
+/** Formats `import` reads: every export format plus the reference systems' files. */
+export type ImportFormat = ExportFormat | 'reference-000' | 'reference-004';
+
 /** Options of `import`. */
 export interface ImportOptions {
   path: string;
   /** Replace the current contents (true) or merge into them, file entries winning (false, the default). */
   clear?: boolean;
+  /** Read as this format instead of detecting it from the file's bytes (directories: 'reference-004'). */
+  format?: ImportFormat;
+  /** Bomb guard for compressed files (default: 64 MiB + 256 x the compressed size). */
+  maxDecompressedBytes?: number;
   verifyChecksum?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
