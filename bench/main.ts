@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store] [--markdown file]`: runs every benchmark suite and prints a table of
+ * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store,interchange] [--markdown file]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
  * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
  */
@@ -10,6 +10,7 @@ import { Report } from './report.js';
 import { benchPersistence, type BenchSettings } from './persistence.js';
 import { benchSnapshots } from './snapshot.js';
 import { benchStore } from './store.js';
+import { benchInterchange } from './interchange.js';
 
 const args = process.argv.slice(2);
 const onlyIdx = args.indexOf('--only');
@@ -31,6 +32,7 @@ try {
   if (run('persistence')) await benchPersistence(report, settings);
   if (run('snapshot')) await benchSnapshots(report, settings);
   if (run('store')) await benchStore(report, settings);
+  if (run('interchange')) await benchInterchange(report, settings);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
