@@ -26,7 +26,9 @@ export type {
   IncrementalSaveOptions,
   LoadOptions,
   ExportOptions,
+  ExportFormat,
   ImportOptions,
+  ImportFormat,
   SnapshotMetadata,
   SnapshotRestoreOptions,
   DatabaseState,
@@ -35,6 +37,7 @@ export type {
   ProgressCallback,
   Progress,
 } from './persistence/types.js';
+export * from './interchange/index.js';
 export { QuiverError, CorruptionError, isQuiverError } from './errors.js';
 export type { ErrorCode, CorruptionLocation } from './errors.js';
 export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
