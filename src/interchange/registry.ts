@@ -9,10 +9,11 @@ import type { CollectionImage } from '../engine/types.js';
 import { probeHead } from '../format/detect.js';
 import type { ExchangeCodec, ExchangeCompression, ExchangeFormat, ExchangeReadOptions, ExchangeWriteOptions, ExchangeWriteResult, ImportedColumns } from '../format/exchange.js';
 import { binaryCodec, jsonCodec } from './native-codecs.js';
+import { parquetCodec } from '../format/parquet/index.js';
 import { columnsImage } from './columns-image.js';
 
 /** Codecs in sniffing order: formats with unambiguous magic first, then the JSON-text family. */
-const CODECS: readonly ExchangeCodec[] = [binaryCodec, jsonCodec];
+const CODECS: readonly ExchangeCodec[] = [binaryCodec, parquetCodec, jsonCodec];
 
 /** The formats this build knows, in sniffing order. */
 export function exchangeFormats(): ExchangeFormat[] {
