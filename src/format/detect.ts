@@ -55,21 +55,26 @@ function classify(b: Uint8Array): DetectedFormat['format'] {
   return 'unknown';
 }
 
-// Both decoders flush what they can of a truncated stream instead of failing on the missing tail.
-function tryGunzip(b: Uint8Array): Uint8Array | undefined {
-  try {
-    return gunzipSync(b, { finishFlush: Z.Z_SYNC_FLUSH, maxOutputLength: PROBE_OUTPUT });
-  } catch {
-    return undefined;
+// Both decoders flush what they can of a truncated stream instead of failing on the missing tail. A
+// highly compressed start (a bomb, or just very repetitive text) can exceed the probe's output cap:
+// then the first few hundred input bytes are decompressed instead, which is enough to recognise it.
+function probeInflate(b: Uint8Array, inflate: (input: Uint8Array) => Uint8Array): Uint8Array | undefined {
+  for (const cut of [b.length, 512]) {
+    try {
+      return inflate(b.subarray(0, Math.min(cut, b.length)));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE') return undefined;
+    }
   }
+  return undefined;
+}
+
+function tryGunzip(b: Uint8Array): Uint8Array | undefined {
+  return probeInflate(b, (input) => gunzipSync(input, { finishFlush: Z.Z_SYNC_FLUSH, maxOutputLength: PROBE_OUTPUT }));
 }
 
 function tryBrotli(b: Uint8Array): Uint8Array | undefined {
-  try {
-    return brotliDecompressSync(b, { finishFlush: Z.BROTLI_OPERATION_FLUSH, maxOutputLength: PROBE_OUTPUT });
-  } catch {
-    return undefined;
-  }
+  return probeInflate(b, (input) => brotliDecompressSync(input, { finishFlush: Z.BROTLI_OPERATION_FLUSH, maxOutputLength: PROBE_OUTPUT }));
 }
 
 async function readHead(fs: FileSystem, path: string): Promise<Uint8Array> {

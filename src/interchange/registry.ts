@@ -10,10 +10,12 @@ import { probeHead } from '../format/detect.js';
 import type { ExchangeCodec, ExchangeCompression, ExchangeFormat, ExchangeReadOptions, ExchangeWriteOptions, ExchangeWriteResult, ImportedColumns } from '../format/exchange.js';
 import { binaryCodec, jsonCodec } from './native-codecs.js';
 import { parquetCodec } from '../format/parquet/index.js';
+import { npyCodec } from '../format/npy/index.js';
+import { reference000Codec, reference004Codec } from '../format/reference/index.js';
 import { columnsImage } from './columns-image.js';
 
 /** Codecs in sniffing order: formats with unambiguous magic first, then the JSON-text family. */
-const CODECS: readonly ExchangeCodec[] = [binaryCodec, parquetCodec, jsonCodec];
+const CODECS: readonly ExchangeCodec[] = [binaryCodec, parquetCodec, npyCodec, jsonCodec, reference000Codec, reference004Codec];
 
 /** The formats this build knows, in sniffing order. */
 export function exchangeFormats(): ExchangeFormat[] {

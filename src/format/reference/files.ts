@@ -1,0 +1,81 @@
+/**
+ * File plumbing shared by the import readers of this folder and of npy: opening a file with errors
+ * that name it, running a streaming parse over it, and the errors every reader reports the same way.
+ */
+import { CorruptionError, QuiverError, ioError } from '../../errors.js';
+import type { Id } from '../../engine/types.js';
+import type { FileHandle, FileSystem } from '../../env/fs.js';
+import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
+
+/** An open file and its size. */
+export interface OpenedFile {
+  handle: FileHandle;
+  size: number;
+}
+
+/**
+ * Opens `path` for reading. A missing file is NOT_FOUND with `missing` as the message when given
+ * (readers say which file they expected and why); other failures keep their OS code.
+ */
+export async function openFile(fs: FileSystem, path: string, missing?: string): Promise<OpenedFile> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(path, 'r');
+  } catch (err) {
+    if (missing !== undefined && (err as { code?: unknown } | null)?.code === 'ENOENT') {
+      throw new QuiverError('NOT_FOUND', missing, { path }, { cause: err });
+    }
+    throw ioError(err, 'open', path);
+  }
+  try {
+    return { handle, size: await handle.size() };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw ioError(err, 'stat', path);
+  }
+}
+
+/** True when `path` exists (any other stat failure is thrown, naming the path). */
+export async function fileExists(fs: FileSystem, path: string): Promise<boolean> {
+  try {
+    await fs.stat(path);
+    return true;
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === 'ENOENT') return false;
+    throw ioError(err, 'stat', path);
+  }
+}
+
+/** Runs `parse` over a byte source of the opened file and always releases source and handle. */
+export async function withSource<T>(
+  file: OpenedFile,
+  path: string,
+  compression: JsonCompression,
+  maxDecompressedBytes: number | undefined,
+  parse: (source: ByteSource) => Promise<T>,
+): Promise<T> {
+  const source = fileByteSource(file.handle, file.size, path, compression, maxDecompressedBytes);
+  try {
+    return await parse(source);
+  } finally {
+    await source.close();
+  }
+}
+
+/** An id as messages show it: strings quoted, numbers bare (so 7 and "7" read differently). */
+export function idLabel(id: Id): string {
+  return typeof id === 'string' ? JSON.stringify(id) : `${id} (a number)`;
+}
+
+/**
+ * The one duplicate-id error (exports never hold duplicates, so a file that does is damaged): names
+ * the id and both positions.
+ */
+export function duplicateIdError(file: string, section: string, id: Id, first: string, second: string, offset?: number): CorruptionError {
+  return new CorruptionError({ file, section, offset }, `the id ${idLabel(id)} appears twice, at ${first} and at ${second}; ids must be unique`);
+}
+
+/** Throws ABORTED when `signal` fired. */
+export function checkAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new QuiverError('ABORTED', `${what} was cancelled; nothing was changed.`);
+}
