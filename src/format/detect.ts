@@ -6,10 +6,11 @@ import { brotliDecompressSync, constants as Z, gunzipSync } from 'node:zlib';
 import { ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../env/fs.js';
 import { MAGIC, MAGIC_PREFIX_LENGTH } from './qvdb/constants.js';
+import { isSqliteHeader } from './sqlite/schema.js';
 
 /** What {@link detectFormat} found. */
 export interface DetectedFormat {
-  format: 'binary' | 'json' | 'unknown';
+  format: 'binary' | 'json' | 'sqlite' | 'unknown';
   compression: 'none' | 'gzip' | 'brotli';
 }
 
@@ -104,6 +105,7 @@ export async function detectFormat(fs: FileSystem, path: string): Promise<Detect
   const head = await readHead(fs, path);
   if (head.length === 0) return { format: 'unknown', compression: 'none' };
   if (isQvdb(head)) return { format: 'binary', compression: 'none' };
+  if (isSqliteHeader(head)) return { format: 'sqlite', compression: 'none' };
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     const inner = tryGunzip(head);
     return { format: inner ? classify(inner) : 'unknown', compression: 'gzip' };

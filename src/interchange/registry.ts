@@ -11,11 +11,12 @@ import type { ExchangeCodec, ExchangeCompression, ExchangeFormat, ExchangeReadOp
 import { binaryCodec, jsonCodec } from './native-codecs.js';
 import { parquetCodec } from '../format/parquet/index.js';
 import { npyCodec } from '../format/npy/index.js';
+import { sqliteCodec } from '../format/sqlite/index.js';
 import { reference000Codec, reference004Codec } from '../format/reference/index.js';
 import { columnsImage } from './columns-image.js';
 
 /** Codecs in sniffing order: formats with unambiguous magic first, then the JSON-text family. */
-const CODECS: readonly ExchangeCodec[] = [binaryCodec, parquetCodec, npyCodec, jsonCodec, reference000Codec, reference004Codec];
+const CODECS: readonly ExchangeCodec[] = [binaryCodec, sqliteCodec, parquetCodec, npyCodec, jsonCodec, reference000Codec, reference004Codec];
 
 /** The formats this build knows, in sniffing order. */
 export function exchangeFormats(): ExchangeFormat[] {

@@ -10,6 +10,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { writeQvdb, readQvdb } from '../format/qvdb/index.js';
 import { writeJsonState, readJsonState } from '../format/json/index.js';
 import { detectFormat } from '../format/detect.js';
+import { applySqliteChanges, isSqliteHeader, readSqliteState, writeSqliteState } from '../format/sqlite/index.js';
 import type { CompressionType, PersistenceFormat } from './types.js';
 
 /** How to write one state file. */
@@ -42,12 +43,6 @@ export interface ReadSpec {
   signal?: AbortSignal;
 }
 
-function sqliteNotYet(): QuiverError {
-  return new QuiverError('NOT_IMPLEMENTED', "The 'sqlite' format is not available in this version; save with format 'binary' or 'json'.", {
-    format: 'sqlite',
-  });
-}
-
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
 export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
   const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal };
@@ -56,8 +51,11 @@ export async function writeState(fs: FileSystem, path: string, image: Collection
       return writeQvdb(fs, path, image, opts);
     case 'json':
       return writeJsonState(fs, path, image, opts);
-    case 'sqlite':
-      throw sqliteNotYet();
+    case 'sqlite': {
+      if ('sinceSeq' in image) throw new QuiverError('INVALID_ARGUMENT', 'SQLite files take incremental saves in place (applySqliteChanges), not as delta files.');
+      const r = await writeSqliteState(fs, path, image, { user: spec.user, seq: image.seq, onProgress: spec.onProgress, signal: spec.signal });
+      return { path, bytes: r.bytes, checksum: r.checksum, count: r.count };
+    }
     default:
       throw new QuiverError('INVALID_ARGUMENT', `Unknown format "${String(spec.format)}"; use 'binary', 'json' or 'sqlite'.`);
   }
@@ -70,6 +68,10 @@ function asRecord(v: unknown): Record<string, unknown> {
 /** Reads a state file of any supported format, detected from its first bytes. */
 export async function readState(fs: FileSystem, path: string, spec: ReadSpec): Promise<ReadState> {
   const { format, compression } = await detectFormat(fs, path);
+  if (format === 'sqlite') {
+    const r = await readSqliteState(fs, path, { verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
+    return { kind: 'full', columns: r.columns, checksum: r.checksum, user: r.user, format: 'sqlite' };
+  }
   if (format === 'binary') {
     const r = await readQvdb(fs, path, { verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
     const user = asRecord(r.manifest.user);
@@ -84,8 +86,16 @@ export async function readState(fs: FileSystem, path: string, spec: ReadSpec): P
       ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'json' }
       : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'json' };
   }
-  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB file (neither .qvdb binary nor JSON state, plain, gzip or brotli).`, { path });
+  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB save file (.qvdb, JSON state plain/gzip/brotli, or SQLite); use import() for interchange formats.`, { path });
 }
+
+/** Applies a change image to a SQLite save file in place; see applySqliteChanges. */
+export async function updateSqliteState(fs: FileSystem, path: string, changes: ChangeImage, expectedChecksum: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<WrittenState> {
+  const r = await applySqliteChanges(fs, path, changes, { expectedChecksum, seq: changes.seq, onProgress, signal });
+  return { path, bytes: r.bytes, checksum: r.checksum, count: r.count };
+}
+
+export { isSqliteHeader };
 
 /** The conventional file extension of a format + compression. */
 export function extensionFor(format: PersistenceFormat, compression: CompressionType): string {

@@ -14,7 +14,7 @@ import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
-import { extensionFor, readState, writeState, type WriteSpec } from './codec.js';
+import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
@@ -369,6 +369,7 @@ export class DatabasePersistence extends EventEmitter {
         this.savedSeq = changes.seq;
         return null;
       }
+      if (chain.format === 'sqlite') return await this.updateSqlite(chain, changes, started, options);
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
@@ -401,6 +402,26 @@ export class DatabasePersistence extends EventEmitter {
     this.savedSeq = changes.seq;
     this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
     return this.journal.dir;
+  }
+
+  /** SQLite save files take incremental saves in place, in one SQLite transaction. */
+  private async updateSqlite(chain: ChainState, changes: ChangeImage, started: number, options: IncrementalSaveOptions): Promise<string> {
+    let written;
+    try {
+      written = await updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, options.onProgress, options.signal);
+    } catch (err) {
+      // The file changed under us (or no longer fits this database): a full save replaces it.
+      if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
+        changes.release();
+        return this.doSave({ path: chain.basePath, format: 'sqlite', onProgress: options.onProgress, signal: options.signal });
+      }
+      throw err;
+    }
+    chain.baseChecksum = written.checksum;
+    chain.lastChecksum = written.checksum;
+    this.savedSeq = changes.seq;
+    this.emitSave({ path: chain.basePath, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
+    return chain.basePath;
   }
 
   private async dropJournal(path: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { QuiverError } from '../../src/errors.js';
@@ -111,13 +112,35 @@ test('load refuses a file of another dimension or metric and leaves the database
   }
 });
 
-test("the 'sqlite' format throws a typed NOT_IMPLEMENTED and writes nothing", async () => {
+test("the 'sqlite' format: save, load, in-place incremental saves (only changed rows), auto-save and shutdown", async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const db = await realDb(5);
-    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
-    await assert.rejects(p.save(), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_IMPLEMENTED');
-    await assert.rejects(p.save({ path: join(dir, 'x.db') }), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_IMPLEMENTED');
+    const db = await realDb(60);
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite', incremental: true });
+    const path = await p.save();
+    assert.equal(path, join(dir, 'database.sqlite'));
+    const sql = new Database(path, { readonly: true });
+    const before = new Map((sql.prepare('select id, pos, vector from entries').raw().all() as [unknown, number, Buffer][]).map(([id, pos, v]) => [id, { pos, v }]));
+    sql.close();
+    void db.insert({ id: 'doc-new', vector: new Float32Array(384).fill(0.5), metadata: { fresh: true } });
+    void db.delete(db.ids()[0]);
+    void db.updateMetadata(db.ids()[5], { edited: 1 });
+    assert.equal(await p.saveIncremental(), path, 'in place, no delta file');
+    assert.equal(await p.saveIncremental(), null);
+    const after = new Database(path, { readonly: true });
+    const rows = after.prepare('select id, pos, vector from entries').raw().all() as [unknown, number, Buffer][];
+    after.close();
+    let untouched = 0;
+    for (const [id, pos, v] of rows) if (before.get(id)?.pos === pos && before.get(id)?.v.equals(v)) untouched++;
+    assert.ok(untouched >= db.len() - 3, `only the changed rows moved (${untouched} of ${db.len()} untouched)`);
+    const copy = new VectorDB({ dimension: 384 });
+    await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+    assertSameDb(copy, db);
+    void db.insert({ id: 'at-shutdown', vector: new Float32Array(384).fill(-1) });
+    await p.shutdown();
+    const copy2 = new VectorDB({ dimension: 384 });
+    await new DatabasePersistence(copy2, { baseDir: dir, format: 'sqlite' }).load();
+    assertSameDb(copy2, db);
   } finally {
     cleanup();
   }

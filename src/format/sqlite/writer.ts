@@ -1,0 +1,132 @@
+/**
+ * `writeSqliteState`: a collection image as a new SQLite file, published atomically. On the real file
+ * system SQLite builds the file itself in a temp file beside the target (no journal, no syncs during
+ * the bulk build), which is then fsynced, renamed over the target and the directory fsynced. Any other
+ * FileSystem gets an in-memory database serialised through `publishAtomically`.
+ */
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { QuiverError, ioError } from '../../errors.js';
+import type { CollectionImage } from '../../engine/types.js';
+import type { FileSystem } from '../../env/fs.js';
+import { NodeFileSystem } from '../../env/node-fs.js';
+import { publishAtomically, tempPathFor } from '../../env/atomic.js';
+import { jsonProblem } from '../../util/msgpack.js';
+import { ProgressReporter } from '../../util/progress.js';
+import type { ExchangeWriteOptions } from '../exchange.js';
+import { buildDatabase, type BuildControl } from './build.js';
+import { checkAbort, mapSqliteError } from './sqlite-errors.js';
+
+/** Options of {@link writeSqliteState}: the exchange options plus the sequence number to record. */
+export interface SqliteWriteOptions extends ExchangeWriteOptions {
+  /** Recorded as quiver_meta.seq; default `image.seq`. */
+  seq?: number;
+}
+
+/** What {@link writeSqliteState} and {@link applySqliteChanges} wrote. */
+export interface SqliteWriteResult {
+  path: string;
+  /** Size of the file. */
+  bytes: number;
+  /** The file checksum recorded in quiver_meta (lowercase hex SHA-256). */
+  checksum: string;
+  /** Entries in the file. */
+  count: number;
+}
+
+/** Bytes per write when an in-memory database is copied to a non-node FileSystem. */
+const COPY_CHUNK = 4 << 20;
+
+/** Validates the options shared by the writers; returns the seq and user map to record. */
+export function checkWriteOptions(path: string, image: CollectionImage, opts: SqliteWriteOptions): { seq: number; user: Record<string, unknown> } {
+  if (opts.compression !== undefined && opts.compression !== 'none') {
+    throw new QuiverError('UNSUPPORTED_FORMAT', `The sqlite format cannot be compressed (asked for ${String(opts.compression)}); write it with compression 'none' and compress the file yourself if needed.`, { path });
+  }
+  const seq = opts.seq ?? image.seq;
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new QuiverError('INVALID_ARGUMENT', `seq must be a non-negative integer, got ${String(seq)}`);
+  const user = opts.user ?? {};
+  const problem = jsonProblem(user, 'options.user');
+  if (problem !== undefined || typeof user !== 'object' || user === null || Array.isArray(user)) {
+    throw new QuiverError('INVALID_ARGUMENT', `options.user must be a plain JSON object: ${problem ?? 'got a non-object'}`);
+  }
+  return { seq, user };
+}
+
+/** Writes `image` to `path` as a SQLite export (docs/formats/sqlite.md), atomically. */
+export async function writeSqliteState(fs: FileSystem, path: string, image: CollectionImage, opts: SqliteWriteOptions = {}): Promise<SqliteWriteResult> {
+  const { seq, user } = checkWriteOptions(path, image, opts);
+  const progress = new ProgressReporter('save', image.count + 1, opts.onProgress);
+  const ctl: BuildControl = { file: path, seq, user, progress, signal: opts.signal };
+  checkAbort(opts.signal, `Saving ${path} was cancelled; the previous file (if any) is unchanged.`);
+  const result = fs instanceof NodeFileSystem ? await writeWithSqlite(fs, path, image, ctl) : await writeThroughFs(fs, path, image, ctl);
+  progress.finish(`saved ${result.count} entries to ${path}`);
+  return result;
+}
+
+async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionImage, ctl: BuildControl): Promise<SqliteWriteResult> {
+  const dir = dirname(path);
+  try {
+    await fs.stat(dir);
+  } catch (err) {
+    throw ioError(err, 'save', path);
+  }
+  const tmp = tempPathFor(path);
+  let db: Database.Database | undefined;
+  let step = 'build';
+  try {
+    db = new Database(tmp);
+    // Nothing reads the temp file before it is complete and fsynced, so the bulk build runs without a
+    // rollback journal or syncs; a crash leaves only a temp file, removed by cleanTempFiles.
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('cache_size = -32768');
+    const built = await buildDatabase(db, image, ctl);
+    db.close();
+    db = undefined;
+    step = 'fsync';
+    const h = await fs.open(tmp, 'r+');
+    let bytes: number;
+    try {
+      await h.sync();
+      bytes = await h.size();
+    } finally {
+      await h.close();
+    }
+    step = 'rename';
+    await fs.rename(tmp, path);
+    step = 'fsync directory';
+    await fs.syncDir(dir);
+    return { path, bytes, checksum: built.checksum, count: built.count };
+  } catch (err) {
+    if (db?.open) db.close();
+    if (step !== 'fsync directory') await fs.rm(tmp).catch(() => undefined);
+    throw mapSqliteError(err, path, 'entries', `${step} while saving`);
+  }
+}
+
+async function writeThroughFs(fs: FileSystem, path: string, image: CollectionImage, ctl: BuildControl): Promise<SqliteWriteResult> {
+  let bytes: Buffer;
+  let built: { checksum: string; count: number };
+  const db = new Database(':memory:');
+  try {
+    built = await buildDatabase(db, image, ctl);
+    bytes = db.serialize();
+  } catch (err) {
+    throw mapSqliteError(err, path, 'entries', 'save');
+  } finally {
+    db.close();
+  }
+  await writeBytesAtomically(fs, path, bytes, ctl.signal);
+  return { path, bytes: bytes.length, checksum: built.checksum, count: built.count };
+}
+
+/** Publishes a serialised database through `fs` in slices, checking for cancellation between them. */
+export function writeBytesAtomically(fs: FileSystem, path: string, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  return publishAtomically(fs, path, async (h) => {
+    for (let off = 0; off < bytes.length; off += COPY_CHUNK) {
+      checkAbort(signal, `Saving ${path} was cancelled; the previous file (if any) is unchanged.`);
+      await h.write(bytes.subarray(off, Math.min(bytes.length, off + COPY_CHUNK)), off);
+    }
+  });
+}

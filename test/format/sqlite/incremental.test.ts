@@ -1,0 +1,182 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Id } from '../../../src/engine/types.js';
+import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
+import { nodeFs } from '../../../src/env/node-fs.js';
+import { applySqliteChanges, readSqliteState, writeSqliteState } from '../../../src/format/sqlite/index.js';
+import { assertColumnsEqual, expectedAfter, inTempDir, makeChangeImage, makeImage, randomVectors, surgery, type ImageSpec } from './helpers.js';
+
+const DIM = 16;
+
+/** A base collection of `n` entries, ids e0..e(n-1), metadata {i}. */
+function baseSpec(n: number): ImageSpec {
+  const ids: Id[] = Array.from({ length: n }, (_, i) => (i === 7 ? 7 : `e${i}`));
+  return { dimension: DIM, ids, vectors: randomVectors(n, DIM, 1), metadata: ids.map((_, i) => ({ i })), seq: n };
+}
+
+function rowsByPos(path: string): Map<number, { id: unknown; vector: Buffer; metadata: string | null }> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT pos, id, vector, metadata FROM entries').all() as { pos: number; id: unknown; vector: Buffer; metadata: string | null }[];
+    return new Map(rows.map((r) => [r.pos, r]));
+  } finally {
+    db.close();
+  }
+}
+
+test('an incremental save writes only the changed rows and keeps every other row where it was', async () => {
+  await inTempDir(async (dir) => {
+    const base = baseSpec(3000);
+    const path = join(dir, 'inc.sqlite');
+    const w = await writeSqliteState(nodeFs, path, makeImage(base));
+    const before = rowsByPos(path);
+    const upsertIds: Id[] = ['e10', 7, 'e2999', 'new-1', 'new-2'];
+    const upserts: ImageSpec = { dimension: DIM, ids: upsertIds, vectors: randomVectors(5, DIM, 99), metadata: upsertIds.map((id) => ({ changed: id })) };
+    const deleted: Id[] = ['e20', 'e1500', 'absent'];
+    const change = makeChangeImage({ ...upserts, sinceSeq: 3000, deletedIds: deleted, seq: 3010 });
+    const a = await applySqliteChanges(nodeFs, path, change, { expectedChecksum: w.checksum });
+    assert.equal(a.changedRows, 7, '3 updates + 2 inserts + 2 deletes of existing ids');
+    assert.equal(a.count, 3000 - 2 + 2);
+    assert.notEqual(a.checksum, w.checksum);
+    const after = rowsByPos(path);
+    let same = 0;
+    for (const [pos, row] of before) {
+      const now = after.get(pos);
+      if (row.id === 'e20' || row.id === 'e1500') {
+        assert.equal(now, undefined);
+        continue;
+      }
+      assert.equal(now?.id, row.id, `pos ${pos} keeps its id`);
+      if (upsertIds.includes(row.id as Id)) continue;
+      assert.ok(now!.vector.equals(row.vector) && now!.metadata === row.metadata, `untouched row ${pos} unchanged`);
+      same++;
+    }
+    assert.equal(same, 3000 - 2 - 3);
+    assert.deepEqual([after.get(3000)?.id, after.get(3001)?.id], ['new-1', 'new-2'], 'inserts go to the end');
+    const r = await readSqliteState(nodeFs, path);
+    assertColumnsEqual(r.columns, expectedAfter(base, upserts, deleted));
+    assert.equal(r.seq, 3010);
+    assert.equal(r.checksum, a.checksum);
+    assert.deepEqual(readdirSync(dir), ['inc.sqlite'], 'no journal left behind');
+  });
+});
+
+test('an incremental save refuses a file that changed since the last save, leaving it untouched', async () => {
+  await inTempDir(async (dir) => {
+    const base = baseSpec(50);
+    const path = join(dir, 'c.sqlite');
+    await writeSqliteState(nodeFs, path, makeImage(base));
+    const bytes = readFileSync(path);
+    const change = makeChangeImage({ dimension: DIM, ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50 });
+    await assert.rejects(applySqliteChanges(nodeFs, path, change, { expectedChecksum: '0'.repeat(64) }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'CHECKSUM_MISMATCH');
+      assert.match(err.message, /changed since the last save.*full save/);
+      return true;
+    });
+    assert.ok(readFileSync(path).equals(bytes));
+    const wrongDim = makeChangeImage({ dimension: 4, ids: ['x'], vectors: randomVectors(1, 4), sinceSeq: 50 });
+    await assert.rejects(applySqliteChanges(nodeFs, path, wrongDim), { code: 'DIMENSION_MISMATCH' });
+    const wrongMetric = makeChangeImage({ dimension: DIM, metric: 'dot', ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50 });
+    await assert.rejects(applySqliteChanges(nodeFs, path, wrongMetric), { code: 'INVALID_ARGUMENT' });
+    assert.ok(readFileSync(path).equals(bytes));
+  });
+});
+
+test('a damaged row in a bucket the save would rehash is reported, not blessed with a new digest', async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, 'd.sqlite');
+    await writeSqliteState(nodeFs, path, makeImage(baseSpec(100)));
+    surgery(path, (db) => db.exec(`UPDATE entries SET metadata = '{"i":"tampered"}' WHERE pos = 5`));
+    const change = makeChangeImage({ dimension: DIM, ids: ['e6'], vectors: randomVectors(1, DIM), metadata: [{ z: 1 }], sinceSeq: 100 });
+    await assert.rejects(applySqliteChanges(nodeFs, path, change), { code: 'CHECKSUM_MISMATCH', message: /do a full save/ });
+    await assert.rejects(readSqliteState(nodeFs, path), { code: 'CHECKSUM_MISMATCH' });
+  });
+});
+
+test('cleared: the save deletes every row, then inserts the upserts from position 0', async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, 'clr.sqlite');
+    await writeSqliteState(nodeFs, path, makeImage(baseSpec(500)));
+    const spec: ImageSpec = { dimension: DIM, ids: ['e1', 'fresh'], vectors: randomVectors(2, DIM, 5), metadata: [{ a: 1 }, undefined] };
+    const a = await applySqliteChanges(nodeFs, path, makeChangeImage({ ...spec, sinceSeq: 10, cleared: true, seq: 600 }));
+    assert.equal(a.count, 2);
+    assertColumnsEqual((await readSqliteState(nodeFs, path)).columns, spec);
+    assert.deepEqual([...rowsByPos(path).keys()], [0, 1]);
+  });
+});
+
+test('a sequence of incremental saves reads back the same as a full save of the final state', async () => {
+  await inTempDir(async (dir) => {
+    let state = baseSpec(1200);
+    const path = join(dir, 'seq.sqlite');
+    let checksum = (await writeSqliteState(nodeFs, path, makeImage(state))).checksum;
+    for (let round = 0; round < 4; round++) {
+      const ids: Id[] = [`e${round * 100}`, `e${round * 100 + 1}`, `r${round}`, round];
+      const upserts: ImageSpec = { dimension: DIM, ids, vectors: randomVectors(ids.length, DIM, 50 + round), metadata: ids.map(() => ({ round })) };
+      const deleted: Id[] = [`e${900 + round}`];
+      checksum = (await applySqliteChanges(nodeFs, path, makeChangeImage({ ...upserts, sinceSeq: round, deletedIds: deleted }), { expectedChecksum: checksum })).checksum;
+      state = expectedAfter(state, upserts, deleted);
+    }
+    const r = await readSqliteState(nodeFs, path);
+    assertColumnsEqual(r.columns, state);
+    assert.equal(r.checksum, checksum);
+  });
+});
+
+test('memory file system: the incremental save reads, applies in memory and publishes atomically', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/m');
+  const base = baseSpec(40);
+  const w = await writeSqliteState(fs, '/m/x.sqlite', makeImage(base));
+  const upserts: ImageSpec = { dimension: DIM, ids: ['e3', 'n'], vectors: randomVectors(2, DIM, 8), metadata: [{ up: 1 }, { up: 2 }] };
+  const a = await applySqliteChanges(fs, '/m/x.sqlite', makeChangeImage({ ...upserts, sinceSeq: 40, deletedIds: ['e0'] }), { expectedChecksum: w.checksum });
+  assert.equal(a.bytes, (await fs.readFile('/m/x.sqlite')).length);
+  const r = await readSqliteState(fs, '/m/x.sqlite');
+  assertColumnsEqual(r.columns, expectedAfter(base, upserts, ['e0']));
+  assert.equal(r.checksum, a.checksum);
+  assert.deepEqual(await fs.readdir('/m'), ['x.sqlite']);
+});
+
+test('an aborted incremental save leaves the file exactly as it was', async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, 'ab.sqlite');
+    await writeSqliteState(nodeFs, path, makeImage(baseSpec(3000)));
+    const bytes = readFileSync(path);
+    const n = 3000;
+    const ids = Array.from({ length: n }, (_, i) => `e${i}`);
+    const ctl = new AbortController();
+    const change = makeChangeImage({ dimension: DIM, ids, vectors: randomVectors(n, DIM, 4), sinceSeq: 1 });
+    await assert.rejects(
+      applySqliteChanges(nodeFs, path, change, { signal: ctl.signal, onProgress: (p) => p.current > 1000 && ctl.abort() }),
+      { code: 'ABORTED' },
+    );
+    assert.ok(readFileSync(path).equals(bytes));
+    assert.deepEqual(readdirSync(dir), ['ab.sqlite']);
+  });
+});
+
+test('a read holds one snapshot: another connection cannot commit in the middle of it', async () => {
+  await inTempDir(async (dir) => {
+    const base = baseSpec(6000);
+    const path = join(dir, 'snap.sqlite');
+    await writeSqliteState(nodeFs, path, makeImage(base));
+    let attempted = false;
+    const r = await readSqliteState(nodeFs, path, {
+      onProgress: (p) => {
+        if (attempted || p.current < 2048) return;
+        attempted = true;
+        const other = new Database(path, { timeout: 0 });
+        try {
+          assert.throws(() => other.exec("UPDATE entries SET metadata = '{}' WHERE pos = 5000"), { code: 'SQLITE_BUSY' });
+        } finally {
+          other.close();
+        }
+      },
+    });
+    assert.ok(attempted);
+    assertColumnsEqual(r.columns, base);
+  });
+});
