@@ -68,24 +68,8 @@ export function l1At(a: Float32Array, ao: number, q: Float32Array, dim: number):
   return s0 + s1 + (s2 + s3);
 }
 
-/** Euclidean norm of a[ao..ao+dim). */
-export function normAt(a: Float32Array, ao: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n4 = dim - (dim & 3);
-  let j = 0;
-  for (; j < n4; j += 4) {
-    const o = ao + j;
-    s0 += a[o] * a[o];
-    s1 += a[o + 1] * a[o + 1];
-    s2 += a[o + 2] * a[o + 2];
-    s3 += a[o + 3] * a[o + 3];
-  }
-  for (; j < dim; j++) s0 += a[ao + j] * a[ao + j];
-  return Math.sqrt(s0 + s1 + (s2 + s3));
-}
+/** Euclidean norm of a[ao..ao+dim) (one kernel, shared with the readers that compute norms while hashing). */
+export { normAt } from '../util/hash-norms.js';
 
 /** Cosine similarity from a dot product and two norms; 0 when either vector is zero; clamped to [-1, 1]. */
 export function cosineFrom(dot: number, na: number, nb: number): number {

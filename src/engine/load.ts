@@ -5,6 +5,7 @@
  */
 import { QuiverError } from '../errors.js';
 import { normAt } from './distance.js';
+import { takeNorms } from '../util/hash-norms.js';
 import type { Id, Metadata } from './types.js';
 import { checkId, describe } from './validate.js';
 
@@ -65,10 +66,21 @@ export function checkColumns(c: unknown, dim: number, withNorms: boolean, what: 
   }
 
   // Cosine needs the norms anyway, and a norm is finite exactly when every element is, so that pass
-  // doubles as the check; other metrics use a bit test over the raw words.
-  const norms = new Float64Array(withNorms ? n : 0);
+  // doubles as the check; other metrics use a bit test over the raw words. A reader may have had the
+  // norms computed while it verified the bytes (off this thread): then only they are checked.
+  const given = takeNorms(vectors);
+  let norms: Float64Array = new Float64Array(0);
   let bad = -1;
-  if (withNorms) {
+  if (withNorms && given?.length === n) {
+    norms = given;
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(norms[i])) {
+        bad = findNonFinite(vectors, i * dim, (i + 1) * dim);
+        break;
+      }
+    }
+  } else if (withNorms) {
+    norms = new Float64Array(n);
     for (let i = 0; i < n && bad < 0; i++) {
       norms[i] = normAt(vectors, i * dim, dim);
       if (!Number.isFinite(norms[i])) bad = findNonFinite(vectors, i * dim, (i + 1) * dim);

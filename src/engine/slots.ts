@@ -9,6 +9,9 @@ import type { ImageRegistry } from './image.js';
 import { estimateJsonBytes } from './metadata.js';
 import type { Id, Metadata, Metric } from './types.js';
 
+/** Slabs at least this big are SharedArrayBuffer-backed (see `allocate`). */
+const SHARED_SLAB_MIN_BYTES = 4 << 20;
+
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
 
@@ -68,7 +71,10 @@ export class SlotStore {
 
   private allocate(capacity: number): void {
     try {
-      this.slab = new Float32Array(capacity * this.dim);
+      const bytes = capacity * this.dim * 4;
+      // Big slabs live in shared memory so that writers can have them hashed on a helper thread
+      // without copying (loads already hand the engine shared slabs; both behave the same here).
+      this.slab = new Float32Array(bytes >= SHARED_SLAB_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     } catch (err) {
       throw new QuiverError('LIMIT_EXCEEDED', `cannot allocate room for ${capacity} vectors of dimension ${this.dim}: ${(err as Error).message}`, {}, { cause: err });
     }
@@ -168,16 +174,24 @@ export class SlotStore {
   }
 
   /**
-   * Adopts validated columns as the whole content: `vectors` becomes the slab without copying.
+   * Adopts validated columns as the whole content: `vectors` becomes the slab without copying (it may
+   * be longer than `ids.length` entries: the rest is spare capacity).
    * `idMap` must be the inverse of `ids` (the caller builds it while checking for duplicates).
    */
   adopt(ids: Id[], idMap: Map<Id, number>, vectors: Float32Array, metadata: (Metadata | undefined)[], norms: Float64Array, seq: number): void {
     const n = ids.length;
+    // `vectors` may hold room for more entries than given (zeroed, unused): adopt it as capacity.
+    const capacity = Math.floor(vectors.length / this.dim);
     this.slab = vectors;
-    this.capacity = n;
+    this.capacity = capacity;
+    if (this.cosine && norms.length < capacity) {
+      const grown = new Float64Array(capacity);
+      grown.set(norms);
+      norms = grown;
+    }
     this.norms = norms;
-    this.slotSeq = new Float64Array(n).fill(seq);
-    this.metaSize = new Float64Array(n);
+    this.slotSeq = new Float64Array(capacity).fill(seq, 0, n);
+    this.metaSize = new Float64Array(capacity);
     this.ids = ids;
     this.meta = metadata;
     this.idMap = idMap;

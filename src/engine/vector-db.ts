@@ -47,6 +47,27 @@ export type MutationEvent =
   /** `replaceAll` or `applyDelta`: the whole content may have changed. */
   | { type: 'replace' };
 
+/** Options of {@link VectorDB.replaceAll}. */
+export interface ReplaceAllOptions {
+  /**
+   * Entries the buffer behind `columns.vectors` has room for, counted from the view's start (default:
+   * exactly the entries given). The engine then adopts that room too and appends into it before it
+   * grows: a reader that knows more entries are coming (log replay) allocates once instead of the
+   * engine copying the slab. The room past the given entries must not be used by anyone else.
+   */
+  capacity?: number;
+}
+
+/** The slab to adopt: `vectors`, widened to `capacity` entries of its buffer when asked to. */
+function adoptableSlab(vectors: Float32Array, count: number, dim: number, capacity: number | undefined): Float32Array {
+  if (capacity === undefined || capacity === count) return vectors;
+  const room = (vectors.buffer.byteLength - vectors.byteOffset) / (4 * dim);
+  if (!Number.isSafeInteger(capacity) || capacity < count || capacity > room) {
+    throw new QuiverError('INVALID_ARGUMENT', `replaceAll capacity must be an integer between the ${count} entries given and the ${Math.floor(room)} the vectors' buffer has room for, got ${describe(capacity)}`);
+  }
+  return new Float32Array(vectors.buffer, vectors.byteOffset, capacity * dim);
+}
+
 /** The in-memory vector database (flat exact search). */
 export class VectorDB implements Iterable<StoredEntry> {
   /**
@@ -328,10 +349,11 @@ export class VectorDB implements Iterable<StoredEntry> {
    * copying (the caller must not touch it afterwards). The metric is kept. Advances `seq` by one and
    * starts change tracking afresh: a loaded state has no pending changes.
    */
-  replaceAll(columns: Columns): void {
+  replaceAll(columns: Columns, options: ReplaceAllOptions = {}): void {
     const c = checkColumns(columns, this.dim, this.store.cosine, 'columns');
+    const slab = adoptableSlab(c.vectors, c.ids.length, this.dim, options.capacity);
     const seq = ++this.seqNo;
-    this.store.adopt(c.ids, c.idMap, c.vectors, c.metadata, c.norms, seq);
+    this.store.adopt(c.ids, c.idMap, slab, c.metadata, c.norms, seq);
     this.log.reset(seq);
     this.mutationListener?.({ type: 'replace' });
   }

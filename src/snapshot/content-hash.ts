@@ -10,6 +10,7 @@
  */
 import type { Metadata } from '../engine/types.js';
 import { HOST_IS_LITTLE_ENDIAN } from '../format/qvdb/endian.js';
+import { vectorLanes } from '../util/hash-content.js';
 
 let laneA = 0;
 let laneB = 0;
@@ -82,38 +83,34 @@ function mixValue(v: unknown): void {
 }
 
 /**
+ * Finishes the hashes of `count` entries whose vector lanes are in lanes[2*first ..] (as
+ * `vectorLanes` writes them): mixes entry i's metadata `metadata[first + i]` and the dimension and
+ * writes the two hash lanes to out[2*(first+i)], out[2*(first+i)+1].
+ */
+export function finishHashes(lanes: Int32Array, dim: number, metadata: readonly (Metadata | undefined)[], first: number, count: number, out: Uint32Array): void {
+  for (let e = first; e < first + count; e++) {
+    const at = 2 * e;
+    laneA = lanes[at];
+    laneB = lanes[at + 1];
+    const md = metadata[e];
+    if (md === undefined) mix(0);
+    else mixValue(md);
+    mix(dim);
+    out[at] = fmix(laneA);
+    out[at + 1] = fmix(laneB ^ Math.imul(laneA, 0x27d4eb2f));
+  }
+}
+
+/**
  * Hashes the entries of one vector chunk: entry i of the chunk (dimension `dim`) with metadata
  * `metadata[first + i]`; writes lanes to `out[2 * (first + i)]` and `out[2 * (first + i) + 1]`.
  */
 export function hashChunk(chunk: Float32Array, dim: number, metadata: readonly (Metadata | undefined)[], first: number, out: Uint32Array): void {
-  const words = new Int32Array(chunk.buffer, chunk.byteOffset, chunk.length);
   const n = Math.floor(chunk.length / dim);
-  for (let e = 0; e < n; e++) {
-    let a = 0x9747b28c;
-    let b = 0x3c6ef372;
-    const end = (e + 1) * dim;
-    // The vector loop is the hot path: mix() inlined.
-    for (let i = e * dim; i < end; i++) {
-      const w = words[i];
-      let k = Math.imul(w, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, 0x1b873593);
-      a ^= k;
-      a = (a << 13) | (a >>> 19);
-      a = (Math.imul(a, 5) + 0xe6546b64) | 0;
-      b = Math.imul(b ^ w, 0x2545f491);
-      b ^= b >>> 15;
-    }
-    laneA = a;
-    laneB = b;
-    const md = metadata[first + e];
-    if (md === undefined) mix(0);
-    else mixValue(md);
-    mix(dim);
-    const at = 2 * (first + e);
-    out[at] = fmix(laneA);
-    out[at + 1] = fmix(laneB ^ Math.imul(laneA, 0x27d4eb2f));
-  }
+  // The lanes go into `out` itself (same slots), then are finished in place.
+  const lanes = new Int32Array(out.buffer, out.byteOffset, out.length);
+  vectorLanes(chunk, dim, n, lanes, first);
+  finishHashes(lanes, dim, metadata, first, n, out);
 }
 
 /** The 64-bit content hash of one entry, as two unsigned 32-bit lanes. */

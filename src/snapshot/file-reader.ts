@@ -4,7 +4,9 @@
  * stops the stream: the zip-bomb guard), and hands raw chunks to the caller. When decoding fails and
  * the bytes do not match their SHA-256, the checksum mismatch is what is reported.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { startSha256, type Sha256Job } from '../util/hash-worker.js';
+import { allNormsClaimed, claimNorms } from '../util/hash-norms.js';
 import { CorruptionError, QuiverError } from '../errors.js';
 import { DecompressStream, RawLengthError } from '../format/qvdb/codec.js';
 import { Codec } from '../format/qvdb/constants.js';
@@ -25,6 +27,19 @@ export interface FileReadControl {
    * straight into it and `onRaw` is not called.
    */
   into?: Uint8Array;
+  /**
+   * With `into` backed by a SharedArrayBuffer and `sha256` set: the SHA-256 runs on the helper thread,
+   * which also computes these norms (entries of `dim` float32s) into `out` while it hashes; `complete`
+   * tells afterwards whether it computed them all (else the caller computes them itself).
+   */
+  norms?: NormsRequest;
+}
+
+/** Norms computed while hashing (see FileReadControl.norms). */
+export interface NormsRequest {
+  dim: number;
+  out: Float64Array;
+  complete: boolean;
 }
 
 /** The section name used in errors for a file role. */
@@ -103,26 +118,49 @@ export async function readDataFile(store: SnapshotStore, key: string, file: Mani
   }
 }
 
+/** Uncompressed files at least this big, read into shared memory, are hashed on the helper thread. */
+const OFFLOAD_MIN_BYTES = 4 << 20;
+
 async function readDirect(store: SnapshotStore, key: string, file: ManifestFile, into: Uint8Array, ctl: FileReadControl, where: { file: string; section: string }): Promise<void> {
-  const hash = ctl.sha256 === undefined ? undefined : createHash('sha256');
+  const shared = into.buffer instanceof SharedArrayBuffer && into.length >= OFFLOAD_MIN_BYTES;
+  let job: Sha256Job | undefined = ctl.sha256 === undefined ? undefined : startSha256({ offload: shared });
+  let local: Hash | undefined;
+  const norms = job?.offloaded ? ctl.norms : undefined;
+  const count = norms ? Math.floor(into.length / (norms.dim * 4)) : 0;
+  const claim = new Int32Array(new SharedArrayBuffer(4));
+  const vectors = norms ? new Float32Array(into.buffer, into.byteOffset, count * norms.dim) : undefined;
+  let at = 0;
   let got: number;
   try {
-    // Hashing one range overlaps the reads of the next ones.
+    // Hashing one range (here or on the helper thread) overlaps the reads of the next ones.
     got = await readInto(store, key, into, {
       signal: ctl.signal,
       onChunk: (c) => {
-        hash?.update(c);
+        if (job?.offloaded && (c.buffer !== into.buffer || c.byteOffset !== into.byteOffset + at)) {
+          // Not a view of `into` in order: finish the hash here instead (norms are left to the caller).
+          job.abandon();
+          job = undefined;
+          local = createHash('sha256').update(into.subarray(0, at));
+        }
+        if (local) local.update(c);
+        else job?.update(c);
+        at += c.length;
+        if (norms && vectors && job) job.norms(vectors, norms.dim, count, Math.floor(at / (norms.dim * 4)), norms.out, claim);
         ctl.onStored?.(c.length);
       },
     });
   } catch (err) {
+    job?.abandon();
     if (err instanceof QuiverError && err.code === 'LIMIT_EXCEEDED') throw new CorruptionError({ ...where, offset: file.bytes }, `the file is longer than the ${file.bytes} bytes metadata.json records`);
     throw missingFile(store, key, err);
   }
-  if (hash && ctl.sha256 !== undefined) {
-    const actual = hash.digest('hex');
-    if (actual !== ctl.sha256) throw new CorruptionError(where, `checksum mismatch: checksum file records SHA-256 ${ctl.sha256}, the ${got} bytes hash to ${actual}`, 'CHECKSUM_MISMATCH');
+  // Everything landed: this thread computes the norms the helper thread has not claimed yet.
+  if (norms && vectors && job) claimNorms(vectors, norms.dim, count, norms.out, claim, count);
+  if (ctl.sha256 !== undefined) {
+    const actual = local ? local.digest('hex') : job ? (await job.digest()).toString('hex') : undefined;
+    if (actual !== ctl.sha256) throw new CorruptionError(where, `checksum mismatch: checksum file records SHA-256 ${ctl.sha256}, the ${got} bytes hash to ${String(actual)}`, 'CHECKSUM_MISMATCH');
   }
+  if (norms) norms.complete = job !== undefined && job.normsComplete && count * norms.dim * 4 === into.length && allNormsClaimed(count, claim);
   if (got !== file.bytes) throw new CorruptionError({ ...where, offset: got }, `the file is truncated: ${got} of ${file.bytes} bytes`);
 }
 

@@ -11,7 +11,8 @@ import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from '../format/qvdb/endian.js';
 import type { ProgressReporter } from '../util/progress.js';
 import { readChecksums } from './catalog.js';
 import type { SnapshotContext } from './context.js';
-import { missingFile, readDataFile } from './file-reader.js';
+import { missingFile, readDataFile, type NormsRequest } from './file-reader.js';
+import { rememberNorms } from '../util/hash-norms.js';
 import { snapshotKey } from './layout.js';
 import type { ManifestFile, SnapshotManifest } from './manifest.js';
 import { RecordsDecoder, type DecodedRecords } from './records.js';
@@ -45,8 +46,14 @@ export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotM
   const dim = base.dimension;
   const capacity = links.reduce((s, m) => s + m.changedCount, 0);
   let buffer: Float32Array;
+  // A verified, uncompressed base lands in shared memory: the SHA-256 helper thread hashes it in place
+  // and, for a lone cosine snapshot, computes the norms the engine would otherwise compute here.
+  const shared = ctl.verify && base.compression === 'none' && capacity * dim * 4 >= 4 << 20;
+  const norms: NormsRequest | undefined = shared && links.length === 1 && base.metric === 'cosine' && HOST_IS_LITTLE_ENDIAN
+    ? { dim, out: new Float64Array(new SharedArrayBuffer(capacity * 8)), complete: false }
+    : undefined;
   try {
-    buffer = new Float32Array(capacity * dim);
+    buffer = new Float32Array(shared ? new SharedArrayBuffer(capacity * dim * 4) : new ArrayBuffer(capacity * dim * 4));
   } catch (err) {
     throw new QuiverError('LIMIT_EXCEEDED', `cannot allocate ${capacity * dim * 4} bytes to restore snapshot ${chain[0].id}; free memory or restore on a larger machine`, { id: chain[0].id }, { cause: err });
   }
@@ -80,7 +87,7 @@ export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotM
           if (at + c.length > bytes.length) throw new CorruptionError({ file: ctx.store.locate(key), section: 'vectors', offset: at }, `more than the ${bytes.length} bytes of vectors declared`);
           bytes.set(c, at);
           at += c.length;
-        }, { ...fctl, into: bytes });
+        }, { ...fctl, into: bytes, norms: link === 0 ? norms : undefined });
         if (!HOST_IS_LITTLE_ENDIAN) swap32InPlace(bytes);
         if (link > 0) data[link].vectors = target;
       }
@@ -88,7 +95,9 @@ export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotM
       throw missingFile(ctx.store, key, err);
     }
   });
-  return merge(ctx, links, data, buffer);
+  const columns = merge(ctx, links, data, buffer);
+  if (norms?.complete && columns.vectors === buffer) rememberNorms(buffer, norms.out);
+  return columns;
 }
 
 function merge(ctx: SnapshotContext, links: readonly SnapshotManifest[], data: LinkData[], buffer: Float32Array): Columns {

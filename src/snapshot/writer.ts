@@ -4,22 +4,18 @@
  * commit removes what was written (best effort; leftovers are invisible and garbage-collected).
  */
 import { createHash } from 'node:crypto';
-import { QuiverError } from '../errors.js';
 import type { Id } from '../engine/types.js';
-import { littleEndianBytes } from '../format/qvdb/endian.js';
 import { LIBRARY_VERSION } from '../format/qvdb/constants.js';
 import { checkAbort } from '../storage/store.js';
 import type { ProgressReporter } from '../util/progress.js';
 import type { SnapshotContext } from './context.js';
-import { hashChunk } from './content-hash.js';
+import { produceVectors } from './vector-producer.js';
 import { writeDataFile, type WrittenFile } from './file-writer.js';
 import type { SnapshotSource } from './image-source.js';
 import { checksumFileName, dataFileName, MANIFEST_NAME, RECORDS_FORMAT, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, snapshotKey, snapshotPrefix } from './layout.js';
 import { encodeChecksumFile, encodeManifest, type SnapshotManifest } from './manifest.js';
 import { CONTENT_HASH, writeRecords, type RecordsHeader } from './records.js';
 
-/** Bytes of vectors per chunk taken from an image. */
-const VECTOR_CHUNK_BYTES = 8 << 20;
 
 /** Identity and labels of the snapshot being written. */
 export interface SnapshotSpec {
@@ -63,18 +59,7 @@ export async function writeSnapshot(ctx: SnapshotContext, spec: SnapshotSpec, sr
 
     const writeVectors = (): Promise<WrittenFile> => writeDataFile(ctx.store, snapshotKey(spec.id, vectorsName), vectorsName, 'vectors', async (write) => {
       try {
-        const perChunk = Math.max(1, Math.floor(VECTOR_CHUNK_BYTES / (dim * 4)));
-        let entries = 0;
-        for (const chunk of image.vectorChunks(perChunk)) {
-          const n = chunk.length / dim;
-          if (entries + n > count) break;
-          const p = write(littleEndianBytes(chunk));
-          // Content hashes are computed while the chunk is being written or compressed.
-          hashChunk(chunk, dim, image.metadata, entries, hashes);
-          entries += n;
-          await p;
-        }
-        if (entries !== count) throw new QuiverError('INVALID_ARGUMENT', `the image yielded ${entries} vectors, expected ${count}`);
+        await produceVectors(image, count, hashes, write);
         hashed(hashes);
       } catch (err) {
         hashFailed(err);

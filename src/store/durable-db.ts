@@ -6,7 +6,7 @@
  */
 import { QuiverError } from '../errors.js';
 import type { Columns, DeltaColumns, Id, Metadata, VectorDBOptions, VectorEntry } from '../engine/types.js';
-import { VectorDB, type MutationEvent } from '../engine/vector-db.js';
+import { VectorDB, type MutationEvent, type ReplaceAllOptions } from '../engine/vector-db.js';
 import type { DirLock } from '../env/lock.js';
 import type { Durability, WalOp, WalRecord } from '../wal/types.js';
 import type { Checkpointer, CheckpointStats } from './checkpoint.js';
@@ -168,10 +168,10 @@ export class DurableVectorDB extends VectorDB {
   }
 
   /** Replaces the whole content; it becomes durable through an immediate checkpoint (`flush()` waits for it). */
-  override replaceAll(columns: Columns): void {
+  override replaceAll(columns: Columns, options?: ReplaceAllOptions): void {
     const blocked = this.blocked();
     if (blocked) throw blocked;
-    super.replaceAll(columns);
+    super.replaceAll(columns, options);
   }
 
   /** Applies a delta; it becomes durable through an immediate checkpoint (`flush()` waits for it). */

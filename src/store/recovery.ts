@@ -61,18 +61,20 @@ export type DbFactory<T extends ReplayTarget> = (dimension: number, metric: Metr
 interface LoadedCheckpoint {
   file: CheckpointFile;
   columns: Columns;
+  /** Entries the vectors' buffer has room for (the checkpoint's plus the room asked for the log). */
+  capacity: number;
   walSeq: number;
   checksum: string;
   createdAt: number;
 }
 
-async function loadCheckpoint(o: ResolvedOptions, file: CheckpointFile, expect: StorePointer | undefined): Promise<LoadedCheckpoint> {
+async function loadCheckpoint(o: ResolvedOptions, file: CheckpointFile, expect: StorePointer | undefined, spareEntries: number): Promise<LoadedCheckpoint> {
   const fail: (problem: string) => never = (problem) => {
     throw new CorruptionError({ file: file.path, section: 'checkpoint' }, problem);
   };
   let r;
   try {
-    r = await readQvdb(o.fs, file.path);
+    r = await readQvdb(o.fs, file.path, { spareEntries });
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') fail(`the checkpoint named by ${CURRENT_FILE} is missing`);
     if (err instanceof QuiverError && err.code === 'UNSUPPORTED_FORMAT') fail(`it is not a .qvdb file (${err.message})`);
@@ -88,7 +90,7 @@ async function loadCheckpoint(o: ResolvedOptions, file: CheckpointFile, expect: 
     if (walSeq !== expect.walSeq) fail(`it holds the log up to ${walSeq as number} but ${CURRENT_FILE} says ${expect.walSeq}`);
     if (m.dimension !== expect.dimension || m.metric !== expect.metric) fail(`it is ${m.dimension}-d ${m.metric} but ${CURRENT_FILE} says ${expect.dimension}-d ${expect.metric}`);
   }
-  return { file, columns: r.columns, walSeq: walSeq as number, checksum: r.checksum, createdAt: m.createdAt };
+  return { file, columns: r.columns, capacity: r.vectorCapacity, walSeq: walSeq as number, checksum: r.checksum, createdAt: m.createdAt };
 }
 
 function checkShape(o: ResolvedOptions, dir: string, dimension: number, metric: Metric): void {
@@ -105,11 +107,11 @@ function emptyReport(): RecoveryReport {
 }
 
 /** Picks the checkpoint to load: the pointer's, or with `repair` the newest one that verifies. */
-async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StorePointer | undefined, all: CheckpointFile[], report: RecoveryReport): Promise<LoadedCheckpoint | undefined> {
+async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StorePointer | undefined, all: CheckpointFile[], report: RecoveryReport, spare: number): Promise<LoadedCheckpoint | undefined> {
   if (pointer) {
     const file = all.find((c) => c.name === pointer.checkpoint) ?? { name: pointer.checkpoint, path: join(dir, pointer.checkpoint), generation: pointer.generation };
     try {
-      return await loadCheckpoint(o, file, pointer);
+      return await loadCheckpoint(o, file, pointer, spare);
     } catch (err) {
       if (!o.repair || !(err instanceof CorruptionError)) throw err;
       report.repairs.push(`checkpoint ${pointer.checkpoint} is unusable (${err.message}); falling back to an older one`);
@@ -118,7 +120,7 @@ async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StoreP
   for (const file of [...all].reverse()) {
     if (pointer && file.name === pointer.checkpoint) continue;
     try {
-      const c = await loadCheckpoint(o, file, undefined);
+      const c = await loadCheckpoint(o, file, undefined, spare);
       report.repairs.push(`using checkpoint ${file.name} (log sequence number ${c.walSeq})`);
       return c;
     } catch (err) {
@@ -170,7 +172,10 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
     report.repairs.push(`${CURRENT_FILE} is missing; looking for the newest valid checkpoint`);
   }
 
-  const ckpt = await chooseCheckpoint(o, dir, pointer, checkpoints, report);
+  const logBytes = await logSize(o, walDir);
+  const dimGuess = pointer?.dimension ?? o.dimension;
+  const spare = dimGuess === undefined ? 0 : upsertsBound(logBytes, dimGuess);
+  const ckpt = await chooseCheckpoint(o, dir, pointer, checkpoints, report, spare);
   const dimension = ckpt?.columns.dimension ?? pointer?.dimension ?? o.dimension;
   const metric = ckpt?.columns.metric ?? pointer?.metric ?? o.metric ?? 'cosine';
   if (dimension === undefined) {
@@ -180,12 +185,14 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
   if (!ckpt) report.repairs.push('no valid checkpoint: starting from an empty store and replaying whatever log there is');
   const db = make(dimension, metric);
   if (ckpt) {
-    db.replaceAll(ckpt.columns);
+    // The checkpoint's buffer may have room for the log's upserts too (read that way: no slab copy).
+    db.replaceAll(ckpt.columns, { capacity: ckpt.capacity });
     report.checkpoint = ckpt.file.name;
     report.checkpointSeq = ckpt.walSeq;
     report.checkpointEntries = ckpt.columns.ids.length;
   }
-  await reserveForLog(o, walDir, db, report.checkpointEntries);
+  const upserts = upsertsBound(logBytes, dimension);
+  if (upserts > 0) db.reserve(report.checkpointEntries + upserts);
   await replayLog(o, walDir, db, report, ckpt !== undefined);
   report.ms = performance.now() - t0;
   const used = ckpt ? ckpt.file.name : undefined;
@@ -200,15 +207,19 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
   };
 }
 
-/**
- * Sizes the engine once for the checkpoint plus every upsert the log could hold (bounded by the log's
- * bytes), so a long replay does not reallocate and copy the vectors again and again.
- */
-async function reserveForLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, base: number): Promise<void> {
+/** Total bytes of the log segments. */
+async function logSize(o: ResolvedOptions, walDir: string): Promise<number> {
   let bytes = 0;
   for (const seg of await listSegments(o.fs, walDir)) bytes += (await o.fs.stat(seg.path).catch(() => ({ size: 0 }))).size;
-  const upserts = Math.floor(bytes / (db.dimension * 4 + 30));
-  if (upserts > 0) db.reserve(base + upserts);
+  return bytes;
+}
+
+/**
+ * Most upserts `logBytes` of log can hold. The engine is sized once for the checkpoint plus these (the
+ * checkpoint is read into a buffer with that room), so a replay never reallocates and copies the vectors.
+ */
+function upsertsBound(logBytes: number, dimension: number): number {
+  return Math.floor(logBytes / (dimension * 4 + 30));
 }
 
 async function replayLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, report: RecoveryReport, fromCheckpoint: boolean): Promise<void> {

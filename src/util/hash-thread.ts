@@ -5,15 +5,24 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
+import { claimNorms } from './hash-norms.js';
+import { vectorLanes } from './hash-content.js';
 
-/** Messages to the thread: hash bytes next ('u'), finish ('d'), drop ('x'). */
+/**
+ * Messages to the thread: hash bytes next ('u'), compute the unclaimed blocks of norms of
+ * landed entries of shared vectors into shared `out` ('n', see claimNorms), compute content-hash vector lanes ('c'),
+ * answer once everything sent before is done ('k'), finish ('d'), drop ('x').
+ */
 export type HashRequest =
   | { t: 'u'; job: number; view: Uint8Array; cancel: Int32Array }
+  | { t: 'n'; job: number; vectors: Float32Array; dim: number; count: number; landed: number; out: Float64Array; claim: Int32Array; cancel: Int32Array }
+  | { t: 'c'; job: number; vectors: Float32Array; dim: number; count: number; out: Int32Array; outAt: number; cancel: Int32Array }
+  | { t: 'k'; job: number; id: number }
   | { t: 'd'; job: number }
   | { t: 'x'; job: number };
 
-/** Messages from the thread: started ('ready'), digest ('d'). */
-export type HashReply = { t: 'ready' } | { t: 'd'; job: number; digest: Uint8Array };
+/** Messages from the thread: started ('ready'), digest ('d'), everything before barrier `id` done ('k'). */
+export type HashReply = { t: 'ready' } | { t: 'd'; job: number; digest: Uint8Array } | { t: 'k'; job: number; id: number };
 
 if (parentPort) {
   const port = parentPort;
@@ -26,6 +35,12 @@ if (parentPort) {
         if (!h) jobs.set(m.job, (h = createHash('sha256')));
         h.update(m.view);
       }
+    } else if (m.t === 'n') {
+      if (Atomics.load(m.cancel, 0) === 0) claimNorms(m.vectors, m.dim, m.count, m.out, m.claim, m.landed);
+    } else if (m.t === 'c') {
+      if (Atomics.load(m.cancel, 0) === 0) vectorLanes(m.vectors, m.dim, m.count, m.out, m.outAt);
+    } else if (m.t === 'k') {
+      port.postMessage({ t: 'k', job: m.job, id: m.id } satisfies HashReply);
     } else if (m.t === 'd') {
       const h = jobs.get(m.job) ?? createHash('sha256');
       jobs.delete(m.job);

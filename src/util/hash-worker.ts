@@ -21,6 +21,27 @@ export interface Sha256Job {
    * later, and if it dies they are re-hashed here).
    */
   update(view: Uint8Array): void;
+  /**
+   * Also computes norms on the helper thread: the blocks of entries below `landed` (whose bytes were
+   * already given to `update`) not yet claimed through `claim` (see claimNorms in hash-norms.ts),
+   * into `out`; `vectors`, `out` and `claim` are views of SharedArrayBuffers. The caller claims what
+   * is left itself once everything landed. Returns false when this job cannot (not offloaded).
+   */
+  norms(vectors: Float32Array, dim: number, count: number, landed: number, out: Float64Array, claim: Int32Array): boolean;
+  /** After `digest()` resolved: true when every block of norms the thread claimed was computed. */
+  readonly normsComplete: boolean;
+  /**
+   * Computes the content-hash vector lanes (`vectorLanes` of hash-content.ts) of `count` entries of
+   * shared `vectors` into shared `out` at entry `outAt`. Returns false when this job cannot (not
+   * offloaded): the caller computes them. Results are there once a later `barrier()` resolved true.
+   */
+  contentLanes(vectors: Float32Array, dim: number, count: number, out: Int32Array, outAt: number): boolean;
+  /**
+   * Resolves true once everything sent to the thread before it (bytes, norms, lanes) was processed,
+   * false when the thread died first or the job was abandoned (requests since the last true barrier
+   * may not have run).
+   */
+  barrier(): Promise<boolean>;
   /** The SHA-256 of all updated bytes; ends the job. */
   digest(): Promise<Buffer>;
   /** Ends the job without a digest (the thread skips its queued bytes). Idempotent. */
@@ -37,7 +58,20 @@ export interface Sha256JobOptions {
 
 class LocalJob implements Sha256Job {
   readonly offloaded = false;
+  readonly normsComplete = true;
   private readonly hash = createHash('sha256');
+
+  norms(): boolean {
+    return false;
+  }
+
+  contentLanes(): boolean {
+    return false;
+  }
+
+  barrier(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
 
   update(view: Uint8Array): void {
     this.hash.update(view);
@@ -62,8 +96,57 @@ class OffloadedJob implements Sha256Job {
   private finishing: Waiter<Buffer> | undefined;
   private local: Hash | undefined;
   private ended = false;
+  private normsRequested = false;
+  private normsLost = false;
+  private abandoned = false;
+  private readonly barriers = new Map<number, (done: boolean) => void>();
+  private nextBarrier = 1;
 
   constructor(private readonly thread: HashThread, readonly id: number) {}
+
+  get normsComplete(): boolean {
+    return !this.normsLost;
+  }
+
+  norms(vectors: Float32Array, dim: number, count: number, landed: number, out: Float64Array, claim: Int32Array): boolean {
+    if (!(vectors.buffer instanceof SharedArrayBuffer) || !(out.buffer instanceof SharedArrayBuffer) || !(claim.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('offloaded norms take views of SharedArrayBuffers');
+    }
+    if (this.ended) throw new Error('the SHA-256 job has ended');
+    if (this.local) return false;
+    this.normsRequested = true;
+    this.thread.post({ t: 'n', job: this.id, vectors, dim, count, landed, out, claim, cancel: this.cancel });
+    return true;
+  }
+
+  contentLanes(vectors: Float32Array, dim: number, count: number, out: Int32Array, outAt: number): boolean {
+    if (!(vectors.buffer instanceof SharedArrayBuffer) || !(out.buffer instanceof SharedArrayBuffer)) throw new TypeError('offloaded content lanes take views of SharedArrayBuffers');
+    if (this.ended) throw new Error('the SHA-256 job has ended');
+    if (this.local) return false;
+    if (count > 0) this.thread.post({ t: 'c', job: this.id, vectors, dim, count, out, outAt, cancel: this.cancel });
+    return true;
+  }
+
+  barrier(): Promise<boolean> {
+    if (this.local || this.abandoned) return Promise.resolve(false);
+    if (this.ended) return Promise.resolve(true);
+    const id = this.nextBarrier++;
+    const done = new Promise<boolean>((resolve) => this.barriers.set(id, resolve));
+    this.thread.post({ t: 'k', job: this.id, id });
+    return done;
+  }
+
+  /** The thread reached barrier `id`. */
+  onBarrier(id: number): void {
+    const resolve = this.barriers.get(id);
+    this.barriers.delete(id);
+    resolve?.(true);
+  }
+
+  private failBarriers(): void {
+    for (const resolve of this.barriers.values()) resolve(false);
+    this.barriers.clear();
+  }
 
   update(view: Uint8Array): void {
     if (!(view.buffer instanceof SharedArrayBuffer)) throw new TypeError('an offloaded SHA-256 job takes views of a SharedArrayBuffer');
@@ -88,10 +171,12 @@ class OffloadedJob implements Sha256Job {
   abandon(): void {
     if (this.ended && !this.finishing) return;
     this.ended = true;
+    this.abandoned = true;
     Atomics.store(this.cancel, 0, 1);
     if (!this.local) this.thread.post({ t: 'x', job: this.id });
     this.thread.unregister(this.id);
     this.views.length = 0;
+    this.failBarriers();
     this.finishing?.reject(new Error('the SHA-256 job was abandoned'));
     this.finishing = undefined;
   }
@@ -106,7 +191,10 @@ class OffloadedJob implements Sha256Job {
 
   /** The thread is gone: hash the views given so far here and carry on here. */
   onThreadFailure(): void {
+    this.failBarriers();
     if (this.ended && !this.finishing) return;
+    // Blocks of norms the thread claimed may not have been computed: the caller computes them all.
+    if (this.normsRequested) this.normsLost = true;
     this.local = createHash('sha256');
     for (const v of this.views) this.local.update(v);
     this.views.length = 0;
@@ -128,6 +216,7 @@ class HashThread {
     this.worker.unref();
     this.worker.on('message', (r: HashReply) => {
       if (r.t === 'ready') this.ready = true;
+      else if (r.t === 'k') this.jobs.get(r.job)?.onBarrier(r.id);
       else this.jobs.get(r.job)?.onDigest(r.digest);
     });
     // Either way the jobs in flight finish on the calling thread; the cause does not change that.

@@ -6,7 +6,7 @@
 import { crc32 } from 'node:zlib';
 import type { Id } from '../engine/types.js';
 import { IdTag, RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE, RecordType } from './constants.js';
-import { unpackMetadata } from './metadata-pack.js';
+import { unpackMetadataAt } from './metadata-pack.js';
 import type { DecodedOp, DecodedRecord } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -189,7 +189,7 @@ class PayloadCursor {
     const b = this.buf;
     const at = this.pos;
     this.pos = at + len;
-    return unpackMetadata(new Uint8Array(b.buffer, b.byteOffset + at, len));
+    return unpackMetadataAt(b, at, at + len);
   }
 
   vector(): Float32Array {

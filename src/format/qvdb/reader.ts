@@ -25,11 +25,23 @@ export interface ReadQvdbOptions {
   signal?: AbortSignal;
   /** Refuse (LIMIT_EXCEEDED) files whose decoded data sections exceed this many bytes. */
   maxBytes?: number;
+  /**
+   * Full, uncompressed files: allocate the vectors' buffer with zeroed room for this many more entries
+   * after the loaded ones (see `vectorCapacity`), so a caller about to append does not copy the slab.
+   */
+  spareEntries?: number;
 }
 
 /** What {@link readQvdb} returns: the decoded contents plus the manifest and file checksum. */
 export type ReadQvdbResult =
-  | { kind: 'full'; manifest: QvdbManifest; columns: Columns; checksum: string }
+  | {
+    kind: 'full';
+    manifest: QvdbManifest;
+    columns: Columns;
+    checksum: string;
+    /** Entries the buffer behind `columns.vectors` has room for from its start (>= count; see `spareEntries`). */
+    vectorCapacity: number;
+  }
   | { kind: 'delta'; manifest: QvdbManifest; delta: DeltaColumns; checksum: string };
 
 /** One section as {@link readQvdbInfo} describes it. */
@@ -152,6 +164,9 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
     const meta = find(q, SectionType.METADATA);
     const del = q.kind === 'delta' ? find(q, SectionType.DELETED) : undefined;
     const floats = manifest.count * manifest.dimension;
+    const spareWanted = opts.spareEntries ?? 0;
+    if (!Number.isSafeInteger(spareWanted) || spareWanted < 0) throw new QuiverError('INVALID_ARGUMENT', `spareEntries must be a non-negative integer, got ${String(spareWanted)}`);
+    const spare = q.kind === 'full' && vec.codec === Codec.NONE ? spareWanted : 0;
     if (!Number.isSafeInteger(floats * 4) || vec.rawLength !== floats * 4) {
       throw new CorruptionError({ file: q.file, section: 'vectors', offset: vec.offset }, `it holds ${vec.rawLength} bytes but count ${manifest.count} x dimension ${manifest.dimension} x 4 = ${floats * 4}`);
     }
@@ -164,7 +179,7 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
       const c: SectionReadControl = { ...ctl, signal };
       return [
         readRecords(q, ids, manifest.count, c, idTaker(q, ids)),
-        readVectorSection(q, vec, floats, c),
+        readVectorSection(q, vec, floats, c, spare * manifest.dimension, manifest.metric === 'cosine' && !del ? manifest.dimension : 0),
         readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
         del ? readRecords(q, del, manifest.deletedCount ?? 0, c, idTaker(q, del)) : Promise.resolve([]),
       ] as const;
@@ -172,7 +187,7 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
     const columns: Columns = { dimension: manifest.dimension, metric: manifest.metric, ids: idList, vectors, metadata };
     if (!del) {
       progress.finish(`loaded ${manifest.count} entries`);
-      return { kind: 'full', manifest, columns, checksum: q.checksum };
+      return { kind: 'full', manifest, columns, checksum: q.checksum, vectorCapacity: manifest.count + spare };
     }
     progress.finish(`loaded a delta of ${manifest.count} upserts and ${deletedIds.length} deletes`);
     return { kind: 'delta', manifest, delta: { ...columns, cleared: manifest.cleared === true, deletedIds }, checksum: q.checksum };

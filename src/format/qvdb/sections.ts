@@ -13,6 +13,7 @@ import { sectionName, type DirectoryEntry } from './layout.js';
 import { readExact, type OpenedQvdb } from './open.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from './endian.js';
 import { startSha256, type Sha256Job } from '../../util/hash-worker.js';
+import { allNormsClaimed, claimNorms, rememberNorms } from '../../util/hash-norms.js';
 
 /**
  * Uncompressed VECTORS sections at least this big are hashed on the SHA-256 helper thread; smaller
@@ -141,18 +142,29 @@ export async function readWholeSection(q: OpenedQvdb, e: DirectoryEntry, maxRaw:
 /**
  * Reads VECTORS into a new Float32Array of `floats` elements. The caller has checked that the raw
  * length is floats * 4. Uncompressed, the directory bounded that by the file and the destination is
- * allocated at once; compressed, it grows with the bytes actually decoded (see ByteCollector).
+ * allocated at once, with `spareFloats` more floats of zeroed room after it in the same buffer (the
+ * store reserves room for its log replay this way instead of copying the slab afterwards);
+ * compressed, it grows with the bytes actually decoded (see ByteCollector) and has no spare room.
  */
-export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats: number, ctl: SectionReadControl): Promise<Float32Array> {
+export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats: number, ctl: SectionReadControl, spareFloats = 0, normsDim = 0): Promise<Float32Array> {
   let bytes: Uint8Array;
+  let norms: NormRequest | undefined;
   try {
     if (e.codec === Codec.NONE) {
       // Big verified sections land in shared memory so the helper thread can hash them in place
       // while later pieces are read and ids and metadata are decoded here.
       const offload = ctl.verify && floats * 4 >= HASH_OFFLOAD_MIN_BYTES;
-      bytes = new Uint8Array(offload ? new SharedArrayBuffer(floats * 4) : new ArrayBuffer(floats * 4));
+      const room = (floats + spareFloats) * 4;
+      const buffer = offload ? new SharedArrayBuffer(room) : new ArrayBuffer(room);
+      bytes = new Uint8Array(buffer, 0, floats * 4);
       const job = ctl.verify ? startSha256({ offload }) : undefined;
-      await readDirect(q, e, bytes, ctl, job);
+      // The helper thread also computes cosine norms while it hashes (the same bytes, already in its
+      // cache), which the engine's replaceAll then takes instead of a pass of its own.
+      if (job?.offloaded && normsDim > 0 && HOST_IS_LITTLE_ENDIAN) {
+        const count = floats / normsDim;
+        norms = { vectors: new Float32Array(buffer, 0, floats), dim: normsDim, count, out: new Float64Array(new SharedArrayBuffer(count * 8)), claim: new Int32Array(new SharedArrayBuffer(4)), lost: false };
+      }
+      await readDirect(q, e, bytes, ctl, job, norms);
     } else {
       const out = new ByteCollector(e.rawLength, e.storedLength);
       await streamSection(q, e, ctl, (chunk) => out.push(chunk));
@@ -163,7 +175,23 @@ export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats
     throw new QuiverError('LIMIT_EXCEEDED', `${q.file}: cannot allocate ${floats * 4} bytes for the vectors; free memory or load on a larger machine`, { file: q.file }, { cause: err });
   }
   if (!HOST_IS_LITTLE_ENDIAN) swap32InPlace(bytes);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, floats);
+  const vectors = norms ? norms.vectors : new Float32Array(bytes.buffer, bytes.byteOffset, floats);
+  if (norms && !norms.lost && allNormsClaimed(norms.count, norms.claim)) rememberNorms(vectors, norms.out);
+  return vectors;
+}
+
+/**
+ * Norms computed while reading: the helper thread takes blocks of landed entries after hashing them,
+ * this thread takes whatever is left once everything landed (instead of idling until the digest).
+ */
+interface NormRequest {
+  vectors: Float32Array;
+  dim: number;
+  count: number;
+  out: Float64Array;
+  claim: Int32Array;
+  /** Set when the thread could not compute them all: the engine computes them instead. */
+  lost: boolean;
 }
 
 /**
@@ -176,7 +204,7 @@ const READS_IN_FLIGHT = 3;
  * Reads `e` into `bytes` (its stored length) in IO_CHUNK_BYTES pieces, several in flight, each piece
  * handed to `job` (when verifying) as soon as it has landed; checks the digest after the last piece.
  */
-async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, ctl: SectionReadControl, job: Sha256Job | undefined): Promise<void> {
+async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, ctl: SectionReadControl, job: Sha256Job | undefined, norms?: NormRequest): Promise<void> {
   const len = e.storedLength;
   const name = sectionName(e.type);
   const inFlight: { pos: number; n: number; done: Promise<void> }[] = [];
@@ -204,15 +232,22 @@ async function readDirect(q: OpenedQvdb, e: DirectoryEntry, bytes: Uint8Array, c
       inFlight.shift();
       issue();
       job?.update(bytes.subarray(head.pos, head.pos + head.n));
+      if (norms && !norms.lost && job) {
+        // Every entry wholly inside the bytes landed so far (reads complete in order).
+        const landed = Math.floor((head.pos + head.n) / (norms.dim * 4));
+        if (!job.norms(norms.vectors, norms.dim, norms.count, landed, norms.out, norms.claim)) norms.lost = true;
+      }
       ctl.progress?.advance(head.n, `reading ${name}`);
     }
   } catch (err) {
     job?.abandon();
     throw err;
   }
+  if (norms && !norms.lost) claimNorms(norms.vectors, norms.dim, norms.count, norms.out, norms.claim, norms.count);
   if (job) {
     const actual = await job.digest();
     if (!actual.equals(e.sha256)) throw mismatch(q, e, actual);
+    if (norms && !job.normsComplete) norms.lost = true;
   }
 }
 

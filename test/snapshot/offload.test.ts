@@ -1,0 +1,126 @@
+// Big snapshots (4 MiB of vectors and up) compute content hashes on the hash thread and restore with
+// the SHA-256 and the cosine norms computed there: results must equal the in-thread path exactly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { hashChunk } from '../../src/snapshot/content-hash.js';
+import { SnapshotManager } from '../../src/snapshot/manager.js';
+import { produceVectors } from '../../src/snapshot/vector-producer.js';
+import { stopHashThreadForTests } from '../../src/util/hash-worker.js';
+import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
+import type { PutResult, StoreBody, StoreOpOptions } from '../../src/storage/store.js';
+import { clusteredDataset } from '../../support/datasets.js';
+import { hashThreadReady } from '../support/hash-thread.js';
+import { assertState, memoryManager, stateOf } from './helpers.js';
+
+const DIM = 64;
+const N = Math.ceil((4 << 20) / (DIM * 4)) + 500;
+
+function bigDb(viaInserts: boolean): VectorDB {
+  const data = clusteredDataset(N, DIM, 3, 16);
+  const db = new VectorDB({ dimension: DIM });
+  if (!viaInserts) {
+    db.replaceAll({ ...data, vectors: data.vectors.slice() });
+    return db;
+  }
+  const batch = [];
+  for (let i = 0; i < N; i++) batch.push({ id: data.ids[i], vector: data.vectors.subarray(i * DIM, (i + 1) * DIM), metadata: data.metadata[i] });
+  void db.insertBatch(batch);
+  return db;
+}
+
+for (const viaInserts of [true, false]) {
+  test(`content hashes from the hash thread match in-thread ones (${viaInserts ? 'shared' : 'unshared'} slab): a content diff finds nothing`, async () => {
+    await hashThreadReady();
+    const db = bigDb(viaInserts);
+    const { manager, store } = memoryManager();
+    const full = await manager.createSnapshot(db, 'full');
+    // Another manager has no change tracking for db: it diffs by the stored content hashes.
+    const fresh = new SnapshotManager({ store });
+    const inc = await fresh.createIncrementalSnapshot(db, 'no change', full.id);
+    assert.equal(inc.changedCount, 0);
+    assert.equal(inc.deletedCount, 0);
+    await db.insert({ id: 'doc-5', vector: new Float32Array(DIM).fill(0.5), metadata: { changed: true } });
+    const inc2 = await new SnapshotManager({ store }).createIncrementalSnapshot(db, 'one change', full.id);
+    assert.equal(inc2.changedCount, 1);
+  });
+}
+
+test('restoring a big snapshot (norms from the hash thread) gives the same state and search results', async () => {
+  await hashThreadReady();
+  const db = bigDb(true);
+  const { manager } = memoryManager();
+  const full = await manager.createSnapshot(db, 'full');
+  const restored = await manager.restoreSnapshot(full.id);
+  assertState(restored, stateOf(db));
+  const q = db.get('doc-17')!.vector;
+  assert.deepEqual(restored.search({ vector: q, k: 7 }).map((h) => [h.id, h.score]), db.search({ vector: q, k: 7 }).map((h) => [h.id, h.score]));
+});
+
+/** A memory store that stops the hash thread when the vectors file of a snapshot has taken `after` chunks. */
+class ThreadKillingStore extends MemorySnapshotStore {
+  constructor(private readonly after: number) {
+    super();
+  }
+
+  override put(key: string, body: StoreBody, options?: StoreOpOptions): Promise<PutResult> {
+    if (typeof body !== 'function' || !key.includes('vectors')) return super.put(key, body, options);
+    let chunks = 0;
+    return super.put(key, (write) => body(async (chunk) => {
+      if (++chunks === this.after) stopHashThreadForTests();
+      await write(chunk);
+    }), options);
+  }
+}
+
+for (const after of [1, 2, 4]) {
+  test(`a snapshot written while the hash thread dies (after ${after} chunks) still records the right content hashes`, async () => {
+    await hashThreadReady();
+    const db = bigDb(after % 2 === 0);
+    const store = new ThreadKillingStore(after);
+    const full = await new SnapshotManager({ store }).createSnapshot(db, 'full');
+    const inc = await new SnapshotManager({ store }).createIncrementalSnapshot(db, 'no change', full.id);
+    assert.equal(inc.changedCount, 0);
+    await hashThreadReady();
+  });
+}
+
+for (const killAt of [0, 1, 2, 3, 5, 9]) {
+  test(`produceVectors: same bytes and hashes as the reference whether the hash thread lives or dies (at chunk ${killAt || 'never'})`, async () => {
+    await hashThreadReady();
+    const db = bigDb(killAt % 2 === 1);
+    const img = db.openImage();
+    const want = new Uint32Array(img.count * 2);
+    for (const c of img.vectorChunks(img.count)) hashChunk(c, DIM, img.metadata, 0, want);
+    const got = new Uint32Array(img.count * 2);
+    const written: Buffer[] = [];
+    let chunk = 0;
+    await produceVectors(img, img.count, got, async (raw) => {
+      if (++chunk === killAt) stopHashThreadForTests();
+      written.push(Buffer.from(raw));
+      await new Promise((r) => setImmediate(r));
+    }, 256 * 1024);
+    assert.ok(chunk > 10, 'many chunks, so the ring wraps');
+    const all = Buffer.concat(written);
+    const expected = Buffer.concat([...img.vectorChunks(img.count)].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+    img.release();
+    assert.ok(all.equals(expected));
+    assert.deepEqual(Array.from(got), Array.from(want));
+    await hashThreadReady();
+  });
+}
+
+test('hashChunk gives the same hashes whatever the chunking', () => {
+  const db = bigDb(true);
+  const img = db.openImage();
+  const whole = new Uint32Array(img.count * 2);
+  const split = new Uint32Array(img.count * 2);
+  let first = 0;
+  for (const c of img.vectorChunks(img.count)) hashChunk(c, DIM, img.metadata, 0, whole);
+  for (const c of img.vectorChunks(333)) {
+    hashChunk(c, DIM, img.metadata, first, split);
+    first += c.length / DIM;
+  }
+  img.release();
+  assert.deepEqual(Array.from(split), Array.from(whole));
+});
