@@ -9,9 +9,9 @@ import { VectorDB } from '../src/engine/vector-db.js';
 import { nodeFs } from '../src/env/node-fs.js';
 import { codecFor, exchangeFormats, exportImage, importFile } from '../src/interchange/index.js';
 import { clusteredDataset } from '../support/datasets.js';
-import { rawBaseline } from './raw.js';
+import { RawIo, rawBaseline } from './raw.js';
 import type { BenchSettings } from './persistence.js';
-import { Report, timeMedian } from './report.js';
+import { Report, timePaired } from './report.js';
 
 const TARGETS: Record<string, number> = { sqlite: 3, msgpack: 3, parquet: 3 };
 
@@ -24,6 +24,7 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
   const data = clusteredDataset(s.n, s.dim, 11);
   const vectorBytes = new Uint8Array(data.vectors.buffer, data.vectors.byteOffset, data.vectors.byteLength);
   const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
+  const io = new RawIo(join(dir, 'raw-paired.bin'), vectorBytes);
   const mb = (vectorBytes.length / 1e6).toFixed(1);
   report.add({ suite, name: `raw write+fsync ${mb} MB`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb} MB`, value: raw.readMs, unit: 'ms' });
@@ -35,7 +36,7 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
     if (!codec.canWrite) continue;
     const path = join(dir, `db${codec.extension('none')}`);
     let files: string[] = [path];
-    const exportMs = await timeMedian(s.rounds, async () => {
+    const exp = await timePaired(s.pairedRounds, () => io.write(), async () => {
       const image = db.openImage();
       try {
         files = (await exportImage(nodeFs, path, image, { format })).files;
@@ -44,13 +45,13 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
       }
     });
     const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
-    report.ratio(suite, `${format} export (durable)`, exportMs, 'ms', raw.writeMs, 'raw write', TARGETS[format], { bytes });
+    report.ratio(suite, `${format} export (durable)`, exp.ms, 'ms', exp.rawMs, 'raw write, same rounds', TARGETS[format], { bytes });
     let count = -1;
-    const importMs = await timeMedian(s.rounds, async () => {
+    const imp = await timePaired(s.pairedRounds, () => io.read(), async () => {
       count = (await importFile(nodeFs, path, { format })).columns.ids.length;
     });
     if (count !== s.n) throw new Error(`${format} import returned ${count} entries, expected ${s.n}`);
-    report.ratio(suite, `${format} import (verified, into columns)`, importMs, 'ms', raw.readMs, 'raw read', TARGETS[format], { bytes });
+    report.ratio(suite, `${format} import (verified, into columns)`, imp.ms, 'ms', imp.rawMs, 'raw read, same rounds', TARGETS[format], { bytes });
     for (const f of files) rmSync(f, { force: true });
   }
 }

@@ -9,14 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../src/engine/vector-db.js';
 import { DatabasePersistence } from '../src/persistence/database-persistence.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
-import { rawBaseline } from './raw.js';
-import { Report, timeMedian } from './report.js';
+import { RawIo, rawBaseline } from './raw.js';
+import { Report, timeMedian, timePaired } from './report.js';
 
 /** Settings of one run. */
 export interface BenchSettings {
   n: number;
   dim: number;
   rounds: number;
+  /** Rounds of the figures with targets, each timed next to its own raw baseline. */
+  pairedRounds: number;
   queries: number;
   dir: string;
 }
@@ -40,6 +42,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
   const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
   const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
   db.replaceAll({ ...data, vectors: data.vectors.slice() });
+  const io = new RawIo(join(dir, 'raw-paired.bin'), vectorBytes);
   const mb = vectorBytes.length / 1e6;
   report.add({ suite, name: `raw write+fsync ${mb.toFixed(1)} MB`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb.toFixed(1)} MB`, value: raw.readMs, unit: 'ms' });
@@ -47,17 +50,17 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
   for (const format of ['binary', 'json'] as const) {
     const file = join(dir, format === 'binary' ? 'db.qvdb' : 'db.json');
     const p = new DatabasePersistence(db, { baseDir: dir, format });
-    const saveMs = await timeMedian(s.rounds, () => p.save({ path: file }));
+    const save = await timePaired(s.pairedRounds, () => io.write(), () => p.save({ path: file }));
     const size = statSync(file).size;
     const target = format === 'binary' ? 1.5 : 10;
-    report.ratio(suite, `${format} save (durable)`, saveMs, 'ms', raw.writeMs, 'raw write', target, { bytes: size });
+    report.ratio(suite, `${format} save (durable)`, save.ms, 'ms', save.rawMs, 'raw write, same rounds', target, { bytes: size });
     let loaded: VectorDB | undefined;
-    const loadMs = await timeMedian(s.rounds, async () => {
+    const load = await timePaired(s.pairedRounds, () => io.read(), async () => {
       loaded = new VectorDB({ dimension: s.dim, metric: 'cosine' });
       await new DatabasePersistence(loaded, { baseDir: dir }).load({ path: file });
     });
     if (!loaded || loaded.len() !== s.n) throw new Error(`${format} load returned ${loaded?.len()} entries`);
-    report.ratio(suite, `${format} load until searchable`, loadMs, 'ms', raw.readMs, 'raw read', target);
+    report.ratio(suite, `${format} load until searchable`, load.ms, 'ms', load.rawMs, 'raw read, same rounds', target);
     for (const op of ['save', 'load'] as const) {
       const r = rssChild(op, format, file, join(dir, 'db.qvdb'), s);
       const over = r.peakMB - r.baseMB;

@@ -39,3 +39,28 @@ export function rawBaseline(path: string, bytes: Uint8Array, times: number): { w
   const med = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
   return { writeMs: med(w), readMs: med(r) };
 }
+
+/** Raw write+fsync and read of one buffer at one path, for baselines interleaved with the measured work. */
+export class RawIo {
+  private written = false;
+
+  constructor(private readonly path: string, private readonly bytes: Uint8Array) {}
+
+  /** One raw write+fsync of the buffer; ms. */
+  write(): number {
+    this.written = true;
+    return rawWrite(this.path, this.bytes);
+  }
+
+  /** One raw read of the file (written first if needed); ms. */
+  read(): number {
+    if (!this.written) this.write();
+    return rawRead(this.path);
+  }
+
+  /** Removes the file. */
+  dispose(): void {
+    if (this.written) unlinkSync(this.path);
+    this.written = false;
+  }
+}

@@ -92,3 +92,19 @@ export async function timeMedian(times: number, fn: () => Promise<unknown> | unk
   }
   return median(t);
 }
+
+/**
+ * Runs `raw` then `fn`, `times` times, and returns both medians: the baseline is measured next to the
+ * work in every round, so drift of the disk or of other load on the machine hits both alike.
+ */
+export async function timePaired(times: number, raw: () => number, fn: () => Promise<unknown> | unknown): Promise<{ ms: number; rawMs: number }> {
+  const t: number[] = [];
+  const r: number[] = [];
+  for (let i = 0; i < times; i++) {
+    r.push(raw());
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  return { ms: median(t), rawMs: median(r) };
+}

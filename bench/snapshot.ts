@@ -16,8 +16,8 @@ import { SnapshotManager } from '../src/snapshot/manager.js';
 import type { SnapshotInfo } from '../src/snapshot/types.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import type { BenchSettings } from './persistence.js';
-import { rawBaseline } from './raw.js';
-import { Report, timeMedian } from './report.js';
+import { RawIo, rawBaseline } from './raw.js';
+import { Report, timeMedian, timePaired } from './report.js';
 
 /** Changes `fraction` of the entries of `db` (new vectors and metadata for existing ids). */
 async function changeEntries(db: VectorDB, n: number, fraction: number, seed: number): Promise<void> {
@@ -47,6 +47,7 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
   const data = clusteredDataset(s.n, s.dim, 7);
   const vectorBytes = new Uint8Array(data.vectors.buffer, data.vectors.byteOffset, data.vectors.byteLength);
   const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
+  const io = new RawIo(join(dir, 'raw-paired.bin'), vectorBytes);
   const mb = vectorBytes.length / 1e6;
   report.add({ suite, name: `raw write+fsync ${mb.toFixed(1)} MB`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb.toFixed(1)} MB`, value: raw.readMs, unit: 'ms' });
@@ -57,19 +58,20 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
   for (const compression of ['none', 'gzip'] as const) {
     const manager = new SnapshotManager({ snapshotDir: join(dir, compression), compression });
     let info: SnapshotInfo | undefined;
-    const rounds = compression === 'none' ? s.rounds : 1;
-    const ms = await timeMedian(rounds, async () => {
+    const rounds = compression === 'none' ? s.pairedRounds : 1;
+    const full = await timePaired(rounds, () => io.write(), async () => {
       info = await manager.createSnapshot(db, `full ${compression}`);
     });
     if (!info) throw new Error('no snapshot');
+    const ms = full.ms;
     fulls[compression] = { ms, info, manager };
-    report.ratio(suite, `full snapshot (${compression}, durable)`, ms, 'ms', raw.writeMs, 'raw write', compression === 'none' ? 1.5 : undefined, { bytes: info.sizeBytes });
+    report.ratio(suite, `full snapshot (${compression}, durable)`, ms, 'ms', full.rawMs, 'raw write, same rounds', compression === 'none' ? 1.5 : undefined, { bytes: info.sizeBytes });
     let restored: VectorDB | undefined;
-    const restoreMs = await timeMedian(rounds, async () => {
+    const restore = await timePaired(rounds, () => io.read(), async () => {
       restored = await manager.restoreSnapshot((info as SnapshotInfo).id);
     });
     if (restored?.len() !== s.n) throw new Error(`restore returned ${restored?.len()} entries`);
-    report.ratio(suite, `restore full (${compression}, verified) until searchable`, restoreMs, 'ms', raw.readMs, 'raw read', compression === 'none' ? 2 : undefined);
+    report.ratio(suite, `restore full (${compression}, verified) until searchable`, restore.ms, 'ms', restore.rawMs, 'raw read, same rounds', compression === 'none' ? 2 : undefined);
   }
 
   // Incremental after changing 1% of the entries, same compression as the full one it is measured against.
@@ -114,7 +116,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   mkdirSync(dir, { recursive: true });
   const report = new Report({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, n, dim: 384 });
   try {
-    await benchSnapshots(report, { n, dim: arg('--dim', 384), rounds: arg('--rounds', 3), queries: 0, dir });
+    await benchSnapshots(report, { n, dim: arg('--dim', 384), rounds: arg('--rounds', 3), pairedRounds: arg('--rounds', 3), queries: 0, dir });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -97,15 +97,17 @@ function rawReadDir(dir: string): number {
   return ms;
 }
 
-async function timeOpen(dir: string, rounds: number): Promise<{ ms: number; db: DurableVectorDB }> {
+async function timeOpen(dir: string, rounds: number, raw?: () => number): Promise<{ ms: number; rawMs: number; db: DurableVectorDB }> {
   const times: number[] = [];
+  const raws: number[] = [];
   let last: DurableVectorDB | undefined;
   for (let r = 0; r < rounds; r++) {
+    if (raw) raws.push(raw());
     const t0 = performance.now();
     last = await openVectorDB(dir, { readOnly: true });
     times.push(performance.now() - t0);
   }
-  return { ms: median(times), db: last! };
+  return { ms: median(times), rawMs: raws.length ? median(raws) : NaN, db: last! };
 }
 
 async function singleInserts(report: Report, s: BenchSettings, quick: boolean): Promise<void> {
@@ -148,20 +150,18 @@ async function bulkAndReopen(report: Report, s: BenchSettings): Promise<void> {
   report.ratio(SUITE, `bulk load ${s.n}×${DIM} (batches of 1000, sync) + close`, loadMs, 'ms', rawW, `raw write+fsync ${mb} MB`, undefined, { bytes: dirBytes(dir) });
 
   const ckpt = readdirSync(dir).find((n) => n.endsWith('.qvdb'))!;
-  const rawR = median(Array.from({ length: Math.max(3, s.rounds) }, () => rawRead(join(dir, ckpt))));
-  const reopen = await timeOpen(dir, Math.max(3, s.rounds));
+  const reopen = await timeOpen(dir, s.pairedRounds, () => rawRead(join(dir, ckpt)));
   if (reopen.db.len() !== s.n) throw new Error(`reopen found ${reopen.db.len()} entries, expected ${s.n}`);
-  report.ratio(SUITE, 'reopen after close (checkpoint only) until searchable', reopen.ms, 'ms', rawR, 'raw read of the checkpoint', 2);
+  report.ratio(SUITE, 'reopen after close (checkpoint only) until searchable', reopen.ms, 'ms', reopen.rawMs, 'raw read of the checkpoint, same rounds', 2);
 
   // Checkpoint + a log tail of 10% single upserts.
   const tail = Math.max(1, Math.floor(s.n / 10));
   const w = await openVectorDB(dir, { durability: 'none', checkpointOnClose: false, checkpointBytes: Infinity, checkpointRecords: Infinity });
   for (let i = 0; i < tail; i++) void w.insert({ id: `tail-${i}`, vector: data.vectors.subarray(i * DIM, (i + 1) * DIM), metadata: smallMetadata(i) });
   await w.close();
-  const rawAll = median(Array.from({ length: Math.max(3, s.rounds) }, () => rawReadDir(dir)));
-  const mixed = await timeOpen(dir, Math.max(3, s.rounds));
+  const mixed = await timeOpen(dir, s.pairedRounds, () => rawReadDir(dir));
   if (mixed.db.recovery.replayedRecords !== tail) throw new Error(`replayed ${mixed.db.recovery.replayedRecords}, expected ${tail}`);
-  report.ratio(SUITE, `reopen: checkpoint + log of ${tail} records`, mixed.ms, 'ms', rawAll, 'raw read of the same files', 2);
+  report.ratio(SUITE, `reopen: checkpoint + log of ${tail} records`, mixed.ms, 'ms', mixed.rawMs, 'raw read of the same files, same rounds', 2);
   rmSync(dir, { recursive: true, force: true });
 
   // Replay rate: a directory whose content is all in the log.
@@ -170,7 +170,7 @@ async function bulkAndReopen(report: Report, s: BenchSettings): Promise<void> {
   const l = await openVectorDB(logOnly, { dimension: DIM, durability: 'none', checkpointOnClose: false, checkpointBytes: Infinity, checkpointRecords: Infinity });
   for (let i = 0; i < records; i++) void l.insert({ id: data.ids[i], vector: data.vectors.subarray(i * DIM, (i + 1) * DIM), metadata: data.metadata[i] as Metadata });
   await l.close();
-  const replay = await timeOpen(logOnly, Math.max(3, s.rounds));
+  const replay = await timeOpen(logOnly, s.pairedRounds);
   const replayed = replay.db.recovery.replayedRecords;
   if (replayed !== records) throw new Error(`replayed ${replayed} of ${records} records`);
   const rate = replayed / (replay.ms / 1000);
