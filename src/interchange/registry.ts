@@ -12,11 +12,13 @@ import { binaryCodec, jsonCodec } from './native-codecs.js';
 import { parquetCodec } from '../format/parquet/index.js';
 import { npyCodec } from '../format/npy/index.js';
 import { sqliteCodec } from '../format/sqlite/index.js';
+import { msgpackCodec } from '../format/msgpack/index.js';
+import { jsonlCodec } from '../format/jsonl/index.js';
 import { reference000Codec, reference004Codec } from '../format/reference/index.js';
 import { columnsImage } from './columns-image.js';
 
 /** Codecs in sniffing order: formats with unambiguous magic first, then the JSON-text family. */
-const CODECS: readonly ExchangeCodec[] = [binaryCodec, sqliteCodec, parquetCodec, npyCodec, jsonCodec, reference000Codec, reference004Codec];
+const CODECS: readonly ExchangeCodec[] = [binaryCodec, sqliteCodec, parquetCodec, npyCodec, msgpackCodec, jsonlCodec, jsonCodec, reference000Codec, reference004Codec];
 
 /** The formats this build knows, in sniffing order. */
 export function exchangeFormats(): ExchangeFormat[] {

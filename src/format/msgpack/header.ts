@@ -1,0 +1,108 @@
+/**
+ * The header and trailer values of a QuiverDB MessagePack export (docs/formats/msgpack.md): their
+ * names, how the writer builds them and how the reader validates them once decoded.
+ */
+import { CorruptionError, QuiverError } from '../../errors.js';
+import type { Metric } from '../../engine/types.js';
+import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
+import { isPlainObject, jsonProblem, pack } from '../../util/msgpack.js';
+
+/** Value of the header's "format" key. */
+export const MSGPACK_FORMAT_NAME = 'quiverdb-msgpack';
+/** formatVersion written by this version; readers accept 1..this. */
+export const MSGPACK_FORMAT_VERSION = 1;
+
+/** The first bytes of every export: a fixmap header whose first key is the fixstr "format". */
+export const SNIFF_KEY = Uint8Array.of(0xa6, ...Buffer.from('format', 'latin1'));
+
+/**
+ * True when `head` starts like a QuiverDB MessagePack export: a fixmap (1-15 keys) whose first key is
+ * the fixstr "format". A head shorter than that (a truncated file) counts when it matches as far as it
+ * goes and has at least two bytes; the reader then reports the truncation. The value is checked by the reader.
+ */
+export function sniffMsgpack(head: Uint8Array): boolean {
+  if (head.length < 2) return false;
+  const c = head[0];
+  if ((c & 0xf0) !== 0x80 || c === 0x80) return false;
+  const n = Math.min(SNIFF_KEY.length, head.length - 1);
+  for (let i = 0; i < n; i++) if (head[1 + i] !== SNIFF_KEY[i]) return false;
+  return true;
+}
+
+/** The decoded header value (first value of the stream). */
+export interface MsgpackHeader {
+  formatVersion: number;
+  dimension: number;
+  metric: Metric;
+  count: number;
+  user: Record<string, unknown>;
+  /** Milliseconds since the epoch when the export was written (0 when absent). */
+  createdAt: number;
+}
+
+/** The header map the writer emits, keys in this order ("format" first: the sniff relies on it). */
+export function headerValue(dimension: number, metric: Metric, count: number, user: Record<string, unknown>, createdAt: number): Record<string, unknown> {
+  return { format: MSGPACK_FORMAT_NAME, formatVersion: MSGPACK_FORMAT_VERSION, dimension, metric, count, user, createdAt };
+}
+
+/**
+ * Encodes a map of at most 15 keys as a fixmap, keys in insertion order (the shared packer always
+ * uses map16, and the sniff needs a fixmap whose first key is "format").
+ */
+export function packFixmap(value: Record<string, unknown>): Uint8Array {
+  const keys = Object.keys(value);
+  if (keys.length > 15) throw new RangeError('a fixmap holds at most 15 keys');
+  const parts: Uint8Array[] = [Uint8Array.of(0x80 | keys.length)];
+  for (const k of keys) parts.push(pack(k), pack(value[k]));
+  return Buffer.concat(parts);
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Validates the decoded header. Not ours (not a map, no or another "format") → UNSUPPORTED_FORMAT;
+ * a newer version → UNSUPPORTED_VERSION; bad fields → CorruptionError naming `header.<key>`.
+ */
+export function validateHeader(file: string, value: unknown, offset: number): MsgpackHeader {
+  const bad = (key: string, problem: string) => new CorruptionError({ file, section: `header.${key}`, offset }, problem);
+  const format = isPlainObject(value) ? value.format : undefined;
+  if (!isPlainObject(value) || format !== MSGPACK_FORMAT_NAME) {
+    throw new QuiverError(
+      'UNSUPPORTED_FORMAT',
+      `${file} is not a QuiverDB MessagePack export (its first value ${isPlainObject(value) ? `has "format" ${format === undefined ? 'missing' : JSON.stringify(format)}` : 'is not a map'}); import it with a matching format instead.`,
+      { file },
+    );
+  }
+  const fv = value.formatVersion;
+  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) throw bad('formatVersion', 'it must be a positive integer');
+  if (fv > MSGPACK_FORMAT_VERSION) {
+    throw new QuiverError('UNSUPPORTED_VERSION', `${file} uses MessagePack export format version ${fv}; this QuiverDB reads up to version ${MSGPACK_FORMAT_VERSION}. Upgrade QuiverDB to import it.`, {
+      file,
+      formatVersion: fv,
+    });
+  }
+  const { dimension, metric, count } = value;
+  if (!isCount(dimension) || dimension < 1 || dimension > MAX_DIMENSION) throw bad('dimension', `it must be an integer in 1..${MAX_DIMENSION}`);
+  if (typeof metric !== 'string' || !METRICS.includes(metric as Metric)) throw bad('metric', `it must be one of ${METRICS.join(', ')}`);
+  if (!isCount(count)) throw bad('count', 'it must be a non-negative integer');
+  const user = value.user ?? {};
+  if (!isPlainObject(user)) throw bad('user', 'it must be a map');
+  const problem = jsonProblem(user, 'user');
+  if (problem) throw bad('user', problem);
+  const createdAt = value.createdAt ?? 0;
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) throw bad('createdAt', 'it must be a number of milliseconds since the epoch');
+  return { formatVersion: fv, dimension, metric: metric as Metric, count, user, createdAt };
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Validates the decoded trailer against the header; returns its checksum. */
+export function validateTrailer(file: string, value: unknown, offset: number, count: number): string {
+  const bad = (key: string, problem: string) => new CorruptionError({ file, section: key === '' ? 'trailer' : `trailer.${key}`, offset }, problem);
+  if (!isPlainObject(value)) throw bad('', 'it must be a map');
+  if (value.end !== true) throw bad('end', 'it must be true');
+  if (value.count !== count) throw bad('count', `it says ${JSON.stringify(value.count)} entries but the header and the file hold ${count}`);
+  const checksum = value.checksum;
+  if (typeof checksum !== 'string' || !HEX64.test(checksum)) throw bad('checksum', 'it must be 64 lowercase hex digits (SHA-256)');
+  return checksum;
+}

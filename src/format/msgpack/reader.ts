@@ -1,0 +1,255 @@
+/**
+ * `readMsgpack`: decodes a QuiverDB MessagePack export into Columns, streaming over a refillable
+ * window (values may be split across reads at any byte). The header fixes the dimension and a
+ * capacity hint; entries are decoded one by one (vector bytes straight into the slab); the trailer
+ * must follow the last entry and end the file, and its SHA-256 covers every byte before it.
+ */
+import { CorruptionError } from '../../errors.js';
+import type { Columns } from '../../engine/types.js';
+import type { FileSystem } from '../../env/fs.js';
+import { isPlainObject, unpackOne } from '../../util/msgpack.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { ColumnsBuilder } from '../columns-builder.js';
+import type { ExchangeReadOptions, ImportedColumns } from '../exchange.js';
+import { ByteWindow } from '../json/byte-window.js';
+import type { ByteSource } from '../stream/sources.js';
+import { decodeEntry, entryBadElement, entryId, entryMeta } from './entry.js';
+import { idLabel, openExchangeInput, windowSizeFor } from './exchange-io.js';
+import { SlabWarmer, type WarmRead } from './prefault.js';
+import { sniffMsgpack, validateHeader, validateTrailer, type MsgpackHeader } from './header.js';
+import { NEED_MORE, WireProblem, mapSizeAt, skipValue } from './wire.js';
+
+/** Options of {@link readMsgpackFrom} (the source-level entry point; tests feed split chunks). */
+export interface ReadMsgpackSourceOptions {
+  /** File name used in messages. */
+  file: string;
+  verifyChecksum?: boolean;
+  /** Plausible upper bound of the bytes the source produces: caps capacity reserved up front (default: none). */
+  sizeBound?: number;
+  /** Progress units of the source's `consumed` (the file size). */
+  progressTotal?: number;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  /** Initial window size in bytes. */
+  windowSize?: number;
+  /** Warms the output slab's pages on the I/O pool (see prefault.ts). */
+  warmRead?: WarmRead;
+}
+
+const S_HEADER = 0;
+const S_ENTRIES = 1;
+const S_TRAILER = 2;
+const S_DONE = 3;
+
+/** Smallest encoded entry of dimension `dim`: fixmap, "id" + 1-byte id, "vector" + bin32 header + floats. */
+const minEntryBytes = (dim: number) => 1 + 4 + 7 + 5 + dim * 4;
+
+class MsgpackParser extends ByteWindow {
+  private state = S_HEADER;
+  private header: MsgpackHeader | undefined;
+  private readonly builder = new ColumnsBuilder();
+  /** File offset of each committed entry (for messages about duplicates and bad floats). */
+  private offsets = new Float64Array(16);
+  private checksum = '';
+  /** The first entry holding a NaN or ±Infinity, and the element (reported after the checksum). */
+  private badEntry = -1;
+  private badElement = -1;
+  private warmer: SlabWarmer | undefined;
+
+  constructor(source: ByteSource, private readonly opts: ReadMsgpackSourceOptions) {
+    super(source, { file: opts.file, verifyChecksum: opts.verifyChecksum ?? true, windowSize: opts.windowSize, progressTotal: opts.progressTotal, onProgress: opts.onProgress, signal: opts.signal });
+  }
+
+  async run(): Promise<ImportedColumns> {
+    try {
+      for (;;) {
+        this.checkAbort();
+        await this.refill();
+        await this.warm();
+        this.parseAvailable();
+        if (this.eof) break;
+      }
+    } finally {
+      await this.warmer?.close();
+    }
+    if (this.state !== S_DONE) {
+      const what = this.state === S_HEADER ? 'the header' : this.state === S_ENTRIES ? `entry ${this.builder.count} of ${this.header!.count}` : 'the trailer';
+      throw this.corrupt(this.pos, this.section(), `the file ends inside or before ${what} (it is truncated)`);
+    }
+    return this.finish();
+  }
+
+  /** Before a window is decoded: the slab region it can fill must be free of warming reads. */
+  private async warm(): Promise<void> {
+    const w = this.warmer;
+    if (!w) return;
+    const b = this.builder;
+    if (w.target !== b.vectors) {
+      // The slab was reallocated (the header under-counted): stop warming the old one.
+      this.warmer = undefined;
+      await w.close();
+      return;
+    }
+    await w.ready(b.count * b.dimension * 4 + (this.end - this.pos));
+  }
+
+  private corrupt(rel: number, section: string, problem: string, code: 'CORRUPT' | 'CHECKSUM_MISMATCH' = 'CORRUPT'): CorruptionError {
+    return new CorruptionError({ file: this.opts.file, section, offset: this.base + rel }, problem, code);
+  }
+
+  private section(field = ''): string {
+    if (this.state === S_HEADER) return 'header';
+    if (this.state === S_ENTRIES) return `entry ${this.builder.count}${field}`;
+    return 'trailer';
+  }
+
+  private parseAvailable(): void {
+    try {
+      this.step();
+    } catch (err) {
+      if (err === NEED_MORE) {
+        this.pos = this.mark;
+        return;
+      }
+      if (err instanceof WireProblem) throw this.corrupt(err.pos, this.section(err.field), err.problem);
+      throw err;
+    }
+  }
+
+  private commit(pos: number): void {
+    this.pos = this.mark = pos;
+  }
+
+  private step(): void {
+    const buf = this.buf;
+    const end = this.end;
+    if (this.state === S_HEADER) this.decodeHeader(buf, end);
+    if (this.state === S_ENTRIES) this.decodeEntries(buf, end);
+    if (this.state === S_TRAILER) this.decodeTrailer(buf, end);
+    if (this.state === S_DONE && this.pos < end) throw new WireProblem(this.pos, `${end - this.pos} bytes follow the trailer (the file must end there)`);
+  }
+
+  private decodeHeader(buf: Uint8Array, end: number): void {
+    const pos = this.pos;
+    // Not a map at all: not ours (reported as UNSUPPORTED_FORMAT, before reading any further).
+    if (mapSizeAt(buf, pos, end) < 0) validateHeader(this.opts.file, undefined, this.base + pos);
+    const e = skipValue(buf, pos, end);
+    let value: unknown;
+    try {
+      value = unpackOne(buf.subarray(pos, e));
+    } catch (err) {
+      throw new WireProblem(pos, `the header cannot be decoded (${(err as Error).message})`);
+    }
+    const h = validateHeader(this.opts.file, value, this.base + pos);
+    this.header = h;
+    const b = this.builder;
+    // The header's count is only a hint: never reserve more than the bytes present could hold.
+    const bound = this.opts.sizeBound ?? Infinity;
+    b.capacityHint(Math.min(h.count, Math.floor(bound / minEntryBytes(h.dimension)) + 1));
+    b.setDimension(h.dimension);
+    if (this.opts.warmRead && b.vectors.length > 0) this.warmer = new SlabWarmer(b.vectors, this.opts.warmRead, this.end - e);
+    this.state = h.count > 0 ? S_ENTRIES : S_TRAILER;
+    this.commit(e);
+  }
+
+  private decodeEntries(buf: Uint8Array, end: number): void {
+    const b = this.builder;
+    const total = this.header!.count;
+    let pos = this.pos;
+    while (b.count < total) {
+      if ((b.count & 4095) === 4095) this.checkAbort();
+      const e = decodeEntry(buf, pos, end, b);
+      if (e < 0) throw new WireProblem(pos, `the trailer comes after ${b.count} entries but the header says ${total}`);
+      const index = b.count;
+      if (!b.commit(entryId, entryMeta)) {
+        const first = b.ids.indexOf(entryId);
+        throw new WireProblem(pos, `duplicate id ${idLabel(entryId)} (${typeof entryId}): entries ${first} (byte ${this.offsets[first]}) and ${index} (byte ${this.base + pos}) both hold it`);
+      }
+      if (entryBadElement >= 0 && this.badEntry < 0) {
+        this.badEntry = index;
+        this.badElement = entryBadElement;
+      }
+      if (index === this.offsets.length) {
+        const grown = new Float64Array(index * 2);
+        grown.set(this.offsets);
+        this.offsets = grown;
+      }
+      this.offsets[index] = this.base + pos;
+      pos = e;
+      this.commit(pos);
+    }
+    this.state = S_TRAILER;
+  }
+
+  private decodeTrailer(buf: Uint8Array, end: number): void {
+    const pos = this.pos;
+    const e = skipValue(buf, pos, end);
+    if (mapSizeAt(buf, pos, end) < 0) throw new WireProblem(pos, `expected the trailer map after ${this.header!.count} entries`);
+    let value: unknown;
+    try {
+      value = unpackOne(buf.subarray(pos, e));
+    } catch (err) {
+      throw new WireProblem(pos, `the trailer cannot be decoded (${(err as Error).message})`);
+    }
+    if (isPlainObject(value) && value.end === undefined && 'vector' in value) {
+      throw new WireProblem(pos, `an entry follows the ${this.header!.count} entries the header announces (expected the trailer)`);
+    }
+    this.checksum = validateTrailer(this.opts.file, value, this.base + pos, this.header!.count);
+    this.hashLimit = this.base + pos;
+    this.state = S_DONE;
+    this.commit(e);
+  }
+
+  private finish(): ImportedColumns {
+    this.hashUpTo(this.end);
+    const computed = this.digest();
+    if (computed !== undefined && computed !== this.checksum) {
+      throw new CorruptionError(
+        { file: this.opts.file, section: 'trailer.checksum', offset: this.hashLimit },
+        `checksum mismatch: the trailer says ${this.checksum} but the bytes before it hash to ${computed}`,
+        'CHECKSUM_MISMATCH',
+      );
+    }
+    const b = this.builder;
+    const h = this.header!;
+    const vectors = b.count === 0 ? new Float32Array(0) : b.finalVectors();
+    if (this.badEntry >= 0) {
+      const i = this.badEntry;
+      const j = this.badElement;
+      throw new CorruptionError(
+        { file: this.opts.file, section: `entry ${i}.vector`, offset: this.offsets[i] },
+        `element ${j} of the vector of id ${idLabel(b.ids[i])} is ${vectors[i * h.dimension + j]}; vectors must be finite float32`,
+      );
+    }
+    this.progress.finish('loaded');
+    const columns: Columns = { dimension: h.dimension, metric: h.metric, ids: b.ids, vectors, metadata: b.metadata };
+    return { columns, metricKnown: true, user: h.user, checksum: this.checksum };
+  }
+}
+
+/** Decodes an export from any byte source (see {@link readMsgpack}). */
+export function readMsgpackFrom(source: ByteSource, opts: ReadMsgpackSourceOptions): Promise<ImportedColumns> {
+  return new MsgpackParser(source, opts).run();
+}
+
+/**
+ * Reads the QuiverDB MessagePack export at `path` (plain, gzip or brotli, detected from its bytes).
+ * Damage → CorruptionError naming the file, the entry and the byte offset; never partial data.
+ */
+export async function readMsgpack(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
+  const input = await openExchangeInput(fs, path, sniffMsgpack, options);
+  try {
+    return await readMsgpackFrom(input.source, {
+      file: path,
+      verifyChecksum: options?.verifyChecksum,
+      sizeBound: input.hintBound,
+      progressTotal: input.size,
+      onProgress: options?.onProgress,
+      signal: options?.signal,
+      windowSize: windowSizeFor(input.sizeBound),
+      warmRead: input.warmRead,
+    });
+  } finally {
+    await input.close();
+  }
+}

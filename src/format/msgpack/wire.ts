@@ -1,0 +1,280 @@
+/**
+ * MessagePack decoding primitives for the streaming reader, over a window `buf[0..end)` whose values
+ * may be cut off at `end` (then NEED_MORE is thrown and the caller reads more and retries). Lengths
+ * are only trusted as far as the bytes are actually there. Encoding is in encode.ts.
+ */
+import { NEED_MORE } from '../json/tokenizer.js';
+
+export { NEED_MORE };
+
+/** Bad MessagePack bytes at window offset `pos`; the reader turns it into a CorruptionError. */
+export class WireProblem extends Error {
+  constructor(readonly pos: number, readonly problem: string, readonly field = '') {
+    super(problem);
+    this.name = 'WireProblem';
+  }
+}
+
+const TWO32 = 4294967296;
+
+/** Big-endian u16 at `pos`. */
+export function u16(buf: Uint8Array, pos: number): number {
+  return (buf[pos] << 8) | buf[pos + 1];
+}
+
+/** Big-endian u32 at `pos`. */
+export function u32(buf: Uint8Array, pos: number): number {
+  return ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) >>> 0;
+}
+
+/** Throws NEED_MORE unless `n` bytes from `pos` are in the window. */
+export function need(pos: number, n: number, end: number): void {
+  if (pos + n > end) throw NEED_MORE;
+}
+
+/** Number of entries of the map at `pos`, or -1 when the value there is not a map. Sets {@link headerEnd}. */
+export function mapSizeAt(buf: Uint8Array, pos: number, end: number): number {
+  need(pos, 1, end);
+  const c = buf[pos];
+  if ((c & 0xf0) === 0x80) {
+    headerEnd = pos + 1;
+    return c & 15;
+  }
+  if (c === 0xde) {
+    need(pos, 3, end);
+    headerEnd = pos + 3;
+    return u16(buf, pos + 1);
+  }
+  if (c === 0xdf) {
+    need(pos, 5, end);
+    headerEnd = pos + 5;
+    return u32(buf, pos + 1);
+  }
+  return -1;
+}
+
+/** Where the last header read by {@link mapSizeAt} / {@link strAt} / {@link binAt} ends (its payload start). */
+export let headerEnd = 0;
+
+/** Byte length of the str at `pos` (payload from {@link headerEnd}), or -1 when it is not a str. */
+export function strAt(buf: Uint8Array, pos: number, end: number): number {
+  need(pos, 1, end);
+  const c = buf[pos];
+  let len: number;
+  if ((c & 0xe0) === 0xa0) {
+    len = c & 31;
+    headerEnd = pos + 1;
+  } else if (c === 0xd9) {
+    need(pos, 2, end);
+    len = buf[pos + 1];
+    headerEnd = pos + 2;
+  } else if (c === 0xda) {
+    need(pos, 3, end);
+    len = u16(buf, pos + 1);
+    headerEnd = pos + 3;
+  } else if (c === 0xdb) {
+    need(pos, 5, end);
+    len = u32(buf, pos + 1);
+    headerEnd = pos + 5;
+  } else return -1;
+  return len;
+}
+
+/** Byte length of the bin at `pos` (payload from {@link headerEnd}), or -1 when it is not a bin. */
+export function binAt(buf: Uint8Array, pos: number, end: number): number {
+  need(pos, 1, end);
+  const c = buf[pos];
+  if (c === 0xc6) {
+    need(pos, 5, end);
+    headerEnd = pos + 5;
+    return u32(buf, pos + 1);
+  }
+  if (c === 0xc5) {
+    need(pos, 3, end);
+    headerEnd = pos + 3;
+    return u16(buf, pos + 1);
+  }
+  if (c === 0xc4) {
+    need(pos, 2, end);
+    headerEnd = pos + 2;
+    return buf[pos + 1];
+  }
+  return -1;
+}
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * The number at `pos` if it is a MessagePack int or float (64-bit ints become doubles, so callers
+ * check they are safe integers); NaN when the value there is not a number. Sets {@link numberEnd}.
+ */
+export function numberAt(buf: Uint8Array, pos: number, end: number): number {
+  need(pos, 1, end);
+  const c = buf[pos];
+  if (c < 0x80) {
+    numberEnd = pos + 1;
+    return c;
+  }
+  if (c >= 0xe0) {
+    numberEnd = pos + 1;
+    return c - 256;
+  }
+  const size = c === 0xcc || c === 0xd0 ? 1 : c === 0xcd || c === 0xd1 ? 2 : c === 0xce || c === 0xd2 || c === 0xca ? 4 : c === 0xcf || c === 0xd3 || c === 0xcb ? 8 : 0;
+  if (size === 0) return NaN;
+  need(pos, 1 + size, end);
+  numberEnd = pos + 1 + size;
+  const p = pos + 1;
+  switch (c) {
+    case 0xcc:
+      return buf[p];
+    case 0xcd:
+      return u16(buf, p);
+    case 0xce:
+      return u32(buf, p);
+    case 0xcf:
+      return u32(buf, p) * TWO32 + u32(buf, p + 4);
+    case 0xd0:
+      return (buf[p] << 24) >> 24;
+    case 0xd1:
+      return (u16(buf, p) << 16) >> 16;
+    case 0xd2:
+      return u32(buf, p) | 0;
+    case 0xd3:
+      return (u32(buf, p) | 0) * TWO32 + u32(buf, p + 4);
+    default:
+      for (let i = 0; i < size; i++) scratch.setUint8(i, buf[p + i]);
+      return size === 4 ? scratch.getFloat32(0) : scratch.getFloat64(0);
+  }
+}
+
+/** Where the number read by {@link numberAt} ends. */
+export let numberEnd = 0;
+
+/** Fixed sizes (type byte included) of the scalar types 0xc0..0xdf; 0 = length-prefixed, container or invalid. */
+const FIXED = new Uint8Array(256);
+for (const [c, n] of [
+  [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
+  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9], [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
+]) FIXED[c] = n;
+
+/**
+ * Returns the position just after the (possibly nested) value at `pos`. Iterative, so nesting depth
+ * costs no stack; throws NEED_MORE when the value runs past `end`, WireProblem on byte 0xc1.
+ */
+export function skipValue(buf: Uint8Array, pos: number, end: number): number {
+  let pending = 1;
+  while (pending > 0) {
+    need(pos, 1, end);
+    const c = buf[pos];
+    pending--;
+    if (c < 0x80 || c >= 0xe0) pos++;
+    else if (c < 0x90) {
+      pending += 2 * (c & 15);
+      pos++;
+    } else if (c < 0xa0) {
+      pending += c & 15;
+      pos++;
+    } else if (c < 0xc0) pos += 1 + (c & 31);
+    else if (FIXED[c] !== 0) pos += FIXED[c];
+    else {
+      switch (c) {
+        case 0xc4:
+        case 0xd9:
+          need(pos, 2, end);
+          pos += 2 + buf[pos + 1];
+          break;
+        case 0xc5:
+        case 0xda:
+          need(pos, 3, end);
+          pos += 3 + u16(buf, pos + 1);
+          break;
+        case 0xc6:
+        case 0xdb:
+          need(pos, 5, end);
+          pos += 5 + u32(buf, pos + 1);
+          break;
+        case 0xc7:
+          need(pos, 2, end);
+          pos += 3 + buf[pos + 1];
+          break;
+        case 0xc8:
+          need(pos, 3, end);
+          pos += 4 + u16(buf, pos + 1);
+          break;
+        case 0xc9:
+          need(pos, 5, end);
+          pos += 6 + u32(buf, pos + 1);
+          break;
+        case 0xdc:
+          need(pos, 3, end);
+          pending += u16(buf, pos + 1);
+          pos += 3;
+          break;
+        case 0xdd:
+          need(pos, 5, end);
+          pending += u32(buf, pos + 1);
+          pos += 5;
+          break;
+        case 0xde:
+          need(pos, 3, end);
+          pending += 2 * u16(buf, pos + 1);
+          pos += 3;
+          break;
+        case 0xdf:
+          need(pos, 5, end);
+          pending += 2 * u32(buf, pos + 1);
+          pos += 5;
+          break;
+        default:
+          throw new WireProblem(pos, 'byte 0xc1 is not valid MessagePack');
+      }
+    }
+  }
+  if (pos > end) throw NEED_MORE;
+  return pos;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const fcc = String.fromCharCode;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/** Up to 8 ASCII bytes as a string, without allocating a view (ids and metadata keys are mostly short). */
+function short8(b: Uint8Array, p: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fcc(b[p]);
+    case 2:
+      return fcc(b[p], b[p + 1]);
+    case 3:
+      return fcc(b[p], b[p + 1], b[p + 2]);
+    case 4:
+      return fcc(b[p], b[p + 1], b[p + 2], b[p + 3]);
+    case 5:
+      return fcc(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4]);
+    case 6:
+      return fcc(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5]);
+    case 7:
+      return fcc(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6]);
+    default:
+      return fcc(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7]);
+  }
+}
+
+/** Decodes `buf[start..end)` as strict UTF-8 (ASCII without a decoder call); undefined when invalid. */
+export function utf8At(buf: Uint8Array, start: number, end: number): string | undefined {
+  let i = start;
+  while (i < end && buf[i] < 0x80) i++;
+  if (i === end) {
+    const n = end - start;
+    if (n <= 8) return short8(buf, start, n);
+    if (n <= 16) return short8(buf, start, 8) + short8(buf, start + 8, n - 8);
+    return latin1Slice.call(buf, start, end);
+  }
+  try {
+    return utf8.decode(buf.subarray(start, end));
+  } catch {
+    return undefined;
+  }
+}

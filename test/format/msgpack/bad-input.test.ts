@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pack } from 'msgpackr';
+import fc from 'fast-check';
+import { CorruptionError, QuiverError } from '../../../src/errors.js';
+import type { ExchangeCompression, ImportedColumns } from '../../../src/format/exchange.js';
+import { msgpackCodec, readMsgpackFrom } from '../../../src/format/msgpack/index.js';
+import { packFixmap } from '../../../src/format/msgpack/header.js';
+import { chunkByteSource, decompressionCap } from '../../../src/format/stream/sources.js';
+import { awkwardSpec, bombs, bytesOf, corruption, craftMsgpack, f32, failure, makeImage, rawHeader, readBytes, withTrailer, writeBytes } from './helpers.js';
+
+const codec = msgpackCodec;
+const sample = (compression: ExchangeCompression = 'none') => writeBytes(codec, makeImage(awkwardSpec()), { compression });
+
+function same(a: ImportedColumns, b: ImportedColumns): boolean {
+  return (
+    JSON.stringify(a.columns.ids) === JSON.stringify(b.columns.ids) &&
+    bytesOf(a.columns.vectors).equals(bytesOf(b.columns.vectors)) &&
+    JSON.stringify(a.columns.metadata) === JSON.stringify(b.columns.metadata) &&
+    JSON.stringify(a.user) === JSON.stringify(b.user) &&
+    a.columns.metric === b.columns.metric
+  );
+}
+
+/** The error the parser raises for `bytes` fed as one chunk. */
+async function sourceFailure(bytes: Uint8Array): Promise<QuiverError> {
+  try {
+    await readMsgpackFrom(chunkByteSource([bytes]), { file: '/in', windowSize: 256 });
+  } catch (err) {
+    assert.ok(err instanceof QuiverError, String(err));
+    return err;
+  }
+  assert.fail('the prefix was accepted');
+}
+
+for (const compression of ['none', 'gzip', 'brotli'] as ExchangeCompression[]) {
+  test(`every truncated prefix is a CorruptionError (${compression})`, async () => {
+    const bytes = await sample(compression);
+    await readBytes(codec, bytes);
+    const step = compression === 'none' ? 1 : 3;
+    for (let len = 0; len < bytes.length; len += step) {
+      // Plain prefixes go straight to the parser (fast); compressed ones through detection and inflation.
+      const err = compression === 'none' ? await sourceFailure(bytes.subarray(0, len)) : await failure(codec, bytes.subarray(0, len));
+      // Brotli has no magic, and its first ~70 bytes (code tables) decompress to nothing to recognise.
+      if (compression === 'brotli' && len < 128 && err.code === 'UNSUPPORTED_FORMAT') continue;
+      assert.ok(err instanceof CorruptionError, `prefix of ${len} bytes: ${err.message}`);
+    }
+  });
+}
+
+test('random byte flips never return different data: a typed error or the same columns', async () => {
+  const bytes = await sample();
+  const good = await readBytes(codec, bytes);
+  await fc.assert(
+    fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 }), async (at, mask) => {
+      const bad = Uint8Array.from(bytes);
+      bad[at] ^= mask;
+      try {
+        assert.ok(same(await readBytes(codec, bad), good), `flip at ${at} (^${mask}) returned different data`);
+      } catch (err) {
+        assert.ok(err instanceof QuiverError, `flip at ${at} (^${mask}) threw ${String(err)}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('not our format: JSON text, other MessagePack, another format name, a newer version', async () => {
+  let err = await failure(codec, Buffer.from('{"format":"quiverdb"}'));
+  assert.equal(err.code, 'UNSUPPORTED_FORMAT');
+  err = await failure(codec, Buffer.from(pack([1, 2, 3])));
+  assert.equal(err.code, 'UNSUPPORTED_FORMAT');
+  assert.match(err.message, /not a QuiverDB MessagePack export/);
+  err = await failure(codec, craftMsgpack(rawHeader(2, 0, { format: 'something-else' }), []));
+  assert.equal(err.code, 'UNSUPPORTED_FORMAT');
+  assert.match(err.message, /"something-else"/);
+  err = await failure(codec, craftMsgpack(rawHeader(2, 0, { formatVersion: 2 }), []));
+  assert.equal(err.code, 'UNSUPPORTED_VERSION');
+  for (const [key, value] of [['dimension', 0], ['dimension', 1.5], ['dimension', 70000], ['metric', 'hamming'], ['count', -1], ['user', [1]], ['createdAt', 'today'], ['formatVersion', '1']] as const) {
+    const e = await corruption(codec, craftMsgpack(rawHeader(2, 0, { [key]: value }), []));
+    assert.equal(e.section, `header.${key}`, `${key}=${String(value)}`);
+  }
+});
+
+const A = { id: 'a', vector: f32([1, 2]) };
+
+test('wrong dimension and wrong vector length name the entry', async () => {
+  let err = await corruption(codec, craftMsgpack(rawHeader(3, 1), [A]));
+  assert.equal(err.section, 'entry 0.vector');
+  assert.match(err.message, /has 2 floats, expected 3 \(dimension mismatch\)/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 2), [A, { id: 'b', vector: f32([1, 2, 3]) }]));
+  assert.equal(err.section, 'entry 1.vector');
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ id: 'a', vector: Buffer.alloc(7) }]));
+  assert.match(err.message, /7 bytes, not whole float32s/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ id: 'a', vector: [1, 2] }]));
+  assert.match(err.message, /must be a bin of 8 bytes/);
+});
+
+test('NaN and Infinity in a vector are rejected even with a valid checksum', async () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const err = await corruption(codec, craftMsgpack(rawHeader(2, 2), [A, { id: 'b', vector: f32([0, bad]) }]));
+    assert.equal(err.section, 'entry 1.vector');
+    assert.match(err.message, new RegExp(`element 1 of the vector of id "b" is ${String(bad)}`));
+  }
+});
+
+test('a duplicate id is a CorruptionError naming the id and both positions', async () => {
+  const err = await corruption(codec, craftMsgpack(rawHeader(2, 3), [A, { id: 7, vector: f32([3, 4]) }, { id: 'a', vector: f32([5, 6]) }]));
+  assert.match(err.message, /duplicate id "a" \(string\): entries 0 \(byte \d+\) and 2 \(byte \d+\)/);
+  // "7" and 7 are different ids.
+  const ok = await readBytes(codec, craftMsgpack(rawHeader(2, 2), [{ id: '7', vector: f32([1, 2]) }, { id: 7, vector: f32([3, 4]) }]));
+  assert.deepEqual(ok.columns.ids, ['7', 7]);
+});
+
+test('ids: empty, non-integer, unsafe and non-scalar ids are rejected; float-coded safe integers are numbers', async () => {
+  for (const id of ['', 1.5, 2 ** 53, null, true, [1], { x: 1 }]) {
+    const err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ id, vector: f32([1, 2]) }]));
+    assert.equal(err.section, 'entry 0.id', String(id));
+  }
+  const big = await readBytes(codec, craftMsgpack(rawHeader(2, 1), [{ id: 2 ** 40, vector: f32([1, 2]) }]));
+  assert.deepEqual(big.columns.ids, [2 ** 40]);
+  const bad = Buffer.concat([packFixmap(rawHeader(2, 1)), Uint8Array.of(0x82, 0xa2, 0x69, 0x64, 0xa2, 0xc3, 0x28)]);
+  assert.match((await corruption(codec, bad)).message, /not valid UTF-8/);
+});
+
+test('metadata: map or nil only, plain JSON only; __proto__ stays data', async () => {
+  for (const metadata of [[1, 2], 'text', 5, true]) {
+    const err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, metadata }]));
+    assert.equal(err.section, 'entry 0.metadata', JSON.stringify(metadata));
+  }
+  for (const metadata of [{ b: Buffer.from('x') }, { d: new Date(0) }, { n: NaN }]) {
+    const err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, metadata }]));
+    assert.match(err.message, /not plain JSON/);
+  }
+  const intKey = Buffer.concat([packFixmap(rawHeader(2, 1)), Uint8Array.of(0x83), pack('id'), pack('a'), pack('vector'), pack(f32([1, 2])), pack('metadata'), Uint8Array.of(0x81, 0x01, 0xc0)]);
+  assert.match((await corruption(codec, withTrailer(intKey, 1))).message, /map key is not a string/);
+  let deep: unknown = 1;
+  for (let i = 0; i < 1200; i++) deep = [deep];
+  assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, metadata: { deep } }]))).message, /nested more than 1000 levels/);
+  const nil = await readBytes(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, metadata: null }]));
+  assert.deepEqual(nil.columns.metadata, [undefined]);
+  // Some writers use int64 for every integer: safe ones are plain numbers.
+  const i64 = Buffer.concat([packFixmap(rawHeader(2, 1)), Uint8Array.of(0x83), pack('id'), pack('a'), pack('vector'), pack(f32([1, 2])), pack('metadata'), Uint8Array.of(0x81), pack('t'), Uint8Array.of(0xd3, 0, 0, 1, 0, 0, 0, 0, 5)]);
+  assert.deepEqual((await readBytes(codec, withTrailer(i64, 1))).columns.metadata, [{ t: 2 ** 40 + 5 }]);
+  const huge = Buffer.concat([i64.subarray(0, i64.length - 9), Uint8Array.of(0xcf, 0xff, 0, 0, 0, 0, 0, 0, 0)]);
+  assert.match((await corruption(codec, withTrailer(huge, 1))).message, /outside ±\(2\^53-1\)/);
+  const r = await readBytes(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, metadata: JSON.parse('{"__proto__":{"polluted":true},"ok":1}') }]));
+  const meta = r.columns.metadata[0]!;
+  assert.deepEqual(Object.keys(meta), ['__proto__', 'ok']);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(meta, '__proto__')?.value, { polluted: true });
+  assert.equal(Object.getPrototypeOf(meta), Object.prototype);
+  assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+});
+
+test('entry shape: unknown, repeated and missing keys', async () => {
+  assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ ...A, extra: 1 }]))).message, /unknown key "extra"/);
+  assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ vector: f32([1, 2]) }]))).message, /no "id"/);
+  assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [{ id: 'a' }]))).message, /no "vector"/);
+  const twice = Buffer.concat([packFixmap(rawHeader(2, 1)), Uint8Array.of(0x83), pack('id'), pack('a'), pack('id'), pack('b'), pack('vector'), pack(f32([1, 2]))]);
+  assert.match((await corruption(codec, twice)).message, /key "id" appears twice/);
+  assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [5 as never]))).message, /expected an entry map/);
+});
+
+test('trailer rules: count mismatches, checksum, bytes after it, missing', async () => {
+  let err = await corruption(codec, craftMsgpack(rawHeader(2, 2), [A]));
+  assert.match(err.message, /trailer comes after 1 entries but the header says 2/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A, { id: 'b', vector: f32([1, 2]) }]));
+  assert.match(err.message, /an entry follows the 1 entries/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A], { count: 3 }));
+  assert.equal(err.section, 'trailer.count');
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A], { checksum: 'ab' }));
+  assert.equal(err.section, 'trailer.checksum');
+  const wrong = craftMsgpack(rawHeader(2, 1), [A], { checksum: '0'.repeat(64) });
+  err = await corruption(codec, wrong, undefined, 'CHECKSUM_MISMATCH');
+  assert.match(err.message, /checksum mismatch/);
+  assert.deepEqual((await readBytes(codec, wrong, { verifyChecksum: false })).columns.ids, ['a']);
+  err = await corruption(codec, Buffer.concat([craftMsgpack(rawHeader(2, 1), [A]), Uint8Array.of(0xc0)]));
+  assert.match(err.message, /1 bytes follow the trailer/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A], false));
+  assert.match(err.message, /truncated/);
+  err = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A], { end: false }));
+  assert.equal(err.section, 'trailer.end');
+});
+
+test('a bit flipped inside a vector is a checksum mismatch', async () => {
+  const bytes = Buffer.from(craftMsgpack(rawHeader(2, 1), [A]));
+  const at = bytes.indexOf(f32([1, 2]));
+  bytes[at] ^= 1;
+  await corruption(codec, bytes, undefined, 'CHECKSUM_MISMATCH');
+});
+
+// Header, then an entry whose metadata holds a string of ~96 MiB of zeros: the reader keeps asking for
+// bytes, so only the decompression cap stops it.
+function bomb() {
+  const prefix = Buffer.concat([packFixmap(rawHeader(2, 1)), Uint8Array.of(0x83), pack('id'), pack('a'), pack('vector'), pack(f32([1, 2])), pack('metadata'), Uint8Array.of(0x81, 0xa1, 0x78, 0xdb, 0x7f, 0xff, 0xff, 0xff)]);
+  return bombs(prefix, new Uint8Array(4096));
+}
+
+test('gzip and brotli bombs stop at the decompression cap (explicit and default)', async () => {
+  const b = bomb();
+  for (const kind of ['gzip', 'brotli'] as const) {
+    const small = await corruption(codec, b[kind], { maxDecompressedBytes: 1 << 20 });
+    assert.equal(small.section, `${kind} stream`);
+    assert.match(small.message, /more than the allowed 1048576 bytes/);
+    const dflt = await corruption(codec, b[kind]);
+    assert.match(dflt.message, new RegExp(`more than the allowed ${decompressionCap(b[kind].length)} bytes`), 'the default cap is decompressionCap(compressed size)');
+  }
+  await assert.rejects(readBytes(codec, b.gzip, { maxDecompressedBytes: -1 }), (err: unknown) => err instanceof QuiverError && err.code === 'INVALID_ARGUMENT');
+});
