@@ -1,5 +1,5 @@
 /**
- * The header and trailer lines of a QuiverDB JSONL export (docs/formats/jsonl.md): their text, their
+ * The header and trailer lines of a QuiverDB JSONL export (docs/FORMAT.md): their text, their
  * validation, and the sniff that recognises both our files and foreign JSONL of `{id, vector}` lines.
  */
 import { CorruptionError, QuiverError } from '../../errors.js';

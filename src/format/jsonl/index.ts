@@ -1,5 +1,5 @@
 /**
- * The JSON Lines interchange format (docs/formats/jsonl.md): a header line, one entry object per
+ * The JSON Lines interchange format (docs/FORMAT.md): a header line, one entry object per
  * line, a trailer line with the count and SHA-256; for piping into jq or pandas and for huge exports.
  * Foreign JSONL of `{id, vector, metadata?}` lines is read too.
  */

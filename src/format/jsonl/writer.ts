@@ -92,7 +92,7 @@ export interface WriteJsonlOptions extends ExchangeWriteOptions {
 }
 
 /**
- * Writes `image` to `path` atomically as a QuiverDB JSONL export (docs/formats/jsonl.md), optionally
+ * Writes `image` to `path` atomically as a QuiverDB JSONL export (docs/FORMAT.md), optionally
  * gzip- or brotli-compressed. Never builds more than a page of text in memory.
  */
 export async function writeJsonl(fs: FileSystem, path: string, image: CollectionImage, options?: WriteJsonlOptions): Promise<ExchangeWriteResult> {

@@ -1,5 +1,5 @@
 /**
- * The header and trailer values of a QuiverDB MessagePack export (docs/formats/msgpack.md): their
+ * The header and trailer values of a QuiverDB MessagePack export (docs/FORMAT.md): their
  * names, how the writer builds them and how the reader validates them once decoded.
  */
 import { CorruptionError, QuiverError } from '../../errors.js';

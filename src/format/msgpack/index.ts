@@ -1,5 +1,5 @@
 /**
- * The MessagePack interchange format (docs/formats/msgpack.md): a plain MessagePack stream (header
+ * The MessagePack interchange format (docs/FORMAT.md): a plain MessagePack stream (header
  * map, one map per entry with the vector as a bin of little-endian float32, trailer map with a
  * SHA-256), readable by any MessagePack library that reads a sequence of values.
  */

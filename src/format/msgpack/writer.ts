@@ -106,7 +106,7 @@ async function writeEntries(out: PageWriter, image: CollectionImage, progress: P
 }
 
 /**
- * Writes `image` to `path` atomically as a QuiverDB MessagePack export (docs/formats/msgpack.md),
+ * Writes `image` to `path` atomically as a QuiverDB MessagePack export (docs/FORMAT.md),
  * optionally gzip- or brotli-compressed. Never holds more than a page of output in memory.
  */
 export async function writeMsgpack(fs: FileSystem, path: string, image: CollectionImage, options?: ExchangeWriteOptions): Promise<ExchangeWriteResult> {

@@ -1,5 +1,5 @@
 /**
- * The NPY header (docs/formats/npy.md): magic "\x93NUMPY", version, header length, and a Python dict
+ * The NPY header (docs/FORMAT.md): magic "\x93NUMPY", version, header length, and a Python dict
  * literal `{'descr': '<f4', 'fortran_order': False, 'shape': (n, dim), }` padded with spaces and a
  * newline so the data starts at a multiple of 64 bytes. Written as version 1.0; versions 1.0, 2.0
  * and 3.0 are read. Every length is checked against the file's size before anything is allocated.

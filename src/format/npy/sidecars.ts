@@ -1,5 +1,5 @@
 /**
- * The two files beside an exported .npy (docs/formats/npy.md): `<name>.ids.json`, a JSON array of
+ * The two files beside an exported .npy (docs/FORMAT.md): `<name>.ids.json`, a JSON array of
  * the ids in row order (numbers stay numbers), and `<name>.metadata.jsonl`, one JSON value per row
  * (an object, or null for none). This file names them and writes them (sidecar-readers.ts reads them).
  */

@@ -1,6 +1,6 @@
 /**
  * The small members of a reference-000 state (`version`, `options`, `stats`, `metadata`) and what
- * they say about the collection: dimension, metric, count. docs/formats/reference.md lists the rules.
+ * they say about the collection: dimension, metric, count. docs/FORMAT.md lists the rules.
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';

@@ -2,7 +2,7 @@
  * Reads a reference-004 store directory: `ann_metadata.json` (`{ dimension, algorithm, vectorCount,
  * faissAvailable, vectors: [[id, number[]], ...] }`) and `payloads.json` (`[[id, payload], ...]`),
  * both streamed. Numeric ids stay numbers. `ann_index.faiss` is never read (the reference never
- * wrote a real index). The rules are in docs/formats/reference.md.
+ * wrote a real index). The rules are in docs/FORMAT.md.
  */
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError } from '../../errors.js';

@@ -32,7 +32,7 @@ export interface SqliteApplyOptions {
 /** Rows written between progress reports and cancellation checks. */
 const CHUNK_ROWS = 1024;
 
-/** Applies `change` to the SQLite export at `path` in place (docs/formats/sqlite.md "Incremental saves"). */
+/** Applies `change` to the SQLite export at `path` in place (docs/FORMAT.md "Incremental saves"). */
 export async function applySqliteChanges(fs: FileSystem, path: string, change: ChangeImage, opts: SqliteApplyOptions = {}): Promise<SqliteWriteResult & { changedRows: number }> {
   const seq = opts.seq ?? change.seq;
   if (!Number.isSafeInteger(seq) || seq < 0) throw new QuiverError('INVALID_ARGUMENT', `seq must be a non-negative integer, got ${String(seq)}`);

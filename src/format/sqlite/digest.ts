@@ -1,5 +1,5 @@
 /**
- * The content digests of a SQLite export (docs/formats/sqlite.md "Checksums"). Entries are grouped
+ * The content digests of a SQLite export (docs/FORMAT.md "Checksums"). Entries are grouped
  * into buckets of `bucketRows` consecutive positions; each bucket has a SHA-256 over its rows, and the
  * file checksum is a SHA-256 over quiver_meta and the list of bucket digests. An incremental save
  * rehashes only the buckets it touches and then the short list, never every row.

@@ -1,5 +1,5 @@
 /**
- * The SQLite export format (docs/formats/sqlite.md): a real SQLite 3 database that any SQLite tool can
+ * The SQLite export format (docs/FORMAT.md): a real SQLite 3 database that any SQLite tool can
  * query, with per-bucket SHA-256 digests so that incremental saves can update it in place.
  */
 import type { ExchangeCodec, ExchangeCompression } from '../exchange.js';

@@ -34,7 +34,7 @@ export interface SqliteReadResult {
 /** Rows fetched per statement call. */
 const BATCH_ROWS = 2048;
 
-/** Reads the SQLite export at `path` (docs/formats/sqlite.md). */
+/** Reads the SQLite export at `path` (docs/FORMAT.md). */
 export async function readSqliteState(fs: FileSystem, path: string, opts: ExchangeReadOptions = {}): Promise<SqliteReadResult> {
   const verify = opts.verifyChecksum !== false;
   checkAbort(opts.signal, `Loading ${path} was cancelled; nothing was changed.`);

@@ -1,5 +1,5 @@
 /**
- * The SQLite export layout, format version 1 (docs/formats/sqlite.md): table and key names, the DDL,
+ * The SQLite export layout, format version 1 (docs/FORMAT.md): table and key names, the DDL,
  * and the digest bucket size. Everything a reader or writer needs to agree on lives here.
  */
 

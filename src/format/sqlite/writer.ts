@@ -52,7 +52,7 @@ export function checkWriteOptions(path: string, image: CollectionImage, opts: Sq
   return { seq, user };
 }
 
-/** Writes `image` to `path` as a SQLite export (docs/formats/sqlite.md), atomically. */
+/** Writes `image` to `path` as a SQLite export (docs/FORMAT.md), atomically. */
 export async function writeSqliteState(fs: FileSystem, path: string, image: CollectionImage, opts: SqliteWriteOptions = {}): Promise<SqliteWriteResult> {
   const { seq, user } = checkWriteOptions(path, image, opts);
   const progress = new ProgressReporter('save', image.count + 1, opts.onProgress);
