@@ -4,8 +4,7 @@
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
-import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
-import { isPlainObject, jsonProblem } from '../../util/msgpack.js';
+import { checkHeaderFields, checkTrailerFields, type ExchangeHeader } from '../stream/exchange-header.js';
 
 /** Value of the header's "format" member. */
 export const JSONL_FORMAT_NAME = 'quiverdb-jsonl';
@@ -13,15 +12,7 @@ export const JSONL_FORMAT_NAME = 'quiverdb-jsonl';
 export const JSONL_FORMAT_VERSION = 1;
 
 /** The decoded header line. */
-export interface JsonlHeader {
-  formatVersion: number;
-  dimension: number;
-  metric: Metric;
-  count: number;
-  user: Record<string, unknown>;
-  /** Milliseconds since the epoch when the export was written (0 when absent). */
-  createdAt: number;
-}
+export type JsonlHeader = ExchangeHeader;
 
 /** The header line (with its newline). `user` was checked to be plain JSON. */
 export function headerLine(dimension: number, metric: Metric, count: number, user: Record<string, unknown>, createdAt: number): string {
@@ -32,8 +23,6 @@ export function headerLine(dimension: number, metric: Metric, count: number, use
 export function trailerLine(count: number, checksum: string): string {
   return `{"end":true,"count":${count},"checksum":"${checksum}"}\n`;
 }
-
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**
  * Validates a parsed header line (line 1). Another "format" → UNSUPPORTED_FORMAT; a newer version →
@@ -48,38 +37,13 @@ export function validateHeader(file: string, value: Record<string, unknown>, off
       { file },
     );
   }
-  const fv = value.formatVersion;
-  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) throw bad('formatVersion', 'it must be a positive integer');
-  if (fv > JSONL_FORMAT_VERSION) {
-    throw new QuiverError('UNSUPPORTED_VERSION', `${file} uses JSONL export format version ${fv}; this QuiverDB reads up to version ${JSONL_FORMAT_VERSION}. Upgrade QuiverDB to import it.`, {
-      file,
-      formatVersion: fv,
-    });
-  }
-  const { dimension, metric, count } = value;
-  if (!isCount(dimension) || dimension < 1 || dimension > MAX_DIMENSION) throw bad('dimension', `it must be an integer in 1..${MAX_DIMENSION}`);
-  if (typeof metric !== 'string' || !METRICS.includes(metric as Metric)) throw bad('metric', `it must be one of ${METRICS.join(', ')}`);
-  if (!isCount(count)) throw bad('count', 'it must be a non-negative integer');
-  const user = value.user ?? {};
-  if (!isPlainObject(user)) throw bad('user', 'it must be an object');
-  const problem = jsonProblem(user, 'user');
-  if (problem) throw bad('user', problem);
-  const createdAt = value.createdAt ?? 0;
-  if (typeof createdAt !== 'number') throw bad('createdAt', 'it must be a number of milliseconds since the epoch');
-  return { formatVersion: fv, dimension, metric: metric as Metric, count, user, createdAt };
+  return checkHeaderFields(value, { file, label: 'JSONL', maxVersion: JSONL_FORMAT_VERSION, object: 'an object', bad });
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Validates a parsed trailer line against the entries read; returns its checksum. */
 export function validateTrailer(file: string, value: unknown, line: number, offset: number, entries: number): string {
   const bad = (key: string, problem: string) => new CorruptionError({ file, section: `line ${line} (trailer${key ? `.${key}` : ''})`, offset }, problem);
-  if (!isPlainObject(value)) throw bad('', 'it must be an object');
-  if (value.end !== true) throw bad('end', 'it must be true');
-  if (value.count !== entries) throw bad('count', `it says ${JSON.stringify(value.count)} entries but the file holds ${entries}`);
-  const checksum = value.checksum;
-  if (typeof checksum !== 'string' || !HEX64.test(checksum)) throw bad('checksum', 'it must be 64 lowercase hex digits (SHA-256)');
-  return checksum;
+  return checkTrailerFields(value, entries, `the file holds ${entries}`, { object: 'an object', bad });
 }
 
 /** Position after `{` and whitespace when `buf[pos..]` opens an object whose first member is `key`; else -1. */

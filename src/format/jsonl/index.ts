@@ -4,7 +4,7 @@
  * Foreign JSONL of `{id, vector, metadata?}` lines is read too.
  */
 import type { ExchangeCodec } from '../exchange.js';
-import { EXCHANGE_COMPRESSIONS, extensionFor } from '../msgpack/exchange-io.js';
+import { EXCHANGE_COMPRESSIONS, extensionFor } from '../stream/exchange-io.js';
 import { sniffJsonl } from './header.js';
 import { readJsonl } from './reader.js';
 import { writeJsonl } from './writer.js';

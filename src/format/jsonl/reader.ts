@@ -8,13 +8,12 @@
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Columns } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
-import type { ProgressCallback } from '../../util/progress.js';
 import { ColumnsBuilder } from '../columns-builder.js';
 import { DEFAULT_IMPORT_METRIC, type ExchangeReadOptions, type ImportedColumns } from '../exchange.js';
 import { ByteWindow } from '../json/byte-window.js';
 import { parseEntry, parsedId } from '../json/entry-parser.js';
 import { JsonSyntaxError, NEED_MORE, decodeUtf8, skipWs } from '../json/tokenizer.js';
-import { idLabel, openExchangeInput, windowSizeFor } from '../msgpack/exchange-io.js';
+import { idLabel, readExchangeFile, type ExchangeSourceOptions } from '../stream/exchange-io.js';
 import type { ByteSource } from '../stream/sources.js';
 import { MAIN_SHARE, SPLIT_MIN_BYTES, acquireLinePool, lineWorkerCount, releaseLinePool, type LinePool } from './line-pool.js';
 import type { LineRunReply } from './line-run.js';
@@ -24,17 +23,7 @@ import { KEY_END, KEY_FORMAT, firstKeyIs, sniffJsonl, validateHeader, validateTr
 export const DEFAULT_MAX_LINE_BYTES = 64 << 20;
 
 /** Options of {@link readJsonlFrom} (the source-level entry point; tests feed split chunks). */
-export interface ReadJsonlSourceOptions {
-  /** File name used in messages. */
-  file: string;
-  verifyChecksum?: boolean;
-  /** Plausible upper bound of the bytes the source produces: caps capacity reserved up front (default: none). */
-  sizeBound?: number;
-  progressTotal?: number;
-  onProgress?: ProgressCallback;
-  signal?: AbortSignal;
-  /** Initial window size in bytes. */
-  windowSize?: number;
+export interface ReadJsonlSourceOptions extends ExchangeSourceOptions {
   /** Longest line accepted (default {@link DEFAULT_MAX_LINE_BYTES}). */
   maxLineBytes?: number;
   /** Helper threads parsing lines (0 or 1; default 1 when `sizeBound` is 32 MB or more on a multi-core machine). */
@@ -293,19 +282,6 @@ export function readJsonlFrom(source: ByteSource, opts: ReadJsonlSourceOptions):
  * export, or foreign JSON Lines of `{id, vector, metadata?}` objects. Problems → CorruptionError
  * naming the file and the line number; never partial data.
  */
-export async function readJsonl(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
-  const input = await openExchangeInput(fs, path, sniffJsonl, options);
-  try {
-    return await readJsonlFrom(input.source, {
-      file: path,
-      verifyChecksum: options?.verifyChecksum,
-      sizeBound: input.hintBound,
-      progressTotal: input.size,
-      onProgress: options?.onProgress,
-      signal: options?.signal,
-      windowSize: windowSizeFor(input.sizeBound),
-    });
-  } finally {
-    await input.close();
-  }
+export function readJsonl(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
+  return readExchangeFile(fs, path, sniffJsonl, options, readJsonlFrom);
 }

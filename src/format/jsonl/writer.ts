@@ -6,16 +6,15 @@
  */
 import { QuiverError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
-import { publishAtomically } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
-import { ProgressReporter } from '../../util/progress.js';
+import type { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
 import { acquireFormatPool, formatWorkerCount, releaseFormatPool } from '../json/format-pool.js';
 import type { FormatReply } from '../json/format-chunk.js';
-import { PageWriter } from '../json/page-writer.js';
+import type { PageWriter } from '../json/page-writer.js';
 import { idText, metadataText } from '../json/write-values.js';
-import { checkExportAbort, checkImage, checkWriteOptions } from '../msgpack/exchange-io.js';
-import { openSink } from '../stream/sink.js';
+import { checkExportAbort } from '../stream/exchange-io.js';
+import { writeExchange } from '../stream/exchange-write.js';
 import { headerLine, trailerLine } from './header.js';
 
 /** Floats per formatting chunk (1 MB of vectors). */
@@ -95,30 +94,10 @@ export interface WriteJsonlOptions extends ExchangeWriteOptions {
  * Writes `image` to `path` atomically as a QuiverDB JSONL export (docs/FORMAT.md), optionally
  * gzip- or brotli-compressed. Never builds more than a page of text in memory.
  */
-export async function writeJsonl(fs: FileSystem, path: string, image: CollectionImage, options?: WriteJsonlOptions): Promise<ExchangeWriteResult> {
-  const { compression, level, user } = checkWriteOptions(options);
-  checkImage(image);
-  const signal = options?.signal;
-  checkExportAbort(signal);
-  const head = headerLine(image.dimension, image.metric, image.count, user, Date.now());
-  const progress = new ProgressReporter('export', image.count, options?.onProgress);
-  const result = await publishAtomically(fs, path, async (handle) => {
-    const sink = openSink(handle, compression, level);
-    try {
-      const out = new PageWriter(sink);
-      await out.text(head);
-      await writeLines(out, image, progress, signal, options?.workers);
-      const checksum = out.digest();
-      await out.text(trailerLine(image.count, checksum));
-      await out.drain();
-      const bytes = await sink.finish();
-      checkExportAbort(signal);
-      return { path, files: [path], bytes, count: image.count, checksum };
-    } catch (err) {
-      sink.abort();
-      throw err;
-    }
+export function writeJsonl(fs: FileSystem, path: string, image: CollectionImage, options?: WriteJsonlOptions): Promise<ExchangeWriteResult> {
+  return writeExchange(fs, path, image, options, {
+    header: (user, createdAt) => headerLine(image.dimension, image.metric, image.count, user, createdAt),
+    entries: (out, progress, signal) => writeLines(out, image, progress, signal, options?.workers),
+    trailer: trailerLine,
   });
-  progress.finish('exported');
-  return result;
 }

@@ -4,8 +4,8 @@
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
-import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
-import { isPlainObject, jsonProblem, pack } from '../../util/msgpack.js';
+import { isPlainObject, pack } from '../../util/msgpack.js';
+import { CREATED_AT_PROBLEM, checkHeaderFields, checkTrailerFields, type ExchangeHeader } from '../stream/exchange-header.js';
 
 /** Value of the header's "format" key. */
 export const MSGPACK_FORMAT_NAME = 'quiverdb-msgpack';
@@ -30,15 +30,7 @@ export function sniffMsgpack(head: Uint8Array): boolean {
 }
 
 /** The decoded header value (first value of the stream). */
-export interface MsgpackHeader {
-  formatVersion: number;
-  dimension: number;
-  metric: Metric;
-  count: number;
-  user: Record<string, unknown>;
-  /** Milliseconds since the epoch when the export was written (0 when absent). */
-  createdAt: number;
-}
+export type MsgpackHeader = ExchangeHeader;
 
 /** The header map the writer emits, keys in this order ("format" first: the sniff relies on it). */
 export function headerValue(dimension: number, metric: Metric, count: number, user: Record<string, unknown>, createdAt: number): Record<string, unknown> {
@@ -57,8 +49,6 @@ export function packFixmap(value: Record<string, unknown>): Uint8Array {
   return Buffer.concat(parts);
 }
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
 /**
  * Validates the decoded header. Not ours (not a map, no or another "format") → UNSUPPORTED_FORMAT;
  * a newer version → UNSUPPORTED_VERSION; bad fields → CorruptionError naming `header.<key>`.
@@ -73,36 +63,13 @@ export function validateHeader(file: string, value: unknown, offset: number): Ms
       { file },
     );
   }
-  const fv = value.formatVersion;
-  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) throw bad('formatVersion', 'it must be a positive integer');
-  if (fv > MSGPACK_FORMAT_VERSION) {
-    throw new QuiverError('UNSUPPORTED_VERSION', `${file} uses MessagePack export format version ${fv}; this QuiverDB reads up to version ${MSGPACK_FORMAT_VERSION}. Upgrade QuiverDB to import it.`, {
-      file,
-      formatVersion: fv,
-    });
-  }
-  const { dimension, metric, count } = value;
-  if (!isCount(dimension) || dimension < 1 || dimension > MAX_DIMENSION) throw bad('dimension', `it must be an integer in 1..${MAX_DIMENSION}`);
-  if (typeof metric !== 'string' || !METRICS.includes(metric as Metric)) throw bad('metric', `it must be one of ${METRICS.join(', ')}`);
-  if (!isCount(count)) throw bad('count', 'it must be a non-negative integer');
-  const user = value.user ?? {};
-  if (!isPlainObject(user)) throw bad('user', 'it must be a map');
-  const problem = jsonProblem(user, 'user');
-  if (problem) throw bad('user', problem);
-  const createdAt = value.createdAt ?? 0;
-  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) throw bad('createdAt', 'it must be a number of milliseconds since the epoch');
-  return { formatVersion: fv, dimension, metric: metric as Metric, count, user, createdAt };
+  const h = checkHeaderFields(value, { file, label: 'MessagePack', maxVersion: MSGPACK_FORMAT_VERSION, object: 'a map', bad });
+  if (!Number.isFinite(h.createdAt)) throw bad('createdAt', CREATED_AT_PROBLEM);
+  return h;
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Validates the decoded trailer against the header; returns its checksum. */
 export function validateTrailer(file: string, value: unknown, offset: number, count: number): string {
   const bad = (key: string, problem: string) => new CorruptionError({ file, section: key === '' ? 'trailer' : `trailer.${key}`, offset }, problem);
-  if (!isPlainObject(value)) throw bad('', 'it must be a map');
-  if (value.end !== true) throw bad('end', 'it must be true');
-  if (value.count !== count) throw bad('count', `it says ${JSON.stringify(value.count)} entries but the header and the file hold ${count}`);
-  const checksum = value.checksum;
-  if (typeof checksum !== 'string' || !HEX64.test(checksum)) throw bad('checksum', 'it must be 64 lowercase hex digits (SHA-256)');
-  return checksum;
+  return checkTrailerFields(value, count, `the header and the file hold ${count}`, { object: 'a map', bad });
 }

@@ -4,7 +4,7 @@
  * SHA-256), readable by any MessagePack library that reads a sequence of values.
  */
 import type { ExchangeCodec } from '../exchange.js';
-import { EXCHANGE_COMPRESSIONS, extensionFor } from './exchange-io.js';
+import { EXCHANGE_COMPRESSIONS, extensionFor } from '../stream/exchange-io.js';
 import { sniffMsgpack } from './header.js';
 import { readMsgpack } from './reader.js';
 import { writeMsgpack } from './writer.js';

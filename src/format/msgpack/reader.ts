@@ -8,30 +8,18 @@ import { CorruptionError } from '../../errors.js';
 import type { Columns } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import { isPlainObject, unpackOne } from '../../util/msgpack.js';
-import type { ProgressCallback } from '../../util/progress.js';
 import { ColumnsBuilder } from '../columns-builder.js';
 import type { ExchangeReadOptions, ImportedColumns } from '../exchange.js';
 import { ByteWindow } from '../json/byte-window.js';
 import type { ByteSource } from '../stream/sources.js';
 import { decodeEntry, entryBadElement, entryId, entryMeta } from './entry.js';
-import { idLabel, openExchangeInput, windowSizeFor } from './exchange-io.js';
+import { idLabel, readExchangeFile, type ExchangeSourceOptions } from '../stream/exchange-io.js';
 import { SlabWarmer, type WarmRead } from './prefault.js';
 import { sniffMsgpack, validateHeader, validateTrailer, type MsgpackHeader } from './header.js';
 import { NEED_MORE, WireProblem, mapSizeAt, skipValue } from './wire.js';
 
 /** Options of {@link readMsgpackFrom} (the source-level entry point; tests feed split chunks). */
-export interface ReadMsgpackSourceOptions {
-  /** File name used in messages. */
-  file: string;
-  verifyChecksum?: boolean;
-  /** Plausible upper bound of the bytes the source produces: caps capacity reserved up front (default: none). */
-  sizeBound?: number;
-  /** Progress units of the source's `consumed` (the file size). */
-  progressTotal?: number;
-  onProgress?: ProgressCallback;
-  signal?: AbortSignal;
-  /** Initial window size in bytes. */
-  windowSize?: number;
+export interface ReadMsgpackSourceOptions extends ExchangeSourceOptions {
   /** Warms the output slab's pages on the I/O pool (see prefault.ts). */
   warmRead?: WarmRead;
 }
@@ -236,20 +224,6 @@ export function readMsgpackFrom(source: ByteSource, opts: ReadMsgpackSourceOptio
  * Reads the QuiverDB MessagePack export at `path` (plain, gzip or brotli, detected from its bytes).
  * Damage → CorruptionError naming the file, the entry and the byte offset; never partial data.
  */
-export async function readMsgpack(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
-  const input = await openExchangeInput(fs, path, sniffMsgpack, options);
-  try {
-    return await readMsgpackFrom(input.source, {
-      file: path,
-      verifyChecksum: options?.verifyChecksum,
-      sizeBound: input.hintBound,
-      progressTotal: input.size,
-      onProgress: options?.onProgress,
-      signal: options?.signal,
-      windowSize: windowSizeFor(input.sizeBound),
-      warmRead: input.warmRead,
-    });
-  } finally {
-    await input.close();
-  }
+export function readMsgpack(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
+  return readExchangeFile(fs, path, sniffMsgpack, options, (source, opts, input) => readMsgpackFrom(source, { ...opts, warmRead: input.warmRead }));
 }

@@ -8,15 +8,14 @@ import { QuiverError } from '../../errors.js';
 import type { CollectionImage, Id } from '../../engine/types.js';
 import { findNonFinite } from '../../engine/load.js';
 import { checkId } from '../../engine/validate.js';
-import { publishAtomically } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
 import { isJsonValue, isPlainObject, jsonProblem, pack } from '../../util/msgpack.js';
-import { ProgressReporter } from '../../util/progress.js';
+import type { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
-import { PageWriter } from '../json/page-writer.js';
+import type { PageWriter } from '../json/page-writer.js';
 import { littleEndianBytes } from '../qvdb/endian.js';
-import { openSink } from '../stream/sink.js';
-import { checkExportAbort, checkImage, checkWriteOptions } from './exchange-io.js';
+import { checkExportAbort } from '../stream/exchange-io.js';
+import { writeExchange } from '../stream/exchange-write.js';
 import { headerValue, packFixmap } from './header.js';
 import { putInt, putStrHeader, putU32 } from './encode.js';
 
@@ -26,17 +25,6 @@ const CHUNK_BYTES = 1 << 20;
 const KEY_ID = Uint8Array.of(0xa2, 0x69, 0x64);
 const KEY_VECTOR = Uint8Array.of(0xa6, ...Buffer.from('vector', 'latin1'));
 const KEY_METADATA = Uint8Array.of(0xa8, ...Buffer.from('metadata', 'latin1'));
-
-function put(out: PageWriter, bytes: Uint8Array): Promise<void> | void {
-  if (out.pos + bytes.length > out.page.length) {
-    return out.room(bytes.length).then(() => {
-      out.page.set(bytes, out.pos);
-      out.pos += bytes.length;
-    });
-  }
-  out.page.set(bytes, out.pos);
-  out.pos += bytes.length;
-}
 
 function metadataBytes(meta: unknown, index: number): Uint8Array | undefined {
   if (meta === undefined || meta === null) return undefined;
@@ -109,30 +97,10 @@ async function writeEntries(out: PageWriter, image: CollectionImage, progress: P
  * Writes `image` to `path` atomically as a QuiverDB MessagePack export (docs/FORMAT.md),
  * optionally gzip- or brotli-compressed. Never holds more than a page of output in memory.
  */
-export async function writeMsgpack(fs: FileSystem, path: string, image: CollectionImage, options?: ExchangeWriteOptions): Promise<ExchangeWriteResult> {
-  const { compression, level, user } = checkWriteOptions(options);
-  checkImage(image);
-  const signal = options?.signal;
-  checkExportAbort(signal);
-  const header = packFixmap(headerValue(image.dimension, image.metric, image.count, user, Date.now()));
-  const progress = new ProgressReporter('export', image.count, options?.onProgress);
-  const result = await publishAtomically(fs, path, async (handle) => {
-    const sink = openSink(handle, compression, level);
-    try {
-      const out = new PageWriter(sink);
-      await put(out, header);
-      await writeEntries(out, image, progress, signal);
-      const checksum = out.digest();
-      await put(out, packFixmap({ end: true, count: image.count, checksum }));
-      await out.drain();
-      const bytes = await sink.finish();
-      checkExportAbort(signal);
-      return { path, files: [path], bytes, count: image.count, checksum };
-    } catch (err) {
-      sink.abort();
-      throw err;
-    }
+export function writeMsgpack(fs: FileSystem, path: string, image: CollectionImage, options?: ExchangeWriteOptions): Promise<ExchangeWriteResult> {
+  return writeExchange(fs, path, image, options, {
+    header: (user, createdAt) => packFixmap(headerValue(image.dimension, image.metric, image.count, user, createdAt)),
+    entries: (out, progress, signal) => writeEntries(out, image, progress, signal),
+    trailer: (count, checksum) => packFixmap({ end: true, count, checksum }),
   });
-  progress.finish('exported');
-  return result;
 }

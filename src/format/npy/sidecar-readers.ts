@@ -11,9 +11,10 @@ import { isPlainObject } from '../../util/msgpack.js';
 import { ByteWindow } from '../json/byte-window.js';
 import { JsonSyntaxError, NEED_MORE, expected, parseJsonSlice, scanValue, skipWs } from '../json/tokenizer.js';
 import { duplicateIdError } from '../reference/files.js';
-import { windowFor } from '../reference/json-walk.js';
+import { skipBom } from '../reference/json-walk.js';
 import { lastId, readId } from '../reference/values.js';
 import type { ByteSource } from '../stream/sources.js';
+import { windowSizeFor } from '../stream/window.js';
 
 /** Options of the sidecar readers. */
 export interface SidecarReadOptions {
@@ -39,7 +40,7 @@ class IdsReader extends ByteWindow {
   private state = S_START;
 
   constructor(source: ByteSource, private readonly o: SidecarReadOptions) {
-    super(source, { file: o.file, verifyChecksum: false, windowSize: o.windowSize ?? windowFor(o.size), progressTotal: o.size, onProgress: o.onProgress, signal: o.signal });
+    super(source, { file: o.file, verifyChecksum: false, windowSize: o.windowSize ?? windowSizeFor(o.size), progressTotal: o.size, onProgress: o.onProgress, signal: o.signal });
   }
 
   async run(): Promise<Id[]> {
@@ -75,11 +76,7 @@ class IdsReader extends ByteWindow {
       let pos = skipWs(buf, this.pos);
       const c = buf[pos];
       if (this.state === S_START) {
-        if (this.base + pos === 0 && c === 0xef) {
-          if (pos + 3 > end) throw NEED_MORE;
-          if (buf[1] !== 0xbb || buf[2] !== 0xbf) expected(buf, 0, end, 'a JSON array of ids');
-          pos = skipWs(buf, 3);
-        }
+        pos = skipBom(buf, pos, this.base, end, 'a JSON array of ids');
         if (buf[pos] !== 91 /* [ */) expected(buf, pos, end, 'a JSON array of ids');
         this.commit(pos + 1, S_FIRST);
       } else if (this.state === S_TRAILER) {
@@ -194,7 +191,7 @@ class MetadataReader extends ByteWindow {
   readonly out: (Metadata | undefined)[] = [];
 
   constructor(source: ByteSource, private readonly rows: number, private readonly o: SidecarReadOptions) {
-    super(source, { file: o.file, verifyChecksum: false, windowSize: o.windowSize ?? windowFor(o.size), progressTotal: o.size, onProgress: o.onProgress, signal: o.signal });
+    super(source, { file: o.file, verifyChecksum: false, windowSize: o.windowSize ?? windowSizeFor(o.size), progressTotal: o.size, onProgress: o.onProgress, signal: o.signal });
   }
 
   async run(): Promise<(Metadata | undefined)[]> {

@@ -17,12 +17,15 @@ export function npySidecarPaths(path: string): { ids: string; metadata: string }
 /** Text gathered before it is handed to the writer. */
 const FLUSH_CHARS = 1 << 18;
 
-/** Writes `[id,id,...]\n`; `advance(rows)` reports rows done since the last call; returns the bytes written. */
-export async function writeIdsFile(handle: FileHandle, ids: readonly Id[], signal: AbortSignal | undefined, advance: (n: number) => void): Promise<number> {
+/**
+ * Writes `open`, then `row(i)` for every row, then `close`, gathering text before handing it over;
+ * checks `signal` and reports progress through `advance` every 4096 rows; returns the bytes written.
+ */
+async function writeRows(handle: FileHandle, count: number, row: (i: number) => string, open: string, close: string, signal: AbortSignal | undefined, advance: (n: number) => void): Promise<number> {
   const out = new BufferedWriter(handle, 0);
-  let text = '[';
-  for (let i = 0; i < ids.length; i++) {
-    text += i === 0 ? idText(ids[i]) : `,${idText(ids[i])}`;
+  let text = open;
+  for (let i = 0; i < count; i++) {
+    text += row(i);
     if ((i & 4095) === 4095) {
       checkAbort(signal);
       advance(4096);
@@ -32,29 +35,18 @@ export async function writeIdsFile(handle: FileHandle, ids: readonly Id[], signa
       text = '';
     }
   }
-  await out.writeString(`${text}]\n`);
+  await out.writeString(`${text}${close}`);
   await out.flush();
-  advance(ids.length & 4095);
+  advance(count & 4095);
   return out.position;
 }
 
+/** Writes `[id,id,...]\n`; `advance(rows)` reports rows done since the last call; returns the bytes written. */
+export function writeIdsFile(handle: FileHandle, ids: readonly Id[], signal: AbortSignal | undefined, advance: (n: number) => void): Promise<number> {
+  return writeRows(handle, ids.length, (i) => (i === 0 ? idText(ids[i]) : `,${idText(ids[i])}`), '[', ']\n', signal, advance);
+}
+
 /** Writes one line per entry: its metadata as JSON, or `null`; `advance` as for ids; returns the bytes written. */
-export async function writeMetadataFile(handle: FileHandle, metadata: readonly (Metadata | undefined)[], signal: AbortSignal | undefined, advance: (n: number) => void): Promise<number> {
-  const out = new BufferedWriter(handle, 0);
-  let text = '';
-  for (let i = 0; i < metadata.length; i++) {
-    text += `${metadataText(metadata[i], i) ?? 'null'}\n`;
-    if ((i & 4095) === 4095) {
-      checkAbort(signal);
-      advance(4096);
-    }
-    if (text.length >= FLUSH_CHARS) {
-      await out.writeString(text);
-      text = '';
-    }
-  }
-  await out.writeString(text);
-  await out.flush();
-  advance(metadata.length & 4095);
-  return out.position;
+export function writeMetadataFile(handle: FileHandle, metadata: readonly (Metadata | undefined)[], signal: AbortSignal | undefined, advance: (n: number) => void): Promise<number> {
+  return writeRows(handle, metadata.length, (i) => `${metadataText(metadata[i], i) ?? 'null'}\n`, '', '', signal, advance);
 }

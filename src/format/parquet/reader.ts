@@ -7,12 +7,13 @@
  */
 import type { DecodedArray, FileMetaData, ParquetScan } from 'hyparquet';
 import { parquetScan } from 'hyparquet';
-import { CorruptionError, QuiverError, ioError } from '../../errors.js';
+import { CorruptionError, QuiverError } from '../../errors.js';
 import type { FileHandle, FileSystem } from '../../env/fs.js';
 import { MAX_DIMENSION } from '../../engine/validate.js';
 import { ProgressReporter } from '../../util/progress.js';
 import { ColumnsBuilder } from '../columns-builder.js';
 import { DEFAULT_IMPORT_METRIC, type ExchangeReadOptions, type ImportedColumns } from '../exchange.js';
+import { openFile } from '../stream/open-file.js';
 import { decompressionCap } from '../stream/sources.js';
 import { Inflater } from './codecs.js';
 import { commitGroup, type GroupValues } from './entries.js';
@@ -107,14 +108,8 @@ async function findDimension(ctx: ReadContext, declared: number | undefined, row
   return dim;
 }
 
-async function readOpen(handle: FileHandle, path: string, options: ExchangeReadOptions): Promise<ImportedColumns> {
+async function readOpen(handle: FileHandle, size: number, path: string, options: ExchangeReadOptions): Promise<ImportedColumns> {
   const { signal } = options;
-  let size: number;
-  try {
-    size = await handle.size();
-  } catch (err) {
-    throw ioError(err, 'stat', path);
-  }
   const pf = new ParquetFile(handle, path, size);
   const { metadata, dataEnd } = await readFooter(pf, options.verifyChecksum !== false);
   const facts = fileFacts(metadata, path);
@@ -198,14 +193,9 @@ async function readOpen(handle: FileHandle, path: string, options: ExchangeReadO
 /** Reads the Parquet file at `path` into Columns (see docs/FORMAT.md "Parquet"). */
 export async function readParquet(fs: FileSystem, path: string, options: ExchangeReadOptions = {}): Promise<ImportedColumns> {
   checkAbort(options.signal, path);
-  let handle: FileHandle;
+  const { handle, size } = await openFile(fs, path);
   try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    throw ioError(err, 'open', path);
-  }
-  try {
-    return await readOpen(handle, path, options);
+    return await readOpen(handle, size, path, options);
   } finally {
     await handle.close().catch(() => undefined);
   }

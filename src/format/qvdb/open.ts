@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { CorruptionError, QuiverError, ioError } from '../../errors.js';
 import type { FileHandle, FileSystem } from '../../env/fs.js';
+import { openFile } from '../stream/open-file.js';
 import { FileKind, FOOTER_MAGIC_OFFSET, FOOTER_SIZE, HEADER_SIZE, MAGIC, MAGIC_PREFIX_LENGTH } from './constants.js';
 import { decodeDirectory, decodeFooter, decodeHeader, hasMagic, type DirectoryEntry, type PaddingGap, type QvdbHeader } from './layout.js';
 
@@ -50,13 +51,7 @@ function notQvdb(file: string): QuiverError {
   return new QuiverError('UNSUPPORTED_FORMAT', `${file} is not a .qvdb file (its first bytes are not the .qvdb magic); check the path, or load it with the format it was written in`, { file });
 }
 
-async function locate(handle: FileHandle, file: string): Promise<Omit<OpenedQvdb, 'handle'>> {
-  let size: number;
-  try {
-    size = await handle.size();
-  } catch (err) {
-    throw ioError(err, 'stat', file);
-  }
+async function locate(handle: FileHandle, file: string, size: number): Promise<Omit<OpenedQvdb, 'handle'>> {
   const head = new Uint8Array(Math.min(size, HEADER_SIZE));
   await readExact(handle, file, 'header', head, 0);
   if (size < MAGIC.length) {
@@ -93,14 +88,9 @@ async function locate(handle: FileHandle, file: string): Promise<Omit<OpenedQvdb
 
 /** Opens `path` and validates header, footer and directory; the caller closes the returned handle. */
 export async function openQvdb(fs: FileSystem, path: string): Promise<OpenedQvdb> {
-  let handle: FileHandle;
+  const { handle, size } = await openFile(fs, path);
   try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    throw ioError(err, 'open', path);
-  }
-  try {
-    return { handle, ...(await locate(handle, path)) };
+    return { handle, ...(await locate(handle, path, size)) };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err;

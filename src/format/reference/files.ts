@@ -4,36 +4,11 @@
  */
 import { CorruptionError, QuiverError, ioError } from '../../errors.js';
 import type { Id } from '../../engine/types.js';
-import type { FileHandle, FileSystem } from '../../env/fs.js';
+import type { FileSystem } from '../../env/fs.js';
+import type { OpenedFile } from '../stream/open-file.js';
 import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 
-/** An open file and its size. */
-export interface OpenedFile {
-  handle: FileHandle;
-  size: number;
-}
-
-/**
- * Opens `path` for reading. A missing file is NOT_FOUND with `missing` as the message when given
- * (readers say which file they expected and why); other failures keep their OS code.
- */
-export async function openFile(fs: FileSystem, path: string, missing?: string): Promise<OpenedFile> {
-  let handle: FileHandle;
-  try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    if (missing !== undefined && (err as { code?: unknown } | null)?.code === 'ENOENT') {
-      throw new QuiverError('NOT_FOUND', missing, { path }, { cause: err });
-    }
-    throw ioError(err, 'open', path);
-  }
-  try {
-    return { handle, size: await handle.size() };
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    throw ioError(err, 'stat', path);
-  }
-}
+export { openFile, type OpenedFile } from '../stream/open-file.js';
 
 /** True when `path` exists (any other stat failure is thrown, naming the path). */
 export async function fileExists(fs: FileSystem, path: string): Promise<boolean> {

@@ -122,11 +122,7 @@ class Walker extends ByteWindow {
       const c = buf[pos];
       switch (this.state) {
         case S_START: {
-          if (this.base + pos === 0 && c === 0xef) {
-            if (pos + 3 > end) throw NEED_MORE;
-            if (buf[1] !== 0xbb || buf[2] !== 0xbf) expected(buf, 0, end, this.isArray ? 'a JSON array' : 'a JSON object');
-            pos = skipWs(buf, 3);
-          }
+          pos = skipBom(buf, pos, this.base, end, this.isArray ? 'a JSON array' : 'a JSON object');
           const open = this.isArray ? 91 : 123;
           if (buf[pos] !== open) expected(buf, pos, end, this.isArray ? 'a JSON array' : 'a JSON object');
           if (this.isArray) this.openArray();
@@ -219,7 +215,14 @@ export function walkJson(source: ByteSource, options: WalkOptions, handler: Walk
   return new Walker(source, options, handler).run();
 }
 
-/** Window size for a document of at most `sizeBound` bytes: small files get a small window. */
-export function windowFor(sizeBound: number): number {
-  return Math.max(1 << 16, Math.min(1 << 22, sizeBound + 1));
+/**
+ * Where a document's first value starts when `pos` is the first non-blank byte of the window: past a
+ * UTF-8 BOM at the very start of the document. NEED_MORE while the BOM is incomplete; a broken one
+ * is reported as not being `what`.
+ */
+export function skipBom(buf: Uint8Array, pos: number, base: number, end: number, what: string): number {
+  if (base + pos !== 0 || buf[pos] !== 0xef) return pos;
+  if (pos + 3 > end) throw NEED_MORE;
+  if (buf[1] !== 0xbb || buf[2] !== 0xbf) expected(buf, 0, end, what);
+  return skipWs(buf, 3);
 }

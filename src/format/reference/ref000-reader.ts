@@ -14,7 +14,8 @@ import { parseJsonSlice, scanValue } from '../json/tokenizer.js';
 import { decompressionCap, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { CanonicalHash } from './canonical.js';
 import { duplicateIdError, openFile, withSource, type OpenedFile } from './files.js';
-import { walkJson, windowFor, type WalkHandler } from './json-walk.js';
+import { walkJson, type WalkHandler } from './json-walk.js';
+import { windowSizeFor } from '../stream/window.js';
 import { entryId, entryMetadata, readEntry } from './ref000-entry.js';
 import { readReference000Header } from './ref000-header.js';
 
@@ -222,7 +223,7 @@ export async function readReference000(fs: FileSystem, path: string, options: Re
     const walk = (source: ByteSource, handler: WalkHandler) =>
       walkJson(
         source,
-        { file: path, arrayMember: VECTORS, windowSize: options.windowSize ?? windowFor(sizeBound), progressTotal: file.size, onProgress: progress.child(0, file.size), signal: options.signal },
+        { file: path, arrayMember: VECTORS, windowSize: options.windowSize ?? windowSizeFor(sizeBound), progressTotal: file.size, onProgress: progress.child(0, file.size), signal: options.signal },
         handler,
       );
     const h = new StateHandler(path, verify ? new CanonicalHash() : undefined, sizeBound);

@@ -14,7 +14,8 @@ import { DEFAULT_IMPORT_METRIC, type ExchangeReadOptions, type ImportedColumns }
 import { MAX_DIMENSION } from '../json/entry-parser.js';
 import { JsonSyntaxError, expected, skipWs } from '../json/tokenizer.js';
 import { duplicateIdError, fileExists, openFile, withSource, type OpenedFile } from './files.js';
-import { walkJson, windowFor, type WalkHandler } from './json-walk.js';
+import { walkJson, type WalkHandler } from './json-walk.js';
+import { windowSizeFor } from '../stream/window.js';
 import { failedNumber, lastId, lastMetadata, readId, readMetadata, readVector } from './values.js';
 
 /** The reference-004 file holding the vectors. */
@@ -146,14 +147,14 @@ export async function readReference004(fs: FileSystem, path: string, options: Re
     const progress = new ProgressReporter('import', total, options.onProgress);
     const vh = new VectorsHandler(metaPath, meta.size);
     const vr = await withSource(meta, metaPath, 'none', undefined, (source) =>
-      walkJson(source, { file: metaPath, arrayMember: 'vectors', windowSize: options.windowSize ?? windowFor(meta.size), progressTotal: meta.size, onProgress: progress.child(0, meta.size), signal: options.signal }, vh),
+      walkJson(source, { file: metaPath, arrayMember: 'vectors', windowSize: options.windowSize ?? windowSizeFor(meta.size), progressTotal: meta.size, onProgress: progress.child(0, meta.size), signal: options.signal }, vh),
     );
     if (!vr.sawArray) throw new CorruptionError({ file: metaPath, section: 'vectors' }, 'it has no "vectors" array');
     const ph = new PayloadsHandler(payPath);
     if (pay) {
       const size = pay.size;
       await withSource(pay, payPath, 'none', undefined, (source) =>
-        walkJson(source, { file: payPath, arrayMember: '', windowSize: options.windowSize ?? windowFor(size), progressTotal: size, onProgress: progress.child(meta.size, size), signal: options.signal }, ph),
+        walkJson(source, { file: payPath, arrayMember: '', windowSize: options.windowSize ?? windowSizeFor(size), progressTotal: size, onProgress: progress.child(meta.size, size), signal: options.signal }, ph),
       );
     }
     const columns = join004(vh, ph, metaPath, options.fallbackDimension);

@@ -54,7 +54,7 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   const metaFile = join(c.annIndexPath, REFERENCE_METADATA_FILE);
   if (!(await exists(fs, metaFile)) || (await exists(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
   if ((await listNames(fs, c.dir)).length > 0) return undefined;
-  // The format layer parses and validates both files (docs/formats/reference.md); damage is a
+  // The format layer parses and validates both files (docs/FORMAT.md); damage is a
   // CorruptionError naming the file, which connect() may move aside.
   const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
   if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);

@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import fc from 'fast-check';
-import { CorruptionError, QuiverError } from '../../../src/errors.js';
-import type { ExchangeCompression, ImportedColumns } from '../../../src/format/exchange.js';
-import { chunkByteSource, decompressionCap } from '../../../src/format/stream/sources.js';
+import { CorruptionError } from '../../../src/errors.js';
+import type { ExchangeCompression } from '../../../src/format/exchange.js';
+import { chunkByteSource } from '../../../src/format/stream/sources.js';
 import { jsonlCodec, readJsonlFrom } from '../../../src/format/jsonl/index.js';
-import { awkwardSpec, bombs, bytesOf, corruption, failure, makeImage, readBytes, writeBytes } from '../msgpack/helpers.js';
+import { assertBombsCapped, assertFlipsSafe, assertPrefixesCorrupt, bombs, chunksOf, corruption, failure, readBytes, writeBytes } from '../../support/exchange.js';
+import { awkwardSpec, makeImage } from '../msgpack/helpers.js';
 
 const codec = jsonlCodec;
 const sample = (compression: ExchangeCompression = 'none') => writeBytes(codec, makeImage(awkwardSpec()), { compression });
-
-function same(a: ImportedColumns, b: ImportedColumns): boolean {
-  return (
-    JSON.stringify(a.columns.ids) === JSON.stringify(b.columns.ids) &&
-    bytesOf(a.columns.vectors).equals(bytesOf(b.columns.vectors)) &&
-    JSON.stringify(a.columns.metadata) === JSON.stringify(b.columns.metadata) &&
-    JSON.stringify(a.user) === JSON.stringify(b.user) &&
-    a.columns.metric === b.columns.metric
-  );
-}
 
 const HEADER = { format: 'quiverdb-jsonl', formatVersion: 1, dimension: 2, metric: 'dot', count: 0, user: {}, createdAt: 1 };
 
@@ -31,49 +21,17 @@ function craft(header: Record<string, unknown> | null, lines: string[], trailer:
   return Buffer.from(`${body}${JSON.stringify({ end: true, count: lines.length, checksum, ...trailer })}\n`);
 }
 
-/** The error the parser raises for `bytes` fed as one chunk. */
-async function sourceFailure(bytes: Uint8Array): Promise<QuiverError> {
-  try {
-    await readJsonlFrom(chunkByteSource([bytes]), { file: '/in', windowSize: 256 });
-  } catch (err) {
-    assert.ok(err instanceof QuiverError, String(err));
-    return err;
-  }
-  assert.fail('the prefix was accepted');
-}
-
 for (const compression of ['none', 'gzip', 'brotli'] as ExchangeCompression[]) {
   test(`every truncated prefix is a CorruptionError (${compression})`, async () => {
     const bytes = await sample(compression);
     await readBytes(codec, bytes);
     // Plain files end with the trailer's newline: only that byte may go without changing the content.
     const last = compression === 'none' ? bytes.length - 1 : bytes.length;
-    for (let len = 0; len < last; len += compression === 'none' ? 1 : 3) {
-      // Plain prefixes go straight to the parser (fast); compressed ones through detection and inflation.
-      const err = compression === 'none' ? await sourceFailure(bytes.subarray(0, len)) : await failure(codec, bytes.subarray(0, len));
-      // Brotli has no magic, and its first ~70 bytes (code tables) decompress to nothing to recognise.
-      if (compression === 'brotli' && len < 128 && err.code === 'UNSUPPORTED_FORMAT') continue;
-      assert.ok(err instanceof CorruptionError, `prefix of ${len} bytes: ${err.message}`);
-    }
+    await assertPrefixesCorrupt(codec, readJsonlFrom, bytes, compression, last);
   });
 }
 
-test('random byte flips never return different data: a typed error or the same columns', async () => {
-  const bytes = await sample();
-  const good = await readBytes(codec, bytes);
-  await fc.assert(
-    fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 }), async (at, mask) => {
-      const bad = Uint8Array.from(bytes);
-      bad[at] ^= mask;
-      try {
-        assert.ok(same(await readBytes(codec, bad), good), `flip at ${at} (^${mask}) returned different data`);
-      } catch (err) {
-        assert.ok(err instanceof QuiverError, `flip at ${at} (^${mask}) threw ${String(err)}`);
-      }
-    }),
-    { numRuns: 300 },
-  );
-});
+test('random byte flips never return different data: a typed error or the same columns', async () => assertFlipsSafe(codec, await sample()));
 
 test('not our format: another format name, a newer version, text that is not JSON objects', async () => {
   let err = await failure(codec, craft({ format: 'quiverdb-csv' }, []));
@@ -170,8 +128,7 @@ test('trailer rules: missing after a header, count mismatches, checksum, data af
 
 test('a line longer than the cap is a CorruptionError naming its line number', async () => {
   const bytes = craft({}, ['{"id":"a","vector":[1,2]}', `{"id":"b","vector":[1,2],"metadata":{"t":"${'x'.repeat(5000)}"}}`]);
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 512) chunks.push(bytes.subarray(i, i + 512));
+  const chunks = chunksOf(bytes, 512);
   await assert.rejects(readJsonlFrom(chunkByteSource(chunks), { file: 'capped', windowSize: 256, maxLineBytes: 4096 }), (err: unknown) => {
     assert.ok(err instanceof CorruptionError);
     assert.equal(err.section, 'line 3');
@@ -187,11 +144,5 @@ test('gzip and brotli bombs stop at the decompression cap (explicit and default)
   const line = Buffer.alloc(65536, 0x20);
   line[line.length - 1] = 0x0a;
   const b = bombs(Buffer.from(`${JSON.stringify({ ...HEADER, count: 1 })}\n`), line);
-  for (const kind of ['gzip', 'brotli'] as const) {
-    const small = await corruption(codec, b[kind], { maxDecompressedBytes: 1 << 20 });
-    assert.equal(small.section, `${kind} stream`);
-    assert.match(small.message, /more than the allowed 1048576 bytes/);
-    const dflt = await corruption(codec, b[kind]);
-    assert.match(dflt.message, new RegExp(`more than the allowed ${decompressionCap(b[kind].length)} bytes`), 'the default cap is decompressionCap(compressed size)');
-  }
+  await assertBombsCapped(codec, b);
 });

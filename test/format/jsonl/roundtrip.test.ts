@@ -9,23 +9,14 @@ import type { ExchangeCompression } from '../../../src/format/exchange.js';
 import { parseFloat32 } from '../../../src/format/json/float-parse.js';
 import { chunkByteSource } from '../../../src/format/stream/sources.js';
 import { jsonlCodec, readJsonlFrom, sniffJsonl, writeJsonl } from '../../../src/format/jsonl/index.js';
-import type { Progress } from '../../../src/util/progress.js';
 import { loadFioriEmbeddings } from '../../../support/datasets.js';
 import { tempDir } from '../../support/db.js';
-import { assertColumnsEqual, awkwardSpec, makeImage, randomVectors, readBytes, writeBytes, type ImageSpec } from '../msgpack/helpers.js';
+import { assertProgressAndAbort, chunksOf, readBytes, roundTrip as sharedRoundTrip, writeBytes } from '../../support/exchange.js';
+import { assertColumnsEqual, awkwardSpec, makeImage, randomVectors, type ImageSpec } from '../msgpack/helpers.js';
 
 const codec = jsonlCodec;
 const COMPRESSIONS: ExchangeCompression[] = ['none', 'gzip', 'brotli'];
-
-async function roundTrip(spec: ImageSpec, compression: ExchangeCompression = 'none'): Promise<Uint8Array> {
-  const bytes = await writeBytes(codec, makeImage(spec), { compression, user: { by: 'test', n: [1, 2] } });
-  const back = await readBytes(codec, bytes);
-  assertColumnsEqual(back.columns, spec);
-  assert.equal(back.metricKnown, true);
-  assert.deepEqual(back.user, { by: 'test', n: [1, 2] });
-  assert.match(back.checksum ?? '', /^[0-9a-f]{64}$/);
-  return bytes;
-}
+const roundTrip = (spec: ImageSpec, compression?: ExchangeCompression) => sharedRoundTrip(codec, spec, compression);
 
 for (const compression of COMPRESSIONS) {
   test(`awkward content round-trips bit-exactly (${compression})`, async () => {
@@ -84,9 +75,7 @@ test('long lines (large metadata) split over many reads, and values split at eve
   const big = { text: 'ß🚀"\\'.repeat(200_000), list: Array.from({ length: 5000 }, (_, i) => ({ i, s: `x${i}` })) };
   const spec: ImageSpec = { dimension: 8, ids: ['文'.repeat(20000), 'b', 7], vectors: randomVectors(3, 8, 3), metadata: [big, undefined, { n: null }] };
   const bytes = await roundTrip(spec);
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4093) chunks.push(bytes.subarray(i, i + 4093));
-  assertColumnsEqual((await readJsonlFrom(chunkByteSource(chunks), { file: 'chunks', windowSize: 1024 })).columns, spec);
+  assertColumnsEqual((await readJsonlFrom(chunkByteSource(chunksOf(bytes, 4093)), { file: 'chunks', windowSize: 1024 })).columns, spec);
   const small = awkwardSpec();
   const sb = await writeBytes(codec, makeImage(small));
   for (let cut = 1; cut < sb.length; cut++) {
@@ -127,38 +116,7 @@ test('jq reads the export line by line', { skip: spawnSync('jq', ['--version']).
   }
 });
 
-test('progress is monotonic and ends at 100 both ways; write and read honour abort', async () => {
-  const spec: ImageSpec = { dimension: 64, ids: Array.from({ length: 3000 }, (_, i) => `id-${i}`), vectors: randomVectors(3000, 64, 5) };
-  const fs = new MemoryFileSystem();
-  for (const compression of COMPRESSIONS) {
-    const wrote: Progress[] = [];
-    await codec.write(fs, `/p${compression}`, makeImage(spec), { compression, onProgress: (p) => wrote.push(p) });
-    const read: Progress[] = [];
-    await codec.read(fs, `/p${compression}`, { onProgress: (p) => read.push(p) });
-    for (const list of [wrote, read]) {
-      assert.ok(list.length >= 2, `${compression}: some progress`);
-      for (let i = 1; i < list.length; i++) assert.ok(list[i].percentage >= list[i - 1].percentage, `${compression}: monotonic`);
-      assert.equal(list.at(-1)!.percentage, 100);
-    }
-  }
-  const ac = new AbortController();
-  await assert.rejects(
-    codec.write(fs, '/aborted', makeImage(spec), { onProgress: (p) => p.percentage > 10 && ac.abort(), signal: ac.signal }),
-    (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED',
-  );
-  assert.deepEqual((await fs.readdir('/')).filter((n) => !n.startsWith('p')), [], 'no file or temp file left by the aborted export');
-  const pre = new AbortController();
-  pre.abort();
-  await assert.rejects(codec.read(fs, '/pnone', { signal: pre.signal }), (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED');
-  const bytes = await fs.readFile('/pnone');
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
-  const mid = new AbortController();
-  await assert.rejects(
-    readJsonlFrom(chunkByteSource(chunks), { file: 'x', windowSize: 4096, signal: mid.signal, onProgress: () => mid.abort(), progressTotal: bytes.length }),
-    (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED',
-  );
-});
+test('progress is monotonic and ends at 100 both ways; write and read honour abort', () => assertProgressAndAbort(codec, readJsonlFrom));
 
 test('write rejects bad options and bad images with typed errors', async () => {
   const fs = new MemoryFileSystem();

@@ -6,21 +6,12 @@ import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import type { ExchangeCompression } from '../../../src/format/exchange.js';
 import { chunkByteSource } from '../../../src/format/stream/sources.js';
 import { msgpackCodec, readMsgpackFrom, sniffMsgpack } from '../../../src/format/msgpack/index.js';
-import type { Progress } from '../../../src/util/progress.js';
 import { loadFioriEmbeddings } from '../../../support/datasets.js';
+import { assertProgressAndAbort, chunksOf, roundTrip as sharedRoundTrip } from '../../support/exchange.js';
 import { assertColumnsEqual, awkwardSpec, bytesOf, makeImage, randomVectors, readBytes, writeBytes, type ImageSpec } from './helpers.js';
 
 const COMPRESSIONS: ExchangeCompression[] = ['none', 'gzip', 'brotli'];
-
-async function roundTrip(spec: ImageSpec, compression: ExchangeCompression = 'none'): Promise<Uint8Array> {
-  const bytes = await writeBytes(msgpackCodec, makeImage(spec), { compression, user: { by: 'test', n: [1, 2] } });
-  const back = await readBytes(msgpackCodec, bytes);
-  assertColumnsEqual(back.columns, spec);
-  assert.equal(back.metricKnown, true);
-  assert.deepEqual(back.user, { by: 'test', n: [1, 2] });
-  assert.match(back.checksum ?? '', /^[0-9a-f]{64}$/);
-  return bytes;
-}
+const roundTrip = (spec: ImageSpec, compression?: ExchangeCompression) => sharedRoundTrip(msgpackCodec, spec, compression);
 
 for (const compression of COMPRESSIONS) {
   test(`awkward content round-trips bit-exactly (${compression})`, async () => {
@@ -56,9 +47,7 @@ test('large metadata and long unicode ids survive, also when every read is tiny'
   const big = { text: 'ß🚀'.repeat(300_000), list: Array.from({ length: 5000 }, (_, i) => ({ i, s: `x${i}` })) };
   const spec: ImageSpec = { dimension: 8, ids: ['文'.repeat(20000), 'b', 7], vectors: randomVectors(3, 8, 3), metadata: [big, undefined, { n: null }] };
   const bytes = await roundTrip(spec);
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4093) chunks.push(bytes.subarray(i, i + 4093));
-  const r = await readMsgpackFrom(chunkByteSource(chunks), { file: 'chunks', windowSize: 1024 });
+  const r = await readMsgpackFrom(chunkByteSource(chunksOf(bytes, 4093)), { file: 'chunks', windowSize: 1024 });
   assertColumnsEqual(r.columns, spec);
 });
 
@@ -112,38 +101,7 @@ test('the first bytes are a fixmap whose first key is "format"; other bytes do n
   assert.equal(sniffMsgpack(bytes.subarray(0, 3)), true);
 });
 
-test('progress is monotonic and ends at 100 both ways; write and read honour abort', async () => {
-  const spec: ImageSpec = { dimension: 64, ids: Array.from({ length: 3000 }, (_, i) => `id-${i}`), vectors: randomVectors(3000, 64, 5) };
-  const fs = new MemoryFileSystem();
-  for (const compression of COMPRESSIONS) {
-    const seen: Progress[] = [];
-    await msgpackCodec.write(fs, `/p${compression}`, makeImage(spec), { compression, onProgress: (p) => seen.push(p) });
-    const read: Progress[] = [];
-    await msgpackCodec.read(fs, `/p${compression}`, { onProgress: (p) => read.push(p) });
-    for (const list of [seen, read]) {
-      assert.ok(list.length >= 2, `${compression}: some progress`);
-      for (let i = 1; i < list.length; i++) assert.ok(list[i].percentage >= list[i - 1].percentage, `${compression}: monotonic`);
-      assert.equal(list.at(-1)!.percentage, 100);
-    }
-  }
-  const ac = new AbortController();
-  await assert.rejects(
-    msgpackCodec.write(fs, '/aborted', makeImage(spec), { onProgress: (p) => p.percentage > 10 && ac.abort(), signal: ac.signal }),
-    (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED',
-  );
-  assert.deepEqual((await fs.readdir('/')).filter((n) => !n.startsWith('p')), [], 'no file or temp file left by the aborted export');
-  const rc = new AbortController();
-  rc.abort();
-  await assert.rejects(msgpackCodec.read(fs, '/pnone', { signal: rc.signal }), (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED');
-  const bytes = await fs.readFile('/pnone');
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
-  const mid = new AbortController();
-  await assert.rejects(
-    readMsgpackFrom(chunkByteSource(chunks), { file: 'x', windowSize: 4096, signal: mid.signal, onProgress: () => mid.abort(), progressTotal: bytes.length }),
-    (err: unknown) => err instanceof QuiverError && err.code === 'ABORTED',
-  );
-});
+test('progress is monotonic and ends at 100 both ways; write and read honour abort', () => assertProgressAndAbort(msgpackCodec, readMsgpackFrom));
 
 test('write rejects bad options and bad images with typed errors', async () => {
   const fs = new MemoryFileSystem();

@@ -1,23 +1,10 @@
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
-import { CorruptionError, QuiverError } from '../../../src/errors.js';
+import { CorruptionError } from '../../../src/errors.js';
 import { FaultFileSystem } from '../../../src/env/fault-fs.js';
+import { rejects } from '../../support/columns.js';
 import { IDS, META, NPY, awkwardSpec, exported, filesFs, imported, npyBytes, npyWithDict, randomVectors } from './helpers.js';
-
-/** Asserts `p` rejects with a QuiverError of `code` whose message names `file` and matches `message`. */
-async function rejects(p: Promise<unknown>, code: string, file: string, message: RegExp): Promise<QuiverError> {
-  let caught: unknown;
-  await assert.rejects(p, (e: unknown) => {
-    caught = e;
-    return true;
-  });
-  assert.ok(caught instanceof QuiverError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  assert.ok(caught.message.includes(file), `"${caught.message}" names ${file}`);
-  assert.match(caught.message, message);
-  return caught;
-}
 
 const IDS3 = '["a","b","c"]';
 

@@ -9,6 +9,7 @@ import type { FileSystem } from '../../../src/env/fs.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { encodeNpyHeader, npyCodec } from '../../../src/format/npy/index.js';
 import type { ExchangeReadOptions, ImportedColumns } from '../../../src/format/exchange.js';
+import { awkwardMetadata } from '../../support/columns.js';
 import { bytesOf, makeImage, randomVectors, type ImageSpec } from '../../support/image.js';
 
 export { bytesOf, makeImage, randomVectors, type ImageSpec } from '../../support/image.js';
@@ -79,11 +80,7 @@ export function awkwardSpec(): ImageSpec {
   const vectors = randomVectors(ids.length, dim, 7);
   vectors.set([3.4028234663852886e38, -1.401298464324817e-45, 1.1754943508222875e-38, -0, 1e-45, 1 / 3], 4 * dim);
   const metadata: (Metadata | undefined)[] = [
-    { title: 'Grüße 👋 — "quoted" \\ back\nslash', tags: ['a', 'ß', '🚀'] },
-    { nested: { deep: { list: [1, 2.5, -0.125, null, true, { x: 'y' }] } }, z: 1, a: 2, m: 3 },
-    undefined,
-    JSON.parse('{"__proto__": {"polluted": true}, "constructor": "c", "b": 1}') as Metadata,
-    { big: 1e300, small: -5e-324, emptyObj: {}, emptyArr: [] },
+    ...awkwardMetadata(),
     { '': 'empty key', '\u0000ctl': '\u0001\u001f', line: 'a\u2028b' },
     {},
     undefined,

@@ -2,24 +2,17 @@
  * Test helpers for the Parquet codec: sample images, bit-exact column comparison, in-memory file
  * systems holding edited bytes, and DuckDB (skipped with a message when it cannot load).
  */
-import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Columns, Id, Metadata } from '../../../src/engine/types.js';
+import type { Id, Metadata } from '../../../src/engine/types.js';
 import type { FileSystem } from '../../../src/env/fs.js';
-import { bytesOf, randomVectors, type ImageSpec } from '../../support/image.js';
+import { EXTREME_FLOATS, awkwardMetadata } from '../../support/columns.js';
+import { tempDir as sharedTempDir } from '../../support/db.js';
+import { randomVectors, type ImageSpec } from '../../support/image.js';
 
+export { assertColumnsEqual, EXTREME_FLOATS } from '../../support/columns.js';
 export { makeImage, randomVectors, bytesOf, type ImageSpec } from '../../support/image.js';
 
 /** A fresh temp directory and its cleanup. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'quiver-parquet-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Float32 values that break lossy encoders: -0, subnormals, the extremes, 1/3. */
-export const EXTREME_FLOATS = [-0, 1.401298464324817e-45, -1.401298464324817e-45, 1.1754943508222875e-38, 3.4028234663852886e38, -3.4028234663852886e38, 0.1, 1 / 3];
+export const tempDir = (): { dir: string; cleanup: () => void } => sharedTempDir('quiver-parquet-');
 
 /** A small image with awkward content: unicode and numeric ids, nested metadata, extreme floats. */
 export function awkwardSpec(): ImageSpec {
@@ -28,11 +21,7 @@ export function awkwardSpec(): ImageSpec {
   const vectors = randomVectors(ids.length, dim, 7);
   vectors.set(EXTREME_FLOATS, 4 * dim);
   const metadata: (Metadata | undefined)[] = [
-    { title: 'Grüße 👋 — "quoted" \\ back\nslash', tags: ['a', 'ß', '🚀'] },
-    { nested: { deep: { list: [1, 2.5, -0.125, null, true, { x: 'y' }] } }, z: 1, a: 2, m: 3 },
-    undefined,
-    JSON.parse('{"__proto__": {"polluted": true}, "constructor": "c", "b": 1}') as Metadata,
-    { big: 1e300, small: -5e-324, emptyObj: {}, emptyArr: [] },
+    ...awkwardMetadata(),
     { '': 'empty key', '\u0000ctl': '\u0001\u001f' },
     {},
     { zero: 0 },
@@ -42,18 +31,6 @@ export function awkwardSpec(): ImageSpec {
     { '\uFFFD': 'U+FFFD is ordinary text' },
   ];
   return { dimension: dim, metric: 'euclidean', ids, vectors, metadata, seq: 99 };
-}
-
-/** Asserts decoded columns equal the spec: ids (with types), vector bytes, metadata with key order. */
-export function assertColumnsEqual(actual: Columns, spec: ImageSpec): void {
-  assert.equal(actual.dimension, spec.dimension);
-  assert.equal(actual.metric, spec.metric ?? 'cosine');
-  assert.deepEqual(actual.ids, spec.ids);
-  assert.equal(actual.vectors.length, spec.vectors.length);
-  assert.ok(bytesOf(actual.vectors).equals(bytesOf(spec.vectors)), 'vector bytes differ');
-  const meta = spec.metadata ?? spec.ids.map(() => undefined);
-  assert.equal(JSON.stringify(actual.metadata), JSON.stringify(meta), 'metadata (with key order) differs');
-  assert.deepEqual(actual.metadata, meta);
 }
 
 /** A read-only FileSystem over in-memory files (enough for the reader); other calls throw. */

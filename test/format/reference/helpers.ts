@@ -2,13 +2,13 @@
  * Test helpers for the reference imports: the checked-in fixtures, in-memory file systems holding
  * hand-made documents, and reference-000 documents written the way the reference writes them.
  */
-import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { QuiverError } from '../../../src/errors.js';
 import type { Id, Metadata } from '../../../src/engine/types.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
+
+export { rejects } from '../../support/columns.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/reference/', import.meta.url));
 
@@ -48,20 +48,6 @@ export function ref000Doc(entries: RefEntry[], opts: { dimension?: number; metri
   };
   if (opts.checksum !== false) state.checksum = createHash('sha256').update(JSON.stringify(state)).digest('hex');
   return JSON.stringify(state, null, opts.compact ? 0 : 2);
-}
-
-/** Asserts `p` rejects with a QuiverError of `code` whose message names `file` and matches `message`. */
-export async function rejects(p: Promise<unknown>, code: string, file: string, message: RegExp): Promise<QuiverError> {
-  let caught: unknown;
-  await assert.rejects(p, (e: unknown) => {
-    caught = e;
-    return true;
-  });
-  assert.ok(caught instanceof QuiverError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  assert.ok(caught.message.includes(file), `"${caught.message}" names ${file}`);
-  assert.match(caught.message, message);
-  return caught;
 }
 
 /** float32 bytes of plain numbers. */

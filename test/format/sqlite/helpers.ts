@@ -3,25 +3,22 @@
  * surgery and "resealing" (recomputing digests and checksum after surgery, so a test can reach the
  * checks that run after verification).
  */
-import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Columns, Id, Metadata } from '../../../src/engine/types.js';
+import type { Id, Metadata } from '../../../src/engine/types.js';
 import { nodeFs } from '../../../src/env/node-fs.js';
 import { writeSqliteState } from '../../../src/format/sqlite/index.js';
 import { StoredBuckets } from '../../../src/format/sqlite/bucket-db.js';
 import { fileChecksum } from '../../../src/format/sqlite/digest.js';
-import { bytesOf, makeImage, randomVectors, type ImageSpec } from '../../support/image.js';
+import { EXTREME_FLOATS } from '../../support/columns.js';
+import { tempDir as sharedTempDir } from '../../support/db.js';
+import { makeImage, randomVectors, type ImageSpec } from '../../support/image.js';
 
+export { assertColumnsEqual, EXTREME_FLOATS } from '../../support/columns.js';
 export { makeImage, makeChangeImage, randomVectors, bytesOf, type ImageSpec } from '../../support/image.js';
 
 /** A fresh temp directory and its cleanup. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'quiver-sqlite-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export const tempDir = (): { dir: string; cleanup: () => void } => sharedTempDir('quiver-sqlite-');
 
 /** Runs `fn` with a fresh temp directory, removed afterwards. */
 export async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -32,21 +29,6 @@ export async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> 
     cleanup();
   }
 }
-
-/** Asserts decoded columns equal the spec: ids (with types), vector bytes, metadata with key order. */
-export function assertColumnsEqual(actual: Columns, spec: ImageSpec): void {
-  assert.equal(actual.dimension, spec.dimension);
-  assert.equal(actual.metric, spec.metric ?? 'cosine');
-  assert.deepEqual(actual.ids, spec.ids);
-  assert.equal(actual.vectors.length, spec.vectors.length);
-  assert.ok(bytesOf(actual.vectors).equals(bytesOf(spec.vectors)), 'vector bytes differ');
-  const meta = spec.metadata ?? spec.ids.map(() => undefined);
-  assert.equal(JSON.stringify(actual.metadata), JSON.stringify(meta), 'metadata (with key order) differs');
-  assert.deepEqual(actual.metadata, meta);
-}
-
-/** Float32 values that break naive encoders: -0, subnormals, the largest finite, tiny steps. */
-export const EXTREME_FLOATS = [-0, 1.401298464324817e-45, -1.401298464324817e-45, 1.1754943508222875e-38, 3.4028234663852886e38, -3.4028234663852886e38, 0.1, 1 / 3];
 
 /** A small sample with unicode and numeric ids (42 and "42" both), nested metadata and extreme floats. */
 export function awkwardSpec(): ImageSpec {

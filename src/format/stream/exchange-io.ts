@@ -11,9 +11,12 @@ import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
 import type { FileHandle, FileSystem } from '../../env/fs.js';
 import { isPlainObject, jsonProblem } from '../../util/msgpack.js';
 import type { ExchangeCompression, ExchangeReadOptions, ExchangeWriteOptions } from '../exchange.js';
-import { DEFAULT_LEVEL, MAX_LEVEL } from '../stream/sink.js';
-import { decompressionCap, fileByteSource, type ByteSource } from '../stream/sources.js';
-import type { WarmRead } from './prefault.js';
+import type { WarmRead } from '../msgpack/prefault.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { openFile } from './open-file.js';
+import { DEFAULT_LEVEL, MAX_LEVEL } from './sink.js';
+import { decompressionCap, fileByteSource, type ByteSource } from './sources.js';
+import { windowSizeFor } from './window.js';
 
 /** Compressions both codecs write. */
 export const EXCHANGE_COMPRESSIONS: readonly ExchangeCompression[] = ['none', 'gzip', 'brotli'];
@@ -158,25 +161,13 @@ export async function openExchangeInput(fs: FileSystem, path: string, sniff: (he
   const max = options?.maxDecompressedBytes;
   decompressionCap(0, max); // validates the option before any I/O
   if (options?.signal?.aborted) throw new QuiverError('ABORTED', `Loading ${path} was cancelled; nothing was changed.`);
-  let handle: FileHandle;
+  const { handle, size } = await openFile(fs, path);
   try {
-    handle = await fs.open(path, 'r');
-  } catch (err) {
-    throw ioError(err, 'open', path);
-  }
-  try {
-    let size: number;
-    try {
-      size = await handle.size();
-    } catch (err) {
-      throw ioError(err, 'stat', path);
-    }
     const compression = await detectCompression(await readHead(handle, size, path), sniff);
     const cap = compression === 'none' ? undefined : decompressionCap(size, max);
     const source = fileByteSource(handle, size, path, compression, cap);
-    const h = handle;
     const warmRead: WarmRead | undefined =
-      compression === 'none' && size >= WARM_MIN_BYTES ? (into, offset, length) => h.read(into, Math.max(0, Math.min(offset, size - length)), offset, length) : undefined;
+      compression === 'none' && size >= WARM_MIN_BYTES ? (into, offset, length) => handle.read(into, Math.max(0, Math.min(offset, size - length)), offset, length) : undefined;
     return {
       warmRead,
       source,
@@ -186,7 +177,7 @@ export async function openExchangeInput(fs: FileSystem, path: string, sniff: (he
       hintBound: cap === undefined ? size : Math.min(cap, size * HINT_RATIO),
       async close() {
         await source.close().catch(() => undefined);
-        await h.close().catch(() => undefined);
+        await handle.close().catch(() => undefined);
       },
     };
   } catch (err) {
@@ -195,9 +186,47 @@ export async function openExchangeInput(fs: FileSystem, path: string, sniff: (he
   }
 }
 
-/** Initial read window for a source of at most `sizeBound` bytes: small files get a small one. */
-export function windowSizeFor(sizeBound: number): number {
-  return Math.max(1 << 16, Math.min(1 << 22, sizeBound + 1));
+/** The source-level read options both codecs take (their `read…From` entry points add their own). */
+export interface ExchangeSourceOptions {
+  /** File name used in messages. */
+  file: string;
+  verifyChecksum?: boolean;
+  /** Plausible upper bound of the bytes the source produces: caps capacity reserved up front (default: none). */
+  sizeBound?: number;
+  /** Progress units of the source's `consumed` (the file size). */
+  progressTotal?: number;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  /** Initial window size in bytes. */
+  windowSize?: number;
+}
+
+/**
+ * Opens `path` with {@link openExchangeInput} and runs a codec's source-level reader over it with
+ * the options derived from the file; the input is always closed afterwards.
+ */
+export async function readExchangeFile<T>(
+  fs: FileSystem,
+  path: string,
+  sniff: (head: Uint8Array) => boolean,
+  options: ExchangeReadOptions | undefined,
+  read: (source: ByteSource, opts: ExchangeSourceOptions, input: ExchangeInput) => Promise<T>,
+): Promise<T> {
+  const input = await openExchangeInput(fs, path, sniff, options);
+  try {
+    const opts: ExchangeSourceOptions = {
+      file: path,
+      verifyChecksum: options?.verifyChecksum,
+      sizeBound: input.hintBound,
+      progressTotal: input.size,
+      onProgress: options?.onProgress,
+      signal: options?.signal,
+      windowSize: windowSizeFor(input.sizeBound),
+    };
+    return await read(input.source, opts, input);
+  } finally {
+    await input.close();
+  }
 }
 
 /** `"id"` or `7` for messages. */
