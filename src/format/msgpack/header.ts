@@ -5,7 +5,7 @@
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
 import { isPlainObject, pack } from '../../util/msgpack.js';
-import { CREATED_AT_PROBLEM, checkHeaderFields, checkTrailerFields, type ExchangeHeader } from '../stream/exchange-header.js';
+import { checkHeaderFields, checkTrailerFields, type ExchangeHeader } from '../stream/exchange-header.js';
 
 /** Value of the header's "format" key. */
 export const MSGPACK_FORMAT_NAME = 'quiverdb-msgpack';
@@ -63,9 +63,7 @@ export function validateHeader(file: string, value: unknown, offset: number): Ms
       { file },
     );
   }
-  const h = checkHeaderFields(value, { file, label: 'MessagePack', maxVersion: MSGPACK_FORMAT_VERSION, object: 'a map', bad });
-  if (!Number.isFinite(h.createdAt)) throw bad('createdAt', CREATED_AT_PROBLEM);
-  return h;
+  return checkHeaderFields(value, { file, label: 'MessagePack', maxVersion: MSGPACK_FORMAT_VERSION, object: 'a map', bad });
 }
 
 /** Validates the decoded trailer against the header; returns its checksum. */

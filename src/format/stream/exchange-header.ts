@@ -36,7 +36,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 
 /**
  * Validates the header members after the codec recognised its "format": a newer formatVersion →
- * UNSUPPORTED_VERSION; a bad member → `words.bad(key, …)`. createdAt is only checked to be a number.
+ * UNSUPPORTED_VERSION; a bad member → `words.bad(key, …)`. createdAt must be a finite number.
  */
 export function checkHeaderFields(value: Record<string, unknown>, words: ExchangeFieldWords): ExchangeHeader {
   const { file, bad } = words;
@@ -57,7 +57,7 @@ export function checkHeaderFields(value: Record<string, unknown>, words: Exchang
   const problem = jsonProblem(user, 'user');
   if (problem) throw bad('user', problem);
   const createdAt = value.createdAt ?? 0;
-  if (typeof createdAt !== 'number') throw bad('createdAt', CREATED_AT_PROBLEM);
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) throw bad('createdAt', CREATED_AT_PROBLEM);
   return { formatVersion: fv, dimension, metric: metric as Metric, count, user, createdAt };
 }
 
