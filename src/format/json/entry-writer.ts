@@ -11,8 +11,8 @@ import type { FormatReply } from './format-chunk.js';
 import type { PageWriter } from './page-writer.js';
 import { checkAbort, idText, metadataText } from './write-values.js';
 
-/** Floats per formatting chunk (1 MB of vectors). */
-const CHUNK_FLOATS = 1 << 18;
+/** Floats per formatting chunk (512 KB of vectors; its text buffer is sized for the worst case, ~3 MB). */
+const CHUNK_FLOATS = 1 << 17;
 
 const ENTRY_OPEN = '{"id":';
 const VECTOR_KEY = ',"vector":';
@@ -30,10 +30,13 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
     const depth = Math.max(2, pool.size * 2);
     const queue: Promise<FormatReply>[] = [];
     const chunks = image.vectorChunks(perChunk)[Symbol.iterator]();
-    // Chunks may alias engine memory; each is copied (slice) before the next is requested.
+    // Chunks may alias engine memory; each is copied (into a recycled buffer) before the next is requested.
     const submit = (): void => {
       const next = chunks.next();
-      if (!next.done) queue.push(pool.format(next.value.slice(), dim));
+      if (next.done) return;
+      const copy = pool.takeVectors(next.value.length);
+      copy.set(next.value);
+      queue.push(pool.format(copy, dim));
     };
     for (let i = 0; i < depth; i++) submit();
     let index = 0;
@@ -48,6 +51,7 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
       }
       index = await assemble(out, image, reply, index);
       pool.recycle(reply.text);
+      pool.recycleVectors(reply.vectors);
       progress.update(index, 'writing entries');
     }
     if (index !== image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded ${index} vectors but says it has ${image.count}.`);

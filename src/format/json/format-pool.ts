@@ -46,6 +46,7 @@ export class FormatPool implements Keepable {
   private seq = 0;
   private failure: unknown;
   private spares: Uint8Array[] = [];
+  private vectorSpares: Float32Array[] = [];
 
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
@@ -124,6 +125,20 @@ export class FormatPool implements Keepable {
   /** Hands a reply's text buffer back for reuse by a later request. */
   recycle(text: Uint8Array): void {
     if (this.spares.length < 4) this.spares.push(text);
+  }
+
+  /**
+   * A Float32Array of `length` to copy a chunk into before {@link format}: a recycled one when
+   * possible (fresh buffers per chunk cost the main thread allocation and GC time).
+   */
+  takeVectors(length: number): Float32Array {
+    const spare = this.vectorSpares.pop();
+    return spare !== undefined && spare.buffer.byteLength >= length * 4 ? new Float32Array(spare.buffer, 0, length) : new Float32Array(length);
+  }
+
+  /** Hands a reply's vectors back for reuse by {@link takeVectors}. */
+  recycleVectors(vectors: Float32Array): void {
+    if (this.vectorSpares.length < 4) this.vectorSpares.push(vectors);
   }
 
   /** Stops the workers (pending requests are rejected). */

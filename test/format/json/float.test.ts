@@ -189,3 +189,40 @@ test('parser: arrays with the wrong length are a dimension mismatch', () => {
   assert.throws(() => run('1,,2]', 3), JsonSyntaxError);
   assert.throws(() => run('1 2]', 2), /expected "," or "\]"/);
 });
+
+test('formatter: the vector fast path prints exactly what the per-number formatter prints', () => {
+  // The fast path covers 2^-19 <= |v| < 2^-3; include its edges, neighbours and short decimals.
+  const edges = [2 ** -19, 2 ** -3, 0.1, 0.12, 0.123456, 0.1234567, 0.05, 0.0625, 1e-6, 1.9e-6, 0.001, 0.0001234, 0.099999994];
+  const values: number[] = [];
+  for (const e of edges) for (const d of [-2, -1, 0, 1, 2]) values.push(fromBits(bitsOf(Math.fround(e)) + d), -fromBits(bitsOf(Math.fround(e)) + d));
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.integer({ min: 104 << 23, max: (128 << 23) - 1 }), fc.integer({ min: 0, max: 0x7f7fffff })), { minLength: 1, maxLength: 64 }), fc.boolean(), (bs, neg) => {
+      const vec = new Float32Array(values.length + bs.length);
+      vec.set(values);
+      bs.forEach((b, i) => (vec[values.length + i] = (neg && i % 2 ? -1 : 1) * fromBits(b)));
+      const out = new Uint8Array(vec.length * (MAX_FLOAT32_CHARS + 1) + 2);
+      const end = writeVectorText(vec, new Uint32Array(vec.buffer), 0, vec.length, out, 0);
+      const want = `[${Array.from(vec, (v) => float32ToJson(v)).join(',')}]`;
+      assert.equal(Buffer.from(out.subarray(0, end)).toString('latin1'), want);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('parser: the "0.ddd" word-at-a-time path agrees with JSON.parse at every digit count and edge', () => {
+  const texts: string[] = ['-0.0', '0.0', '0.5', '-0.5', '0.1234', '0.12345', '0.12345678', '0.123456789', '0.12345678901', '0.123456789012', '-0.00000000001', '0.5e3', '0.25E-2', '0.0022577522'];
+  for (let d = 1; d <= 13; d++) texts.push(`0.${'9'.repeat(d)}`, `-0.${'0'.repeat(d - 1)}7`);
+  const text = texts.join(', ') + ']';
+  for (const tail of [0, 1, 5, 12]) {
+    // Digits after the sentinel must not be taken as part of the last number.
+    const bytes = new Uint8Array([...Buffer.from(text), 0, ...new Array<number>(tail).fill(0x37)]);
+    const dst = new Float32Array(texts.length);
+    assert.equal(parseFloat32Array(bytes, 0, text.length, dst, 0, texts.length), text.length);
+    texts.forEach((t, i) => assert.equal(bitsOf(dst[i]), bitsOf(Math.fround(JSON.parse(t) as number)), t));
+  }
+  assert.equal(Object.is(parseFloat32('-0.0'), -0), true);
+  // A number cut by the end of the window (more bytes may follow) asks for more input.
+  const cut = Buffer.from('0.12345,0.9876543');
+  assert.throws(() => parseFloat32Array(new Uint8Array([...cut, 0x35, 0x35, 0x35, 0x35, 0x35]), 0, cut.length, new Float32Array(2), 0, 2), (e) => e === NEED_MORE);
+  assert.throws(() => parseFloat32Array(new Uint8Array([...Buffer.from('0.,1]'), 0]), 0, 5, new Float32Array(2), 0, 2), JsonSyntaxError);
+});

@@ -4,13 +4,18 @@
  * For each compression, a chain of a full snapshot and two incrementals (the second after a clear),
  * and expected.json with the exact contents each one restores to.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../../../src/engine/vector-db.js';
 import { SnapshotManager } from '../../../src/snapshot/manager.js';
 import { expectedEntries } from './expected.js';
 
 const DIR = fileURLToPath(new URL('../../../../test/snapshot/golden/v1/', import.meta.url));
+// Goldens are history: replacing them would hide a reader that no longer loads what v1 wrote.
+if (existsSync(DIR) && !process.argv.includes('--new-format-version')) {
+  process.stderr.write(`${DIR} exists; golden files of a released format are never rewritten. Pass --new-format-version only when creating a new version's set.\n`);
+  process.exit(1);
+}
 rmSync(DIR, { recursive: true, force: true });
 mkdirSync(DIR, { recursive: true });
 const expected: Record<string, Record<string, unknown>> = {};
