@@ -295,21 +295,31 @@ export class VectorDB implements Iterable<StoredEntry> {
 
   // ---- images and change tracking -------------------------------------------------------------
 
-  private parts(select: (slot: number) => boolean): ImageParts {
+  /** The live slots (all of them, or those `select` accepts) with their ids and metadata, in slot order. */
+  private parts(select?: (slot: number) => boolean): ImageParts {
     const { ids, meta, highWater } = this.store;
-    const slotList: number[] = [];
-    const idList: Id[] = [];
-    const mdList: (Metadata | undefined)[] = [];
+    // Without a filter the count is known: fill exact-size arrays instead of growing lists (a full
+    // image of 100k entries is taken on every save).
+    const cap = select ? highWater : this.store.count;
+    const slots = new Int32Array(cap);
+    const idList: Id[] = new Array<Id>(cap);
+    const mdList: (Metadata | undefined)[] = new Array<Metadata | undefined>(cap);
+    let n = 0;
     for (let s = 0; s < highWater; s++) {
       const id = ids[s];
-      if (id === undefined || !select(s)) continue;
-      slotList.push(s);
-      idList.push(id);
-      mdList.push(meta[s]);
+      if (id === undefined || (select !== undefined && !select(s))) continue;
+      slots[n] = s;
+      idList[n] = id;
+      mdList[n] = meta[s];
+      n++;
+    }
+    if (n < cap) {
+      idList.length = n;
+      mdList.length = n;
     }
     return {
       dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab,
-      slots: Int32Array.from(slotList), ids: idList, metadata: mdList, slotLimit: highWater,
+      slots: n < cap ? slots.slice(0, n) : slots, ids: idList, metadata: mdList, slotLimit: highWater,
     };
   }
 
@@ -322,7 +332,7 @@ export class VectorDB implements Iterable<StoredEntry> {
    * memory once garbage collected.
    */
   openImage(): CollectionImage {
-    return new ViewImage(this.images, this.parts(() => true));
+    return new ViewImage(this.images, this.parts());
   }
 
   /**

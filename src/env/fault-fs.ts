@@ -11,14 +11,14 @@ import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
 /** Every operation kind the wrapper counts. Handle methods count as `read`, `write`, `sync`, ... */
 export type OpKind =
   | 'open' | 'read' | 'write' | 'sync' | 'size' | 'truncate' | 'close'
-  | 'readFile' | 'rename' | 'unlink' | 'mkdir' | 'readdir' | 'stat' | 'rm' | 'syncDir';
+  | 'readFile' | 'rename' | 'unlink' | 'link' | 'mkdir' | 'readdir' | 'stat' | 'rm' | 'syncDir';
 
 /** One counted operation. `n` is 1-based over all operations since the last `reset()`. */
 export interface OpRecord {
   n: number;
   kind: OpKind;
   path: string;
-  /** Rename target. */
+  /** Rename or link target. */
   dest?: string;
   /** The code injected into this operation, when it was made to fail. */
   failed?: string;
@@ -63,7 +63,7 @@ interface ActiveFault {
 
 const SYSCALL: Record<OpKind, string> = {
   open: 'open', read: 'read', write: 'write', sync: 'fsync', size: 'fstat', truncate: 'ftruncate', close: 'close',
-  readFile: 'read', rename: 'rename', unlink: 'unlink', mkdir: 'mkdir', readdir: 'scandir', stat: 'stat', rm: 'rm', syncDir: 'fsync',
+  readFile: 'read', rename: 'rename', unlink: 'unlink', link: 'link', mkdir: 'mkdir', readdir: 'scandir', stat: 'stat', rm: 'rm', syncDir: 'fsync',
 };
 
 function matches(filter: OpFilter | undefined, op: OpRecord): boolean {
@@ -217,6 +217,11 @@ export class FaultFileSystem implements FileSystem {
   async unlink(path: string): Promise<void> {
     this.enter('unlink', path);
     return this.inner.unlink(path);
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    this.enter('link', from, to);
+    return this.inner.link(from, to);
   }
 
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {

@@ -38,6 +38,8 @@ export interface FileSystem {
   /** Atomic within a directory; replaces `to` if it exists. */
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** Makes `to` a second name (hard link) of the existing file `from`; EEXIST when `to` exists. */
+  link(from: string, to: string): Promise<void>;
   mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
   /** Names (not paths) of the entries of a directory. */
   readdir(path: string): Promise<string[]>;

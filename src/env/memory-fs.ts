@@ -94,6 +94,18 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
     this.record([{ dir: at.parent, name: at.name, node: undefined }]);
   }
 
+  async link(from: string, to: string): Promise<void> {
+    const report: [string, string] = [from, to];
+    const src = this.locate(from, 'link', report);
+    const dst = this.locate(to, 'link', report);
+    if (!src.node) throw fsError('ENOENT', 'link', from, to);
+    if (src.node.kind === 'dir') throw fsError('EPERM', 'link', from, to);
+    if (src.trailingSlash) throw fsError('ENOTDIR', 'link', from, to);
+    if (dst.node) throw fsError('EEXIST', 'link', from, to);
+    if (!dst.parent || dst.trailingSlash) throw fsError('ENOENT', 'link', from, to);
+    this.record([{ dir: dst.parent, name: dst.name, node: src.node }]);
+  }
+
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
     if (!options?.recursive) {
       const at = this.locate(path, 'mkdir');

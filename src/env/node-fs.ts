@@ -1,7 +1,7 @@
 /**
  * The FileSystem seam over Node's `fs/promises`: the implementation used outside tests.
  */
-import { open as fsOpen, readFile, rename, unlink, mkdir, readdir, stat, rm } from 'node:fs/promises';
+import { open as fsOpen, readFile, rename, unlink, link, mkdir, readdir, stat, rm } from 'node:fs/promises';
 import type { FileHandle as NodeHandle } from 'node:fs/promises';
 import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
 
@@ -55,6 +55,10 @@ export class NodeFileSystem implements FileSystem {
 
   unlink(path: string): Promise<void> {
     return unlink(path);
+  }
+
+  link(from: string, to: string): Promise<void> {
+    return link(from, to);
   }
 
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {

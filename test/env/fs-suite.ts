@@ -152,6 +152,27 @@ export function runFileSystemSuite(name: string, makeFs: () => Promise<FsFixture
       await rejectsWithCode(fs.rename(p('target'), p('nodir', 'x')), 'ENOENT');
     }));
 
+    test('link gives a file a second name: same bytes, and it outlives the first name', withFs(async (fs, p) => {
+      await put(fs, p('a'), 'shared');
+      await fs.link(p('a'), p('b'));
+      assert.equal(await text(fs, p('b')), 'shared');
+      const h = await fs.open(p('a'), 'r+');
+      await h.write(enc('SH'), 0);
+      await h.close();
+      assert.equal(await text(fs, p('b')), 'SHared', 'both names are one file');
+      await put(fs, p('c'), 'replacement');
+      await fs.rename(p('c'), p('a'));
+      assert.equal(await text(fs, p('a')), 'replacement');
+      assert.equal(await text(fs, p('b')), 'SHared', 'replacing one name leaves the other');
+      await fs.unlink(p('b'));
+      await rejectsWithCode(fs.stat(p('b')), 'ENOENT');
+      await rejectsWithCode(fs.link(p('a'), p('a')), 'EEXIST');
+      await rejectsWithCode(fs.link(p('missing'), p('x')), 'ENOENT');
+      await rejectsWithCode(fs.link(p('a'), p('nodir', 'x')), 'ENOENT');
+      await fs.mkdir(p('d'));
+      await rejectsWithCode(fs.link(p('d'), p('d2')), 'EPERM');
+    }));
+
     test('rename of directories: moves trees, refuses bad targets', withFs(async (fs, p) => {
       await fs.mkdir(p('d', 'sub'), { recursive: true });
       await put(fs, p('d', 'sub', 'f'), 'deep');

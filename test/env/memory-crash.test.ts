@@ -71,6 +71,21 @@ test('crash: rename without syncDir is lost; after syncDir it is kept', async ()
   assert.equal(dec(b.readFileSync('/db/target')), 'new');
 });
 
+test('crash: a link is lost until its directory is synced, and keeps the file alive after the first name goes', async () => {
+  const a = new MemoryFileSystem();
+  a.writeFileSync('/db/f', enc('data'));
+  await a.link('/db/f', '/db/g');
+  a.crash();
+  assert.deepEqual(await a.readdir('/db'), ['f']);
+  await a.link('/db/f', '/db/g');
+  await a.syncDir('/db');
+  await a.unlink('/db/f');
+  await a.syncDir('/db');
+  a.crash();
+  assert.deepEqual(await a.readdir('/db'), ['g']);
+  assert.equal(dec(a.readFileSync('/db/g')), 'data');
+});
+
 test('random crash: an unsynced rename survives or not, but always whole', async () => {
   const fs = new MemoryFileSystem();
   fs.writeFileSync('/db/target', enc('old'));

@@ -10,7 +10,7 @@ import { QuiverError, ioError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import { NodeFileSystem } from '../../env/node-fs.js';
-import { publishAtomically, tempPathFor } from '../../env/atomic.js';
+import { commitTempFile, publishAtomically, tempPathFor } from '../../env/atomic.js';
 import { jsonProblem } from '../../util/msgpack.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions } from '../exchange.js';
@@ -94,9 +94,9 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
       await h.close();
     }
     step = 'rename';
-    await fs.rename(tmp, path);
-    step = 'fsync directory';
-    await fs.syncDir(dir);
+    await commitTempFile(fs, tmp, path, bytes, (done) => {
+      step = done;
+    });
     return { path, bytes, checksum: built.checksum, count: built.count };
   } catch (err) {
     if (db?.open) db.close();

@@ -121,6 +121,7 @@ export function bytesFs(files: Record<string, Uint8Array>): FileSystem {
     readFile: unsupported,
     rename: unsupported,
     unlink: unsupported,
+    link: unsupported,
     mkdir: unsupported,
     readdir: unsupported,
     stat: unsupported,

@@ -3,7 +3,6 @@
  * systems holding edited bytes, and DuckDB (skipped with a message when it cannot load).
  */
 import type { Id, Metadata } from '../../../src/engine/types.js';
-import type { FileSystem } from '../../../src/env/fs.js';
 import { EXTREME_FLOATS, awkwardMetadata } from '../../support/columns.js';
 import { tempDir as sharedTempDir } from '../../support/db.js';
 import { randomVectors, type ImageSpec } from '../../support/image.js';
@@ -33,41 +32,8 @@ export function awkwardSpec(): ImageSpec {
   return { dimension: dim, metric: 'euclidean', ids, vectors, metadata, seq: 99 };
 }
 
-/** A read-only FileSystem over in-memory files (enough for the reader); other calls throw. */
-export function bytesFs(files: Record<string, Uint8Array>): FileSystem {
-  const missing = (path: string) => Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
-  const unsupported = (): never => {
-    throw new Error('not supported by bytesFs');
-  };
-  return {
-    async open(path: string) {
-      const data = files[path];
-      if (!data) throw missing(path);
-      return {
-        async read(into: Uint8Array, position: number, offset = 0, length = into.length - offset) {
-          const n = Math.max(0, Math.min(length, data.length - position));
-          into.set(data.subarray(position, position + n), offset);
-          return n;
-        },
-        async size() {
-          return data.length;
-        },
-        async close() {},
-        write: unsupported,
-        sync: unsupported,
-        truncate: unsupported,
-      };
-    },
-    readFile: unsupported,
-    rename: unsupported,
-    unlink: unsupported,
-    mkdir: unsupported,
-    readdir: unsupported,
-    stat: unsupported,
-    rm: unsupported,
-    syncDir: unsupported,
-  };
-}
+/** A read-only FileSystem over in-memory files, shared with the JSON tests. */
+export { bytesFs } from '../json/helpers.js';
 
 /** The minimal DuckDB surface the tests use. */
 export interface Duck {

@@ -37,6 +37,7 @@ class FailingFs implements FileSystem {
   readFile(p: string) { return this.inner.readFile(p); }
   async rename(a: string, b: string) { this.tick('rename'); return this.inner.rename(a, b); }
   unlink(p: string) { return this.inner.unlink(p); }
+  async link(a: string, b: string) { this.tick('link'); return this.inner.link(a, b); }
   mkdir(p: string, o?: { recursive?: boolean }) { return this.inner.mkdir(p, o); }
   readdir(p: string) { return this.inner.readdir(p); }
   stat(p: string) { return this.inner.stat(p); }
