@@ -1,6 +1,7 @@
 /**
  * Benchmark results: one row per measured figure, printed as a table and optionally as JSON.
  */
+import { settleRetired } from '../src/env/atomic.js';
 
 /** One measured figure. */
 export interface Row {
@@ -89,6 +90,7 @@ export async function timeMedian(times: number, fn: () => Promise<unknown> | unk
     const s = performance.now();
     await fn();
     t.push(performance.now() - s);
+    await settleRetired();
   }
   return median(t);
 }
@@ -105,6 +107,9 @@ export async function timePaired(times: number, raw: () => number, fn: () => Pro
     const s = performance.now();
     await fn();
     t.push(performance.now() - s);
+    // A save that replaced a large file unlinks it in the background; let that finish outside the timing
+    // so it never slows the next raw baseline.
+    await settleRetired();
   }
   return { ms: median(t), rawMs: median(r) };
 }
