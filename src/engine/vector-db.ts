@@ -298,29 +298,37 @@ export class VectorDB implements Iterable<StoredEntry> {
   /** The live slots (all of them, or those `select` accepts) with their ids and metadata, in slot order. */
   private parts(select?: (slot: number) => boolean): ImageParts {
     const { ids, meta, highWater } = this.store;
-    // Without a filter the count is known: fill exact-size arrays instead of growing lists (a full
-    // image of 100k entries is taken on every save).
-    const cap = select ? highWater : this.store.count;
-    const slots = new Int32Array(cap);
-    const idList: Id[] = new Array<Id>(cap);
-    const mdList: (Metadata | undefined)[] = new Array<Metadata | undefined>(cap);
-    let n = 0;
+    const base = { dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab, slotLimit: highWater };
+    if (select === undefined) {
+      // A full image (every save takes one): the count is known, so fill exact-size arrays.
+      const n = this.store.count;
+      const slots = new Int32Array(n);
+      const idList = new Array<Id>(n);
+      const mdList = new Array<Metadata | undefined>(n);
+      let k = 0;
+      for (let s = 0; s < highWater; s++) {
+        const id = ids[s];
+        if (id === undefined) continue;
+        slots[k] = s;
+        idList[k] = id;
+        mdList[k] = meta[s];
+        k++;
+      }
+      if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
+      return { ...base, slots, ids: idList, metadata: mdList };
+    }
+    // A change view is usually small: grow lists rather than allocate for every slot.
+    const slotList: number[] = [];
+    const idList: Id[] = [];
+    const mdList: (Metadata | undefined)[] = [];
     for (let s = 0; s < highWater; s++) {
       const id = ids[s];
-      if (id === undefined || (select !== undefined && !select(s))) continue;
-      slots[n] = s;
-      idList[n] = id;
-      mdList[n] = meta[s];
-      n++;
+      if (id === undefined || !select(s)) continue;
+      slotList.push(s);
+      idList.push(id);
+      mdList.push(meta[s]);
     }
-    if (n < cap) {
-      idList.length = n;
-      mdList.length = n;
-    }
-    return {
-      dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab,
-      slots: n < cap ? slots.slice(0, n) : slots, ids: idList, metadata: mdList, slotLimit: highWater,
-    };
+    return { ...base, slots: Int32Array.from(slotList), ids: idList, metadata: mdList };
   }
 
   /**
