@@ -6,6 +6,7 @@
 import { QuiverError } from '../errors.js';
 import { normAt } from './distance.js';
 import type { ImageRegistry } from './image.js';
+import { startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
 import type { Id, Metadata, Metric } from './types.js';
 
@@ -39,6 +40,9 @@ export class SlotStore {
   private metaTotal = 0;
   private metaStale = false;
   private idTotal = 0;
+  /** A prefault of the slab's tail in progress, and the slot its region starts at. */
+  private prefault: Prefault | undefined;
+  private prefaultBase = 0;
 
   constructor(
     readonly dim: number,
@@ -70,6 +74,7 @@ export class SlotStore {
   }
 
   private allocate(capacity: number): void {
+    this.stopPrefault();
     try {
       const bytes = capacity * this.dim * 4;
       // Big slabs live in shared memory so that writers can have them hashed on a helper thread
@@ -108,7 +113,27 @@ export class SlotStore {
       }
     }
     this.ensureCapacity(this.highWater + 1);
+    this.prefault?.advance((this.highWater - this.prefaultBase) * this.dim);
     return this.highWater++;
+  }
+
+  /**
+   * Faults in the slab's unused room on the helper thread, just ahead of appends (see
+   * util/prefault-pages.ts), until `stopPrefault` or a reallocation. For bulk appends into reserved room.
+   */
+  prefaultTail(): void {
+    this.stopPrefault();
+    const from = this.highWater * this.dim;
+    const words = this.capacity * this.dim - from;
+    if (words <= 0) return;
+    this.prefault = startPrefault(new Int32Array(this.slab.buffer, this.slab.byteOffset + from * 4, words));
+    this.prefaultBase = this.highWater;
+  }
+
+  /** Ends a prefault started by `prefaultTail` (no-op without one). */
+  stopPrefault(): void {
+    this.prefault?.stop();
+    this.prefault = undefined;
   }
 
   /**

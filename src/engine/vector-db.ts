@@ -194,6 +194,20 @@ export class VectorDB implements Iterable<StoredEntry> {
   }
 
   /**
+   * Runs `fill` (bulk inserts into room made by `reserve`) while a helper thread faults in that room's
+   * memory just ahead of the inserts: on machines where touching fresh memory is slow, the two threads
+   * share that cost. The result and the data are the same without the helper.
+   */
+  async withPrefault<T>(fill: () => Promise<T>): Promise<T> {
+    this.store.prefaultTail();
+    try {
+      return await fill();
+    } finally {
+      this.store.stopPrefault();
+    }
+  }
+
+  /**
    * For subclasses replaying their own checksummed log: upserts an entry whose vector and metadata were
    * validated when it was logged (the metadata object is adopted, not copied; the vector's values are
    * not re-checked). The id and the vector's length are still checked (INVALID_ID / DIMENSION_MISMATCH).

@@ -14,6 +14,7 @@ import { CURRENT_FILE, WAL_DIR, listCheckpoints, type CheckpointFile } from './l
 import type { ResolvedOptions } from './options.js';
 import { readPointer, type StorePointer } from './pointer.js';
 import { logApplier, type ReplayTarget } from './replay.js';
+import { warmHashThread } from '../util/hash-worker.js';
 
 /** What opening a store found and did; `db.recovery`. */
 export interface RecoveryReport {
@@ -173,6 +174,8 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
   }
 
   const logBytes = await logSize(o, walDir);
+  // A long replay fills fresh memory with the helper thread's help (withPrefault): start it now.
+  if (logBytes >= PREFAULT_MIN_LOG_BYTES) warmHashThread();
   const dimGuess = pointer?.dimension ?? o.dimension;
   const spare = dimGuess === undefined ? 0 : upsertsBound(logBytes, dimGuess);
   const ckpt = await chooseCheckpoint(o, dir, pointer, checkpoints, report, spare);
@@ -192,8 +195,12 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
     report.checkpointEntries = ckpt.columns.ids.length;
   }
   const upserts = upsertsBound(logBytes, dimension);
-  if (upserts > 0) db.reserve(report.checkpointEntries + upserts);
-  await replayLog(o, walDir, db, report, ckpt !== undefined);
+  if (upserts > 0) {
+    db.reserve(report.checkpointEntries + upserts);
+    await db.withPrefault(() => replayLog(o, walDir, db, report, ckpt !== undefined));
+  } else {
+    await replayLog(o, walDir, db, report, ckpt !== undefined);
+  }
   report.ms = performance.now() - t0;
   const used = ckpt ? ckpt.file.name : undefined;
   const validPointer = pointer && used === pointer.checkpoint ? pointer : undefined;
@@ -206,6 +213,9 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
     repaired: report.repairs.length > 0 || report.logRepair !== undefined,
   };
 }
+
+/** Logs at least this long get the helper thread started early for the replay's prefault. */
+const PREFAULT_MIN_LOG_BYTES = 4 << 20;
 
 /** Total bytes of the log segments. */
 async function logSize(o: ResolvedOptions, walDir: string): Promise<number> {

@@ -7,16 +7,19 @@ import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { claimNorms } from './hash-norms.js';
 import { vectorLanes } from './hash-content.js';
+import { prefaultPages } from './prefault-pages.js';
 
 /**
  * Messages to the thread: hash bytes next ('u'), compute the unclaimed blocks of norms of
  * landed entries of shared vectors into shared `out` ('n', see claimNorms), compute content-hash vector lanes ('c'),
- * answer once everything sent before is done ('k'), finish ('d'), drop ('x').
+ * fault in the pages of shared memory ahead of the main thread ('f', see prefaultPages), answer once
+ * everything sent before is done ('k'), finish ('d'), drop ('x').
  */
 export type HashRequest =
   | { t: 'u'; job: number; view: Uint8Array; cancel: Int32Array }
   | { t: 'n'; job: number; vectors: Float32Array; dim: number; count: number; landed: number; out: Float64Array; claim: Int32Array; cancel: Int32Array }
   | { t: 'c'; job: number; vectors: Float32Array; dim: number; count: number; out: Int32Array; outAt: number; cancel: Int32Array }
+  | { t: 'f'; memory: Int32Array; control: Int32Array }
   | { t: 'k'; job: number; id: number }
   | { t: 'd'; job: number }
   | { t: 'x'; job: number };
@@ -39,6 +42,8 @@ if (parentPort) {
       if (Atomics.load(m.cancel, 0) === 0) claimNorms(m.vectors, m.dim, m.count, m.out, m.claim, m.landed);
     } else if (m.t === 'c') {
       if (Atomics.load(m.cancel, 0) === 0) vectorLanes(m.vectors, m.dim, m.count, m.out, m.outAt);
+    } else if (m.t === 'f') {
+      prefaultPages(m.memory, m.control);
     } else if (m.t === 'k') {
       port.postMessage({ t: 'k', job: m.job, id: m.id } satisfies HashReply);
     } else if (m.t === 'd') {

@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-thread.js';
+import { PREFAULT_FRONT, PREFAULT_STOP } from './prefault-pages.js';
 
 /** Idle time after which the helper thread is closed (a later job starts a new one). */
 export const HASH_IDLE_MS = 10_000;
@@ -310,6 +311,32 @@ export function startSha256(opts: Sha256JobOptions = {}): Sha256Job {
   const t = thread();
   if (!t || (opts.onlyIfReady && !t.ready)) return new LocalJob();
   return t.start();
+}
+
+/** A prefault running on the helper thread (see prefault-pages.ts). */
+export interface Prefault {
+  /** Publishes the filler's front: the Int32 word of the region it is writing now. */
+  advance(word: number): void;
+  /** Ends the prefault (idempotent); the thread stops within one page. */
+  stop(): void;
+}
+
+/**
+ * Starts faulting in the pages of `region` (a view of a SharedArrayBuffer) on the helper thread, ahead
+ * of a filler that reports its front through `advance`. Undefined when there is no helper thread or the
+ * memory is not shared; either way it is only a speed-up, and values in the region are never changed.
+ * The thread does nothing else until `stop()` or the region's end, so stop it as soon as filling ends.
+ */
+export function startPrefault(region: Int32Array): Prefault | undefined {
+  if (!(region.buffer instanceof SharedArrayBuffer) || region.length === 0) return undefined;
+  const t = thread();
+  if (!t) return undefined;
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  t.post({ t: 'f', memory: region, control });
+  return {
+    advance: (word) => Atomics.store(control, PREFAULT_FRONT, word),
+    stop: () => Atomics.store(control, PREFAULT_STOP, 1),
+  };
 }
 
 /** For tests: stops the helper thread now, as if it died (a later job starts a new one). */

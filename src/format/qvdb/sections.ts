@@ -155,7 +155,9 @@ export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats
       // while later pieces are read and ids and metadata are decoded here.
       const offload = ctl.verify && floats * 4 >= HASH_OFFLOAD_MIN_BYTES;
       const room = (floats + spareFloats) * 4;
-      const buffer = offload ? new SharedArrayBuffer(room) : new ArrayBuffer(room);
+      // Room as big as the engine's shared slabs is shared too, whatever the checkpoint holds: the store
+      // replays its log into it, and the helper thread can then fault that room in ahead of the replay.
+      const buffer = offload || room >= HASH_OFFLOAD_MIN_BYTES ? new SharedArrayBuffer(room) : new ArrayBuffer(room);
       bytes = new Uint8Array(buffer, 0, floats * 4);
       const job = ctl.verify ? startSha256({ offload }) : undefined;
       // The helper thread also computes cosine norms while it hashes (the same bytes, already in its

@@ -1,0 +1,70 @@
+// The helper thread's prefault touches pages of shared memory ahead of a filler. It is only a speed-up:
+// no value may ever change under it, it must follow the filler's front, stop when told, and the engine
+// must store the same bytes with or without it (also when the slab grows or the thread dies mid-way).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { PREFAULT_FRONT, PREFAULT_STOP, prefaultPages } from '../../src/util/prefault-pages.js';
+import { startPrefault, stopHashThreadForTests } from '../../src/util/hash-worker.js';
+import { hashThreadReady } from '../support/hash-thread.js';
+
+function control(front = 0, stop = 0): Int32Array {
+  const c = new Int32Array(new SharedArrayBuffer(8));
+  c[PREFAULT_FRONT] = front;
+  c[PREFAULT_STOP] = stop;
+  return c;
+}
+
+test('prefaultPages never changes a value, whatever was written before or where the front is', () => {
+  const words = 1024 * 40 + 17;
+  const memory = new Int32Array(new SharedArrayBuffer(words * 4));
+  for (let i = 0; i < words; i += 7) memory[i] = (i * 2654435761) | 0;
+  const before = memory.slice();
+  for (const front of [0, 5, 1024 * 3 + 1, words - 1, words + 5000]) {
+    prefaultPages(memory, control(front));
+    assert.deepEqual(memory, before, `front ${front}`);
+  }
+  prefaultPages(memory, control(0, 1));
+  assert.deepEqual(memory, before, 'stopped before it started');
+});
+
+test('startPrefault declines memory that is not shared, and stop() ends it', async () => {
+  assert.equal(startPrefault(new Int32Array(4096)), undefined);
+  assert.equal(startPrefault(new Int32Array(new SharedArrayBuffer(0))), undefined);
+  await hashThreadReady();
+  const memory = new Int32Array(new SharedArrayBuffer(64 << 20));
+  const p = startPrefault(memory);
+  assert.ok(p, 'shared memory is prefaulted when the thread is up');
+  p.advance(1024);
+  p.stop();
+  p.stop();
+});
+
+function vectorOf(i: number, dim: number): Float32Array {
+  const v = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) v[d] = Math.sin(i * 0.37 + d) * (d + 1);
+  return v;
+}
+
+for (const how of ['within the reserved room', 'past it (the slab grows mid-way)', 'with the thread stopped mid-way'] as const) {
+  test(`withPrefault: bulk inserts ${how} store exactly the same bytes`, async () => {
+    await hashThreadReady();
+    const dim = 96;
+    const n = 40_000; // 15 MB of vectors: a shared slab
+    const db = new VectorDB({ dimension: dim, metric: 'cosine' });
+    db.reserve(how === 'past it (the slab grows mid-way)' ? n / 2 : n);
+    await db.withPrefault(async () => {
+      for (let i = 0; i < n; i++) {
+        db.insert({ id: `v${i}`, vector: vectorOf(i, dim) });
+        if (i % 4096 === 0) await new Promise((r) => setImmediate(r));
+        if (how === 'with the thread stopped mid-way' && i === n / 2) stopHashThreadForTests();
+      }
+    });
+    assert.equal(db.len(), n);
+    for (let i = 0; i < n; i += 1) {
+      const got = db.get(`v${i}`);
+      assert.ok(got, `v${i}`);
+      if (!Buffer.from(got.vector.buffer, got.vector.byteOffset, got.vector.byteLength).equals(Buffer.from(vectorOf(i, dim).buffer))) assert.fail(`vector v${i} differs`);
+    }
+  });
+}
