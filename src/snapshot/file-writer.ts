@@ -9,6 +9,7 @@ import { CompressStream } from '../format/qvdb/codec.js';
 import { Codec } from '../format/qvdb/constants.js';
 import type { ChunkSink, SnapshotStore } from '../storage/store.js';
 import { checkAbort } from '../storage/store.js';
+import { HashThreadLostError, startSha256, type Sha256Job } from '../util/hash-worker.js';
 import type { Limiter } from './limiter.js';
 import type { FileRole, SnapshotCompression } from './layout.js';
 
@@ -35,6 +36,12 @@ export interface FileWriteControl {
   signal?: AbortSignal;
   /** Told the raw bytes consumed so far, for progress. */
   onRaw?: (bytes: number) => void;
+  /**
+   * Uncompressed files only: hash on the helper thread. The producer then gives chunks of shared memory
+   * (a chunk that is not starts the file over, hashed here, as does the thread stopping mid-file), and
+   * each `write` resolves once its chunk is hashed, so the producer may reuse it as usual.
+   */
+  offloadHash?: boolean;
 }
 
 async function gzipBlock(input: Uint8Array, level: number): Promise<Uint8Array[]> {
@@ -52,6 +59,20 @@ async function gzipBlock(input: Uint8Array, level: number): Promise<Uint8Array[]
 
 /** Writes `key` (named `name`, role `role`) from `produce`; returns sizes and the SHA-256 of the stored bytes. */
 export async function writeDataFile(store: SnapshotStore, key: string, name: string, role: FileRole, produce: RawProducer, ctl: FileWriteControl): Promise<WrittenFile> {
+  if (ctl.offloadHash && ctl.compression === 'none') {
+    const job = startSha256({ offload: true, retainViews: false });
+    if (job.offloaded) {
+      try {
+        return await writeHashedElsewhere(store, key, name, role, produce, ctl, job);
+      } catch (err) {
+        if (!(err instanceof HashThreadLostError)) throw err;
+        // The helper thread stopped (or the producer lost it): the store dropped the partial file; write
+        // it again, hashed here.
+      }
+    } else {
+      job.abandon();
+    }
+  }
   const hash = createHash('sha256');
   let bytes = 0;
   let rawBytes = 0;
@@ -76,6 +97,30 @@ export async function writeDataFile(store: SnapshotStore, key: string, name: str
     });
   await store.put(key, body, { signal: ctl.signal });
   return { name, role, bytes, rawBytes, sha256: hash.digest('hex') };
+}
+
+/** The uncompressed path with the SHA-256 on the helper thread (see FileWriteControl.offloadHash). */
+async function writeHashedElsewhere(store: SnapshotStore, key: string, name: string, role: FileRole, produce: RawProducer, ctl: FileWriteControl, job: Sha256Job): Promise<WrittenFile> {
+  let bytes = 0;
+  const what = `writing ${key}`;
+  try {
+    await store.put(key, (sink: ChunkSink) => produce(async (raw) => {
+      checkAbort(ctl.signal, what);
+      if (!(raw.buffer instanceof SharedArrayBuffer)) throw new HashThreadLostError();
+      const p = sink(raw);
+      job.update(raw);
+      const hashed = job.barrier();
+      bytes += raw.length;
+      ctl.onRaw?.(bytes);
+      await p;
+      if (!(await hashed)) throw new HashThreadLostError();
+    }), { signal: ctl.signal });
+  } catch (err) {
+    job.abandon();
+    throw err;
+  }
+  const digest = await job.digest();
+  return { name, role, bytes, rawBytes: bytes, sha256: digest.toString('hex') };
 }
 
 async function writeBlocks(sink: ChunkSink, produce: RawProducer, ctl: FileWriteControl, what: string, onStored: (c: Uint8Array) => void, onRaw: (n: number) => void): Promise<void> {

@@ -20,6 +20,37 @@ export const LANES_OFFLOAD_MIN_BYTES = 4 << 20;
 /** Shared copies in flight to the helper thread. */
 const RING = 3;
 
+/** How long unused ring buffers are kept for the next snapshot. */
+export const RING_KEEP_MS = 10_000;
+
+/**
+ * Ring buffers of VECTOR_CHUNK_BYTES kept between snapshots: writing to fresh memory is slow on some
+ * virtual machines (~10 µs per 4 KiB page, ~70 ms for a new ring), and scheduled snapshots come back
+ * to back. Dropped RING_KEEP_MS after the last use.
+ */
+const spareRing: SharedArrayBuffer[] = [];
+let dropSpare: ReturnType<typeof setTimeout> | undefined;
+
+function takeRingBuffer(bytes: number): SharedArrayBuffer {
+  if (bytes === VECTOR_CHUNK_BYTES) {
+    const b = spareRing.pop();
+    if (b) return b;
+  }
+  return new SharedArrayBuffer(bytes);
+}
+
+function returnRingBuffers(ring: readonly Slot[]): void {
+  for (const slot of ring) {
+    if (slot.copy.buffer.byteLength === VECTOR_CHUNK_BYTES && spareRing.length < RING) spareRing.push(slot.copy.buffer as SharedArrayBuffer);
+  }
+  if (dropSpare) clearTimeout(dropSpare);
+  dropSpare = setTimeout(() => {
+    spareRing.length = 0;
+    dropSpare = undefined;
+  }, RING_KEEP_MS);
+  dropSpare.unref();
+}
+
 interface Slot {
   /** A shared buffer of one chunk; entries [first, first + n) of the image are at its start. */
   copy: Float32Array;
@@ -53,20 +84,34 @@ export async function produceVectors(image: CollectionImage, count: number, hash
       job = undefined;
       vectorLanes(slot.copy, dim, slot.n, lanes, slot.first);
     }
-    confirmed = slot.first + slot.n;
+    // A later shared chunk's barrier may already have confirmed past this slot (see below).
+    confirmed = Math.max(confirmed, slot.first + slot.n);
+  };
+  /** Copies made so far; the next one goes to ring slot `copies % RING`, the oldest in flight. */
+  let copies = 0;
+  /** Settles every ring slot, oldest first. */
+  const settleAll = async (): Promise<void> => {
+    for (let i = 0; i < ring.length; i++) await settle(ring[(copies + i) % ring.length]);
   };
   let entries = 0;
-  let k = 0;
   try {
     for (const chunk of image.vectorChunks(perChunk)) {
       const n = chunk.length / dim;
       if (entries + n > count) break;
-      if (job) {
-        if (ring.length < RING) ring.push({ copy: new Float32Array(new SharedArrayBuffer(perChunk * dim * 4)), first: 0, n: 0, done: undefined });
-        const slot = ring[k % RING];
+      // A chunk of shared engine memory (the slab of a big database) goes to the helper as it is, with
+      // no copy; it is lent only until the next chunk is asked for, so its lanes are awaited first.
+      const direct = job !== undefined && chunk.buffer instanceof SharedArrayBuffer;
+      // What is written: the chunk, or its shared copy (so that while the helper lives every chunk
+      // written is shared memory, which a file writer may hash on the helper too).
+      let bytes = chunk;
+      if (job && direct) {
+        job.contentLanes(chunk, dim, n, lanes, entries);
+      } else if (job) {
+        if (ring.length < RING) ring.push({ copy: new Float32Array(takeRingBuffer(chunkBytes === VECTOR_CHUNK_BYTES ? VECTOR_CHUNK_BYTES : perChunk * dim * 4)), first: 0, n: 0, done: undefined });
+        const slot = ring[copies % RING];
         await settle(slot);
         // The helper died: the newer copies' lanes are redone here too, oldest first.
-        if (!job) for (let i = 1; i < ring.length; i++) await settle(ring[(k + i) % ring.length]);
+        if (!job) await settleAll();
         if (job) {
           slot.first = entries;
           slot.n = n;
@@ -74,9 +119,11 @@ export async function produceVectors(image: CollectionImage, count: number, hash
           copy.set(chunk);
           job.contentLanes(copy, dim, n, lanes, entries);
           slot.done = job.barrier();
+          copies++;
+          bytes = copy;
         }
       }
-      const p = write(littleEndianBytes(chunk));
+      const p = write(littleEndianBytes(bytes));
       if (!job) {
         vectorLanes(chunk, dim, n, lanes, entries);
         confirmed = entries + n;
@@ -84,12 +131,25 @@ export async function produceVectors(image: CollectionImage, count: number, hash
       finishHashes(lanes, dim, image.metadata, finished, confirmed - finished, out);
       finished = confirmed;
       await p;
+      if (direct) {
+        // The thread works in order: this barrier also covers every copy sent before the chunk.
+        if (job && (await job.barrier())) {
+          confirmed = entries + n;
+        } else {
+          job = undefined;
+          await settleAll();
+          vectorLanes(chunk, dim, n, lanes, entries);
+          confirmed = entries + n;
+        }
+      }
       entries += n;
-      k++;
     }
-    for (let i = 0; i < ring.length; i++) await settle(ring[(k + i) % ring.length]);
+    await settleAll();
   } finally {
     job?.abandon();
+    // Safe even after a failure: a lane computation still reading a buffer only feeds this call's
+    // discarded results, and the next user copies its own bytes in before anything reads them.
+    if (ring.length > 0) returnRingBuffers(ring);
   }
   if (entries !== count) throw new QuiverError('INVALID_ARGUMENT', `the image yielded ${entries} vectors, expected ${count}`);
   finishHashes(lanes, dim, image.metadata, finished, entries - finished, out);

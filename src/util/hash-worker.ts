@@ -55,6 +55,21 @@ export interface Sha256JobOptions {
   offload?: boolean;
   /** Offload only if the thread is already up (starting it for next time); otherwise hash here. */
   onlyIfReady?: boolean;
+  /**
+   * Default true: offloaded bytes must stay unchanged until `digest()` settles, and if the thread dies
+   * they are hashed again here. False: bytes may change once a later `barrier()` resolved true; if the
+   * thread dies first, `digest()` rejects with {@link HashThreadLostError} and `update` throws it (the
+   * caller starts over), since the bytes to hash again may be gone.
+   */
+  retainViews?: boolean;
+}
+
+/** An offloaded SHA-256 job that does not retain its bytes lost its thread: the hash must be redone. */
+export class HashThreadLostError extends Error {
+  constructor() {
+    super('the SHA-256 helper thread stopped before this job finished; hash the bytes again');
+    this.name = 'HashThreadLostError';
+  }
 }
 
 class LocalJob implements Sha256Job {
@@ -103,7 +118,9 @@ class OffloadedJob implements Sha256Job {
   private readonly barriers = new Map<number, (done: boolean) => void>();
   private nextBarrier = 1;
 
-  constructor(private readonly thread: HashThread, readonly id: number) {}
+  private lost = false;
+
+  constructor(private readonly thread: HashThread, readonly id: number, private readonly retain: boolean) {}
 
   get normsComplete(): boolean {
     return !this.normsLost;
@@ -114,7 +131,7 @@ class OffloadedJob implements Sha256Job {
       throw new TypeError('offloaded norms take views of SharedArrayBuffers');
     }
     if (this.ended) throw new Error('the SHA-256 job has ended');
-    if (this.local) return false;
+    if (this.local || this.lost) return false;
     this.normsRequested = true;
     this.thread.post({ t: 'n', job: this.id, vectors, dim, count, landed, out, claim, cancel: this.cancel });
     return true;
@@ -123,13 +140,13 @@ class OffloadedJob implements Sha256Job {
   contentLanes(vectors: Float32Array, dim: number, count: number, out: Int32Array, outAt: number): boolean {
     if (!(vectors.buffer instanceof SharedArrayBuffer) || !(out.buffer instanceof SharedArrayBuffer)) throw new TypeError('offloaded content lanes take views of SharedArrayBuffers');
     if (this.ended) throw new Error('the SHA-256 job has ended');
-    if (this.local) return false;
+    if (this.local || this.lost) return false;
     if (count > 0) this.thread.post({ t: 'c', job: this.id, vectors, dim, count, out, outAt, cancel: this.cancel });
     return true;
   }
 
   barrier(): Promise<boolean> {
-    if (this.local || this.abandoned) return Promise.resolve(false);
+    if (this.local || this.abandoned || this.lost) return Promise.resolve(false);
     if (this.ended) return Promise.resolve(true);
     const id = this.nextBarrier++;
     const done = new Promise<boolean>((resolve) => this.barriers.set(id, resolve));
@@ -152,17 +169,19 @@ class OffloadedJob implements Sha256Job {
   update(view: Uint8Array): void {
     if (!(view.buffer instanceof SharedArrayBuffer)) throw new TypeError('an offloaded SHA-256 job takes views of a SharedArrayBuffer');
     if (this.ended) throw new Error('the SHA-256 job has ended');
+    if (this.lost) throw new HashThreadLostError();
     if (this.local) {
       this.local.update(view);
       return;
     }
-    this.views.push(view);
+    if (this.retain) this.views.push(view);
     this.thread.post({ t: 'u', job: this.id, view, cancel: this.cancel });
   }
 
   digest(): Promise<Buffer> {
     if (this.ended) return Promise.reject(new Error('the SHA-256 job has ended'));
     this.ended = true;
+    if (this.lost) return Promise.reject(new HashThreadLostError());
     if (this.local) return Promise.resolve(this.local.digest());
     const out = new Promise<Buffer>((resolve, reject) => (this.finishing = { resolve, reject }));
     this.thread.post({ t: 'd', job: this.id });
@@ -194,6 +213,12 @@ class OffloadedJob implements Sha256Job {
   onThreadFailure(): void {
     this.failBarriers();
     if (this.ended && !this.finishing) return;
+    if (!this.retain) {
+      this.lost = true;
+      this.finishing?.reject(new HashThreadLostError());
+      this.finishing = undefined;
+      return;
+    }
     // Blocks of norms the thread claimed may not have been computed: the caller computes them all.
     if (this.normsRequested) this.normsLost = true;
     this.local = createHash('sha256');
@@ -230,8 +255,8 @@ class HashThread {
     return !this.failed;
   }
 
-  start(): OffloadedJob {
-    const job = new OffloadedJob(this, this.nextId++);
+  start(retain: boolean): OffloadedJob {
+    const job = new OffloadedJob(this, this.nextId++, retain);
     if (this.jobs.size === 0) {
       this.worker.ref(); // a pending digest must keep the process alive
       if (this.idle) clearTimeout(this.idle);
@@ -310,7 +335,7 @@ export function startSha256(opts: Sha256JobOptions = {}): Sha256Job {
   if (!opts.offload) return new LocalJob();
   const t = thread();
   if (!t || (opts.onlyIfReady && !t.ready)) return new LocalJob();
-  return t.start();
+  return t.start(opts.retainViews ?? true);
 }
 
 /** A prefault running on the helper thread (see prefault-pages.ts). */

@@ -79,8 +79,12 @@ for (const after of [1, 2, 4]) {
     const db = bigDb(after % 2 === 0);
     const store = new ThreadKillingStore(after);
     const full = await new SnapshotManager({ store }).createSnapshot(db, 'full');
+    // The vectors file is hashed on the helper thread; when it dies mid-file, the file is written
+    // again and hashed here: the recorded checksums must match the bytes.
+    assert.equal((await new SnapshotManager({ store }).verifySnapshot(full.id)).ok, true);
     const inc = await new SnapshotManager({ store }).createIncrementalSnapshot(db, 'no change', full.id);
     assert.equal(inc.changedCount, 0);
+    assert.deepEqual(stateOf(await new SnapshotManager({ store }).restoreSnapshot(full.id)), stateOf(db));
     await hashThreadReady();
   });
 }
@@ -124,3 +128,39 @@ test('hashChunk gives the same hashes whatever the chunking', () => {
   img.release();
   assert.deepEqual(Array.from(split), Array.from(whole));
 });
+
+for (const killAt of [0, 2, 7]) {
+  test(`produceVectors mixes shared chunks (no copy) with copied ones (entries overwritten after the image opened), thread dying at chunk ${killAt || 'never'}`, async () => {
+    await hashThreadReady();
+    const db = bigDb(true);
+    const img = db.openImage();
+    // Overwrite every 97th entry: the image keeps the old vectors aside, so its chunks alternate
+    // between zero-copy views of the shared slab and copies.
+    for (let i = 0; i < N; i += 97) await db.insert({ id: `doc-${i}`, vector: new Float32Array(DIM).fill(i % 5), metadata: { overwritten: i } });
+    const want = new Uint32Array(img.count * 2);
+    const expected: Buffer[] = [];
+    let at = 0;
+    let views = 0;
+    let copied = 0;
+    for (const c of img.vectorChunks(256 * 1024 / (DIM * 4))) {
+      if (c.buffer instanceof SharedArrayBuffer) views++;
+      else copied++;
+      hashChunk(c, DIM, img.metadata, at, want);
+      at += c.length / DIM;
+      expected.push(Buffer.from(new Uint8Array(c.buffer, c.byteOffset, c.byteLength))); // a copy: copied chunks reuse one buffer
+    }
+    const got = new Uint32Array(img.count * 2);
+    const written: Buffer[] = [];
+    let chunk = 0;
+    await produceVectors(img, img.count, got, async (raw) => {
+      if (++chunk === killAt) stopHashThreadForTests();
+      written.push(Buffer.from(raw));
+      await new Promise((r) => setImmediate(r));
+    }, 256 * 1024);
+    img.release();
+    assert.ok(views > 0 && copied > 0, `both kinds of chunk (${views} views of the shared slab, ${copied} copies)`);
+    assert.ok(Buffer.concat(written).equals(Buffer.concat(expected)));
+    assert.deepEqual(Array.from(got), Array.from(want));
+    await hashThreadReady();
+  });
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { hashThreadRunning, startSha256, stopHashThreadForTests } from '../../src/util/hash-worker.js';
+import { HashThreadLostError, hashThreadRunning, startSha256, stopHashThreadForTests } from '../../src/util/hash-worker.js';
 import { hashThreadReady } from '../support/hash-thread.js';
 
 function sharedBytes(n: number, seed: number): Uint8Array {
@@ -80,6 +80,31 @@ test('when the thread dies mid-job, the job finishes on this thread; a new threa
   assert.equal(again.offloaded, true);
   again.update(b);
   assert.ok((await again.digest()).equals(expected(b)));
+});
+
+test('a job that does not retain its bytes reports a lost thread instead of hashing changed bytes', async () => {
+  await hashThreadReady();
+  const b = sharedBytes(2_000_000, 9);
+  const job = startSha256({ offload: true, retainViews: false });
+  assert.equal(job.offloaded, true);
+  job.update(b.subarray(0, 1_000_000));
+  assert.equal(await job.barrier(), true);
+  b.fill(0, 0, 1_000_000); // allowed once the barrier resolved: the thread has hashed those bytes
+  job.update(b.subarray(1_000_000));
+  const digest = job.digest();
+  const kept = startSha256({ offload: true, retainViews: false });
+  kept.update(b.subarray(0, 10));
+  assert.equal(await kept.barrier(), true);
+  stopHashThreadForTests();
+  // The digest either arrived before the thread stopped (and is right) or is refused.
+  await digest.then(
+    (d) => assert.ok(d.equals(expected(sharedBytes(1_000_000, 9), b.subarray(1_000_000)))),
+    (err: unknown) => assert.ok(err instanceof HashThreadLostError, String(err)),
+  );
+  assert.equal(await kept.barrier(), false);
+  assert.throws(() => kept.update(b.subarray(0, 10)), HashThreadLostError);
+  await assert.rejects(kept.digest(), HashThreadLostError);
+  await hashThreadReady();
 });
 
 test('the helper thread never keeps a process alive, and a pending digest is still delivered', () => {
