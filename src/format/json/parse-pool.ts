@@ -122,6 +122,9 @@ export type CorruptAt = (rel: number, section: string, problem: string) => Error
 
 /** Proposes split points in a window and merges the helper's runs into the columns. */
 export class SplitHelper {
+  /** A slice buffer the helper handed back, reused by the next split (no fresh memory per window). */
+  private spare: Uint8Array | undefined;
+
   constructor(private readonly pool: ParsePool, private readonly minBytes = DEFAULT_SPLIT_MIN_BYTES) {}
 
   /** Starts the helper on `buf[at..end)` for a guessed element start `at` past the main share, if worthwhile. */
@@ -135,8 +138,11 @@ export class SplitHelper {
       i++;
     }
     const at = i + 1;
-    const bytes = new Uint8Array(end - at + 1);
+    const need = end - at + 1;
+    const bytes = this.spare !== undefined && this.spare.length >= need ? this.spare.subarray(0, need) : new Uint8Array(need);
+    this.spare = undefined;
     bytes.set(buf.subarray(at, end));
+    bytes[need - 1] = 0; // the sentinel after the slice
     return { at, reached: false, reply: this.pool.parse(bytes, end - at, dimension, section) };
   }
 
@@ -146,6 +152,7 @@ export class SplitHelper {
    * error the builder is partly updated; the caller throws it and discards the builder.
    */
   merge(b: ColumnsBuilder, reply: ParseReply, at: number, corrupt: CorruptAt): Error | undefined {
+    this.spare = new Uint8Array(reply.bytes.buffer);
     const first = b.count;
     if (reply.count > 0) b.reserve(reply.count).set(reply.vectors, first * b.dimension);
     for (let i = 0; i < reply.count; i++) {

@@ -9,6 +9,6 @@ if (parentPort) {
   const port = parentPort;
   port.on('message', (req: ParseRequest) => {
     const reply = parseRun(req);
-    port.postMessage(reply, [reply.vectors.buffer, reply.starts.buffer] as ArrayBuffer[]);
+    port.postMessage(reply, [reply.vectors.buffer, reply.starts.buffer, reply.bytes.buffer] as ArrayBuffer[]);
   });
 }
