@@ -6,6 +6,18 @@
 import type { Id, Metadata } from '../engine/types.js';
 
 const MIN_CAPACITY = 16;
+/** With `shared`, vector stores of at least this size are SharedArrayBuffer-backed, like engine slabs. */
+export const SHARED_VECTORS_MIN_BYTES = 4 << 20;
+
+/** Options of {@link ColumnsBuilder}. */
+export interface ColumnsBuilderOptions {
+  /**
+   * Back big vector stores with shared memory (as the engine's own slabs are), so the helper thread
+   * can fault their pages in ahead of the decoder (see startPrefault) and later hash them in place.
+   * Never for a builder whose vectors are moved to another thread in a transfer list.
+   */
+  shared?: boolean;
+}
 
 /** Growing columns of (id, float32 vector, metadata) with duplicate-id detection. */
 export class ColumnsBuilder {
@@ -20,6 +32,8 @@ export class ColumnsBuilder {
   private readonly seen = new Set<Id>();
   private hint = 0;
 
+  constructor(private readonly options: ColumnsBuilderOptions = {}) {}
+
   /** Suggests a capacity in entries (already bounded by the caller); applied once the dimension is known. */
   capacityHint(entries: number): void {
     this.hint = Math.max(0, Math.floor(entries));
@@ -29,7 +43,7 @@ export class ColumnsBuilder {
   setDimension(dimension: number): void {
     this.dimension = dimension;
     const cap = Math.max(this.hint, MIN_CAPACITY);
-    this.vectors = new Float32Array(cap * dimension);
+    this.vectors = this.allocate(cap * dimension);
   }
 
   /** Makes room for entry `count` and returns the store to write its vector into. */
@@ -41,11 +55,16 @@ export class ColumnsBuilder {
   reserve(n: number): Float32Array {
     const need = (this.count + n) * this.dimension;
     if (need > this.vectors.length) {
-      const grown = new Float32Array(Math.max(need, Math.ceil(this.vectors.length * 1.5)));
+      const grown = this.allocate(Math.max(need, Math.ceil(this.vectors.length * 1.5)));
       grown.set(this.vectors.subarray(0, this.count * this.dimension));
       this.vectors = grown;
     }
     return this.vectors;
+  }
+
+  private allocate(floats: number): Float32Array {
+    const bytes = floats * 4;
+    return new Float32Array(this.options.shared && bytes >= SHARED_VECTORS_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   }
 
   /** True when `id` was already committed. */

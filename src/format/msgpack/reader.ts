@@ -14,15 +14,22 @@ import { ByteWindow } from '../json/byte-window.js';
 import type { ByteSource } from '../stream/sources.js';
 import { decodeEntry, entryBadElement, entryId, entryMeta } from './entry.js';
 import { idLabel, readExchangeFile, type ExchangeSourceOptions } from '../stream/exchange-io.js';
-import { SlabWarmer, type WarmRead } from './prefault.js';
+import { startPrefault, type Prefault } from '../../util/hash-worker.js';
 import { sniffMsgpack, validateHeader, validateTrailer, type MsgpackHeader } from './header.js';
 import { NEED_MORE, WireProblem, mapSizeAt, skipValue } from './wire.js';
 
 /** Options of {@link readMsgpackFrom} (the source-level entry point; tests feed split chunks). */
 export interface ReadMsgpackSourceOptions extends ExchangeSourceOptions {
-  /** Warms the output slab's pages on the I/O pool (see prefault.ts). */
-  warmRead?: WarmRead;
+  /**
+   * Vector stores of at least this many bytes are faulted in by the helper thread just ahead of the
+   * decoder (util/prefault-pages.ts; on some VMs touching fresh memory costs more than decoding).
+   * Default PREFAULT_MIN_BYTES.
+   */
+  prefaultMinBytes?: number;
 }
+
+/** Default of {@link ReadMsgpackSourceOptions.prefaultMinBytes}. */
+export const PREFAULT_MIN_BYTES = 32 << 20;
 
 const S_HEADER = 0;
 const S_ENTRIES = 1;
@@ -35,14 +42,16 @@ const minEntryBytes = (dim: number) => 1 + 4 + 7 + 5 + dim * 4;
 class MsgpackParser extends ByteWindow {
   private state = S_HEADER;
   private header: MsgpackHeader | undefined;
-  private readonly builder = new ColumnsBuilder();
+  private readonly builder = new ColumnsBuilder({ shared: true });
   /** File offset of each committed entry (for messages about duplicates and bad floats). */
   private offsets = new Float64Array(16);
   private checksum = '';
   /** The first entry holding a NaN or ±Infinity, and the element (reported after the checksum). */
   private badEntry = -1;
   private badElement = -1;
-  private warmer: SlabWarmer | undefined;
+  private prefault: Prefault | undefined;
+  /** The vector store the prefault runs over (a reallocation ends it). */
+  private prefaulted: Float32Array | undefined;
 
   constructor(source: ByteSource, private readonly opts: ReadMsgpackSourceOptions) {
     super(source, { file: opts.file, verifyChecksum: opts.verifyChecksum ?? true, windowSize: opts.windowSize, progressTotal: opts.progressTotal, onProgress: opts.onProgress, signal: opts.signal });
@@ -53,12 +62,12 @@ class MsgpackParser extends ByteWindow {
       for (;;) {
         this.checkAbort();
         await this.refill();
-        await this.warm();
+        this.reportFront();
         this.parseAvailable();
         if (this.eof) break;
       }
     } finally {
-      await this.warmer?.close();
+      this.prefault?.stop();
     }
     if (this.state !== S_DONE) {
       const what = this.state === S_HEADER ? 'the header' : this.state === S_ENTRIES ? `entry ${this.builder.count} of ${this.header!.count}` : 'the trailer';
@@ -67,18 +76,17 @@ class MsgpackParser extends ByteWindow {
     return this.finish();
   }
 
-  /** Before a window is decoded: the slab region it can fill must be free of warming reads. */
-  private async warm(): Promise<void> {
-    const w = this.warmer;
-    if (!w) return;
+  /** Before a window is decoded: tells the prefault where the decoder writes now. */
+  private reportFront(): void {
+    if (!this.prefault) return;
     const b = this.builder;
-    if (w.target !== b.vectors) {
-      // The slab was reallocated (the header under-counted): stop warming the old one.
-      this.warmer = undefined;
-      await w.close();
+    if (this.prefaulted !== b.vectors) {
+      // The store was reallocated (the header under-counted): stop faulting the old one.
+      this.prefault.stop();
+      this.prefault = undefined;
       return;
     }
-    await w.ready(b.count * b.dimension * 4 + (this.end - this.pos));
+    this.prefault.advance(b.count * b.dimension);
   }
 
   private corrupt(rel: number, section: string, problem: string, code: 'CORRUPT' | 'CHECKSUM_MISMATCH' = 'CORRUPT'): CorruptionError {
@@ -135,7 +143,10 @@ class MsgpackParser extends ByteWindow {
     const bound = this.opts.sizeBound ?? Infinity;
     b.capacityHint(Math.min(h.count, Math.floor(bound / minEntryBytes(h.dimension)) + 1));
     b.setDimension(h.dimension);
-    if (this.opts.warmRead && b.vectors.length > 0) this.warmer = new SlabWarmer(b.vectors, this.opts.warmRead, this.end - e);
+    if (b.vectors.length * 4 >= (this.opts.prefaultMinBytes ?? PREFAULT_MIN_BYTES)) {
+      this.prefaulted = b.vectors;
+      this.prefault = startPrefault(new Int32Array(b.vectors.buffer, b.vectors.byteOffset, b.vectors.length));
+    }
     this.state = h.count > 0 ? S_ENTRIES : S_TRAILER;
     this.commit(e);
   }
@@ -225,5 +236,5 @@ export function readMsgpackFrom(source: ByteSource, opts: ReadMsgpackSourceOptio
  * Damage → CorruptionError naming the file, the entry and the byte offset; never partial data.
  */
 export function readMsgpack(fs: FileSystem, path: string, options?: ExchangeReadOptions): Promise<ImportedColumns> {
-  return readExchangeFile(fs, path, sniffMsgpack, options, (source, opts, input) => readMsgpackFrom(source, { ...opts, warmRead: input.warmRead }));
+  return readExchangeFile(fs, path, sniffMsgpack, options, (source, opts) => readMsgpackFrom(source, opts));
 }

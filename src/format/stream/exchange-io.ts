@@ -11,7 +11,6 @@ import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
 import type { FileHandle, FileSystem } from '../../env/fs.js';
 import { isPlainObject, jsonProblem } from '../../util/msgpack.js';
 import type { ExchangeCompression, ExchangeReadOptions, ExchangeWriteOptions } from '../exchange.js';
-import type { WarmRead } from '../msgpack/prefault.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { openFile } from './open-file.js';
 import { DEFAULT_LEVEL, MAX_LEVEL } from './sink.js';
@@ -130,16 +129,8 @@ export interface ExchangeInput {
    * it (the cap is far too loose to reserve memory by; buffers still grow past the hint if needed).
    */
   hintBound: number;
-  /**
-   * Uncompressed files big enough to pay: a positional read of this file's bytes into a buffer
-   * region, used to warm output pages on the I/O pool (see prefault.ts).
-   */
-  warmRead?: WarmRead;
   close(): Promise<void>;
 }
-
-/** Inputs smaller than this do not warm their output pages. */
-const WARM_MIN_BYTES = 32 << 20;
 
 async function readHead(handle: FileHandle, size: number, path: string): Promise<Uint8Array> {
   const head = new Uint8Array(Math.min(HEAD_BYTES, size));
@@ -166,10 +157,7 @@ export async function openExchangeInput(fs: FileSystem, path: string, sniff: (he
     const compression = await detectCompression(await readHead(handle, size, path), sniff);
     const cap = compression === 'none' ? undefined : decompressionCap(size, max);
     const source = fileByteSource(handle, size, path, compression, cap);
-    const warmRead: WarmRead | undefined =
-      compression === 'none' && size >= WARM_MIN_BYTES ? (into, offset, length) => handle.read(into, Math.max(0, Math.min(offset, size - length)), offset, length) : undefined;
     return {
-      warmRead,
       source,
       size,
       compression,
