@@ -16,7 +16,10 @@ import type { FileRole, SnapshotCompression } from './layout.js';
 /** Raw bytes per compression block. */
 export const COMPRESSION_BLOCK_BYTES = 4 << 20;
 
-/** A producer of a file's raw bytes; it must not change a chunk until `write` resolves. */
+/**
+ * A producer of a file's raw bytes; it must not change a chunk until `write` resolves. With
+ * `offloadHash` it may be run a second time (after a HashThreadLostError from `write`).
+ */
 export type RawProducer = (write: (raw: Uint8Array) => Promise<void>) => Promise<void>;
 
 /** What was written. */

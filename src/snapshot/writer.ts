@@ -9,6 +9,7 @@ import { LIBRARY_VERSION } from '../format/qvdb/constants.js';
 import { checkAbort } from '../storage/store.js';
 import type { ProgressReporter } from '../util/progress.js';
 import type { SnapshotContext } from './context.js';
+import { HashThreadLostError } from '../util/hash-worker.js';
 import { LANES_OFFLOAD_MIN_BYTES, produceVectors } from './vector-producer.js';
 import { writeDataFile, type WrittenFile } from './file-writer.js';
 import type { SnapshotSource } from './image-source.js';
@@ -62,7 +63,9 @@ export async function writeSnapshot(ctx: SnapshotContext, spec: SnapshotSpec, sr
         await produceVectors(image, count, hashes, write);
         hashed(hashes);
       } catch (err) {
-        hashFailed(err);
+        // A lost hash thread makes writeDataFile run this producer again (hashing on this thread): the
+        // records still get their hashes from that second run.
+        if (!(err instanceof HashThreadLostError)) hashFailed(err);
         throw err;
       }
     }, { ...fileCtl, offloadHash: count * dim * 4 >= LANES_OFFLOAD_MIN_BYTES, onRaw: (n) => { vectorRaw = n; report(); } });

@@ -73,12 +73,12 @@ class ThreadKillingStore extends MemorySnapshotStore {
   }
 }
 
-for (const after of [1, 2, 4]) {
-  test(`a snapshot written while the hash thread dies (after ${after} chunks) still records the right content hashes`, async () => {
+for (const [after, compression, shared] of [[1, 'gzip', false], [2, 'gzip', true], [4, 'gzip', false], [1, 'none', true], [1, 'none', false]] as const) {
+  test(`a ${compression} snapshot of a${shared ? ' shared' : 'n unshared'} slab written while the hash thread dies (after ${after} chunks) still records the right checksums and content hashes`, async () => {
     await hashThreadReady();
-    const db = bigDb(after % 2 === 0);
+    const db = bigDb(shared);
     const store = new ThreadKillingStore(after);
-    const full = await new SnapshotManager({ store }).createSnapshot(db, 'full');
+    const full = await new SnapshotManager({ store, compression }).createSnapshot(db, 'full');
     // The vectors file is hashed on the helper thread; when it dies mid-file, the file is written
     // again and hashed here: the recorded checksums must match the bytes.
     assert.equal((await new SnapshotManager({ store }).verifySnapshot(full.id)).ok, true);
