@@ -80,7 +80,10 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
     db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('cache_size = -32768');
+    // A small page cache: SQLite then spills pages while it inserts instead of holding 32 MB of dirty
+    // pages for the end, and touches less fresh memory (measured: 4 MiB ~0.8 s, 32 MiB ~1.2-1.6 s for
+    // 100,000 x 384 here).
+    db.pragma('cache_size = -4096');
     const built = await buildDatabase(db, image, ctl);
     db.close();
     db = undefined;
