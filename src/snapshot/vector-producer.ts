@@ -31,6 +31,7 @@ export const RING_KEEP_MS = 10_000;
 const spareRing: SharedArrayBuffer[] = [];
 let dropSpare: ReturnType<typeof setTimeout> | undefined;
 
+/** A ring buffer of `bytes` (at least VECTOR_CHUNK_BYTES, so that kept buffers fit every caller). */
 function takeRingBuffer(bytes: number): SharedArrayBuffer {
   if (bytes === VECTOR_CHUNK_BYTES) {
     const b = spareRing.pop();
@@ -107,7 +108,7 @@ export async function produceVectors(image: CollectionImage, count: number, hash
       if (job && direct) {
         job.contentLanes(chunk, dim, n, lanes, entries);
       } else if (job) {
-        if (ring.length < RING) ring.push({ copy: new Float32Array(takeRingBuffer(chunkBytes === VECTOR_CHUNK_BYTES ? VECTOR_CHUNK_BYTES : perChunk * dim * 4)), first: 0, n: 0, done: undefined });
+        if (ring.length < RING) ring.push({ copy: new Float32Array(takeRingBuffer(Math.max(VECTOR_CHUNK_BYTES, perChunk * dim * 4))), first: 0, n: 0, done: undefined });
         const slot = ring[copies % RING];
         await settle(slot);
         // The helper died: the newer copies' lanes are redone here too, oldest first.
