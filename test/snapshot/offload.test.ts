@@ -89,6 +89,19 @@ for (const [after, compression, shared] of [[1, 'gzip', false], [2, 'gzip', true
   });
 }
 
+/** Runs produceVectors over `img` in 256 KiB chunks, stopping the hash thread at chunk `killAt` (0: never). */
+async function runProducer(img: ReturnType<VectorDB['openImage']>, killAt: number): Promise<{ got: Uint32Array; all: Buffer; chunks: number }> {
+  const got = new Uint32Array(img.count * 2);
+  const written: Buffer[] = [];
+  let chunks = 0;
+  await produceVectors(img, img.count, got, async (raw) => {
+    if (++chunks === killAt) stopHashThreadForTests();
+    written.push(Buffer.from(raw));
+    await new Promise((r) => setImmediate(r));
+  }, 256 * 1024);
+  return { got, all: Buffer.concat(written), chunks };
+}
+
 for (const killAt of [0, 1, 2, 3, 5, 9]) {
   test(`produceVectors: same bytes and hashes as the reference whether the hash thread lives or dies (at chunk ${killAt || 'never'})`, async () => {
     await hashThreadReady();
@@ -96,16 +109,8 @@ for (const killAt of [0, 1, 2, 3, 5, 9]) {
     const img = db.openImage();
     const want = new Uint32Array(img.count * 2);
     for (const c of img.vectorChunks(img.count)) hashChunk(c, DIM, img.metadata, 0, want);
-    const got = new Uint32Array(img.count * 2);
-    const written: Buffer[] = [];
-    let chunk = 0;
-    await produceVectors(img, img.count, got, async (raw) => {
-      if (++chunk === killAt) stopHashThreadForTests();
-      written.push(Buffer.from(raw));
-      await new Promise((r) => setImmediate(r));
-    }, 256 * 1024);
-    assert.ok(chunk > 10, 'many chunks, so the ring wraps');
-    const all = Buffer.concat(written);
+    const { got, all, chunks } = await runProducer(img, killAt);
+    assert.ok(chunks > 10, 'many chunks, so the ring wraps');
     const expected = Buffer.concat([...img.vectorChunks(img.count)].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
     img.release();
     assert.ok(all.equals(expected));
@@ -149,17 +154,10 @@ for (const killAt of [0, 2, 7]) {
       at += c.length / DIM;
       expected.push(Buffer.from(new Uint8Array(c.buffer, c.byteOffset, c.byteLength))); // a copy: copied chunks reuse one buffer
     }
-    const got = new Uint32Array(img.count * 2);
-    const written: Buffer[] = [];
-    let chunk = 0;
-    await produceVectors(img, img.count, got, async (raw) => {
-      if (++chunk === killAt) stopHashThreadForTests();
-      written.push(Buffer.from(raw));
-      await new Promise((r) => setImmediate(r));
-    }, 256 * 1024);
+    const { got, all } = await runProducer(img, killAt);
     img.release();
     assert.ok(views > 0 && copied > 0, `both kinds of chunk (${views} views of the shared slab, ${copied} copies)`);
-    assert.ok(Buffer.concat(written).equals(Buffer.concat(expected)));
+    assert.ok(all.equals(Buffer.concat(expected)));
     assert.deepEqual(Array.from(got), Array.from(want));
     await hashThreadReady();
   });
