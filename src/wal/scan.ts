@@ -130,7 +130,8 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         bad = { problem: `only ${left} bytes remain, less than a record header`, maybeTorn: true };
         break;
       }
-      let at = await win.ensure(pos, RECORD_HEADER_SIZE);
+      let at = win.at(pos, RECORD_HEADER_SIZE);
+      if (at < 0) at = await win.ensure(pos, RECORD_HEADER_SIZE);
       readRecordHeader(win.buf, at, hdr);
       if (!plausibleHeader(hdr)) {
         bad = { problem: 'the record header is invalid', maybeTorn: true };
@@ -141,7 +142,8 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         bad = { problem: `the record length ${hdr.length} exceeds ${limit}`, maybeTorn: true };
         break;
       }
-      at = await win.ensure(pos, RECORD_HEADER_SIZE + hdr.length);
+      at = win.at(pos, RECORD_HEADER_SIZE + hdr.length);
+      if (at < 0) at = await win.ensure(pos, RECORD_HEADER_SIZE + hdr.length);
       if (!crcMatches(win.buf, at, hdr.length)) {
         bad = { problem: 'the record CRC32 does not match its bytes', maybeTorn: true, checksum: true };
         break;

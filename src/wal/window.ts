@@ -70,6 +70,15 @@ export class ReadWindow {
   }
 
   /**
+   * The offset in `buf` of file bytes [pos, pos + n) when the window already holds them, else -1: the
+   * synchronous fast path of {@link ensure} (a scan asks for every record; an await each costs more
+   * than decoding the record).
+   */
+  at(pos: number, n: number): number {
+    return pos >= this.start && pos + n <= this.start + this.buf.length ? pos - this.start : -1;
+  }
+
+  /**
    * Makes file bytes [pos, pos + n) available and returns their offset in `buf`. The caller has
    * checked pos + n <= size, so no buffer grows beyond what the file holds.
    */

@@ -13,6 +13,7 @@ import { encodeRecord } from '../../src/wal/record-encode.js';
 import { encodeSegmentHeader } from '../../src/wal/segment.js';
 import type { DecodedOp, WalRecord } from '../../src/wal/types.js';
 import { WalWriter } from '../../src/wal/writer.js';
+import { ReadWindow } from '../../src/wal/window.js';
 import { assertPrefix, DIR, readAll, sampleRecord, vec } from './helpers.js';
 
 const SEG1 = `${DIR}/${segmentName(1)}`;
@@ -125,4 +126,25 @@ test('decoded values never alias the reused window, even a hand-made bin value i
     });
     assert.deepEqual([...(kept?.b as Uint8Array)], [0x79, 0x79, 0x79, 0x79], `chunk ${chunkBytes}: replay`);
   }
+});
+
+test('the window answers from its bytes without a read exactly when it holds the whole range', async () => {
+  const fs = new MemoryFileSystem();
+  const bytes = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+  await fs.mkdir(DIR, { recursive: true });
+  const h = await fs.open(`${DIR}/w.bin`, 'w');
+  await h.write(bytes, 0);
+  await h.close();
+  const r = await fs.open(`${DIR}/w.bin`, 'r');
+  const win = new ReadWindow(16);
+  win.attach(r, bytes.length, 'w.bin');
+  assert.equal(win.at(0, 1), -1, 'nothing is held before the first read');
+  const off = await win.ensure(10, 4);
+  assert.equal(win.buf[off], 10);
+  assert.equal(win.at(10, 4), off);
+  assert.equal(win.buf[win.at(12, 2)], 12);
+  assert.equal(win.at(9, 2), -1, 'a range starting before the window');
+  assert.equal(win.at(20, 16), -1, 'a range running past the window');
+  await win.detach();
+  await r.close();
 });
