@@ -26,7 +26,7 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
   const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
   const io = new RawIo(join(dir, 'raw-paired.bin'), vectorBytes);
   const mb = (vectorBytes.length / 1e6).toFixed(1);
-  report.add({ suite, name: `raw write+fsync ${mb} MB`, value: raw.writeMs, unit: 'ms' });
+  report.add({ suite, name: `raw write+fsync ${mb} MB (new file)`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb} MB`, value: raw.readMs, unit: 'ms' });
   const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
   db.replaceAll({ ...data, vectors: data.vectors.slice() });
@@ -45,7 +45,7 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
       }
     });
     const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
-    report.ratio(suite, `${format} export (durable)`, exp.ms, 'ms', exp.rawMs, 'raw write, same rounds', TARGETS[format], { bytes });
+    report.ratio(suite, `${format} export (durable)`, exp.ms, 'ms', exp.rawMs, 'raw write, new file, same rounds', TARGETS[format], { bytes });
     let count = -1;
     const imp = await timePaired(s.pairedRounds, () => io.read(), async () => {
       count = (await importFile(nodeFs, path, { format })).columns.ids.length;
