@@ -1,6 +1,7 @@
 /**
  * Benchmark results: one row per measured figure, printed as a table and optionally as JSON.
  */
+import { spawnSync } from 'node:child_process';
 import { settleRetired } from '../src/env/atomic.js';
 
 /** One measured figure. */
@@ -82,6 +83,17 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * Lets the file system finish what earlier steps left pending, outside every timing: the background
+ * unlink of a file a save replaced, and the freeing of removed files' blocks, which ext4 (mounted with
+ * discard here) does at the next journal commit, i.e. inside whichever fsync comes next. Without this
+ * the step after a removal pays for it (~50 ms for 160 MB), whoever made the removal.
+ */
+export async function settleFs(): Promise<void> {
+  await settleRetired();
+  spawnSync('sync');
+}
+
 /** Runs `fn` `times` times (after `setup` each time) and returns the median wall time in ms. */
 export async function timeMedian(times: number, fn: () => Promise<unknown> | unknown, setup?: () => Promise<unknown> | unknown): Promise<number> {
   const t: number[] = [];
@@ -90,7 +102,7 @@ export async function timeMedian(times: number, fn: () => Promise<unknown> | unk
     const s = performance.now();
     await fn();
     t.push(performance.now() - s);
-    await settleRetired();
+    await settleFs();
   }
   return median(t);
 }
@@ -104,12 +116,11 @@ export async function timePaired(times: number, raw: () => number, fn: () => Pro
   const r: number[] = [];
   for (let i = 0; i < times; i++) {
     r.push(raw());
+    await settleFs();
     const s = performance.now();
     await fn();
     t.push(performance.now() - s);
-    // A save that replaced a large file unlinks it in the background; let that finish outside the timing
-    // so it never slows the next raw baseline.
-    await settleRetired();
+    await settleFs();
   }
   return { ms: median(t), rawMs: median(r) };
 }
