@@ -252,3 +252,40 @@ test('an asynchronous writer sees unchanged chunks while mutations run between i
   assert.deepEqual(imageState({ dimension: 4, metric: 'dot', ids: [...img.ids], vectors, metadata: [...img.metadata] }), want);
   img.release();
 });
+
+test('walks of scattered slots copy correctly when they share the kept copy buffer, one after another or interleaved', async () => {
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 400; i++) await db.insert({ id: `e${i}`, vector: vec(i) });
+  const since = db.seq;
+  // Every third entry changes: the change image's slots are scattered, so its chunks are copies.
+  for (let i = 0; i < 400; i += 3) await db.insert({ id: `e${i}`, vector: vec(i + 1000) });
+  const expected = (img: CollectionImage): string[] => img.ids.map((id) => bytes(Float32Array.from(db.get(id)!.vector)).toString('hex'));
+  const walk = (img: CollectionImage, k: number): string[] => {
+    const out: string[] = [];
+    for (const chunk of img.vectorChunks(k)) for (let j = 0; j < chunk.length; j += 4) out.push(bytes(chunk.slice(j, j + 4)).toString('hex'));
+    return out;
+  };
+  for (const k of [7, 50, 1000]) {
+    const img = db.openChanges(since);
+    assert.deepEqual(walk(img, k), expected(img), `sequential walk, ${k} per chunk`);
+    img.release();
+  }
+  // Two walks at once: each must own its copy buffer while it runs.
+  const a = db.openChanges(since);
+  const b = db.openChanges(since);
+  const ia = a.vectorChunks(5)[Symbol.iterator]();
+  const ib = b.vectorChunks(9)[Symbol.iterator]();
+  const ga: string[] = [];
+  const gb: string[] = [];
+  for (;;) {
+    const ra = ia.next();
+    const rb = ib.next();
+    if (!ra.done) for (let j = 0; j < ra.value.length; j += 4) ga.push(bytes(ra.value.slice(j, j + 4)).toString('hex'));
+    if (!rb.done) for (let j = 0; j < rb.value.length; j += 4) gb.push(bytes(rb.value.slice(j, j + 4)).toString('hex'));
+    if (ra.done && rb.done) break;
+  }
+  assert.deepEqual(ga, expected(a));
+  assert.deepEqual(gb, expected(b));
+  a.release();
+  b.release();
+});
