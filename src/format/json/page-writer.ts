@@ -1,11 +1,29 @@
 /**
  * Formats a document into two alternating pages (one being written while the other fills) and feeds
  * the bytes to a running SHA-256 until `digest()` (the checksum covers everything before it).
+ *
+ * With `offloadHash` the SHA-256 runs on the helper thread: the pages are shared memory, and a page is
+ * refilled only once both its write and its hash are done. The hash job keeps no bytes, so if the
+ * thread stops mid-document the writer fails with HashThreadLostError and the document must be written
+ * again, hashed here: {@link writeWithHashRetry} does that.
  */
 import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from '../../env/fs.js';
+import { HashThreadLostError, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import type { TextSink } from '../stream/sink.js';
 
 const PAGE_SIZE = 1 << 20;
+
+/** Documents of at least this many bytes are worth hashing on the helper thread. */
+export const OFFLOAD_HASH_MIN_BYTES = 4 << 20;
+
+/** Options of {@link PageWriter}. */
+export interface PageWriterOptions {
+  /** Page size in bytes (default 1 MiB). */
+  pageSize?: number;
+  /** Hash on the helper thread when it can (see the module comment). */
+  offloadHash?: boolean;
+}
 
 /** Page-buffered, hashing writer of document bytes. */
 export class PageWriter {
@@ -14,32 +32,50 @@ export class PageWriter {
   pos = 0;
   private other: Buffer;
   private otherBusy: Promise<void> = Promise.resolve();
-  private hash: Hash | undefined = createHash('sha256');
+  /** The hash computed here; undefined when offloaded or after `digest`. */
+  private hash: Hash | undefined;
+  /** The hash on the helper thread; undefined when local or after `digest`. */
+  private job: Sha256Job | undefined;
   private hashedTo = 0;
 
-  constructor(private readonly sink: TextSink, pageSize = PAGE_SIZE) {
-    this.page = Buffer.allocUnsafe(pageSize);
-    this.other = Buffer.allocUnsafe(pageSize);
+  constructor(private readonly sink: TextSink, options: PageWriterOptions = {}) {
+    if (options.offloadHash) {
+      const job = startSha256({ offload: true, retainViews: false });
+      if (job.offloaded) this.job = job;
+      else job.abandon();
+    }
+    if (!this.job) this.hash = createHash('sha256');
+    const size = options.pageSize ?? PAGE_SIZE;
+    this.page = this.alloc(size);
+    this.other = this.alloc(size);
+  }
+
+  /** True when the hash runs on the helper thread. */
+  get offloaded(): boolean {
+    return this.job !== undefined;
   }
 
   /** Ensures `n` bytes of room at `pos` (flushing, and growing the page for outsized items). */
   async room(n: number): Promise<void> {
     if (this.pos + n <= this.page.length) return;
     await this.flush();
-    if (n > this.page.length) this.page = Buffer.allocUnsafe(n);
+    if (n > this.page.length) this.page = this.alloc(n);
   }
 
   /** Hands the filled part of the page to the sink and switches pages. */
   async flush(): Promise<void> {
     if (this.pos === 0) return;
-    this.hashPage();
+    const hashed = this.hashPage();
     const full = this.page;
-    // One write in flight at a time: the other page's write must finish before this one starts.
+    // One write in flight at a time: the other page's write (and hash) must finish before this one starts.
     await this.otherBusy;
     const written = this.sink.write(full.subarray(0, this.pos));
+    const busy = hashed === undefined ? written : Promise.all([written, hashed]).then(([, ok]) => {
+      if (!ok) throw new HashThreadLostError();
+    });
     // Marked handled now; a failure still surfaces when the promise is awaited at the next flush or drain.
-    written.catch(() => undefined);
-    this.otherBusy = written;
+    busy.catch(() => undefined);
+    this.otherBusy = busy;
     this.page = this.other;
     this.other = full;
     this.pos = 0;
@@ -76,16 +112,54 @@ export class PageWriter {
     this.pos = pos;
   }
 
-  private hashPage(): void {
-    if (this.hash && this.pos > this.hashedTo) this.hash.update(this.page.subarray(this.hashedTo, this.pos));
-    this.hashedTo = this.pos;
+  /** Ends the hashed part of the document here and returns its SHA-256 (hex). */
+  async digest(): Promise<string> {
+    this.hashPage();
+    const { hash, job } = this;
+    this.hash = undefined;
+    this.job = undefined;
+    if (hash) return hash.digest('hex');
+    return (await (job as Sha256Job).digest()).toString('hex');
   }
 
-  /** Ends the hashed part of the document here and returns its SHA-256 (hex). */
-  digest(): string {
-    this.hashPage();
-    const hex = this.hash!.digest('hex');
-    this.hash = undefined;
-    return hex;
+  /**
+   * After a failure: drops an offloaded hash (the thread skips its queued pages) and waits for the
+   * write in flight to settle, so nothing lands in the file after this resolves.
+   */
+  async abort(): Promise<void> {
+    this.job?.abandon();
+    this.job = undefined;
+    await this.otherBusy.catch(() => undefined);
+  }
+
+  private alloc(n: number): Buffer {
+    return this.job ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);
+  }
+
+  /** Hashes the page's bytes not hashed yet; with the helper, resolves when it has (false: thread lost). */
+  private hashPage(): Promise<boolean> | undefined {
+    if (this.pos <= this.hashedTo) return undefined;
+    const view = this.page.subarray(this.hashedTo, this.pos);
+    this.hashedTo = this.pos;
+    if (this.hash) this.hash.update(view);
+    if (!this.job) return undefined;
+    this.job.update(view);
+    return this.job.barrier();
+  }
+}
+
+/**
+ * Runs `write(offloadHash)` into the temp file behind `handle`, hashing on the helper thread when
+ * `offloadHash` is asked for; if that thread stops mid-document, empties the file and runs `write`
+ * again with the hash computed here. `write` must start from an empty file each time.
+ */
+export async function writeWithHashRetry<T>(handle: FileHandle, offloadHash: boolean, write: (offloadHash: boolean) => Promise<T>): Promise<T> {
+  if (!offloadHash) return write(false);
+  try {
+    return await write(true);
+  } catch (err) {
+    if (!(err instanceof HashThreadLostError)) throw err;
+    await handle.truncate(0);
+    return write(false);
   }
 }

@@ -11,7 +11,7 @@ import { ProgressReporter, type ProgressCallback } from '../../util/progress.js'
 import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
 import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER } from './header.js';
-import { PageWriter } from './page-writer.js';
+import { OFFLOAD_HASH_MIN_BYTES, PageWriter, writeWithHashRetry } from './page-writer.js';
 import { DEFAULT_LEVEL, MAX_LEVEL, openSink } from '../stream/sink.js';
 import type { JsonCompression } from '../stream/sources.js';
 
@@ -124,25 +124,27 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
   const progress = new ProgressReporter('save', image.count + deleted.length, opts.onProgress);
   checkAbort(opts.signal);
   const head = headerText(image, userText, opts.createdAt ?? Date.now(), opts.baseChecksum ?? null);
-  const result = await publishAtomically(fs, path, async (handle) => {
+  const offload = image.count * image.dimension * 4 >= OFFLOAD_HASH_MIN_BYTES;
+  const result = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const sink = openSink(handle, compression, level);
+    const out = new PageWriter(sink, { offloadHash });
     try {
-      const out = new PageWriter(sink);
       await out.text(head);
       if (isChangeImage(image)) await writeDeleted(out, deleted, progress, opts.signal);
       await out.text(`"${MEMBER.vectors}":[`);
       await writeEntries(out, image, progress, opts.signal, opts.workers);
       await out.text(image.count > 0 ? '\n]' : ']');
-      const checksum = out.digest();
+      const checksum = await out.digest();
       await out.text(`,"${MEMBER.checksum}":"${checksum}"}\n`);
       await out.drain();
       const bytes = await sink.finish();
       return { path, bytes, checksum, count: image.count };
     } catch (err) {
+      await out.abort();
       sink.abort();
       throw err;
     }
-  });
+  }));
   progress.finish('saved');
   return result;
 }

@@ -8,7 +8,7 @@ import { publishAtomically } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
-import { PageWriter } from '../json/page-writer.js';
+import { OFFLOAD_HASH_MIN_BYTES, PageWriter, writeWithHashRetry } from '../json/page-writer.js';
 import { checkExportAbort, checkImage, checkWriteOptions } from './exchange-io.js';
 import { openSink } from './sink.js';
 
@@ -43,23 +43,25 @@ export async function writeExchange(fs: FileSystem, path: string, image: Collect
   checkExportAbort(signal);
   const header = layout.header(user, Date.now());
   const progress = new ProgressReporter('export', image.count, options?.onProgress);
-  const result = await publishAtomically(fs, path, async (handle) => {
+  const offload = image.count * image.dimension * 4 >= OFFLOAD_HASH_MIN_BYTES;
+  const result = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const sink = openSink(handle, compression, level);
+    const out = new PageWriter(sink, { offloadHash });
     try {
-      const out = new PageWriter(sink);
       await put(out, header);
       await layout.entries(out, progress, signal);
-      const checksum = out.digest();
+      const checksum = await out.digest();
       await put(out, layout.trailer(image.count, checksum));
       await out.drain();
       const bytes = await sink.finish();
       checkExportAbort(signal);
       return { path, files: [path], bytes, count: image.count, checksum };
     } catch (err) {
+      await out.abort();
       sink.abort();
       throw err;
     }
-  });
+  }));
   progress.finish('exported');
   return result;
 }
