@@ -6,7 +6,7 @@
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, cpus } from 'node:os';
-import { Report } from './report.js';
+import { Report, settleIn } from './report.js';
 import { benchPersistence, type BenchSettings } from './persistence.js';
 import { benchSnapshots } from './snapshot.js';
 import { benchStore } from './store.js';
@@ -26,6 +26,7 @@ const n = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 5000 : 100_000;
 
 const dir = join(process.env.QUIVER_BENCH_DIR ?? tmpdir(), `quiver-bench-${process.pid}`);
 mkdirSync(dir, { recursive: true });
+settleIn(dir);
 const settings: BenchSettings = { n, dim: 384, rounds: quick ? 1 : 3, pairedRounds: quick ? 1 : 5, queries: quick ? 20 : 200, dir };
 const report = new Report({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, quick, n, dim: settings.dim });
 try {

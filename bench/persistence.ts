@@ -10,7 +10,7 @@ import { VectorDB } from '../src/engine/vector-db.js';
 import { DatabasePersistence } from '../src/persistence/database-persistence.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import { RawIo, rawBaseline, rewriteInPlace } from './raw.js';
-import { Report, timeMedian, timePaired } from './report.js';
+import { Report, settleFs, timeMedian, timePaired } from './report.js';
 
 /** Settings of one run. */
 export interface BenchSettings {
@@ -100,6 +100,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
       for (let d = 0; d < s.dim; d++) v[d] = rnd() - 0.5;
       await db.insert({ id: `doc-${j}`, vector: v, metadata: { title: `changed ${j}`, round } });
     }
+    await settleFs();
     const t0 = performance.now();
     const path = await p.saveIncremental();
     incTimes.push(performance.now() - t0);

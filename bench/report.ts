@@ -1,8 +1,8 @@
 /**
  * Benchmark results: one row per measured figure, printed as a table and optionally as JSON.
  */
-import { spawnSync } from 'node:child_process';
 import { settleRetired } from '../src/env/atomic.js';
+import { commitJournal, fsyncTree } from './raw.js';
 
 /** One measured figure. */
 export interface Row {
@@ -83,15 +83,24 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+let journalDir: string | undefined;
+
+/** Where {@link settleFs} commits the journal: a directory on the file system the benchmarks write to. */
+export function settleIn(dir: string): void {
+  journalDir = dir;
+}
+
 /**
  * Lets the file system finish what earlier steps left pending, outside every timing: the background
- * unlink of a file a save replaced, and the freeing of removed files' blocks, which ext4 (mounted with
- * discard here) does at the next journal commit, i.e. inside whichever fsync comes next. Without this
- * the step after a removal pays for it (~50 ms for 160 MB), whoever made the removal.
+ * unlink of a file a save replaced, the data of `flushDir` written without fsync, and the freeing of
+ * removed files' blocks, which ext4 (mounted with discard here) does at the next journal commit, i.e.
+ * inside whichever fsync comes next. Without this the step after a removal pays for it (~50 ms for
+ * 160 MB), whoever made the removal.
  */
-export async function settleFs(): Promise<void> {
+export async function settleFs(flushDir?: string): Promise<void> {
   await settleRetired();
-  spawnSync('sync');
+  if (flushDir) fsyncTree(flushDir);
+  if (journalDir) commitJournal(journalDir);
 }
 
 /** Runs `fn` `times` times (after `setup` each time) and returns the median wall time in ms. */

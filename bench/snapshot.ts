@@ -17,7 +17,7 @@ import type { SnapshotInfo } from '../src/snapshot/types.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import type { BenchSettings } from './persistence.js';
 import { RawIo, rawBaseline } from './raw.js';
-import { Report, timeMedian, timePaired } from './report.js';
+import { Report, settleFs, timeMedian, timePaired } from './report.js';
 
 /** Changes `fraction` of the entries of `db` (new vectors and metadata for existing ids). */
 async function changeEntries(db: VectorDB, n: number, fraction: number, seed: number): Promise<void> {
@@ -33,6 +33,7 @@ async function changeEntries(db: VectorDB, n: number, fraction: number, seed: nu
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  await settleFs();
   const t0 = performance.now();
   const value = await fn();
   return { ms: performance.now() - t0, value };

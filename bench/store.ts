@@ -98,9 +98,9 @@ function rawReadDir(dir: string): number {
 }
 
 async function timeOpen(dir: string, rounds: number, raw?: () => number): Promise<{ ms: number; rawMs: number; db: DurableVectorDB }> {
-  // The directory was just written (without fsync in durability 'none'): let the kernel finish writing
-  // it back first, as it has by the time a process restarts, instead of during the timed opens.
-  await settleFs();
+  // The directory was just written (without fsync in durability 'none'): have it written back first,
+  // as it has been by the time a process restarts, instead of during the timed opens.
+  await settleFs(dir);
   const times: number[] = [];
   const raws: number[] = [];
   let last: DurableVectorDB | undefined;
