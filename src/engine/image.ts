@@ -16,41 +16,16 @@
  */
 import { QuiverError } from '../errors.js';
 import type { ChangeImage, CollectionImage, Id, Metadata, Metric } from './types.js';
+import { KeptBuffers } from '../util/kept-buffers.js';
 
 /** Shortest run of untouched consecutive slots handed out zero-copy (shorter runs are copied). */
 const ZERO_COPY_MIN = 64;
 
 /**
- * One copy buffer kept between chunk walks for KEEP_SCRATCH_MS: writing to fresh memory is slow on
- * some virtual machines (~10 µs per 4 KiB page, ~4 ms for the 1.5 MB a 1% delta of 100,000 × 384
- * copies), which was a fifth of an incremental save. Buffers above 8 MiB are not kept.
+ * One copy buffer (up to 8 MiB) kept between chunk walks: faulting in a fresh 1.5 MB buffer (a 1% delta
+ * of 100,000 x 384) was a fifth of an incremental save on some virtual machines.
  */
-let spareScratch: Float32Array | undefined;
-let dropSpare: ReturnType<typeof setTimeout> | undefined;
-const KEEP_SCRATCH_MS = 10_000;
-const MAX_KEPT_FLOATS = 2 << 20;
-
-/** A copy buffer of at least `floats` elements (the kept one when it is big enough). */
-function takeScratch(floats: number): Float32Array {
-  const s = spareScratch;
-  if (s !== undefined && s.length >= floats) {
-    spareScratch = undefined;
-    return s;
-  }
-  return new Float32Array(floats);
-}
-
-/** Keeps `scratch` for the next walk (the bigger of it and the one kept), for a while. */
-function keepScratch(scratch: Float32Array): void {
-  if (scratch.length > MAX_KEPT_FLOATS || (spareScratch !== undefined && spareScratch.length >= scratch.length)) return;
-  spareScratch = scratch;
-  if (dropSpare) clearTimeout(dropSpare);
-  dropSpare = setTimeout(() => {
-    spareScratch = undefined;
-    dropSpare = undefined;
-  }, KEEP_SCRATCH_MS);
-  dropSpare.unref();
-}
+const spareCopies = new KeptBuffers<Float32Array>(1, 8 << 20);
 
 /** What the engine passes to build an image. */
 export interface ImageParts {
@@ -223,7 +198,10 @@ export class ViewImage implements CollectionImage {
           p += run;
           continue;
         }
-        scratch ??= takeScratch(Math.min(maxEntries, n) * d);
+        if (scratch === undefined) {
+          const floats = Math.min(maxEntries, n) * d;
+          scratch = spareCopies.take((b) => b.length >= floats) ?? new Float32Array(floats);
+        }
         let m = 0;
         while (p < n && m < maxEntries) {
           const s = slots[p];
@@ -244,7 +222,7 @@ export class ViewImage implements CollectionImage {
     } finally {
       this.lent.delete(range);
       // The consumer is done with every chunk once the walk ends (each is valid only until the next).
-      if (scratch) keepScratch(scratch);
+      if (scratch) spareCopies.give(scratch);
     }
   }
 }

@@ -11,6 +11,7 @@ import type { CollectionImage } from '../engine/types.js';
 import { littleEndianBytes } from '../format/qvdb/endian.js';
 import { vectorLanes } from '../util/hash-content.js';
 import { startSha256, type Sha256Job } from '../util/hash-worker.js';
+import { KeptBuffers } from '../util/kept-buffers.js';
 import { finishHashes } from './content-hash.js';
 
 /** Bytes of vectors per chunk taken from an image. */
@@ -20,36 +21,15 @@ export const LANES_OFFLOAD_MIN_BYTES = 4 << 20;
 /** Shared copies in flight to the helper thread. */
 const RING = 3;
 
-/** How long unused ring buffers are kept for the next snapshot. */
-export const RING_KEEP_MS = 10_000;
-
 /**
- * Ring buffers of VECTOR_CHUNK_BYTES kept between snapshots: writing to fresh memory is slow on some
- * virtual machines (~10 µs per 4 KiB page, ~70 ms for a new ring), and scheduled snapshots come back
- * to back. Dropped RING_KEEP_MS after the last use.
+ * Ring buffers of VECTOR_CHUNK_BYTES kept between snapshots (scheduled snapshots come back to back, and
+ * a fresh ring is ~70 ms of page faults on some virtual machines).
  */
-const spareRing: SharedArrayBuffer[] = [];
-let dropSpare: ReturnType<typeof setTimeout> | undefined;
+const spareRing = new KeptBuffers<SharedArrayBuffer>(RING, VECTOR_CHUNK_BYTES);
 
 /** A ring buffer of `bytes` (at least VECTOR_CHUNK_BYTES, so that kept buffers fit every caller). */
 function takeRingBuffer(bytes: number): SharedArrayBuffer {
-  if (bytes === VECTOR_CHUNK_BYTES) {
-    const b = spareRing.pop();
-    if (b) return b;
-  }
-  return new SharedArrayBuffer(bytes);
-}
-
-function returnRingBuffers(ring: readonly Slot[]): void {
-  for (const slot of ring) {
-    if (slot.copy.buffer.byteLength === VECTOR_CHUNK_BYTES && spareRing.length < RING) spareRing.push(slot.copy.buffer as SharedArrayBuffer);
-  }
-  if (dropSpare) clearTimeout(dropSpare);
-  dropSpare = setTimeout(() => {
-    spareRing.length = 0;
-    dropSpare = undefined;
-  }, RING_KEEP_MS);
-  dropSpare.unref();
+  return (bytes === VECTOR_CHUNK_BYTES ? spareRing.take(() => true) : undefined) ?? new SharedArrayBuffer(bytes);
 }
 
 interface Slot {
@@ -150,7 +130,7 @@ export async function produceVectors(image: CollectionImage, count: number, hash
     job?.abandon();
     // Safe even after a failure: a lane computation still reading a buffer only feeds this call's
     // discarded results, and the next user copies its own bytes in before anything reads them.
-    if (ring.length > 0) returnRingBuffers(ring);
+    for (const slot of ring) spareRing.give(slot.copy.buffer as SharedArrayBuffer);
   }
   if (entries !== count) throw new QuiverError('INVALID_ARGUMENT', `the image yielded ${entries} vectors, expected ${count}`);
   finishHashes(lanes, dim, image.metadata, finished, entries - finished, out);

@@ -83,8 +83,9 @@ export class ReadWindow {
    * checked pos + n <= size, so no buffer grows beyond what the file holds.
    */
   async ensure(pos: number, n: number): Promise<number> {
+    const held = this.at(pos, n);
+    if (held >= 0) return held;
     const end = this.start + this.buf.length;
-    if (pos >= this.start && pos + n <= end) return pos - this.start;
     // Bytes of [pos, ...) already in the window are carried over instead of being read again.
     const keep = pos >= this.start && pos < end ? end - pos : 0;
     const a = this.ahead;
