@@ -6,16 +6,15 @@ import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { TEMP_SUFFIX, settleRetired } from '../../src/env/atomic.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
-import type { FileHandle, FileSystem, OpenMode } from '../../src/env/fs.js';
+import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { QuiverError } from '../../src/errors.js';
 import { OFFLOAD_HASH_MIN_BYTES } from '../../src/format/json/page-writer.js';
 import { exportImage, importFile } from '../../src/interchange/index.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
-import { stopHashThreadForTests } from '../../src/util/hash-worker.js';
 import { clusteredDataset } from '../../support/datasets.js';
 import { assertSameDb } from '../support/db.js';
-import { hashThreadReady } from '../support/hash-thread.js';
+import { hashThreadReady, threadKilling } from '../support/hash-thread.js';
 
 const DIM = 32;
 const N = Math.ceil(OFFLOAD_HASH_MIN_BYTES / (DIM * 4)) + 77;
@@ -40,25 +39,6 @@ async function importInto(fs: FileSystem, path: string, format: string): Promise
   const db = new VectorDB({ dimension: DIM, metric: 'cosine' });
   db.replaceAll((await importFile(fs, path, { format: format as 'msgpack', verifyChecksum: true })).columns);
   return db;
-}
-
-/** A file system whose handles stop the helper thread at the `at`-th write of 64 KiB or more. */
-function threadKilling(inner: MemoryFileSystem, at: number): FileSystem {
-  let big = 0;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'open') return Reflect.get(target, prop, receiver) as unknown;
-      return async (path: string, mode: OpenMode): Promise<FileHandle> => {
-        const h = await target.open(path, mode);
-        const write = h.write.bind(h);
-        h.write = (data: Uint8Array, position?: number) => {
-          if (data.length >= 64 << 10 && ++big === at) stopHashThreadForTests();
-          return write(data, position);
-        };
-        return h;
-      };
-    },
-  });
 }
 
 for (const format of ['msgpack', 'jsonl']) {

@@ -5,10 +5,9 @@
  * With `offloadHash` the SHA-256 runs on the helper thread: the pages are shared memory, and a page is
  * refilled only once both its write and its hash are done. The hash job keeps no bytes, so if the
  * thread stops mid-document the writer fails with HashThreadLostError and the document must be written
- * again, hashed here: {@link writeWithHashRetry} does that.
+ * again, hashed here: writeWithHashRetry (env/hash-retry.ts) does that.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { FileHandle } from '../../env/fs.js';
 import { HashThreadLostError, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import type { TextSink } from '../stream/sink.js';
 
@@ -145,21 +144,5 @@ export class PageWriter {
     if (!this.job) return undefined;
     this.job.update(view);
     return this.job.barrier();
-  }
-}
-
-/**
- * Runs `write(offloadHash)` into the temp file behind `handle`, hashing on the helper thread when
- * `offloadHash` is asked for; if that thread stops mid-document, empties the file and runs `write`
- * again with the hash computed here. `write` must start from an empty file each time.
- */
-export async function writeWithHashRetry<T>(handle: FileHandle, offloadHash: boolean, write: (offloadHash: boolean) => Promise<T>): Promise<T> {
-  if (!offloadHash) return write(false);
-  try {
-    return await write(true);
-  } catch (err) {
-    if (!(err instanceof HashThreadLostError)) throw err;
-    await handle.truncate(0);
-    return write(false);
   }
 }

@@ -11,7 +11,8 @@ import { ProgressReporter, type ProgressCallback } from '../../util/progress.js'
 import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
 import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER } from './header.js';
-import { OFFLOAD_HASH_MIN_BYTES, PageWriter, writeWithHashRetry } from './page-writer.js';
+import { OFFLOAD_HASH_MIN_BYTES, PageWriter } from './page-writer.js';
+import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { DEFAULT_LEVEL, MAX_LEVEL, openSink } from '../stream/sink.js';
 import type { JsonCompression } from '../stream/sources.js';
 

@@ -2,12 +2,13 @@
  * Lays out a .qvdb file on an open handle: header, sections (each hashed and optionally compressed as
  * it streams), directory, footer. Holds at most one write buffer plus one compressor's output.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { QuiverError } from '../../errors.js';
 import { BufferedWriter } from '../../env/buffered-writer.js';
 import type { FileHandle } from '../../env/fs.js';
 import type { ProgressReporter } from '../../util/progress.js';
+import { HashThreadLostError, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import { Codec, SectionType, VECTORS_ALIGNMENT, type CodecCode, type FileKindCode, type SectionTypeCode } from './constants.js';
 import { CompressStream } from './codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader, sectionName, type DirectoryEntry } from './layout.js';
@@ -26,6 +27,17 @@ export type RawWrite = (chunk: Uint8Array) => Promise<void>;
 export interface AssemblerControl {
   signal?: AbortSignal;
   progress: ProgressReporter;
+}
+
+/** How one section is written. */
+export interface SectionOptions {
+  /**
+   * Uncompressed sections only: compute the SHA-256 on the helper thread, so that the calling thread
+   * is free while the bytes are written (chunks of shared memory go as they are; others are copied
+   * into shared memory first). If the thread stops mid-section the write fails with
+   * HashThreadLostError: the file must then be written again (see writeWithHashRetry).
+   */
+  offloadHash?: boolean;
 }
 
 /** Builds one file; call `header`, then `section` per section, then `finish`. */
@@ -49,31 +61,20 @@ export class QvdbAssembler {
    * Writes one section: `body` produces its raw bytes through the given writer. VECTORS stored with
    * codec NONE are first aligned to VECTORS_ALIGNMENT with zero padding.
    */
-  async section(type: SectionTypeCode, codec: CodecCode, level: number, body: (write: RawWrite) => Promise<void>): Promise<void> {
+  async section(type: SectionTypeCode, codec: CodecCode, level: number, body: (write: RawWrite) => Promise<void>, opts: SectionOptions = {}): Promise<void> {
     if (type === SectionType.VECTORS && codec === Codec.NONE) {
       const pad = (VECTORS_ALIGNMENT - (this.out.position % VECTORS_ALIGNMENT)) % VECTORS_ALIGNMENT;
       if (pad > 0) await this.out.write(new Uint8Array(pad));
     }
     const offset = this.out.position;
-    const hash = createHash('sha256');
+    const hasher = opts.offloadHash && codec === Codec.NONE ? this.offloadedHasher() : undefined;
+    const hash = hasher ? undefined : createHash('sha256');
     let stored = 0;
     let raw = 0;
     const storedWrite = async (b: Uint8Array): Promise<void> => {
       stored += b.length;
-      if (b.length < WRITE_BUFFER) {
-        hash.update(b);
-        await this.out.write(b);
-        return;
-      }
-      // Large chunks: start the write (it runs on a libuv thread), let it get dispatched, hash the
-      // same bytes meanwhile, then wait. Hashing and writing overlap instead of adding up.
-      await this.out.flush();
-      const pending = this.out.write(b);
-      pending.catch(() => undefined); // observed below; keeps a failure during nextTurn from being "unhandled"
-      await nextTurn();
-      hash.update(b);
-      await pending;
-      this.maybeSyncInBackground(b.length);
+      if (hasher) await hasher.write(b);
+      else await this.writeHashing(b, hash as Hash);
     };
     const compress = codec === Codec.NONE ? undefined : new CompressStream(codec, level, storedWrite);
     const rawWrite: RawWrite = async (chunk) => {
@@ -83,14 +84,70 @@ export class QvdbAssembler {
       else await storedWrite(chunk);
       this.ctl.progress.advance(chunk.length, `writing ${sectionName(type)}`);
     };
+    let sha256: Buffer;
     try {
       await body(rawWrite);
       if (compress) await compress.end();
+      sha256 = hasher ? await hasher.digest() : (hash as Hash).digest();
     } catch (err) {
       compress?.destroy();
+      hasher?.abandon();
       throw err;
     }
-    this.entries.push({ type, codec, level, offset, storedLength: stored, rawLength: raw, sha256: hash.digest() });
+    this.entries.push({ type, codec, level, offset, storedLength: stored, rawLength: raw, sha256 });
+  }
+
+  /** Writes `b` and hashes it here, overlapping the two for large chunks. */
+  private async writeHashing(b: Uint8Array, hash: Hash): Promise<void> {
+    if (b.length < WRITE_BUFFER) {
+      hash.update(b);
+      await this.out.write(b);
+      return;
+    }
+    // Start the write (it runs on a libuv thread), let it get dispatched, hash the same bytes
+    // meanwhile, then wait. Hashing and writing overlap instead of adding up.
+    await this.out.flush();
+    const pending = this.out.write(b);
+    pending.catch(() => undefined); // observed below; keeps a failure during nextTurn from being "unhandled"
+    await nextTurn();
+    hash.update(b);
+    await pending;
+    this.maybeSyncInBackground(b.length);
+  }
+
+  /**
+   * A section hash on the helper thread, or undefined when the thread is not available. Each chunk is
+   * written while the thread hashes it, and both are awaited before the next (the caller may reuse or
+   * change a chunk once its write resolved).
+   */
+  private offloadedHasher(): { write(b: Uint8Array): Promise<void>; digest(): Promise<Buffer>; abandon(): void } | undefined {
+    const job: Sha256Job = startSha256({ offload: true, retainViews: false });
+    if (!job.offloaded) {
+      job.abandon();
+      return undefined;
+    }
+    let staging: Uint8Array | undefined;
+    return {
+      write: async (b) => {
+        let view = b;
+        if (!(b.buffer instanceof SharedArrayBuffer)) {
+          if (!staging || staging.length < b.length) staging = new Uint8Array(new SharedArrayBuffer(Math.max(b.length, WRITE_BUFFER)));
+          view = staging.subarray(0, b.length);
+          view.set(b);
+        }
+        const large = b.length >= WRITE_BUFFER;
+        if (large) await this.out.flush();
+        const pending = this.out.write(b);
+        pending.catch(() => undefined); // observed below
+        job.update(view);
+        const hashed = job.barrier();
+        await pending;
+        if (!(await hashed)) throw new HashThreadLostError();
+        if (large) this.maybeSyncInBackground(b.length);
+      },
+      digest: () => job.digest(),
+      abandon: () => job.abandon(),
+    };
   }
 
   /** Writes directory and footer, flushes, and returns the file size and the file checksum. */

@@ -4,14 +4,16 @@
  * building one value for the whole column.
  */
 import { FRAME_LENGTH_SIZE, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES } from './constants.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pack, unpackOne } from './msgpack.js';
 
 /**
- * Encodes a column as frames, packing whole batches of items as one array (several times faster than
- * item by item). The batch size adapts to the bytes per item seen so far, aiming at
- * FRAME_TARGET_BYTES per frame, capped at FRAME_MAX_ITEMS items.
+ * The frames of a column, one at a time, packing whole batches of items as one array (several times
+ * faster than item by item). The batch size adapts to the bytes per item seen so far, aiming at
+ * `targetBytes` per frame (tests set it), capped at FRAME_MAX_ITEMS items. Each frame is its length
+ * prefix and its body, in two arrays.
  */
-export async function writeFrames<T>(items: readonly T[], toItem: (item: T, i: number) => unknown, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+export function* encodeFrames<T>(items: readonly T[], toItem: (item: T, i: number) => unknown, targetBytes = FRAME_TARGET_BYTES): Generator<[Uint8Array, Uint8Array]> {
   let batch = 64;
   for (let start = 0; start < items.length; ) {
     const end = Math.min(items.length, start + batch);
@@ -20,12 +22,80 @@ export async function writeFrames<T>(items: readonly T[], toItem: (item: T, i: n
     const body = pack(slice);
     const head = new Uint8Array(FRAME_LENGTH_SIZE);
     new DataView(head.buffer).setUint32(0, body.length, true);
-    await write(head);
-    await write(body);
+    yield [head, body];
     const perItem = Math.max(1, body.length / slice.length);
     // Grow at most 8x per frame so one unexpectedly large item cannot make a huge batch.
-    batch = Math.max(1, Math.min(FRAME_MAX_ITEMS, batch * 8, Math.floor(FRAME_TARGET_BYTES / perItem)));
+    batch = Math.max(1, Math.min(FRAME_MAX_ITEMS, batch * 8, Math.floor(targetBytes / perItem)));
     start = end;
+  }
+}
+
+/** Encodes a column as frames (see {@link encodeFrames}) through `write`. */
+export async function writeFrames<T>(items: readonly T[], toItem: (item: T, i: number) => unknown, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+  for (const [head, body] of encodeFrames(items, toItem)) {
+    await write(head);
+    await write(body);
+  }
+}
+
+/**
+ * A column's frames encoded ahead of their turn, while the file is busy with an earlier section:
+ * `encodeAhead` packs frames (yielding to the event loop between them) until `budget` bytes are held
+ * or `stop()` is called; `write` then writes those and encodes the rest as it goes. Nothing is
+ * encoded twice, and an item that cannot be encoded fails `write` (not `encodeAhead`), in its turn.
+ * Each frame is encoded in one go on the thread that also keeps the file's writes going, which is
+ * why frames are small (FRAME_TARGET_BYTES).
+ */
+export class FramesAhead<T> {
+  private readonly frames: Iterator<[Uint8Array, Uint8Array]>;
+  private readonly ready: Uint8Array[] = [];
+  private held = 0;
+  private stopped = false;
+  private failure: { err: unknown } | undefined;
+  private done = false;
+
+  constructor(items: readonly T[], toItem: (item: T, i: number) => unknown, private readonly budget: number) {
+    this.frames = encodeFrames(items, toItem);
+  }
+
+  /** Encodes frames until the budget is reached, everything is encoded, or `stop()`; never rejects. */
+  async encodeAhead(): Promise<void> {
+    while (!this.stopped && !this.done && this.failure === undefined && this.held < this.budget) {
+      this.next(this.ready);
+      await nextTurn();
+    }
+  }
+
+  /** Ends `encodeAhead` at its next frame. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Writes every frame: those encoded ahead, then the rest. Call after `encodeAhead` settled. */
+  async write(write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+    this.stop();
+    for (const b of this.ready.splice(0)) await write(b);
+    const one: Uint8Array[] = [];
+    while (this.next(one)) for (const b of one.splice(0)) await write(b);
+    if (this.failure) throw this.failure.err;
+  }
+
+  /** Encodes one frame into `into`; false at the end. An encoding error is kept for `write`. */
+  private next(into: Uint8Array[]): boolean {
+    if (this.done || this.failure) return false;
+    try {
+      const r = this.frames.next();
+      if (r.done) {
+        this.done = true;
+        return false;
+      }
+      into.push(r.value[0], r.value[1]);
+      this.held += r.value[0].length + r.value[1].length;
+      return true;
+    } catch (err) {
+      this.failure = { err };
+      return false;
+    }
   }
 }
 

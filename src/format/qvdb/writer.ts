@@ -1,7 +1,8 @@
 /**
  * writeQvdb: saves a CollectionImage (kind full) or a ChangeImage (kind delta) as one .qvdb file,
- * published atomically. Vectors go from the image's chunks straight to the file; ids and metadata
- * stream as frames. Never holds the whole database in one buffer.
+ * published atomically, with its sections in the order MANIFEST, VECTORS, IDS, METADATA, DELETED.
+ * Vectors go from the image's chunks straight to the file; ids and metadata stream as frames (up to
+ * FRAMES_AHEAD_BYTES of each encoded ahead). Never holds the whole database in one buffer.
  */
 import { QuiverError } from '../../errors.js';
 import type { ChangeImage, CollectionImage, Id } from '../../engine/types.js';
@@ -11,7 +12,9 @@ import { ProgressReporter, type ProgressCallback } from '../../util/progress.js'
 import { FileKind, FORMAT_VERSION, IO_CHUNK_BYTES, LIBRARY_VERSION, MAX_DIMENSION, SectionType, Codec } from './constants.js';
 import { resolveCodec, type Compression } from './codec.js';
 import { QvdbAssembler, type RawWrite } from './assembler.js';
-import { writeFrames } from './frames.js';
+import { FramesAhead, writeFrames } from './frames.js';
+import { HASH_OFFLOAD_MIN_BYTES } from './sections.js';
+import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { encodeManifest, userMapProblem, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
 import { littleEndianBytes } from './endian.js';
@@ -43,6 +46,9 @@ export interface WriteQvdbResult {
 }
 
 const METRICS: readonly string[] = ['cosine', 'euclidean', 'dot', 'manhattan'];
+
+/** Bytes of id frames, and of metadata frames, encoded ahead while the vectors are written (the rest in their turn). */
+const FRAMES_AHEAD_BYTES = 64 << 20;
 
 function isChangeImage(image: CollectionImage | ChangeImage): image is ChangeImage {
   return 'sinceSeq' in image;
@@ -117,16 +123,29 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   const total = image.count * image.dimension * 4 + image.count * 16 + (delta?.deletedIds.length ?? 0) * 16;
   const progress = new ProgressReporter('save', total, opts.onProgress);
   if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the save was aborted before it started; nothing was written');
-  const done = await publishAtomically(fs, path, async (handle) => {
+  // Big uncompressed vector sections are hashed on the helper thread, and they come first: the calling
+  // thread encodes the id and metadata frames that follow while the vectors are written.
+  const offload = codec === Codec.NONE && image.count * image.dimension * 4 >= HASH_OFFLOAD_MIN_BYTES;
+  const done = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const asm = new QvdbAssembler(handle, { signal: opts.signal, progress });
     await asm.header(delta ? FileKind.DELTA : FileKind.FULL);
     await asm.section(SectionType.MANIFEST, Codec.NONE, 0, (w) => w(encodeManifest(manifest)));
-    await asm.section(SectionType.IDS, codec, level, (w) => writeFrames(image.ids, (id, i) => checkId(id, `id of entry ${i}`), w));
-    await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w));
-    await asm.section(SectionType.METADATA, codec, level, (w) => writeFrames(image.metadata, checkMetadata, w));
+    const budget = offloadHash ? FRAMES_AHEAD_BYTES : 0;
+    const ids = new FramesAhead(image.ids, (id, i) => checkId(id, `id of entry ${i}`), budget);
+    const metadata = new FramesAhead(image.metadata, checkMetadata, budget);
+    const ahead = ids.encodeAhead().then(() => metadata.encodeAhead());
+    try {
+      await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w), { offloadHash });
+    } finally {
+      ids.stop();
+      metadata.stop();
+      await ahead;
+    }
+    await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
+    await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
     if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, (id, i) => checkId(id, `deleted id ${i}`), w));
     return asm.finish();
-  });
+  }));
   progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }

@@ -8,7 +8,8 @@ import { publishAtomically } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
-import { OFFLOAD_HASH_MIN_BYTES, PageWriter, writeWithHashRetry } from '../json/page-writer.js';
+import { OFFLOAD_HASH_MIN_BYTES, PageWriter } from '../json/page-writer.js';
+import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { checkExportAbort, checkImage, checkWriteOptions } from './exchange-io.js';
 import { openSink } from './sink.js';
 

@@ -5,11 +5,12 @@ import { createHash } from 'node:crypto';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { readQvdb, readQvdbInfo, writeQvdb } from '../../../src/format/qvdb/index.js';
-import { Codec, FileKind, HEADER_SIZE, SectionType } from '../../../src/format/qvdb/constants.js';
+import { Codec, FileKind, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES, HEADER_SIZE, SectionType } from '../../../src/format/qvdb/constants.js';
 import { DecompressStream } from '../../../src/format/qvdb/codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader } from '../../../src/format/qvdb/layout.js';
 import { encodeManifest } from '../../../src/format/qvdb/manifest.js';
-import { encodeFrame, FrameDecoder } from '../../../src/format/qvdb/frames.js';
+import { encodeFrame, encodeFrames, FrameDecoder } from '../../../src/format/qvdb/frames.js';
+import { unpackOne } from '../../../src/format/qvdb/msgpack.js';
 import { makeImage, randomVectors } from '../../support/image.js';
 import { assembleFile, parseFile, patchHeader, type RawSection } from './surgery.js';
 
@@ -139,7 +140,7 @@ test('unknown and reserved (INDEX) section types are skipped by v1 readers', asy
   assert.deepEqual(r.columns.ids, ['a', 'b', 'c']);
   const fs = new MemoryFileSystem();
   fs.writeFileSync('/i.qvdb', assembleFile(kind, extra));
-  assert.deepEqual((await readQvdbInfo(fs, '/i.qvdb')).directory.map((d) => d.section), ['manifest', 'ids', 'vectors', 'metadata', 'index', 'section type 200']);
+  assert.deepEqual((await readQvdbInfo(fs, '/i.qvdb')).directory.map((d) => d.section), ['manifest', 'vectors', 'ids', 'metadata', 'index', 'section type 200']);
 });
 
 test('record items of the wrong type are corrupt even when hashes match', async () => {
@@ -157,28 +158,41 @@ test('record items of the wrong type are corrupt even when hashes match', async 
   }
 });
 
-test('writers bound frames by item count and by bytes', async () => {
+test('writers bound frames by bytes, and by item count', async () => {
   const fs = new MemoryFileSystem();
   const n = 140_000;
   const ids = Array.from({ length: n }, (_, i) => i);
   const metadata = ids.map((i) => ({ text: 'm'.repeat(500), i }));
   await writeQvdb(fs, '/f.qvdb', makeImage({ dimension: 1, ids, vectors: new Float32Array(n), metadata }));
   const { sections } = parseFile(fs.readFileSync('/f.qvdb'));
-  const frameSizes = (type: number): number[] => {
+  const frames = (type: number): { items: number[]; bytes: number[] } => {
     const s = sections.find((x) => x.type === type);
     assert.ok(s);
-    const sizes: number[] = [];
-    const dec = new FrameDecoder(s.rawLength, (items) => sizes.push(items.length), (p) => assert.fail(p));
+    const items: number[] = [];
+    const dec = new FrameDecoder(s.rawLength, (batch) => items.push(batch.length), (p) => assert.fail(p));
     dec.push(s.stored);
     dec.end();
-    return sizes;
+    const bytes: number[] = [];
+    for (let at = 0; at < s.stored.length; ) {
+      const len = new DataView(s.stored.buffer, s.stored.byteOffset + at, 4).getUint32(0, true);
+      bytes.push(len);
+      at += 4 + len;
+    }
+    return { items, bytes };
   };
-  const idFrames = frameSizes(SectionType.IDS);
-  assert.equal(idFrames.reduce((a, b) => a + b, 0), n);
-  assert.ok(idFrames.every((k) => k <= 65_536) && idFrames.includes(65_536), idFrames.join(','));
-  const metaFrames = frameSizes(SectionType.METADATA);
-  assert.equal(metaFrames.reduce((a, b) => a + b, 0), n);
-  assert.ok(Math.max(...metaFrames) < 5000, `~1 MiB frames of ~520-byte items: ${metaFrames.slice(0, 8).join(',')}`);
+  for (const type of [SectionType.IDS, SectionType.METADATA]) {
+    const f = frames(type);
+    assert.equal(f.items.reduce((a, b) => a + b, 0), n);
+    assert.ok(f.items.length > 1);
+    // The first frame holds 64 items; later ones are sized from the bytes per item of the frame before
+    // (ids here grow from 1 to 5 bytes, so a frame can overshoot while they do).
+    assert.equal(f.items[0], 64);
+    assert.ok(f.bytes.slice(1).every((b) => b <= FRAME_TARGET_BYTES * 1.5), f.bytes.join(','));
+  }
+  // With a byte target that tiny items cannot reach, the item cap closes frames.
+  const big = [...encodeFrames(ids, (i) => i, 1 << 30)].map(([, body]) => (unpackOne(body) as unknown[]).length);
+  assert.equal(big.reduce((a, b) => a + b, 0), n);
+  assert.ok(big.every((k) => k <= FRAME_MAX_ITEMS) && big.includes(FRAME_MAX_ITEMS), big.join(','));
 });
 
 test('a frame split across any chunk boundaries decodes the same', () => {

@@ -62,7 +62,7 @@ for (const compression of CODECS) {
     const info = await readQvdbInfo(fs, '/db.qvdb');
     assert.equal(info.checksum, w.checksum);
     assert.equal(info.kind, 'full');
-    assert.deepEqual(info.directory.map((d) => d.section), ['manifest', 'ids', 'vectors', 'metadata']);
+    assert.deepEqual(info.directory.map((d) => d.section), ['manifest', 'vectors', 'ids', 'metadata']);
     assert.deepEqual(info.directory.slice(1).map((d) => d.compression), [compression, compression, compression]);
     const vec = info.directory.find((d) => d.section === 'vectors');
     assert.equal(vec?.rawLength, ids.length * dim * 4);
