@@ -2,7 +2,7 @@
  * Lays out a .qvdb file on an open handle: header, sections (each hashed and optionally compressed as
  * it streams), directory, footer. Holds at most one write buffer plus one compressor's output.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { QuiverError } from '../../errors.js';
 import { BufferedWriter } from '../../env/buffered-writer.js';
@@ -32,12 +32,19 @@ export interface AssemblerControl {
 /** How one section is written. */
 export interface SectionOptions {
   /**
-   * Uncompressed sections only: compute the SHA-256 on the helper thread, so that the calling thread
-   * is free while the bytes are written (chunks of shared memory go as they are; others are copied
-   * into shared memory first). If the thread stops mid-section the write fails with
-   * HashThreadLostError: the file must then be written again (see writeWithHashRetry).
+   * Uncompressed sections whose first chunk is shared memory only: compute the SHA-256 on the helper
+   * thread, so that the calling thread is free while the bytes are written (later chunks that are not
+   * shared memory are copied into shared memory first). If the thread stops mid-section the write
+   * fails with HashThreadLostError: the file must then be written again (see writeWithHashRetry).
    */
   offloadHash?: boolean;
+}
+
+/** Writes a section's stored chunks and computes their SHA-256. */
+interface SectionHasher {
+  write(b: Uint8Array): Promise<void>;
+  digest(): Promise<Buffer>;
+  abandon(): void;
 }
 
 /** Builds one file; call `header`, then `section` per section, then `finish`. */
@@ -67,14 +74,14 @@ export class QvdbAssembler {
       if (pad > 0) await this.out.write(new Uint8Array(pad));
     }
     const offset = this.out.position;
-    const hasher = opts.offloadHash && codec === Codec.NONE ? this.offloadedHasher() : undefined;
-    const hash = hasher ? undefined : createHash('sha256');
+    // Chosen at the first stored chunk (an empty section is hashed here).
+    let hasher: SectionHasher | undefined;
     let stored = 0;
     let raw = 0;
     const storedWrite = async (b: Uint8Array): Promise<void> => {
       stored += b.length;
-      if (hasher) await hasher.write(b);
-      else await this.writeHashing(b, hash as Hash);
+      hasher ??= (opts.offloadHash && codec === Codec.NONE && b.buffer instanceof SharedArrayBuffer ? this.offloadedHasher() : undefined) ?? this.localHasher();
+      await hasher.write(b);
     };
     const compress = codec === Codec.NONE ? undefined : new CompressStream(codec, level, storedWrite);
     const rawWrite: RawWrite = async (chunk) => {
@@ -88,7 +95,7 @@ export class QvdbAssembler {
     try {
       await body(rawWrite);
       if (compress) await compress.end();
-      sha256 = hasher ? await hasher.digest() : (hash as Hash).digest();
+      sha256 = await (hasher ?? this.localHasher()).digest();
     } catch (err) {
       compress?.destroy();
       hasher?.abandon();
@@ -97,30 +104,38 @@ export class QvdbAssembler {
     this.entries.push({ type, codec, level, offset, storedLength: stored, rawLength: raw, sha256 });
   }
 
-  /** Writes `b` and hashes it here, overlapping the two for large chunks. */
-  private async writeHashing(b: Uint8Array, hash: Hash): Promise<void> {
-    if (b.length < WRITE_BUFFER) {
-      hash.update(b);
-      await this.out.write(b);
-      return;
-    }
-    // Start the write (it runs on a libuv thread), let it get dispatched, hash the same bytes
-    // meanwhile, then wait. Hashing and writing overlap instead of adding up.
-    await this.out.flush();
-    const pending = this.out.write(b);
-    pending.catch(() => undefined); // observed below; keeps a failure during nextTurn from being "unhandled"
-    await nextTurn();
-    hash.update(b);
-    await pending;
-    this.maybeSyncInBackground(b.length);
+  /** A section hash computed here; large chunks are hashed while they are being written. */
+  private localHasher(): SectionHasher {
+    const hash = createHash('sha256');
+    return {
+      write: async (b) => {
+        if (b.length < WRITE_BUFFER) {
+          hash.update(b);
+          await this.out.write(b);
+          return;
+        }
+        // Start the write (it runs on a libuv thread), let it get dispatched, hash the same bytes
+        // meanwhile, then wait. Hashing and writing overlap instead of adding up.
+        await this.out.flush();
+        const pending = this.out.write(b);
+        pending.catch(() => undefined); // observed below; keeps a failure during nextTurn from being "unhandled"
+        await nextTurn();
+        hash.update(b);
+        await pending;
+        this.maybeSyncInBackground(b.length);
+      },
+      digest: () => Promise.resolve(hash.digest()),
+      abandon: () => undefined,
+    };
   }
 
   /**
    * A section hash on the helper thread, or undefined when the thread is not available. Each chunk is
    * written while the thread hashes it, and both are awaited before the next (the caller may reuse or
-   * change a chunk once its write resolved).
+   * change a chunk once its write resolved). Chunks not in shared memory are copied into a shared
+   * staging buffer for the thread.
    */
-  private offloadedHasher(): { write(b: Uint8Array): Promise<void>; digest(): Promise<Buffer>; abandon(): void } | undefined {
+  private offloadedHasher(): SectionHasher | undefined {
     const job: Sha256Job = startSha256({ offload: true, retainViews: false });
     if (!job.offloaded) {
       job.abandon();
