@@ -42,6 +42,7 @@ export { QuiverError, CorruptionError, isQuiverError } from './errors.js';
 export type { ErrorCode, CorruptionLocation } from './errors.js';
 export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
 export { NodeFileSystem, nodeFs } from './env/node-fs.js';
+export { dropSpares } from './env/atomic.js';
 export * from './snapshot/index.js';
 export * from './storage/index.js';
 export { DurableVectorDB, openVectorDB } from './store/index.js';

@@ -29,6 +29,8 @@ export interface FileStat {
   mtimeMs: number;
   isFile: boolean;
   isDirectory: boolean;
+  /** Number of names (hard links) of the file, when the file system knows it. */
+  links?: number;
 }
 
 /** The narrow file-system surface QuiverDB needs. Paths are plain strings (node `path` semantics). */

@@ -137,7 +137,17 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
   async stat(path: string): Promise<FileStat> {
     const node = this.lookup(path, 'stat');
     const isFile = node.kind === 'file';
-    return { size: isFile ? node.data.length : 0, mtimeMs: node.mtimeMs, isFile, isDirectory: !isFile };
+    return { size: isFile ? node.data.length : 0, mtimeMs: node.mtimeMs, isFile, isDirectory: !isFile, links: isFile ? this.namesOf(node, this.root) : 1 };
+  }
+
+  /** Names of `node` in the tree under `dir` (its hard links). */
+  private namesOf(node: FsNode, dir: DirNode): number {
+    let n = 0;
+    for (const child of dir.entries.values()) {
+      if (child === node) n++;
+      else if (child.kind === 'dir') n += this.namesOf(node, child);
+    }
+    return n;
   }
 
   async rm(path: string, options?: { recursive?: boolean }): Promise<void> {

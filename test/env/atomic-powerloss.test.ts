@@ -3,7 +3,7 @@
 // survival of unsynced writes and directory operations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanTempFiles, settleRetired } from '../../src/env/atomic.js';
+import { cleanTempFiles, dropSpares, publishAtomically, settleRetired } from '../../src/env/atomic.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
@@ -25,8 +25,9 @@ async function powerLossViolations(publish: Publisher, withOld = true, contents:
       if (op.n >= n) throw new PowerCut(`power cut before op ${op.n}`);
     };
     const acknowledged = await publish(fs).then(() => true, () => false);
-    // A large publish unlinks the replaced file in the background (that unlink meets the power cut too).
+    // A large publish keeps or unlinks the replaced file in the background (which meets the power cut too).
     await settleRetired();
+    await dropSpares();
     const images: Array<[string, MemoryFileSystem]> = [['durable only', mem.snapshotDurable()]];
     for (let seed = 0; seed < seeds; seed++) images.push([`seed ${seed}`, mem.snapshotDurable({ seed })]);
     for (const [how, img] of images) {
@@ -59,9 +60,29 @@ test('publishAtomically survives a power cut at every operation: old or new, new
 test('a large publish (which retires the file it replaces) survives a power cut at every operation, the background unlink included', async () => {
   const { violations, cuts } = await powerLossViolations((fs) => publishNew(fs, LARGE), true, LARGE, 4);
   assert.deepEqual(violations, []);
-  // Two more operations (link before the rename, the unlink after the directory fsync); the loop ends
-  // at the first acknowledged publish, which is the cut before that unlink: the retired name is left.
+  // Two more operations (link before the rename, the stat after the directory fsync that decides to
+  // keep it as a spare); the loop ends at the first acknowledged publish, which is the cut before that
+  // stat: the retired name is left.
   assert.equal(cuts, PUBLISH_OPS + 2);
+});
+
+test('a large publish written over the spare of the previous one survives a power cut at every operation', async () => {
+  // The first publish (of the old content again) leaves the replaced file as the spare; the second
+  // writes the new content over that spare in place, truncates it, and renames it over the target.
+  const twice = async (fs: FileSystem): Promise<unknown> => {
+    await publishAtomically(fs, TARGET, (h) => h.write(LARGE.old, 0));
+    await settleRetired();
+    return publishNew(fs, LARGE);
+  };
+  const ops: string[] = [];
+  const probe = new FaultFileSystem(freshDisk(true, LARGE));
+  await twice(probe);
+  ops.push(...probe.ops.map((o) => o.kind));
+  await dropSpares();
+  assert.ok(ops.includes('truncate'), `the second publish wrote over the spare: ${ops.join(',')}`);
+  const { violations, cuts } = await powerLossViolations(twice, true, LARGE, 4);
+  assert.deepEqual(violations, []);
+  assert.ok(cuts > 2 * PUBLISH_OPS, `${cuts} cuts`);
 });
 
 test('publishAtomically with no previous file: missing or new at every cut', async () => {

@@ -136,7 +136,8 @@ export class QvdbAssembler {
    * staging buffer for the thread.
    */
   private offloadedHasher(): SectionHasher | undefined {
-    const job: Sha256Job = startSha256({ offload: true, retainViews: false });
+    // A save never waits for the thread to start: until it is up, sections are hashed here.
+    const job: Sha256Job = startSha256({ offload: true, onlyIfReady: true, retainViews: false });
     if (!job.offloaded) {
       job.abandon();
       return undefined;

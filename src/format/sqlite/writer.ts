@@ -97,9 +97,10 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
       await h.close();
     }
     step = 'rename';
+    // SQLite creates its own file: a spare could not be written over, so none is kept.
     await commitTempFile(fs, tmp, path, bytes, (done) => {
       step = done;
-    });
+    }, false);
     return { path, bytes, checksum: built.checksum, count: built.count };
   } catch (err) {
     if (db?.open) db.close();
