@@ -20,7 +20,8 @@ export function tempPathFor(path: string): string {
 }
 
 /**
- * Writes `path` atomically: `write` fills a fresh temp file through `handle`; then fsync, rename,
+ * Writes `path` atomically: `write` fills a temp file through `handle` (a new one, or the path's spare,
+ * which it writes over from offset 0 and which is then cut to what was written); then fsync, rename,
  * fsync directory. On any failure the temp file is removed, the target is untouched, and the error is
  * rethrown as a QuiverError (OS codes kept).
  */
