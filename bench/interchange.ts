@@ -11,7 +11,7 @@ import { codecFor, exchangeFormats, exportImage, importFile } from '../src/inter
 import { clusteredDataset } from '../support/datasets.js';
 import { RawIo, rawBaseline } from './raw.js';
 import type { BenchSettings } from './persistence.js';
-import { Report, timePaired } from './report.js';
+import { endStep, Report, timePaired } from './report.js';
 
 const TARGETS: Record<string, number> = { sqlite: 3, msgpack: 3, parquet: 3 };
 
@@ -29,7 +29,10 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
   report.add({ suite, name: `raw write+fsync ${mb} MB (new file)`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb} MB`, value: raw.readMs, unit: 'ms' });
   const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
-  db.replaceAll({ ...data, vectors: data.vectors.slice() });
+  // A shared slab, as the engine's own are at this size (see the persistence suite).
+  const slab = new Float32Array(new SharedArrayBuffer(data.vectors.byteLength));
+  slab.set(data.vectors);
+  db.replaceAll({ ...data, vectors: slab });
 
   for (const format of exchangeFormats()) {
     const codec = codecFor(format);
@@ -53,5 +56,6 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
     if (count !== s.n) throw new Error(`${format} import returned ${count} entries, expected ${s.n}`);
     report.ratio(suite, `${format} import (verified, into columns)`, imp.ms, 'ms', imp.rawMs, 'raw read, same rounds', TARGETS[format], { bytes });
     for (const f of files) rmSync(f, { force: true });
+    await endStep();
   }
 }

@@ -10,7 +10,7 @@ import { VectorDB } from '../src/engine/vector-db.js';
 import { DatabasePersistence } from '../src/persistence/database-persistence.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import { RawIo, rawBaseline, rewriteInPlace } from './raw.js';
-import { Report, settleFs, timeMedian, timePaired } from './report.js';
+import { endStep, Report, settleFs, timeMedian, timePaired } from './report.js';
 
 /** Settings of one run. */
 export interface BenchSettings {
@@ -59,6 +59,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
     const size = statSync(file).size;
     const target = format === 'binary' ? 1.5 : 10;
     report.ratio(suite, `${format} save (durable)`, save.ms, 'ms', save.rawMs, 'raw write, new file, same rounds', target, { bytes: size });
+    await endStep();
     let loaded: VectorDB | undefined;
     const load = await timePaired(s.pairedRounds, () => io.read(), async () => {
       loaded = new VectorDB({ dimension: s.dim, metric: 'cosine' });
@@ -120,6 +121,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
   }
   incTimes.sort((a, b) => a - b);
   const incMs = incTimes[incTimes.length >> 1];
+  await endStep();
   report.add({ suite, name: 'binary full save (incremental base)', value: fullMs, unit: 'ms', extra: { bytes: fullBytes } });
   report.add({ suite, name: 'saveIncremental after 1% changes: time', value: incMs, unit: 'ms', baseline: fullMs, baselineName: 'full save', target: '≤ 0.05×', ratio: incMs / fullMs, pass: incMs / fullMs <= 0.05 });
   report.add({ suite, name: 'saveIncremental after 1% changes: bytes', value: incBytes, unit: 'B', baseline: fullBytes, baselineName: 'full save', target: '≤ 0.05×', ratio: incBytes / fullBytes, pass: incBytes / fullBytes <= 0.05 });

@@ -1,7 +1,7 @@
 /**
  * Benchmark results: one row per measured figure, printed as a table and optionally as JSON.
  */
-import { settleRetired } from '../src/env/atomic.js';
+import { dropSpares, settleRetired } from '../src/env/atomic.js';
 import { commitJournal, fsyncTree } from './raw.js';
 
 /** One measured figure. */
@@ -101,6 +101,16 @@ export async function settleFs(flushDir?: string): Promise<void> {
   await settleRetired();
   if (flushDir) fsyncTree(flushDir);
   if (journalDir) commitJournal(journalDir);
+}
+
+/**
+ * Ends a step that will not write its files again: their spares (the previous versions a save keeps to
+ * write over next time) are unlinked now, and the file system settled, instead of a spare's unlink
+ * landing, 60 s later, inside some other step's timing.
+ */
+export async function endStep(): Promise<void> {
+  await dropSpares();
+  await settleFs();
 }
 
 /** Runs `fn` `times` times (after `setup` each time) and returns the median wall time in ms. */
