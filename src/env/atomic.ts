@@ -173,10 +173,11 @@ function keepOrRelease(fs: FileSystem, path: string, retired: string): void {
 }
 
 function keepSpare(fs: FileSystem, path: string, name: string): void {
+  // Drop an older spare first: forgetting it may remove the now empty map of `fs`.
+  const old = spares.get(fs)?.get(path);
+  if (old) dropSpare(old, path);
   let byPath = spares.get(fs);
   if (!byPath) spares.set(fs, (byPath = new Map()));
-  const old = byPath.get(path);
-  if (old) dropSpare(old, path);
   const spare: Spare = { fs, name, timer: setTimeout(() => dropSpare(spare, path), SPARE_KEEP_MS) };
   spare.timer.unref();
   byPath.set(path, spare);

@@ -6,9 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { link, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanTempFiles, dropSpares, publishAtomically, RETIRE_MIN_BYTES, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { fileURLToPath } from 'node:url';
+import { cleanTempFiles, dropSpares, publishAtomically, RETIRE_MIN_BYTES, settleRetired, SPARE_KEEP_MS, TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { DIR, freshDisk, LARGE, publishNew, TARGET, targetState } from './publish-helpers.js';
@@ -170,4 +172,69 @@ test('on the real file system the replaced file becomes the spare, the next publ
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a spare left unused for SPARE_KEEP_MS is unlinked', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const mem = freshDisk(true, LARGE);
+  await publishNew(mem, LARGE);
+  await settleRetired();
+  assert.equal((await mem.readdir(DIR)).length, 2, 'the target and its spare');
+  t.mock.timers.tick(SPARE_KEEP_MS - 1);
+  await settleRetired();
+  assert.equal((await mem.readdir(DIR)).length, 2, 'still kept just before the deadline');
+  t.mock.timers.tick(1);
+  await settleRetired();
+  assert.deepEqual(await mem.readdir(DIR), ['target']);
+  // Nothing is left to reuse: the next publish writes a new file.
+  const fs = new FaultFileSystem(mem);
+  await publishAtomically(fs, TARGET, (h) => h.write(LARGE.old, 0));
+  assert.ok(!fs.ops.some((o) => o.kind === 'truncate'), 'no spare written over');
+  await dropSpares();
+});
+
+test('a process that exits while it keeps spares leaves none behind on the real file system', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'quiver-spare-exit-'));
+  try {
+    const atomic = fileURLToPath(new URL('../../src/env/atomic.js', import.meta.url));
+    const nodeFsModule = fileURLToPath(new URL('../../src/env/node-fs.js', import.meta.url));
+    const script = `
+      const { publishAtomically, settleRetired } = await import(${JSON.stringify(atomic)});
+      const { NodeFileSystem } = await import(${JSON.stringify(nodeFsModule)});
+      const fs = new NodeFileSystem();
+      const path = ${JSON.stringify(join(dir, 'big'))};
+      const bytes = new Uint8Array(${RETIRE_BYTES});
+      for (let i = 0; i < 3; i++) await publishAtomically(fs, path, (h) => h.write(bytes.fill(i), 0));
+      await settleRetired();
+      const { readdirSync } = await import('node:fs');
+      console.log(readdirSync(${JSON.stringify(dir)}).length);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '2', 'while running: the target and one spare');
+    assert.deepEqual(await readdir(dir), ['big'], 'after exit: the target alone');
+    assert.ok((await readFile(join(dir, 'big'))).every((b) => b === 2));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('publishes that overlap their background retire steps still keep exactly one spare, which dropSpares removes', async () => {
+  const mem = freshDisk(true, LARGE);
+  // A slow stat and no settling in between: each publish starts before the previous one's spare is kept.
+  const slowStat = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop !== 'stat') return Reflect.get(target, prop, receiver) as unknown;
+      return async (path: string) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return target.stat(path);
+      };
+    },
+  });
+  for (let i = 0; i < 4; i++) await publishAtomically(slowStat, TARGET, (h) => h.write(i % 2 ? LARGE.new : LARGE.old, 0));
+  await settleRetired();
+  assert.equal((await mem.readdir(DIR)).length, 2, 'the target and one spare');
+  await dropSpares();
+  assert.deepEqual(await mem.readdir(DIR), ['target']);
+  assert.equal(targetState(mem, 'after four publishes', LARGE), 'new');
 });
