@@ -6,12 +6,10 @@
 import { QuiverError } from '../errors.js';
 import { normAt } from './distance.js';
 import type { ImageRegistry } from './image.js';
-import { startPrefault, type Prefault } from '../util/hash-worker.js';
+import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
 import type { Id, Metadata, Metric } from './types.js';
 
-/** Slabs at least this big are SharedArrayBuffer-backed (see `allocate`). */
-const SHARED_SLAB_MIN_BYTES = 4 << 20;
 
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
@@ -79,7 +77,7 @@ export class SlotStore {
       const bytes = capacity * this.dim * 4;
       // Big slabs live in shared memory so that writers can have them hashed on a helper thread
       // without copying (loads already hand the engine shared slabs; both behave the same here).
-      this.slab = new Float32Array(bytes >= SHARED_SLAB_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+      this.slab = new Float32Array(bytes >= OFFLOAD_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     } catch (err) {
       throw new QuiverError('LIMIT_EXCEEDED', `cannot allocate room for ${capacity} vectors of dimension ${this.dim}: ${(err as Error).message}`, {}, { cause: err });
     }

@@ -4,10 +4,10 @@
  * callers bound them by what the file's size allows before passing them in.
  */
 import type { Id, Metadata } from '../engine/types.js';
+import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 
 const MIN_CAPACITY = 16;
-/** With `shared`, vector stores of at least this size are SharedArrayBuffer-backed, like engine slabs. */
-export const SHARED_VECTORS_MIN_BYTES = 4 << 20;
+
 
 /** Options of {@link ColumnsBuilder}. */
 export interface ColumnsBuilderOptions {
@@ -64,7 +64,7 @@ export class ColumnsBuilder {
 
   private allocate(floats: number): Float32Array {
     const bytes = floats * 4;
-    return new Float32Array(this.options.shared && bytes >= SHARED_VECTORS_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    return new Float32Array(this.options.shared && bytes >= OFFLOAD_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   }
 
   /** True when `id` was already committed. */

@@ -5,7 +5,7 @@
  * the bytes do not match their SHA-256, the checksum mismatch is what is reported.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { startSha256, type Sha256Job } from '../util/hash-worker.js';
+import { OFFLOAD_MIN_BYTES, startSha256, type Sha256Job } from '../util/hash-worker.js';
 import { allNormsClaimed, claimNorms } from '../util/hash-norms.js';
 import { CorruptionError, QuiverError } from '../errors.js';
 import { DecompressStream, RawLengthError } from '../format/qvdb/codec.js';
@@ -118,8 +118,6 @@ export async function readDataFile(store: SnapshotStore, key: string, file: Mani
   }
 }
 
-/** Uncompressed files at least this big, read into shared memory, are hashed on the helper thread. */
-const OFFLOAD_MIN_BYTES = 4 << 20;
 
 async function readDirect(store: SnapshotStore, key: string, file: ManifestFile, into: Uint8Array, ctl: FileReadControl, where: { file: string; section: string }): Promise<void> {
   const shared = into.buffer instanceof SharedArrayBuffer && into.length >= OFFLOAD_MIN_BYTES;

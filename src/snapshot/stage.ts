@@ -13,6 +13,7 @@ import { readChecksums } from './catalog.js';
 import type { SnapshotContext } from './context.js';
 import { missingFile, readDataFile, type NormsRequest } from './file-reader.js';
 import { rememberNorms } from '../util/hash-norms.js';
+import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 import { snapshotKey } from './layout.js';
 import type { ManifestFile, SnapshotManifest } from './manifest.js';
 import { RecordsDecoder, type DecodedRecords } from './records.js';
@@ -48,7 +49,7 @@ export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotM
   let buffer: Float32Array;
   // A verified, uncompressed base lands in shared memory: the SHA-256 helper thread hashes it in place
   // and, for a lone cosine snapshot, computes the norms the engine would otherwise compute here.
-  const shared = ctl.verify && base.compression === 'none' && capacity * dim * 4 >= 4 << 20;
+  const shared = ctl.verify && base.compression === 'none' && capacity * dim * 4 >= OFFLOAD_MIN_BYTES;
   const norms: NormsRequest | undefined = shared && links.length === 1 && base.metric === 'cosine' && HOST_IS_LITTLE_ENDIAN
     ? { dim, out: new Float64Array(new SharedArrayBuffer(capacity * 8)), complete: false }
     : undefined;

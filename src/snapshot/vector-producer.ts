@@ -10,14 +10,13 @@ import { QuiverError } from '../errors.js';
 import type { CollectionImage } from '../engine/types.js';
 import { littleEndianBytes } from '../format/qvdb/endian.js';
 import { vectorLanes } from '../util/hash-content.js';
-import { startSha256, type Sha256Job } from '../util/hash-worker.js';
+import { OFFLOAD_MIN_BYTES, startSha256, type Sha256Job } from '../util/hash-worker.js';
 import { KeptBuffers } from '../util/kept-buffers.js';
 import { finishHashes } from './content-hash.js';
 
 /** Bytes of vectors per chunk taken from an image. */
 export const VECTOR_CHUNK_BYTES = 8 << 20;
 /** Images with at least this many bytes of vectors have their lanes computed on the helper thread. */
-export const LANES_OFFLOAD_MIN_BYTES = 4 << 20;
 /** Shared copies in flight to the helper thread. */
 const RING = 3;
 
@@ -48,7 +47,7 @@ interface Slot {
 export async function produceVectors(image: CollectionImage, count: number, hashes: Uint32Array, write: (raw: Uint8Array) => Promise<void>, chunkBytes = VECTOR_CHUNK_BYTES): Promise<void> {
   const dim = image.dimension;
   const perChunk = Math.max(1, Math.floor(chunkBytes / (dim * 4)));
-  let job: Sha256Job | undefined = count * dim * 4 >= LANES_OFFLOAD_MIN_BYTES ? startSha256({ offload: true }) : undefined;
+  let job: Sha256Job | undefined = count * dim * 4 >= OFFLOAD_MIN_BYTES ? startSha256({ offload: true }) : undefined;
   if (job && !job.offloaded) job = undefined;
   // Lanes are computed into the hashes' own slots and finished in place (see hashChunk).
   const lanes = job ? new Int32Array(new SharedArrayBuffer(count * 8)) : new Int32Array(hashes.buffer, hashes.byteOffset, hashes.length);

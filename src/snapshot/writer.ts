@@ -10,7 +10,8 @@ import { checkAbort } from '../storage/store.js';
 import type { ProgressReporter } from '../util/progress.js';
 import type { SnapshotContext } from './context.js';
 import { HashThreadLostError } from '../util/hash-worker.js';
-import { LANES_OFFLOAD_MIN_BYTES, produceVectors } from './vector-producer.js';
+import { produceVectors } from './vector-producer.js';
+import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 import { writeDataFile, type WrittenFile } from './file-writer.js';
 import type { SnapshotSource } from './image-source.js';
 import { checksumFileName, dataFileName, MANIFEST_NAME, RECORDS_FORMAT, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, snapshotKey, snapshotPrefix } from './layout.js';
@@ -68,7 +69,7 @@ export async function writeSnapshot(ctx: SnapshotContext, spec: SnapshotSpec, sr
         if (!(err instanceof HashThreadLostError)) hashFailed(err);
         throw err;
       }
-    }, { ...fileCtl, offloadHash: count * dim * 4 >= LANES_OFFLOAD_MIN_BYTES, onRaw: (n) => { vectorRaw = n; report(); } });
+    }, { ...fileCtl, offloadHash: count * dim * 4 >= OFFLOAD_MIN_BYTES, onRaw: (n) => { vectorRaw = n; report(); } });
 
     const header: RecordsHeader = { format: RECORDS_FORMAT, version: 1, contentHash: CONTENT_HASH, entries: count, deleted: src.deletedIds.length, cleared: src.cleared, dimension: dim };
     const writeRecordFile = (): Promise<WrittenFile> => writeDataFile(ctx.store, snapshotKey(spec.id, recordsName), recordsName, 'metadata', (write) =>

@@ -9,6 +9,14 @@ import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-thread.js';
 import { PREFAULT_FRONT, PREFAULT_STOP } from './prefault-pages.js';
 
+/**
+ * Work on at least this many bytes goes to the helper thread (hashing, norms, content lanes, prefault),
+ * and buffers at least this big are shared memory so that it can: below it, messages and thread
+ * start-up cost more than they save. Engine slabs, load buffers and every writer use this one bound, so
+ * a slab big enough to be hashed on the thread is always one the thread can read.
+ */
+export const OFFLOAD_MIN_BYTES = 4 << 20;
+
 /** Idle time after which the helper thread is closed (a later job starts a new one). */
 export const HASH_IDLE_MS = 10_000;
 

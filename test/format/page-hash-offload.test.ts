@@ -9,7 +9,7 @@ import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { QuiverError } from '../../src/errors.js';
-import { OFFLOAD_HASH_MIN_BYTES } from '../../src/format/json/page-writer.js';
+import { OFFLOAD_MIN_BYTES } from '../../src/util/hash-worker.js';
 import { exportImage, importFile } from '../../src/interchange/index.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { clusteredDataset } from '../../support/datasets.js';
@@ -17,7 +17,7 @@ import { assertSameDb } from '../support/db.js';
 import { hashThreadReady, threadKilling } from '../support/hash-thread.js';
 
 const DIM = 32;
-const N = Math.ceil(OFFLOAD_HASH_MIN_BYTES / (DIM * 4)) + 77;
+const N = Math.ceil(OFFLOAD_MIN_BYTES / (DIM * 4)) + 77;
 
 function bigDb(seed: number): VectorDB {
   const data = clusteredDataset(N, DIM, seed, 8);

@@ -13,9 +13,6 @@ import type { TextSink } from '../stream/sink.js';
 
 const PAGE_SIZE = 1 << 20;
 
-/** Documents of at least this many bytes are worth hashing on the helper thread. */
-export const OFFLOAD_HASH_MIN_BYTES = 4 << 20;
-
 /** Options of {@link PageWriter}. */
 export interface PageWriterOptions {
   /** Page size in bytes (default 1 MiB). */

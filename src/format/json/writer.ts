@@ -11,7 +11,8 @@ import { ProgressReporter, type ProgressCallback } from '../../util/progress.js'
 import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
 import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER } from './header.js';
-import { OFFLOAD_HASH_MIN_BYTES, PageWriter } from './page-writer.js';
+import { PageWriter } from './page-writer.js';
+import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { DEFAULT_LEVEL, MAX_LEVEL, openSink } from '../stream/sink.js';
 import type { JsonCompression } from '../stream/sources.js';
@@ -125,7 +126,7 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
   const progress = new ProgressReporter('save', image.count + deleted.length, opts.onProgress);
   checkAbort(opts.signal);
   const head = headerText(image, userText, opts.createdAt ?? Date.now(), opts.baseChecksum ?? null);
-  const offload = image.count * image.dimension * 4 >= OFFLOAD_HASH_MIN_BYTES;
+  const offload = image.count * image.dimension * 4 >= OFFLOAD_MIN_BYTES;
   const result = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const sink = openSink(handle, compression, level);
     const out = new PageWriter(sink, { offloadHash });

@@ -12,14 +12,9 @@ import { DecompressStream, RawLengthError } from './codec.js';
 import { sectionName, type DirectoryEntry } from './layout.js';
 import { readExact, type OpenedQvdb } from './open.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from './endian.js';
-import { startSha256, type Sha256Job } from '../../util/hash-worker.js';
+import { OFFLOAD_MIN_BYTES, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import { allNormsClaimed, claimNorms, rememberNorms } from '../../util/hash-norms.js';
 
-/**
- * Uncompressed VECTORS sections at least this big are hashed on the SHA-256 helper thread; smaller
- * ones are not worth the messages.
- */
-export const HASH_OFFLOAD_MIN_BYTES = 4 << 20;
 
 /** How a data section is read. */
 export interface SectionReadControl {
@@ -153,11 +148,11 @@ export async function readVectorSection(q: OpenedQvdb, e: DirectoryEntry, floats
     if (e.codec === Codec.NONE) {
       // Big verified sections land in shared memory so the helper thread can hash them in place
       // while later pieces are read and ids and metadata are decoded here.
-      const offload = ctl.verify && floats * 4 >= HASH_OFFLOAD_MIN_BYTES;
+      const offload = ctl.verify && floats * 4 >= OFFLOAD_MIN_BYTES;
       const room = (floats + spareFloats) * 4;
       // Room as big as the engine's shared slabs is shared too, whatever the checkpoint holds: the store
       // replays its log into it, and the helper thread can then fault that room in ahead of the replay.
-      const buffer = offload || room >= HASH_OFFLOAD_MIN_BYTES ? new SharedArrayBuffer(room) : new ArrayBuffer(room);
+      const buffer = offload || room >= OFFLOAD_MIN_BYTES ? new SharedArrayBuffer(room) : new ArrayBuffer(room);
       bytes = new Uint8Array(buffer, 0, floats * 4);
       const job = ctl.verify ? startSha256({ offload }) : undefined;
       // The helper thread also computes cosine norms while it hashes (the same bytes, already in its

@@ -13,8 +13,8 @@ import { FileKind, FORMAT_VERSION, IO_CHUNK_BYTES, LIBRARY_VERSION, MAX_DIMENSIO
 import { resolveCodec, type Compression } from './codec.js';
 import { QvdbAssembler, type RawWrite } from './assembler.js';
 import { FramesAhead, writeFrames } from './frames.js';
-import { HASH_OFFLOAD_MIN_BYTES } from './sections.js';
 import { writeWithHashRetry } from '../../env/hash-retry.js';
+import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { encodeManifest, userMapProblem, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
 import { littleEndianBytes } from './endian.js';
@@ -125,7 +125,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the save was aborted before it started; nothing was written');
   // Big uncompressed vector sections are hashed on the helper thread, and they come first: the calling
   // thread encodes the id and metadata frames that follow while the vectors are written.
-  const offload = codec === Codec.NONE && image.count * image.dimension * 4 >= HASH_OFFLOAD_MIN_BYTES;
+  const offload = codec === Codec.NONE && image.count * image.dimension * 4 >= OFFLOAD_MIN_BYTES;
   const done = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const asm = new QvdbAssembler(handle, { signal: opts.signal, progress });
     await asm.header(delta ? FileKind.DELTA : FileKind.FULL);

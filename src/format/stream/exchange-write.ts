@@ -8,7 +8,8 @@ import { publishAtomically } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
-import { OFFLOAD_HASH_MIN_BYTES, PageWriter } from '../json/page-writer.js';
+import { PageWriter } from '../json/page-writer.js';
+import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { checkExportAbort, checkImage, checkWriteOptions } from './exchange-io.js';
 import { openSink } from './sink.js';
@@ -44,7 +45,7 @@ export async function writeExchange(fs: FileSystem, path: string, image: Collect
   checkExportAbort(signal);
   const header = layout.header(user, Date.now());
   const progress = new ProgressReporter('export', image.count, options?.onProgress);
-  const offload = image.count * image.dimension * 4 >= OFFLOAD_HASH_MIN_BYTES;
+  const offload = image.count * image.dimension * 4 >= OFFLOAD_MIN_BYTES;
   const result = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const sink = openSink(handle, compression, level);
     const out = new PageWriter(sink, { offloadHash });

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { readQvdb, readQvdbInfo, writeQvdb } from '../../../src/format/qvdb/index.js';
-import { HASH_OFFLOAD_MIN_BYTES } from '../../../src/format/qvdb/sections.js';
+import { OFFLOAD_MIN_BYTES } from '../../../src/util/hash-worker.js';
 import { IO_CHUNK_BYTES } from '../../../src/format/qvdb/constants.js';
 import { bytesOf, makeImage, randomVectors } from '../../support/image.js';
 import { hashThreadReady, threadKilling } from '../../support/hash-thread.js';
 
 // Big enough that the VECTORS section is hashed on the helper thread on both sides.
 const DIM = 96;
-const COUNT = Math.ceil(HASH_OFFLOAD_MIN_BYTES / (DIM * 4)) + 123;
+const COUNT = Math.ceil(OFFLOAD_MIN_BYTES / (DIM * 4)) + 123;
 
 
 async function bigFile(fs: MemoryFileSystem): Promise<Float32Array> {
@@ -29,7 +29,7 @@ test('big files saved and loaded with the hash thread round trip bit-exactly, wi
   const vectors = await bigFile(fs); // the vectors are hashed on the thread now
   assert.ok(Buffer.from(fs.readFileSync('/big.qvdb')).equals(Buffer.from(cold.readFileSync('/big.qvdb'))), 'identical bytes either way');
   const info = await readQvdbInfo(fs, '/big.qvdb');
-  assert.ok(info.directory.some((d) => d.section === 'vectors' && d.storedLength >= HASH_OFFLOAD_MIN_BYTES));
+  assert.ok(info.directory.some((d) => d.section === 'vectors' && d.storedLength >= OFFLOAD_MIN_BYTES));
   const r = await readQvdb(fs, '/big.qvdb');
   assert.ok(r.kind === 'full');
   assert.equal(r.columns.ids.length, COUNT);

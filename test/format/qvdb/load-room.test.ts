@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { QuiverError } from '../../../src/errors.js';
 import { readQvdb, writeQvdb } from '../../../src/format/qvdb/index.js';
-import { HASH_OFFLOAD_MIN_BYTES } from '../../../src/format/qvdb/sections.js';
+import { OFFLOAD_MIN_BYTES } from '../../../src/util/hash-worker.js';
 import { VectorDB } from '../../../src/engine/vector-db.js';
 import { normAt } from '../../../src/engine/distance.js';
 import { takeNorms } from '../../../src/util/hash-norms.js';
@@ -11,7 +11,7 @@ import { bytesOf, makeImage, randomVectors } from '../../support/image.js';
 import { hashThreadReady } from '../../support/hash-thread.js';
 
 const DIM = 96;
-const BIG = Math.ceil(HASH_OFFLOAD_MIN_BYTES / (DIM * 4)) + 77;
+const BIG = Math.ceil(OFFLOAD_MIN_BYTES / (DIM * 4)) + 77;
 
 async function file(fs: MemoryFileSystem, count: number, opts: { compression?: 'gzip'; metric?: 'cosine' | 'euclidean' } = {}): Promise<Float32Array> {
   const vectors = randomVectors(count, DIM, 11);
