@@ -9,7 +9,7 @@ import { CompressStream } from '../format/qvdb/codec.js';
 import { Codec } from '../format/qvdb/constants.js';
 import type { ChunkSink, SnapshotStore } from '../storage/store.js';
 import { checkAbort } from '../storage/store.js';
-import { HashThreadLostError, startSha256, type Sha256Job } from '../util/hash-worker.js';
+import { HashThreadLostError, startSha256, writeWhileHashing, type Sha256Job } from '../util/hash-worker.js';
 import type { Limiter } from './limiter.js';
 import type { FileRole, SnapshotCompression } from './layout.js';
 
@@ -110,13 +110,9 @@ async function writeHashedElsewhere(store: SnapshotStore, key: string, name: str
     await store.put(key, (sink: ChunkSink) => produce(async (raw) => {
       checkAbort(ctl.signal, what);
       if (!(raw.buffer instanceof SharedArrayBuffer)) throw new HashThreadLostError();
-      const p = sink(raw);
-      job.update(raw);
-      const hashed = job.barrier();
       bytes += raw.length;
       ctl.onRaw?.(bytes);
-      await p;
-      if (!(await hashed)) throw new HashThreadLostError();
+      await writeWhileHashing(job, raw, () => sink(raw));
     }), { signal: ctl.signal });
   } catch (err) {
     job.abandon();

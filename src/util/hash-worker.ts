@@ -333,6 +333,21 @@ function thread(): HashThread | undefined {
   return shared;
 }
 
+/**
+ * Starts `write()` and has `job` (offloaded, not retaining views) hash `view`, the same bytes in shared
+ * memory, meanwhile; resolves once both are done, so the caller may then reuse the bytes. Rejects with
+ * the write's failure, or with HashThreadLostError when the thread stopped before hashing them (the
+ * file must then be written again, see writeWithHashRetry).
+ */
+export async function writeWhileHashing(job: Sha256Job, view: Uint8Array, write: () => Promise<void>): Promise<void> {
+  const written = write();
+  written.catch(() => undefined); // observed below; keeps a failure while the hash is queued from being "unhandled"
+  job.update(view);
+  const hashed = job.barrier();
+  await written;
+  if (!(await hashed)) throw new HashThreadLostError();
+}
+
 /** Starts the helper thread if it is not running, so that a job soon after finds it ready. */
 export function warmHashThread(): void {
   thread();

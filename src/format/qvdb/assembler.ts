@@ -8,7 +8,7 @@ import { QuiverError } from '../../errors.js';
 import { BufferedWriter } from '../../env/buffered-writer.js';
 import type { FileHandle } from '../../env/fs.js';
 import type { ProgressReporter } from '../../util/progress.js';
-import { HashThreadLostError, startSha256, type Sha256Job } from '../../util/hash-worker.js';
+import { startSha256, writeWhileHashing, type Sha256Job } from '../../util/hash-worker.js';
 import { Codec, SectionType, VECTORS_ALIGNMENT, type CodecCode, type FileKindCode, type SectionTypeCode } from './constants.js';
 import { CompressStream } from './codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader, sectionName, type DirectoryEntry } from './layout.js';
@@ -153,12 +153,7 @@ export class QvdbAssembler {
         }
         const large = b.length >= WRITE_BUFFER;
         if (large) await this.out.flush();
-        const pending = this.out.write(b);
-        pending.catch(() => undefined); // observed below
-        job.update(view);
-        const hashed = job.barrier();
-        await pending;
-        if (!(await hashed)) throw new HashThreadLostError();
+        await writeWhileHashing(job, view, () => this.out.write(b));
         if (large) this.maybeSyncInBackground(b.length);
       },
       digest: () => job.digest(),
