@@ -160,56 +160,47 @@ interface Spare {
   timer: ReturnType<typeof setTimeout>;
 }
 
-const spares = new Map<FileSystem, Map<string, Spare>>();
+/** The spare of each target path (with the file system it is on). */
+const spares = new Map<string, Spare>();
 
 /** Keeps `retired` as the spare of `path` when it has no other name, else unlinks it (in the background). */
 function keepOrRelease(fs: FileSystem, path: string, retired: string): void {
-  const done: Promise<void> = (async () => {
-    const links = await fs.stat(retired).then((s) => s.links, () => undefined);
-    if (links === 1) keepSpare(fs, path, retired);
-    else await fs.unlink(retired).catch(() => undefined);
-  })().finally(() => retiring.delete(done));
-  retiring.add(done);
+  track(
+    fs.stat(retired).then(
+      (st) => (st.links === 1 ? keepSpare(fs, path, retired) : fs.unlink(retired)),
+      () => fs.unlink(retired),
+    ),
+  );
 }
 
 function keepSpare(fs: FileSystem, path: string, name: string): void {
-  // Drop an older spare first: forgetting it may remove the now empty map of `fs`.
-  const old = spares.get(fs)?.get(path);
-  if (old) dropSpare(old, path);
-  let byPath = spares.get(fs);
-  if (!byPath) spares.set(fs, (byPath = new Map()));
-  const spare: Spare = { fs, name, timer: setTimeout(() => dropSpare(spare, path), SPARE_KEEP_MS) };
+  const old = spares.get(path);
+  if (old) dropSpare(path, old);
+  const spare: Spare = { fs, name, timer: setTimeout(() => dropSpare(path, spare), SPARE_KEEP_MS) };
   spare.timer.unref();
-  byPath.set(path, spare);
+  spares.set(path, spare);
   watchExit();
 }
 
-/** Forgets `spare` (if still kept for `path`) and unlinks it in the background. */
-function dropSpare(spare: Spare, path: string): void {
+/** Forgets `spare` (if it is still the one kept for `path`) and unlinks it in the background. */
+function dropSpare(path: string, spare: Spare): void {
   clearTimeout(spare.timer);
-  forget(spare.fs, path, spare);
+  if (spares.get(path) === spare) spares.delete(path);
   releaseRetired(spare.fs, spare.name);
-}
-
-function forget(fs: FileSystem, path: string, spare: Spare): void {
-  const byPath = spares.get(fs);
-  if (byPath?.get(path) !== spare) return;
-  byPath.delete(path);
-  if (byPath.size === 0) spares.delete(fs);
 }
 
 /** Takes the spare kept for `path` on `fs`, if any (the caller writes over it or releases it). */
 function takeSpare(fs: FileSystem, path: string): string | undefined {
-  const spare = spares.get(fs)?.get(path);
-  if (!spare) return undefined;
+  const spare = spares.get(path);
+  if (!spare || spare.fs !== fs) return undefined;
   clearTimeout(spare.timer);
-  forget(fs, path, spare);
+  spares.delete(path);
   return spare.name;
 }
 
 /** Unlinks every spare and waits for it (tests, and callers that want the disk space back now). */
 export async function dropSpares(): Promise<void> {
-  for (const byPath of [...spares.values()]) for (const [path, spare] of [...byPath]) dropSpare(spare, path);
+  for (const [path, spare] of [...spares]) dropSpare(path, spare);
   await settleRetired();
 }
 
@@ -220,14 +211,12 @@ function watchExit(): void {
   if (exitWatched) return;
   exitWatched = true;
   process.once('exit', () => {
-    for (const byPath of spares.values()) {
-      for (const spare of byPath.values()) {
-        if (!(spare.fs instanceof NodeFileSystem)) continue;
-        try {
-          unlinkSync(spare.name);
-        } catch {
-          // already gone
-        }
+    for (const spare of spares.values()) {
+      if (!(spare.fs instanceof NodeFileSystem)) continue;
+      try {
+        unlinkSync(spare.name);
+      } catch {
+        // already gone
       }
     }
   });
@@ -235,7 +224,12 @@ function watchExit(): void {
 
 /** Unlinks a retired name in the background; {@link settleRetired} waits for it. */
 function releaseRetired(fs: FileSystem, name: string): void {
-  const done: Promise<void> = fs.unlink(name).catch(() => undefined).finally(() => retiring.delete(done));
+  track(fs.unlink(name));
+}
+
+/** Background work on retired files, which {@link settleRetired} waits for; its failures are ignored. */
+function track(work: Promise<unknown>): void {
+  const done: Promise<void> = work.then(() => undefined, () => undefined).finally(() => retiring.delete(done));
   retiring.add(done);
 }
 
