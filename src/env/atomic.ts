@@ -10,6 +10,7 @@ import { QuiverError, ioError } from '../errors.js';
 import { unlinkSync } from 'node:fs';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
+import { BackgroundSync } from './background-sync.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -19,16 +20,23 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
 }
 
+/** Options of {@link publishAtomically}. */
+export interface PublishOptions {
+  /** Start a background fsync every this many bytes written (default BYTES_PER_SYNC; 0 = never). */
+  syncEveryBytes?: number;
+}
+
 /**
  * Writes `path` atomically: `write` fills a temp file through `handle` (a new one, or the path's spare,
- * which it writes over from offset 0 and which is then cut to what was written); then fsync, rename,
- * fsync directory. On any failure the temp file is removed, the target is untouched, and the error is
- * rethrown as a QuiverError (OS codes kept).
+ * which it writes over from offset 0 and which is then cut to what was written), which fsyncs in the
+ * background as the bytes accumulate; then fsync, rename, fsync directory. On any failure the temp file
+ * is removed, the target is untouched, and the error is rethrown as a QuiverError (OS codes kept).
  */
-export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle) => Promise<T>): Promise<T> {
+export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle) => Promise<T>, options: PublishOptions = {}): Promise<T> {
   let tmp = tempPathFor(path);
   let handle: FileHandle | undefined;
   let step = 'create';
+  let counted: CountingHandle | undefined;
   try {
     const spare = takeSpare(fs, path);
     if (spare !== undefined) {
@@ -39,8 +47,9 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     const recycled = handle !== undefined;
     handle ??= await fs.open(tmp, 'wx');
     step = 'write';
-    const counted = countingHandle(handle, recycled);
+    counted = countingHandle(handle, recycled, options.syncEveryBytes);
     const result = await write(counted.handle);
+    await counted.settle();
     if (recycled) {
       // The spare's old bytes past the new end are not part of the new file.
       step = 'truncate';
@@ -58,7 +67,10 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     });
     return result;
   } catch (err) {
-    if (handle) await handle.close().catch(() => undefined);
+    if (handle) {
+      await counted?.settle().catch(() => undefined);
+      await handle.close().catch(() => undefined);
+    }
     if (step !== 'fsync directory') await fs.rm(tmp).catch(() => undefined);
     // OS failures become QuiverErrors keeping their code; anything else (a QuiverError such as ABORTED
     // or CORRUPT from the writer, or a programming error) passes through unchanged.
@@ -101,18 +113,33 @@ export async function commitTempFile(fs: FileSystem, tmp: string, path: string, 
   }
 }
 
-/** Wraps `handle` to track the end of the bytes written through it (the new file's size). */
-function countingHandle(handle: FileHandle, recycled: boolean): { handle: FileHandle; end: () => number } {
+/** A publish's view of its temp file: the bytes written so far, and the background fsyncs they started. */
+interface CountingHandle {
+  handle: FileHandle;
+  /** The end of the bytes written (the new file's size). */
+  end: () => number;
+  /** Waits for the background fsync; throws if any failed. */
+  settle: () => Promise<void>;
+}
+
+/**
+ * Wraps `handle` to track the end of the bytes written through it and to fsync in the background as
+ * they accumulate (one mechanism for every writer that publishes).
+ */
+function countingHandle(handle: FileHandle, recycled: boolean, syncEveryBytes: number | undefined): CountingHandle {
   let end = 0;
   let cursor = 0;
+  const background = new BackgroundSync(() => handle.sync(), syncEveryBytes);
   return {
     end: () => end,
+    settle: () => background.settle(),
     handle: {
-      write: (data, position) => {
+      write: async (data, position) => {
         const at = position ?? cursor;
         cursor = at + data.length;
         end = Math.max(end, cursor);
-        return handle.write(data, position);
+        await handle.write(data, position);
+        background.wrote(data.length);
       },
       read: (into, position, offset, length) => handle.read(into, position, offset, length),
       sync: () => handle.sync(),

@@ -14,12 +14,11 @@ import { nodeFs } from '../env/node-fs.js';
 import { publishAtomically, TEMP_SUFFIX } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import { BufferedWriter } from '../env/buffered-writer.js';
+import { BYTES_PER_SYNC } from '../env/background-sync.js';
 import { checkKey, checkPrefix, isKeySegment, MAX_KEY_DEPTH } from './keys.js';
 import { checkAbort, notFound, pumpBody, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 const DEFAULT_CHUNK = 4 << 20;
-/** A long put starts an fsync in the background every this many bytes, so the disk flushes while the producer computes. */
-const BACKGROUND_SYNC_BYTES = 64 << 20;
 /** Positional reads kept in flight by `readInto`. */
 const READS_IN_FLIGHT = 2;
 
@@ -36,7 +35,7 @@ function isMissing(err: unknown): boolean {
 export interface FileSystemStoreOptions {
   /** The file system to use (default: node's). */
   fs?: FileSystem;
-  /** A long put starts a background fsync every this many bytes (default 64 MiB; 0 turns it off). */
+  /** A long put starts a background fsync every this many bytes (default BYTES_PER_SYNC, 32 MiB; 0 turns it off). */
   backgroundSyncBytes?: number;
 }
 
@@ -50,7 +49,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
   constructor(root: string, options: FileSystemStoreOptions = {}) {
     if (typeof root !== 'string' || root === '' || root.includes('\0')) throw new TypeError('FileSystemSnapshotStore needs a directory path (a non-empty string without NUL)');
     this.fs = options.fs ?? nodeFs;
-    this.syncEvery = options.backgroundSyncBytes ?? BACKGROUND_SYNC_BYTES;
+    this.syncEvery = options.backgroundSyncBytes ?? BYTES_PER_SYNC;
     this.location = options.fs ? root : resolve(root);
   }
 
@@ -62,33 +61,13 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     const path = this.locate(checkKey(key));
     checkAbort(options.signal, `put ${key}`);
     await ensureDirDurable(this.fs, dirname(path));
+    // The publish fsyncs in the background as the bytes go out, so the disk flushes while the producer computes.
     const size = await publishAtomically(this.fs, path, async (h) => {
       const w = new BufferedWriter(h);
-      let unsynced = 0;
-      let syncing: Promise<void> | undefined;
-      let syncError: unknown;
-      const n = await pumpBody(body, async (chunk) => {
-        if (syncError !== undefined) throw syncError;
-        await w.write(chunk);
-        unsynced += chunk.length;
-        // Write-behind: the final fsync then only has the tail left to flush.
-        if (this.syncEvery > 0 && unsynced >= this.syncEvery && !syncing) {
-          unsynced = 0;
-          await w.flush();
-          syncing = h.sync().then(
-            () => void (syncing = undefined),
-            (err: unknown) => {
-              // After a failed fsync the kernel may have dropped the dirty pages: the put must fail.
-              syncError = err;
-              syncing = undefined;
-            },
-          );
-        }
-      }, options.signal, `put ${key}`).finally(() => syncing);
-      if (syncError !== undefined) throw syncError;
+      const n = await pumpBody(body, (chunk) => w.write(chunk), options.signal, `put ${key}`);
       await w.flush();
       return n;
-    });
+    }, { syncEveryBytes: this.syncEvery });
     return { key, size };
   }
 

@@ -66,17 +66,18 @@ test('fs store: sweep removes old temporaries and empty folders, never fresh one
 test('fs store: long puts fsync in the background as they go; a failing background fsync fails the put', async () => {
   const mem = new MemoryFileSystem();
   const counting = new FaultFileSystem(mem);
-  const s = new FileSystemSnapshotStore('/s', { fs: counting, backgroundSyncBytes: 1000 });
-  const chunk = new Uint8Array(400).fill(7);
+  // Chunks of the write buffer's size go straight to the file, so the publish sees each one.
+  const s = new FileSystemSnapshotStore('/s', { fs: counting, backgroundSyncBytes: 2 << 20 });
+  const chunk = new Uint8Array(1 << 20).fill(7);
   await s.put('k/big', async (w) => {
     for (let i = 0; i < 10; i++) await w(chunk);
   });
-  assert.equal((await s.get('k/big')).length, 4000);
+  assert.equal((await s.get('k/big')).length, 10 << 20);
   const syncs = counting.ops.filter((o) => o.kind === 'sync').length;
   assert.ok(syncs >= 3, `${syncs} fsyncs (background ones plus the final one)`);
-  const failing = new FileSystemSnapshotStore('/s', { fs: new FaultFileSystem(mem, { log: false }).failAt(1, 'EIO', { kinds: ['sync'] }), backgroundSyncBytes: 1000 });
+  const failing = new FileSystemSnapshotStore('/s', { fs: new FaultFileSystem(mem, { log: false }).failAt(1, 'EIO', { kinds: ['sync'] }), backgroundSyncBytes: 2 << 20 });
   await assert.rejects(failing.put('k/big', async (w) => {
-    for (let i = 0; i < 10; i++) await w(new Uint8Array(400));
+    for (let i = 0; i < 10; i++) await w(new Uint8Array(1 << 20));
   }), { code: 'EIO' });
   assert.deepEqual([...(await s.get('k/big'))].slice(0, 3), [7, 7, 7], 'the previous object is intact');
 });

@@ -14,11 +14,6 @@ import { CompressStream } from './codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader, sectionName, type DirectoryEntry } from './layout.js';
 
 const WRITE_BUFFER = 1 << 20;
-/**
- * Start a background fsync after this many bytes (as RocksDB's bytes_per_sync): the kernel writes
- * the bulk of the file back while later chunks are still hashed, so the final fsync is short.
- */
-const BYTES_PER_SYNC = 32 << 20;
 
 /** Writes raw (decoded) section bytes; resolves once they are handed to the file or compressor. */
 export type RawWrite = (chunk: Uint8Array) => Promise<void>;
@@ -51,11 +46,8 @@ interface SectionHasher {
 export class QvdbAssembler {
   private readonly out: BufferedWriter;
   private readonly entries: DirectoryEntry[] = [];
-  private unsynced = 0;
-  private background: Promise<void> | undefined;
-  private backgroundError: unknown;
 
-  constructor(private readonly handle: FileHandle, private readonly ctl: AssemblerControl) {
+  constructor(handle: FileHandle, private readonly ctl: AssemblerControl) {
     this.out = new BufferedWriter(handle, 0, WRITE_BUFFER);
   }
 
@@ -122,7 +114,6 @@ export class QvdbAssembler {
         await nextTurn();
         hash.update(b);
         await pending;
-        this.maybeSyncInBackground(b.length);
       },
       digest: () => Promise.resolve(hash.digest()),
       abandon: () => undefined,
@@ -151,10 +142,8 @@ export class QvdbAssembler {
           view = staging.subarray(0, b.length);
           view.set(b);
         }
-        const large = b.length >= WRITE_BUFFER;
-        if (large) await this.out.flush();
+        if (b.length >= WRITE_BUFFER) await this.out.flush();
         await writeWhileHashing(job, view, () => this.out.write(b));
-        if (large) this.maybeSyncInBackground(b.length);
       },
       digest: () => job.digest(),
       abandon: () => job.abandon(),
@@ -164,8 +153,6 @@ export class QvdbAssembler {
   /** Writes directory and footer, flushes, and returns the file size and the file checksum. */
   async finish(): Promise<{ bytes: number; checksum: string }> {
     this.checkAbort();
-    await this.background;
-    if (this.backgroundError !== undefined) throw this.backgroundError;
     const directoryOffset = this.out.position;
     const dir = encodeDirectory(this.entries);
     const sha = createHash('sha256').update(dir).digest();
@@ -173,21 +160,6 @@ export class QvdbAssembler {
     await this.out.write(encodeFooter(directoryOffset, dir.length, sha));
     await this.out.flush();
     return { bytes: this.out.position, checksum: sha.toString('hex') };
-  }
-
-  private maybeSyncInBackground(bytes: number): void {
-    this.unsynced += bytes;
-    if (this.unsynced < BYTES_PER_SYNC || this.background) return;
-    this.unsynced = 0;
-    this.background = this.handle.sync().then(
-      () => {
-        this.background = undefined;
-      },
-      (err: unknown) => {
-        this.backgroundError ??= err;
-        this.background = undefined;
-      },
-    );
   }
 
   private checkAbort(): void {

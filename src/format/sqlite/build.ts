@@ -19,6 +19,8 @@ export interface BuildControl {
   user: Record<string, unknown>;
   progress: ProgressReporter;
   signal?: AbortSignal;
+  /** Told the vector bytes of each bucket once SQLite has taken its rows (roughly what it wrote). */
+  wrote?: (bytes: number) => void;
 }
 
 /** Shared-memory staging buffers for offloaded bucket hashing (reused once their digest settles). */
@@ -120,6 +122,7 @@ export async function buildDatabase(db: Database.Database, image: CollectionImag
       // the next STAGING_SLOTS - 1 buckets (which a pending remainder never outlives when buckets are big).
       if (!offload || bucketRows < ROWS_PER_INSERT) insert.flush();
       slotBusy[slot] = digests.close(bucket, bytes, offload);
+      ctl.wrote?.(bytes.length);
       bucket++;
       ctl.progress.update(pos, `wrote ${pos} of ${image.count} entries`);
       await yieldToEventLoop();

@@ -6,7 +6,9 @@ import { QuiverError } from '../../../src/errors.js';
 import type { Id } from '../../../src/engine/types.js';
 import { FaultFileSystem } from '../../../src/env/fault-fs.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
-import { nodeFs } from '../../../src/env/node-fs.js';
+import { NodeFileSystem, nodeFs } from '../../../src/env/node-fs.js';
+import type { FileHandle, OpenMode } from '../../../src/env/fs.js';
+import { BYTES_PER_SYNC } from '../../../src/env/background-sync.js';
 import { applySqliteChanges, readSqliteState, writeSqliteState } from '../../../src/format/sqlite/index.js';
 import { assertColumnsEqual, awkwardSpec, inTempDir, makeChangeImage, makeImage, randomVectors, type ImageSpec } from './helpers.js';
 
@@ -47,6 +49,50 @@ test('an exception thrown by the progress callback aborts the write the same way
     );
     assert.ok(!existsSync(path));
     assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+/** The real file system, counting fsyncs of handles and failing the `failAt`-th one with EIO. */
+class SyncCountingFs extends NodeFileSystem {
+  syncs = 0;
+  constructor(private readonly failAt = 0) {
+    super();
+  }
+
+  override async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    const h = await super.open(path, mode);
+    const sync = h.sync.bind(h);
+    h.sync = async () => {
+      if (++this.syncs === this.failAt) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      await sync();
+    };
+    return h;
+  }
+}
+
+test('a big write fsyncs the file SQLite builds in the background; a failed background fsync fails the save', async () => {
+  const dim = 384;
+  const n = Math.ceil((2.5 * BYTES_PER_SYNC) / (dim * 4));
+  const ids: Id[] = Array.from({ length: n }, (_, i) => `v${i}`);
+  const spec: ImageSpec = { dimension: dim, ids, vectors: randomVectors(n, dim, 5), metadata: ids.map(() => undefined) };
+  await inTempDir(async (dir) => {
+    const path = join(dir, 'big.sqlite');
+    const counting = new SyncCountingFs();
+    await writeSqliteState(counting, path, makeImage(spec));
+    assert.ok(counting.syncs >= 3, `two background fsyncs and the final one, saw ${counting.syncs}`);
+    assertColumnsEqual((await readSqliteState(nodeFs, path)).columns, spec);
+
+    const before = readFileSync(path);
+    const failing = new SyncCountingFs(1);
+    await assert.rejects(writeSqliteState(failing, path, makeImage({ ...spec, ids: ids.map((id) => `${id}-new`) })), (err: unknown) => {
+      assert.ok(err instanceof QuiverError);
+      assert.equal(err.code, 'EIO');
+      assert.match(err.message, /big\.sqlite/);
+      return true;
+    });
+    // The first fsync is a background one (the first write above had two of them before the final).
+    assert.ok(readFileSync(path).equals(before), 'the previous file is untouched');
+    assert.deepEqual(readdirSync(dir), ['big.sqlite']);
   });
 });
 
