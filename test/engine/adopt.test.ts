@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { normAt } from '../../src/engine/distance.js';
 import { rememberNorms } from '../../src/util/hash-norms.js';
+import { checkColumns, prepareIds } from '../../src/engine/load.js';
+import { QuiverError } from '../../src/errors.js';
 import { bytes, throwsCode } from './helpers.js';
 
 const DIM = 6;
@@ -65,4 +67,39 @@ test('norms a reader remembered are used by replaceAll (and still checked for fi
   const db2 = new VectorDB({ dimension: DIM });
   db2.replaceAll(other);
   assert.equal(db2.search({ vector: Array.from(other.vectors.subarray(DIM, 2 * DIM)), k: 1 })[0].id, 'e1');
+});
+
+test('ids prepared by a reader are used only while the array is unchanged; otherwise checkColumns checks them itself', () => {
+  const clean = columns(50);
+  const p = prepareIds(clean.ids);
+  const a = checkColumns(clean, DIM, false, 'columns');
+  assert.equal(a.idMap, p?.idMap, 'the prepared map itself is taken');
+  const b = checkColumns(columns(50), DIM, false, 'columns');
+  assert.deepEqual(a.ids, b.ids);
+  assert.deepEqual([...a.idMap], [...b.idMap]);
+
+  // Changed after preparing: a duplicate must still be found.
+  const dup = columns(50);
+  prepareIds(dup.ids);
+  dup.ids[7] = 'e3';
+  const changed = columns(50);
+  const q = prepareIds(changed.ids);
+  changed.ids[7] = 'x7';
+  assert.notEqual(checkColumns(changed, DIM, false, 'columns').idMap, q?.idMap, 'a changed array is checked again');
+  assert.throws(() => checkColumns(dup, DIM, false, 'columns'), (err: unknown) => err instanceof QuiverError && err.code === 'INVALID_ARGUMENT' && /the id "e3" twice \(entries 3 and 7\)/.test(err.message));
+  // An invalid id is not remembered by prepareIds (which never throws), and is reported as usual.
+  const bad = { ...columns(3), ids: ['a', '', 'c'] };
+  assert.equal(prepareIds(bad.ids), undefined);
+  assert.throws(() => checkColumns(bad, DIM, false, 'columns'), (err: unknown) => err instanceof QuiverError && err.code === 'INVALID_ID' && /columns\.ids\[1\]/.test(err.message));
+  // A -0 id read from a file comes out as 0 on the prepared path too.
+  const zero = { ...columns(2), ids: [-0, 1] as number[] };
+  prepareIds(zero.ids);
+  assert.ok(Object.is(checkColumns(zero, DIM, false, 'columns').ids[0], 0));
+  // Prepared ids are taken once: a second check of the same (unchanged) array builds them again, equal.
+  const again = columns(5);
+  prepareIds(again.ids);
+  const first = checkColumns(again, DIM, false, 'columns');
+  const second = checkColumns(again, DIM, false, 'columns');
+  assert.notEqual(first.idMap, second.idMap);
+  assert.deepEqual([...first.idMap], [...second.idMap]);
 });

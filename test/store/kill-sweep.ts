@@ -49,7 +49,9 @@ export async function killSweep(kills: number, ckptRecords: number, seed: number
   const checkpoints = new Set<string>();
   try {
     for (let i = 0; i < kills; i++) {
-      const { maxAck, acks } = await oneRun(dir, at + 1, ckptRecords, Math.floor(rand() * 40));
+      // Up to 60 ms: long enough that, even on a loaded machine with slow fsyncs, most runs get past a few
+      // checkpoints (kill-checkpoint.test.ts counts the distinct ones recovered).
+      const { maxAck, acks } = await oneRun(dir, at + 1, ckptRecords, Math.floor(rand() * 60));
       totalAcks += acks;
       const db = await openVectorDB(dir, { readOnly: true });
       const d = digest(db);

@@ -4,6 +4,7 @@
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Columns, DeltaColumns, Id, Metadata } from '../../engine/types.js';
+import { prepareIds } from '../../engine/load.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { Codec, MAX_MANIFEST_BYTES, SectionType } from './constants.js';
@@ -112,6 +113,13 @@ function idTaker(q: OpenedQvdb, e: DirectoryEntry) {
   };
 }
 
+/** Reads the ids and builds their map at once, while the vectors are still being read (see prepareIds). */
+async function readIdsAndPrepare(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl): Promise<Id[]> {
+  const list = await readRecords(q, e, expected, ctl, idTaker(q, e));
+  prepareIds(list);
+  return list;
+}
+
 function metadataTaker(q: OpenedQvdb, e: DirectoryEntry) {
   const fail = recordFail(q, e);
   return (v: unknown, i: number): Metadata | undefined => {
@@ -178,7 +186,7 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
     const [idList, vectors, metadata, deletedIds] = await readConcurrently(opts.signal, (signal) => {
       const c: SectionReadControl = { ...ctl, signal };
       return [
-        readRecords(q, ids, manifest.count, c, idTaker(q, ids)),
+        readIdsAndPrepare(q, ids, manifest.count, c),
         readVectorSection(q, vec, floats, c, spare * manifest.dimension, manifest.metric === 'cosine' && !del ? manifest.dimension : 0),
         readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
         del ? readRecords(q, del, manifest.deletedCount ?? 0, c, idTaker(q, del)) : Promise.resolve([]),
