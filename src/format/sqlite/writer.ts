@@ -8,11 +8,10 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { QuiverError, ioError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
-import type { FileSystem } from '../../env/fs.js';
+import type { FileHandle, FileSystem } from '../../env/fs.js';
 import { NodeFileSystem } from '../../env/node-fs.js';
 import { commitTempFile, publishAtomically, tempPathFor } from '../../env/atomic.js';
 import { BackgroundSync } from '../../env/background-sync.js';
-import type { FileHandle } from '../../env/fs.js';
 import { jsonProblem } from '../../util/msgpack.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions } from '../exchange.js';
@@ -90,10 +89,9 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
     db.pragma('cache_size = -4096');
     // The pages SQLite spills are fsynced in the background while it builds the rest (through a handle
     // of our own: SQLite itself syncs nothing here), so the final fsync has little left to write.
-    h = await fs.open(tmp, 'r+');
-    const handle = h;
-    const syncing = new BackgroundSync(() => handle.sync());
-    background = syncing;
+    const handle = await fs.open(tmp, 'r+');
+    h = handle;
+    const syncing = (background = new BackgroundSync(() => handle.sync()));
     const built = await buildDatabase(db, image, { ...ctl, wrote: (n) => syncing.wrote(n) });
     db.close();
     db = undefined;
