@@ -137,3 +137,26 @@ test('control: skipping the directory fsync is caught (acknowledged but lost)', 
   assert.ok(violations.some((v) => /acknowledged, yet the target is old/.test(v)), violations.join('\n'));
   assert.ok(!violations.some((v) => /neither/.test(v)), 'a synced temp file is never torn');
 });
+
+test('a publish long enough for background fsyncs survives a power cut at every operation, those fsyncs included', async () => {
+  // Five chunks: the fifth is written after the background fsync that the first 32 MiB start.
+  const CHUNK = 8 << 20;
+  const fresh = new Uint8Array(5 * CHUNK);
+  for (let i = 0; i < 4096; i++) fresh[i] = (i * 29 + 3) & 0xff;
+  for (let filled = 4096; filled < fresh.length; filled *= 2) fresh.copyWithin(filled, 0, filled);
+  fresh[fresh.length - 1] ^= 0xff; // no chunk equals another
+  for (let c = 0; c < 5; c++) fresh[c * CHUNK] = c;
+  const big: Contents = { old: LARGE.old, new: fresh };
+  const publishBig = (fs: FileSystem): Promise<unknown> =>
+    publishAtomically(fs, TARGET, async (h) => {
+      for (let off = 0; off < big.new.length; off += CHUNK) await h.write(big.new.subarray(off, off + CHUNK), off);
+    });
+  const probe = new FaultFileSystem(freshDisk(true, big));
+  await publishBig(probe);
+  await settleRetired();
+  await dropSpares();
+  const kinds = probe.ops.map((o) => o.kind);
+  assert.ok(kinds.slice(0, kinds.lastIndexOf('write')).includes('sync'), `a background fsync between the writes: ${kinds.join(' ')}`);
+  const { violations } = await powerLossViolations(publishBig, true, big, 1);
+  assert.deepEqual(violations, []);
+});
