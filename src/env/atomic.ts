@@ -49,6 +49,8 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     step = 'write';
     counted = countingHandle(handle, recycled, options.syncEveryBytes);
     const result = await write(counted.handle);
+    // A failed background fsync is this file's fsync failing.
+    step = 'fsync';
     await counted.settle();
     if (recycled) {
       // The spare's old bytes past the new end are not part of the new file.

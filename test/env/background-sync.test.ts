@@ -66,6 +66,7 @@ test('a failed background fsync fails the publish: the target is untouched and n
     assert.ok(err instanceof QuiverError);
     assert.equal(err.code, 'EIO');
     assert.match(err.message, /\/db\/target/);
+    assert.match(err.message, /fsync/, 'reported as the fsync it is');
     return true;
   });
   const failed = fs.ops.find((o) => o.failed !== undefined);
