@@ -11,7 +11,7 @@ import { QuiverError } from '../errors.js';
 import { ChangeLog } from './changes.js';
 import { compileFilter } from './filter.js';
 import { DeltaImage, ImageRegistry, ViewImage, type ImageParts } from './image.js';
-import { checkColumns, checkIdList } from './load.js';
+import { checkColumns, checkIdList, findNonFinite } from './load.js';
 import { cloneMetadata, copyJson } from './metadata.js';
 import { flatScan, scoreOf } from './search.js';
 import { SlotStore } from './slots.js';
@@ -216,7 +216,13 @@ export class VectorDB implements Iterable<StoredEntry> {
   protected replayUpsert(id: Id, vector: Float32Array, metadata: Metadata | undefined): void {
     const key = checkId(id, 'logged id');
     if (!(vector instanceof Float32Array) || vector.length !== this.dim) checkVector(vector, this.dim, 'logged vector');
+    // Only finite vectors are ever logged, but a record's CRC cannot tell a crafted (or miswritten) one.
+    // A cosine slot's norm, computed anyway, is finite exactly when every element is; a failed replay
+    // discards the whole database, so checking it after the write is safe. Other metrics test the words.
+    const cosine = this.store.cosine;
+    if (!cosine && findNonFinite(vector, 0, this.dim) >= 0) checkVector(vector, this.dim, 'logged vector');
     this.store.upsert(key, vector, 0, metadata, 0, ++this.seqNo);
+    if (cosine && !Number.isFinite(this.store.norms[this.store.idMap.get(key) as number])) checkVector(vector, this.dim, 'logged vector');
     this.store.markMetadataSizesStale();
   }
 

@@ -198,3 +198,24 @@ test('a log record that passes its CRC but does not fit the store is a Corruptio
   await w.close();
   await assert.rejects(openVectorDB(DIR, { fs, readOnly: true }), (e: unknown) => e instanceof CorruptionError && e.section === `record ${seq}` && e.file === `${DIR}/wal` && /DIMENSION|dimension/.test(e.message));
 });
+
+test('a log record that passes its CRC but holds a non-finite vector is a CorruptionError naming the record, for every metric', async () => {
+  const { WalWriter } = await import('../../src/wal/writer.js');
+  for (const metric of ['cosine', 'euclidean', 'dot', 'manhattan'] as const) {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const fs = new MemoryFileSystem();
+      const db = await openVectorDB(DIR, { fs, dimension: OP_DIM, metric, checkpointOnClose: false });
+      await db.insert({ id: 'ok', vector: [1, 2, 3, 4] });
+      await db.close();
+      // A well-formed record (its CRC is right) that the engine would never have logged.
+      const w = await WalWriter.open(fs, `${DIR}/wal`);
+      const seq = await w.append({ type: 'upsert', id: 'ok', vector: [1, bad, 3, 4] });
+      await w.close();
+      await assert.rejects(
+        openVectorDB(DIR, { fs, readOnly: true }),
+        (e: unknown) => e instanceof CorruptionError && e.section === `record ${seq}` && e.file === `${DIR}/wal` && /logged vector\[1\]/.test(e.message),
+        `${metric}, ${bad}`,
+      );
+    }
+  }
+});
