@@ -24,6 +24,19 @@ export function tempPathFor(path: string): string {
 export interface PublishOptions {
   /** Start a background fsync every this many bytes written (default BYTES_PER_SYNC; 0 = never). */
   syncEveryBytes?: number;
+  /**
+   * The content is written by another writer that opens the temp file by its name (SQLite), which
+   * reports its progress through `TempFile.wrote`. No spare is written over or kept: such a writer
+   * cannot start from an old file.
+   */
+  byName?: boolean;
+}
+
+/** The temp file being published, for a writer that opens it by name (see PublishOptions.byName). */
+export interface TempFile {
+  path: string;
+  /** Reports bytes written to the file other than through the handle (they count for the background fsyncs). */
+  wrote(bytes: number): void;
 }
 
 /**
@@ -32,13 +45,13 @@ export interface PublishOptions {
  * background as the bytes accumulate; then fsync, rename, fsync directory. On any failure the temp file
  * is removed, the target is untouched, and the error is rethrown as a QuiverError (OS codes kept).
  */
-export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle) => Promise<T>, options: PublishOptions = {}): Promise<T> {
+export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle, temp: TempFile) => Promise<T>, options: PublishOptions = {}): Promise<T> {
   let tmp = tempPathFor(path);
   let handle: FileHandle | undefined;
   let step = 'create';
   let counted: CountingHandle | undefined;
   try {
-    const spare = takeSpare(fs, path);
+    const spare = options.byName ? undefined : takeSpare(fs, path);
     if (spare !== undefined) {
       handle = await fs.open(spare, 'r+').catch(() => undefined);
       if (handle) tmp = spare;
@@ -48,25 +61,24 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     handle ??= await fs.open(tmp, 'wx');
     step = 'write';
     counted = countingHandle(handle, recycled, options.syncEveryBytes);
-    const result = await write(counted.handle);
-    // A failed background fsync is this file's fsync failing.
-    step = 'fsync';
-    await counted.settle();
+    const result = await write(counted.handle, { path: tmp, wrote: counted.wrote });
     if (recycled) {
       // The spare's old bytes past the new end are not part of the new file.
       step = 'truncate';
       await handle.truncate(counted.end());
     }
+    // A failed background fsync is this file's fsync failing.
     step = 'fsync';
+    await counted.settle();
     await handle.sync();
     step = 'close';
     const h = handle;
     handle = undefined;
     await h.close();
     step = 'rename';
-    await commitTempFile(fs, tmp, path, counted.end(), (done) => {
+    await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
-    });
+    }, !options.byName);
     return result;
   } catch (err) {
     if (handle) {
@@ -93,11 +105,10 @@ const retiring = new Set<Promise<void>>();
 /**
  * The last steps of every publish, for a temp file already written, fsynced and closed: retire a large
  * old target, rename `tmp` over `path`, fsync the directory. `onStep('fsync directory')` is called once
- * the rename is done, so a caller's error path knows the temp file is gone. The retired file becomes
- * the path's spare unless `recycle` is false (for writers that cannot write over one). Throws the raw
- * error.
+ * the rename is done, so the error path knows the temp file is gone. The retired file becomes the
+ * path's spare unless `recycle` is false (for writers that cannot write over one). Throws the raw error.
  */
-export async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, recycle = true): Promise<void> {
+async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, recycle = true): Promise<void> {
   const retired = newBytes >= RETIRE_MIN_BYTES ? await retireTarget(fs, path) : undefined;
   let replaced = false;
   try {
@@ -118,8 +129,12 @@ export async function commitTempFile(fs: FileSystem, tmp: string, path: string, 
 /** A publish's view of its temp file: the bytes written so far, and the background fsyncs they started. */
 interface CountingHandle {
   handle: FileHandle;
-  /** The end of the bytes written (the new file's size). */
+  /** The end of the bytes written through the handle (the new file's size). */
   end: () => number;
+  /** The new file's size as far as known: the end, or what a writer by name reported if more. */
+  written: () => number;
+  /** Counts bytes written by name (see TempFile.wrote). */
+  wrote: (bytes: number) => void;
   /** Waits for the background fsync; throws if any failed. */
   settle: () => Promise<void>;
 }
@@ -131,9 +146,15 @@ interface CountingHandle {
 function countingHandle(handle: FileHandle, recycled: boolean, syncEveryBytes: number | undefined): CountingHandle {
   let end = 0;
   let cursor = 0;
+  let reported = 0;
   const background = new BackgroundSync(() => handle.sync(), syncEveryBytes);
   return {
     end: () => end,
+    written: () => Math.max(end, reported),
+    wrote: (bytes) => {
+      reported += bytes;
+      background.wrote(bytes);
+    },
     settle: () => background.settle(),
     handle: {
       write: async (data, position) => {

@@ -8,10 +8,9 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { QuiverError, ioError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
-import type { FileHandle, FileSystem } from '../../env/fs.js';
+import type { FileSystem } from '../../env/fs.js';
 import { NodeFileSystem } from '../../env/node-fs.js';
-import { commitTempFile, publishAtomically, tempPathFor } from '../../env/atomic.js';
-import { BackgroundSync } from '../../env/background-sync.js';
+import { publishAtomically } from '../../env/atomic.js';
 import { jsonProblem } from '../../util/msgpack.js';
 import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions } from '../exchange.js';
@@ -65,58 +64,34 @@ export async function writeSqliteState(fs: FileSystem, path: string, image: Coll
 }
 
 async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionImage, ctl: BuildControl): Promise<SqliteWriteResult> {
-  const dir = dirname(path);
   try {
-    await fs.stat(dir);
+    await fs.stat(dirname(path));
   } catch (err) {
     throw ioError(err, 'save', path);
   }
-  const tmp = tempPathFor(path);
-  let db: Database.Database | undefined;
-  let h: FileHandle | undefined;
-  let background: BackgroundSync | undefined;
-  let step = 'build';
-  try {
-    db = new Database(tmp);
-    // Nothing reads the temp file before it is complete and fsynced, so the bulk build runs without a
-    // rollback journal or syncs; a crash leaves only a temp file, removed by cleanTempFiles.
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.pragma('locking_mode = EXCLUSIVE');
-    // A small page cache: SQLite then spills pages while it inserts instead of holding 32 MB of dirty
-    // pages for the end, and touches less fresh memory (measured: 4 MiB ~0.8 s, 32 MiB ~1.2-1.6 s for
-    // 100,000 x 384 here).
-    db.pragma('cache_size = -4096');
-    // The pages SQLite spills are fsynced in the background while it builds the rest (through a handle
-    // of our own: SQLite itself syncs nothing here), so the final fsync has little left to write.
-    const handle = await fs.open(tmp, 'r+');
-    h = handle;
-    const syncing = (background = new BackgroundSync(() => handle.sync()));
-    const built = await buildDatabase(db, image, { ...ctl, wrote: (n) => syncing.wrote(n) });
-    db.close();
-    db = undefined;
-    step = 'fsync';
-    await syncing.settle();
-    await h.sync();
-    const bytes = await h.size();
-    step = 'close';
-    await h.close();
-    h = undefined;
-    step = 'rename';
-    // SQLite creates its own file: a spare could not be written over, so none is kept.
-    await commitTempFile(fs, tmp, path, bytes, (done) => {
-      step = done;
-    }, false);
-    return { path, bytes, checksum: built.checksum, count: built.count };
-  } catch (err) {
-    if (db?.open) db.close();
-    if (h) {
-      await background?.settle().catch(() => undefined);
-      await h.close().catch(() => undefined);
+  // SQLite writes the temp file itself; the publish fsyncs it in the background as SQLite reports the
+  // buckets it has taken (SQLite itself syncs nothing here), then fsyncs, renames and keeps no spare.
+  return publishAtomically(fs, path, async (handle, temp) => {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(temp.path);
+      // Nothing reads the temp file before it is complete and fsynced, so the bulk build runs without a
+      // rollback journal or syncs; a crash leaves only a temp file, removed by cleanTempFiles.
+      db.pragma('journal_mode = OFF');
+      db.pragma('synchronous = OFF');
+      db.pragma('locking_mode = EXCLUSIVE');
+      // A small page cache: SQLite then spills pages while it inserts instead of holding 32 MB of dirty
+      // pages for the end, and touches less fresh memory (measured: 4 MiB ~0.8 s, 32 MiB ~1.2-1.6 s for
+      // 100,000 x 384 here).
+      db.pragma('cache_size = -4096');
+      const built = await buildDatabase(db, image, { ...ctl, wrote: temp.wrote });
+      db.close();
+      return { path, bytes: await handle.size(), checksum: built.checksum, count: built.count };
+    } catch (err) {
+      if (db?.open) db.close();
+      throw mapSqliteError(err, path, 'entries', 'build while saving');
     }
-    if (step !== 'fsync directory') await fs.rm(tmp).catch(() => undefined);
-    throw mapSqliteError(err, path, 'entries', `${step} while saving`);
-  }
+  }, { byName: true });
 }
 
 async function writeThroughFs(fs: FileSystem, path: string, image: CollectionImage, ctl: BuildControl): Promise<SqliteWriteResult> {
