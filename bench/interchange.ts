@@ -5,12 +5,11 @@
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VectorDB } from '../src/engine/vector-db.js';
 import { nodeFs } from '../src/env/node-fs.js';
 import { codecFor, exchangeFormats, exportImage, importFile } from '../src/interchange/index.js';
 import { clusteredDataset } from '../support/datasets.js';
 import { RawIo, rawBaseline } from './raw.js';
-import type { BenchSettings } from './persistence.js';
+import { sharedDatabase, type BenchSettings } from './persistence.js';
 import { endStep, Report, timePaired } from './report.js';
 
 const TARGETS: Record<string, number> = { sqlite: 3, msgpack: 3, parquet: 3 };
@@ -28,11 +27,7 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
   const mb = (vectorBytes.length / 1e6).toFixed(1);
   report.add({ suite, name: `raw write+fsync ${mb} MB (new file)`, value: raw.writeMs, unit: 'ms' });
   report.add({ suite, name: `raw read ${mb} MB`, value: raw.readMs, unit: 'ms' });
-  const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
-  // A shared slab, as the engine's own are at this size (see the persistence suite).
-  const slab = new Float32Array(new SharedArrayBuffer(data.vectors.byteLength));
-  slab.set(data.vectors);
-  db.replaceAll({ ...data, vectors: slab });
+  const db = sharedDatabase(data, s.dim);
 
   for (const format of exchangeFormats()) {
     const codec = codecFor(format);

@@ -8,9 +8,22 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../src/engine/vector-db.js';
 import { DatabasePersistence } from '../src/persistence/database-persistence.js';
-import { clusteredDataset, prng } from '../support/datasets.js';
+import { clusteredDataset, prng, type Dataset } from '../support/datasets.js';
 import { RawIo, rawBaseline, rewriteInPlace } from './raw.js';
 import { endStep, Report, settleFs, timeMedian, timePaired } from './report.js';
+
+/**
+ * A cosine database of `data` whose vectors are in shared memory, as the engine's own slabs of this
+ * size are (inserts and loads make them so, and saves hash them on the helper thread); `replaceAll`
+ * adopts what it is given, so it is handed such a slab.
+ */
+export function sharedDatabase(data: Dataset, dimension: number): VectorDB {
+  const db = new VectorDB({ dimension, metric: 'cosine' });
+  const slab = new Float32Array(new SharedArrayBuffer(data.vectors.byteLength));
+  slab.set(data.vectors);
+  db.replaceAll({ ...data, vectors: slab });
+  return db;
+}
 
 /** Settings of one run. */
 export interface BenchSettings {
@@ -40,12 +53,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
   const data = clusteredDataset(s.n, s.dim, 7);
   const vectorBytes = new Uint8Array(data.vectors.buffer, data.vectors.byteOffset, data.vectors.byteLength);
   const raw = rawBaseline(join(dir, 'raw.bin'), vectorBytes, Math.max(3, s.rounds));
-  const db = new VectorDB({ dimension: s.dim, metric: 'cosine' });
-  // The engine's own slabs of this size are shared memory (inserts and loads make them so, and saves
-  // hash them on the helper thread); replaceAll adopts what it is given, so it gets such a slab.
-  const slab = new Float32Array(new SharedArrayBuffer(data.vectors.byteLength));
-  slab.set(data.vectors);
-  db.replaceAll({ ...data, vectors: slab });
+  const db = sharedDatabase(data, s.dim);
   const io = new RawIo(join(dir, 'raw-paired.bin'), vectorBytes);
   const mb = vectorBytes.length / 1e6;
   report.add({ suite, name: `raw write+fsync ${mb.toFixed(1)} MB (new file)`, value: raw.writeMs, unit: 'ms' });

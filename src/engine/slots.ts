@@ -10,7 +10,6 @@ import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-wo
 import { estimateJsonBytes } from './metadata.js';
 import type { Id, Metadata, Metric } from './types.js';
 
-
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
 
@@ -136,9 +135,9 @@ export class SlotStore {
 
   /**
    * Inserts or replaces `id` with the vector `src[srcOff .. srcOff+dim)` (already validated) and `meta`.
-   * A replaced id keeps its slot unless an image has lent that slot to a writer.
+   * A replaced id keeps its slot unless an image has lent that slot to a writer. Returns the slot.
    */
-  upsert(id: Id, src: ArrayLike<number>, srcOff: number, meta: Metadata | undefined, metaBytes: number, seq: number): void {
+  upsert(id: Id, src: ArrayLike<number>, srcOff: number, meta: Metadata | undefined, metaBytes: number, seq: number): number {
     let slot = this.idMap.get(id);
     if (slot === undefined) {
       slot = this.takeSlot();
@@ -162,6 +161,7 @@ export class SlotStore {
     }
     this.writeVector(slot, src, srcOff);
     this.setMeta(slot, meta, metaBytes, seq);
+    return slot;
   }
 
   private writeVector(slot: number, src: ArrayLike<number>, srcOff: number): void {

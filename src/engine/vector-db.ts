@@ -221,8 +221,8 @@ export class VectorDB implements Iterable<StoredEntry> {
     // discards the whole database, so checking it after the write is safe. Other metrics test the words.
     const cosine = this.store.cosine;
     if (!cosine && findNonFinite(vector, 0, this.dim) >= 0) checkVector(vector, this.dim, 'logged vector');
-    this.store.upsert(key, vector, 0, metadata, 0, ++this.seqNo);
-    if (cosine && !Number.isFinite(this.store.norms[this.store.idMap.get(key) as number])) checkVector(vector, this.dim, 'logged vector');
+    const slot = this.store.upsert(key, vector, 0, metadata, 0, ++this.seqNo);
+    if (cosine && !Number.isFinite(this.store.norms[slot])) checkVector(vector, this.dim, 'logged vector');
     this.store.markMetadataSizesStale();
   }
 

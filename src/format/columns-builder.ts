@@ -8,7 +8,6 @@ import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 
 const MIN_CAPACITY = 16;
 
-
 /** Options of {@link ColumnsBuilder}. */
 export interface ColumnsBuilderOptions {
   /**

@@ -118,7 +118,6 @@ export async function readDataFile(store: SnapshotStore, key: string, file: Mani
   }
 }
 
-
 async function readDirect(store: SnapshotStore, key: string, file: ManifestFile, into: Uint8Array, ctl: FileReadControl, where: { file: string; section: string }): Promise<void> {
   const shared = into.buffer instanceof SharedArrayBuffer && into.length >= OFFLOAD_MIN_BYTES;
   let job: Sha256Job | undefined = ctl.sha256 === undefined ? undefined : startSha256({ offload: shared });

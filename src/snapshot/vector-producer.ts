@@ -16,7 +16,6 @@ import { finishHashes } from './content-hash.js';
 
 /** Bytes of vectors per chunk taken from an image. */
 export const VECTOR_CHUNK_BYTES = 8 << 20;
-/** Images with at least this many bytes of vectors have their lanes computed on the helper thread. */
 /** Shared copies in flight to the helper thread. */
 const RING = 3;
 

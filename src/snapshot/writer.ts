@@ -9,15 +9,13 @@ import { LIBRARY_VERSION } from '../format/qvdb/constants.js';
 import { checkAbort } from '../storage/store.js';
 import type { ProgressReporter } from '../util/progress.js';
 import type { SnapshotContext } from './context.js';
-import { HashThreadLostError } from '../util/hash-worker.js';
+import { HashThreadLostError, OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 import { produceVectors } from './vector-producer.js';
-import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
 import { writeDataFile, type WrittenFile } from './file-writer.js';
 import type { SnapshotSource } from './image-source.js';
 import { checksumFileName, dataFileName, MANIFEST_NAME, RECORDS_FORMAT, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, snapshotKey, snapshotPrefix } from './layout.js';
 import { encodeChecksumFile, encodeManifest, type SnapshotManifest } from './manifest.js';
 import { CONTENT_HASH, writeRecords, type RecordsHeader } from './records.js';
-
 
 /** Identity and labels of the snapshot being written. */
 export interface SnapshotSpec {

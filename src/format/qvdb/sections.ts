@@ -15,7 +15,6 @@ import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from './endian.js';
 import { OFFLOAD_MIN_BYTES, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import { allNormsClaimed, claimNorms, rememberNorms } from '../../util/hash-norms.js';
 
-
 /** How a data section is read. */
 export interface SectionReadControl {
   /** Verify the SHA-256 of the stored bytes (always on for the manifest). */

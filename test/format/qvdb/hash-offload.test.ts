@@ -12,7 +12,6 @@ import { hashThreadReady, threadKilling } from '../../support/hash-thread.js';
 const DIM = 96;
 const COUNT = Math.ceil(OFFLOAD_MIN_BYTES / (DIM * 4)) + 123;
 
-
 async function bigFile(fs: MemoryFileSystem): Promise<Float32Array> {
   const vectors = randomVectors(COUNT, DIM, 5);
   const ids = Array.from({ length: COUNT }, (_, i) => `v${i}`);
