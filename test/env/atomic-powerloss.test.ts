@@ -7,7 +7,7 @@ import { cleanTempFiles, dropSpares, publishAtomically, settleRetired } from '..
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
-import { DIR, freshDisk, LARGE, NEW, PUBLISH_OPS, publishNew, SMALL, TARGET, targetState, type Contents } from './publish-helpers.js';
+import { bigContent, DIR, freshDisk, LARGE, NEW, PUBLISH_OPS, publishInChunks, publishNew, SMALL, TARGET, targetState, type Contents } from './publish-helpers.js';
 
 const SEEDS = 24;
 
@@ -140,17 +140,8 @@ test('control: skipping the directory fsync is caught (acknowledged but lost)', 
 
 test('a publish long enough for background fsyncs survives a power cut at every operation, those fsyncs included', async () => {
   // Five chunks: the fifth is written after the background fsync that the first 32 MiB start.
-  const CHUNK = 8 << 20;
-  const fresh = new Uint8Array(5 * CHUNK);
-  for (let i = 0; i < 4096; i++) fresh[i] = (i * 29 + 3) & 0xff;
-  for (let filled = 4096; filled < fresh.length; filled *= 2) fresh.copyWithin(filled, 0, filled);
-  fresh[fresh.length - 1] ^= 0xff; // no chunk equals another
-  for (let c = 0; c < 5; c++) fresh[c * CHUNK] = c;
-  const big: Contents = { old: LARGE.old, new: fresh };
-  const publishBig = (fs: FileSystem): Promise<unknown> =>
-    publishAtomically(fs, TARGET, async (h) => {
-      for (let off = 0; off < big.new.length; off += CHUNK) await h.write(big.new.subarray(off, off + CHUNK), off);
-    });
+  const big: Contents = { old: LARGE.old, new: bigContent(5) };
+  const publishBig = (fs: FileSystem): Promise<unknown> => publishInChunks(fs, big.new);
   const probe = new FaultFileSystem(freshDisk(true, big));
   await publishBig(probe);
   await settleRetired();

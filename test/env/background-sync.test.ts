@@ -2,11 +2,11 @@
 // (an early writeback error must never be lost), and that the publish still leaves old-or-new content.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { publishAtomically, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { BackgroundSync, BYTES_PER_SYNC } from '../../src/env/background-sync.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';
-import { DIR, freshDisk, TARGET } from './publish-helpers.js';
+import { bigContent, DIR, freshDisk, publishInChunks, TARGET } from './publish-helpers.js';
 
 test('BackgroundSync starts a sync per BYTES_PER_SYNC written, never two at once, and settle reports a failure', async () => {
   const calls: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -32,22 +32,11 @@ test('BackgroundSync starts a sync per BYTES_PER_SYNC written, never two at once
   await assert.rejects(bg.settle(), { code: 'EIO' }, 'the failure stays reported');
 });
 
-/** Content of `chunks` x 8 MiB with a recognisable pattern. */
-function bigContent(chunks: number): Uint8Array {
-  return new Uint8Array(chunks * (8 << 20)).map((_, i) => (i * 31 + 7) & 0xff);
-}
-
-function publishChunks(fs: FaultFileSystem, data: Uint8Array): Promise<void> {
-  return publishAtomically(fs, TARGET, async (h) => {
-    for (let off = 0; off < data.length; off += 8 << 20) await h.write(data.subarray(off, off + (8 << 20)), off);
-  });
-}
-
 test('a big publish fsyncs in the background while it writes, and the result is exactly what was written', async () => {
   const data = bigContent(10);
   const mem = freshDisk(false);
   const fs = new FaultFileSystem(mem);
-  await publishChunks(fs, data);
+  await publishInChunks(fs, data);
   const kinds = fs.ops.map((o) => o.kind);
   const lastWrite = kinds.lastIndexOf('write');
   const early = kinds.slice(0, lastWrite).filter((k) => k === 'sync').length;
@@ -62,7 +51,7 @@ test('a failed background fsync fails the publish: the target is untouched and n
   const mem = freshDisk(true);
   const before = Buffer.from(mem.readFileSync(TARGET));
   const fs = new FaultFileSystem(mem).failAt(1, 'EIO', { kinds: ['sync'] });
-  await assert.rejects(publishChunks(fs, data), (err: unknown) => {
+  await assert.rejects(publishInChunks(fs, data), (err: unknown) => {
     assert.ok(err instanceof QuiverError);
     assert.equal(err.code, 'EIO');
     assert.match(err.message, /\/db\/target/);

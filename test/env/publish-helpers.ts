@@ -62,3 +62,22 @@ export function targetState(fs: MemoryFileSystem, context: string, contents: Con
   if (Buffer.from(bytes).equals(Buffer.from(contents.new))) return 'new';
   assert.fail(`${context}: target holds ${bytes.length} bytes that are neither the old nor the new content`);
 }
+
+/** Chunk size of the big publishes that exercise background fsyncs. */
+export const BIG_CHUNK = 8 << 20;
+
+/** `chunks` × BIG_CHUNK bytes of a recognisable pattern, each chunk marked with its index (no two alike). */
+export function bigContent(chunks: number): Uint8Array {
+  const data = new Uint8Array(chunks * BIG_CHUNK);
+  for (let i = 0; i < 4096; i++) data[i] = (i * 29 + 3) & 0xff;
+  for (let filled = 4096; filled < data.length; filled *= 2) data.copyWithin(filled, 0, filled);
+  for (let c = 0; c < chunks; c++) data[c * BIG_CHUNK] = c;
+  return data;
+}
+
+/** Publishes `data` at TARGET in BIG_CHUNK writes, as a big writer streams a file. */
+export function publishInChunks(fs: FileSystem, data: Uint8Array): Promise<void> {
+  return publishAtomically(fs, TARGET, async (h) => {
+    for (let off = 0; off < data.length; off += BIG_CHUNK) await h.write(data.subarray(off, off + BIG_CHUNK), off);
+  });
+}
