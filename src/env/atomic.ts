@@ -8,6 +8,7 @@ import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { QuiverError, ioError } from '../errors.js';
 import { unlinkSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
@@ -250,8 +251,60 @@ function takeSpare(fs: FileSystem, path: string): string | undefined {
 
 /** Unlinks every spare and waits for it (tests, and callers that want the disk space back now). */
 export async function dropSpares(): Promise<void> {
+  // Spares still being prepared are kept when they finish: let them finish first.
+  await settleRetired();
   for (const [path, spare] of [...spares]) dropSpare(path, spare);
   await settleRetired();
+}
+
+/** Files {@link prepareSpare} writes ahead: from a quarter MiB (smaller ones gain little) to 32 MiB. */
+export const PREPARE_MIN_BYTES = 256 << 10;
+export const PREPARE_MAX_BYTES = 32 << 20;
+
+/** Spares being written by prepareSpare; `wanted` turns false when discarded meanwhile. */
+const preparing = new Map<string, { wanted: boolean }>();
+
+/**
+ * Writes, in the background, a spare for a file about to be published at `path` for the first time
+ * (the next delta of a chain): `bytes` zeros under a temp name, which that publish then writes over in
+ * place. The page-cache pages of a new file are then allocated between saves instead of inside one: a
+ * 1.5 MB delta took 2.5-3.5 ms to write into a new file in the benchmark's process, ~1 ms over a
+ * prepared one. Nothing happens outside PREPARE_MIN_BYTES..PREPARE_MAX_BYTES or when `path` has a
+ * spare; a failure only means the publish creates its file as usual.
+ */
+export function prepareSpare(fs: FileSystem, path: string, bytes: number): void {
+  if (bytes < PREPARE_MIN_BYTES || bytes > PREPARE_MAX_BYTES || spares.has(path) || preparing.has(path)) return;
+  const job = { wanted: true };
+  preparing.set(path, job);
+  track(writeSpare(fs, path, bytes, job).finally(() => preparing.delete(path)));
+}
+
+async function writeSpare(fs: FileSystem, path: string, bytes: number, job: { wanted: boolean }): Promise<void> {
+  // From the next turn on: the caller, whose save just ended, resumes first.
+  await nextTurn();
+  const name = tempPathFor(path);
+  try {
+    const handle = await fs.open(name, 'wx');
+    try {
+      // Zero-filled memory from the allocator maps the zero page: no memory is touched to fill it.
+      await handle.write(new Uint8Array(bytes), 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await fs.rm(name).catch(() => undefined);
+    throw err;
+  }
+  if (job.wanted) keepSpare(fs, path, name);
+  else releaseRetired(fs, name);
+}
+
+/** Unlinks the spare kept or being prepared for `path` (no publish there is expected any more). */
+export function discardSpare(path: string): void {
+  const job = preparing.get(path);
+  if (job) job.wanted = false;
+  const spare = spares.get(path);
+  if (spare) dropSpare(path, spare);
 }
 
 let exitWatched = false;

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
-import { cleanTempFiles } from '../env/atomic.js';
+import { cleanTempFiles, prepareSpare } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
@@ -376,6 +376,8 @@ export class DatabasePersistence extends EventEmitter {
       const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, 'save', options.onProgress, options.signal));
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
+      // The next delta will be about this size: its file is written ahead, between saves.
+      prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes);
       this.savedSeq = changes.seq;
       this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
       return path;

@@ -8,6 +8,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
+import { discardSpare } from '../env/atomic.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
 
@@ -104,9 +105,14 @@ export async function readDeltaChain(
   return { deltas, lastChecksum: prev, stale };
 }
 
-/** Removes every delta file of `basePath` (after a new full save made them obsolete). */
+/**
+ * Removes every delta file of `basePath` (after a new full save made them obsolete), and the spare
+ * prepared for the delta that would have followed them.
+ */
 export async function removeDeltas(fs: FileSystem, basePath: string): Promise<void> {
   const files = await listDeltaFiles(fs, basePath);
+  const last = files.at(-1);
+  if (last) discardSpare(deltaPath(basePath, last.index + 1));
   for (const f of files) await fs.rm(f.path);
   if (files.length > 0) await fs.syncDir(dirname(basePath));
 }

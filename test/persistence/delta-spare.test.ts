@@ -1,0 +1,108 @@
+// After an incremental save, the next delta's file is written ahead as a spare (zeros under a temp
+// name) and the next delta is written over it in place; a full save that folds the deltas discards it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
+import { dropSpares, PREPARE_MIN_BYTES, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { digestDb } from '../fixtures/digest.js';
+import { prng } from '../../support/datasets.js';
+
+const DIM = 128;
+const N = 2000;
+
+function change(db: VectorDB, count: number, seed: number): void {
+  const rnd = prng(seed);
+  for (let i = 0; i < count; i++) {
+    const v = new Float32Array(DIM);
+    for (let d = 0; d < DIM; d++) v[d] = rnd() - 0.5;
+    void db.insert({ id: `doc-${Math.floor(rnd() * N)}`, vector: v, metadata: { seed, i } });
+  }
+}
+
+async function setup(): Promise<{ mem: MemoryFileSystem; fs: FaultFileSystem; db: VectorDB; p: DatabasePersistence }> {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/data', { recursive: true });
+  const fs = new FaultFileSystem(mem);
+  const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  change(db, N * 2, 1);
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs });
+  await p.save();
+  return { mem, fs, db, p };
+}
+
+async function temps(mem: MemoryFileSystem): Promise<string[]> {
+  return (await mem.readdir('/data')).filter((n) => n.endsWith(TEMP_SUFFIX));
+}
+
+async function reloaded(mem: MemoryFileSystem): Promise<string> {
+  const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  await new DatabasePersistence(db, { baseDir: '/data', fs: mem }).load({ path: '/data/database.qvdb' });
+  return digestDb(db);
+}
+
+test('the next delta is written over a spare prepared after the previous one, and reloads exactly', async () => {
+  const { mem, fs, db, p } = await setup();
+  change(db, 800, 2);
+  const d1 = await p.saveIncremental();
+  const d1Bytes = (await mem.stat(d1 ?? '')).size;
+  assert.ok(d1Bytes >= PREPARE_MIN_BYTES, `a delta of ${d1Bytes} bytes is big enough to get a spare`);
+  await settleRetired();
+  const [spare, ...more] = await temps(mem);
+  assert.equal(more.length, 0, 'one spare');
+  assert.ok(spare.startsWith('.database.qvdb.delta-000002.'), `named for the next delta: ${spare}`);
+  assert.equal((await mem.stat(`/data/${spare}`)).size, d1Bytes, 'sized like the last delta');
+
+  // A smaller delta: written over the spare from offset 0, then cut to its own length.
+  change(db, 600, 3);
+  fs.reset();
+  const d2 = await p.saveIncremental();
+  assert.equal(d2, '/data/database.qvdb.delta-000002');
+  const opened = fs.ops.find((o) => o.kind === 'open');
+  assert.equal(opened?.path, `/data/${spare}`, 'opened the spare');
+  assert.ok(fs.ops.some((o) => o.kind === 'truncate'), 'cut to the new length');
+  assert.equal(await reloaded(mem), digestDb(db));
+
+  await settleRetired();
+  const next = await temps(mem);
+  assert.equal(next.length, 1);
+  assert.ok(next[0].startsWith('.database.qvdb.delta-000003.'), 'the next spare replaces the used one');
+  await dropSpares();
+  assert.deepEqual(await temps(mem), []);
+});
+
+test('a full save discards the prepared spare, also one still being written', async () => {
+  for (const wait of [true, false]) {
+    const { mem, db, p } = await setup();
+    change(db, 800, 4);
+    await p.saveIncremental();
+    if (wait) await settleRetired();
+    assert.equal(await p.save(), '/data/database.qvdb');
+    await settleRetired();
+    assert.deepEqual(await temps(mem), [], `no spare left (waited for it: ${wait})`);
+    assert.deepEqual((await mem.readdir('/data')).filter((n) => n.includes('.delta-')), []);
+    assert.equal(await reloaded(mem), digestDb(db));
+  }
+});
+
+test('small deltas prepare nothing; a failed preparation leaves nothing and the next delta is written new', async () => {
+  const { mem, fs, db, p } = await setup();
+  change(db, 5, 5);
+  await p.saveIncremental();
+  await settleRetired();
+  assert.deepEqual(await temps(mem), [], 'a 5-entry delta gets no spare');
+
+  change(db, 800, 6);
+  // Every write to the spare of delta 3 fails (it is prepared once delta 2 is published).
+  fs.failAt(1, 'ENOSPC', { mode: 'persistent', kinds: (op) => op.kind === 'write' && op.path.includes('.delta-000003.') });
+  const d2 = await p.saveIncremental();
+  assert.equal(d2, '/data/database.qvdb.delta-000002');
+  await settleRetired();
+  assert.deepEqual(await temps(mem), [], 'the failed spare was removed');
+  fs.clearFaults();
+  change(db, 800, 7);
+  assert.equal(await p.saveIncremental(), '/data/database.qvdb.delta-000003');
+  assert.equal(await reloaded(mem), digestDb(db));
+});
