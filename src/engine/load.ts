@@ -38,8 +38,9 @@ function checkIds(rawIds: readonly unknown[], what: string): CheckedIds {
   const n = rawIds.length;
   const ids = new Array<Id>(n);
   const idMap = new Map<Id, number>();
+  const item = `${what}.ids`;
   for (let i = 0; i < n; i++) {
-    const id = checkId(rawIds[i], `${what}.ids[${i}]`);
+    const id = checkId(rawIds[i], item, i);
     if (idMap.has(id)) invalid(`${what}.ids has the id ${label(id)} twice (entries ${idMap.get(id)} and ${i}); ids must be unique`, { id });
     idMap.set(id, i);
     ids[i] = id;
@@ -162,5 +163,5 @@ export function findNonFinite(v: Float32Array, from: number, to: number): number
 /** Checks the `deletedIds` of a delta. */
 export function checkIdList(list: unknown, what: string): Id[] {
   if (!Array.isArray(list)) invalid(`${what} must be an array of ids, got ${describe(list)}`);
-  return list.map((id, i) => checkId(id, `${what}[${i}]`));
+  return list.map((id, i) => checkId(id, what, i));
 }

@@ -136,7 +136,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     let fresh = 0;
     for (let i = 0; i < n; i++) {
       const e = checkEntryShape(entries[i], `entries[${i}]`);
-      const id = e.id === undefined ? randomUUID() : checkId(e.id, `entries[${i}].id`);
+      const id = e.id === undefined ? randomUUID() : checkId(e.id, 'entries[].id', i);
       vectors[i] = checkVector(e.vector, this.dim, `entries[${i}].vector`);
       if (e.metadata !== undefined) {
         const md = cloneMetadata(e.metadata, `entries[${i}].metadata`);

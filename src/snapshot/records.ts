@@ -13,8 +13,9 @@
  *
  * Sections 1-3 never share a frame with each other; hash items follow the last id frame.
  */
-import { CorruptionError, QuiverError } from '../errors.js';
+import { CorruptionError } from '../errors.js';
 import type { Id, Metadata } from '../engine/types.js';
+import { checkIdType } from '../engine/validate.js';
 import { FrameDecoder, writeFrames } from '../format/qvdb/frames.js';
 import { isPlainObject } from '../format/qvdb/msgpack.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from '../format/qvdb/endian.js';
@@ -38,10 +39,6 @@ export const CONTENT_HASH = 'quiver-content-v1';
 /** Entries per hash item (64 KiB of hashes). */
 const HASHES_PER_ITEM = 8192;
 
-function checkId(id: Id, what: string): Id {
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) return id;
-  throw new QuiverError('INVALID_ID', `${what} is ${JSON.stringify(id)}; ids must be strings or safe integers`);
-}
 
 /**
  * Writes a record stream. `hashes` resolves to the content hashes of the entries (2 lanes each) once
@@ -56,8 +53,8 @@ export async function writeRecords(
   write: (bytes: Uint8Array) => Promise<void>,
 ): Promise<void> {
   await writeFrames([header], (h) => h, write);
-  await writeFrames(ids, (id, i) => [checkId(id, `id of entry ${i}`), metadata[i] ?? null], write);
-  await writeFrames(deletedIds, (id, i) => checkId(id, `deleted id ${i}`), write);
+  await writeFrames(ids, (id, i) => [checkIdType(id, 'entries[].id', i), metadata[i] ?? null], write);
+  await writeFrames(deletedIds, (id, i) => checkIdType(id, 'deleted ids', i), write);
   const h = await hashes;
   if (h.length !== ids.length * 2) throw new Error(`internal: ${h.length / 2} hashes for ${ids.length} entries`);
   const blocks: Uint8Array[] = [];

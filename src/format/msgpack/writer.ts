@@ -39,7 +39,7 @@ function metadataBytes(meta: unknown, index: number): Uint8Array | undefined {
 async function writeChunk(out: PageWriter, image: CollectionImage, index: number, bytes: Uint8Array, vecBytes: number): Promise<void> {
   const n = bytes.length / vecBytes;
   for (let e = 0; e < n; e++, index++) {
-    const id: Id = checkId(image.ids[index], `entry ${index} id`);
+    const id: Id = checkId(image.ids[index], 'entries[].id', index);
     const meta = metadataBytes(image.metadata[index], index);
     const idBytes = typeof id === 'string' ? Buffer.byteLength(id, 'utf8') : 0;
     const need = 1 + KEY_ID.length + 9 + idBytes + KEY_VECTOR.length + 5 + vecBytes + (meta ? KEY_METADATA.length + meta.length : 0);

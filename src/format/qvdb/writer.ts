@@ -5,7 +5,8 @@
  * FRAMES_AHEAD_BYTES of each encoded ahead). Never holds the whole database in one buffer.
  */
 import { QuiverError } from '../../errors.js';
-import type { ChangeImage, CollectionImage, Id } from '../../engine/types.js';
+import type { ChangeImage, CollectionImage } from '../../engine/types.js';
+import { checkIdType } from '../../engine/validate.js';
 import type { FileSystem } from '../../env/fs.js';
 import { publishAtomically } from '../../env/atomic.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
@@ -87,10 +88,6 @@ function buildManifest(image: CollectionImage | ChangeImage, opts: WriteQvdbOpti
   return m;
 }
 
-function checkId(id: Id, what: string): Id {
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) return id;
-  throw new QuiverError('INVALID_ID', `${what} is ${JSON.stringify(id)}; ids must be strings or safe integers`);
-}
 
 function checkMetadata(m: unknown, i: number): unknown {
   if (m === undefined || m === null) return null;
@@ -131,7 +128,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     await asm.header(delta ? FileKind.DELTA : FileKind.FULL);
     await asm.section(SectionType.MANIFEST, Codec.NONE, 0, (w) => w(encodeManifest(manifest)));
     const budget = offloadHash ? FRAMES_AHEAD_BYTES : 0;
-    const ids = new FramesAhead(image.ids, (id, i) => checkId(id, `id of entry ${i}`), budget);
+    const ids = new FramesAhead(image.ids, (id, i) => checkIdType(id, 'entries[].id', i), budget);
     const metadata = new FramesAhead(image.metadata, checkMetadata, budget);
     const ahead = ids.encodeAhead().then(() => metadata.encodeAhead());
     try {
@@ -143,7 +140,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     }
     await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
     await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
-    if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, (id, i) => checkId(id, `deleted id ${i}`), w));
+    if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, (id, i) => checkIdType(id, 'deleted ids', i), w));
     return asm.finish();
   }));
   progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);

@@ -124,12 +124,12 @@ async function applyInTransaction(
   const deletePos: number[] = [];
   // An id both deleted and upserted is present now (a ChangeImage never lists both, but be safe).
   const upserted = change.deletedIds.length > 0 ? new Set(change.ids) : undefined;
-  for (const id of change.cleared ? [] : change.deletedIds) {
+  for (const [k, id] of (change.cleared ? [] : change.deletedIds).entries()) {
     if (upserted?.has(id)) continue;
-    const pos = lookup.get(idParam(id, 'deleted id')) as number | undefined;
+    const pos = lookup.get(idParam(id, k, 'deleted id')) as number | undefined;
     if (pos !== undefined) deletePos.push(pos);
   }
-  const upsertPos = change.ids.map((id, i) => (change.cleared ? undefined : (lookup.get(idParam(id, `entry ${i}`)) as number | undefined)));
+  const upsertPos = change.ids.map((id, i) => (change.cleared ? undefined : (lookup.get(idParam(id, i)) as number | undefined)));
   let nextPos = ((db.prepare(`SELECT max(pos) FROM ${TABLE.entries}`).pluck().get() as number | null) ?? -1) + 1;
   for (const p of deletePos) touched.add(bucketOf(p));
   for (const p of upsertPos) if (p !== undefined) touched.add(bucketOf(p));
@@ -154,15 +154,14 @@ async function applyInTransaction(
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const rows = chunk.length / dim;
     for (let r = 0; r < rows; r++, i++) {
-      const where = `entry ${i}`;
       const vector = buf.subarray(r * dim * 4, (r + 1) * dim * 4);
-      const meta = metadataText(change.metadata[i], where);
+      const meta = metadataText(change.metadata[i], i);
       const pos = upsertPos[i];
       if (pos !== undefined) {
         changedRows += update.run(vector, meta, pos).changes;
       } else {
         touched.add(bucketOf(nextPos));
-        changedRows += insert.run(nextPos++, idParam(change.ids[i], where), vector, meta).changes;
+        changedRows += insert.run(nextPos++, idParam(change.ids[i], i), vector, meta).changes;
         count++;
       }
     }

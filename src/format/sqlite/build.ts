@@ -113,9 +113,8 @@ export async function buildDatabase(db: Database.Database, image: CollectionImag
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let r = 0; r < rows; r++, pos++) {
         const id = image.ids[pos];
-        const where = `entry ${pos}`;
-        const meta = metadataText(image.metadata[pos], where);
-        insert.add(pos, idParam(id, where), buf.subarray(r * dim * 4, (r + 1) * dim * 4), meta);
+        const meta = metadataText(image.metadata[pos], pos);
+        insert.add(pos, idParam(id, pos), buf.subarray(r * dim * 4, (r + 1) * dim * 4), meta);
         digests.addKey(pos, id, meta);
       }
       // Pending rows point into this chunk: flush unless it is a staging slot that stays untouched for

@@ -9,16 +9,16 @@ import { describe } from '../../engine/validate.js';
 import { isPlainObject } from '../../util/msgpack.js';
 
 /** The value bound for an id: TEXT for strings, INTEGER (a BigInt) for numbers. */
-export function idParam(id: Id, where: string): string | bigint {
+export function idParam(id: Id, index: number, what = 'entry'): string | bigint {
   if (typeof id === 'string' && id.length > 0) return id;
   if (typeof id === 'number' && Number.isSafeInteger(id)) return BigInt(id);
-  throw new QuiverError('INVALID_ID', `${where}: id ${describe(id)} is not a non-empty string or a safe integer`, { id });
+  throw new QuiverError('INVALID_ID', `${what} ${index}: id ${describe(id)} is not a non-empty string or a safe integer`, { id });
 }
 
 /** The stored text of an entry's metadata: JSON of a plain object, or null when there is none. */
-export function metadataText(metadata: Metadata | undefined | null, where: string): string | null {
+export function metadataText(metadata: Metadata | undefined | null, index: number): string | null {
   if (metadata === undefined || metadata === null) return null;
-  if (!isPlainObject(metadata)) throw new QuiverError('INVALID_METADATA', `${where}: metadata must be a plain object or absent, got ${describe(metadata)}`);
+  if (!isPlainObject(metadata)) throw new QuiverError('INVALID_METADATA', `entry ${index}: metadata must be a plain object or absent, got ${describe(metadata)}`);
   return JSON.stringify(metadata);
 }
 
