@@ -252,10 +252,11 @@ export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: V
     const type = c.u8('batch op type');
     if (type === RecordType.BATCH) throw new Error('nested batch');
     const len = c.u32('batch op length');
-    c.need(len, `batch op ${i + 1}`);
+    // Labels only for a damaged op: building one per op of every batch is wasted work on replay.
+    if (len > c.end - c.pos) c.need(len, `batch op ${i + 1}`);
     const inner = new PayloadCursor(buf, c.pos, c.pos + len, alloc);
     ops.push(decodeOp(type, inner));
-    expectEnd(inner, `batch op ${i + 1}`);
+    if (inner.pos !== inner.end) expectEnd(inner, `batch op ${i + 1}`);
     c.pos += len;
   }
   expectEnd(c, 'batch');
