@@ -48,7 +48,7 @@ function itemLabel(what: string, index: number | undefined): string {
 /**
  * Validates an id and returns it normalised (-0 becomes 0). Throws INVALID_ID naming `what`, with
  * `index` filled into its `[]` (or appended): the label is built only for a bad id, since building it
- * for every id of a list cost ~0.1 ms per 1,000.
+ * for every id of a list cost 0.02-0.2 ms per 1,000.
  */
 export function checkId(id: unknown, what = 'id', index?: number): Id {
   if (typeof id === 'string' && id.length > 0 && id.length * 3 <= MAX_ID_BYTES && isWellFormedString(id)) return id;

@@ -39,7 +39,6 @@ export const CONTENT_HASH = 'quiver-content-v1';
 /** Entries per hash item (64 KiB of hashes). */
 const HASHES_PER_ITEM = 8192;
 
-
 /**
  * Writes a record stream. `hashes` resolves to the content hashes of the entries (2 lanes each) once
  * the vectors have been hashed, so the entries and ids can stream while the vectors are still read.

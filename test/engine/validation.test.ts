@@ -68,6 +68,9 @@ test('entries and batches must be objects; errors name the batch index', () => {
   throwsCode(() => db.insertBatch([{ vector: [1, 2] }, 7 as unknown as VectorEntry]), 'INVALID_ARGUMENT', /entries\[1\]/);
   throwsCode(() => db.insertBatch([{ vector: [1, 2] }, { vector: [1] }]), 'DIMENSION_MISMATCH', /entries\[1\]\.vector/);
   throwsCode(() => db.insertBatch([{ id: '', vector: [1, 2] }]), 'INVALID_ID', /entries\[0\]\.id/);
+  throwsCode(() => db.insertBatch([{ id: 'a', vector: [1, 2] }, { id: 'b', vector: [1, 2] }, { id: 1.5, vector: [1, 2] }]), 'INVALID_ID', /entries\[2\]\.id 1\.5 is not a safe integer/);
+  throwsCode(() => db.replaceAll({ dimension: 2, metric: 'cosine', ids: ['a', 'b', 'c', ''], vectors: new Float32Array(8).fill(1), metadata: [{}, {}, {}, {}] }), 'INVALID_ID', /columns\.ids\[3\] is an empty string/);
+  throwsCode(() => db.applyDelta({ dimension: 2, metric: 'cosine', ids: [], vectors: new Float32Array(0), metadata: [], deletedIds: ['x', {} as unknown as string], cleared: false }), 'INVALID_ID', /delta\.deletedIds\[1\] must be/);
   throwsCode(() => db.insertBatch([{ vector: [1, 2], metadata: { a: [1, undefined] } as Metadata }]), 'INVALID_METADATA', /entries\[0\]\.metadata\.a\[1\]/);
   assert.equal(db.len(), 0);
 });

@@ -88,7 +88,6 @@ function buildManifest(image: CollectionImage | ChangeImage, opts: WriteQvdbOpti
   return m;
 }
 
-
 function checkMetadata(m: unknown, i: number): unknown {
   if (m === undefined || m === null) return null;
   if (isPlainObject(m) && isJsonValue(m)) return m;

@@ -119,6 +119,9 @@ test('bad arguments are refused with typed errors before anything is written', a
     await assert.rejects(writeQvdb(fs, '/x.qvdb', img, opts), (e: unknown) => e instanceof QuiverError && e.code === code, `${code} ${JSON.stringify(opts)}`);
   }
   assert.deepEqual(await fs.readdir('/'), []);
+  // The error names the entry.
+  const three = makeImage({ dimension: 2, ids: ['a', '', { x: 1 } as unknown as string], vectors: Float32Array.of(1, 2, 3, 4, 5, 6) });
+  await assert.rejects(writeQvdb(fs, '/x.qvdb', three), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ID' && /entries\[2\]\.id is/.test(e.message));
 });
 
 test('round trip through the real file system', async () => {
