@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
-import { cleanTempFiles, prepareSpare } from '../env/atomic.js';
+import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
@@ -38,6 +38,9 @@ const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
 const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
 
 /** The chain incremental saves extend: the last full file and the deltas written after it. */
+/** Saves at most this far apart (a full or delta file, then a delta) get the next delta's file prepared. */
+const PREPARE_WITHIN_MS = SPARE_KEEP_MS / 2;
+
 interface ChainState {
   basePath: string;
   baseChecksum: string;
@@ -47,6 +50,8 @@ interface ChainState {
   compression: CompressionType;
   /** Size of the base file (the journal is folded into a full save once it passes a quarter of this). */
   baseBytes: number;
+  /** When (Date.now()) the last full or delta file of the chain was written by this instance. */
+  savedAt?: number;
 }
 
 type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
@@ -345,7 +350,7 @@ export class DatabasePersistence extends EventEmitter {
     // The new base is durable; deltas and the journal of the previous base at this path are now obsolete.
     await removeDeltas(this.fs, path);
     await this.dropJournal(path);
-    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes };
+    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes, savedAt: Date.now() };
     this.savedSeq = seq;
     this.needFullSave = false;
     this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
@@ -376,8 +381,12 @@ export class DatabasePersistence extends EventEmitter {
       const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, 'save', options.onProgress, options.signal));
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
-      // The next delta will be about this size: its file is written ahead, between saves.
-      prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes);
+      // The next delta will be about this size: its file is written ahead, between saves, when saves come
+      // often enough for it to be used (a spare is dropped after SPARE_KEEP_MS; written for nothing, it
+      // would double the bytes an occasional incremental save writes).
+      const now = Date.now();
+      if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes);
+      chain.savedAt = now;
       this.savedSeq = changes.seq;
       this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
       return path;

@@ -1,6 +1,6 @@
 // After an incremental save, the next delta's file is written ahead as a spare (zeros under a temp
 // name) and the next delta is written over it in place; a full save that folds the deltas discards it.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
@@ -105,4 +105,25 @@ test('small deltas prepare nothing; a failed preparation leaves nothing and the 
   change(db, 800, 7);
   assert.equal(await p.saveIncremental(), '/data/database.qvdb.delta-000003');
   assert.equal(await reloaded(mem), digestDb(db));
+});
+
+test('incremental saves far apart prepare nothing (the file would be dropped unused)', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  try {
+    const { mem, db, p } = await setup();
+    mock.timers.tick(31_000);
+    change(db, 800, 8);
+    await p.saveIncremental();
+    await settleRetired();
+    assert.deepEqual(await temps(mem), [], '31 s after the full save: no file prepared');
+    mock.timers.tick(1_000);
+    change(db, 800, 9);
+    await p.saveIncremental();
+    await settleRetired();
+    assert.equal((await temps(mem)).length, 1, '1 s after the previous delta: the next one is prepared');
+    await dropSpares();
+    assert.equal(await reloaded(mem), digestDb(db));
+  } finally {
+    mock.timers.reset();
+  }
 });
