@@ -257,8 +257,9 @@ export async function dropSpares(): Promise<void> {
   await settleRetired();
 }
 
-/** Files {@link prepareSpare} writes ahead: from a quarter MiB (smaller ones gain little) to 32 MiB. */
+/** Smallest file {@link prepareSpare} writes ahead (a smaller one has few pages to gain on). */
 export const PREPARE_MIN_BYTES = 256 << 10;
+/** Largest file {@link prepareSpare} writes ahead (bounds the background write and the disk it holds). */
 export const PREPARE_MAX_BYTES = 32 << 20;
 
 /** Spares being written by prepareSpare; `wanted` turns false when discarded meanwhile. */

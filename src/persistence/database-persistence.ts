@@ -37,10 +37,10 @@ import type {
 const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
 const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
 
-/** The chain incremental saves extend: the last full file and the deltas written after it. */
 /** Saves at most this far apart (a full or delta file, then a delta) get the next delta's file prepared. */
 const PREPARE_WITHIN_MS = SPARE_KEEP_MS / 2;
 
+/** The chain incremental saves extend: the last full file and the deltas written after it. */
 interface ChainState {
   basePath: string;
   baseChecksum: string;
