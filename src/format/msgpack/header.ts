@@ -4,6 +4,7 @@
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
+import { describe } from '../../engine/validate.js';
 import { isPlainObject, pack } from '../../util/msgpack.js';
 import { checkHeaderFields, checkTrailerFields, type ExchangeHeader } from '../stream/exchange-header.js';
 
@@ -59,7 +60,7 @@ export function validateHeader(file: string, value: unknown, offset: number): Ms
   if (!isPlainObject(value) || format !== MSGPACK_FORMAT_NAME) {
     throw new QuiverError(
       'UNSUPPORTED_FORMAT',
-      `${file} is not a QuiverDB MessagePack export (its first value ${isPlainObject(value) ? `has "format" ${format === undefined ? 'missing' : JSON.stringify(format)}` : 'is not a map'}); import it with a matching format instead.`,
+      `${file} is not a QuiverDB MessagePack export (its first value ${isPlainObject(value) ? `has "format" ${format === undefined ? 'missing' : describe(format)}` : 'is not a map'}); import it with a matching format instead.`,
       { file },
     );
   }

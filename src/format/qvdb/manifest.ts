@@ -4,6 +4,7 @@
  */
 import { CorruptionError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
+import { describe } from '../../engine/validate.js';
 import { FORMAT_VERSION, MAX_DIMENSION } from './constants.js';
 import { isPlainObject, jsonProblem, pack, unpackOne } from './msgpack.js';
 
@@ -75,15 +76,15 @@ export function decodeManifest(bytes: Uint8Array, file: string, kind: 'full' | '
   const m = v;
   const natural = (key: string): number => {
     const x = m[key];
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) fail(`"${key}" is ${JSON.stringify(x)}, not a non-negative integer`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) fail(`"${key}" is ${describe(x)}, not a non-negative integer`);
     return x as number;
   };
-  if (m.format !== 'qvdb') fail(`"format" is ${JSON.stringify(m.format)}, not "qvdb"`);
-  if (m.formatVersion !== FORMAT_VERSION) fail(`"formatVersion" is ${JSON.stringify(m.formatVersion)} but the header says ${FORMAT_VERSION}`);
-  if (m.kind !== kind) fail(`"kind" is ${JSON.stringify(m.kind)} but the header says "${kind}"`);
+  if (m.format !== 'qvdb') fail(`"format" is ${describe(m.format)}, not "qvdb"`);
+  if (m.formatVersion !== FORMAT_VERSION) fail(`"formatVersion" is ${describe(m.formatVersion)} but the header says ${FORMAT_VERSION}`);
+  if (m.kind !== kind) fail(`"kind" is ${describe(m.kind)} but the header says "${kind}"`);
   const dimension = natural('dimension');
   if (dimension < 1 || dimension > MAX_DIMENSION) fail(`"dimension" ${dimension} is outside 1..${MAX_DIMENSION}`);
-  if (typeof m.metric !== 'string' || !METRICS.includes(m.metric)) fail(`"metric" is ${JSON.stringify(m.metric)}, not one of ${METRICS.join(', ')}`);
+  if (typeof m.metric !== 'string' || !METRICS.includes(m.metric)) fail(`"metric" is ${describe(m.metric)}, not one of ${METRICS.join(', ')}`);
   if (typeof m.createdAt !== 'number' || !Number.isFinite(m.createdAt)) fail('"createdAt" is not a finite number');
   if (typeof m.library !== 'string') fail('"library" is not a string');
   if (!isPlainObject(m.user)) fail('"user" is not a map');

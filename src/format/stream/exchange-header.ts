@@ -5,7 +5,7 @@
  */
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Metric } from '../../engine/types.js';
-import { MAX_DIMENSION, METRICS } from '../../engine/validate.js';
+import { describe, MAX_DIMENSION, METRICS } from '../../engine/validate.js';
 import { isPlainObject, jsonProblem } from '../../util/msgpack.js';
 
 /** A decoded, validated export header. */
@@ -74,7 +74,7 @@ export function checkTrailerFields(value: unknown, count: number, holds: string,
   const { bad } = words;
   if (!isPlainObject(value)) throw bad('', `it must be ${words.object}`);
   if (value.end !== true) throw bad('end', 'it must be true');
-  if (value.count !== count) throw bad('count', `it says ${JSON.stringify(value.count)} entries but ${holds}`);
+  if (value.count !== count) throw bad('count', `it says ${describe(value.count)} entries but ${holds}`);
   const checksum = value.checksum;
   if (typeof checksum !== 'string' || !HEX64.test(checksum)) throw bad('checksum', 'it must be 64 lowercase hex digits (SHA-256)');
   return checksum;

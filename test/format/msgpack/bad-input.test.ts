@@ -117,6 +117,15 @@ test('entry shape: unknown, repeated and missing keys', async () => {
   assert.match((await corruption(codec, craftMsgpack(rawHeader(2, 1), [5 as never]))).message, /expected an entry map/);
 });
 
+test('64-bit integers where text or a count belongs are typed errors, not a failure to print them', async () => {
+  // MessagePack int64 decodes as a BigInt, which JSON.stringify cannot print (found by the byte-flip property).
+  const err = await failure(codec, craftMsgpack(rawHeader(2, 1, { format: 2n ** 60n }), [A]));
+  assert.equal(err.code, 'UNSUPPORTED_FORMAT');
+  assert.match(err.message, /bigint 1152921504606846976/);
+  const trailer = await corruption(codec, craftMsgpack(rawHeader(2, 1), [A], { count: 2n ** 60n }));
+  assert.equal(trailer.section, 'trailer.count');
+});
+
 test('trailer rules: count mismatches, checksum, bytes after it, missing', async () => {
   let err = await corruption(codec, craftMsgpack(rawHeader(2, 2), [A]));
   assert.match(err.message, /trailer comes after 1 entries but the header says 2/);
