@@ -76,7 +76,7 @@ CREATE TABLE ${TABLE.index} (
 export const ID_INDEX_SQL = `CREATE UNIQUE INDEX entries_id ON ${TABLE.entries} (id);`;
 
 /** Vector bytes a digest bucket aims at: small enough that an incremental save rehashes little. */
-const BUCKET_TARGET_BYTES = 1 << 20;
+export const BUCKET_TARGET_BYTES = 1 << 20;
 /** Largest bucket (tiny vectors). */
 export const MAX_BUCKET_ROWS = 65536;
 
