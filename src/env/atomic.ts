@@ -262,6 +262,9 @@ export const PREPARE_MIN_BYTES = 256 << 10;
 /** Largest file {@link prepareSpare} writes ahead (bounds the background write and the disk it holds). */
 export const PREPARE_MAX_BYTES = 32 << 20;
 
+/** Share of the expected size that prepareSpare writes (see preparedSize). */
+const PREPARE_FRACTION = 0.95;
+
 /** Spares being written by prepareSpare; `wanted` turns false when discarded meanwhile. */
 const preparing = new Map<string, { wanted: boolean }>();
 
@@ -288,7 +291,9 @@ async function writeSpare(fs: FileSystem, path: string, bytes: number, job: { wa
     const handle = await fs.open(name, 'wx');
     try {
       // Zero-filled memory from the allocator maps the zero page: no memory is touched to fill it.
-      await handle.write(new Uint8Array(bytes), 0);
+      await handle.write(new Uint8Array(preparedSize(bytes)), 0);
+      // Written back now, so the publish's fsync writes only its own pages: blocks allocated by then.
+      await handle.sync();
     } finally {
       await handle.close();
     }
@@ -298,6 +303,15 @@ async function writeSpare(fs: FileSystem, path: string, bytes: number, job: { wa
   }
   if (job.wanted) keepSpare(fs, path, name);
   else releaseRetired(fs, name);
+}
+
+/**
+ * The size of a prepared spare for a file of about `bytes`: a little smaller, in whole 4 KiB blocks, so
+ * that the publish usually extends it rather than cutting blocks off its end, which ext4 frees inside
+ * the save (measured over 1.5 MB: ~2.45 ms per write + fsync + rename against ~2.7 ms cut to length).
+ */
+export function preparedSize(bytes: number): number {
+  return Math.floor((bytes * PREPARE_FRACTION) / 4096) * 4096;
 }
 
 /** Unlinks the spare kept or being prepared for `path` (no publish there is expected any more). */

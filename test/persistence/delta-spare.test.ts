@@ -6,7 +6,7 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
-import { dropSpares, PREPARE_MIN_BYTES, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { dropSpares, PREPARE_MIN_BYTES, preparedSize, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { digestDb } from '../fixtures/digest.js';
 import { prng } from '../../support/datasets.js';
 
@@ -53,7 +53,10 @@ test('the next delta is written over a spare prepared after the previous one, an
   const [spare, ...more] = await temps(mem);
   assert.equal(more.length, 0, 'one spare');
   assert.ok(spare.startsWith('.database.qvdb.delta-000002.'), `named for the next delta: ${spare}`);
-  assert.equal((await mem.stat(`/data/${spare}`)).size, d1Bytes, 'sized like the last delta');
+  const spareBytes = (await mem.stat(`/data/${spare}`)).size;
+  assert.equal(spareBytes, preparedSize(d1Bytes), 'sized from the last delta');
+  assert.ok(spareBytes < d1Bytes && spareBytes > d1Bytes * 0.9 && spareBytes % 4096 === 0, `a little smaller, in whole blocks: ${spareBytes} of ${d1Bytes}`);
+  assert.ok(fs.ops.some((o) => o.kind === 'sync' && o.path === `/data/${spare}`), 'written back before it is used');
 
   // A smaller delta: written over the spare from offset 0, then cut to its own length.
   change(db, 600, 3);
@@ -66,9 +69,18 @@ test('the next delta is written over a spare prepared after the previous one, an
   assert.equal(await reloaded(mem), digestDb(db));
 
   await settleRetired();
+  const [grown] = await temps(mem);
+  // A delta bigger than its spare: the writes extend the file.
+  change(db, 900, 10);
+  const d3 = await p.saveIncremental();
+  assert.ok((await mem.stat(d3 ?? '')).size > (await mem.stat(d2)).size);
+  assert.ok(fs.ops.some((o) => o.kind === 'open' && o.path === `/data/${grown}`), 'opened the spare');
+  assert.equal(await reloaded(mem), digestDb(db));
+
+  await settleRetired();
   const next = await temps(mem);
   assert.equal(next.length, 1);
-  assert.ok(next[0].startsWith('.database.qvdb.delta-000003.'), 'the next spare replaces the used one');
+  assert.ok(next[0].startsWith('.database.qvdb.delta-000004.'), 'the next spare replaces the used one');
   await dropSpares();
   assert.deepEqual(await temps(mem), []);
 });
