@@ -9,6 +9,7 @@ import type { ImageRegistry } from './image.js';
 import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
 import type { Id, Metadata, Metric } from './types.js';
+import { UpsertLog } from './upsert-log.js';
 
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
@@ -24,6 +25,8 @@ export class SlotStore {
   norms: Float64Array;
   /** Seq of the last upsert into each slot. */
   slotSeq: Float64Array;
+  /** The slots upserted recently, for change views that should not scan every slot. */
+  readonly upserts = new UpsertLog();
   ids: (Id | undefined)[] = [];
   meta: (Metadata | undefined)[] = [];
   idMap = new Map<Id, number>();
@@ -56,9 +59,10 @@ export class SlotStore {
     this.reset();
   }
 
-  /** Empties the store onto a fresh slab (open images keep the old one). */
-  reset(): void {
+  /** Empties the store onto a fresh slab (open images keep the old one); `seq` is the seq it is emptied at. */
+  reset(seq = 0): void {
     this.allocate(this.initialCapacity);
+    this.upserts.restart(seq);
     this.ids = [];
     this.meta = [];
     this.idMap = new Map();
@@ -179,6 +183,7 @@ export class SlotStore {
     this.metaTotal += metaBytes - this.metaSize[slot];
     this.metaSize[slot] = metaBytes;
     this.slotSeq[slot] = seq;
+    this.upserts.record(slot, seq, this.highWater);
   }
 
   /** Removes `id`; its bytes stay in the slab (images may still read them) until the slot is reused. */
@@ -214,6 +219,7 @@ export class SlotStore {
     }
     this.norms = norms;
     this.slotSeq = new Float64Array(capacity).fill(seq, 0, n);
+    this.upserts.restart(seq);
     this.metaSize = new Float64Array(capacity);
     this.ids = ids;
     this.meta = metadata;
@@ -245,7 +251,7 @@ export class SlotStore {
       this.metaStale = false;
     }
     return (
-      this.slab.byteLength + this.norms.byteLength + this.slotSeq.byteLength + this.metaSize.byteLength +
+      this.slab.byteLength + this.norms.byteLength + this.slotSeq.byteLength + this.metaSize.byteLength + this.upserts.byteLength +
       this.count * ENTRY_OVERHEAD + this.idTotal + this.metaTotal
     );
   }

@@ -179,7 +179,7 @@ export class VectorDB implements Iterable<StoredEntry> {
 
   /** Removes every entry (open images keep their view). */
   clear(): Promise<void> {
-    this.store.reset();
+    this.store.reset(this.seqNo);
     this.log.recordClear(++this.seqNo);
     this.mutationListener?.({ type: 'clear' });
     return Promise.resolve();
@@ -337,21 +337,24 @@ export class VectorDB implements Iterable<StoredEntry> {
       if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
       return { ...base, slots, ids: idList, metadata: mdList };
     }
-    // A change view is usually small: grow lists rather than allocate for every slot. The scan reads
-    // the seq array first, since most slots did not change (measured per 100,000 slots: ~0.14 ms,
-    // against ~0.36 ms through a predicate called for every live slot).
-    const slotList: number[] = [];
-    const idList: Id[] = [];
-    const mdList: (Metadata | undefined)[] = [];
-    for (let s = 0; s < highWater; s++) {
-      if (slotSeq[s] <= since) continue;
-      const id = ids[s];
-      if (id === undefined) continue;
-      slotList.push(s);
-      idList.push(id);
-      mdList.push(meta[s]);
+    const slots = this.store.upserts.slotsSince(since, slotSeq, (s) => ids[s] !== undefined) ?? this.scanChanged(since);
+    const idList = new Array<Id>(slots.length);
+    const mdList = new Array<Metadata | undefined>(slots.length);
+    for (let k = 0; k < slots.length; k++) {
+      idList[k] = ids[slots[k]] as Id;
+      mdList[k] = meta[slots[k]];
     }
-    return { ...base, slots: Int32Array.from(slotList), ids: idList, metadata: mdList };
+    return { ...base, slots, ids: idList, metadata: mdList };
+  }
+
+  /** Live slots upserted after `since`, by scanning every slot (when the upsert log does not reach back). */
+  private scanChanged(since: number): Int32Array {
+    const { ids, highWater, slotSeq } = this.store;
+    // The seq array is read first, since most slots did not change (measured per 100,000 slots: ~0.14 ms,
+    // against ~0.36 ms through a predicate called for every live slot).
+    const out: number[] = [];
+    for (let s = 0; s < highWater; s++) if (slotSeq[s] > since && ids[s] !== undefined) out.push(s);
+    return Int32Array.from(out);
   }
 
   /**
@@ -409,7 +412,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     if (typeof cleared !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `delta.cleared must be a boolean, got ${describe(cleared)}`);
     const s = this.store;
     if (cleared) {
-      s.reset();
+      s.reset(this.seqNo);
       ++this.seqNo;
     }
     for (const id of deleted) if (s.remove(id)) ++this.seqNo;
