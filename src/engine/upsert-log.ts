@@ -1,8 +1,9 @@
 /**
  * The slots upserted since a seq, without scanning every slot. An incremental save of 1% of 100,000
  * entries otherwise reads all 100,000 last-modified seqs (~0.37 ms after a full save has pushed them out
- * of the CPU caches, ~5% of that save). The log is bounded: once it holds more entries than an eighth of
- * the slots a scan is as cheap, so it starts over and answers only for later seqs.
+ * of the CPU caches, ~5% of that save). The log is bounded: when it would hold more entries than an
+ * eighth of the slots (a scan is as cheap then), its older half is dropped, and it answers only for the
+ * seqs it still reaches back to.
  */
 
 /** Entries the log may always hold, whatever the number of slots. */
@@ -20,7 +21,12 @@ export class UpsertLog {
   record(slot: number, seq: number, slotCount: number): void {
     if (this.length === this.slots.length) {
       if (this.length >= Math.max(MIN_ENTRIES, slotCount >> 3)) {
-        this.restart(this.seqs[this.length - 1]);
+        // Keep the newer half: a reader that saves often still finds its seq in the log.
+        const half = this.length >> 1;
+        this.from = this.seqs[half - 1];
+        this.slots.copyWithin(0, half);
+        this.seqs.copyWithin(0, half);
+        this.length -= half;
       } else {
         const slots = new Int32Array(this.length * 2);
         const seqs = new Float64Array(this.length * 2);

@@ -28,7 +28,7 @@ test('UpsertLog: last write per slot, live slots only, ascending; undefined befo
   assert.deepEqual([...(log.slotsSince(10, slotSeq, live) ?? [])], [1]);
 });
 
-test('UpsertLog: past its bound it starts over at the last recorded seq', () => {
+test('UpsertLog: past its bound it drops its older half', () => {
   const log = new UpsertLog();
   const slotSeq = new Float64Array(10);
   let seq = 0;
@@ -38,8 +38,9 @@ test('UpsertLog: past its bound it starts over at the last recorded seq', () => 
   }
   assert.deepEqual([...(log.slotsSince(0, slotSeq, () => true) ?? [])], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   slotSeq[3] = ++seq;
-  log.record(3, seq, 10); // the 4097th entry: over the bound
-  assert.equal(log.slotsSince(seq - 2, slotSeq, () => true), undefined);
+  log.record(3, seq, 10); // the 4097th entry: over the bound, entries of seqs 1..2048 go
+  assert.equal(log.slotsSince(2047, slotSeq, () => true), undefined);
+  assert.deepEqual([...(log.slotsSince(2048, slotSeq, () => true) ?? [])], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.deepEqual([...(log.slotsSince(seq - 1, slotSeq, () => true) ?? [])], [3]);
 });
 
@@ -51,7 +52,7 @@ test('change views list exactly the entries written after s, from the log or fro
   const checkpoints: number[] = [0];
   const n = 3000;
   for (let round = 0; round < 6; round++) {
-    // Round 3 writes more than the log holds (it starts over); later rounds use it again.
+    // Round 3 writes more than the log holds (its older entries go); later rounds use it again.
     const writes = round === 3 ? 9000 : 400;
     for (let i = 0; i < writes; i++) {
       const id: Id = rnd() < 0.5 ? `doc-${Math.floor(rnd() * n)}` : Math.floor(rnd() * n);
