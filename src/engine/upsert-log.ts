@@ -41,7 +41,7 @@ export class UpsertLog {
     this.length++;
   }
 
-  /** Forgets everything: only upserts after `seq` will be known (a clear, a load, an overflow). */
+  /** Forgets everything: only upserts after `seq` will be known (a clear, a load). */
   restart(seq: number): void {
     this.length = 0;
     this.from = seq;
