@@ -132,8 +132,9 @@ class PayloadCursor {
     this.pos = start;
   }
 
-  need(n: number, what: string): void {
-    if (n > this.end - this.pos) throw new Error(`${what} needs ${n} bytes but only ${this.end - this.pos} remain in the payload`);
+  /** Throws unless `n` bytes remain; `index` is appended to `what` (the label is built only on failure). */
+  need(n: number, what: string, index?: number): void {
+    if (n > this.end - this.pos) throw new Error(`${opLabel(what, index)} needs ${n} bytes but only ${this.end - this.pos} remain in the payload`);
   }
 
   u8(what: string): number {
@@ -228,8 +229,13 @@ function decodeOp(type: number, c: PayloadCursor): DecodedOp {
   }
 }
 
-function expectEnd(c: PayloadCursor, what: string): void {
-  if (c.pos !== c.end) throw new Error(`${c.end - c.pos} unexpected bytes after the ${what}`);
+function expectEnd(c: PayloadCursor, what: string, index?: number): void {
+  if (c.pos !== c.end) throw new Error(`${c.end - c.pos} unexpected bytes after the ${opLabel(what, index)}`);
+}
+
+/** `what`, numbered when `index` is given (built only for an error: replay decodes every batch op). */
+function opLabel(what: string, index: number | undefined): string {
+  return index === undefined ? what : `${what} ${index}`;
 }
 
 /**
@@ -252,11 +258,10 @@ export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: V
     const type = c.u8('batch op type');
     if (type === RecordType.BATCH) throw new Error('nested batch');
     const len = c.u32('batch op length');
-    // Labels only for a damaged op: building one per op of every batch is wasted work on replay.
-    if (len > c.end - c.pos) c.need(len, `batch op ${i + 1}`);
+    c.need(len, 'batch op', i + 1);
     const inner = new PayloadCursor(buf, c.pos, c.pos + len, alloc);
     ops.push(decodeOp(type, inner));
-    if (inner.pos !== inner.end) expectEnd(inner, `batch op ${i + 1}`);
+    expectEnd(inner, 'batch op', i + 1);
     c.pos += len;
   }
   expectEnd(c, 'batch');
