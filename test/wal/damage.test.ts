@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
-import { segmentName } from '../../src/wal/constants.js';
+import { RECORD_HEADER_SIZE, segmentName } from '../../src/wal/constants.js';
+import { decodePayload, readRecordHeader } from '../../src/wal/record-decode.js';
+import { encodeRecord } from '../../src/wal/record-encode.js';
 import { WalWriter } from '../../src/wal/writer.js';
 import { assertPrefix, DIR, readAll, sampleRecord, writeLog } from './helpers.js';
 
@@ -228,4 +230,19 @@ test('repair of a torn tail reports it as torn; a segment with a torn header is 
   assert.equal(r2.entries.length, 2);
   assert.equal(r2.summary.repaired?.torn, true);
   assert.deepEqual(await fs.readdir(DIR), [segmentName(1)]);
+});
+
+test('a batch op whose length does not fit its payload is named by its number', () => {
+  const rec = encodeRecord({ type: 'batch', ops: [{ type: 'delete', id: 'a' }, { type: 'delete', id: 'bb' }] }, 1);
+  const h = readRecordHeader(rec, 0);
+  const body = RECORD_HEADER_SIZE;
+  const len1 = rec.readUInt32LE(body + 4 + 1);
+  const op2Len = body + 4 + 1 + 4 + len1 + 1;
+  const tooLong = Buffer.from(rec);
+  tooLong.writeUInt32LE(tooLong.readUInt32LE(op2Len) + 1, op2Len);
+  assert.throws(() => decodePayload(tooLong, 0, h), /^Error: batch op 2 needs \d+ bytes but only \d+ remain/);
+  // One byte more in op 2 (and in the record): left over after its id.
+  const padded = Buffer.concat([tooLong, Buffer.alloc(1)]);
+  assert.throws(() => decodePayload(padded, 0, { ...h, length: h.length + 1 }), /^Error: 1 unexpected bytes after the batch op 2$/);
+  assert.deepEqual(decodePayload(rec, 0, h), { type: 'batch', ops: [{ type: 'delete', id: 'a' }, { type: 'delete', id: 'bb' }] });
 });
