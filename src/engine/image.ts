@@ -229,6 +229,10 @@ export class ViewImage implements CollectionImage {
 
 /** The entries changed since a sequence number, plus deletions: a `ViewImage` restricted to them. */
 export class DeltaImage extends ViewImage implements ChangeImage {
+  // Every entry of a delta was written by insert, insertBatch, updateMetadata or a logged replay, which
+  // check ids and deep-copy checked metadata: replaceAll and applyDelta, which adopt metadata as it
+  // is, restart change tracking, so no delta reaches back to what they adopted. (A full image may.)
+  readonly checked = true;
   readonly sinceSeq: number;
   readonly cleared: boolean;
   readonly deletedIds: readonly Id[];

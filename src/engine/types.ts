@@ -113,6 +113,11 @@ export interface CollectionImage {
   /** Entry metadata in view order (shared, never mutated by the engine). */
   readonly metadata: readonly (Metadata | undefined)[];
   /**
+   * True when every id and metadata object was checked on its way in and never changed since (the
+   * engine's change images), so writers need not check them again.
+   */
+  readonly checked?: boolean;
+  /**
    * The view's vectors in order, as consecutive float32 chunks of at most `maxEntries` entries each.
    * Chunks may alias engine memory: consume each before asking for the next.
    */

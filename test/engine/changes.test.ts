@@ -160,3 +160,21 @@ test('applyDelta: clear, then deletes, then upserts', async () => {
   db.applyDelta({ ...cols(['e'], 2), cleared: true, deletedIds: ['e'] });
   assert.deepEqual(db.ids(), ['e'], 'deletes apply before upserts');
 });
+
+test('change images say their ids and metadata are checked; full images, which may hold adopted metadata, do not', async () => {
+  const db = new VectorDB({ dimension: 2, metric: 'dot' });
+  await db.insert({ id: 'a', vector: [1, 2], metadata: { k: 1 } });
+  const since = db.seq;
+  await db.insert({ id: 'b', vector: [3, 4], metadata: { k: 2 } });
+  const changes = db.openChanges(since);
+  assert.equal(changes.checked, true);
+  assert.deepEqual(changes.ids, ['b']);
+  changes.release();
+  const full = db.openImage();
+  assert.notEqual(full.checked, true);
+  full.release();
+  // What replaceAll adopted can only ever be in a full image: change tracking restarts there.
+  const before = db.seq;
+  db.replaceAll(cols(['x'], 2, [{ k: 3 }]));
+  throwsCode(() => db.openChanges(before), 'INVALID_ARGUMENT', /full save/);
+});
