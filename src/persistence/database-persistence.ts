@@ -385,7 +385,8 @@ export class DatabasePersistence extends EventEmitter {
       // often enough for it to be used (a spare is dropped after SPARE_KEEP_MS; written for nothing, it
       // would double the bytes an occasional incremental save writes).
       const now = Date.now();
-      if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes);
+      // Recoverable: readDeltaChain also finds a delta under the spare's name (see prepareSpare).
+      if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes, true);
       chain.savedAt = now;
       this.savedSeq = changes.seq;
       this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });

@@ -3,12 +3,14 @@
  * Each delta's user map records `chain: { base, prev, index }` (checksums of the base file and of the
  * previous link). A delta whose `base` is not the current base's checksum is left over from an older base
  * (a crash between publishing a new base and removing old deltas) and ends the chain; a gap or a broken
- * `prev` link inside the current chain is corruption.
+ * `prev` link inside the current chain is corruption. A delta written over a prepared spare may be found
+ * under the spare's temp name (a power loss undid its rename, whose directory fsync is skipped): the
+ * reader takes it when it verifies and links, and gives it its name.
  */
 import { basename, dirname, join } from 'node:path';
-import { CorruptionError, ioError } from '../errors.js';
+import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare } from '../env/atomic.js';
+import { discardSpare, isLiveTemp, TEMP_SUFFIX } from '../env/atomic.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
 
@@ -20,14 +22,22 @@ export interface ChainLink {
 }
 
 const DELTA_RE = /\.delta-(\d{6})$/;
+/** The temp name a delta is written at: `.<base>.delta-NNNNNN.<12 hex>.quiver-tmp` (see tempPathFor). */
+const TEMP_DELTA_RE = new RegExp(`\\.delta-(\\d{6})\\.[0-9a-f]{12}${TEMP_SUFFIX.replace('.', '\\.')}$`);
 
 /** The path of delta number `index` of `basePath`. */
 export function deltaPath(basePath: string, index: number): string {
   return `${basePath}.delta-${String(index).padStart(6, '0')}`;
 }
 
-/** Delta files present beside `basePath`, ordered by number. */
-export async function listDeltaFiles(fs: FileSystem, basePath: string): Promise<{ index: number; path: string }[]> {
+/** A delta file (or a temp file that may hold one) and its number. */
+interface DeltaFile {
+  index: number;
+  path: string;
+}
+
+/** Delta files beside `basePath` and temp files named for one, each ordered by number. */
+async function deltaNames(fs: FileSystem, basePath: string): Promise<{ files: DeltaFile[]; temps: DeltaFile[] }> {
   const dir = dirname(basePath);
   const prefix = `${basename(basePath)}.delta-`;
   let names: string[];
@@ -36,13 +46,24 @@ export async function listDeltaFiles(fs: FileSystem, basePath: string): Promise<
   } catch (err) {
     throw ioError(err, 'list', dir);
   }
-  const out: { index: number; path: string }[] = [];
+  const files: DeltaFile[] = [];
+  const temps: DeltaFile[] = [];
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const m = DELTA_RE.exec(name);
-    if (m && name.length === prefix.length + 6) out.push({ index: Number(m[1]), path: join(dir, name) });
+    if (name.startsWith(prefix)) {
+      const m = DELTA_RE.exec(name);
+      if (m && name.length === prefix.length + 6) files.push({ index: Number(m[1]), path: join(dir, name) });
+    } else if (name.startsWith(`.${prefix}`)) {
+      const m = TEMP_DELTA_RE.exec(name);
+      if (m && name.length === 1 + prefix.length + 6 + 13 + TEMP_SUFFIX.length) temps.push({ index: Number(m[1]), path: join(dir, name) });
+    }
   }
-  return out.sort((a, b) => a.index - b.index);
+  const byIndex = (a: DeltaFile, b: DeltaFile): number => a.index - b.index;
+  return { files: files.sort(byIndex), temps: temps.sort(byIndex) };
+}
+
+/** Delta files present beside `basePath`, ordered by number. */
+export async function listDeltaFiles(fs: FileSystem, basePath: string): Promise<DeltaFile[]> {
+  return (await deltaNames(fs, basePath)).files;
 }
 
 /** Reads `user.chain` from a delta's user map, or undefined when absent/malformed. */
@@ -59,6 +80,35 @@ export interface LoadedChain {
   lastChecksum: string;
   /** Delta files found that belong to an older base (safe to remove). */
   stale: string[];
+  /** Links found under their temp name and renamed to their own (`{ from, to }`). */
+  recovered: { from: string; to: string }[];
+}
+
+/** Errors of an unreadable file that stay errors when the file is only a candidate (the disk failed, not the file). */
+const IO_CODES = new Set(['IO_ERROR', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENOSPC', 'EROFS', 'ABORTED']);
+
+type ReadLink = (f: DeltaFile) => Promise<{ st: Awaited<ReturnType<typeof readState>>; link: ChainLink | undefined }>;
+
+/**
+ * The temp file holding link `index` of the chain after `prev`, if any: a delta written over a prepared
+ * spare whose rename a power loss undid. A candidate that does not decode and verify (a spare never
+ * written, a save cut short) or that belongs elsewhere in some chain is not it. Temps this process is
+ * still writing are skipped.
+ */
+async function findTempLink(temps: DeltaFile[], index: number, baseChecksum: string, prev: string, read: ReadLink) {
+  for (const t of temps) {
+    if (t.index !== index || isLiveTemp(t.path)) continue;
+    let found;
+    try {
+      found = await read(t);
+    } catch (err) {
+      if (err instanceof QuiverError && IO_CODES.has(err.code)) throw err;
+      continue;
+    }
+    const { st, link } = found;
+    if (st.kind === 'delta' && link && link.base === baseChecksum && link.index === index && link.prev === prev) return { temp: t, st };
+  }
+  return undefined;
 }
 
 /**
@@ -72,23 +122,53 @@ export async function readDeltaChain(
   spec: ReadSpec,
   onFile?: (path: string, index: number) => ReadSpec['onProgress'],
 ): Promise<LoadedChain> {
-  const files = await listDeltaFiles(fs, basePath);
+  const { files, temps } = await deltaNames(fs, basePath);
   const deltas: LoadedChain['deltas'] = [];
   const stale: string[] = [];
+  const recovered: LoadedChain['recovered'] = [];
   let prev = baseChecksum;
   let expected = 1;
-  for (const f of files) {
-    if (stale.length > 0) {
+  const read: ReadLink = async (f) => {
+    const st = await readState(fs, f.path, { ...spec, onProgress: onFile?.(f.path, f.index) ?? undefined });
+    return { st, link: chainOf(st.user) };
+  };
+  const take = async (path: string, st: Awaited<ReturnType<typeof readState>>): Promise<void> => {
+    if (st.kind !== 'delta') return;
+    const bytes = await fs.stat(path).then((s) => s.size, () => 0);
+    deltas.push({ path, delta: st.delta, checksum: st.checksum, bytes });
+    prev = st.checksum;
+    expected++;
+  };
+  for (let i = 0; i <= files.length; ) {
+    const f = files[i];
+    if (f !== undefined && stale.length > 0) {
       stale.push(f.path);
+      i++;
       continue;
     }
-    const st = await readState(fs, f.path, { ...spec, onProgress: onFile?.(f.path, f.index) ?? undefined });
-    const link = chainOf(st.user);
+    if (f === undefined || f.index !== expected) {
+      // No file of that number: the link may be under its temp name (or the chain ends here).
+      const t = await findTempLink(temps, expected, baseChecksum, prev, read);
+      if (t) {
+        const to = deltaPath(basePath, expected);
+        try {
+          await fs.rename(t.temp.path, to);
+        } catch (err) {
+          throw ioError(err, 'rename a recovered delta to', to);
+        }
+        recovered.push({ from: t.temp.path, to });
+        await take(to, t.st);
+        continue;
+      }
+      if (f === undefined) break;
+    }
+    const { st, link } = await read(f);
     if (st.kind !== 'delta' || !link) {
       throw new CorruptionError({ file: f.path, section: 'manifest' }, 'a file named as a delta is not a delta of this database');
     }
     if (link.base !== baseChecksum) {
       stale.push(f.path);
+      i++;
       continue;
     }
     if (f.index !== expected || link.index !== f.index) {
@@ -97,12 +177,17 @@ export async function readDeltaChain(
     if (link.prev !== prev) {
       throw new CorruptionError({ file: f.path, section: 'chain' }, 'the delta does not follow the previous link (checksum of the previous file differs)', 'CHECKSUM_MISMATCH');
     }
-    const bytes = await fs.stat(f.path).then((s) => s.size, () => 0);
-    deltas.push({ path: f.path, delta: st.delta, checksum: st.checksum, bytes });
-    prev = st.checksum;
-    expected++;
+    await take(f.path, st);
+    i++;
   }
-  return { deltas, lastChecksum: prev, stale };
+  if (recovered.length > 0) {
+    try {
+      await fs.syncDir(dirname(basePath));
+    } catch (err) {
+      throw ioError(err, 'fsync directory', dirname(basePath));
+    }
+  }
+  return { deltas, lastChecksum: prev, stale, recovered };
 }
 
 /**

@@ -68,21 +68,29 @@ test('a large publish (which retires the file it replaces) survives a power cut 
 
 test('a large publish written over the spare of the previous one survives a power cut at every operation', async () => {
   // The first publish (of the old content again) leaves the replaced file as the spare; the second
-  // writes the new content over that spare in place, truncates it, and renames it over the target.
-  const twice = async (fs: FileSystem): Promise<unknown> => {
-    await publishAtomically(fs, TARGET, (h) => h.write(LARGE.old, 0));
-    await settleRetired();
-    return publishNew(fs, LARGE);
-  };
-  const ops: string[] = [];
-  const probe = new FaultFileSystem(freshDisk(true, LARGE));
-  await twice(probe);
-  ops.push(...probe.ops.map((o) => o.kind));
-  await dropSpares();
-  assert.ok(ops.includes('truncate'), `the second publish wrote over the spare: ${ops.join(',')}`);
-  const { violations, cuts } = await powerLossViolations(twice, true, LARGE, 4);
-  assert.deepEqual(violations, []);
-  assert.ok(cuts > 2 * PUBLISH_OPS, `${cuts} cuts`);
+  // writes the new content over that spare in place and renames it over the target. A spare longer
+  // than the new content is cut to its length; a shorter one is only extended.
+  const longerSpare: Contents = { old: LARGE.new, new: LARGE.old };
+  for (const [contents, cut] of [[longerSpare, true], [LARGE, false]] as const) {
+    const twice = async (fs: FileSystem): Promise<unknown> => {
+      await publishAtomically(fs, TARGET, (h) => h.write(contents.old, 0));
+      await settleRetired();
+      return publishAtomically(fs, TARGET, (h) => h.write(contents.new, 0));
+    };
+    const probe = new FaultFileSystem(freshDisk(true, contents));
+    await twice(probe);
+    const ops = probe.ops.map((o) => `${o.kind} ${o.path}`);
+    await dropSpares();
+    const opens = ops.filter((o) => o.startsWith('open '));
+    assert.equal(opens.length, 2);
+    // The spare is the name the first publish retired the old file under, looked at (stat) to keep it.
+    const retired = ops.find((o) => o.startsWith('stat '))?.slice(5);
+    assert.equal(opens[1], `open ${retired}`, `the second publish opened the spare: ${ops.join(', ')}`);
+    assert.equal(ops.some((o) => o.startsWith('truncate ')), cut, `cut to length: ${cut} (${ops.join(', ')})`);
+    const { violations, cuts } = await powerLossViolations(twice, true, contents, 4);
+    assert.deepEqual(violations, []);
+    assert.ok(cuts > 2 * PUBLISH_OPS - 2, `${cuts} cuts`);
+  }
 });
 
 test('publishAtomically with no previous file: missing or new at every cut', async () => {

@@ -63,8 +63,8 @@ test('the next delta is written over a spare prepared after the previous one, an
   fs.reset();
   const d2 = await p.saveIncremental();
   assert.equal(d2, '/data/database.qvdb.delta-000002');
-  const opened = fs.ops.find((o) => o.kind === 'open');
-  assert.equal(opened?.path, `/data/${spare}`, 'opened the spare');
+  assert.deepEqual(fs.ops.filter((o) => o.kind === 'open'), [], 'the spare was opened ahead: the save opens nothing');
+  assert.ok(fs.ops.some((o) => o.kind === 'write' && o.path === `/data/${spare}`), 'wrote over the spare');
   assert.ok(fs.ops.some((o) => o.kind === 'truncate'), 'cut to the new length');
   assert.equal(await reloaded(mem), digestDb(db));
 
@@ -74,7 +74,7 @@ test('the next delta is written over a spare prepared after the previous one, an
   change(db, 900, 10);
   const d3 = await p.saveIncremental();
   assert.ok((await mem.stat(d3 ?? '')).size > (await mem.stat(d2)).size);
-  assert.ok(fs.ops.some((o) => o.kind === 'open' && o.path === `/data/${grown}`), 'opened the spare');
+  assert.ok(fs.ops.some((o) => o.kind === 'write' && o.path === `/data/${grown}`), 'wrote over the spare');
   assert.equal(await reloaded(mem), digestDb(db));
 
   await settleRetired();
@@ -138,4 +138,24 @@ test('incremental saves far apart prepare nothing (the file would be dropped unu
   } finally {
     mock.timers.reset();
   }
+});
+
+test("another instance's first save in the same directory leaves the spare alone (it is no leftover)", async () => {
+  const { mem, fs, db, p } = await setup();
+  change(db, 800, 11);
+  await p.saveIncremental();
+  await settleRetired();
+  const [spare] = await temps(mem);
+  assert.ok(spare, 'a spare was prepared');
+  mem.writeFileSync(`/data/.crashed.qvdb.0123456789ab${TEMP_SUFFIX}`, new Uint8Array(10));
+  // Its first save removes leftover temp files in /data.
+  const other = new DatabasePersistence(new VectorDB({ dimension: DIM }), { baseDir: '/data', fs: mem });
+  await other.save({ path: '/data/other.qvdb' });
+  assert.deepEqual(await temps(mem), [spare], 'the leftover went, the live spare stayed');
+  change(db, 800, 12);
+  fs.reset();
+  assert.equal(await p.saveIncremental(), '/data/database.qvdb.delta-000002');
+  assert.ok(fs.ops.some((o) => o.kind === 'write' && o.path === `/data/${spare}`), 'written over the spare');
+  assert.equal(await reloaded(mem), digestDb(db));
+  await dropSpares();
 });
