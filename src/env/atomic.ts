@@ -104,11 +104,24 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     step = 'close';
     const h = handle;
     handle = undefined;
-    await h.close();
+    if (!nameDurable) await h.close();
+    else {
+      // The content is durable: close and rename together (one round trip fewer; a file may be renamed
+      // while open). A failed close still fails the publish, as a failed rename does.
+      const closing = h.close();
+      closing.catch(() => undefined);
+      step = 'rename';
+      await commitTempFile(fs, tmp, path, counted.written(), (done) => {
+        step = done;
+      }, !options.byName, false);
+      step = 'close';
+      await closing;
+      return result;
+    }
     step = 'rename';
     await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
-    }, !options.byName, !nameDurable);
+    }, !options.byName);
     return result;
   } catch (err) {
     if (handle) {
