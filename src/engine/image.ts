@@ -200,7 +200,9 @@ export class ViewImage implements CollectionImage {
         }
         if (scratch === undefined) {
           const floats = Math.min(maxEntries, n) * d;
-          scratch = spareCopies.take((b) => b.length >= floats) ?? new Float32Array(floats);
+          // A new buffer gets room for a power of two of entries: deltas of about the same size (995,
+          // then 1,003 entries) then reuse it instead of each faulting in fresh pages (~4 ms per 1.5 MB).
+          scratch = spareCopies.take((b) => b.length >= floats) ?? new Float32Array(Math.min(maxEntries, 2 ** Math.ceil(Math.log2(Math.min(maxEntries, n)))) * d);
         }
         let m = 0;
         while (p < n && m < maxEntries) {

@@ -289,3 +289,24 @@ test('walks of scattered slots copy correctly when they share the kept copy buff
   a.release();
   b.release();
 });
+
+test('consecutive change images of about the same size gather into the same kept buffer', async () => {
+  const db = new VectorDB({ dimension: 256, metric: 'euclidean' });
+  for (let i = 0; i < 400; i++) await db.insert({ id: i, vector: new Float32Array(256).fill(i) });
+  // 256-d: bigger than any buffer the tests before left in the pool, so the first gather allocates.
+  const gatherBuffer = (count: number, offset: number): ArrayBufferLike => {
+    const since = db.seq;
+    // Every other slot: no run is long enough to be lent, so the chunk is a gathered copy.
+    for (let k = 0; k < count; k++) void db.insert({ id: 2 * k + offset, vector: new Float32Array(256).fill(-k) });
+    const img = db.openChanges(since);
+    const [chunk] = img.vectorChunks(1000);
+    assert.equal(chunk.length, count * 256);
+    const buffer = chunk.buffer;
+    img.release();
+    return buffer;
+  };
+  const first = gatherBuffer(95, 0);
+  // A few more entries than last time still fit: room is kept for a power of two of entries.
+  assert.equal(gatherBuffer(100, 1), first);
+  assert.equal(gatherBuffer(120, 0), first);
+});
