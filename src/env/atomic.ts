@@ -72,12 +72,28 @@ export interface TempFile {
  * the caller's readers look in both places.
  */
 export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle, temp: TempFile) => Promise<T>, options: PublishOptions = {}): Promise<T> {
+  try {
+    return await publishOnce(fs, path, write, options, !options.byName);
+  } catch (err) {
+    if (!(err instanceof SpareGone)) throw err;
+    // The spare opened ahead was removed or its handle went stale meanwhile (another process's cleanup
+    // of temp files, say): what was written went nowhere, so the file is written again, into a new one.
+    return publishOnce(fs, path, write, options, false);
+  }
+}
+
+/** A publish over a spare opened ahead found the spare gone; nothing was published. */
+class SpareGone extends Error {}
+
+async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: FileHandle, temp: TempFile) => Promise<T>, options: PublishOptions, useSpare: boolean): Promise<T> {
   let tmp = '';
   let handle: FileHandle | undefined;
   let step = 'create';
   let counted: CountingHandle | undefined;
+  let openedAhead = false;
   try {
-    const spare = options.byName ? undefined : takeSpare(fs, path);
+    const spare = useSpare ? takeSpare(fs, path) : undefined;
+    openedAhead = spare?.handle !== undefined;
     if (spare !== undefined) {
       handle = spare.handle ?? (await fs.open(spare.name, 'r+').catch(() => undefined));
       if (handle) tmp = spare.name;
@@ -132,6 +148,8 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
       await fs.rm(tmp).catch(() => undefined);
       tempGone(tmp);
     }
+    const code = (err as { code?: unknown } | null)?.code;
+    if (openedAhead && (code === 'EBADF' || (code === 'ENOENT' && step === 'rename'))) throw new SpareGone(`the spare of ${path} is gone`, { cause: err });
     // OS failures become QuiverErrors keeping their code; anything else (a QuiverError such as ABORTED
     // or CORRUPT from the writer, or a programming error) passes through unchanged.
     if (typeof (err as { code?: unknown } | null)?.code === 'string' && !(err instanceof QuiverError)) throw ioError(err, `${step} while saving`, path);

@@ -159,3 +159,19 @@ test("another instance's first save in the same directory leaves the spare alone
   assert.equal(await reloaded(mem), digestDb(db));
   await dropSpares();
 });
+
+test('a spare removed behind our back (another process cleaning temp files) costs a rewrite into a new file, not a failed save', async () => {
+  const { mem, fs, db, p } = await setup();
+  change(db, 800, 13);
+  await p.saveIncremental();
+  await settleRetired();
+  const [spare] = await temps(mem);
+  await mem.unlink(`/data/${spare}`);
+  change(db, 800, 14);
+  fs.reset();
+  assert.equal(await p.saveIncremental(), '/data/database.qvdb.delta-000002');
+  assert.ok(fs.ops.some((o) => o.kind === 'write' && o.path === `/data/${spare}`), 'the first attempt wrote over the open spare');
+  assert.ok(fs.ops.some((o) => o.kind === 'open'), 'the second one opened a new file');
+  assert.equal(await reloaded(mem), digestDb(db));
+  await dropSpares();
+});
