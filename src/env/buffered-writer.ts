@@ -43,20 +43,9 @@ export class BufferedWriter {
   async write(data: Uint8Array): Promise<void> {
     this.hash?.update(data);
     if (data.length >= this.buf.length) {
-      // The buffered bytes and `data` have their own positions, so both writes are issued at once: the
-      // header before a delta's vectors no longer costs a round trip of its own (~0.2 ms).
-      const writes: Promise<void>[] = [];
-      if (this.used > 0) {
-        writes.push(this.handle.write(this.buf.subarray(0, this.used), this.pos));
-        this.pos += this.used;
-        this.used = 0;
-      }
-      writes.push(this.handle.write(data, this.pos));
+      await this.flush();
+      await this.handle.write(data, this.pos);
       this.pos += data.length;
-      // Both settle before this returns, failed or not: nothing may still write once the caller goes on
-      // (to reuse the buffer, or to close the file after a failure).
-      const settled = await Promise.allSettled(writes);
-      for (const r of settled) if (r.status === 'rejected') throw r.reason;
       return;
     }
     if (this.used + data.length > this.buf.length) await this.flush();
