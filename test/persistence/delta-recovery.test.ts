@@ -11,20 +11,9 @@ import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { dropSpares, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { digestDb } from '../fixtures/digest.js';
-import { prng } from '../../support/datasets.js';
+import { change, DIM, N } from './delta-fixtures.js';
 
-const DIM = 128;
-const N = 2000;
 const BASE = '/data/database.qvdb';
-
-function change(db: VectorDB, count: number, seed: number): void {
-  const rnd = prng(seed);
-  for (let i = 0; i < count; i++) {
-    const v = new Float32Array(DIM);
-    for (let d = 0; d < DIM; d++) v[d] = rnd() - 0.5;
-    void db.insert({ id: `doc-${Math.floor(rnd() * N)}`, vector: v, metadata: { seed, i } });
-  }
-}
 
 /** A base and delta 1 saved durably, with the spare for delta 2 prepared; then 800 more changes in `db`. */
 async function chainWithSpare(): Promise<{ mem: MemoryFileSystem; fs: FaultFileSystem; db: VectorDB; p: DatabasePersistence; before: string }> {

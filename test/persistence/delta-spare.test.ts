@@ -8,19 +8,7 @@ import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { dropSpares, PREPARE_MIN_BYTES, preparedSize, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
 import { digestDb } from '../fixtures/digest.js';
-import { prng } from '../../support/datasets.js';
-
-const DIM = 128;
-const N = 2000;
-
-function change(db: VectorDB, count: number, seed: number): void {
-  const rnd = prng(seed);
-  for (let i = 0; i < count; i++) {
-    const v = new Float32Array(DIM);
-    for (let d = 0; d < DIM; d++) v[d] = rnd() - 0.5;
-    void db.insert({ id: `doc-${Math.floor(rnd() * N)}`, vector: v, metadata: { seed, i } });
-  }
-}
+import { change, DIM, N } from './delta-fixtures.js';
 
 async function setup(): Promise<{ mem: MemoryFileSystem; fs: FaultFileSystem; db: VectorDB; p: DatabasePersistence }> {
   const mem = new MemoryFileSystem();
@@ -140,13 +128,19 @@ test('incremental saves far apart prepare nothing (the file would be dropped unu
   }
 });
 
-test("another instance's first save in the same directory leaves the spare alone (it is no leftover)", async () => {
-  const { mem, fs, db, p } = await setup();
-  change(db, 800, 11);
-  await p.saveIncremental();
+/** After setup, delta 1 saved and the spare of delta 2 prepared. */
+async function withSpare(seed: number): Promise<Awaited<ReturnType<typeof setup>> & { spare: string }> {
+  const s = await setup();
+  change(s.db, 800, seed);
+  await s.p.saveIncremental();
   await settleRetired();
-  const [spare] = await temps(mem);
+  const [spare] = await temps(s.mem);
   assert.ok(spare, 'a spare was prepared');
+  return { ...s, spare };
+}
+
+test("another instance's first save in the same directory leaves the spare alone (it is no leftover)", async () => {
+  const { mem, fs, db, p, spare } = await withSpare(11);
   mem.writeFileSync(`/data/.crashed.qvdb.0123456789ab${TEMP_SUFFIX}`, new Uint8Array(10));
   // Its first save removes leftover temp files in /data.
   const other = new DatabasePersistence(new VectorDB({ dimension: DIM }), { baseDir: '/data', fs: mem });
@@ -161,11 +155,7 @@ test("another instance's first save in the same directory leaves the spare alone
 });
 
 test('a spare removed behind our back (another process cleaning temp files) costs a rewrite into a new file, not a failed save', async () => {
-  const { mem, fs, db, p } = await setup();
-  change(db, 800, 13);
-  await p.saveIncremental();
-  await settleRetired();
-  const [spare] = await temps(mem);
+  const { mem, fs, db, p, spare } = await withSpare(13);
   await mem.unlink(`/data/${spare}`);
   change(db, 800, 14);
   fs.reset();
