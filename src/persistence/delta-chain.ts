@@ -148,7 +148,9 @@ export async function readDeltaChain(
     }
     if (f === undefined || f.index !== expected) {
       // No file of that number: the link may be under its temp name (or the chain ends here).
-      const t = await findTempLink(temps, expected, baseChecksum, prev, read);
+      // Always verified, whatever the caller asked: a save cut short can leave the manifest and chain
+      // link intact over pages that were never written.
+      const t = await findTempLink(temps, expected, baseChecksum, prev, (c) => readState(fs, c.path, { ...spec, verifyChecksum: true }).then((st) => ({ st, link: chainOf(st.user) })));
       if (t) {
         const to = deltaPath(basePath, expected);
         try {
