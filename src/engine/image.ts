@@ -25,7 +25,9 @@ const ZERO_COPY_MIN = 64;
  * One copy buffer (up to 8 MiB) kept between chunk walks: faulting in a fresh 1.5 MB buffer (a 1% delta
  * of 100,000 x 384) was a fifth of an incremental save on some virtual machines.
  */
-const spareCopies = new KeptBuffers<Float32Array>(1, 8 << 20);
+/** Largest walk buffer kept between walks. */
+const KEPT_COPY_BYTES = 8 << 20;
+const spareCopies = new KeptBuffers<Float32Array>(1, KEPT_COPY_BYTES);
 
 /** What the engine passes to build an image. */
 export interface ImageParts {
@@ -202,7 +204,8 @@ export class ViewImage implements CollectionImage {
           const floats = Math.min(maxEntries, n) * d;
           // A new buffer gets room for a power of two of entries: deltas of about the same size (995,
           // then 1,003 entries) then reuse it instead of each faulting in fresh pages (~4 ms per 1.5 MB).
-          scratch = spareCopies.take((b) => b.length >= floats) ?? new Float32Array(Math.min(maxEntries, 2 ** Math.ceil(Math.log2(Math.min(maxEntries, n)))) * d);
+          const room = Math.min(maxEntries, 2 ** Math.ceil(Math.log2(Math.min(maxEntries, n)))) * d;
+          scratch = spareCopies.take((b) => b.length >= floats) ?? new Float32Array(room * 4 <= KEPT_COPY_BYTES ? room : floats);
         }
         let m = 0;
         while (p < n && m < maxEntries) {
@@ -231,9 +234,11 @@ export class ViewImage implements CollectionImage {
 
 /** The entries changed since a sequence number, plus deletions: a `ViewImage` restricted to them. */
 export class DeltaImage extends ViewImage implements ChangeImage {
-  // Every entry of a delta was written by insert, insertBatch, updateMetadata or a logged replay, which
-  // check ids and deep-copy checked metadata: replaceAll and applyDelta, which adopt metadata as it
-  // is, restart change tracking, so no delta reaches back to what they adopted. (A full image may.)
+  // Every entry of a delta was written by insert, insertBatch or updateMetadata, which check ids and
+  // deep-copy checked metadata, or by a store's log replay during open, which adopts metadata that was
+  // checked when it was logged and decoded from its checksummed record (and no delta is taken back to
+  // before an open). replaceAll and applyDelta, which adopt metadata as it is, restart change tracking,
+  // so no delta reaches back to what they adopted. (A full image may.)
   readonly checked = true;
   readonly sinceSeq: number;
   readonly cleared: boolean;

@@ -93,6 +93,8 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
   let openedAhead = false;
   try {
     const spare = useSpare ? takeSpare(fs, path) : undefined;
+    // One still being prepared would be kept for a path published by now, open, until it expires.
+    if (useSpare && spare === undefined) abandonPreparation(path);
     openedAhead = spare?.handle !== undefined;
     if (spare !== undefined) {
       handle = spare.handle ?? (await fs.open(spare.name, 'r+').catch(() => undefined));
@@ -123,14 +125,13 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     if (!nameDurable) await h.close();
     else {
       // The content is durable: close and rename together (one round trip fewer; a file may be renamed
-      // while open). A failed close still fails the publish, as a failed rename does.
-      const closing = h.close();
-      closing.catch(() => undefined);
+      // while open). Once the rename is done the file is published; a close failing after its fsync
+      // cannot take that back, so it is not reported as a failed save.
+      const closing = h.close().catch(() => undefined);
       step = 'rename';
       await commitTempFile(fs, tmp, path, counted.written(), (done) => {
         step = done;
       }, !options.byName, false);
-      step = 'close';
       await closing;
       return result;
     }
@@ -397,10 +398,15 @@ export function preparedSize(bytes: number): number {
   return Math.floor((bytes * PREPARE_FRACTION) / 4096) * 4096;
 }
 
-/** Unlinks the spare kept or being prepared for `path` (no publish there is expected any more). */
-export function discardSpare(path: string): void {
+/** A spare being prepared for `path` is unlinked when ready instead of kept. */
+function abandonPreparation(path: string): void {
   const job = preparing.get(path);
   if (job) job.wanted = false;
+}
+
+/** Unlinks the spare kept or being prepared for `path` (no publish there is expected any more). */
+export function discardSpare(path: string): void {
+  abandonPreparation(path);
   const spare = spares.get(path);
   if (spare) dropSpare(path, spare);
 }
@@ -443,8 +449,12 @@ export async function settleRetired(): Promise<void> {
   while (retiring.size > 0) await Promise.all([...retiring]);
 }
 
-/** Removes temp files left in `dir` by publishes that a crash interrupted. Returns the names removed. */
-export async function cleanTempFiles(fs: FileSystem, dir: string): Promise<string[]> {
+/**
+ * Removes temp files left in `dir` by publishes that a crash interrupted, except those this process is
+ * using and those `keep` names (a caller whose readers recover files from temp names). Returns the
+ * names removed.
+ */
+export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: string) => boolean): Promise<string[]> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -453,7 +463,7 @@ export async function cleanTempFiles(fs: FileSystem, dir: string): Promise<strin
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (name.endsWith(TEMP_SUFFIX) && !liveTemps.has(join(dir, name))) {
+    if (name.endsWith(TEMP_SUFFIX) && !liveTemps.has(join(dir, name)) && !keep?.(name)) {
       await fs.rm(join(dir, name)).catch(() => undefined);
       removed.push(name);
     }

@@ -15,7 +15,7 @@ import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
-import { deltaPath, readDeltaChain, removeDeltas } from './delta-chain.js';
+import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { codecFor, exportImage, importFile } from '../interchange/index.js';
@@ -308,7 +308,8 @@ export class DatabasePersistence extends EventEmitter {
     await ensureDirDurable(this.fs, dir);
     if (!this.tempsCleaned) {
       this.tempsCleaned = true;
-      await cleanTempFiles(this.fs, dir);
+      // Delta temp files stay: after a power loss one may hold an acknowledged delta (removeDeltas).
+      await cleanTempFiles(this.fs, dir, isDeltaTemp);
     }
   }
 

@@ -84,6 +84,9 @@ export interface LoadedChain {
   recovered: { from: string; to: string }[];
 }
 
+/** Failures to rename in a directory this process may read but not change. */
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
 /** Errors of an unreadable file that stay errors when the file is only a candidate (the disk failed, not the file). */
 const IO_CODES = new Set(['IO_ERROR', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENOSPC', 'EROFS', 'ABORTED']);
 
@@ -139,6 +142,27 @@ export async function readDeltaChain(
     prev = st.checksum;
     expected++;
   };
+  // Always verified, whatever the caller asked: a save cut short can leave the manifest and chain link
+  // intact over pages that were never written.
+  const readTemp: ReadLink = (c) => readState(fs, c.path, { ...spec, verifyChecksum: true }).then((st) => ({ st, link: chainOf(st.user) }));
+  let renamed = false;
+  /** Takes link `expected` from its temp name, if there; named as a delta when the directory allows it. */
+  const fromTemp = async (): Promise<boolean> => {
+    const t = await findTempLink(temps, expected, baseChecksum, prev, readTemp);
+    if (!t) return false;
+    let at = deltaPath(basePath, expected);
+    try {
+      await fs.rename(t.temp.path, at);
+      renamed = true;
+    } catch (err) {
+      // A directory this process may not change (read-only media): the link is read where it is.
+      if (!READ_ONLY_CODES.has((err as { code?: unknown } | null)?.code as string)) throw ioError(err, 'rename a recovered delta to', at);
+      at = t.temp.path;
+    }
+    recovered.push({ from: t.temp.path, to: at });
+    await take(at, t.st);
+    return true;
+  };
   for (let i = 0; i <= files.length; ) {
     const f = files[i];
     if (f !== undefined && stale.length > 0) {
@@ -148,20 +172,7 @@ export async function readDeltaChain(
     }
     if (f === undefined || f.index !== expected) {
       // No file of that number: the link may be under its temp name (or the chain ends here).
-      // Always verified, whatever the caller asked: a save cut short can leave the manifest and chain
-      // link intact over pages that were never written.
-      const t = await findTempLink(temps, expected, baseChecksum, prev, (c) => readState(fs, c.path, { ...spec, verifyChecksum: true }).then((st) => ({ st, link: chainOf(st.user) })));
-      if (t) {
-        const to = deltaPath(basePath, expected);
-        try {
-          await fs.rename(t.temp.path, to);
-        } catch (err) {
-          throw ioError(err, 'rename a recovered delta to', to);
-        }
-        recovered.push({ from: t.temp.path, to });
-        await take(to, t.st);
-        continue;
-      }
+      if (await fromTemp()) continue;
       if (f === undefined) break;
     }
     const { st, link } = await read(f);
@@ -169,8 +180,11 @@ export async function readDeltaChain(
       throw new CorruptionError({ file: f.path, section: 'manifest' }, 'a file named as a delta is not a delta of this database');
     }
     if (link.base !== baseChecksum) {
-      stale.push(f.path);
+      // Left over from an older base; the link of this number may still be under its temp name (its
+      // rename over the leftover did not reach the disk).
       i++;
+      if (f.index === expected && (await fromTemp())) continue;
+      stale.push(f.path);
       continue;
     }
     if (f.index !== expected || link.index !== f.index) {
@@ -182,24 +196,37 @@ export async function readDeltaChain(
     await take(f.path, st);
     i++;
   }
-  if (recovered.length > 0) {
+  if (renamed) {
     try {
       await fs.syncDir(dirname(basePath));
     } catch (err) {
       throw ioError(err, 'fsync directory', dirname(basePath));
     }
   }
-  return { deltas, lastChecksum: prev, stale, recovered };
+  // A leftover a recovered link was renamed over is gone.
+  return { deltas, lastChecksum: prev, stale: stale.filter((path) => !recovered.some((r) => r.to === path)), recovered };
 }
 
 /**
- * Removes every delta file of `basePath` (after a new full save made them obsolete), and the spare
- * prepared for the delta that would have followed them.
+ * Removes every delta file of `basePath` (after a new full save made them obsolete), the spare prepared
+ * for the delta that would have followed them, and the temp files named for a delta of `basePath` that
+ * this process is not using (spares a crash left, deltas a power loss left under their temp name:
+ * `cleanTempFiles` leaves those to this, see {@link isDeltaTemp}).
  */
 export async function removeDeltas(fs: FileSystem, basePath: string): Promise<void> {
-  const files = await listDeltaFiles(fs, basePath);
+  const { files, temps } = await deltaNames(fs, basePath);
   const last = files.at(-1);
   if (last) discardSpare(deltaPath(basePath, last.index + 1));
-  for (const f of files) await fs.rm(f.path);
-  if (files.length > 0) await fs.syncDir(dirname(basePath));
+  const leftovers = temps.filter((t) => !isLiveTemp(t.path));
+  for (const f of [...files, ...leftovers]) await fs.rm(f.path);
+  if (files.length + leftovers.length > 0) await fs.syncDir(dirname(basePath));
+}
+
+/**
+ * True for the name of a temp file that may hold a delta (`.<base>.delta-NNNNNN.<12 hex>.quiver-tmp`):
+ * after a power loss it can be the only copy of an acknowledged delta, so the directory's cleanup of
+ * leftover temp files must leave it to the next full save of its base ({@link removeDeltas}).
+ */
+export function isDeltaTemp(name: string): boolean {
+  return name.startsWith('.') && TEMP_DELTA_RE.test(name);
 }

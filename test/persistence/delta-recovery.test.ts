@@ -136,3 +136,63 @@ test('a temp file that verifies but belongs elsewhere in the chain is not taken,
   mem.writeFileSync(temp2, bytes2);
   assert.equal(await load(mem, false), three, 'the whole delta still does');
 });
+
+test("a delta left under its temp name survives another database's first save into the directory, and goes with the next full save of its own", async () => {
+  const { mem, db, p } = await chainWithSpare();
+  await p.saveIncremental();
+  const after = digestDb(db);
+  mem.crash();
+  await settleRetired();
+  await dropSpares();
+  const [temp] = await tempsOf(mem);
+  assert.ok(temp?.startsWith('.database.qvdb.delta-000002.'), `delta 2 is only under its temp name: ${temp}`);
+  mem.writeFileSync(`/data/.other.qvdb.0123456789ab${TEMP_SUFFIX}`, new Uint8Array(10));
+  // Its first save cleans the directory's leftover temp files: not the delta.
+  await new DatabasePersistence(new VectorDB({ dimension: DIM }), { baseDir: '/data', fs: mem }).save({ path: '/data/other.qvdb' });
+  assert.deepEqual(await tempsOf(mem), [temp]);
+  assert.equal(await load(mem), after);
+
+  // A spare a crash left for the next delta stays too, until the full save of its base.
+  const leftover = `/data/.database.qvdb.delta-000003.abcdef012345${TEMP_SUFFIX}`;
+  mem.writeFileSync(leftover, new Uint8Array(4096));
+  const db2 = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  const p2 = new DatabasePersistence(db2, { baseDir: '/data', fs: mem });
+  await p2.load({ path: BASE });
+  assert.deepEqual(await tempsOf(mem), [leftover.slice(6)]);
+  await p2.save();
+  await settleRetired();
+  assert.deepEqual(await tempsOf(mem), [], 'the full save removed it');
+  assert.deepEqual((await mem.readdir('/data')).filter((n) => n.includes('.delta-')), []);
+  assert.equal(await load(mem), after);
+});
+
+test('a link under its temp name is taken even where a leftover of an older base holds its number, and read in place where the directory cannot be changed', async () => {
+  const { mem, db, p } = await chainWithSpare();
+  await p.saveIncremental();
+  await settleRetired();
+  await dropSpares();
+  const d2 = `${BASE}.delta-000002`;
+  const oldTwo = mem.readFileSync(d2);
+  // A new base, then two deltas of it; the second one's rename is lost and a leftover of the old base
+  // (its delta 2, as after a crash between a full save and its cleanup) holds the number.
+  await p.save();
+  change(db, 300, 21);
+  await p.saveIncremental();
+  change(db, 300, 22);
+  await p.saveIncremental();
+  const now = digestDb(db);
+  await settleRetired();
+  await dropSpares();
+  const temp2 = `/data/.database.qvdb.delta-000002.00000000abcd${TEMP_SUFFIX}`;
+  await mem.rename(d2, temp2);
+  mem.writeFileSync(d2, oldTwo);
+  assert.equal(await load(mem), now);
+  assert.deepEqual(await tempsOf(mem), [], 'renamed over the leftover');
+
+  // Read-only: the rename fails, the link is read where it is.
+  await mem.rename(d2, temp2);
+  const ro = new FaultFileSystem(mem);
+  ro.failAt(1, 'EROFS', { mode: 'persistent', kinds: ['rename'] });
+  assert.equal(await load(ro), now);
+  assert.deepEqual(await tempsOf(mem), [temp2.slice(6)], 'left under its temp name');
+});
