@@ -31,6 +31,13 @@ export function tempPathFor(path: string): string {
   return name;
 }
 
+const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
+
+/** The file name a temp file named by {@link tempPathFor} was made for, or undefined for any other name. */
+export function tempTarget(name: string): string | undefined {
+  return TEMP_NAME_RE.exec(name)?.[1];
+}
+
 /** `name` was renamed away or unlinked. */
 function tempGone(name: string): void {
   liveTemps.delete(name);
@@ -122,23 +129,16 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'close';
     const h = handle;
     handle = undefined;
-    if (!nameDurable) await h.close();
-    else {
-      // The content is durable: close and rename together (one round trip fewer; a file may be renamed
-      // while open). Once the rename is done the file is published; a close failing after its fsync
-      // cannot take that back, so it is not reported as a failed save.
-      const closing = h.close().catch(() => undefined);
-      step = 'rename';
-      await commitTempFile(fs, tmp, path, counted.written(), (done) => {
-        step = done;
-      }, !options.byName, false);
-      await closing;
-      return result;
-    }
+    // Over a recoverable spare the content is durable by now: close and rename together (one round trip
+    // fewer; a file may be renamed while open). Once the rename is done the file is published; a close
+    // failing after its fsync cannot take that back, so it is not reported as a failed save.
+    const closing = nameDurable ? h.close().catch(() => undefined) : undefined;
+    if (!closing) await h.close();
     step = 'rename';
     await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
-    }, !options.byName);
+    }, !options.byName, !nameDurable);
+    await closing;
     return result;
   } catch (err) {
     if (handle) {
@@ -153,7 +153,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     if (openedAhead && (code === 'EBADF' || (code === 'ENOENT' && step === 'rename'))) throw new SpareGone(`the spare of ${path} is gone`, { cause: err });
     // OS failures become QuiverErrors keeping their code; anything else (a QuiverError such as ABORTED
     // or CORRUPT from the writer, or a programming error) passes through unchanged.
-    if (typeof (err as { code?: unknown } | null)?.code === 'string' && !(err instanceof QuiverError)) throw ioError(err, `${step} while saving`, path);
+    if (typeof code === 'string' && !(err instanceof QuiverError)) throw ioError(err, `${step} while saving`, path);
     throw err;
   }
 }

@@ -10,7 +10,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare, isLiveTemp, TEMP_SUFFIX } from '../env/atomic.js';
+import { discardSpare, isLiveTemp, tempTarget } from '../env/atomic.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
 
@@ -22,8 +22,6 @@ export interface ChainLink {
 }
 
 const DELTA_RE = /\.delta-(\d{6})$/;
-/** The temp name a delta is written at: `.<base>.delta-NNNNNN.<12 hex>.quiver-tmp` (see tempPathFor). */
-const TEMP_DELTA_RE = new RegExp(`\\.delta-(\\d{6})\\.[0-9a-f]{12}${TEMP_SUFFIX.replace('.', '\\.')}$`);
 
 /** The path of delta number `index` of `basePath`. */
 export function deltaPath(basePath: string, index: number): string {
@@ -36,7 +34,7 @@ interface DeltaFile {
   path: string;
 }
 
-/** Delta files beside `basePath` and temp files named for one, each ordered by number. */
+/** Delta files beside `basePath` and temp files made for one (see tempPathFor), each ordered by number. */
 async function deltaNames(fs: FileSystem, basePath: string): Promise<{ files: DeltaFile[]; temps: DeltaFile[] }> {
   const dir = dirname(basePath);
   const prefix = `${basename(basePath)}.delta-`;
@@ -46,24 +44,24 @@ async function deltaNames(fs: FileSystem, basePath: string): Promise<{ files: De
   } catch (err) {
     throw ioError(err, 'list', dir);
   }
+  const indexOf = (name: string | undefined): number | undefined => {
+    if (name === undefined || !name.startsWith(prefix) || name.length !== prefix.length + 6) return undefined;
+    const m = DELTA_RE.exec(name);
+    return m ? Number(m[1]) : undefined;
+  };
   const files: DeltaFile[] = [];
   const temps: DeltaFile[] = [];
   for (const name of names) {
-    if (name.startsWith(prefix)) {
-      const m = DELTA_RE.exec(name);
-      if (m && name.length === prefix.length + 6) files.push({ index: Number(m[1]), path: join(dir, name) });
-    } else if (name.startsWith(`.${prefix}`)) {
-      const m = TEMP_DELTA_RE.exec(name);
-      if (m && name.length === 1 + prefix.length + 6 + 13 + TEMP_SUFFIX.length) temps.push({ index: Number(m[1]), path: join(dir, name) });
+    const index = indexOf(name);
+    if (index !== undefined) {
+      files.push({ index, path: join(dir, name) });
+      continue;
     }
+    const target = indexOf(tempTarget(name));
+    if (target !== undefined) temps.push({ index: target, path: join(dir, name) });
   }
   const byIndex = (a: DeltaFile, b: DeltaFile): number => a.index - b.index;
   return { files: files.sort(byIndex), temps: temps.sort(byIndex) };
-}
-
-/** Delta files present beside `basePath`, ordered by number. */
-export async function listDeltaFiles(fs: FileSystem, basePath: string): Promise<DeltaFile[]> {
-  return (await deltaNames(fs, basePath)).files;
 }
 
 /** Reads `user.chain` from a delta's user map, or undefined when absent/malformed. */
@@ -131,8 +129,11 @@ export async function readDeltaChain(
   const recovered: LoadedChain['recovered'] = [];
   let prev = baseChecksum;
   let expected = 1;
-  const read: ReadLink = async (f) => {
-    const st = await readState(fs, f.path, { ...spec, onProgress: onFile?.(f.path, f.index) ?? undefined });
+  // A candidate under a temp name is always verified, whatever the caller asked: a save cut short can
+  // leave the manifest and chain link intact over pages that were never written.
+  const read = async (f: DeltaFile, verifyAlways = false): ReturnType<ReadLink> => {
+    const verifyChecksum = verifyAlways || spec.verifyChecksum;
+    const st = await readState(fs, f.path, { ...spec, verifyChecksum, onProgress: onFile?.(f.path, f.index) ?? undefined });
     return { st, link: chainOf(st.user) };
   };
   const take = async (path: string, st: Awaited<ReturnType<typeof readState>>): Promise<void> => {
@@ -142,13 +143,10 @@ export async function readDeltaChain(
     prev = st.checksum;
     expected++;
   };
-  // Always verified, whatever the caller asked: a save cut short can leave the manifest and chain link
-  // intact over pages that were never written.
-  const readTemp: ReadLink = (c) => readState(fs, c.path, { ...spec, verifyChecksum: true }).then((st) => ({ st, link: chainOf(st.user) }));
   let renamed = false;
   /** Takes link `expected` from its temp name, if there; named as a delta when the directory allows it. */
   const fromTemp = async (): Promise<boolean> => {
-    const t = await findTempLink(temps, expected, baseChecksum, prev, readTemp);
+    const t = await findTempLink(temps, expected, baseChecksum, prev, (c) => read(c, true));
     if (!t) return false;
     let at = deltaPath(basePath, expected);
     try {
@@ -170,6 +168,9 @@ export async function readDeltaChain(
       i++;
       continue;
     }
+    // After a leftover of an older base the chain has ended: the number it reached was looked for
+    // under a temp name before the leftover was set aside.
+    if (f === undefined && stale.length > 0) break;
     if (f === undefined || f.index !== expected) {
       // No file of that number: the link may be under its temp name (or the chain ends here).
       if (await fromTemp()) continue;
@@ -203,8 +204,7 @@ export async function readDeltaChain(
       throw ioError(err, 'fsync directory', dirname(basePath));
     }
   }
-  // A leftover a recovered link was renamed over is gone.
-  return { deltas, lastChecksum: prev, stale: stale.filter((path) => !recovered.some((r) => r.to === path)), recovered };
+  return { deltas, lastChecksum: prev, stale, recovered };
 }
 
 /**
@@ -228,5 +228,6 @@ export async function removeDeltas(fs: FileSystem, basePath: string): Promise<vo
  * leftover temp files must leave it to the next full save of its base ({@link removeDeltas}).
  */
 export function isDeltaTemp(name: string): boolean {
-  return name.startsWith('.') && TEMP_DELTA_RE.test(name);
+  const target = tempTarget(name);
+  return target !== undefined && DELTA_RE.test(target);
 }

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cleanTempFiles, publishAtomically, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { basename, join } from 'node:path';
+import { cleanTempFiles, publishAtomically, TEMP_SUFFIX, tempPathFor, tempTarget } from '../../src/env/atomic.js';
 import { FaultFileSystem, type FaultMode, type OpKind } from '../../src/env/fault-fs.js';
 import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { QuiverError } from '../../src/errors.js';
@@ -148,4 +148,13 @@ test('the error loop notices a publisher that leaves temp files behind', async (
   await assert.rejects(careless(fs));
   assert.deepEqual(await mem.readdir(DIR), ['target', 'target.tmp'], 'the loop above would report this leftover');
   assert.equal(targetState(mem, 'careless'), 'old');
+});
+
+test('tempTarget names the file a temp name was made for, and nothing else', () => {
+  for (const target of ['x.qvdb', 'database.qvdb.delta-000002', 'a.b.quiver-tmp']) {
+    assert.equal(tempTarget(basename(tempPathFor(`/d/${target}`))), target);
+  }
+  for (const name of ['x.qvdb', '.x.qvdb.quiver-tmp', '.x.qvdb.0123456789a.quiver-tmp', '.x.qvdb.0123456789AB.quiver-tmp', 'x.qvdb.0123456789ab.quiver-tmp']) {
+    assert.equal(tempTarget(name), undefined, name);
+  }
 });

@@ -54,7 +54,6 @@ test('a delta over a prepared spare is renamed without a directory fsync; after 
   // Power lost at once (before the spare of delta 3, whose preparation fsyncs the directory, is made):
   // only what was made durable survives. The rename is lost, the content is not.
   mem.crash();
-  await settleRetired();
   await dropSpares();
   assert.deepEqual(await tempsOf(mem), [spare]);
   assert.ok(!(await mem.readdir('/data')).includes('database.qvdb.delta-000002'));
@@ -76,7 +75,6 @@ test('a power cut at any operation of a delta written over a spare: the load giv
     };
     const acknowledged = await p.saveIncremental().then(() => true, () => false);
     const after = digestDb(db);
-    await settleRetired();
     await dropSpares();
     const images: [string, MemoryFileSystem][] = [['durable only', mem.snapshotDurable()]];
     for (let seed = 0; seed < 8; seed++) images.push([`seed ${seed}`, mem.snapshotDurable({ seed })]);
@@ -105,7 +103,6 @@ test('a temp file that verifies but belongs elsewhere in the chain is not taken,
   change(db, 500, 4);
   await p.saveIncremental();
   const three = digestDb(db);
-  await settleRetired();
   await dropSpares();
   const d2 = `${BASE}.delta-000002`;
   const bytes2 = mem.readFileSync(d2);
@@ -142,7 +139,6 @@ test("a delta left under its temp name survives another database's first save in
   await p.saveIncremental();
   const after = digestDb(db);
   mem.crash();
-  await settleRetired();
   await dropSpares();
   const [temp] = await tempsOf(mem);
   assert.ok(temp?.startsWith('.database.qvdb.delta-000002.'), `delta 2 is only under its temp name: ${temp}`);
@@ -169,7 +165,6 @@ test("a delta left under its temp name survives another database's first save in
 test('a link under its temp name is taken even where a leftover of an older base holds its number, and read in place where the directory cannot be changed', async () => {
   const { mem, db, p } = await chainWithSpare();
   await p.saveIncremental();
-  await settleRetired();
   await dropSpares();
   const d2 = `${BASE}.delta-000002`;
   const oldTwo = mem.readFileSync(d2);
@@ -181,7 +176,6 @@ test('a link under its temp name is taken even where a leftover of an older base
   change(db, 300, 22);
   await p.saveIncremental();
   const now = digestDb(db);
-  await settleRetired();
   await dropSpares();
   const temp2 = `/data/.database.qvdb.delta-000002.00000000abcd${TEMP_SUFFIX}`;
   await mem.rename(d2, temp2);
