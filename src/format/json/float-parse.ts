@@ -1,11 +1,16 @@
 /**
- * Strict JSON number → float32, parsed straight from bytes into a destination Float32Array.
+ * Strict JSON number text → float32, parsed straight from bytes into a destination Float32Array; the
+ * one number reader of the JSON format and of the reference systems' files. The result is defined as
+ * `Math.fround(Number(text))`: what parsing the JSON and storing it as float32 gives.
  *
- * The mantissa digits are gathered as an integer m and the decimal point/exponent as a power k,
- * value = m / 10^k (or m · 10^-k). When m has at most 15 significant digits (so m < 2^53 is exact)
- * and |k| ≤ 22 (10^k is exact), that single division or multiplication is correctly rounded: it is
- * the double parseFloat would return. Anything else falls back to parseFloat of the token text. The
- * double is then rounded to float32 by the store, exactly like `Math.fround(JSON.parse(text))`.
+ * The mantissa digits are gathered as a double m and the decimal point/exponent as a power k. When m
+ * has at most 15 significant digits (so m < 2^53 is exact) and |k| ≤ 22 (10^k is exact), one division
+ * or multiplication is correctly rounded: it is the double `Number(text)` returns (QuiverDB's own
+ * shortest float32 text always takes this path). Longer digit strings (the reference files hold full
+ * double precision text such as `0.10000000149011612`) are scaled by at most two exact powers of ten,
+ * which is within about 2^-50 (relative) of the true double: rounding that to float32 is right unless
+ * a float32 rounding boundary lies within the error, which is checked by rounding it nudged both ways
+ * (2^-46); only then, or beyond these ranges, is the text handed to `Number`.
  */
 import { JsonSyntaxError, NEED_MORE, expected } from './tokenizer.js';
 
@@ -13,20 +18,29 @@ const POW10 = new Float64Array(23);
 for (let i = 0; i <= 22; i++) POW10[i] = Number(`1e${i}`);
 
 const fround = Math.fround;
+/** Relative nudge for the boundary check (well above the approximation's error). */
+const NUDGE = 2 ** -46;
+/** Digits kept in `m` for the scaled path: beyond this the accumulated error is no longer tiny. */
+const MAX_FAST_DIGITS = 40;
 /** Exponent digits beyond this cannot change the outcome (the value is 0 or out of range anyway). */
 const EXP_CAP = 100000;
 
 function slowValue(buf: Uint8Array, start: number, end: number): number {
   let s = '';
   for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
-  return parseFloat(s);
+  return Number(s);
+}
+
+/** `v` rounded to float32 when no float32 rounding boundary lies within the approximation error, else NaN. */
+function safeRound(v: number): number {
+  const f = fround(v);
+  return fround(v * (1 - NUDGE)) === f && fround(v * (1 + NUDGE)) === f ? f : NaN;
 }
 
 /**
- * Parses the JSON number at `buf[pos]` (the window ends at `end`, sentinel after it), stores it as
- * float32 in `dst[di]` and returns the position after the number. Throws JsonSyntaxError for text
- * that is not a JSON number or is out of float32 range, NEED_MORE when the number may continue
- * past `end`.
+ * Parses the JSON number at `buf[pos]` (the window ends at `end`, a 0 sentinel after it) into
+ * `dst[di]` as float32 and returns the position after it. Throws JsonSyntaxError for text that is not
+ * a JSON number or is out of float32 range, NEED_MORE when the number may continue past `end`.
  */
 export function parseFloat32At(buf: Uint8Array, pos: number, end: number, dst: Float32Array, di: number): number {
   const start = pos;
@@ -78,13 +92,17 @@ export function parseFloat32At(buf: Uint8Array, pos: number, end: number, dst: F
   }
   if (pos >= end) throw NEED_MORE;
   const k = frac - exp;
-  let v: number;
-  if (sig <= 15 && k >= 0 && k <= 22) v = m / POW10[k];
-  else if (sig <= 15 && k < 0 && k >= -22) v = m * POW10[-k];
-  else v = slowValue(buf, neg ? start + 1 : start, pos);
-  const f = fround(neg ? -v : v);
+  let f: number;
+  if (m === 0) f = 0;
+  else if (sig <= 15 && k >= 0 && k <= 22) f = fround(m / POW10[k]);
+  else if (sig <= 15 && k < 0 && k >= -22) f = fround(m * POW10[-k]);
+  else if (sig <= MAX_FAST_DIGITS && k > 22 && k <= 44) f = safeRound(m / POW10[22] / POW10[k - 22]);
+  else if (sig <= MAX_FAST_DIGITS && k >= 0 && k <= 22) f = safeRound(m / POW10[k]);
+  else if (sig <= MAX_FAST_DIGITS && k < 0 && k >= -22) f = safeRound(m * POW10[-k]);
+  else f = NaN;
+  if (f !== f) f = fround(slowValue(buf, neg ? start + 1 : start, pos));
   if (f - f !== 0) throw new JsonSyntaxError(start, 'number is out of float32 range');
-  dst[di] = f;
+  dst[di] = neg ? -f : f;
   return pos;
 }
 

@@ -1,8 +1,8 @@
 /**
  * Value parsers for the import readers, on top of the JSON format's tokenizer: an id (validated as
  * the engine would), a vector array straight into a ColumnsBuilder (the first one fixes the
- * dimension when the file declared none; numbers through number-parse.ts, which is fast for the
- * full-precision text the reference systems wrote), and a metadata value.
+ * dimension when the file declared none; numbers through the JSON format's number reader, which is
+ * fast also for the full-precision text the reference systems wrote), and a metadata value.
  */
 import type { Id, Metadata } from '../../engine/types.js';
 import { isWellFormedString } from '../../util/msgpack.js';
@@ -10,7 +10,7 @@ import type { ColumnsBuilder } from '../columns-builder.js';
 import { MAX_DIMENSION, parseId, parsedId } from '../json/entry-parser.js';
 import { JsonSyntaxError, expected, parseJsonSlice, scanValue, skipWs } from '../json/tokenizer.js';
 import type { CanonicalHash } from './canonical.js';
-import { readFloat32 } from './number-parse.js';
+import { parseFloat32At } from '../json/float-parse.js';
 
 /** The id read by the last {@link readId} (module-level: no result object per element). */
 export let lastId: Id = '';
@@ -35,7 +35,7 @@ let scratch = new Float32Array(1024);
  * Parses the vector array at `buf[pos]` into the builder's slot for entry `b.count` (not committed)
  * and returns the position after its "]". The first vector of a file that declared no dimension
  * fixes it; after that a different length is a syntax error saying "dimension mismatch". Numbers
- * are `Math.fround(Number(text))` and must be finite (see number-parse.ts). With `echo`, the array's
+ * are `Math.fround(Number(text))` and must be finite (see json/float-parse.ts). With `echo`, the array's
  * text minus whitespace is added to it (room reserved by the caller).
  */
 export function readVector(buf: Uint8Array, pos: number, end: number, b: ColumnsBuilder, echo?: CanonicalHash): number {
@@ -59,7 +59,7 @@ export function readVector(buf: Uint8Array, pos: number, end: number, b: Columns
         dst = scratch = grown;
       }
       const start = pos;
-      pos = readFloat32(buf, pos, end, dst, base + n);
+      pos = parseFloat32At(buf, pos, end, dst, base + n);
       echo?.copy(buf, start, pos);
       n++;
       pos = skipWs(buf, pos);

@@ -1,17 +1,17 @@
-// readFloat32 must equal Math.fround(Number(text)) bit for bit, including the hard cases: values at
+// parseFloat32At must equal Math.fround(Number(text)) bit for bit, including the hard cases: values at
 // and next to float32 rounding boundaries, long digit strings, exponents, subnormals, overflow.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { JsonSyntaxError } from '../../../src/format/json/tokenizer.js';
-import { readFloat32 } from '../../../src/format/reference/number-parse.js';
+import { parseFloat32At } from '../../../src/format/json/float-parse.js';
 
 const out = new Float32Array(1);
 
 function parse(text: string): number {
   const bytes = Buffer.alloc(text.length + 2);
   bytes.write(`${text},`, 'latin1');
-  const end = readFloat32(bytes, 0, text.length + 1, out, 0);
+  const end = parseFloat32At(bytes, 0, text.length + 1, out, 0);
   assert.equal(end, text.length, `${text}: consumed`);
   return out[0];
 }
