@@ -5,7 +5,7 @@
  * inline, with the same results.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from '../../util/request-thread.js';
 import { formatChunk, type FormatReply, type FormatRequest } from './format-chunk.js';
 import { Keeper, type Keepable } from './keeper.js';
 
@@ -13,11 +13,6 @@ import { Keeper, type Keepable } from './keeper.js';
 export const PARALLEL_MIN_FLOATS = 1 << 22;
 /** The default number of formatting threads (the pool of this size is kept between saves). */
 const DEFAULT_WORKERS = 2;
-
-interface Pending {
-  resolve: (r: FormatReply) => void;
-  reject: (e: unknown) => void;
-}
 
 /** Worker count for a job of `floats` numbers: `requested` if given, else 2 when it is big and there are 2+ cores. */
 export function formatWorkerCount(floats: number, requested?: number): number {
@@ -40,86 +35,53 @@ export function releaseFormatPool(pool: FormatPool): Promise<void> {
 
 /** Formats chunks on worker threads (or inline when `size` is 0 or workers cannot start). */
 export class FormatPool implements Keepable {
-  private readonly workers: Worker[] = [];
-  private readonly waiting: Map<number, Pending>[] = [];
+  private readonly threads: RequestThread<FormatRequest, FormatReply>[] = [];
   private next = 0;
-  private seq = 0;
-  private failure: unknown;
+  private closed = false;
   private spares: Uint8Array[] = [];
   private vectorSpares: Float32Array[] = [];
 
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
-      let w: Worker;
-      try {
-        w = new Worker(new URL('./format-worker.js', import.meta.url));
-      } catch {
-        break;
-      }
-      const waiting = new Map<number, Pending>();
-      w.on('message', (r: FormatReply) => {
-        const p = waiting.get(r.seq);
-        waiting.delete(r.seq);
-        p?.resolve(r);
-      });
-      w.on('error', (err) => this.fail(err));
-      w.on('exit', (code) => {
-        if (waiting.size > 0) this.fail(new Error(`a JSON format worker exited (code ${code})`));
-      });
-      this.workers.push(w);
-      this.waiting.push(waiting);
-    }
-  }
-
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    for (const waiting of this.waiting) {
-      for (const p of waiting.values()) p.reject(err);
-      waiting.clear();
+      const t = new RequestThread<FormatRequest, FormatReply>(new URL('./format-worker.js', import.meta.url), 'JSON format worker');
+      if (!t.started) break;
+      this.threads.push(t);
     }
   }
 
   /** Formats `vectors` (owned by the pool from now on: it is transferred to a worker). */
   format(vectors: Float32Array, dimension: number): Promise<FormatReply> {
-    const req: FormatRequest = { seq: this.seq++, dimension, vectors, spare: this.spares.pop() };
-    if (this.workers.length === 0) {
+    const spare = this.spares.pop();
+    if (this.threads.length === 0) {
       try {
-        return Promise.resolve(formatChunk(req));
+        return Promise.resolve(formatChunk({ seq: 0, dimension, vectors, spare }));
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const i = this.next++ % this.workers.length;
-    const reply = new Promise<FormatReply>((resolve, reject) => {
-      this.waiting[i].set(req.seq, { resolve, reject });
-      const transfer: ArrayBuffer[] = [vectors.buffer as ArrayBuffer];
-      if (req.spare) transfer.push(req.spare.buffer as ArrayBuffer);
-      this.workers[i].postMessage(req, transfer);
-    });
-    // A caller that fails stops awaiting its queue; the pool's shutdown must not become an unhandled rejection.
-    reply.catch(() => undefined);
-    return reply;
+    const transfer: ArrayBuffer[] = [vectors.buffer as ArrayBuffer];
+    if (spare) transfer.push(spare.buffer as ArrayBuffer);
+    return this.threads[this.next++ % this.threads.length].request({ dimension, vectors, spare }, transfer);
   }
 
   /** Number of worker threads (0: formatting inline). */
   get size(): number {
-    return this.workers.length;
+    return this.threads.length;
   }
 
   /** False once a worker failed or the pool was closed. */
   get healthy(): boolean {
-    return this.failure === undefined;
+    return !this.closed && this.threads.every((t) => t.healthy);
   }
 
   /** Lets the threads keep the process alive (while in use). */
   ref(): void {
-    for (const w of this.workers) w.ref();
+    for (const t of this.threads) t.ref();
   }
 
   /** Stops the threads from keeping the process alive (while idle). */
   unref(): void {
-    for (const w of this.workers) w.unref();
+    for (const t of this.threads) t.unref();
   }
 
   /** Hands a reply's text buffer back for reuse by a later request. */
@@ -143,8 +105,7 @@ export class FormatPool implements Keepable {
 
   /** Stops the workers (pending requests are rejected). */
   async close(): Promise<void> {
-    const ws = this.workers.splice(0);
-    this.fail(new Error('the JSON format pool was closed'));
-    await Promise.all(ws.map((w) => w.terminate()));
+    this.closed = true;
+    await Promise.all(this.threads.splice(0).map((t) => t.close()));
   }
 }

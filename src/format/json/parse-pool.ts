@@ -6,7 +6,7 @@
  * costs the helper's work.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from '../../util/request-thread.js';
 import type { ColumnsBuilder } from '../columns-builder.js';
 import { Keeper, type Keepable } from './keeper.js';
 import type { ParseReply, ParseRequest } from './parse-run.js';
@@ -33,75 +33,19 @@ export function releaseParsePool(pool: ParsePool): Promise<void> {
 }
 
 /** A single parse helper thread (absent when threads cannot start). */
-export class ParsePool implements Keepable {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve: (r: ParseReply) => void; reject: (e: unknown) => void }>();
-  private seq = 0;
-  private failure: unknown;
-
+export class ParsePool extends RequestThread<ParseRequest, ParseReply> implements Keepable {
   constructor() {
-    try {
-      this.worker = new Worker(new URL('./parse-worker.js', import.meta.url));
-    } catch {
-      return;
-    }
-    this.worker.on('message', (r: ParseReply) => {
-      const p = this.waiting.get(r.seq);
-      this.waiting.delete(r.seq);
-      p?.resolve(r);
-    });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the JSON parse worker exited (code ${code})`)));
+    super(new URL('./parse-worker.js', import.meta.url), 'JSON parse worker');
   }
 
   /** True when a helper thread is running. */
   get available(): boolean {
-    return this.worker !== undefined && this.failure === undefined;
-  }
-
-  /** False once the thread failed or the pool was closed. */
-  get healthy(): boolean {
-    return this.available;
-  }
-
-  /** Lets the thread keep the process alive (while in use). */
-  ref(): void {
-    this.worker?.ref();
-  }
-
-  /** Stops the thread from keeping the process alive (while idle). */
-  unref(): void {
-    this.worker?.unref();
-  }
-
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    for (const p of this.waiting.values()) p.reject(err);
-    this.waiting.clear();
+    return this.healthy;
   }
 
   /** Parses `bytes[0..end)` (a copy owned by the pool) on the helper thread. */
   parse(bytes: Uint8Array, end: number, dimension: number, section: string): Promise<ParseReply> {
-    const req: ParseRequest = { seq: this.seq++, bytes, end, dimension, section };
-    const reply = new Promise<ParseReply>((resolve, reject) => {
-      if (!this.worker || this.failure !== undefined) {
-        reject(this.failure ?? new Error('no parse worker'));
-        return;
-      }
-      this.waiting.set(req.seq, { resolve, reject });
-      this.worker.postMessage(req, [bytes.buffer as ArrayBuffer]);
-    });
-    // The main thread may fail first and never await this reply.
-    reply.catch(() => undefined);
-    return reply;
-  }
-
-  /** Stops the helper thread. */
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    this.fail(new Error('the JSON parse pool was closed'));
-    if (w) await w.terminate();
+    return this.request({ bytes, end, dimension, section }, [bytes.buffer as ArrayBuffer]);
   }
 }
 

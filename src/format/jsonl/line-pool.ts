@@ -5,7 +5,7 @@
  * parses itself whatever line the helper left (see line-run.ts).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from '../../util/request-thread.js';
 import { Keeper, type Keepable } from '../json/keeper.js';
 import type { LineRunReply, LineRunRequest } from './line-run.js';
 
@@ -35,45 +35,11 @@ export function releaseLinePool(pool: LinePool): Promise<void> {
 }
 
 /** A single JSONL parse helper thread (absent when threads cannot start). */
-export class LinePool implements Keepable {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve: (r: LineRunReply) => void; reject: (e: unknown) => void }>();
-  private seq = 0;
-  private failure: unknown;
+export class LinePool extends RequestThread<LineRunRequest, LineRunReply> implements Keepable {
   private shared: Uint8Array = new Uint8Array(0);
 
   constructor() {
-    try {
-      this.worker = new Worker(new URL('./line-worker.js', import.meta.url));
-    } catch {
-      return;
-    }
-    this.worker.on('message', (r: LineRunReply) => {
-      const p = this.waiting.get(r.seq);
-      this.waiting.delete(r.seq);
-      p?.resolve(r);
-    });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the JSONL parse worker exited (code ${code})`)));
-  }
-
-  /** True when the helper thread is running. */
-  get healthy(): boolean {
-    return this.worker !== undefined && this.failure === undefined;
-  }
-
-  ref(): void {
-    this.worker?.ref();
-  }
-
-  unref(): void {
-    this.worker?.unref();
-  }
-
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    for (const p of this.waiting.values()) p.reject(err);
-    this.waiting.clear();
+    super(new URL('./line-worker.js', import.meta.url), 'JSONL parse worker');
   }
 
   /**
@@ -82,32 +48,13 @@ export class LinePool implements Keepable {
    * running, and the thread writes into its request's bytes.
    */
   requestBuffer(n: number): Uint8Array {
-    if (this.waiting.size > 0) return new Uint8Array(new SharedArrayBuffer(n));
+    if (this.pending > 0) return new Uint8Array(new SharedArrayBuffer(n));
     if (this.shared.length < n) this.shared = new Uint8Array(new SharedArrayBuffer(Math.max(n, this.shared.length * 2)));
     return this.shared.subarray(0, n);
   }
 
   /** Parses the lines in `bytes[0..end)` (from {@link requestBuffer}; left alone until the reply) on the helper thread. */
   parse(bytes: Uint8Array, end: number, dimension: number, maxLine: number): Promise<LineRunReply> {
-    const req: LineRunRequest = { seq: this.seq++, bytes, end, dimension, maxLine };
-    const reply = new Promise<LineRunReply>((resolve, reject) => {
-      if (!this.worker || this.failure !== undefined) {
-        reject(this.failure ?? new Error('no JSONL parse worker'));
-        return;
-      }
-      this.waiting.set(req.seq, { resolve, reject });
-      this.worker.postMessage(req);
-    });
-    // The main thread may fail first and never await this reply.
-    reply.catch(() => undefined);
-    return reply;
-  }
-
-  /** Stops the helper thread. */
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    this.fail(new Error('the JSONL parse pool was closed'));
-    if (w) await w.terminate();
+    return this.request({ bytes, end, dimension, maxLine });
   }
 }
