@@ -1,7 +1,8 @@
 /**
- * Writes the elements of "vectors": one `{"id":…,"vector":[…],"metadata":{…}}` per line. Vector
- * text comes from the FormatPool (worker threads for big saves), in chunk order; ids and metadata
- * are stringified here and everything is assembled into the page buffer.
+ * Writes entries as JSON objects, `{"id":…,"vector":[…],"metadata":{…}}`: the elements of the state
+ * format's "vectors" array and the lines of a JSONL export. Vector text comes from the FormatPool
+ * (worker threads for big saves), in chunk order; ids and metadata are stringified here and everything
+ * is assembled into the page buffer.
  */
 import { QuiverError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
@@ -18,11 +19,28 @@ const ENTRY_OPEN = '{"id":';
 const VECTOR_KEY = ',"vector":';
 const METADATA_KEY = ',"metadata":';
 
+/** Where entries go: the elements of the state format's "vectors" array, or the lines of a JSONL export. */
+export interface EntryLayout {
+  /** Written before the first entry. */
+  readonly first: string;
+  /** Written before every later entry. */
+  readonly between: string;
+  /** Written after every entry. */
+  readonly after: string;
+  /** What the caller is doing, for error messages ('save', 'export'). */
+  readonly verb: string;
+  /** Throws the caller's ABORTED error once `signal` is aborted. */
+  checkAbort(signal: AbortSignal | undefined): void;
+}
+
+/** The state format: `{"id":…,"vector":[…],"metadata":{…}}` elements, one per line. */
+export const ARRAY_ELEMENTS: EntryLayout = { first: '\n', between: ',\n', after: '', verb: 'save', checkAbort };
+
 /**
- * Streams every entry of `image` into `out`, after the "vectors" array's opening bracket.
- * `workers` overrides the number of formatting threads (0 = format on this thread).
+ * Streams every entry of `image` into `out` as `{"id":…,"vector":[…],"metadata":{…}}`, laid out as
+ * `layout` says. `workers` overrides the number of formatting threads (0 = format on this thread).
  */
-export async function writeEntries(out: PageWriter, image: CollectionImage, progress: ProgressReporter, signal: AbortSignal | undefined, workers?: number): Promise<void> {
+export async function writeEntries(out: PageWriter, image: CollectionImage, progress: ProgressReporter, signal: AbortSignal | undefined, workers?: number, layout: EntryLayout = ARRAY_ELEMENTS): Promise<void> {
   const dim = image.dimension;
   const perChunk = Math.max(1, Math.floor(CHUNK_FLOATS / dim));
   const pool = acquireFormatPool(formatWorkerCount(image.count * dim, workers));
@@ -41,15 +59,16 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
     for (let i = 0; i < depth; i++) submit();
     let index = 0;
     while (queue.length > 0) {
-      checkAbort(signal);
+      layout.checkAbort(signal);
       const reply = await queue.shift()!;
       submit();
       if (reply.bad) {
         const at = index + reply.bad.entry;
         const value = reply.vectors[reply.bad.entry * dim + reply.bad.element];
-        throw new QuiverError('INVALID_VECTOR', `Cannot save entry ${at}: element ${reply.bad.element} of its vector is ${value}, not a finite float32.`, { index: at, element: reply.bad.element });
+        throw new QuiverError('INVALID_VECTOR', `Cannot ${layout.verb} entry ${at}: element ${reply.bad.element} of its vector is ${value}, not a finite float32.`, { index: at, element: reply.bad.element });
       }
-      index = await assemble(out, image, reply, index);
+      if (index + reply.ends.length - 1 > image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded more vectors than its count ${image.count}.`);
+      index = await assemble(out, image, reply, index, layout);
       pool.recycle(reply.text);
       pool.recycleVectors(reply.vectors);
       progress.update(index, 'writing entries');
@@ -61,15 +80,16 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
 }
 
 /** Appends the entries of one formatted chunk, starting at entry `index`; returns the next index. */
-async function assemble(out: PageWriter, image: CollectionImage, reply: FormatReply, index: number): Promise<number> {
+async function assemble(out: PageWriter, image: CollectionImage, reply: FormatReply, index: number, layout: EntryLayout): Promise<number> {
   const { text, ends } = reply;
+  const fixed = Math.max(layout.first.length, layout.between.length) + ENTRY_OPEN.length + VECTOR_KEY.length + 1 + layout.after.length;
   for (let e = 0; e + 1 < ends.length; e++, index++) {
     const id = idText(image.ids[index]);
     const meta = metadataText(image.metadata[index], index);
     const vector = text.subarray(ends[e], ends[e + 1]);
-    const need = 2 + ENTRY_OPEN.length + id.length * 3 + VECTOR_KEY.length + vector.length + (meta === undefined ? 0 : METADATA_KEY.length + meta.length * 3) + 1;
+    const need = fixed + id.length * 3 + vector.length + (meta === undefined ? 0 : METADATA_KEY.length + meta.length * 3);
     if (out.pos + need > out.page.length) await out.room(need);
-    out.ascii(index === 0 ? '\n' : ',\n');
+    out.ascii(index === 0 ? layout.first : layout.between);
     out.ascii(ENTRY_OPEN);
     out.pos += out.page.write(id, out.pos, 'utf8');
     out.ascii(VECTOR_KEY);
@@ -79,7 +99,8 @@ async function assemble(out: PageWriter, image: CollectionImage, reply: FormatRe
       out.ascii(METADATA_KEY);
       out.pos += out.page.write(meta, out.pos, 'utf8');
     }
-    out.page[out.pos++] = 125;
+    out.page[out.pos++] = 125; // }
+    out.ascii(layout.after);
   }
   return index;
 }
