@@ -45,10 +45,11 @@ export function parseId(buf: Uint8Array, pos: number, end: number): number {
   throw new JsonSyntaxError(pos, 'an id must be a string or a safe integer');
 }
 
-const KEY_ID = 1;
-const KEY_VECTOR = 2;
-const KEY_METADATA = 3;
-const KEY_OTHER = 0;
+/** Codes of an entry's member names (see {@link readEntryKey}). */
+export const KEY_OTHER = 0;
+export const KEY_ID = 1;
+export const KEY_VECTOR = 2;
+export const KEY_METADATA = 3;
 
 const NAME_BYTES: readonly [number, number[]][] = [
   [KEY_ID, [...Buffer.from('"id"')]],
@@ -56,11 +57,16 @@ const NAME_BYTES: readonly [number, number[]][] = [
   [KEY_METADATA, [...Buffer.from('"metadata"')]],
 ];
 
-let keyEnd = 0;
-let keyText = '';
+/** Where the member name read by the last {@link readEntryKey} ends. */
+export let keyEnd = 0;
+/** That name, when it was not one of the three (or was spelled with escapes). */
+export let keyText = '';
 
-/** Identifies the member name at `buf[pos]` (a quote); sets keyEnd/keyText. */
-function readKey(buf: Uint8Array, pos: number, end: number): number {
+/**
+ * Identifies the member name of an entry object at `buf[pos]` (a quote) and returns its KEY_ code;
+ * sets keyEnd (and keyText). Used by the state format's and the reference-000 files' entry readers.
+ */
+export function readEntryKey(buf: Uint8Array, pos: number, end: number): number {
   for (const [code, bytes] of NAME_BYTES) {
     let i = 0;
     while (i < bytes.length && buf[pos + i] === bytes[i]) i++;
@@ -158,7 +164,7 @@ export function parseEntry(buf: Uint8Array, pos: number, end: number, b: Columns
     if (buf[pos] !== 125 /* } */) {
       for (;;) {
         if (buf[pos] !== 34 /* " */) expected(buf, pos, end, 'a member name');
-        const key = readKey(buf, pos, end);
+        const key = readEntryKey(buf, pos, end);
         field = key === KEY_ID ? '.id' : key === KEY_VECTOR ? '.vector' : key === KEY_METADATA ? '.metadata' : '';
         if (key === KEY_OTHER) throw new JsonSyntaxError(pos, `unknown member ${JSON.stringify(keyText)} in an entry (allowed: id, vector, metadata)`);
         if (seen & (1 << key)) throw new JsonSyntaxError(pos, `member "${field.slice(1)}" appears twice`);

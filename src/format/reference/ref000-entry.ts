@@ -6,36 +6,9 @@
 import type { Id, Metadata } from '../../engine/types.js';
 import type { ColumnsBuilder } from '../columns-builder.js';
 import type { CanonicalHash } from './canonical.js';
-import { JsonSyntaxError, expected, lastStringWasPlain, scanString, skipWs, stringValue } from '../json/tokenizer.js';
+import { KEY_ID, KEY_OTHER, KEY_VECTOR, keyEnd, keyText, readEntryKey } from '../json/entry-parser.js';
+import { JsonSyntaxError, expected, skipWs } from '../json/tokenizer.js';
 import { failedNumber, lastId, lastMetadata, readId, readMetadata, readVector } from './values.js';
-
-const K_OTHER = 0;
-const K_ID = 1;
-const K_VECTOR = 2;
-const K_METADATA = 3;
-const KEYS: readonly [number, Uint8Array][] = [
-  [K_ID, new Uint8Array(Buffer.from('"id"'))],
-  [K_VECTOR, new Uint8Array(Buffer.from('"vector"'))],
-  [K_METADATA, new Uint8Array(Buffer.from('"metadata"'))],
-];
-
-let keyEnd = 0;
-let keyName = '';
-
-/** Which member name starts at `buf[pos]` (a quote); sets keyEnd (and keyName for unknown ones). */
-function readKey(buf: Uint8Array, pos: number, end: number): number {
-  for (const [code, bytes] of KEYS) {
-    let i = 0;
-    while (i < bytes.length && buf[pos + i] === bytes[i]) i++;
-    if (i === bytes.length) {
-      keyEnd = pos + i;
-      return code;
-    }
-  }
-  keyEnd = scanString(buf, pos, end);
-  keyName = stringValue(buf, pos, keyEnd, lastStringWasPlain);
-  return keyName === 'id' ? K_ID : keyName === 'vector' ? K_VECTOR : keyName === 'metadata' ? K_METADATA : K_OTHER;
-}
 
 /** The id of the entry read by the last {@link readEntry}. */
 export let entryId: Id = '';
@@ -60,9 +33,9 @@ export function readEntry(buf: Uint8Array, pos: number, end: number, b: ColumnsB
     if (buf[pos] !== 125 /* } */) {
       for (;;) {
         if (buf[pos] !== 34 /* " */) expected(buf, pos, end, 'a member name');
-        const key = readKey(buf, pos, end);
-        if (key === K_OTHER) throw new JsonSyntaxError(pos, `unknown member ${JSON.stringify(keyName)} in an entry (allowed: id, vector, metadata)`);
-        field = key === K_ID ? '.id' : key === K_VECTOR ? '.vector' : '.metadata';
+        const key = readEntryKey(buf, pos, end);
+        if (key === KEY_OTHER) throw new JsonSyntaxError(pos, `unknown member ${JSON.stringify(keyText)} in an entry (allowed: id, vector, metadata)`);
+        field = key === KEY_ID ? '.id' : key === KEY_VECTOR ? '.vector' : '.metadata';
         if (seen & (1 << key)) throw new JsonSyntaxError(pos, `member "${field.slice(1)}" appears twice`);
         seen |= 1 << key;
         echo?.copy(buf, pos, keyEnd);
@@ -71,8 +44,8 @@ export function readEntry(buf: Uint8Array, pos: number, end: number, b: ColumnsB
         echo?.byte(58);
         pos = skipWs(buf, pos + 1);
         const valueAt = pos;
-        if (key === K_VECTOR) pos = readVector(buf, pos, end, b, echo);
-        else if (key === K_ID) {
+        if (key === KEY_VECTOR) pos = readVector(buf, pos, end, b, echo);
+        else if (key === KEY_ID) {
           pos = readId(buf, pos, end);
           entryId = lastId;
           echo?.copy(buf, valueAt, pos);
@@ -91,8 +64,8 @@ export function readEntry(buf: Uint8Array, pos: number, end: number, b: ColumnsB
         else expected(buf, pos, end, '"," or "}" after an entry member');
       }
     }
-    if (!(seen & (1 << K_ID))) throw new JsonSyntaxError(start, 'the entry has no "id"');
-    if (!(seen & (1 << K_VECTOR))) throw new JsonSyntaxError(start, 'the entry has no "vector"');
+    if (!(seen & (1 << KEY_ID))) throw new JsonSyntaxError(start, 'the entry has no "id"');
+    if (!(seen & (1 << KEY_VECTOR))) throw new JsonSyntaxError(start, 'the entry has no "vector"');
     echo?.byte(125);
     return pos + 1;
   } catch (err) {
