@@ -7,6 +7,7 @@ import type { Columns, DeltaColumns } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { MEMBER, validateHeader, type JsonStateHeader } from './header.js';
+import type { ExchangeSourceOptions } from '../stream/exchange-io.js';
 import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
 
@@ -28,17 +29,11 @@ export type JsonStateReadResult =
   | { kind: 'full'; header: JsonStateHeader; columns: Columns; checksum: string }
   | { kind: 'delta'; header: JsonStateHeader; delta: DeltaColumns; checksum: string };
 
-/** Options of {@link readJsonStateFrom} (the source-level entry point; tests feed split chunks). */
-export interface ReadJsonSourceOptions {
-  file: string;
-  verifyChecksum?: boolean;
-  /** Upper bound of the document size in bytes (bounds capacity hints, decides on helper threads); default unknown. */
-  sizeBound?: number;
-  progressTotal?: number;
-  onProgress?: ProgressCallback;
-  signal?: AbortSignal;
-  /** Initial window size in bytes. */
-  windowSize?: number;
+/**
+ * Options of {@link readJsonStateFrom} (the source-level entry point; tests feed split chunks): the
+ * source options every codec takes (`sizeBound` also decides on the helper thread) and the helper's.
+ */
+export interface ReadJsonSourceOptions extends ExchangeSourceOptions {
   /** Helper threads parsing in parallel (0 or 1; default: 1 when `sizeBound` is big). */
   workers?: number;
   /** Smallest window remainder handed partly to the helper (tests lower it). */
