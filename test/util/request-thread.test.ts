@@ -35,10 +35,11 @@ test('replies are matched to their requests, transferred buffers arrive', async 
 test('a thread that fails rejects what is pending and everything after, and is no longer healthy', async () => {
   const t = echoThread();
   try {
-    const before = t.request({ value: 5 });
+    assert.equal((await t.request({ value: 5 })).value, 10);
     const failing = t.request({ value: -1 });
-    assert.equal((await before).value, 10);
+    const queued = t.request({ value: 2 });
     await assert.rejects(failing, /cannot echo -1/);
+    await assert.rejects(queued, /cannot echo -1/);
     assert.equal(t.healthy, false);
     await assert.rejects(t.request({ value: 7 }), /cannot echo -1/);
   } finally {
