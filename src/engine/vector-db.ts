@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { QuiverError } from '../errors.js';
 import { ChangeLog } from './changes.js';
 import { compileFilter } from './filter.js';
-import { DeltaImage, ImageRegistry, ViewImage, type ImageParts } from './image.js';
+import { DeltaImage, ImageRegistry, ViewImage, takeImageArrays, type ImageParts } from './image.js';
 import { checkColumns, checkIdList, findNonFinite } from './load.js';
 import { cloneMetadata, copyJson } from './metadata.js';
 import { flatScan, scoreOf } from './search.js';
@@ -322,9 +322,10 @@ export class VectorDB implements Iterable<StoredEntry> {
     if (since === undefined) {
       // A full image (every save takes one): the count is known, so fill exact-size arrays.
       const n = this.store.count;
-      const slots = new Int32Array(n);
-      const idList = new Array<Id>(n);
-      const mdList = new Array<Metadata | undefined>(n);
+      const arrays = takeImageArrays(n, highWater);
+      const slots = arrays.slots.subarray(0, n);
+      const idList = arrays.ids;
+      const mdList = arrays.metadata;
       let k = 0;
       for (let s = 0; s < highWater; s++) {
         const id = ids[s];
@@ -335,7 +336,7 @@ export class VectorDB implements Iterable<StoredEntry> {
         k++;
       }
       if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
-      return { ...base, slots, ids: idList, metadata: mdList };
+      return { ...base, slots, ids: idList, metadata: mdList, arrays };
     }
     const slots = this.store.upserts.slotsSince(since, slotSeq, (s) => ids[s] !== undefined) ?? this.scanChanged(since);
     const idList = new Array<Id>(slots.length);

@@ -7,7 +7,7 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import type { ViewImage } from '../../src/engine/image.js';
 import type { CollectionImage } from '../../src/engine/types.js';
 import { apply, opArb } from './ops.js';
-import { bytes, imageState, readImage, throwsCode } from './helpers.js';
+import { bytes, imageState, readImage, stateOf, throwsCode } from './helpers.js';
 
 const preserved = (img: CollectionImage): number => (img as ViewImage).preservedCount;
 const vec = (i: number, dim = 4): number[] => Array.from({ length: dim }, (_, j) => i * 10 + j + 0.1);
@@ -309,4 +309,37 @@ test('consecutive change images of about the same size gather into the same kept
   // A few more entries than last time still fit: room is kept for a power of two of entries.
   assert.equal(gatherBuffer(100, 1), first);
   assert.equal(gatherBuffer(120, 0), first);
+});
+
+test('a released full image hands its arrays to the next one, which shows only its own state', async () => {
+  // Bigger than any other image of this file, so its arrays are the ones kept.
+  const n = 5000;
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await db.insertBatch(Array.from({ length: n }, (_, i) => ({ id: `a${i}`, vector: vec(i), metadata: { i } })));
+  const first = db.openImage();
+  const ids = first.ids;
+  first.release();
+  assert.deepEqual([first.ids.length, first.metadata.length], [0, 0], 'a released image shows no entries');
+
+  await db.delete('a3');
+  await db.delete('a4000');
+  await db.insert({ id: 'a5', vector: vec(55), metadata: { i: 55 } });
+  const second = db.openImage();
+  assert.equal(second.ids, ids, 'the arrays were reused');
+  assert.equal(second.count, n - 2);
+  const want = [...stateOf(db)].map(([id, s]) => [id, s.vec, s.md]).sort();
+  const got = imageState(readImage(second, 97)).sort();
+  assert.deepEqual(got, want);
+  // The reused bitmap was cleared: writing into the slots freed since, which this image does not
+  // need, copies nothing aside (a stale bit would have it preserve them).
+  await db.insert({ id: 'b1', vector: vec(70) });
+  await db.insert({ id: 'b2', vector: vec(71) });
+  assert.equal(preserved(second), 0);
+
+  // While `second` is open, another full image gets arrays of its own.
+  const third = db.openImage();
+  assert.notEqual(third.ids, second.ids);
+  assert.deepEqual(imageState(readImage(second, 97)).sort(), want, 'the open image still holds its state');
+  third.release();
+  second.release();
 });
