@@ -364,7 +364,8 @@ export class VectorDB implements Iterable<StoredEntry> {
    * reading the previous slab (kept alive, not copied). While a consumer holds a zero-copy chunk,
    * re-inserting an id in that chunk moves the id to another slot instead of overwriting the bytes
    * being written (so `ids()` order can change). An image that becomes unreachable stops costing
-   * memory once garbage collected.
+   * memory once garbage collected. After `release()` its `ids` and `metadata` are empty: their arrays
+   * go to the next full image, so copy what must outlive the image.
    */
   openImage(): CollectionImage {
     return new ViewImage(this.images, this.parts());
