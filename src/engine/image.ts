@@ -71,11 +71,19 @@ const spareArrays = new KeptBuffers<ImageArrays>(1, KEPT_ARRAY_BYTES);
  * written), `need` is zero over [0, slotLimit).
  */
 export function takeImageArrays(count: number, slotLimit: number): ImageArrays {
-  const a = spareArrays.take((b) => b.slots.length >= count && b.need.length >= slotLimit);
+  // A set much bigger than needed is left for a bigger image: shrinking a JS array's length to less
+  // than half its room frees the rest, which the next big image would fault in again.
+  const a = spareArrays.take((b) => b.slots.length >= count && b.need.length >= slotLimit && b.slots.length <= 2 * count + 1024);
   if (a === undefined) {
-    const slots = new Int32Array(count);
-    const need = new Uint8Array(slotLimit);
-    return { ids: new Array<Id>(count), metadata: new Array<Metadata | undefined>(count), slots, need, byteLength: count * 20 + slotLimit };
+    // Room for an eighth more, so that a database that grows between saves still finds them big enough.
+    const room = count + (count >> 3);
+    const slots = new Int32Array(room);
+    const need = new Uint8Array(slotLimit + (slotLimit >> 3));
+    const ids = new Array<Id>(room);
+    const metadata = new Array<Metadata | undefined>(room);
+    ids.length = count;
+    metadata.length = count;
+    return { ids, metadata, slots, need, byteLength: room * 20 + need.length };
   }
   a.ids.length = count;
   a.metadata.length = count;
@@ -169,12 +177,12 @@ export class ViewImage implements CollectionImage {
     if (this.count > 0) this.ref = registry.add(this);
   }
 
-  /** Ids in view order (empty once released: a later image reuses the arrays). */
+  /** Ids in view order (empty once released when its arrays are reused, see `VectorDB.openWriterImage`). */
   get ids(): readonly Id[] {
     return this.idList;
   }
 
-  /** Metadata in view order (empty once released). */
+  /** Metadata in view order (likewise). */
   get metadata(): readonly (Metadata | undefined)[] {
     return this.metadataList;
   }
@@ -219,11 +227,13 @@ export class ViewImage implements CollectionImage {
     this.saved.clear();
     this.lent.clear();
     this.need = new Uint8Array(0);
-    this.idList = [];
-    this.metadataList = [];
     const a = this.arrays;
     this.arrays = undefined;
-    if (a) giveImageArrays(a);
+    if (a) {
+      this.idList = [];
+      this.metadataList = [];
+      giveImageArrays(a);
+    }
   }
 
   private liveSlab(): Float32Array {

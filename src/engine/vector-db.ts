@@ -316,16 +316,16 @@ export class VectorDB implements Iterable<StoredEntry> {
   // ---- images and change tracking -------------------------------------------------------------
 
   /** The live slots (all of them, or those changed after seq `since`) with their ids and metadata, in slot order. */
-  private parts(since?: number): ImageParts {
+  private parts(since?: number, reuseArrays = false): ImageParts {
     const { ids, meta, highWater, slotSeq } = this.store;
     const base = { dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab, slotLimit: highWater };
     if (since === undefined) {
       // A full image (every save takes one): the count is known, so fill exact-size arrays.
       const n = this.store.count;
-      const arrays = takeImageArrays(n, highWater);
-      const slots = arrays.slots.subarray(0, n);
-      const idList = arrays.ids;
-      const mdList = arrays.metadata;
+      const arrays = reuseArrays ? takeImageArrays(n, highWater) : undefined;
+      const slots = arrays ? arrays.slots.subarray(0, n) : new Int32Array(n);
+      const idList = arrays ? arrays.ids : new Array<Id>(n);
+      const mdList = arrays ? arrays.metadata : new Array<Metadata | undefined>(n);
       let k = 0;
       for (let s = 0; s < highWater; s++) {
         const id = ids[s];
@@ -364,11 +364,20 @@ export class VectorDB implements Iterable<StoredEntry> {
    * reading the previous slab (kept alive, not copied). While a consumer holds a zero-copy chunk,
    * re-inserting an id in that chunk moves the id to another slot instead of overwriting the bytes
    * being written (so `ids()` order can change). An image that becomes unreachable stops costing
-   * memory once garbage collected. After `release()` its `ids` and `metadata` are empty: their arrays
-   * go to the next full image, so copy what must outlive the image.
+   * memory once garbage collected.
    */
   openImage(): CollectionImage {
-    return new ViewImage(this.images, this.parts());
+    return new ViewImage(this.images, this.parts(undefined, false));
+  }
+
+  /**
+   * @internal An {@link openImage} for QuiverDB's own writers (saves, snapshots, checkpoints), which
+   * read nothing of the image once they released it: its id, metadata, slot and bitmap arrays are
+   * taken from the last such image released and handed to the next one on `release()` (after which it
+   * shows no entries), instead of each full image faulting in fresh ones.
+   */
+  openWriterImage(): CollectionImage {
+    return new ViewImage(this.images, this.parts(undefined, true));
   }
 
   /**

@@ -160,7 +160,7 @@ export class DatabasePersistence extends EventEmitter {
       const codec = codecFor(format);
       const c = options.compress === undefined && !codec.compressions.includes(compression) ? 'none' : compression;
       await this.prepareDir(path);
-      const image = this.db.openImage();
+      const image = this.db.openWriterImage();
       try {
         const reporter = options.onProgress ? new ProgressReporter('export', 1, options.onProgress) : undefined;
         await exportImage(this.fs, path, image, {
@@ -332,7 +332,7 @@ export class DatabasePersistence extends EventEmitter {
 
   private async writeFull(path: string, format: PersistenceFormat, compression: CompressionType, op: string, onProgress: SaveOptions['onProgress'], signal?: AbortSignal) {
     await this.prepareDir(path);
-    const image = this.db.openImage();
+    const image = this.db.openWriterImage();
     try {
       const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
       const written = await writeState(this.fs, path, image, this.spec(format, compression, user, op, onProgress, signal));

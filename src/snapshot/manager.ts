@@ -84,7 +84,7 @@ export class SnapshotManager {
     try {
       checkDb(db, 'createSnapshot(db)');
       const labels = this.request(name, metadata ?? options.metadata, options);
-      const image = db.openImage();
+      const image = db.openWriterImage();
       const req = { ...labels, progress: progressFor(image, options) };
       return this.run(req, image, () => createFull(this.ctx, req, image), (m) => this.remember(db, m, image.seq));
     } catch (err) {
@@ -316,7 +316,7 @@ export class SnapshotManager {
       }
       if (changes) return { changes, count };
     }
-    return { image: db.openImage(), count };
+    return { image: db.openWriterImage(), count };
   }
 
   private run(req: CreateRequest, view: CollectionImage, work: () => Promise<SnapshotManifest>, done: (m: SnapshotManifest) => void, also?: CollectionImage): Promise<SnapshotInfo> {

@@ -302,7 +302,7 @@ export class DurableVectorDB extends VectorDB {
   private takeSource(p: WritableParts): { image: ReturnType<VectorDB['openImage']>; walSeq: number } {
     this.baseRecords = p.journal.records;
     this.baseBytes = p.journal.bytes;
-    return { image: this.openImage(), walSeq: p.journal.assignedSeq };
+    return { image: this.openWriterImage(), walSeq: p.journal.assignedSeq };
   }
 
   private maybeCheckpoint(p: WritableParts): void {

@@ -35,7 +35,7 @@ export async function openStore(dir: string, options: DurableOptions, make: Dura
       return db;
     }
     const checkpointer = new Checkpointer(o.fs, dir, rec.maxGeneration, rec.pointer);
-    if (report.created) await checkpointer.run(() => ({ image: db.openImage(), walSeq: 0 }));
+    if (report.created) await checkpointer.run(() => ({ image: db.openWriterImage(), walSeq: 0 }));
     writer = await WalWriter.open(o.fs, join(dir, WAL_DIR), {
       durability: o.durability,
       intervalMs: o.intervalMs,
@@ -45,7 +45,7 @@ export async function openStore(dir: string, options: DurableOptions, make: Dura
     checkpointer.writer = writer;
     const journal = new Journal(writer);
     // After a repair the directory must describe the repaired state before anything is added to it.
-    if (rec.repaired || !checkpointer.pointer) await checkpointer.run(() => ({ image: db.openImage(), walSeq: journal.assignedSeq }));
+    if (rec.repaired || !checkpointer.pointer) await checkpointer.run(() => ({ image: db.openWriterImage(), walSeq: journal.assignedSeq }));
     const current = checkpointer.pointer?.checkpoint;
     await removeCheckpoints(o, dir, rec.strayCheckpoints.filter((c) => c.name !== current));
     db.attach(dir, o, lock, report, { journal, checkpointer });

@@ -311,20 +311,30 @@ test('consecutive change images of about the same size gather into the same kept
   assert.equal(gatherBuffer(120, 0), first);
 });
 
-test('a released full image hands its arrays to the next one, which shows only its own state', async () => {
+test('a released writer image hands its arrays to the next one, which shows only its own state; openImage keeps its own', async () => {
   // Bigger than any other image of this file, so its arrays are the ones kept.
   const n = 5000;
   const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
   await db.insertBatch(Array.from({ length: n }, (_, i) => ({ id: `a${i}`, vector: vec(i), metadata: { i } })));
-  const first = db.openImage();
+  // A public image keeps its arrays after release (its caller may still read them).
+  const own = db.openImage();
+  const ownIds = own.ids;
+  own.release();
+  assert.equal(own.ids, ownIds);
+  assert.equal(own.ids.length, n);
+  const other = db.openWriterImage();
+  assert.notEqual(other.ids, ownIds, 'never handed to another image');
+  other.release();
+
+  const first = db.openWriterImage();
   const ids = first.ids;
   first.release();
-  assert.deepEqual([first.ids.length, first.metadata.length], [0, 0], 'a released image shows no entries');
+  assert.deepEqual([first.ids.length, first.metadata.length], [0, 0], 'a released writer image shows no entries');
 
   await db.delete('a3');
   await db.delete('a4000');
   await db.insert({ id: 'a5', vector: vec(55), metadata: { i: 55 } });
-  const second = db.openImage();
+  const second = db.openWriterImage();
   assert.equal(second.ids, ids, 'the arrays were reused');
   assert.equal(second.count, n - 2);
   const want = [...stateOf(db)].map(([id, s]) => [id, s.vec, s.md]).sort();
@@ -337,7 +347,7 @@ test('a released full image hands its arrays to the next one, which shows only i
   assert.equal(preserved(second), 0);
 
   // While `second` is open, another full image gets arrays of its own.
-  const third = db.openImage();
+  const third = db.openWriterImage();
   assert.notEqual(third.ids, second.ids);
   assert.deepEqual(imageState(readImage(second, 97)).sort(), want, 'the open image still holds its state');
   third.release();

@@ -8,7 +8,7 @@
  * or multiplication is correctly rounded: it is the double `Number(text)` returns (QuiverDB's own
  * shortest float32 text always takes this path). Longer digit strings (the reference files hold full
  * double precision text such as `0.10000000149011612`) are scaled by at most two exact powers of ten,
- * which is within about 2^-50 (relative) of the true double: rounding that to float32 is right unless
+ * which is within about 2^-47 (relative) of the true double: rounding that to float32 is right unless
  * a float32 rounding boundary lies within the error, which is checked by rounding it nudged both ways
  * (2^-46); only then, or beyond these ranges, is the text handed to `Number`.
  */
