@@ -10,7 +10,6 @@
  */
 import { createHash } from 'node:crypto';
 import { CorruptionError } from '../errors.js';
-import type { Metric } from '../engine/types.js';
 import { isPlainObject } from '../format/qvdb/msgpack.js';
 import { isSnapshotId, MAX_NAME_LENGTH } from './ids.js';
 import { parseChecksumFileName, parseDataFileName, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type FileRole, type SnapshotCompression } from './layout.js';
@@ -26,35 +25,18 @@ export interface ManifestFile {
   rawBytes: number;
 }
 
-/** The contents of metadata.json (without selfSha256). */
-export interface SnapshotManifest {
+/**
+ * The contents of metadata.json (without selfSha256): what the snapshot reports, and what reading it
+ * back needs. The key order on disk is the writer's (docs/FORMAT.md), not this declaration's.
+ */
+export interface SnapshotManifest extends SnapshotInfo {
   format: typeof SNAPSHOT_FORMAT;
-  formatVersion: number;
-  id: string;
-  name: string;
-  createdAt: number;
-  type: 'full' | 'incremental';
-  baseId?: string;
-  chainDepth: number;
-  vectorCount: number;
-  changedCount: number;
-  deletedCount: number;
   cleared: boolean;
-  dimension: number;
-  metric: Metric;
-  compression: SnapshotCompression;
   compressionLevel: number;
   generation: number;
   files: ManifestFile[];
   checksumFile: string;
-  sizeBytes: number;
-  checksum: string;
-  metadata: Record<string, unknown>;
-  pinned: boolean;
-  tags: string[];
   library: string;
-  note?: string;
-  foldedFrom?: string;
 }
 
 const SELF_RE = /,\n {2}"selfSha256": "([0-9a-f]{64})"\n\}\n$/;
