@@ -41,21 +41,23 @@ export interface ImageParts {
   metadata: (Metadata | undefined)[];
   /** One past the highest slot in use when opened (size of the per-slot bitmap). */
   slotLimit: number;
-  /** Arrays from {@link takeImageArrays} behind `slots`, `ids`, `metadata`: given back on release. */
+  /** A full image's arrays (see {@link imageArrays}): behind `slots`, `ids`, `metadata` and the bitmap. */
   arrays?: ImageArrays;
+  /** Give `arrays` back on release, for the next writer image. */
+  recycle?: boolean;
 }
 
 /**
- * The arrays of a full image, kept from one image to the next: filling 2.1 MB of fresh ones per 100,000
- * entries (ids, metadata, slots, the per-slot bitmap) took ~5-10 ms of page faults before a full save
- * could write its first byte, and their allocation made the GC mark during the save.
+ * The arrays of a full image. A writer's are kept from one image to the next: filling 2.1 MB of fresh
+ * ones per 100,000 entries (ids, metadata, slots, the per-slot bitmap) took ~5-10 ms of page faults
+ * before a full save could write its first byte, and their allocation made the GC mark during the save.
  */
 export interface ImageArrays {
   ids: Id[];
   metadata: (Metadata | undefined)[];
   /** Room for the slots (the image uses a prefix). */
   slots: Int32Array;
-  /** Room for the per-slot bitmap (the image uses a prefix, zeroed when taken). */
+  /** Room for the per-slot bitmap (the image uses a prefix, zero when handed out). */
   need: Uint8Array;
   /** Approximate bytes held (KeptBuffers bounds on it). */
   byteLength: number;
@@ -66,32 +68,32 @@ const KEPT_ARRAY_BYTES = 64 << 20;
 const spareArrays = new KeptBuffers<ImageArrays>(1, KEPT_ARRAY_BYTES);
 
 /**
- * Arrays for a full image of `count` entries over `slotLimit` slots: those of a released image when
- * there are, else new ones. `ids` and `metadata` have length `count` (their elements are to be
- * written), `need` is zero over [0, slotLimit).
+ * Arrays for a full image of `count` entries over `slotLimit` slots. `ids` and `metadata` have length
+ * `count` (their elements are to be written) and `need` is zero over [0, slotLimit). With `reuse`
+ * (a writer image, which gives them back on release) those of the last released one when they fit,
+ * else new ones with an eighth of room to grow; without, new ones of exactly that size.
  */
-export function takeImageArrays(count: number, slotLimit: number): ImageArrays {
+export function imageArrays(count: number, slotLimit: number, reuse: boolean): ImageArrays {
   // A set much bigger than needed is left for a bigger image: shrinking a JS array's length to less
   // than half its room frees the rest, which the next big image would fault in again.
-  const a = spareArrays.take((b) => b.slots.length >= count && b.need.length >= slotLimit && b.slots.length <= 2 * count + 1024);
-  if (a === undefined) {
-    // Room for an eighth more, so that a database that grows between saves still finds them big enough.
-    const room = count + (count >> 3);
-    const slots = new Int32Array(room);
-    const need = new Uint8Array(slotLimit + (slotLimit >> 3));
-    const ids = new Array<Id>(room);
-    const metadata = new Array<Metadata | undefined>(room);
-    ids.length = count;
-    metadata.length = count;
-    return { ids, metadata, slots, need, byteLength: room * 20 + need.length };
+  const a = reuse ? spareArrays.take((b) => b.slots.length >= count && b.need.length >= slotLimit && b.slots.length <= 2 * count + 1024) : undefined;
+  if (a !== undefined) {
+    a.ids.length = count;
+    a.metadata.length = count;
+    a.need.fill(0, 0, slotLimit);
+    return a;
   }
-  a.ids.length = count;
-  a.metadata.length = count;
-  a.need.fill(0, 0, slotLimit);
-  return a;
+  // Room for an eighth more, so that a database that grows between saves still finds them big enough.
+  const room = reuse ? count + (count >> 3) : count;
+  const need = new Uint8Array(reuse ? slotLimit + (slotLimit >> 3) : slotLimit);
+  const ids = new Array<Id>(room);
+  const metadata = new Array<Metadata | undefined>(room);
+  ids.length = count;
+  metadata.length = count;
+  return { ids, metadata, slots: new Int32Array(room), need, byteLength: room * 20 + need.length };
 }
 
-/** Gives back arrays from {@link takeImageArrays} once no image uses them; the references they hold are dropped now. */
+/** Gives back arrays from {@link imageArrays} once no image uses them; the references they hold are dropped now. */
 function giveImageArrays(a: ImageArrays): void {
   a.ids.fill(undefined as unknown as Id);
   a.metadata.fill(undefined);
@@ -152,7 +154,7 @@ export class ViewImage implements CollectionImage {
   readonly count: number;
   private idList: readonly Id[];
   private metadataList: readonly (Metadata | undefined)[];
-  private arrays: ImageArrays | undefined;
+  private recycled: ImageArrays | undefined;
   private slab: Float32Array | undefined;
   private readonly slots: Int32Array;
   private need: Uint8Array;
@@ -168,7 +170,7 @@ export class ViewImage implements CollectionImage {
     this.count = parts.slots.length;
     this.idList = parts.ids;
     this.metadataList = parts.metadata;
-    this.arrays = parts.arrays;
+    this.recycled = parts.recycle ? parts.arrays : undefined;
     this.slab = parts.slab;
     this.slots = parts.slots;
     this.need = parts.arrays ? parts.arrays.need.subarray(0, parts.slotLimit) : new Uint8Array(parts.slotLimit);
@@ -227,8 +229,8 @@ export class ViewImage implements CollectionImage {
     this.saved.clear();
     this.lent.clear();
     this.need = new Uint8Array(0);
-    const a = this.arrays;
-    this.arrays = undefined;
+    const a = this.recycled;
+    this.recycled = undefined;
     if (a) {
       this.idList = [];
       this.metadataList = [];

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { QuiverError } from '../errors.js';
 import { ChangeLog } from './changes.js';
 import { compileFilter } from './filter.js';
-import { DeltaImage, ImageRegistry, ViewImage, takeImageArrays, type ImageParts } from './image.js';
+import { DeltaImage, ImageRegistry, ViewImage, imageArrays, type ImageParts } from './image.js';
 import { checkColumns, checkIdList, findNonFinite } from './load.js';
 import { cloneMetadata, copyJson } from './metadata.js';
 import { flatScan, scoreOf } from './search.js';
@@ -315,29 +315,35 @@ export class VectorDB implements Iterable<StoredEntry> {
 
   // ---- images and change tracking -------------------------------------------------------------
 
-  /** The live slots (all of them, or those changed after seq `since`) with their ids and metadata, in slot order. */
-  private parts(since?: number, reuseArrays = false): ImageParts {
-    const { ids, meta, highWater, slotSeq } = this.store;
-    const base = { dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab, slotLimit: highWater };
-    if (since === undefined) {
-      // A full image (every save takes one): the count is known, so fill exact-size arrays.
-      const n = this.store.count;
-      const arrays = reuseArrays ? takeImageArrays(n, highWater) : undefined;
-      const slots = arrays ? arrays.slots.subarray(0, n) : new Int32Array(n);
-      const idList = arrays ? arrays.ids : new Array<Id>(n);
-      const mdList = arrays ? arrays.metadata : new Array<Metadata | undefined>(n);
-      let k = 0;
-      for (let s = 0; s < highWater; s++) {
-        const id = ids[s];
-        if (id === undefined) continue;
-        slots[k] = s;
-        idList[k] = id;
-        mdList[k] = meta[s];
-        k++;
-      }
-      if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
-      return { ...base, slots, ids: idList, metadata: mdList, arrays };
+  /** What every image of the current state shares. */
+  private imageBase(): Pick<ImageParts, 'dimension' | 'metric' | 'seq' | 'slab' | 'slotLimit'> {
+    return { dimension: this.dim, metric: this.metricName, seq: this.seqNo, slab: this.store.slab, slotLimit: this.store.highWater };
+  }
+
+  /** Every live slot with its id and metadata, in slot order; `recycle`: arrays reused between writer images. */
+  private fullParts(recycle: boolean): ImageParts {
+    const { ids, meta, highWater } = this.store;
+    const n = this.store.count;
+    const arrays = imageArrays(n, highWater, recycle);
+    const slots = arrays.slots.subarray(0, n);
+    const idList = arrays.ids;
+    const mdList = arrays.metadata;
+    let k = 0;
+    for (let s = 0; s < highWater; s++) {
+      const id = ids[s];
+      if (id === undefined) continue;
+      slots[k] = s;
+      idList[k] = id;
+      mdList[k] = meta[s];
+      k++;
     }
+    if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
+    return { ...this.imageBase(), slots, ids: idList, metadata: mdList, arrays, recycle };
+  }
+
+  /** The live slots changed after seq `since` with their ids and metadata, in slot order. */
+  private changedParts(since: number): ImageParts {
+    const { ids, meta, slotSeq } = this.store;
     const slots = this.store.upserts.slotsSince(since, slotSeq, (s) => ids[s] !== undefined) ?? this.scanChanged(since);
     const idList = new Array<Id>(slots.length);
     const mdList = new Array<Metadata | undefined>(slots.length);
@@ -345,7 +351,7 @@ export class VectorDB implements Iterable<StoredEntry> {
       idList[k] = ids[slots[k]] as Id;
       mdList[k] = meta[slots[k]];
     }
-    return { ...base, slots, ids: idList, metadata: mdList };
+    return { ...this.imageBase(), slots, ids: idList, metadata: mdList };
   }
 
   /** Live slots upserted after `since`, by scanning every slot (when the upsert log does not reach back). */
@@ -367,7 +373,7 @@ export class VectorDB implements Iterable<StoredEntry> {
    * memory once garbage collected.
    */
   openImage(): CollectionImage {
-    return new ViewImage(this.images, this.parts(undefined, false));
+    return new ViewImage(this.images, this.fullParts(false));
   }
 
   /**
@@ -377,7 +383,7 @@ export class VectorDB implements Iterable<StoredEntry> {
    * shows no entries), instead of each full image faulting in fresh ones.
    */
   openWriterImage(): CollectionImage {
-    return new ViewImage(this.images, this.parts(undefined, true));
+    return new ViewImage(this.images, this.fullParts(true));
   }
 
   /**
@@ -388,7 +394,7 @@ export class VectorDB implements Iterable<StoredEntry> {
   openChanges(sinceSeq: number): ChangeImage {
     const since = checkSeq(sinceSeq, this.seqNo, 'sinceSeq');
     this.log.checkSince(since);
-    const parts = this.parts(since);
+    const parts = this.changedParts(since);
     const deleted = this.log.deletedSince(since, (id) => this.store.idMap.has(id));
     return new DeltaImage(this.images, parts, since, this.log.clearedSince(since), deleted);
   }

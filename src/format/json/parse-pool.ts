@@ -38,11 +38,6 @@ export class ParsePool extends RequestThread<ParseRequest, ParseReply> implement
     super(new URL('./parse-worker.js', import.meta.url), 'JSON parse worker');
   }
 
-  /** True when a helper thread is running. */
-  get available(): boolean {
-    return this.healthy;
-  }
-
   /** Parses `bytes[0..end)` (a copy owned by the pool) on the helper thread. */
   parse(bytes: Uint8Array, end: number, dimension: number, section: string): Promise<ParseReply> {
     return this.request({ bytes, end, dimension, section }, [bytes.buffer as ArrayBuffer]);
@@ -73,7 +68,7 @@ export class SplitHelper {
 
   /** Starts the helper on `buf[at..end)` for a guessed element start `at` past the main share, if worthwhile. */
   propose(buf: Uint8Array, from: number, end: number, dimension: number, section: string): Split | undefined {
-    if (!this.pool.available || dimension === 0 || end - from < this.minBytes) return undefined;
+    if (!this.pool.healthy || dimension === 0 || end - from < this.minBytes) return undefined;
     let i = from + Math.floor((end - from) * MAIN_SHARE);
     for (;;) {
       i = buf.indexOf(10 /* \n */, i);
