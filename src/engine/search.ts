@@ -39,7 +39,7 @@ export function flatScan(store: SlotStore, metric: Metric, req: ScanRequest): { 
   const mode = metric === 'dot' ? 0 : metric === 'cosine' ? 1 : metric === 'euclidean' ? 2 : 3;
   const qn = mode === 1 ? normAt(q, 0, store.dim) : 0;
   const minGood = req.threshold === undefined ? -Infinity : lowerIsBetter(metric) ? -req.threshold : req.threshold;
-  const { ids, meta, dim } = store;
+  const { ids, dim } = store;
   const pred = req.filter;
   const hw = store.highWater;
   for (let s = 0, o = 0; s < hw; s++, o += dim) {
@@ -52,7 +52,7 @@ export function flatScan(store: SlotStore, metric: Metric, req: ScanRequest): { 
     if (g < minGood) continue;
     // Slots arrive in increasing order, so a tie with the current worst loses (stable ordering).
     if (heap.full && g <= heap.worst) continue;
-    if (pred !== undefined && !pred(meta[s])) continue;
+    if (pred !== undefined && !pred(store.metaAt(s))) continue;
     heap.push(g, s);
   }
   return heap.drain();

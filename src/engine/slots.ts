@@ -8,11 +8,15 @@ import { normAt } from './distance.js';
 import type { ImageRegistry } from './image.js';
 import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
-import type { Id, Metadata, Metric } from './types.js';
+import { PackedMetadata } from './packed-metadata.js';
+import type { Id, Metadata, MetadataBytes, Metric } from './types.js';
 import { UpsertLog } from './upsert-log.js';
 
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
+
+/** Stands in the metadata cell of a slot whose metadata is still encoded (see {@link SlotStore.metaAt}). */
+const PACKED: Metadata = Object.freeze({});
 
 function idBytes(id: Id): number {
   return typeof id === 'string' ? 16 + 2 * id.length : 8;
@@ -28,7 +32,9 @@ export class SlotStore {
   /** The slots upserted recently, for change views that should not scan every slot. */
   readonly upserts = new UpsertLog();
   ids: (Id | undefined)[] = [];
-  meta: (Metadata | undefined)[] = [];
+  /** Each slot's metadata, or PACKED while it is encoded in `packed`: read it through `metaAt`. */
+  private meta: (Metadata | undefined)[] = [];
+  private packed: PackedMetadata | undefined;
   idMap = new Map<Id, number>();
   free: number[] = [];
   /** One past the highest slot ever used since the last reset. */
@@ -65,6 +71,7 @@ export class SlotStore {
     this.upserts.restart(seq);
     this.ids = [];
     this.meta = [];
+    this.packed = undefined;
     this.idMap = new Map();
     this.free = [];
     this.highWater = 0;
@@ -100,6 +107,7 @@ export class SlotStore {
     if (this.cosine) this.norms.set(old.norms.subarray(0, used));
     this.slotSeq.set(old.slotSeq.subarray(0, used));
     this.metaSize.set(old.metaSize.subarray(0, used));
+    this.packed?.grow(this.capacity);
   }
 
   /** A slot to write a new vector into: a freed one (after images copied what they need) or a new one. */
@@ -154,7 +162,7 @@ export class SlotStore {
       const old = slot;
       slot = this.takeSlot();
       this.ids[old] = undefined;
-      this.meta[old] = undefined;
+      this.dropMeta(old);
       this.metaTotal -= this.metaSize[old];
       this.metaSize[old] = 0;
       this.free.push(old);
@@ -179,11 +187,43 @@ export class SlotStore {
 
   /** Replaces a slot's metadata (the vector is untouched) and stamps its seq. */
   setMeta(slot: number, meta: Metadata | undefined, metaBytes: number, seq: number): void {
+    this.dropMeta(slot);
     this.meta[slot] = meta;
     this.metaTotal += metaBytes - this.metaSize[slot];
     this.metaSize[slot] = metaBytes;
     this.slotSeq[slot] = seq;
     this.upserts.record(slot, seq, this.highWater);
+  }
+
+  /** The metadata of `slot`, decoded now if it was kept encoded. */
+  metaAt(slot: number): Metadata | undefined {
+    const m = this.meta[slot];
+    if (m !== PACKED) return m;
+    const packed = this.packed!;
+    const decoded = packed.take(slot);
+    this.meta[slot] = decoded;
+    if (packed.live === 0) this.packed = undefined;
+    return decoded;
+  }
+
+  /**
+   * Keeps `bytes` (copied) as the metadata of `slot`, which was just upserted without metadata:
+   * decoded on first read (log replay; see packed-metadata.ts). The size estimate counts the bytes.
+   */
+  keepEncoded(slot: number, bytes: MetadataBytes): void {
+    const packed = (this.packed ??= new PackedMetadata(this.capacity));
+    packed.put(slot, bytes.buf, bytes.start, bytes.end);
+    this.meta[slot] = PACKED;
+  }
+
+  /** Empties the metadata cell of `slot`, letting go of its encoding if it had one. */
+  private dropMeta(slot: number): void {
+    if (this.meta[slot] === PACKED) {
+      const packed = this.packed!;
+      packed.live--;
+      if (packed.live === 0) this.packed = undefined;
+    }
+    this.meta[slot] = undefined;
   }
 
   /** Removes `id`; its bytes stay in the slab (images may still read them) until the slot is reused. */
@@ -192,7 +232,7 @@ export class SlotStore {
     if (slot === undefined) return false;
     this.idMap.delete(id);
     this.ids[slot] = undefined;
-    this.meta[slot] = undefined;
+    this.dropMeta(slot);
     this.metaTotal -= this.metaSize[slot];
     this.metaSize[slot] = 0;
     this.free.push(slot);
@@ -223,6 +263,7 @@ export class SlotStore {
     this.metaSize = new Float64Array(capacity);
     this.ids = ids;
     this.meta = metadata;
+    this.packed = undefined;
     this.idMap = idMap;
     this.free = [];
     this.highWater = n;
@@ -244,7 +285,8 @@ export class SlotStore {
       this.metaTotal = 0;
       for (let s = 0; s < this.highWater; s++) {
         const m = this.meta[s];
-        const b = m === undefined ? 0 : estimateJsonBytes(m);
+        // Encoded metadata is counted with its arena below.
+        const b = m === undefined || m === PACKED ? 0 : estimateJsonBytes(m);
         this.metaSize[s] = b;
         this.metaTotal += b;
       }
@@ -252,7 +294,7 @@ export class SlotStore {
     }
     return (
       this.slab.byteLength + this.norms.byteLength + this.slotSeq.byteLength + this.metaSize.byteLength + this.upserts.byteLength +
-      this.count * ENTRY_OVERHEAD + this.idTotal + this.metaTotal
+      this.count * ENTRY_OVERHEAD + this.idTotal + this.metaTotal + (this.packed?.byteLength ?? 0)
     );
   }
 }

@@ -12,6 +12,16 @@ export type Metric = 'cosine' | 'euclidean' | 'dot' | 'manhattan';
 /** Entry metadata: a plain JSON object (nested objects, arrays, strings, finite numbers, booleans, null). */
 export type Metadata = Record<string, unknown>;
 
+/**
+ * Metadata still in its logged encoding: buf[start, end) holds one MessagePack map that
+ * `decodesInPlace` (util/msgpack.ts) accepted. Valid only during the call it is passed to.
+ */
+export interface MetadataBytes {
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
 /** What callers pass to insert. Vectors may be plain arrays or Float32Array. */
 export interface VectorEntry {
   id?: Id;

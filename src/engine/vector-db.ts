@@ -16,7 +16,7 @@ import { cloneMetadata, copyJson } from './metadata.js';
 import { flatScan, scoreOf } from './search.js';
 import { SlotStore } from './slots.js';
 import type {
-  ChangeImage, CollectionImage, Columns, DbStats, DeltaColumns, Id, Metadata, Metric, SearchQuery, SearchResult,
+  ChangeImage, CollectionImage, Columns, DbStats, DeltaColumns, Id, Metadata, MetadataBytes, Metric, SearchQuery, SearchResult,
   StoredEntry, VectorDBOptions, VectorEntry,
 } from './types.js';
 import { checkId, checkK, checkSeq, checkThreshold, checkVector, describe, resolveOptions } from './validate.js';
@@ -211,9 +211,10 @@ export class VectorDB implements Iterable<StoredEntry> {
    * For subclasses replaying their own checksummed log: upserts an entry whose vector and metadata were
    * validated when it was logged (the metadata object is adopted, not copied; the vector's values are
    * not re-checked). The id and the vector's length are still checked (INVALID_ID / DIMENSION_MISMATCH).
-   * Not reported to the mutation listener.
+   * Metadata given as `encoded` bytes instead is kept encoded until first read. Not reported to the
+   * mutation listener.
    */
-  protected replayUpsert(id: Id, vector: Float32Array, metadata: Metadata | undefined): void {
+  protected replayUpsert(id: Id, vector: Float32Array, metadata: Metadata | undefined, encoded?: MetadataBytes): void {
     const key = checkId(id, 'logged id');
     if (!(vector instanceof Float32Array) || vector.length !== this.dim) checkVector(vector, this.dim, 'logged vector');
     // Only finite vectors are ever logged, but a record's CRC cannot tell a crafted (or miswritten) one.
@@ -223,6 +224,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     if (!cosine && findNonFinite(vector, 0, this.dim) >= 0) checkVector(vector, this.dim, 'logged vector');
     const slot = this.store.upsert(key, vector, 0, metadata, 0, ++this.seqNo);
     if (cosine && !Number.isFinite(this.store.norms[slot])) checkVector(vector, this.dim, 'logged vector');
+    if (encoded !== undefined) this.store.keepEncoded(slot, encoded);
     this.store.markMetadataSizesStale();
   }
 
@@ -299,7 +301,7 @@ export class VectorDB implements Iterable<StoredEntry> {
       const s = slots[i];
       const d = this.dim;
       const r: SearchResult = { id: this.store.ids[s] as Id, score: scoreOf(this.metricName, goodness[i]), vector: this.store.slab.slice(s * d, (s + 1) * d) };
-      const md = this.store.meta[s];
+      const md = this.store.metaAt(s);
       if (md !== undefined) r.metadata = copyJson(md);
       out[i] = r;
     }
@@ -309,7 +311,7 @@ export class VectorDB implements Iterable<StoredEntry> {
   private entryAt(slot: number, id: Id): StoredEntry {
     const d = this.dim;
     const vector = this.store.slab.slice(slot * d, (slot + 1) * d);
-    const md = this.store.meta[slot];
+    const md = this.store.metaAt(slot);
     return md === undefined ? { id, vector } : { id, vector, metadata: copyJson(md) };
   }
 
@@ -322,7 +324,7 @@ export class VectorDB implements Iterable<StoredEntry> {
 
   /** Every live slot with its id and metadata, in slot order; `recycle`: arrays reused between writer images. */
   private fullParts(recycle: boolean): ImageParts {
-    const { ids, meta, highWater } = this.store;
+    const { ids, highWater } = this.store;
     const n = this.store.count;
     const arrays = imageArrays(n, highWater, recycle);
     const slots = arrays.slots.subarray(0, n);
@@ -334,7 +336,7 @@ export class VectorDB implements Iterable<StoredEntry> {
       if (id === undefined) continue;
       slots[k] = s;
       idList[k] = id;
-      mdList[k] = meta[s];
+      mdList[k] = this.store.metaAt(s);
       k++;
     }
     if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
@@ -343,13 +345,13 @@ export class VectorDB implements Iterable<StoredEntry> {
 
   /** The live slots changed after seq `since` with their ids and metadata, in slot order. */
   private changedParts(since: number): ImageParts {
-    const { ids, meta, slotSeq } = this.store;
+    const { ids, slotSeq } = this.store;
     const slots = this.store.upserts.slotsSince(since, slotSeq, (s) => ids[s] !== undefined) ?? this.scanChanged(since);
     const idList = new Array<Id>(slots.length);
     const mdList = new Array<Metadata | undefined>(slots.length);
     for (let k = 0; k < slots.length; k++) {
       idList[k] = ids[slots[k]] as Id;
-      mdList[k] = meta[slots[k]];
+      mdList[k] = this.store.metaAt(slots[k]);
     }
     return { ...this.imageBase(), slots, ids: idList, metadata: mdList };
   }

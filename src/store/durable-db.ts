@@ -5,7 +5,7 @@
  * `durability` mode promises. Open with `DurableVectorDB.open(dir, options)` or `openVectorDB`.
  */
 import { QuiverError } from '../errors.js';
-import type { Columns, DeltaColumns, Id, Metadata, VectorDBOptions, VectorEntry } from '../engine/types.js';
+import type { Columns, DeltaColumns, Id, Metadata, MetadataBytes, VectorDBOptions, VectorEntry } from '../engine/types.js';
 import { VectorDB, type MutationEvent, type ReplaceAllOptions } from '../engine/vector-db.js';
 import type { DirLock } from '../env/lock.js';
 import type { Durability, WalOp, WalRecord } from '../wal/types.js';
@@ -92,9 +92,9 @@ export class DurableVectorDB extends VectorDB {
   }
 
   /** @internal Recovery only: applies a logged upsert (see VectorDB.replayUpsert); refused once open. */
-  upsertLogged(id: Id, vector: Float32Array, metadata: Metadata | undefined): void {
+  upsertLogged(id: Id, vector: Float32Array, metadata: Metadata | undefined, encoded?: MetadataBytes): void {
     if (this.opts) throw new QuiverError('INVALID_ARGUMENT', 'upsertLogged is for log replay during open; use insert');
-    this.replayUpsert(id, vector, metadata);
+    this.replayUpsert(id, vector, metadata, encoded);
   }
 
   /** The store directory. */

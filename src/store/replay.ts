@@ -4,20 +4,20 @@
  * as a CorruptionError naming the log and the record's sequence number, never skipped.
  */
 import { CorruptionError, QuiverError } from '../errors.js';
-import type { Id, Metadata } from '../engine/types.js';
+import type { Id, Metadata, MetadataBytes } from '../engine/types.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { WalOpSink } from '../wal/reader.js';
 import type { DecodedOp } from '../wal/types.js';
 
 /** A database that can take logged upserts without re-validating and copying their metadata. */
 export interface ReplayTarget extends VectorDB {
-  upsertLogged(id: Id, vector: Float32Array, metadata: Metadata | undefined): void;
+  upsertLogged(id: Id, vector: Float32Array, metadata: Metadata | undefined, encoded?: MetadataBytes): void;
 }
 
 function applyOp(db: ReplayTarget, op: DecodedOp): void {
   switch (op.type) {
     case 'upsert':
-      db.upsertLogged(op.id, op.vector, op.metadata);
+      db.upsertLogged(op.id, op.vector, op.metadata, op.metadataBytes);
       return;
     case 'delete':
       void db.delete(op.id);

@@ -110,3 +110,144 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
       return `${path} is ${typeof value}, not a JSON value`;
   }
 }
+
+/**
+ * True when `bytes` may hold a MessagePack bin or ext value. msgpackr returns bin values as views of
+ * its input, and the reader's window is reused, so such a (hand-made; packMetadata never writes one)
+ * value must be decoded from a private copy. Bytes inside strings and numbers can match too: that only
+ * costs a copy.
+ */
+function mayAlias(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return true;
+  }
+  return false;
+}
+
+/**
+ * Decodes metadata occupying all of `bytes`; throws a plain Error when they are not one JSON object.
+ * The result never shares memory with `bytes`, which the caller may overwrite afterwards.
+ */
+export function unpackMetadata(bytes: Uint8Array): Record<string, unknown> {
+  const value = unpackOne(mayAlias(bytes) ? bytes.slice() : bytes);
+  // Only the top level is checked: the bytes passed the record CRC, so they are what packMetadata
+  // produced from checked plain JSON.
+  if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');
+  return value;
+}
+
+// The shared decoder's options, for decoding a window's bytes in place.
+const inPlace = new Unpackr({ useRecords: false });
+const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
+
+/** True when buf[start, end) may hold a bin/ext value (see mayAlias) or the bytes "__proto__". */
+function needsPrivateDecode(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return true;
+    if (b === 0x5f && i + PROTO.length <= end) {
+      let j = 1;
+      while (j < PROTO.length && buf[i + j] === PROTO[j]) j++;
+      if (j === PROTO.length) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * {@link unpackMetadata} of buf[start, end), decoded in place: no per-record views (log replay calls
+ * this once per record). Values that would alias `buf` or need the `__proto__` handling of the shared
+ * codec take the general path on a private copy; the result is the same either way.
+ */
+export function unpackMetadataAt(buf: Buffer, start: number, end: number): Record<string, unknown> {
+  if (needsPrivateDecode(buf, start, end)) return unpackMetadata(new Uint8Array(buf.subarray(start, end)));
+  const value: unknown = inPlace.unpack(buf, { start, end });
+  if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');
+  return value;
+}
+
+/** {@link valueExtent}: the value runs past `end`. */
+export const EXTENT_SHORT = -1;
+/** {@link valueExtent}: byte 0xc1, which MessagePack never uses. */
+export const EXTENT_INVALID = -2;
+/** {@link valueExtent}: containers nest deeper than the limit. */
+export const EXTENT_TOO_DEEP = -3;
+
+/** Fixed sizes (type byte included) of the scalar types 0xc0..0xdf; 0 = length-prefixed, container or invalid. */
+const FIXED = new Uint8Array(256);
+for (const [c, n] of [
+  [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
+  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9], [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
+]) FIXED[c] = n;
+
+const outer: number[] = [];
+
+function be16(buf: Uint8Array, pos: number): number {
+  return (buf[pos] << 8) | buf[pos + 1];
+}
+
+function be32(buf: Uint8Array, pos: number): number {
+  return ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) >>> 0;
+}
+
+/**
+ * The position just after the (possibly nested) MessagePack value at `pos`, reading no further than
+ * `end`; or EXTENT_SHORT, EXTENT_INVALID, or EXTENT_TOO_DEEP when containers nest more than `maxDepth`
+ * levels. Iterative: nesting costs no call stack. Values are walked, not decoded or checked.
+ */
+export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth = Infinity): number {
+  // Items still to walk in the innermost open container, and (in `outer`, reused between calls: log
+  // replay walks every record's metadata) those of the containers around it.
+  let pending = 1;
+  let depth = 0;
+  for (;;) {
+    if (pending === 0) {
+      if (depth === 0) break;
+      pending = outer[--depth];
+      continue;
+    }
+    if (pos >= end) return EXTENT_SHORT;
+    const c = buf[pos];
+    pending--;
+    let items = 0;
+    if (c < 0x80 || c >= 0xe0) pos++;
+    else if (c < 0x90) {
+      items = 2 * (c & 15);
+      pos++;
+    } else if (c < 0xa0) {
+      items = c & 15;
+      pos++;
+    } else if (c < 0xc0) pos += 1 + (c & 31);
+    else if (FIXED[c] !== 0) pos += FIXED[c];
+    else {
+      // Every remaining type has a length field: make sure it is there before reading it.
+      const field = c === 0xc4 || c === 0xc7 || c === 0xd9 ? 1 : c === 0xc5 || c === 0xc8 || c === 0xda || c === 0xdc || c === 0xde ? 2 : 4;
+      if (c === 0xc1) return EXTENT_INVALID;
+      if (pos + 1 + field > end) return EXTENT_SHORT;
+      const n = field === 1 ? buf[pos + 1] : field === 2 ? be16(buf, pos + 1) : be32(buf, pos + 1);
+      pos += 1 + field;
+      if (c === 0xdc || c === 0xdd) items = n;
+      else if (c === 0xde || c === 0xdf) items = 2 * n;
+      else pos += n + (c >= 0xc7 && c <= 0xc9 ? 1 : 0); // bin, str: the bytes; ext: its type byte too
+    }
+    if (items > 0) {
+      if (depth >= maxDepth) return EXTENT_TOO_DEEP;
+      outer[depth++] = pending;
+      pending = items;
+    }
+  }
+  return pos > end ? EXTENT_SHORT : pos;
+}
+
+/**
+ * True when buf[start, end) is exactly one MessagePack map, at most 1,000 levels deep, that
+ * {@link unpackMetadataAt} decodes in place (no bytes of bin, ext or `"__proto__"`): its decoding
+ * cannot fail and gives a plain object, so it may be deferred until the metadata is read.
+ */
+export function decodesInPlace(buf: Uint8Array, start: number, end: number): boolean {
+  if (start >= end) return false;
+  const c = buf[start];
+  if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return false;
+  return !needsPrivateDecode(buf, start, end) && valueExtent(buf, start, end, 1000) === end;
+}

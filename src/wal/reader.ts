@@ -61,9 +61,10 @@ export interface WalReadSummary {
 
 /**
  * Receives the ops of {@link WalReader.replay} in log order; `seq` is the record's sequence number
- * (the ops of a batch record share it). `op`, and an upsert's `op.vector`, are valid only during the
- * call: the vector's memory is reused for the next record, so copy its elements if you keep them.
- * Ids and metadata objects are fresh and may be kept.
+ * (the ops of a batch record share it). `op`, and an upsert's `op.vector` and `op.metadataBytes`, are
+ * valid only during the call: their memory is reused for the next record, so copy what you keep. An
+ * upsert's metadata comes as `metadataBytes` (still encoded) when it decodes in place, else as a
+ * `metadata` object. Ids and metadata objects are fresh and may be kept.
  */
 export type WalOpSink = (seq: number, op: DecodedOp) => void;
 
@@ -165,7 +166,7 @@ export class WalReader implements AsyncIterable<WalEntry> {
       scratch.reset();
       let record: DecodedRecord;
       try {
-        record = decodePayload(buf, at, header, scratch.alloc);
+        record = decodePayload(buf, at, header, scratch.alloc, true);
       } catch (err) {
         return decodeProblem(err);
       }

@@ -4,9 +4,9 @@
  * Every length is checked against the bytes present before anything is allocated from it.
  */
 import { crc32 } from 'node:zlib';
-import type { Id } from '../engine/types.js';
+import type { Id, MetadataBytes } from '../engine/types.js';
 import { IdTag, RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE, RecordType } from './constants.js';
-import { unpackMetadataAt } from './metadata-pack.js';
+import { decodesInPlace, unpackMetadataAt } from '../util/msgpack.js';
 import type { DecodedOp, DecodedRecord } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -128,7 +128,18 @@ const f64Bytes = new Uint8Array(f64.buffer);
  */
 class PayloadCursor {
   pos: number;
-  constructor(private readonly buf: Buffer, start: number, readonly end: number, private readonly alloc: VectorAlloc) {
+  /**
+   * Where {@link metadata} left an upsert's metadata encoded (when `keepEncoded` and the bytes decode in
+   * place): the decoder moves it into the op.
+   */
+  encoded: MetadataBytes | undefined;
+  constructor(
+    private readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+    private readonly alloc: VectorAlloc,
+    private readonly keepEncoded: boolean,
+  ) {
     this.pos = start;
   }
 
@@ -183,13 +194,18 @@ class PayloadCursor {
     throw new Error(`unknown id tag ${tag}`);
   }
 
-  metadata(): Record<string, unknown> | undefined {
+  /** The metadata; with `encodable`, undefined and `encoded` set when it can stay encoded. */
+  metadata(encodable = false): Record<string, unknown> | undefined {
     const len = this.u32('metadata length');
     if (len === 0) return undefined;
     this.need(len, 'metadata');
     const b = this.buf;
     const at = this.pos;
     this.pos = at + len;
+    if (encodable && this.keepEncoded && decodesInPlace(b, at, at + len)) {
+      this.encoded = { buf: b, start: at, end: at + len };
+      return undefined;
+    }
     return unpackMetadataAt(b, at, at + len);
   }
 
@@ -212,7 +228,12 @@ function decodeOp(type: number, c: PayloadCursor): DecodedOp {
     case RecordType.UPSERT: {
       const id = c.id();
       const vector = c.vector();
-      const metadata = c.metadata();
+      const metadata = c.metadata(true);
+      const metadataBytes = c.encoded;
+      if (metadataBytes !== undefined) {
+        c.encoded = undefined;
+        return { type: 'upsert', id, vector, metadataBytes };
+      }
       return metadata === undefined ? { type: 'upsert', id, vector } : { type: 'upsert', id, vector, metadata };
     }
     case RecordType.DELETE:
@@ -240,11 +261,12 @@ function opLabel(what: string, index: number | undefined): string {
 
 /**
  * Decodes the payload of the record whose header is at `at` (CRC already verified), taking vector room
- * from `alloc`. Ids and metadata are copied out of `buf`. Throws a plain Error describing the problem
- * when the payload does not match its type.
+ * from `alloc`. Ids and metadata are copied out of `buf`, except that with `keepEncoded` an upsert's
+ * metadata that decodes in place is left in `buf` as `metadataBytes` (valid until `buf` changes).
+ * Throws a plain Error describing the problem when the payload does not match its type.
  */
-export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: VectorAlloc = allocVector): DecodedRecord {
-  const c = new PayloadCursor(buf, at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.length, alloc);
+export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: VectorAlloc = allocVector, keepEncoded = false): DecodedRecord {
+  const c = new PayloadCursor(buf, at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.length, alloc, keepEncoded);
   if (h.type !== RecordType.BATCH) {
     const op = decodeOp(h.type, c);
     expectEnd(c, 'record');
@@ -259,7 +281,7 @@ export function decodePayload(buf: Buffer, at: number, h: RecordHeader, alloc: V
     if (type === RecordType.BATCH) throw new Error('nested batch');
     const len = c.u32('batch op length');
     c.need(len, 'batch op', i + 1);
-    const inner = new PayloadCursor(buf, c.pos, c.pos + len, alloc);
+    const inner = new PayloadCursor(buf, c.pos, c.pos + len, alloc, keepEncoded);
     ops.push(decodeOp(type, inner));
     expectEnd(inner, 'batch op', i + 1);
     c.pos += len;

@@ -1,7 +1,7 @@
 /**
  * The records the write-ahead log carries, as callers append them and as readers return them.
  */
-import type { Id, Metadata } from '../engine/types.js';
+import type { Id, Metadata, MetadataBytes } from '../engine/types.js';
 
 /** Insert or replace an entry. */
 export interface UpsertOp {
@@ -51,6 +51,8 @@ export interface DecodedUpsert {
   id: Id;
   vector: Float32Array;
   metadata?: Metadata;
+  /** Only from `WalReader.replay`: the metadata still encoded, in place of `metadata` (see MetadataBytes). */
+  metadataBytes?: MetadataBytes;
 }
 
 /** A single change as read back. */

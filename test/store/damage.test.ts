@@ -4,6 +4,7 @@
 // operation stream actually passed through, never anything else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { openVectorDB } from '../../src/store/durable-db.js';
@@ -218,4 +219,47 @@ test('a log record that passes its CRC but holds a non-finite vector is a Corrup
       );
     }
   }
+});
+
+test('CRC-valid log records whose metadata does not decode fail the open before any metadata is kept encoded', async () => {
+  const base = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: base, dimension: 2, checkpointOnClose: false });
+  await db.insert({ id: 'ok', vector: [1, 2], metadata: { keep: 1 } });
+  await db.insert({ id: 'x', vector: [3, 4], metadata: { a: 'hello' } });
+  await db.close();
+  const seg = segment(base);
+  const good = Buffer.from(base.readFileSync(seg));
+  // msgpackr writes { a: 'hello' } with a map16 header: de 00 01, a1 'a', a5 'hello'.
+  const md = Buffer.from([0xde, 0, 1, 0xa1, 0x61, 0xa5, ...Buffer.from('hello')]);
+  const at = good.indexOf(md);
+  assert.ok(at > 0);
+  // The record holding it is the second, after the segment header (32 bytes) and the first record
+  // (20-byte header and payload); its CRC covers everything after its own first 4 bytes.
+  const recordAt = 32 + 20 + good.readUInt32LE(32 + 4);
+  assert.equal(good.readUInt32LE(recordAt + 8), 2, 'seq 2');
+  assert.ok(at > recordAt && at < good.length);
+  const cases: [string, number[]][] = [
+    ['an array, not a map', [0x9a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]],
+    ['a string running past the payload', [0xde, 0, 1, 0xa1, 0x61, 0xa6, ...Buffer.from('hello')]],
+    ['a trailing byte', [0xde, 0, 1, 0xa1, 0x61, 0xa4, ...Buffer.from('hello')]],
+    ['byte 0xc1', [0xde, 0, 1, 0xa1, 0x61, 0xc1, ...Buffer.from('hello')]],
+  ];
+  for (const [what, bytes] of cases) {
+    const bad = Buffer.from(good);
+    bad.set(bytes, at);
+    bad.writeUInt32LE(crc32(bad.subarray(recordAt + 4)), recordAt);
+    const fs = base.snapshotDurable();
+    fs.writeFileSync(seg, bad);
+    const before = snapshot(fs);
+    await assert.rejects(
+      openVectorDB(DIR, { fs }),
+      (e: unknown) => e instanceof CorruptionError && e.section === 'record 2',
+      what,
+    );
+    assert.deepEqual(snapshot(fs), before, `${what}: nothing modified`);
+  }
+  // Intact, the same log reopens.
+  const reopened = await openVectorDB(DIR, { fs: base, readOnly: true });
+  assert.deepEqual(reopened.get('x')?.metadata, { a: 'hello' });
+  await reopened.close();
 });

@@ -10,6 +10,7 @@ import { CorruptionError } from '../../src/errors.js';
 import { segmentName } from '../../src/wal/constants.js';
 import { readWal } from '../../src/wal/reader.js';
 import { encodeRecord } from '../../src/wal/record-encode.js';
+import { unpackMetadataAt } from '../../src/util/msgpack.js';
 import { encodeSegmentHeader } from '../../src/wal/segment.js';
 import type { DecodedOp, WalRecord } from '../../src/wal/types.js';
 import { WalWriter } from '../../src/wal/writer.js';
@@ -56,8 +57,20 @@ test('replay hands over the same ops as batches(), in order, with the same summa
     const { entries, summary } = await readAll(fs, DIR, { chunkBytes, fromSeq: 5 });
     for (const e of entries) for (const op of e.record.type === 'batch' ? e.record.ops : [e.record]) want.push(bits(e.seq, op));
     const got: unknown[] = [];
-    const s = await readWal(fs, DIR, { chunkBytes, fromSeq: 5 }).replay((seq, op) => got.push(bits(seq, op)));
+    let encoded = 0;
+    const s = await readWal(fs, DIR, { chunkBytes, fromSeq: 5 }).replay((seq, op) => {
+      // Metadata that decodes in place comes still encoded (the engine decodes it on first read).
+      if (op.type === 'upsert' && op.metadataBytes !== undefined) {
+        assert.equal(op.metadata, undefined);
+        const { buf, start, end } = op.metadataBytes;
+        const { metadataBytes: _, ...rest } = op;
+        op = { ...rest, metadata: unpackMetadataAt(buf, start, end) };
+        encoded++;
+      }
+      got.push(bits(seq, op));
+    });
     assert.deepEqual(got, want, `chunk ${chunkBytes}`);
+    assert.ok(encoded > 10, `upserts with metadata come encoded (${encoded})`);
     assert.deepEqual(s, summary);
   }
 });

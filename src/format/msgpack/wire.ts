@@ -4,6 +4,7 @@
  * are only trusted as far as the bytes are actually there. Encoding is in encode.ts.
  */
 import { NEED_MORE } from '../json/tokenizer.js';
+import { EXTENT_INVALID, EXTENT_SHORT, valueExtent } from '../../util/msgpack.js';
 
 export { NEED_MORE };
 
@@ -150,88 +151,15 @@ export function numberAt(buf: Uint8Array, pos: number, end: number): number {
 /** Where the number read by {@link numberAt} ends. */
 export let numberEnd = 0;
 
-/** Fixed sizes (type byte included) of the scalar types 0xc0..0xdf; 0 = length-prefixed, container or invalid. */
-const FIXED = new Uint8Array(256);
-for (const [c, n] of [
-  [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
-  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9], [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
-]) FIXED[c] = n;
-
 /**
- * Returns the position just after the (possibly nested) value at `pos`. Iterative, so nesting depth
- * costs no stack; throws NEED_MORE when the value runs past `end`, WireProblem on byte 0xc1.
+ * Returns the position just after the (possibly nested) value at `pos` (the shared walker
+ * {@link valueExtent}); throws NEED_MORE when the value runs past `end`, WireProblem on byte 0xc1.
  */
 export function skipValue(buf: Uint8Array, pos: number, end: number): number {
-  let pending = 1;
-  while (pending > 0) {
-    need(pos, 1, end);
-    const c = buf[pos];
-    pending--;
-    if (c < 0x80 || c >= 0xe0) pos++;
-    else if (c < 0x90) {
-      pending += 2 * (c & 15);
-      pos++;
-    } else if (c < 0xa0) {
-      pending += c & 15;
-      pos++;
-    } else if (c < 0xc0) pos += 1 + (c & 31);
-    else if (FIXED[c] !== 0) pos += FIXED[c];
-    else {
-      switch (c) {
-        case 0xc4:
-        case 0xd9:
-          need(pos, 2, end);
-          pos += 2 + buf[pos + 1];
-          break;
-        case 0xc5:
-        case 0xda:
-          need(pos, 3, end);
-          pos += 3 + u16(buf, pos + 1);
-          break;
-        case 0xc6:
-        case 0xdb:
-          need(pos, 5, end);
-          pos += 5 + u32(buf, pos + 1);
-          break;
-        case 0xc7:
-          need(pos, 2, end);
-          pos += 3 + buf[pos + 1];
-          break;
-        case 0xc8:
-          need(pos, 3, end);
-          pos += 4 + u16(buf, pos + 1);
-          break;
-        case 0xc9:
-          need(pos, 5, end);
-          pos += 6 + u32(buf, pos + 1);
-          break;
-        case 0xdc:
-          need(pos, 3, end);
-          pending += u16(buf, pos + 1);
-          pos += 3;
-          break;
-        case 0xdd:
-          need(pos, 5, end);
-          pending += u32(buf, pos + 1);
-          pos += 5;
-          break;
-        case 0xde:
-          need(pos, 3, end);
-          pending += 2 * u16(buf, pos + 1);
-          pos += 3;
-          break;
-        case 0xdf:
-          need(pos, 5, end);
-          pending += 2 * u32(buf, pos + 1);
-          pos += 5;
-          break;
-        default:
-          throw new WireProblem(pos, 'byte 0xc1 is not valid MessagePack');
-      }
-    }
-  }
-  if (pos > end) throw NEED_MORE;
-  return pos;
+  const e = valueExtent(buf, pos, end);
+  if (e === EXTENT_SHORT) throw NEED_MORE;
+  if (e === EXTENT_INVALID) throw new WireProblem(pos, 'the value here holds byte 0xc1, which is not valid MessagePack');
+  return e;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

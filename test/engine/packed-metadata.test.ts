@@ -1,0 +1,111 @@
+// Metadata that log replay hands over still encoded (replayUpsert with MetadataBytes) is kept encoded
+// until first read: every way of reading, replacing or dropping it must behave exactly as if it had
+// been decoded up front.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import type { Id, Metadata } from '../../src/engine/types.js';
+import { pack } from '../../src/util/msgpack.js';
+import { apply, opArb } from './ops.js';
+import { imageState, readImage, stateOf } from './helpers.js';
+
+/** A database that replays upserts the way the durable store does, metadata still encoded. */
+class ReplayingDB extends VectorDB {
+  /** Hands the metadata over as bytes in a scratch buffer that is overwritten right after the call. */
+  replay(id: Id, vector: number[], metadata: Metadata | undefined): void {
+    if (metadata === undefined) {
+      this.replayUpsert(id, Float32Array.from(vector), undefined);
+      return;
+    }
+    const bytes = pack(metadata);
+    const buf = Buffer.alloc(bytes.length + 16, 0xc1);
+    buf.set(bytes, 7);
+    this.replayUpsert(id, Float32Array.from(vector), undefined, { buf, start: 7, end: 7 + bytes.length });
+    buf.fill(0xc1);
+  }
+}
+
+const vec = (i: number): number[] => [i + 0.5, -i, i * 2];
+
+function imageOf(db: VectorDB): ReturnType<typeof imageState> {
+  const img = db.openImage();
+  const s = imageState(readImage(img, 1000));
+  img.release();
+  return s;
+}
+
+test('encoded metadata reads back equal through get, iteration, search, images and change views', async () => {
+  const db = new ReplayingDB({ dimension: 3, metric: 'euclidean' });
+  const ref = new VectorDB({ dimension: 3, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) {
+    const md = i % 7 === 0 ? undefined : { title: `doc ${i}`, rank: i, tags: i % 2 ? ['odd'] : ['even'], nested: { ünï: 'çödé ✓', n: null } };
+    db.replay(`doc-${i}`, vec(i), md);
+    await ref.insert({ id: `doc-${i}`, vector: vec(i), metadata: md });
+  }
+  const since = db.seq;
+  assert.deepEqual(db.get('doc-3'), ref.get('doc-3'));
+  assert.deepEqual(Object.keys(db.get('doc-3')!.metadata!), ['title', 'rank', 'tags', 'nested']);
+  const q = { vector: [3, -3, 6], k: 5, filter: { tags: { any: ['odd'] }, rank: { gte: 10 } } };
+  assert.deepEqual(await db.search(q), await ref.search(q));
+  assert.deepEqual(stateOf(db), stateOf(ref));
+  assert.deepEqual(imageOf(db), imageOf(ref));
+  db.replay('doc-60', vec(60), { late: true });
+  await ref.insert({ id: 'doc-60', vector: vec(60), metadata: { late: true } });
+  const changes = db.openChanges(since);
+  assert.deepEqual(changes.metadata, [{ late: true }]);
+  changes.release();
+  assert.deepEqual(stateOf(db), stateOf(ref));
+});
+
+test('replacing, updating, deleting and clearing encoded metadata', async () => {
+  const db = new ReplayingDB({ dimension: 3, metric: 'cosine' });
+  for (let i = 0; i < 6; i++) db.replay(`e${i}`, vec(i + 1), { i });
+  await db.insert({ id: 'e0', vector: vec(9), metadata: { i: 'new' } }); // replaced before any read
+  await db.updateMetadata('e1', { i: 'updated' });
+  assert.equal(await db.delete('e2'), true);
+  db.replay('e3', vec(3), undefined); // replayed again without metadata
+  db.replay('e4', vec(4), { i: 'again' }); // replayed again, still encoded
+  assert.deepEqual(db.get('e0')?.metadata, { i: 'new' });
+  assert.deepEqual(db.get('e1')?.metadata, { i: 'updated' });
+  assert.equal(db.get('e2'), null);
+  assert.equal(db.get('e3')?.metadata, undefined);
+  assert.deepEqual(db.get('e4')?.metadata, { i: 'again' });
+  assert.deepEqual(db.get('e5')?.metadata, { i: 5 });
+  db.replay('e6', vec(6), { i: 6 }); // reuses e2's slot
+  assert.deepEqual(db.get('e6')?.metadata, { i: 6 });
+  await db.clear();
+  assert.equal(db.len(), 0);
+  db.replay('e7', vec(7), { i: 7 });
+  assert.deepEqual([...db].map((e) => e.metadata), [{ i: 7 }]);
+});
+
+test('the memory estimate counts encoded metadata, and stops counting it once all of it is gone', async () => {
+  const db = new ReplayingDB({ dimension: 3, metric: 'dot' });
+  const empty = db.stats().memoryUsage;
+  for (let i = 0; i < 200; i++) db.replay(`m${i}`, vec(i), { text: 'x'.repeat(100), i });
+  const held = db.stats().memoryUsage;
+  assert.ok(held - empty > 200 * 100, `estimate grew by ${held - empty} bytes for 20 kB of encoded metadata`);
+  for (let i = 0; i < 200; i++) await db.updateMetadata(`m${i}`, { i });
+  const small = db.stats().memoryUsage;
+  assert.ok(small < held - 150 * 100, `estimate ${small} after replacing ${held}`);
+});
+
+test('random interleavings with encoded replays match a database given every metadata object directly', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(opArb.map((op) => ({ replay: false, op })), opArb.map((op) => ({ replay: true, op }))), { maxLength: 40 }), fc.nat(60), (steps, readAt) => {
+      const db = new ReplayingDB({ dimension: 3, metric: 'euclidean' });
+      const ref = new VectorDB({ dimension: 3, metric: 'euclidean' });
+      steps.forEach(({ replay, op }, n) => {
+        if (replay && op.t === 'insert') db.replay(op.id, op.v.map(Math.fround), op.md);
+        else apply(db, [op]);
+        apply(ref, [op]);
+        // Some reads in between decode part of the metadata early.
+        if (n === readAt) void db.search({ vector: [0, 0, 0], k: 3, filter: { x: { gte: 0 } } });
+      });
+      assert.deepEqual(stateOf(db), stateOf(ref));
+      assert.deepEqual(imageOf(db), imageOf(ref));
+    }),
+    { numRuns: 200 },
+  );
+});
