@@ -6,60 +6,74 @@
 import { unpackMetadataAt } from '../util/msgpack.js';
 import type { Metadata } from './types.js';
 
-const FIRST_ARENA = 64 * 1024;
+/**
+ * Bytes per arena chunk. Chunks are never copied or grown (doubling one arena faulted in twice the
+ * memory it ended with); a slot's place is `chunk * CHUNK_BYTES + offset`.
+ */
+const CHUNK_BYTES = 1 << 20;
+/** Encodings larger than this are not kept (the caller decodes them at once). */
+export const MAX_KEPT_BYTES = CHUNK_BYTES >>> 4;
 
-/** Encoded metadata of some slots: the bytes in one growing arena, each slot's place in it. */
+/** Encoded metadata of some slots: the bytes in arena chunks, each slot's place in them. */
 export class PackedMetadata {
-  private arena: Buffer = Buffer.allocUnsafeSlow(FIRST_ARENA);
-  private used = 0;
-  private start: Float64Array;
+  private chunks: Buffer[] = [];
+  /** Bytes used in the last chunk. */
+  private used = CHUNK_BYTES;
+  private place: Float64Array;
   private length: Uint32Array;
   /** Slots whose metadata is still encoded here. */
   live = 0;
 
   constructor(capacity: number) {
-    this.start = new Float64Array(capacity);
+    this.place = new Float64Array(capacity);
     this.length = new Uint32Array(capacity);
   }
 
-  /** Bytes held (the arena, including the bytes of metadata already decoded or replaced). */
+  /** Bytes held (every chunk, including the bytes of metadata already decoded or replaced). */
   get byteLength(): number {
-    return this.arena.byteLength + this.start.byteLength + this.length.byteLength;
+    return this.chunks.length * CHUNK_BYTES + this.place.byteLength + this.length.byteLength;
   }
 
   /** Makes room for slots below `capacity`. */
   grow(capacity: number): void {
-    if (capacity <= this.start.length) return;
-    const start = new Float64Array(capacity);
-    start.set(this.start);
+    if (capacity <= this.place.length) return;
+    const place = new Float64Array(capacity);
+    place.set(this.place);
     const length = new Uint32Array(capacity);
     length.set(this.length);
-    this.start = start;
+    this.place = place;
     this.length = length;
   }
 
-  /** Copies buf[from, to) as the encoded metadata of `slot` (whose previous encoding, if any, was taken or dropped). */
-  put(slot: number, buf: Buffer, from: number, to: number): void {
+  /**
+   * Copies buf[from, to) as the encoded metadata of `slot` (whose previous encoding, if any, was taken
+   * or dropped). Returns false, keeping nothing, when it is longer than MAX_KEPT_BYTES.
+   */
+  put(slot: number, buf: Buffer, from: number, to: number): boolean {
     const n = to - from;
-    if (this.used + n > this.arena.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(this.used + n, 2 * this.arena.length));
-      this.arena.copy(bigger, 0, 0, this.used);
-      this.arena = bigger;
+    if (n > MAX_KEPT_BYTES) return false;
+    if (this.used + n > CHUNK_BYTES) {
+      this.chunks.push(Buffer.allocUnsafeSlow(CHUNK_BYTES));
+      this.used = 0;
     }
-    const arena = this.arena;
+    const chunk = this.chunks[this.chunks.length - 1];
+    const at = this.used;
     // Most metadata is a few dozen bytes: a loop is cheaper than the view Buffer#copy makes.
-    if (n <= 256) for (let i = 0, o = this.used; i < n; i++) arena[o + i] = buf[from + i];
-    else buf.copy(arena, this.used, from, to);
-    this.start[slot] = this.used;
+    if (n <= 256) for (let i = 0; i < n; i++) chunk[at + i] = buf[from + i];
+    else buf.copy(chunk, at, from, to);
+    this.place[slot] = (this.chunks.length - 1) * CHUNK_BYTES + at;
     this.length[slot] = n;
-    this.used += n;
+    this.used = at + n;
     this.live++;
+    return true;
   }
 
   /** Decodes the metadata of `slot` (no longer counted as live here). */
   take(slot: number): Metadata {
-    const at = this.start[slot];
+    const place = this.place[slot];
+    const chunk = Math.floor(place / CHUNK_BYTES);
+    const at = place - chunk * CHUNK_BYTES;
     this.live--;
-    return unpackMetadataAt(this.arena, at, at + this.length[slot]);
+    return unpackMetadataAt(this.chunks[chunk], at, at + this.length[slot]);
   }
 }

@@ -9,6 +9,7 @@ import type { ImageRegistry } from './image.js';
 import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
 import { PackedMetadata } from './packed-metadata.js';
+import { unpackMetadataAt } from '../util/msgpack.js';
 import type { Id, Metadata, MetadataBytes, Metric } from './types.js';
 import { UpsertLog } from './upsert-log.js';
 
@@ -208,12 +209,17 @@ export class SlotStore {
 
   /**
    * Keeps `bytes` (copied) as the metadata of `slot`, which was just upserted without metadata:
-   * decoded on first read (log replay; see packed-metadata.ts). The size estimate counts the bytes.
+   * decoded on first read (log replay; see packed-metadata.ts), or now when they are large. The size
+   * estimate counts the bytes.
    */
   keepEncoded(slot: number, bytes: MetadataBytes): void {
     const packed = (this.packed ??= new PackedMetadata(this.capacity));
-    packed.put(slot, bytes.buf, bytes.start, bytes.end);
-    this.meta[slot] = PACKED;
+    if (packed.put(slot, bytes.buf, bytes.start, bytes.end)) {
+      this.meta[slot] = PACKED;
+      return;
+    }
+    this.meta[slot] = unpackMetadataAt(bytes.buf, bytes.start, bytes.end);
+    if (packed.live === 0) this.packed = undefined;
   }
 
   /** Empties the metadata cell of `slot`, letting go of its encoding if it had one. */

@@ -74,6 +74,9 @@ test('replacing, updating, deleting and clearing encoded metadata', async () => 
   assert.deepEqual(db.get('e5')?.metadata, { i: 5 });
   db.replay('e6', vec(6), { i: 6 }); // reuses e2's slot
   assert.deepEqual(db.get('e6')?.metadata, { i: 6 });
+  const big = { text: 'ü'.repeat(40_000), n: [1, 2, 3] }; // 80 kB: decoded at once instead of kept
+  db.replay('e8', vec(8), big);
+  assert.deepEqual(db.get('e8')?.metadata, big);
   await db.clear();
   assert.equal(db.len(), 0);
   db.replay('e7', vec(7), { i: 7 });
@@ -83,12 +86,16 @@ test('replacing, updating, deleting and clearing encoded metadata', async () => 
 test('the memory estimate counts encoded metadata, and stops counting it once all of it is gone', async () => {
   const db = new ReplayingDB({ dimension: 3, metric: 'dot' });
   const empty = db.stats().memoryUsage;
+  // Enough to fill more than one arena chunk (1 MiB).
   for (let i = 0; i < 200; i++) db.replay(`m${i}`, vec(i), { text: 'x'.repeat(100), i });
+  for (let i = 200; i < 300; i++) db.replay(`m${i}`, vec(i), { text: 'y'.repeat(20_000), i });
+  assert.deepEqual(db.get('m299')?.metadata, { text: 'y'.repeat(20_000), i: 299 });
+  assert.deepEqual(db.get('m150')?.metadata, { text: 'x'.repeat(100), i: 150 });
   const held = db.stats().memoryUsage;
   assert.ok(held - empty > 200 * 100, `estimate grew by ${held - empty} bytes for 20 kB of encoded metadata`);
-  for (let i = 0; i < 200; i++) await db.updateMetadata(`m${i}`, { i });
+  for (let i = 0; i < 300; i++) if (i !== 150 && i !== 299) await db.updateMetadata(`m${i}`, { i });
   const small = db.stats().memoryUsage;
-  assert.ok(small < held - 150 * 100, `estimate ${small} after replacing ${held}`);
+  assert.ok(small < held - 1_500_000, `estimate ${small} after replacing ${held}: the chunks are gone`);
 });
 
 test('random interleavings with encoded replays match a database given every metadata object directly', () => {
