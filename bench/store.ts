@@ -16,7 +16,7 @@ import type { Durability } from '../src/wal/types.js';
 import { clusteredDataset, prng, smallMetadata } from '../support/datasets.js';
 import type { BenchSettings } from './persistence.js';
 import { rawRead, rawWrite } from './raw.js';
-import { median, Report, settleFs } from './report.js';
+import { median, Report, settleFs, settleMemory } from './report.js';
 
 /** The part of better-sqlite3's API used here (the package ships no types). */
 interface SqliteDb {
@@ -105,7 +105,11 @@ async function timeOpen(dir: string, rounds: number, raw?: () => number): Promis
   const raws: number[] = [];
   let last: DurableVectorDB | undefined;
   for (let r = 0; r < rounds; r++) {
-    if (raw) raws.push(raw());
+    await settleMemory();
+    if (raw) {
+      raws.push(raw());
+      await settleMemory();
+    }
     const t0 = performance.now();
     const db = await openVectorDB(dir, { readOnly: true });
     times.push(performance.now() - t0);
