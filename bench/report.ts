@@ -121,8 +121,8 @@ export async function settleFs(flushDir?: string): Promise<void> {
  * A process that restarts or loads once has no such garbage; several rounds in one process do. Before
  * this, each of the five timed opens of a log replay allocated a 153.6 MB slab while up to ten earlier
  * ones (and the rounds' raw-read buffers) were still waiting to be collected, and the collection and
- * unmapping of those landed inside the later opens: 600-660 ms against ~430-500 ms for the first open
- * of the same run (which started with nothing to free), 420-460 ms with this.
+ * unmapping of those landed inside the later opens: 562-667 ms against 420-538 ms for the first open
+ * of the same runs (which started with nothing to free); with this, 14 of 15 opens took 426-511 ms.
  */
 export async function settleMemory(): Promise<void> {
   collectGarbage();
