@@ -291,7 +291,7 @@ export class SlotStore {
       this.metaTotal = 0;
       for (let s = 0; s < this.highWater; s++) {
         const m = this.meta[s];
-        // Encoded metadata is counted with its arena below.
+        // Encoded metadata is counted with its arena chunks below.
         const b = m === undefined || m === PACKED ? 0 : estimateJsonBytes(m);
         this.metaSize[s] = b;
         this.metaTotal += b;

@@ -183,11 +183,13 @@ for (const [c, n] of [
 
 const outer: number[] = [];
 
-function be16(buf: Uint8Array, pos: number): number {
+/** Big-endian u16 at `pos`. */
+export function u16(buf: Uint8Array, pos: number): number {
   return (buf[pos] << 8) | buf[pos + 1];
 }
 
-function be32(buf: Uint8Array, pos: number): number {
+/** Big-endian u32 at `pos`. */
+export function u32(buf: Uint8Array, pos: number): number {
   return ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) >>> 0;
 }
 
@@ -225,7 +227,7 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
       const field = c === 0xc4 || c === 0xc7 || c === 0xd9 ? 1 : c === 0xc5 || c === 0xc8 || c === 0xda || c === 0xdc || c === 0xde ? 2 : 4;
       if (c === 0xc1) return EXTENT_INVALID;
       if (pos + 1 + field > end) return EXTENT_SHORT;
-      const n = field === 1 ? buf[pos + 1] : field === 2 ? be16(buf, pos + 1) : be32(buf, pos + 1);
+      const n = field === 1 ? buf[pos + 1] : field === 2 ? u16(buf, pos + 1) : u32(buf, pos + 1);
       pos += 1 + field;
       if (c === 0xdc || c === 0xdd) items = n;
       else if (c === 0xde || c === 0xdf) items = 2 * n;

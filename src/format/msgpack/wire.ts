@@ -4,7 +4,7 @@
  * are only trusted as far as the bytes are actually there. Encoding is in encode.ts.
  */
 import { NEED_MORE } from '../json/tokenizer.js';
-import { EXTENT_INVALID, EXTENT_SHORT, valueExtent } from '../../util/msgpack.js';
+import { EXTENT_INVALID, EXTENT_SHORT, u16, u32, valueExtent } from '../../util/msgpack.js';
 
 export { NEED_MORE };
 
@@ -18,15 +18,7 @@ export class WireProblem extends Error {
 
 const TWO32 = 4294967296;
 
-/** Big-endian u16 at `pos`. */
-export function u16(buf: Uint8Array, pos: number): number {
-  return (buf[pos] << 8) | buf[pos + 1];
-}
-
-/** Big-endian u32 at `pos`. */
-export function u32(buf: Uint8Array, pos: number): number {
-  return ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) >>> 0;
-}
+export { u16, u32 } from '../../util/msgpack.js';
 
 /** Throws NEED_MORE unless `n` bytes from `pos` are in the window. */
 export function need(pos: number, n: number, end: number): void {
