@@ -13,12 +13,20 @@ import type { Metadata } from './types.js';
 const CHUNK_BYTES = 1 << 20;
 /** Encodings larger than this are not kept (the caller decodes them at once). */
 export const MAX_KEPT_BYTES = CHUNK_BYTES >>> 4;
+const FREED = Buffer.alloc(0);
 
-/** Encoded metadata of some slots: the bytes in arena chunks, each slot's place in them. */
+/**
+ * Encoded metadata of some slots: the bytes in arena chunks, each slot's place in them. A chunk is
+ * freed once none of its encodings is still kept (a log that rewrites the same ids keeps only what is
+ * live, plus the chunk being filled), and filling starts over when nothing at all is kept.
+ */
 export class PackedMetadata {
   private chunks: Buffer[] = [];
+  /** Encodings still kept in each chunk. */
+  private chunkLive: number[] = [];
   /** Bytes used in the last chunk. */
   private used = CHUNK_BYTES;
+  private held = 0;
   private place: Float64Array;
   private length: Uint32Array;
   /** Slots whose metadata is still encoded here. */
@@ -29,9 +37,9 @@ export class PackedMetadata {
     this.length = new Uint32Array(capacity);
   }
 
-  /** Bytes held (every chunk, including the bytes of metadata already decoded or replaced). */
+  /** Bytes held (the chunks not freed, including bytes of encodings no longer kept). */
   get byteLength(): number {
-    return this.chunks.length * CHUNK_BYTES + this.place.byteLength + this.length.byteLength;
+    return this.held * CHUNK_BYTES + this.place.byteLength + this.length.byteLength;
   }
 
   /** Makes room for slots below `capacity`. */
@@ -47,33 +55,53 @@ export class PackedMetadata {
 
   /**
    * Copies buf[from, to) as the encoded metadata of `slot` (whose previous encoding, if any, was taken
-   * or dropped). Returns false, keeping nothing, when it is longer than MAX_KEPT_BYTES.
+   * or released). Returns false, keeping nothing, when it is longer than MAX_KEPT_BYTES.
    */
   put(slot: number, buf: Buffer, from: number, to: number): boolean {
     const n = to - from;
     if (n > MAX_KEPT_BYTES) return false;
     if (this.used + n > CHUNK_BYTES) {
       this.chunks.push(Buffer.allocUnsafeSlow(CHUNK_BYTES));
+      this.chunkLive.push(0);
+      this.held++;
       this.used = 0;
     }
-    const chunk = this.chunks[this.chunks.length - 1];
+    const last = this.chunks.length - 1;
+    const chunk = this.chunks[last];
     const at = this.used;
     // Most metadata is a few dozen bytes: a loop is cheaper than the view Buffer#copy makes.
     if (n <= 256) for (let i = 0; i < n; i++) chunk[at + i] = buf[from + i];
     else buf.copy(chunk, at, from, to);
-    this.place[slot] = (this.chunks.length - 1) * CHUNK_BYTES + at;
+    this.place[slot] = last * CHUNK_BYTES + at;
     this.length[slot] = n;
     this.used = at + n;
+    this.chunkLive[last]++;
     this.live++;
     return true;
   }
 
-  /** Decodes the metadata of `slot` (no longer counted as live here). */
+  /** Decodes the metadata of `slot` and stops keeping its encoding. */
   take(slot: number): Metadata {
     const place = this.place[slot];
-    const chunk = Math.floor(place / CHUNK_BYTES);
-    const at = place - chunk * CHUNK_BYTES;
+    const c = Math.floor(place / CHUNK_BYTES);
+    const at = place - c * CHUNK_BYTES;
+    const decoded = unpackMetadataAt(this.chunks[c], at, at + this.length[slot]);
+    this.release(slot);
+    return decoded;
+  }
+
+  /** Stops keeping the encoded metadata of `slot` (replaced or removed without being read). */
+  release(slot: number): void {
+    const c = Math.floor(this.place[slot] / CHUNK_BYTES);
     this.live--;
-    return unpackMetadataAt(this.chunks[chunk], at, at + this.length[slot]);
+    if (--this.chunkLive[c] > 0) return;
+    const last = this.chunks.length - 1;
+    if (c < last) {
+      this.chunks[c] = FREED;
+      this.held--;
+    } else if (this.live === 0) {
+      // Nothing is kept anywhere: fill the last chunk from its start again.
+      this.used = 0;
+    }
   }
 }

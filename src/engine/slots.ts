@@ -203,6 +203,9 @@ export class SlotStore {
     const packed = this.packed!;
     const decoded = packed.take(slot);
     this.meta[slot] = decoded;
+    // Its size was counted with the encodings: have it estimated as an object now.
+    this.metaStale = true;
+    // Reads after a replay decode the rest: let the chunks go with the last of them.
     if (packed.live === 0) this.packed = undefined;
     return decoded;
   }
@@ -214,21 +217,15 @@ export class SlotStore {
    */
   keepEncoded(slot: number, bytes: MetadataBytes): void {
     const packed = (this.packed ??= new PackedMetadata(this.capacity));
-    if (packed.put(slot, bytes.buf, bytes.start, bytes.end)) {
-      this.meta[slot] = PACKED;
-      return;
-    }
-    this.meta[slot] = unpackMetadataAt(bytes.buf, bytes.start, bytes.end);
-    if (packed.live === 0) this.packed = undefined;
+    this.meta[slot] = packed.put(slot, bytes.buf, bytes.start, bytes.end) ? PACKED : unpackMetadataAt(bytes.buf, bytes.start, bytes.end);
   }
 
-  /** Empties the metadata cell of `slot`, letting go of its encoding if it had one. */
+  /**
+   * Empties the metadata cell of `slot`, letting go of its encoding if it had one (the arena stays:
+   * a replay that rewrites the same ids keeps filling it).
+   */
   private dropMeta(slot: number): void {
-    if (this.meta[slot] === PACKED) {
-      const packed = this.packed!;
-      packed.live--;
-      if (packed.live === 0) this.packed = undefined;
-    }
+    if (this.meta[slot] === PACKED) this.packed!.release(slot);
     this.meta[slot] = undefined;
   }
 

@@ -173,6 +173,8 @@ export const EXTENT_SHORT = -1;
 export const EXTENT_INVALID = -2;
 /** {@link valueExtent}: containers nest deeper than the limit. */
 export const EXTENT_TOO_DEEP = -3;
+/** {@link valueExtent} with `plain`: a bin or ext value, or a map key that is a container or `"__proto__"`. */
+export const EXTENT_NOT_PLAIN = -4;
 
 /** Fixed sizes (type byte included) of the scalar types 0xc0..0xdf; 0 = length-prefixed, container or invalid. */
 const FIXED = new Uint8Array(256);
@@ -180,8 +182,6 @@ for (const [c, n] of [
   [0xc0, 1], [0xc2, 1], [0xc3, 1], [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
   [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9], [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
 ]) FIXED[c] = n;
-
-const outer: number[] = [];
 
 /** Big-endian u16 at `pos`. */
 export function u16(buf: Uint8Array, pos: number): number {
@@ -193,29 +193,64 @@ export function u32(buf: Uint8Array, pos: number): number {
   return ((buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]) >>> 0;
 }
 
+function isContainer(c: number): boolean {
+  return (c >= 0x80 && c < 0xa0) || (c >= 0xdc && c <= 0xdf);
+}
+
+function isBinOrExt(c: number): boolean {
+  return (c >= 0xc4 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8);
+}
+
+/** True for the str `"__proto__"` at `pos`, in any of the str headers. */
+function isProtoKey(buf: Uint8Array, pos: number, end: number): boolean {
+  const c = buf[pos];
+  const header = c === 0xa9 ? 1 : c === 0xd9 ? 2 : c === 0xda ? 3 : c === 0xdb ? 5 : 0;
+  if (header === 0 || pos + header + 9 > end) return false;
+  if (header > 1 && (header === 2 ? buf[pos + 1] : header === 3 ? u16(buf, pos + 1) : u32(buf, pos + 1)) !== 9) return false;
+  for (let i = 0; i < 9; i++) if (buf[pos + header + i] !== PROTO[i]) return false;
+  return true;
+}
+
+// The enclosing containers of a depth-limited walk (reused between calls: log replay walks every
+// record's metadata): items each still has, and whether it is a map. Never longer than a walk's limit.
+const outerPending: number[] = [];
+const outerIsMap: boolean[] = [];
+
 /**
  * The position just after the (possibly nested) MessagePack value at `pos`, reading no further than
- * `end`; or EXTENT_SHORT, EXTENT_INVALID, or EXTENT_TOO_DEEP when containers nest more than `maxDepth`
- * levels. Iterative: nesting costs no call stack. Values are walked, not decoded or checked.
+ * `end`; or EXTENT_SHORT, EXTENT_INVALID (byte 0xc1), or EXTENT_TOO_DEEP when containers nest more than
+ * `maxDepth` levels. With `plain`, also EXTENT_NOT_PLAIN for what the plain decoder would not turn into
+ * plain JSON in place: bin and ext values, and map keys that are containers or `"__proto__"`. Values are
+ * walked, not decoded. Iterative: nesting costs no call stack, and without a depth limit or `plain`, no
+ * memory either (a count of the items still to walk is all it keeps).
  */
-export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth = Infinity): number {
-  // Items still to walk in the innermost open container, and (in `outer`, reused between calls: log
-  // replay walks every record's metadata) those of the containers around it.
+export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth = Infinity, plain = false): number {
+  const nested = plain || maxDepth !== Infinity;
   let pending = 1;
   let depth = 0;
+  let inMap = false;
   for (;;) {
     if (pending === 0) {
       if (depth === 0) break;
-      pending = outer[--depth];
+      depth--;
+      pending = outerPending[depth];
+      inMap = outerIsMap[depth];
       continue;
     }
     if (pos >= end) return EXTENT_SHORT;
     const c = buf[pos];
+    if (plain) {
+      // A map's items alternate key, value: a key is read while an even number of them is left.
+      if (inMap && (pending & 1) === 0 && (isContainer(c) || isProtoKey(buf, pos, end))) return EXTENT_NOT_PLAIN;
+      if (isBinOrExt(c)) return EXTENT_NOT_PLAIN;
+    }
     pending--;
     let items = 0;
+    let map = false;
     if (c < 0x80 || c >= 0xe0) pos++;
     else if (c < 0x90) {
       items = 2 * (c & 15);
+      map = true;
       pos++;
     } else if (c < 0xa0) {
       items = c & 15;
@@ -230,26 +265,35 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
       const n = field === 1 ? buf[pos + 1] : field === 2 ? u16(buf, pos + 1) : u32(buf, pos + 1);
       pos += 1 + field;
       if (c === 0xdc || c === 0xdd) items = n;
-      else if (c === 0xde || c === 0xdf) items = 2 * n;
-      else pos += n + (c >= 0xc7 && c <= 0xc9 ? 1 : 0); // bin, str: the bytes; ext: its type byte too
+      else if (c === 0xde || c === 0xdf) {
+        items = 2 * n;
+        map = true;
+      } else pos += n + (c >= 0xc7 && c <= 0xc9 ? 1 : 0); // bin, str: the bytes; ext: its type byte too
     }
-    if (items > 0) {
-      if (depth >= maxDepth) return EXTENT_TOO_DEEP;
-      outer[depth++] = pending;
-      pending = items;
+    if (items === 0) continue;
+    if (!nested) {
+      pending += items;
+      continue;
     }
+    if (depth >= maxDepth) return EXTENT_TOO_DEEP;
+    outerPending[depth] = pending;
+    outerIsMap[depth] = inMap;
+    depth++;
+    pending = items;
+    inMap = map;
   }
   return pos > end ? EXTENT_SHORT : pos;
 }
 
 /**
- * True when buf[start, end) is exactly one MessagePack map, at most 1,000 levels deep, that
- * {@link unpackMetadataAt} decodes in place (no bytes of bin, ext or `"__proto__"`): its decoding
- * cannot fail and gives a plain object, so it may be deferred until the metadata is read.
+ * True when buf[start, end) is exactly one MessagePack map, at most 1,000 levels deep, holding only
+ * what {@link unpackMetadataAt} decodes to plain JSON (no bin or ext values; map keys are strings,
+ * numbers, booleans or nil, never `"__proto__"`): its decoding cannot fail and gives a plain object, so
+ * it may be deferred until the metadata is read.
  */
 export function decodesInPlace(buf: Uint8Array, start: number, end: number): boolean {
   if (start >= end) return false;
   const c = buf[start];
   if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return false;
-  return !needsPrivateDecode(buf, start, end) && valueExtent(buf, start, end, 1000) === end;
+  return valueExtent(buf, start, end, 1000, true) === end;
 }

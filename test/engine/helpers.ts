@@ -53,6 +53,14 @@ export function imageState(cols: Columns): [Id, string, string | undefined][] {
   return cols.ids.map((id, i) => [id, bytes(cols.vectors.subarray(i * d, (i + 1) * d)).toString('hex'), cols.metadata[i] === undefined ? undefined : JSON.stringify(cols.metadata[i])]);
 }
 
+/** The {@link imageState} of an image of `db` opened and released now. */
+export function imageNow(db: VectorDB): ReturnType<typeof imageState> {
+  const img = db.openImage();
+  const s = imageState(readImage(img, 1000));
+  img.release();
+  return s;
+}
+
 /** A naive search over plain entries: the reference the engine is compared with. */
 export function naiveSearch(
   entries: { id: Id; vector: Float32Array; metadata?: Metadata }[],

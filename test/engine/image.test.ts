@@ -7,17 +7,12 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import type { ViewImage } from '../../src/engine/image.js';
 import type { CollectionImage } from '../../src/engine/types.js';
 import { apply, opArb } from './ops.js';
-import { bytes, imageState, readImage, stateOf, throwsCode } from './helpers.js';
+import { bytes, imageNow, imageState, readImage, stateOf, throwsCode } from './helpers.js';
 
 const preserved = (img: CollectionImage): number => (img as ViewImage).preservedCount;
 const vec = (i: number, dim = 4): number[] => Array.from({ length: dim }, (_, j) => i * 10 + j + 0.1);
 
-function snapshot(db: VectorDB): ReturnType<typeof imageState> {
-  const img = db.openImage();
-  const s = imageState(readImage(img, 1000));
-  img.release();
-  return s;
-}
+const snapshot = imageNow;
 
 test('an image keeps its bytes through replace, delete, slot reuse, growth and clear', async () => {
   const db = new VectorDB({ dimension: 4, metric: 'euclidean', initialCapacity: 4 });

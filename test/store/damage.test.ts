@@ -243,6 +243,7 @@ test('CRC-valid log records whose metadata does not decode fail the open before 
     ['a string running past the payload', [0xde, 0, 1, 0xa1, 0x61, 0xa6, ...Buffer.from('hello')]],
     ['a trailing byte', [0xde, 0, 1, 0xa1, 0x61, 0xa4, ...Buffer.from('hello')]],
     ['byte 0xc1', [0xde, 0, 1, 0xa1, 0x61, 0xc1, ...Buffer.from('hello')]],
+    ['an array as a key', [0xde, 0, 1, 0x91, 0x01, 0xa5, ...Buffer.from('hello')]],
   ];
   for (const [what, bytes] of cases) {
     const bad = Buffer.from(good);

@@ -64,6 +64,33 @@ test('what decodesInPlace accepts decodes in place to what the general decoder g
   assert.ok(decodesInPlace(padded(plain, 3), 3, 3 + plain.length));
 });
 
+test('decodesInPlace accepts plain metadata whatever bytes its numbers and strings hold', () => {
+  // Bytes of bin and ext type codes inside a float64 and inside UTF-8 text are data, not types.
+  const dv = new DataView(new ArrayBuffer(8));
+  let x = 0.37;
+  for (let i = 0; ; i++, x = i * 1.1 + 0.37) {
+    dv.setFloat64(0, x);
+    if (new Uint8Array(dv.buffer).some((b) => (b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8))) break;
+  }
+  for (const md of [{ score: x }, { word: 'Քաղաք' }, { 1: 'numeric key', t: true, n: null }]) {
+    const bytes = pack(md);
+    assert.ok(decodesInPlace(bytes, 0, bytes.length), JSON.stringify(md));
+    assert.deepEqual(unpackMetadataAt(Buffer.from(bytes), 0, bytes.length), unpackMetadata(bytes));
+  }
+  // Keys of other scalar types decode to strings, as the general decoder makes them.
+  const keys = Uint8Array.of(0x83, 0x05, 0x01, 0xc3, 0x02, 0xc0, 0x03);
+  assert.ok(decodesInPlace(keys, 0, keys.length));
+  assert.deepEqual(unpackMetadataAt(Buffer.from(keys), 0, keys.length), { 5: 1, true: 2, null: 3 });
+});
+
+test('valueExtent without a depth limit walks any nesting in constant memory', () => {
+  const deep = new Uint8Array(300_001).fill(0x91);
+  deep[300_000] = 0x01;
+  assert.equal(valueExtent(deep, 0, deep.length), deep.length);
+  assert.equal(valueExtent(deep, 0, deep.length - 1), EXTENT_SHORT);
+  assert.equal(valueExtent(deep, 0, deep.length, 1000), EXTENT_TOO_DEEP);
+});
+
 test('decodesInPlace refuses what must be decoded eagerly or rejected', () => {
   const ok = pack({ a: 'hello' });
   const cases: [string, Uint8Array, number, number][] = [
@@ -75,6 +102,10 @@ test('decodesInPlace refuses what must be decoded eagerly or rejected', () => {
     ['a bin value', Uint8Array.of(0x81, 0xa1, 0x62, 0xc4, 0x01, 0x07), 0, 6],
     ['an ext value', Uint8Array.of(0x81, 0xa1, 0x62, 0xd4, 0x01, 0x07), 0, 6],
     ['a "__proto__" key', pack(JSON.parse('{"__proto__": {"polluted": true}}')), 0, -1],
+    ['a "__proto__" key as str8', Uint8Array.of(0x81, 0xd9, 0x09, ...Buffer.from('__proto__'), 0x01), 0, -1],
+    ['an array as a key', Uint8Array.of(0x81, 0x91, 0x01, 0x01), 0, 4],
+    ['a map as a key', Uint8Array.of(0x81, 0x80, 0x01), 0, 3],
+    ['a bin value nested in an array', Uint8Array.of(0x81, 0xa1, 0x62, 0x91, 0xc4, 0x01, 0x07), 0, 7],
     ['byte 0xc1', Uint8Array.of(0x81, 0xa1, 0x62, 0xc1), 0, 4],
   ];
   for (const [what, bytes, start, end] of cases) {
