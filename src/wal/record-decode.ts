@@ -7,10 +7,10 @@ import { crc32 } from 'node:zlib';
 import type { Id, MetadataBytes } from '../engine/types.js';
 import { IdTag, RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE, RecordType } from './constants.js';
 import { decodesInPlace, unpackMetadataAt } from '../util/msgpack.js';
+import { utf8At } from '../util/utf8.js';
 import type { DecodedOp, DecodedRecord } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Where decoded vectors go: returns room for `dim` floats (called only after the bytes were found present). */
 export type VectorAlloc = (dim: number) => Float32Array;
@@ -170,16 +170,10 @@ class PayloadCursor {
       const start = this.pos;
       const end = start + n;
       this.pos = end;
-      let ascii = true;
-      for (let i = start; i < end; i++) {
-        if (b[i] > 0x7f) {
-          ascii = false;
-          break;
-        }
-      }
-      // ASCII is the same in Latin-1, whose decoding needs no validation; anything else goes through
-      // the fatal UTF-8 decoder so malformed bytes are an error, not U+FFFD.
-      return ascii ? b.toString('latin1', start, end) : utf8.decode(b.subarray(start, end));
+      // Strict: malformed bytes are an error, not U+FFFD.
+      const id = utf8At(b, start, end);
+      if (id === undefined) throw new Error('the id is not valid UTF-8');
+      return id;
     }
     if (tag === IdTag.NUMBER) {
       this.need(8, 'numeric id');

@@ -246,3 +246,19 @@ test('a batch op whose length does not fit its payload is named by its number', 
   assert.throws(() => decodePayload(padded, 0, { ...h, length: h.length + 1 }), /^Error: 1 unexpected bytes after the batch op 2$/);
   assert.deepEqual(decodePayload(rec, 0, h), { type: 'batch', ops: [{ type: 'delete', id: 'a' }, { type: 'delete', id: 'bb' }] });
 });
+
+test('string ids are strict UTF-8: any id reads back exactly, and a CRC-valid record with malformed id bytes is corruption', async () => {
+  const fs = new MemoryFileSystem();
+  const w = await WalWriter.open(fs, DIR);
+  const ids = ['doc-1', '', 'a-much-longer-ascii-id-of-forty-characters', 'ünïcödé ✓ 𝄞', 'aé'];
+  for (const id of ids) await w.append({ type: 'delete', id });
+  await w.close();
+  const { entries } = await readAll(fs);
+  assert.deepEqual(entries.map((e) => (e.record as { id: string }).id), ids);
+  const bad = Buffer.from(fs.readFileSync(SEG1));
+  const starts = recordStarts(bad);
+  const at = bad.indexOf(Buffer.from('aé'), starts[4]);
+  bad[at + 2] = 0x28; // c3 28: a lead byte without its continuation
+  bad.writeUInt32LE(crc32(bad.subarray(starts[4] + 4, starts[5])), starts[4]);
+  await assert.rejects(readAll(diskWith(SEG1, bad)), (e: unknown) => e instanceof CorruptionError && e.section === 'record 5' && /not valid UTF-8/.test(e.message));
+});
