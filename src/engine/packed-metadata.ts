@@ -3,7 +3,7 @@
  * replay adopts metadata this way: decoding ~100,000 small objects and keeping them alive through the
  * young generation was a fifth of a replay, and many entries are never read before the next checkpoint.
  */
-import { unpackMetadataAt } from '../util/msgpack.js';
+import { unpackPlainMapAt } from '../util/msgpack.js';
 import type { Metadata } from './types.js';
 
 /**
@@ -85,7 +85,7 @@ export class PackedMetadata {
     const place = this.place[slot];
     const c = Math.floor(place / CHUNK_BYTES);
     const at = place - c * CHUNK_BYTES;
-    const decoded = unpackMetadataAt(this.chunks[c], at, at + this.length[slot]);
+    const decoded = unpackPlainMapAt(this.chunks[c], at, at + this.length[slot]);
     this.release(slot);
     return decoded;
   }

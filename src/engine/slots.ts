@@ -9,7 +9,7 @@ import type { ImageRegistry } from './image.js';
 import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
 import { PackedMetadata } from './packed-metadata.js';
-import { unpackMetadataAt } from '../util/msgpack.js';
+import { unpackPlainMapAt } from '../util/msgpack.js';
 import type { Id, Metadata, MetadataBytes, Metric } from './types.js';
 import { UpsertLog } from './upsert-log.js';
 
@@ -217,7 +217,7 @@ export class SlotStore {
    */
   keepEncoded(slot: number, bytes: MetadataBytes): void {
     const packed = (this.packed ??= new PackedMetadata(this.capacity));
-    this.meta[slot] = packed.put(slot, bytes.buf, bytes.start, bytes.end) ? PACKED : unpackMetadataAt(bytes.buf, bytes.start, bytes.end);
+    this.meta[slot] = packed.put(slot, bytes.buf, bytes.start, bytes.end) ? PACKED : unpackPlainMapAt(bytes.buf, bytes.start, bytes.end);
   }
 
   /**

@@ -14,7 +14,8 @@ export type Metadata = Record<string, unknown>;
 
 /**
  * Metadata still in its logged encoding: buf[start, end) holds one MessagePack map that
- * `decodesInPlace` (util/msgpack.ts) accepted. Valid only during the call it is passed to.
+ * `decodesInPlace` (util/msgpack.ts) accepted, decoded with `unpackPlainMapAt`. Valid only during the
+ * call it is passed to.
  */
 export interface MetadataBytes {
   buf: Buffer;

@@ -118,10 +118,7 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
  * costs a copy.
  */
 function mayAlias(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return true;
-  }
+  for (let i = 0; i < bytes.length; i++) if (isBinOrExt(bytes[i])) return true;
   return false;
 }
 
@@ -145,7 +142,7 @@ const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__prot
 function needsPrivateDecode(buf: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const b = buf[i];
-    if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return true;
+    if (isBinOrExt(b)) return true;
     if (b === 0x5f && i + PROTO.length <= end) {
       let j = 1;
       while (j < PROTO.length && buf[i + j] === PROTO[j]) j++;
@@ -165,6 +162,15 @@ export function unpackMetadataAt(buf: Buffer, start: number, end: number): Recor
   const value: unknown = inPlace.unpack(buf, { start, end });
   if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');
   return value;
+}
+
+/**
+ * {@link unpackMetadataAt} of bytes that {@link decodesInPlace} accepted: they hold nothing that needs
+ * the general path, so its scan of every byte is skipped (it also sends floats and text that merely
+ * contain bin or ext type codes down that path).
+ */
+export function unpackPlainMapAt(buf: Buffer, start: number, end: number): Record<string, unknown> {
+  return inPlace.unpack(buf, { start, end }) as Record<string, unknown>;
 }
 
 /** {@link valueExtent}: the value runs past `end`. */
@@ -197,6 +203,7 @@ function isContainer(c: number): boolean {
   return (c >= 0x80 && c < 0xa0) || (c >= 0xdc && c <= 0xdf);
 }
 
+/** True for the type codes of bin and ext values. */
 function isBinOrExt(c: number): boolean {
   return (c >= 0xc4 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8);
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  EXTENT_INVALID, EXTENT_SHORT, EXTENT_TOO_DEEP, decodesInPlace, pack, unpackMetadata, unpackMetadataAt, valueExtent,
+  EXTENT_INVALID, EXTENT_SHORT, EXTENT_TOO_DEEP, decodesInPlace, pack, unpackMetadata, unpackPlainMapAt, valueExtent,
 } from '../../src/util/msgpack.js';
 
 const metadataArb = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 8 });
@@ -45,15 +45,16 @@ test('valueExtent: byte 0xc1 is invalid, and depth is limited only when asked', 
   assert.equal(valueExtent(Uint8Array.of(0xc7, 0x01, 0x05, 0x09), 0, 4), 4);
 });
 
-test('what decodesInPlace accepts decodes in place to what the general decoder gives', () => {
+test('what decodesInPlace accepts decodes in place, without the general path, to what the general decoder gives', () => {
   fc.assert(
     fc.property(metadataArb, fc.nat(9), (md, before) => {
       const bytes = pack(md);
       const buf = padded(bytes, before);
       const want = unpackMetadata(bytes);
       if (decodesInPlace(buf, before, before + bytes.length)) {
-        const got = unpackMetadataAt(buf, before, before + bytes.length);
+        const got = unpackPlainMapAt(buf, before, before + bytes.length);
         assert.deepEqual(got, want);
+        assert.equal(Object.getPrototypeOf(got), Object.prototype);
         assert.deepEqual(Object.keys(got), Object.keys(want));
       }
     }),
@@ -75,12 +76,13 @@ test('decodesInPlace accepts plain metadata whatever bytes its numbers and strin
   for (const md of [{ score: x }, { word: 'Քաղաք' }, { 1: 'numeric key', t: true, n: null }]) {
     const bytes = pack(md);
     assert.ok(decodesInPlace(bytes, 0, bytes.length), JSON.stringify(md));
-    assert.deepEqual(unpackMetadataAt(Buffer.from(bytes), 0, bytes.length), unpackMetadata(bytes));
+    assert.deepEqual(unpackPlainMapAt(Buffer.from(bytes), 0, bytes.length), unpackMetadata(bytes));
   }
   // Keys of other scalar types decode to strings, as the general decoder makes them.
   const keys = Uint8Array.of(0x83, 0x05, 0x01, 0xc3, 0x02, 0xc0, 0x03);
   assert.ok(decodesInPlace(keys, 0, keys.length));
-  assert.deepEqual(unpackMetadataAt(Buffer.from(keys), 0, keys.length), { 5: 1, true: 2, null: 3 });
+  assert.deepEqual(unpackPlainMapAt(Buffer.from(keys), 0, keys.length), unpackMetadata(keys));
+  assert.deepEqual(unpackMetadata(keys), { 5: 1, true: 2, null: 3 });
 });
 
 test('valueExtent without a depth limit walks any nesting in constant memory', () => {
