@@ -4,9 +4,11 @@
  * operation kinds, and run out of space after a byte quota. Failed operations never reach the wrapped
  * file system, except `close` (a failing close still releases the descriptor, as on POSIX) and a write
  * over the quota (the bytes that fit are written first, like a short write followed by ENOSPC).
+ * A write through a handle opened with `dsync` is one `write` operation: a fault there is a failed
+ * O_DSYNC write, which the kernel reports from the write itself.
  */
 import { fsError } from './fs-errors.js';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
+import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
 
 /** Every operation kind the wrapper counts. Handle methods count as `read`, `write`, `sync`, ... */
 export type OpKind =
@@ -199,9 +201,9 @@ export class FaultFileSystem implements FileSystem {
     throw this.inject(op, 'ENOSPC');
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     this.enter('open', path);
-    return new FaultFileHandle(this.hooks, await this.inner.open(path, mode), path);
+    return new FaultFileHandle(this.hooks, await this.inner.open(path, mode, options), path);
   }
 
   async readFile(path: string): Promise<Uint8Array> {

@@ -23,6 +23,16 @@ export interface FileHandle {
 /** Open modes: read, create/truncate for write, exclusive create, append, read-write existing. */
 export type OpenMode = 'r' | 'w' | 'wx' | 'a' | 'r+';
 
+/** Options of {@link FileSystem.open}. */
+export interface OpenOptions {
+  /**
+   * Every write resolves only once its bytes (and the file size needed to read them) are durable, as
+   * if each were followed by fdatasync: one round trip instead of two (O_DSYNC where the platform has
+   * it). For writable modes only.
+   */
+  dsync?: boolean;
+}
+
 /** What `stat` reports. */
 export interface FileStat {
   size: number;
@@ -35,7 +45,7 @@ export interface FileStat {
 
 /** The narrow file-system surface QuiverDB needs. Paths are plain strings (node `path` semantics). */
 export interface FileSystem {
-  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
   /** Atomic within a directory; replaces `to` if it exists. */
   rename(from: string, to: string): Promise<void>;

@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { fsError } from './fs-errors.js';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
+import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
 import { survivingTree, type CrashOptions, type CrashReport } from './memory-crash.js';
 import { MemoryFileHandle, type HandleHost } from './memory-handle.js';
 import { applyDirOp, DirNode, FileNode, type DirOp, type EntryChange, type FsNode } from './memory-nodes.js';
@@ -41,8 +41,10 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
     return this.pending.length;
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     if (!MODES.has(mode)) throw new TypeError(`unknown open mode ${String(mode)}; use r, w, wx, a or r+`);
+    const dsync = options?.dsync === true;
+    if (dsync && mode === 'r') throw new TypeError('dsync needs a writable open mode (w, wx, a or r+), got r');
     const at = this.locate(path, 'open');
     let node = at.node;
     if (node && mode === 'wx') throw fsError('EEXIST', 'open', path);
@@ -57,7 +59,7 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
       node = new FileNode();
       this.record([{ dir: at.parent, name: at.name, node }]);
     }
-    return new MemoryFileHandle(this, node, mode, path);
+    return new MemoryFileHandle(this, node, mode, path, dsync);
   }
 
   async readFile(path: string): Promise<Uint8Array> {

@@ -37,6 +37,8 @@ export class MemoryFileHandle implements FileHandle {
     private readonly node: FsNode,
     private readonly mode: OpenMode,
     private readonly path: string,
+    /** Writes become durable before they resolve (see OpenOptions.dsync). */
+    private readonly dsync = false,
   ) {
     this.generation = host.generation;
   }
@@ -62,7 +64,15 @@ export class MemoryFileHandle implements FileHandle {
     } else {
       at = position;
     }
-    if (data.length > 0) node.write(at, data);
+    if (data.length === 0) return;
+    node.write(at, data);
+    if (this.dsync) {
+      // A power cut while an O_DSYNC write is in flight may keep any prefix of it: the write stays
+      // pending (and can be torn by a crash image) until the next microtask, then is made durable
+      // together with the file's other pending changes, as fdatasync would.
+      await Promise.resolve();
+      node.sync();
+    }
   }
 
   async read(into: Uint8Array, position: number, offset = 0, length = into.length - offset): Promise<number> {

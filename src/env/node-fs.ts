@@ -3,10 +3,26 @@
  */
 import { open as fsOpen, readFile, rename, unlink, link, mkdir, readdir, stat, rm } from 'node:fs/promises';
 import type { FileHandle as NodeHandle } from 'node:fs/promises';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './fs.js';
+import { constants } from 'node:fs';
+import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DSYNC } = constants;
+
+/** The open(2) flags of each mode, for opens that need a flag the mode strings cannot carry. */
+const FLAGS: Record<OpenMode, number> = {
+  r: O_RDONLY,
+  w: O_WRONLY | O_CREAT | O_TRUNC,
+  wx: O_WRONLY | O_CREAT | O_EXCL,
+  a: O_WRONLY | O_CREAT | O_APPEND,
+  'r+': O_RDWR,
+};
 
 class NodeFileHandle implements FileHandle {
-  constructor(private readonly h: NodeHandle, private readonly append: boolean) {}
+  /**
+   * @param emulateDsync the platform has no O_DSYNC (Windows): each write is followed by fdatasync,
+   * which gives the same guarantee in two round trips.
+   */
+  constructor(private readonly h: NodeHandle, private readonly append: boolean, private readonly emulateDsync: boolean) {}
 
   async write(data: Uint8Array, position?: number): Promise<void> {
     let off = 0;
@@ -15,6 +31,7 @@ class NodeFileHandle implements FileHandle {
       const { bytesWritten } = await this.h.write(data, off, data.length - off, pos);
       off += bytesWritten;
     }
+    if (this.emulateDsync) await this.h.datasync();
   }
 
   async read(into: Uint8Array, position: number, offset = 0, length = into.length - offset): Promise<number> {
@@ -41,8 +58,12 @@ class NodeFileHandle implements FileHandle {
 
 /** Node's real file system. */
 export class NodeFileSystem implements FileSystem {
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
-    return new NodeFileHandle(await fsOpen(path, mode), mode === 'a');
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
+    const dsync = options?.dsync === true;
+    if (dsync && (mode === 'r' || !Object.hasOwn(FLAGS, mode))) throw new TypeError(`dsync needs a writable open mode (w, wx, a or r+), got ${String(mode)}`);
+    const native = dsync && O_DSYNC !== undefined;
+    const h = await fsOpen(path, native ? FLAGS[mode] | O_DSYNC : mode);
+    return new NodeFileHandle(h, mode === 'a', dsync && !native);
   }
 
   async readFile(path: string): Promise<Uint8Array> {

@@ -23,13 +23,14 @@ export interface ActiveSegment {
 
 /**
  * Creates the segment starting at `firstSeq`: exclusive create, header, fsync, and fsync of the
- * directory, so the file cannot vanish after records in it were acknowledged.
+ * directory, so the file cannot vanish after records in it were acknowledged. With `dsync` the handle
+ * makes each write durable before it resolves (the writer's `sync` mode).
  */
-export async function createSegment(fs: FileSystem, dir: string, firstSeq: number): Promise<ActiveSegment> {
+export async function createSegment(fs: FileSystem, dir: string, firstSeq: number, dsync = false): Promise<ActiveSegment> {
   const path = join(dir, segmentName(firstSeq));
   let handle: FileHandle | undefined;
   try {
-    handle = await fs.open(path, 'wx');
+    handle = await fs.open(path, 'wx', { dsync });
     await handle.write(encodeSegmentHeader(firstSeq), 0);
     await handle.sync();
     await fs.syncDir(dir);
@@ -53,8 +54,9 @@ export interface LogTail {
  * CorruptionError; read the log with `repair: true` first), cuts a torn tail off durably, and returns
  * the segment to continue, unless `minNextSeq` lies beyond the log's end (then a new segment is needed,
  * and an empty newest segment is removed so no segment is left starting at an unused number).
+ * `dsync` as for {@link createSegment}.
  */
-export async function openLogTail(fs: FileSystem, dir: string, minNextSeq: number): Promise<LogTail> {
+export async function openLogTail(fs: FileSystem, dir: string, minNextSeq: number, dsync = false): Promise<LogTail> {
   const segs = await listSegments(fs, dir);
   const last = segs[segs.length - 1];
   if (!last) return { nextSeq: minNextSeq };
@@ -69,7 +71,7 @@ export async function openLogTail(fs: FileSystem, dir: string, minNextSeq: numbe
       await fs.syncDir(dir);
       return { nextSeq: Math.max(logNext, minNextSeq) };
     }
-    const handle = await fs.open(last.path, 'r+');
+    const handle = await fs.open(last.path, 'r+', { dsync });
     if (scan.validEnd < scan.size) {
       // Cut the torn tail before anything is appended, or it would sit between valid records.
       try {

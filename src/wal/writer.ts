@@ -1,7 +1,8 @@
 /**
  * The log writer. Appends are encoded synchronously (the sequence number order is the call order) and
- * queued; one I/O loop writes everything queued with one write and, in `sync` mode, one fsync: group
- * commit, the next group collecting while an fsync is in flight. A failed write or fsync fails the
+ * queued; one I/O loop writes everything queued with one write, which in `sync` mode is durable when it
+ * resolves (the segment is opened O_DSYNC: one round trip per group where write + fsync took two):
+ * group commit, the next group collecting while a write is in flight. A failed write or fsync fails the
  * writer for good: pending and later appends reject and nothing is acknowledged after the error
  * (retrying an fsync after a failure can report success for data the kernel already dropped).
  */
@@ -92,8 +93,9 @@ export class WalWriter {
     const start = options.startSeq ?? 1;
     if (!Number.isSafeInteger(start) || start < 1 || start > MAX_SEQ) throw new QuiverError('INVALID_ARGUMENT', `startSeq must be a positive safe integer, got ${start}`);
     await ensureDirDurable(fs, dir);
-    const tail = await openLogTail(fs, dir, start);
-    const seg = tail.active ?? (await createSegment(fs, dir, tail.nextSeq));
+    const dsync = mode === 'sync';
+    const tail = await openLogTail(fs, dir, start, dsync);
+    const seg = tail.active ?? (await createSegment(fs, dir, tail.nextSeq, dsync));
     return new WalWriter(fs, dir, seg, tail.nextSeq, options);
   }
 
@@ -241,9 +243,10 @@ export class WalWriter {
       this.seg.size += g.bytes;
       this.seg.records += g.records;
       this.written = g.lastSeq;
-      this.dirty = true;
+      if (this.mode === 'sync') this.durable = g.lastSeq;
+      else this.dirty = true;
     }
-    if (this.dirty && (g.sync || g.rotate || (this.mode === 'sync' && g.bytes > 0))) await this.fsync();
+    if (this.dirty && (g.sync || g.rotate)) await this.fsync();
     if (g.rotate && this.seg.records > 0) await this.startSegment();
     if (this.mode === 'interval' && this.dirty && !this.timer) {
       this.timer = setTimeout(() => this.onTimer(), this.intervalMs);
@@ -284,7 +287,7 @@ export class WalWriter {
   private async startSegment(): Promise<void> {
     if (this.dirty) await this.fsync();
     await this.seg.handle.close();
-    this.seg = await createSegment(this.fs, this.dir, this.written + 1);
+    this.seg = await createSegment(this.fs, this.dir, this.written + 1, this.mode === 'sync');
   }
 
   private fail(err: unknown, current: Group): void {

@@ -60,6 +60,32 @@ export function runFileSystemSuite(name: string, makeFs: () => Promise<FsFixture
       await rejectsWithCode(fs.open(p('a', 'x'), 'w'), 'ENOTDIR');
     }));
 
+    test('dsync opens behave like their plain modes; dsync needs a writable mode', withFs(async (fs, p) => {
+      const h = await fs.open(p('d'), 'wx', { dsync: true });
+      await h.write(enc('header'), 0);
+      await h.write(enc('+rec'), 6);
+      assert.equal(await h.size(), 10);
+      await h.close();
+      await rejectsWithCode(fs.open(p('d'), 'wx', { dsync: true }), 'EEXIST');
+      const r = await fs.open(p('d'), 'r+', { dsync: true });
+      await r.write(enc('HE'), 0);
+      const buf = new Uint8Array(10);
+      assert.equal(await r.read(buf, 0), 10);
+      assert.equal(dec(buf), 'HEader+rec');
+      await r.truncate(6);
+      await r.close();
+      const a = await fs.open(p('d'), 'a', { dsync: true });
+      await a.write(enc('!'), 0);
+      await a.close();
+      assert.equal(await text(fs, p('d')), 'HEader!');
+      const w = await fs.open(p('d'), 'w', { dsync: true });
+      await w.write(enc('new'));
+      await w.close();
+      assert.equal(await text(fs, p('d')), 'new');
+      await assert.rejects(fs.open(p('d'), 'r', { dsync: true }), TypeError);
+      await rejectsWithCode(fs.open(p('missing'), 'r+', { dsync: true }), 'ENOENT');
+    }));
+
     test('r+ writes in place and reads back', withFs(async (fs, p) => {
       await put(fs, p('f'), 'abcdef');
       const h = await fs.open(p('f'), 'r+');

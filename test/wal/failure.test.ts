@@ -17,37 +17,47 @@ async function setup(durability: 'sync' | 'interval' | 'none' = 'sync'): Promise
   return { mem, fs, w };
 }
 
-test('a failed fsync rejects the pending appends and every later one, even after the fault clears', async () => {
-  const { mem, fs, w } = await setup();
-  const records: WalRecord[] = Array.from({ length: 12 }, (_, i) => sampleRecord(i));
-  assert.equal(await w.append(records[0]), 1);
-  fs.failAt(1, 'EIO', { kinds: ['sync'] });
-  const outcomes: string[] = [];
-  const pending = records.slice(1, 11).map((r) =>
-    w.append(r).then(
-      (seq) => outcomes.push(`resolved ${seq}`),
-      (err: unknown) => outcomes.push(`rejected ${(err as QuiverError).code}`),
-    ),
-  );
-  await Promise.all(pending);
-  assert.deepEqual(outcomes, Array(10).fill('rejected EIO'));
-  assert.ok(w.failure instanceof QuiverError);
-  assert.match(w.failure.message, /accepts no more writes/);
-  assert.equal(w.failure.details.durableSeq, 1);
-  fs.clearFaults();
-  // No retry of the fsync: the kernel may have dropped the dirty pages already (fsyncgate).
-  const syncsBefore = fs.ops.filter((o) => o.kind === 'sync').length;
-  await rejectsCode(w.append(records[11]), 'EIO', 'later append');
-  await rejectsCode(w.sync(), 'EIO', 'sync');
-  await rejectsCode(w.rotate(), 'EIO', 'rotate');
-  await rejectsCode(w.close(), 'EIO', 'close');
-  await rejectsCode(w.close(), 'EIO', 'close again');
-  assert.equal(fs.ops.filter((o) => o.kind === 'sync').length, syncsBefore);
-  // The acknowledged record is there; the log is a prefix of what was appended.
-  const { entries } = await readAll(mem.snapshotDurable());
-  assert.ok(entries.length >= 1);
-  assertPrefix(entries, records);
-});
+// In sync mode the durable step is the O_DSYNC write itself; with `none`, the fsync of sync().
+for (const [durability, kind] of [['sync', 'write'], ['none', 'sync']] as const) {
+  test(`${durability} mode: a failed durable ${kind} rejects the pending appends and every later one, even after the fault clears`, async () => {
+    const { mem, fs, w } = await setup(durability);
+    const records: WalRecord[] = Array.from({ length: 12 }, (_, i) => sampleRecord(i));
+    assert.equal(await w.append(records[0]), 1);
+    await w.sync();
+    fs.failAt(1, 'EIO', { kinds: [kind] });
+    const outcomes: string[] = [];
+    const pending = records.slice(1, 11).map((r) =>
+      w.append(r).then(
+        (seq) => outcomes.push(`resolved ${seq}`),
+        (err: unknown) => outcomes.push(`rejected ${(err as QuiverError).code}`),
+      ),
+    );
+    const synced = w.sync().then(() => 'resolved', (err: unknown) => `rejected ${(err as QuiverError).code}`);
+    await Promise.all(pending);
+    // With `none` an append resolves once written, unless it shares its group with the failed fsync
+    // of sync(): resolved ones come first, in order, then only rejections.
+    const resolved = outcomes.filter((o) => o.startsWith('resolved'));
+    assert.deepEqual(outcomes, [...resolved.map((_, i) => `resolved ${i + 2}`), ...Array(10 - resolved.length).fill('rejected EIO')]);
+    if (durability === 'sync') assert.equal(resolved.length, 0);
+    assert.equal(await synced, 'rejected EIO');
+    assert.ok(w.failure instanceof QuiverError);
+    assert.match(w.failure.message, /accepts no more writes/);
+    assert.equal(w.failure.details.durableSeq, 1);
+    fs.clearFaults();
+    // No retry: after a failed fsync the kernel may have dropped the dirty pages already (fsyncgate).
+    const ioBefore = fs.ops.filter((o) => o.kind === 'sync' || o.kind === 'write').length;
+    await rejectsCode(w.append(records[11]), 'EIO', 'later append');
+    await rejectsCode(w.sync(), 'EIO', 'sync');
+    await rejectsCode(w.rotate(), 'EIO', 'rotate');
+    await rejectsCode(w.close(), 'EIO', 'close');
+    await rejectsCode(w.close(), 'EIO', 'close again');
+    assert.equal(fs.ops.filter((o) => o.kind === 'sync' || o.kind === 'write').length, ioBefore);
+    // The acknowledged record is there; the log is a prefix of what was appended.
+    const { entries } = await readAll(mem.snapshotDurable());
+    assert.ok(entries.length >= 1);
+    assertPrefix(entries, records);
+  });
+}
 
 test('a failed write (ENOSPC mid-record) fails the writer; reopening cuts the partial record', async () => {
   const { mem, fs, w } = await setup();
