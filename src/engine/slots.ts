@@ -16,6 +16,12 @@ import { UpsertLog } from './upsert-log.js';
 /** Rough per-entry bookkeeping cost (map entry, array slots) used by the memory estimate. */
 const ENTRY_OVERHEAD = 64;
 
+/**
+ * How far ahead of one-at-a-time appends the helper thread faults in the slab's fresh room. Bounded, so
+ * that the room a doubling reserved is made resident only shortly before it is used.
+ */
+export const APPEND_PREFAULT_BYTES = 32 << 20;
+
 /** Stands in the metadata cell of a slot whose metadata is still encoded (see {@link SlotStore.metaAt}). */
 const PACKED: Metadata = Object.freeze({});
 
@@ -47,9 +53,14 @@ export class SlotStore {
   private metaTotal = 0;
   private metaStale = false;
   private idTotal = 0;
-  /** A prefault of the slab's tail in progress, and the slot its region starts at. */
+  /** A prefault of the slab in progress, the slot its region starts at and the slot it ends before. */
   private prefault: Prefault | undefined;
   private prefaultBase = 0;
+  private prefaultEnd = 0;
+  /** The prefault covers room reserved for a bulk fill (prefaultTail), not a stretch ahead of appends. */
+  private bulkPrefault = false;
+  /** Slots in APPEND_PREFAULT_BYTES. */
+  private readonly aheadSlots: number;
 
   constructor(
     readonly dim: number,
@@ -58,6 +69,7 @@ export class SlotStore {
     private readonly images: ImageRegistry,
   ) {
     this.cosine = metric === 'cosine';
+    this.aheadSlots = Math.max(1, Math.floor(APPEND_PREFAULT_BYTES / (dim * 4)));
     this.capacity = 0;
     this.slab = new Float32Array(0);
     this.norms = new Float64Array(0);
@@ -123,8 +135,24 @@ export class SlotStore {
       }
     }
     this.ensureCapacity(this.highWater + 1);
-    this.prefault?.advance((this.highWater - this.prefaultBase) * this.dim);
-    return this.highWater++;
+    const slot = this.highWater++;
+    if (!this.bulkPrefault && slot + this.aheadSlots / 2 >= this.prefaultEnd) this.prefaultAhead(slot);
+    this.prefault?.advance((slot - this.prefaultBase) * this.dim);
+    return slot;
+  }
+
+  /**
+   * Appends write fresh pages of the slab one vector at a time; on machines where a first touch of a
+   * page is slow (see util/prefault-pages.ts) that was a third of a single insert's time. The helper
+   * thread faults in the next stretch of room ahead of them, started again halfway through it.
+   */
+  private prefaultAhead(slot: number): void {
+    const end = Math.min(this.capacity, slot + this.aheadSlots);
+    if (end <= this.prefaultEnd || !(this.slab.buffer instanceof SharedArrayBuffer)) return;
+    this.stopPrefault();
+    this.prefault = startPrefault(new Int32Array(this.slab.buffer, this.slab.byteOffset + slot * this.dim * 4, (end - slot) * this.dim));
+    this.prefaultBase = slot;
+    this.prefaultEnd = end;
   }
 
   /**
@@ -138,12 +166,21 @@ export class SlotStore {
     if (words <= 0) return;
     this.prefault = startPrefault(new Int32Array(this.slab.buffer, this.slab.byteOffset + from * 4, words));
     this.prefaultBase = this.highWater;
+    this.prefaultEnd = this.capacity;
+    this.bulkPrefault = true;
   }
 
-  /** Ends a prefault started by `prefaultTail` (no-op without one). */
+  /** The slots `[from, end)` a prefault is running over, if any (for tests). */
+  get prefaultRange(): readonly [number, number] | undefined {
+    return this.prefault ? [this.prefaultBase, this.prefaultEnd] : undefined;
+  }
+
+  /** Ends a prefault started by `prefaultTail` or by appends (no-op without one). */
   stopPrefault(): void {
     this.prefault?.stop();
     this.prefault = undefined;
+    this.prefaultEnd = 0;
+    this.bulkPrefault = false;
   }
 
   /**

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
+import { APPEND_PREFAULT_BYTES, type SlotStore } from '../../src/engine/slots.js';
 import { PREFAULT_FRONT, PREFAULT_STOP, prefaultPages } from '../../src/util/prefault-pages.js';
 import { startPrefault, stopHashThreadForTests } from '../../src/util/hash-worker.js';
 import { hashThreadReady } from '../support/hash-thread.js';
@@ -68,3 +69,31 @@ for (const how of ['within the reserved room', 'past it (the slab grows mid-way)
     }
   });
 }
+
+test('one-at-a-time appends are prefaulted a bounded stretch ahead, across growth and a lost thread, with the same bytes', async () => {
+  await hashThreadReady();
+  const dim = 1024;
+  const stretch = APPEND_PREFAULT_BYTES / (dim * 4);
+  const n = Math.floor(stretch * 3.3);
+  const db = new VectorDB({ dimension: dim, metric: 'euclidean' });
+  const store = (db as unknown as { store: SlotStore }).store;
+  const ranges = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    db.insert({ id: i, vector: vectorOf(i, dim) });
+    const r = store.prefaultRange;
+    if (r) {
+      ranges.add(r.join('-'));
+      assert.ok(r[0] <= i && i < r[1], `append ${i} is inside the stretch ${r.join('-')}`);
+      assert.ok(r[1] - r[0] <= stretch, `the stretch ${r.join('-')} is at most ${stretch} slots`);
+      assert.ok(r[1] <= store.capacity);
+    }
+    if (i === Math.floor(n / 2)) stopHashThreadForTests();
+    if (i % 2048 === 0) await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(ranges.size >= 4, `several stretches were prefaulted: ${[...ranges].join(', ')}`);
+  assert.equal(db.len(), n);
+  for (let i = 0; i < n; i++) {
+    const got = db.get(i)!;
+    if (!Buffer.from(got.vector.buffer, got.vector.byteOffset, got.vector.byteLength).equals(Buffer.from(vectorOf(i, dim).buffer))) assert.fail(`vector ${i} differs`);
+  }
+});
