@@ -290,6 +290,7 @@ export class SlotStore {
     const n = ids.length;
     // `vectors` may hold room for more entries than given (zeroed, unused): adopt it as capacity.
     const capacity = Math.floor(vectors.length / this.dim);
+    this.stopPrefault();
     this.slab = vectors;
     this.capacity = capacity;
     if (this.cosine && norms.length < capacity) {

@@ -4,15 +4,20 @@
  * operation kinds, and run out of space after a byte quota. Failed operations never reach the wrapped
  * file system, except `close` (a failing close still releases the descriptor, as on POSIX) and a write
  * over the quota (the bytes that fit are written first, like a short write followed by ENOSPC).
- * A write through a handle opened with `dsync` is one `write` operation: a fault there is a failed
- * O_DSYNC write, which the kernel reports from the write itself.
+ * A write through a handle opened with `dsync` is two operations, `write` then `dsync`: a crash image
+ * taken at the second can hold the write torn, and a fault there is an O_DSYNC write whose bytes
+ * reached the file but whose flush failed (reported by the write itself, as the kernel does).
  */
 import { fsError } from './fs-errors.js';
 import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
 
-/** Every operation kind the wrapper counts. Handle methods count as `read`, `write`, `sync`, ... */
+/**
+ * Every operation kind the wrapper counts. Handle methods count as `read`, `write`, `sync`, ...; a
+ * write through a handle opened with `dsync` counts as `write` and then, once its bytes have been
+ * handed to the file, `dsync`: the wait for them to be durable.
+ */
 export type OpKind =
-  | 'open' | 'read' | 'write' | 'sync' | 'size' | 'truncate' | 'close'
+  | 'open' | 'read' | 'write' | 'dsync' | 'sync' | 'size' | 'truncate' | 'close'
   | 'readFile' | 'rename' | 'unlink' | 'link' | 'mkdir' | 'readdir' | 'stat' | 'rm' | 'syncDir';
 
 /** One counted operation. `n` is 1-based over all operations since the last `reset()`. */
@@ -64,7 +69,7 @@ interface ActiveFault {
 }
 
 const SYSCALL: Record<OpKind, string> = {
-  open: 'open', read: 'read', write: 'write', sync: 'fsync', size: 'fstat', truncate: 'ftruncate', close: 'close',
+  open: 'open', read: 'read', write: 'write', dsync: 'write', sync: 'fsync', size: 'fstat', truncate: 'ftruncate', close: 'close',
   readFile: 'read', rename: 'rename', unlink: 'unlink', link: 'link', mkdir: 'mkdir', readdir: 'scandir', stat: 'stat', rm: 'rm', syncDir: 'fsync',
 };
 
@@ -203,7 +208,7 @@ export class FaultFileSystem implements FileSystem {
 
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     this.enter('open', path);
-    return new FaultFileHandle(this.hooks, await this.inner.open(path, mode, options), path);
+    return new FaultFileHandle(this.hooks, await this.inner.open(path, mode, options), path, options?.dsync === true);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -254,11 +259,23 @@ export class FaultFileSystem implements FileSystem {
 
 /** A handle whose every call is counted by its FaultFileSystem. */
 class FaultFileHandle implements FileHandle {
-  constructor(private readonly hooks: HandleHooks, private readonly inner: FileHandle, private readonly path: string) {}
+  constructor(private readonly hooks: HandleHooks, private readonly inner: FileHandle, private readonly path: string, private readonly dsync: boolean) {}
 
   async write(data: Uint8Array, position?: number): Promise<void> {
     const op = this.hooks.enter('write', this.path);
-    return this.hooks.charge(op, data, (chunk) => this.inner.write(chunk, position));
+    if (!this.dsync) return this.hooks.charge(op, data, (chunk) => this.inner.write(chunk, position));
+    return this.hooks.charge(op, data, async (chunk) => {
+      // The inner write hands its bytes to the file before its first await and is durable only when
+      // it resolves: the dsync step sits in between.
+      const written = this.inner.write(chunk, position);
+      try {
+        this.hooks.enter('dsync', this.path);
+      } catch (err) {
+        await written.catch(() => undefined);
+        throw err;
+      }
+      await written;
+    });
   }
 
   async read(into: Uint8Array, position: number, offset?: number, length?: number): Promise<number> {

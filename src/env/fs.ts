@@ -26,9 +26,10 @@ export type OpenMode = 'r' | 'w' | 'wx' | 'a' | 'r+';
 /** Options of {@link FileSystem.open}. */
 export interface OpenOptions {
   /**
-   * Every write resolves only once its bytes (and the file size needed to read them) are durable, as
-   * if each were followed by fdatasync: one round trip instead of two (O_DSYNC where the platform has
-   * it). For writable modes only.
+   * Every write resolves only once its own bytes (and the file size needed to read them) are durable:
+   * one round trip instead of write + fdatasync (O_DSYNC on Linux; elsewhere each write is followed by
+   * fdatasync). Unlike fdatasync it does not make earlier unsynced writes of the file durable. For
+   * writable modes only.
    */
   dsync?: boolean;
 }

@@ -60,9 +60,12 @@ export function survivingTree(root: DirNode, pending: readonly DirOp[], options:
   const copyFile = (f: FileNode): FileNode => {
     const content = f.durable.clone();
     const n = f.pending.length;
+    // Writes forced durable on their own (O_DSYNC) survive whatever happens to the changes before them.
+    let kept = 0;
     if (rand && n > 0) {
       const keep = Math.floor(rand() * (n + 1));
       for (let i = 0; i < keep; i++) applyDataOp(content, f.pending[i]);
+      kept = keep;
       const next = f.pending[keep];
       let torn = false;
       if (next?.kind === 'write') {
@@ -74,6 +77,10 @@ export function survivingTree(root: DirNode, pending: readonly DirOp[], options:
       else if (keep < n) report.tornFiles++;
     } else if (n > 0) {
       report.revertedFiles++;
+    }
+    for (let i = kept; i < n; i++) {
+      const op = f.pending[i];
+      if (op.kind === 'write' && op.forced) applyDataOp(content, op);
     }
     const copy = new FileNode();
     copy.data = content;

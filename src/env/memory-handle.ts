@@ -65,13 +65,14 @@ export class MemoryFileHandle implements FileHandle {
       at = position;
     }
     if (data.length === 0) return;
-    node.write(at, data);
+    const op = node.write(at, data);
     if (this.dsync) {
       // A power cut while an O_DSYNC write is in flight may keep any prefix of it: the write stays
-      // pending (and can be torn by a crash image) until the next microtask, then is made durable
-      // together with the file's other pending changes, as fdatasync would.
+      // pending (a crash image can tear it) until the next microtask, then it alone is made durable;
+      // like O_DSYNC on Linux, it does not carry earlier unsynced writes of the file with it.
       await Promise.resolve();
-      node.sync();
+      this.live('write');
+      node.force(op);
     }
   }
 

@@ -60,8 +60,11 @@ export class ByteStore {
   }
 }
 
-/** A change to a file's bytes made since its last fsync. */
-export type DataOp = { kind: 'write'; pos: number; data: Uint8Array } | { kind: 'truncate'; length: number };
+/**
+ * A change to a file's bytes made since its last fsync. A `forced` write was made durable on its own (an
+ * O_DSYNC write): it survives a power loss even when earlier unsynced changes do not.
+ */
+export type DataOp = { kind: 'write'; pos: number; data: Uint8Array; forced?: boolean } | { kind: 'truncate'; length: number };
 
 /** Applies one data operation to `store` (a write may be cut to its first `limit` bytes: a torn write). */
 export function applyDataOp(store: ByteStore, op: DataOp, limit?: number): void {
@@ -82,12 +85,22 @@ export class FileNode {
     this.durable = new ByteStore(content);
   }
 
-  write(pos: number, data: Uint8Array): void {
+  /** Writes `data` at `pos` (not yet durable) and returns the pending change, for {@link force}. */
+  write(pos: number, data: Uint8Array): DataOp {
     // The caller may reuse its buffer once the write resolves, so the pending log keeps a copy.
     const op: DataOp = { kind: 'write', pos, data: data.slice() };
     applyDataOp(this.data, op);
     this.pending.push(op);
     this.mtimeMs = Date.now();
+    return op;
+  }
+
+  /**
+   * Makes one pending write durable by itself, as O_DSYNC does for the range it wrote (and the size it
+   * needs); earlier unsynced changes stay as they are. No-op when an fsync already covered it.
+   */
+  force(op: DataOp): void {
+    if (op.kind === 'write' && this.pending.includes(op)) op.forced = true;
   }
 
   truncate(length: number): void {

@@ -284,6 +284,13 @@ class HashThread {
     this.worker.postMessage(m);
   }
 
+  /** Counts work that is not a job (a prefault) as activity: the idle timer starts again. */
+  touch(): void {
+    if (this.failed || this.jobs.size > 0) return;
+    if (this.idle) clearTimeout(this.idle);
+    this.armIdle();
+  }
+
   private armIdle(): void {
     if (this.failed) return;
     this.idle = setTimeout(() => {
@@ -381,6 +388,7 @@ export function startPrefault(region: Int32Array): Prefault | undefined {
   if (!t) return undefined;
   const control = new Int32Array(new SharedArrayBuffer(8));
   t.post({ t: 'f', memory: region, control });
+  t.touch();
   return {
     advance: (word) => Atomics.store(control, PREFAULT_FRONT, word),
     stop: () => Atomics.store(control, PREFAULT_STOP, 1),

@@ -51,7 +51,7 @@ export interface LogTail {
 
 /**
  * Opens the log in `dir` for appending: verifies the newest segment (damage before its tail is a
- * CorruptionError; read the log with `repair: true` first), cuts a torn tail off durably, and returns
+ * CorruptionError; read the log with `repair: true` first), cuts a torn tail off, fsyncs it, and returns
  * the segment to continue, unless `minNextSeq` lies beyond the log's end (then a new segment is needed,
  * and an empty newest segment is removed so no segment is left starting at an unused number).
  * `dsync` as for {@link createSegment}.
@@ -72,15 +72,16 @@ export async function openLogTail(fs: FileSystem, dir: string, minNextSeq: numbe
       return { nextSeq: Math.max(logNext, minNextSeq) };
     }
     const handle = await fs.open(last.path, 'r+', { dsync });
-    if (scan.validEnd < scan.size) {
+    try {
       // Cut the torn tail before anything is appended, or it would sit between valid records.
-      try {
-        await handle.truncate(scan.validEnd);
-        await handle.sync();
-      } catch (err) {
-        await handle.close().catch(() => undefined);
-        throw err;
-      }
+      if (scan.validEnd < scan.size) await handle.truncate(scan.validEnd);
+      // Records a writer in `interval` or `none` mode left unsynced must be durable before new records
+      // are acknowledged after them: an O_DSYNC write makes only its own bytes durable, so a power loss
+      // could otherwise leave a hole in front of acknowledged records.
+      await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
     }
     if (!continues) {
       await handle.close();

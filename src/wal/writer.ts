@@ -16,7 +16,7 @@ import type { Durability, WalRecord } from './types.js';
 
 /** Options of {@link WalWriter.open}. */
 export interface WalWriterOptions {
-  /** `sync` (default): resolve after fsync; `interval`: fsync at most every `intervalMs`; `none`: never fsync on its own. */
+  /** `sync` (default): resolve once durable (O_DSYNC writes); `interval`: fsync at most every `intervalMs`; `none`: never fsync on its own. */
   durability?: Durability;
   /** For `interval`: the longest time written records stay unsynced (default 100 ms). */
   intervalMs?: number;
@@ -109,7 +109,7 @@ export class WalWriter {
     return this.written;
   }
 
-  /** The last sequence number known to be fsynced. */
+  /** The last sequence number known to be durable (written in `sync` mode, fsynced in the others). */
   get durableSeq(): number {
     return this.durable;
   }
@@ -126,7 +126,7 @@ export class WalWriter {
 
   /**
    * Appends one record or several (each gets the next sequence number, in order) and resolves with the
-   * last one's number: in `sync` mode once the records are fsynced, otherwise once they are written.
+   * last one's number: in `sync` mode once the records are durable, otherwise once they are written.
    * Records are encoded before this returns. Rejects with INVALID_* for records that cannot be logged
    * (no number is used), CLOSED after close(), or the writer's failure.
    */
@@ -152,7 +152,7 @@ export class WalWriter {
     return this.enqueue(g, g.lastSeq);
   }
 
-  /** Resolves once everything appended so far is fsynced. */
+  /** Resolves once everything appended so far is durable (fsynced unless already written in `sync` mode). */
   async sync(): Promise<void> {
     const blocked = this.blocked();
     if (blocked) throw blocked;
@@ -161,7 +161,7 @@ export class WalWriter {
     await this.enqueue(g, 0);
   }
 
-  /** Finishes the current segment (fsynced) and starts a new one, unless the current one is empty. */
+  /** Finishes the current segment (durable) and starts a new one, unless the current one is empty. */
   async rotate(): Promise<void> {
     const blocked = this.blocked();
     if (blocked) throw blocked;
@@ -176,7 +176,7 @@ export class WalWriter {
   }
 
   /**
-   * Writes and fsyncs everything appended, then closes the file. Later appends reject with CLOSED.
+   * Writes everything appended and makes it durable, then closes the file. Later appends reject with CLOSED.
    * Rejects with the writer's failure if it failed (the file is closed all the same). Idempotent.
    */
   close(): Promise<void> {
@@ -283,7 +283,7 @@ export class WalWriter {
     this.durable = this.written;
   }
 
-  /** Seals the current segment (fsynced, closed) and creates the next one at the next unwritten number. */
+  /** Seals the current segment (durable, closed) and creates the next one at the next unwritten number. */
   private async startSegment(): Promise<void> {
     if (this.dirty) await this.fsync();
     await this.seg.handle.close();

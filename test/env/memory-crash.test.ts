@@ -212,6 +212,26 @@ test('dsync writes are durable when they resolve; a power cut while one is in fl
   assert.equal(dec(fs.readFileSync('/log')), 'HEADfirstSECOND');
 });
 
+test('a dsync write makes only its own bytes durable, not earlier unsynced writes of the file', async () => {
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync('/log', enc('HEAD'));
+  const plain = await fs.open('/log', 'r+');
+  await plain.write(enc('loose'), 4);
+  const d = await fs.open('/log', 'r+', { dsync: true });
+  await d.write(enc('ACK'), 9);
+  assert.equal(dec(fs.readFileSync('/log')), 'HEADlooseACK');
+  // Only durable state: the unsynced write is lost, leaving a hole (zeros) in front of the forced one.
+  assert.deepEqual([...fs.snapshotDurable().readFileSync('/log')], [...enc('HEAD'), 0, 0, 0, 0, 0, ...enc('ACK')]);
+  for (let seed = 0; seed < 50; seed++) {
+    const got = fs.snapshotDurable({ seed }).readFileSync('/log');
+    assert.equal(dec(got.subarray(9)), 'ACK', `seed ${seed}: the forced write survives`);
+  }
+  await plain.sync();
+  assert.equal(dec(fs.snapshotDurable().readFileSync('/log')), 'HEADlooseACK');
+  await plain.close();
+  await d.close();
+});
+
 test('snapshotDurable leaves the live file system running; crash kills old handles', async () => {
   const fs = new MemoryFileSystem();
   fs.writeFileSync('/a/b/c', enc('durable'));

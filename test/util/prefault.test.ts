@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { APPEND_PREFAULT_BYTES, type SlotStore } from '../../src/engine/slots.js';
 import { PREFAULT_FRONT, PREFAULT_STOP, prefaultPages } from '../../src/util/prefault-pages.js';
-import { startPrefault, stopHashThreadForTests } from '../../src/util/hash-worker.js';
+import { hashThreadRunning, startPrefault, stopHashThreadForTests } from '../../src/util/hash-worker.js';
 import { hashThreadReady } from '../support/hash-thread.js';
 
 function control(front = 0, stop = 0): Int32Array {
@@ -91,9 +91,29 @@ test('one-at-a-time appends are prefaulted a bounded stretch ahead, across growt
     if (i % 2048 === 0) await new Promise((r) => setImmediate(r));
   }
   assert.ok(ranges.size >= 4, `several stretches were prefaulted: ${[...ranges].join(', ')}`);
+  assert.ok([...ranges].some((r) => Number(r.split('-')[0]) > n / 2), 'after the thread was lost, a new one prefaults');
+  assert.ok(hashThreadRunning());
   assert.equal(db.len(), n);
   for (let i = 0; i < n; i++) {
     const got = db.get(i)!;
     if (!Buffer.from(got.vector.buffer, got.vector.byteOffset, got.vector.byteLength).equals(Buffer.from(vectorOf(i, dim).buffer))) assert.fail(`vector ${i} differs`);
   }
+});
+
+test('replacing the content stops the prefault of the old slab; appends after it prefault the new one', async () => {
+  await hashThreadReady();
+  const dim = 1024;
+  const db = new VectorDB({ dimension: dim, metric: 'dot' });
+  const store = (db as unknown as { store: SlotStore }).store;
+  for (let i = 0; i < 3000; i++) db.insert({ id: i, vector: vectorOf(i, dim) });
+  assert.ok(store.prefaultRange, 'appends are prefaulted');
+  const n = 100;
+  const vectors = new Float32Array(new SharedArrayBuffer(20_000 * dim * 4), 0, n * dim);
+  for (let i = 0; i < n; i++) vectors.set(vectorOf(i + 7, dim), i * dim);
+  db.replaceAll({ dimension: dim, metric: 'dot', ids: Array.from({ length: n }, (_, i) => `r${i}`), vectors, metadata: Array(n).fill(undefined) }, { capacity: 20_000 });
+  assert.equal(store.prefaultRange, undefined, 'the old slab is no longer prefaulted');
+  db.insert({ id: 'next', vector: vectorOf(1, dim) });
+  assert.deepEqual(store.prefaultRange?.[0], n, 'the new slab is prefaulted from the first append');
+  assert.equal(db.len(), n + 1);
+  assert.deepEqual([...db.get('r5')!.vector], [...vectorOf(12, dim)]);
 });

@@ -17,8 +17,9 @@ async function setup(durability: 'sync' | 'interval' | 'none' = 'sync'): Promise
   return { mem, fs, w };
 }
 
-// In sync mode the durable step is the O_DSYNC write itself; with `none`, the fsync of sync().
-for (const [durability, kind] of [['sync', 'write'], ['none', 'sync']] as const) {
+// In sync mode the durable step is the O_DSYNC write itself (its bytes handed over, or their flush);
+// with `none`, the fsync of sync().
+for (const [durability, kind] of [['sync', 'write'], ['sync', 'dsync'], ['none', 'sync']] as const) {
   test(`${durability} mode: a failed durable ${kind} rejects the pending appends and every later one, even after the fault clears`, async () => {
     const { mem, fs, w } = await setup(durability);
     const records: WalRecord[] = Array.from({ length: 12 }, (_, i) => sampleRecord(i));

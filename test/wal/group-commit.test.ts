@@ -136,3 +136,18 @@ test('the append order is the sequence order, across concurrent callers', async 
   await w.close();
   assertPrefix((await readAll(mem)).entries, order);
 });
+
+test('a sync writer continuing a segment that a none writer left unsynced makes those records durable before acknowledging its own', async () => {
+  const mem = new MemoryFileSystem();
+  const loose = await WalWriter.open(mem, DIR, { durability: 'none' });
+  for (let i = 0; i < 5; i++) await loose.append(sampleRecord(i));
+  // The process dies (kill -9: the OS keeps the written bytes in its cache, unsynced); a new one continues the log.
+  const w = await WalWriter.open(mem, DIR, { durability: 'sync' });
+  const seq = await w.append(sampleRecord(5));
+  assert.equal(seq, 6);
+  for (const image of [mem.snapshotDurable(), ...Array.from({ length: 20 }, (_, s) => mem.snapshotDurable({ seed: s }))]) {
+    const { entries } = await readAll(image);
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5, 6], 'no hole in front of the acknowledged record');
+  }
+  await w.close();
+});
