@@ -62,10 +62,20 @@ class NodeFileHandle implements FileHandle {
 
 /** Node's real file system. */
 export class NodeFileSystem implements FileSystem {
+  private readonly nativeDsync: boolean;
+
+  /**
+   * `nativeDsync: false` makes dsync handles follow each write with fdatasync even on Linux (the path
+   * other platforms take), so that tests can run it here.
+   */
+  constructor(options: { nativeDsync?: boolean } = {}) {
+    this.nativeDsync = NATIVE_DSYNC && options.nativeDsync !== false;
+  }
+
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     const dsync = options?.dsync === true;
     if (dsync && (mode === 'r' || !Object.hasOwn(FLAGS, mode))) throw new TypeError(`dsync needs a writable open mode (w, wx, a or r+), got ${String(mode)}`);
-    const native = dsync && NATIVE_DSYNC;
+    const native = dsync && this.nativeDsync;
     const h = await fsOpen(path, native ? FLAGS[mode] | O_DSYNC : mode);
     return new NodeFileHandle(h, mode === 'a', dsync && !native);
   }

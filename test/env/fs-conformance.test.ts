@@ -11,6 +11,11 @@ runFileSystemSuite('NodeFileSystem', async () => {
   return { fs: new NodeFileSystem(), root, cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
+runFileSystemSuite('NodeFileSystem with dsync as write + fdatasync (the path of macOS and Windows)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'quiver-fs-'));
+  return { fs: new NodeFileSystem({ nativeDsync: false }), root, cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
 runFileSystemSuite('MemoryFileSystem', async () => {
   const fs = new MemoryFileSystem();
   await fs.mkdir('/work/dir', { recursive: true });
