@@ -170,6 +170,14 @@ export class SlotStore {
     this.bulkPrefault = true;
   }
 
+  /**
+   * Ends a prefault ahead of appends (a bulk one keeps running): a writer about to hash or copy the
+   * slab on the helper thread should not queue behind it. The next append starts a new one.
+   */
+  yieldPrefault(): void {
+    if (!this.bulkPrefault) this.stopPrefault();
+  }
+
   /** The slots `[from, end)` a prefault is running over, if any (for tests). */
   get prefaultRange(): readonly [number, number] | undefined {
     return this.prefault ? [this.prefaultBase, this.prefaultEnd] : undefined;

@@ -375,6 +375,7 @@ export class VectorDB implements Iterable<StoredEntry> {
    * memory once garbage collected.
    */
   openImage(): CollectionImage {
+    this.store.yieldPrefault();
     return new ViewImage(this.images, this.fullParts(false));
   }
 
@@ -385,6 +386,8 @@ export class VectorDB implements Iterable<StoredEntry> {
    * shows no entries), instead of each full image faulting in fresh ones.
    */
   openWriterImage(): CollectionImage {
+    // Its writer's hashing runs on the helper thread: do not leave it queued behind a prefault.
+    this.store.yieldPrefault();
     return new ViewImage(this.images, this.fullParts(true));
   }
 

@@ -117,3 +117,25 @@ test('replacing the content stops the prefault of the old slab; appends after it
   assert.equal(db.len(), n + 1);
   assert.deepEqual([...db.get('r5')!.vector], [...vectorOf(12, dim)]);
 });
+
+test('opening an image ends the prefault ahead of appends (its writer uses the helper thread); the next append starts one', async () => {
+  await hashThreadReady();
+  const dim = 1024;
+  const db = new VectorDB({ dimension: dim, metric: 'dot' });
+  const store = (db as unknown as { store: SlotStore }).store;
+  for (let i = 0; i < 3000; i++) db.insert({ id: i, vector: vectorOf(i, dim) });
+  assert.ok(store.prefaultRange);
+  for (const open of [() => db.openWriterImage(), () => db.openImage()]) {
+    const image = open();
+    assert.equal(store.prefaultRange, undefined);
+    image.release();
+    db.insert({ id: `after-${store.highWater}`, vector: vectorOf(1, dim) });
+    assert.ok(store.prefaultRange, 'appends prefault again');
+  }
+  // A bulk prefault (room reserved for a known fill) keeps running.
+  db.reserve(20_000);
+  await db.withPrefault(async () => {
+    db.openImage().release();
+    assert.ok(store.prefaultRange, 'the bulk prefault is not ended by an image');
+  });
+});
