@@ -100,12 +100,17 @@ test('one-at-a-time appends are prefaulted a bounded stretch ahead, across growt
   }
 });
 
-test('replacing the content stops the prefault of the old slab; appends after it prefault the new one', async () => {
+/** A database of 3,000 vectors of 1,024 dimensions built by single inserts (a shared slab with a prefault ahead). */
+async function appendedDb(): Promise<{ db: VectorDB; store: SlotStore; dim: number }> {
   await hashThreadReady();
   const dim = 1024;
   const db = new VectorDB({ dimension: dim, metric: 'dot' });
-  const store = (db as unknown as { store: SlotStore }).store;
   for (let i = 0; i < 3000; i++) db.insert({ id: i, vector: vectorOf(i, dim) });
+  return { db, store: (db as unknown as { store: SlotStore }).store, dim };
+}
+
+test('replacing the content stops the prefault of the old slab; appends after it prefault the new one', async () => {
+  const { db, store, dim } = await appendedDb();
   assert.ok(store.prefaultRange, 'appends are prefaulted');
   const n = 100;
   const vectors = new Float32Array(new SharedArrayBuffer(20_000 * dim * 4), 0, n * dim);
@@ -119,11 +124,7 @@ test('replacing the content stops the prefault of the old slab; appends after it
 });
 
 test('opening an image ends the prefault ahead of appends (its writer uses the helper thread); the next append starts one', async () => {
-  await hashThreadReady();
-  const dim = 1024;
-  const db = new VectorDB({ dimension: dim, metric: 'dot' });
-  const store = (db as unknown as { store: SlotStore }).store;
-  for (let i = 0; i < 3000; i++) db.insert({ id: i, vector: vectorOf(i, dim) });
+  const { db, store, dim } = await appendedDb();
   assert.ok(store.prefaultRange);
   for (const open of [() => db.openWriterImage(), () => db.openImage()]) {
     const image = open();
