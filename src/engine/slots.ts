@@ -148,7 +148,12 @@ export class SlotStore {
    */
   private prefaultAhead(slot: number): void {
     const end = Math.min(this.capacity, slot + this.aheadSlots);
-    if (end <= this.prefaultEnd || !(this.slab.buffer instanceof SharedArrayBuffer)) return;
+    if (end <= this.prefaultEnd) return;
+    if (!(this.slab.buffer instanceof SharedArrayBuffer)) {
+      // Not shared (small): nothing to prefault until the slab is reallocated (which resets the end).
+      this.prefaultEnd = this.capacity;
+      return;
+    }
     this.stopPrefault();
     this.prefault = startPrefault(new Int32Array(this.slab.buffer, this.slab.byteOffset + slot * this.dim * 4, (end - slot) * this.dim));
     this.prefaultBase = slot;

@@ -122,53 +122,39 @@ function mayAlias(bytes: Uint8Array): boolean {
   return false;
 }
 
-/**
- * Decodes metadata occupying all of `bytes`; throws a plain Error when they are not one JSON object.
- * The result never shares memory with `bytes`, which the caller may overwrite afterwards.
- */
-export function unpackMetadata(bytes: Uint8Array): Record<string, unknown> {
-  const value = unpackOne(mayAlias(bytes) ? bytes.slice() : bytes);
+/** `value` as metadata: the top level must be a plain object (see unpackMetadata). */
+function metadataObject(value: unknown): Record<string, unknown> {
   // Only the top level is checked: the bytes passed the record CRC, so they are what packMetadata
   // produced from checked plain JSON.
   if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');
   return value;
 }
 
+/**
+ * Decodes metadata occupying all of `bytes`; throws a plain Error when they are not one JSON object.
+ * The result never shares memory with `bytes`, which the caller may overwrite afterwards.
+ */
+export function unpackMetadata(bytes: Uint8Array): Record<string, unknown> {
+  return metadataObject(unpackOne(mayAlias(bytes) ? bytes.slice() : bytes));
+}
+
 // The shared decoder's options, for decoding a window's bytes in place.
 const inPlace = new Unpackr({ useRecords: false });
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
 
-/** True when buf[start, end) may hold a bin/ext value (see mayAlias) or the bytes "__proto__". */
-function needsPrivateDecode(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    if (isBinOrExt(b)) return true;
-    if (b === 0x5f && i + PROTO.length <= end) {
-      let j = 1;
-      while (j < PROTO.length && buf[i + j] === PROTO[j]) j++;
-      if (j === PROTO.length) return true;
-    }
-  }
-  return false;
-}
-
 /**
- * {@link unpackMetadata} of buf[start, end), decoded in place: no per-record views (log replay calls
- * this once per record). Values that would alias `buf` or need the `__proto__` handling of the shared
- * codec take the general path on a private copy; the result is the same either way.
+ * {@link unpackMetadata} of buf[start, end), decoded in place when {@link decodesInPlace} accepts the
+ * bytes (no per-record views: log readers call this once per record). Anything else (bin or ext values,
+ * which would alias `buf`, `__proto__` keys, which need the shared codec's handling, or bytes that are
+ * not one map) takes the general path on a private copy; the result is the same either way.
  */
 export function unpackMetadataAt(buf: Buffer, start: number, end: number): Record<string, unknown> {
-  if (needsPrivateDecode(buf, start, end)) return unpackMetadata(new Uint8Array(buf.subarray(start, end)));
-  const value: unknown = inPlace.unpack(buf, { start, end });
-  if (!isPlainObject(value)) throw new Error('metadata payload is not a plain JSON object');
-  return value;
+  if (decodesInPlace(buf, start, end)) return unpackPlainMapAt(buf, start, end);
+  // The copy is private, so nothing in the result can alias `buf`: no scan for bin or ext values.
+  return metadataObject(unpackOne(new Uint8Array(buf.subarray(start, end))));
 }
 
-/**
- * {@link unpackMetadataAt} of bytes that {@link decodesInPlace} accepted: they hold nothing that needs
- * the general path, so its scan of every byte is skipped (it also sends floats and text that merely
- * contain bin or ext type codes down that path).
- */
+/** Decodes in place bytes that {@link decodesInPlace} accepted (a plain map; cannot fail). */
 export function unpackPlainMapAt(buf: Buffer, start: number, end: number): Record<string, unknown> {
   return inPlace.unpack(buf, { start, end }) as Record<string, unknown>;
 }
