@@ -6,6 +6,7 @@
 import { QuiverError } from '../errors.js';
 import { normAt } from './distance.js';
 import { takeNorms } from '../util/hash-norms.js';
+import { PACKED, takePacked, type PackedMetadata } from './packed-metadata.js';
 import type { Id, Metadata } from './types.js';
 import { checkId, describe } from './validate.js';
 
@@ -17,6 +18,8 @@ export interface CheckedColumns {
   metadata: (Metadata | undefined)[];
   /** Per-entry norms when requested (cosine), else empty. */
   norms: Float64Array;
+  /** Where the PACKED cells of `metadata` are kept (a reader handed them over still encoded). */
+  packed?: PackedMetadata;
 }
 
 function invalid(message: string, details: Record<string, unknown> = {}): never {
@@ -104,10 +107,12 @@ export function checkColumns(c: unknown, dim: number, withNorms: boolean, what: 
 
   const { ids, idMap } = takePreparedIds(rawIds) ?? checkIds(rawIds, what);
 
+  const packed = takePacked(rawMeta);
   const metadata = new Array<Metadata | undefined>(n);
   for (let i = 0; i < n; i++) {
     const m = rawMeta[i];
     if (m === undefined || m === null) metadata[i] = undefined;
+    else if (m === PACKED && packed === undefined) invalid(`${what}.metadata[${i}] is a placeholder for encoded metadata that was not handed over with it`, { index: i });
     else if (typeof m === 'object' && !Array.isArray(m)) metadata[i] = m as Metadata;
     else throw new QuiverError('INVALID_METADATA', `${what}.metadata[${i}] must be an object or absent, got ${describe(m)}`, { index: i });
   }
@@ -139,7 +144,7 @@ export function checkColumns(c: unknown, dim: number, withNorms: boolean, what: 
     const e = Math.floor(bad / dim);
     throw new QuiverError('INVALID_VECTOR', `${what}: vector of entry ${e} (id ${label(ids[e])}) element ${bad - e * dim} is ${vectors[bad]}; stored vectors must be finite`, { index: e });
   }
-  return { ids, idMap, vectors, metadata, norms };
+  return { ids, idMap, vectors, metadata, norms, packed };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Metadata kept in the MessagePack encoding it was logged in, decoded the first time it is read. Log
- * replay adopts metadata this way: decoding ~100,000 small objects and keeping them alive through the
- * young generation was a fifth of a replay, and many entries are never read before the next checkpoint.
+ * Metadata kept in the MessagePack encoding it was logged or saved in, decoded the first time it is
+ * read. Log replay adopts metadata this way: decoding ~100,000 small objects and keeping them alive
+ * through the young generation was a fifth of a replay, and many entries are never read before the next
+ * checkpoint. Loads of a .qvdb file into the engine do the same (see readQvdb's keepMetadataEncoded).
  */
 import { unpackPlainMapAt } from '../util/msgpack.js';
 import type { Metadata } from './types.js';
@@ -14,6 +15,29 @@ const CHUNK_BYTES = 1 << 20;
 /** Encodings larger than this are not kept (the caller decodes them at once). */
 export const MAX_KEPT_BYTES = CHUNK_BYTES >>> 4;
 const FREED = Buffer.alloc(0);
+
+/**
+ * Stands in the metadata cell of an entry whose metadata is still encoded in a {@link PackedMetadata}
+ * (the engine reads such cells through `SlotStore.metaAt`; nothing else ever sees one).
+ */
+export const PACKED: Metadata = Object.freeze({});
+
+const handedOver = new WeakMap<readonly unknown[], PackedMetadata>();
+
+/**
+ * Records that the PACKED cells of `metadata` (a reader's fresh result, entry i at slot i) are kept
+ * in `packed`; `VectorDB.replaceAll` takes both (see {@link takePacked}).
+ */
+export function rememberPacked(metadata: readonly unknown[], packed: PackedMetadata): void {
+  handedOver.set(metadata, packed);
+}
+
+/** The PackedMetadata remembered for exactly this array (once: the record is dropped), or undefined. */
+export function takePacked(metadata: readonly unknown[]): PackedMetadata | undefined {
+  const p = handedOver.get(metadata);
+  if (p) handedOver.delete(metadata);
+  return p;
+}
 
 /**
  * Encoded metadata of some slots: the bytes in arena chunks, each slot's place in them. A chunk is

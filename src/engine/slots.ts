@@ -8,7 +8,7 @@ import { normAt } from './distance.js';
 import type { ImageRegistry } from './image.js';
 import { OFFLOAD_MIN_BYTES, startPrefault, type Prefault } from '../util/hash-worker.js';
 import { estimateJsonBytes } from './metadata.js';
-import { PackedMetadata } from './packed-metadata.js';
+import { PACKED, PackedMetadata } from './packed-metadata.js';
 import { unpackPlainMapAt } from '../util/msgpack.js';
 import type { Id, Metadata, MetadataBytes, Metric } from './types.js';
 import { UpsertLog } from './upsert-log.js';
@@ -22,8 +22,6 @@ const ENTRY_OVERHEAD = 64;
  */
 export const APPEND_PREFAULT_BYTES = 32 << 20;
 
-/** Stands in the metadata cell of a slot whose metadata is still encoded (see {@link SlotStore.metaAt}). */
-const PACKED: Metadata = Object.freeze({});
 
 function idBytes(id: Id): number {
   return typeof id === 'string' ? 16 + 2 * id.length : 8;
@@ -296,10 +294,11 @@ export class SlotStore {
 
   /**
    * Adopts validated columns as the whole content: `vectors` becomes the slab without copying (it may
-   * be longer than `ids.length` entries: the rest is spare capacity).
+   * be longer than `ids.length` entries: the rest is spare capacity). Cells of `metadata` that are
+   * PACKED are kept encoded in `packed` (slot i = entry i).
    * `idMap` must be the inverse of `ids` (the caller builds it while checking for duplicates).
    */
-  adopt(ids: Id[], idMap: Map<Id, number>, vectors: Float32Array, metadata: (Metadata | undefined)[], norms: Float64Array, seq: number): void {
+  adopt(ids: Id[], idMap: Map<Id, number>, vectors: Float32Array, metadata: (Metadata | undefined)[], norms: Float64Array, seq: number, packed?: PackedMetadata): void {
     const n = ids.length;
     // `vectors` may hold room for more entries than given (zeroed, unused): adopt it as capacity.
     const capacity = Math.floor(vectors.length / this.dim);
@@ -317,7 +316,8 @@ export class SlotStore {
     this.metaSize = new Float64Array(capacity);
     this.ids = ids;
     this.meta = metadata;
-    this.packed = undefined;
+    packed?.grow(capacity);
+    this.packed = packed;
     this.idMap = idMap;
     this.free = [];
     this.highWater = n;

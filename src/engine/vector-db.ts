@@ -418,7 +418,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const c = checkColumns(columns, this.dim, this.store.cosine, 'columns');
     const slab = adoptableSlab(c.vectors, c.ids.length, this.dim, options.capacity);
     const seq = ++this.seqNo;
-    this.store.adopt(c.ids, c.idMap, slab, c.metadata, c.norms, seq);
+    this.store.adopt(c.ids, c.idMap, slab, c.metadata, c.norms, seq, c.packed);
     this.log.reset(seq);
     this.mutationListener?.({ type: 'replace' });
   }

@@ -41,6 +41,8 @@ export interface ReadSpec {
   verifyChecksum?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Binary files: keep metadata encoded for `replaceAll` (see ReadQvdbOptions.keepMetadataEncoded). */
+  keepMetadataEncoded?: boolean;
 }
 
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
@@ -73,7 +75,7 @@ export async function readState(fs: FileSystem, path: string, spec: ReadSpec): P
     return { kind: 'full', columns: r.columns, checksum: r.checksum, user: r.user, format: 'sqlite' };
   }
   if (format === 'binary') {
-    const r = await readQvdb(fs, path, { verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
+    const r = await readQvdb(fs, path, { verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal, keepMetadataEncoded: spec.keepMetadataEncoded });
     const user = asRecord(r.manifest.user);
     return r.kind === 'full'
       ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'binary' }

@@ -482,7 +482,8 @@ export class DatabasePersistence extends EventEmitter {
     }
     const reporter = new ProgressReporter('load', 100, options.onProgress);
     const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal };
-    const base = await readState(this.fs, path, { ...spec, onProgress: reporter.child(0, 80) });
+    // The base goes straight into replaceAll: its metadata may stay encoded until read.
+    const base = await readState(this.fs, path, { ...spec, keepMetadataEncoded: true, onProgress: reporter.child(0, 80) });
     if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });
     this.checkShape(path, base.columns);
     let n = 0;

@@ -75,7 +75,8 @@ async function loadCheckpoint(o: ResolvedOptions, file: CheckpointFile, expect: 
   };
   let r;
   try {
-    r = await readQvdb(o.fs, file.path, { spareEntries });
+    // The columns go straight into replaceAll: metadata may stay encoded until read.
+    r = await readQvdb(o.fs, file.path, { spareEntries, keepMetadataEncoded: true });
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') fail(`the checkpoint named by ${CURRENT_FILE} is missing`);
     if (err instanceof QuiverError && err.code === 'UNSUPPORTED_FORMAT') fail(`it is not a .qvdb file (${err.message})`);

@@ -165,7 +165,7 @@ export const EXTENT_SHORT = -1;
 export const EXTENT_INVALID = -2;
 /** {@link valueExtent}: containers nest deeper than the limit. */
 export const EXTENT_TOO_DEEP = -3;
-/** {@link valueExtent} with `plain`: a bin or ext value, or a map key that is a container or `"__proto__"`. */
+/** {@link valueExtent} with `plain`: a bin or ext value, a non-finite float, or a map key that is a container or `"__proto__"`. */
 export const EXTENT_NOT_PLAIN = -4;
 
 /** Fixed sizes (type byte included) of the scalar types 0xc0..0xdf; 0 = length-prefixed, container or invalid. */
@@ -213,7 +213,8 @@ const outerIsMap: boolean[] = [];
  * The position just after the (possibly nested) MessagePack value at `pos`, reading no further than
  * `end`; or EXTENT_SHORT, EXTENT_INVALID (byte 0xc1), or EXTENT_TOO_DEEP when containers nest more than
  * `maxDepth` levels. With `plain`, also EXTENT_NOT_PLAIN for what the plain decoder would not turn into
- * plain JSON in place: bin and ext values, and map keys that are containers or `"__proto__"`. Values are
+ * plain JSON in place: bin and ext values, NaN and infinite floats, and map keys that are containers or
+ * `"__proto__"`. Values are
  * walked, not decoded. Iterative: nesting costs no call stack, and without a depth limit or `plain`, no
  * memory either (a count of the items still to walk is all it keeps).
  */
@@ -236,6 +237,9 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
       // A map's items alternate key, value: a key is read while an even number of them is left.
       if (inMap && (pending & 1) === 0 && (isContainer(c) || isProtoKey(buf, pos, end))) return EXTENT_NOT_PLAIN;
       if (isBinOrExt(c)) return EXTENT_NOT_PLAIN;
+      // NaN and the infinities are not JSON: float32 and float64 with an all-ones exponent.
+      if (c === 0xca && pos + 2 < end && (buf[pos + 1] & 0x7f) === 0x7f && (buf[pos + 2] & 0x80) === 0x80) return EXTENT_NOT_PLAIN;
+      if (c === 0xcb && pos + 2 < end && (buf[pos + 1] & 0x7f) === 0x7f && (buf[pos + 2] & 0xf0) === 0xf0) return EXTENT_NOT_PLAIN;
     }
     pending--;
     let items = 0;
@@ -280,9 +284,9 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
 
 /**
  * True when buf[start, end) is exactly one MessagePack map, at most 1,000 levels deep, holding only
- * what {@link unpackMetadataAt} decodes to plain JSON (no bin or ext values; map keys are strings,
- * numbers, booleans or nil, never `"__proto__"`): its decoding cannot fail and gives a plain object, so
- * it may be deferred until the metadata is read.
+ * what {@link unpackMetadataAt} decodes to plain JSON (no bin or ext values, only finite numbers; map
+ * keys are strings, numbers, booleans or nil, never `"__proto__"`): its decoding cannot fail and gives
+ * a plain object, so it may be deferred until the metadata is read.
  */
 export function decodesInPlace(buf: Uint8Array, start: number, end: number): boolean {
   if (start >= end) return false;

@@ -6,6 +6,7 @@
 import { FRAME_LENGTH_SIZE, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES } from './constants.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pack, unpackOne } from './msgpack.js';
+import { u16, u32, valueExtent } from '../../util/msgpack.js';
 
 /**
  * The frames of a column, one at a time, packing whole batches of items as one array (several times
@@ -114,8 +115,46 @@ export type ItemsSink = (items: unknown[], index: number) => void;
 export type StreamFail = (problem: string, rawOffset: number, cause?: unknown) => never;
 
 /**
+ * Takes a whole frame's body without decoding it (its bytes are valid only during the call), or
+ * returns undefined to have it decoded and handed to the ItemsSink instead; else the number of items
+ * it held, which it must have checked against FRAME_MAX_ITEMS.
+ */
+export type RawFrameSink = (frame: Uint8Array, index: number) => number | undefined;
+
+/**
+ * The items of a frame body that is one MessagePack array of 1..FRAME_MAX_ITEMS items, each plain in the
+ * sense of {@link valueExtent}'s `plain` (decodable in place to JSON), at most 1,000 levels deep: writes
+ * each item's end offset to `ends` and returns `{ start, count }` (item 0 starts at `start`, item i > 0
+ * where item i-1 ends); undefined for anything else (the caller decodes those frames).
+ */
+export function plainItemExtents(frame: Uint8Array, ends: number[]): { start: number; count: number } | undefined {
+  const c = frame[0];
+  let count: number;
+  let pos: number;
+  if (c >= 0x90 && c <= 0x9f) {
+    count = c & 15;
+    pos = 1;
+  } else if (c === 0xdc && frame.length >= 3) {
+    count = u16(frame, 1);
+    pos = 3;
+  } else if (c === 0xdd && frame.length >= 5) {
+    count = u32(frame, 1);
+    pos = 5;
+  } else return undefined;
+  if (count === 0 || count > FRAME_MAX_ITEMS) return undefined;
+  const start = pos;
+  for (let i = 0; i < count; i++) {
+    pos = valueExtent(frame, pos, frame.length, 1000, true);
+    if (pos < 0) return undefined;
+    ends[i] = pos;
+  }
+  return pos === frame.length ? { start, count } : undefined;
+}
+
+/**
  * Incremental frame parser: push decoded section bytes in any chunking, then `end()`. Memory held is
  * at most one frame of bytes actually received; no length read from the data sizes an allocation.
+ * A `raw` sink may take frames undecoded.
  */
 export class FrameDecoder {
   private pending: Uint8Array[] = [];
@@ -124,7 +163,7 @@ export class FrameDecoder {
   private offset = 0;
   private items = 0;
 
-  constructor(private readonly rawLength: number, private readonly sink: ItemsSink, private readonly fail: StreamFail) {}
+  constructor(private readonly rawLength: number, private readonly sink: ItemsSink, private readonly fail: StreamFail, private readonly raw?: RawFrameSink) {}
 
   /** Items decoded so far. */
   get itemCount(): number {
@@ -162,6 +201,11 @@ export class FrameDecoder {
   }
 
   private decodeFrame(frame: Uint8Array): void {
+    const taken = this.raw?.(frame, this.items);
+    if (taken !== undefined) {
+      this.items += taken;
+      return;
+    }
     let v: unknown;
     try {
       v = unpackOne(frame);

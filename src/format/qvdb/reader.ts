@@ -5,11 +5,13 @@
 import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Columns, DeltaColumns, Id, Metadata } from '../../engine/types.js';
 import { prepareIds } from '../../engine/load.js';
+import { PACKED, PackedMetadata, rememberPacked } from '../../engine/packed-metadata.js';
+import { unpackPlainMapAt } from '../../util/msgpack.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { Codec, MAX_MANIFEST_BYTES, SectionType } from './constants.js';
 import type { Compression } from './codec.js';
-import { FrameDecoder } from './frames.js';
+import { FrameDecoder, plainItemExtents, type RawFrameSink } from './frames.js';
 import { sectionName, type DirectoryEntry } from './layout.js';
 import { decodeManifest, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
@@ -31,6 +33,13 @@ export interface ReadQvdbOptions {
    * after the loaded ones (see `vectorCapacity`), so a caller about to append does not copy the slab.
    */
   spareEntries?: number;
+  /**
+   * Full files: keep each entry's metadata map encoded, decoded when first read, for a caller that hands
+   * the columns straight to `VectorDB.replaceAll` (which takes them over; no one else may read
+   * `columns.metadata` then). Decoding ~100,000 small objects at load, and collecting them, was a third
+   * of a checkpoint load's main-thread time. What is rejected, and how, does not change.
+   */
+  keepMetadataEncoded?: boolean;
 }
 
 /** What {@link readQvdb} returns: the decoded contents plus the manifest and file checksum. */
@@ -91,14 +100,16 @@ function recordFail(q: OpenedQvdb, e: DirectoryEntry) {
   };
 }
 
-/** Streams a record section, validating each item with `take`, and checks it holds exactly `expected` items. */
-async function readRecords<T>(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl, take: (item: unknown, i: number) => T): Promise<T[]> {
-  const out: T[] = [];
+/**
+ * Streams a record section, validating each item with `take`, and checks it holds exactly `expected`
+ * items. A `raw` sink may take frames undecoded (appending their items to `out` itself).
+ */
+async function readRecords<T>(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl, take: (item: unknown, i: number) => T, raw?: RawFrameSink, out: T[] = []): Promise<T[]> {
   const fail = recordFail(q, e);
   const dec = new FrameDecoder(e.rawLength, (items, index) => {
     if (index + items.length > expected) fail(`it holds more than the manifest's ${expected} items`);
     for (let i = 0; i < items.length; i++) out.push(take(items[i], index + i));
-  }, fail);
+  }, fail, raw);
   await streamSection(q, e, ctl, (chunk) => dec.push(chunk));
   dec.end();
   if (dec.itemCount !== expected) fail(`it holds ${dec.itemCount} items, the manifest says ${expected}`, e.rawLength);
@@ -129,6 +140,48 @@ function metadataTaker(q: OpenedQvdb, e: DirectoryEntry) {
     if (problem) fail(problem);
     return v as Metadata;
   };
+}
+
+/** True for the MessagePack type codes of a map (fixmap, map16, map32). */
+function isMapCode(c: number): boolean {
+  return (c & 0xf0) === 0x80 || c === 0xde || c === 0xdf;
+}
+
+/**
+ * The metadata section with each entry's map kept encoded (cells PACKED, handed over with the array:
+ * see rememberPacked). A frame is kept only when every item is nil or a plain map (see
+ * plainItemExtents); any other frame is decoded and checked by `metadataTaker` as without the option,
+ * so what is rejected, and the error, stay the same.
+ */
+async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl): Promise<(Metadata | undefined)[]> {
+  const packed = new PackedMetadata(expected);
+  const out: (Metadata | undefined)[] = [];
+  const fail = recordFail(q, e);
+  const ends: number[] = [];
+  const raw: RawFrameSink = (frame, index) => {
+    const items = plainItemExtents(frame, ends);
+    if (items === undefined) return undefined;
+    let from = items.start;
+    for (let i = 0; i < items.count; i++) {
+      const c = frame[from];
+      if (c !== 0xc0 && !isMapCode(c)) return undefined;
+      from = ends[i];
+    }
+    if (index + items.count > expected) fail(`it holds more than the manifest's ${expected} items`);
+    const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    from = items.start;
+    for (let i = 0; i < items.count; i++) {
+      const to = ends[i];
+      // Encodings too large for the arena are decoded now (in place: the walk found them plain).
+      if (buf[from] === 0xc0) out.push(undefined);
+      else out.push(packed.put(index + i, buf, from, to) ? PACKED : unpackPlainMapAt(buf, from, to));
+      from = to;
+    }
+    return items.count;
+  };
+  await readRecords(q, e, expected, ctl, metadataTaker(q, e), raw, out);
+  rememberPacked(out, packed);
+  return out;
 }
 
 /**
@@ -188,7 +241,7 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
       return [
         readIdsAndPrepare(q, ids, manifest.count, c),
         readVectorSection(q, vec, floats, c, spare * manifest.dimension, manifest.metric === 'cosine' && !del ? manifest.dimension : 0),
-        readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
+        opts.keepMetadataEncoded && !del ? readMetadataKept(q, meta, manifest.count, c) : readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
         del ? readRecords(q, del, manifest.deletedCount ?? 0, c, idTaker(q, del)) : Promise.resolve([]),
       ] as const;
     });
