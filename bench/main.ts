@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store,interchange] [--markdown file]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
- * keeps every suite working; `--json` writes machine-readable results (to stdout or a file).
+ * keeps every suite working; `--json` writes machine-readable results (to stdout or a file). Rows of
+ * suite `machine`, at the start and the end, probe the machine's state (see machine.ts).
  */
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { benchPersistence, type BenchSettings } from './persistence.js';
 import { benchSnapshots } from './snapshot.js';
 import { benchStore } from './store.js';
 import { benchInterchange } from './interchange.js';
+import { probeMachine } from './machine.js';
 
 const args = process.argv.slice(2);
 const onlyIdx = args.indexOf('--only');
@@ -29,11 +31,14 @@ mkdirSync(dir, { recursive: true });
 settleIn(dir);
 const settings: BenchSettings = { n, dim: 384, rounds: quick ? 1 : 3, pairedRounds: quick ? 1 : 5, queries: quick ? 20 : 200, dir };
 const report = new Report({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, quick, n, dim: settings.dim });
+const slabBytes = n * settings.dim * 4;
 try {
+  probeMachine(report, 'start', slabBytes);
   if (run('persistence')) await benchPersistence(report, settings);
   if (run('snapshot')) await benchSnapshots(report, settings);
   if (run('store')) await benchStore(report, settings);
   if (run('interchange')) await benchInterchange(report, settings);
+  probeMachine(report, 'end', slabBytes);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
