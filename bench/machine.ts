@@ -4,8 +4,7 @@
  * memory each drift several-fold within minutes, and independently of each other. A ratio to a raw
  * read (whose cost is mostly first touches of a fresh buffer and a copy) moves with both.
  */
-import type { Report } from './report.js';
-import { median } from './report.js';
+import { median, type Report } from './report.js';
 
 const SUITE = 'machine';
 

@@ -22,7 +22,6 @@ const ENTRY_OVERHEAD = 64;
  */
 export const APPEND_PREFAULT_BYTES = 32 << 20;
 
-
 function idBytes(id: Id): number {
   return typeof id === 'string' ? 16 + 2 * id.length : 8;
 }
