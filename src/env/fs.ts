@@ -34,6 +34,19 @@ export interface OpenOptions {
   dsync?: boolean;
 }
 
+/** The open modes that can write, the only ones `dsync` applies to. */
+const WRITABLE: ReadonlySet<unknown> = new Set(['w', 'wx', 'a', 'r+']);
+
+/**
+ * Whether `options` ask for a dsync handle; a TypeError when they do for a mode that cannot write (the
+ * one check every FileSystem implementation makes of its open options).
+ */
+export function wantsDsync(mode: OpenMode, options: OpenOptions | undefined): boolean {
+  const dsync = options?.dsync === true;
+  if (dsync && !WRITABLE.has(mode)) throw new TypeError(`dsync needs a writable open mode (w, wx, a or r+), got ${String(mode)}`);
+  return dsync;
+}
+
 /** What `stat` reports. */
 export interface FileStat {
   size: number;

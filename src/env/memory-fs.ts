@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { fsError } from './fs-errors.js';
-import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
+import { wantsDsync, type FileHandle, type FileStat, type FileSystem, type OpenMode, type OpenOptions } from './fs.js';
 import { survivingTree, type CrashOptions, type CrashReport } from './memory-crash.js';
 import { MemoryFileHandle, type HandleHost } from './memory-handle.js';
 import { applyDirOp, DirNode, FileNode, type DirOp, type EntryChange, type FsNode } from './memory-nodes.js';
@@ -43,8 +43,7 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
 
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     if (!MODES.has(mode)) throw new TypeError(`unknown open mode ${String(mode)}; use r, w, wx, a or r+`);
-    const dsync = options?.dsync === true;
-    if (dsync && mode === 'r') throw new TypeError('dsync needs a writable open mode (w, wx, a or r+), got r');
+    const dsync = wantsDsync(mode, options);
     const at = this.locate(path, 'open');
     let node = at.node;
     if (node && mode === 'wx') throw fsError('EEXIST', 'open', path);

@@ -4,7 +4,7 @@
 import { open as fsOpen, readFile, rename, unlink, link, mkdir, readdir, stat, rm } from 'node:fs/promises';
 import type { FileHandle as NodeHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs.js';
+import { wantsDsync, type FileHandle, type FileStat, type FileSystem, type OpenMode, type OpenOptions } from './fs.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DSYNC } = constants;
 
@@ -73,8 +73,7 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
-    const dsync = options?.dsync === true;
-    if (dsync && (mode === 'r' || !Object.hasOwn(FLAGS, mode))) throw new TypeError(`dsync needs a writable open mode (w, wx, a or r+), got ${String(mode)}`);
+    const dsync = wantsDsync(mode, options);
     const native = dsync && this.nativeDsync;
     const h = await fsOpen(path, native ? FLAGS[mode] | O_DSYNC : mode);
     return new NodeFileHandle(h, mode === 'a', dsync && !native);

@@ -11,7 +11,7 @@ import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { Codec, MAX_MANIFEST_BYTES, SectionType } from './constants.js';
 import type { Compression } from './codec.js';
-import { FrameDecoder, plainItemExtents, type RawFrameSink } from './frames.js';
+import { FrameDecoder, plainMapItemExtents } from './frames.js';
 import { sectionName, type DirectoryEntry } from './layout.js';
 import { decodeManifest, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
@@ -102,14 +102,15 @@ function recordFail(q: OpenedQvdb, e: DirectoryEntry) {
 
 /**
  * Streams a record section, validating each item with `take`, and checks it holds exactly `expected`
- * items. A `raw` sink may take frames undecoded (appending their items to `out` itself).
+ * items. A `raw` sink may take frames undecoded (appending their items to `out` itself), given the
+ * number of items it may still take.
  */
-async function readRecords<T>(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl, take: (item: unknown, i: number) => T, raw?: RawFrameSink, out: T[] = []): Promise<T[]> {
+async function readRecords<T>(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl, take: (item: unknown, i: number) => T, raw?: (frame: Uint8Array, index: number, room: number) => number | undefined, out: T[] = []): Promise<T[]> {
   const fail = recordFail(q, e);
   const dec = new FrameDecoder(e.rawLength, (items, index) => {
     if (index + items.length > expected) fail(`it holds more than the manifest's ${expected} items`);
     for (let i = 0; i < items.length; i++) out.push(take(items[i], index + i));
-  }, fail, raw);
+  }, fail, raw && ((frame, index) => raw(frame, index, expected - index)));
   await streamSection(q, e, ctl, (chunk) => dec.push(chunk));
   dec.end();
   if (dec.itemCount !== expected) fail(`it holds ${dec.itemCount} items, the manifest says ${expected}`, e.rawLength);
@@ -142,34 +143,22 @@ function metadataTaker(q: OpenedQvdb, e: DirectoryEntry) {
   };
 }
 
-/** True for the MessagePack type codes of a map (fixmap, map16, map32). */
-function isMapCode(c: number): boolean {
-  return (c & 0xf0) === 0x80 || c === 0xde || c === 0xdf;
-}
-
 /**
  * The metadata section with each entry's map kept encoded (cells PACKED, handed over with the array:
  * see rememberPacked). A frame is kept only when every item is nil or a plain map (see
- * plainItemExtents); any other frame is decoded and checked by `metadataTaker` as without the option,
- * so what is rejected, and the error, stay the same.
+ * plainMapItemExtents); any other frame, and one with more items than the manifest leaves room for, is
+ * decoded and checked by `metadataTaker` as without the option, so what is rejected, and the error,
+ * stay the same.
  */
 async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl): Promise<(Metadata | undefined)[]> {
   const packed = new PackedMetadata(expected);
   const out: (Metadata | undefined)[] = [];
-  const fail = recordFail(q, e);
   const ends: number[] = [];
-  const raw: RawFrameSink = (frame, index) => {
-    const items = plainItemExtents(frame, ends);
-    if (items === undefined) return undefined;
-    let from = items.start;
-    for (let i = 0; i < items.count; i++) {
-      const c = frame[from];
-      if (c !== 0xc0 && !isMapCode(c)) return undefined;
-      from = ends[i];
-    }
-    if (index + items.count > expected) fail(`it holds more than the manifest's ${expected} items`);
+  const raw = (frame: Uint8Array, index: number, room: number): number | undefined => {
+    const items = plainMapItemExtents(frame, ends);
+    if (items === undefined || items.count > room) return undefined;
     const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    from = items.start;
+    let from = items.start;
     for (let i = 0; i < items.count; i++) {
       const to = ends[i];
       // Encodings too large for the arena are decoded now (in place: the walk found them plain).

@@ -7,7 +7,7 @@ import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { readQvdb, writeQvdb } from '../../../src/format/qvdb/index.js';
 import { SectionType } from '../../../src/format/qvdb/constants.js';
-import { encodeFrame, plainItemExtents } from '../../../src/format/qvdb/frames.js';
+import { encodeFrame, plainMapItemExtents } from '../../../src/format/qvdb/frames.js';
 import { pack } from '../../../src/util/msgpack.js';
 import { PACKED } from '../../../src/engine/packed-metadata.js';
 import { VectorDB } from '../../../src/engine/vector-db.js';
@@ -142,11 +142,11 @@ test('metadata the eager path rejects is rejected the same way when kept encoded
   }
 });
 
-test('plainItemExtents splits plain frames and refuses everything else', () => {
+test('plainMapItemExtents splits plain frames and refuses everything else', () => {
   const ends: number[] = [];
   const items = [{ a: 1 }, null, { b: 'two', c: [1, 2] }];
   const body = pack(items);
-  const r = plainItemExtents(body, ends);
+  const r = plainMapItemExtents(body, ends);
   assert.deepEqual(r, { start: 1, count: 3 });
   assert.equal(ends[2], body.length);
   // Items start where they should: a map (msgpackr writes map16), nil, a map.
@@ -154,9 +154,9 @@ test('plainItemExtents splits plain frames and refuses everything else', () => {
   // array16 and array32 headers.
   const many = pack(Array.from({ length: 20 }, (_, i) => ({ i })));
   assert.equal(many[0], 0xdc);
-  assert.deepEqual(plainItemExtents(many, ends), { start: 3, count: 20 });
+  assert.deepEqual(plainMapItemExtents(many, ends), { start: 3, count: 20 });
   const as32 = Uint8Array.of(0xdd, 0, 0, 0, 2, 0xc0, 0x80);
-  assert.deepEqual(plainItemExtents(as32, ends), { start: 5, count: 2 });
+  assert.deepEqual(plainMapItemExtents(as32, ends), { start: 5, count: 2 });
   const refused: [string, Uint8Array][] = [
     ['empty array', Uint8Array.of(0x90)],
     ['not an array', pack({ a: 1 })],
@@ -167,10 +167,12 @@ test('plainItemExtents splits plain frames and refuses everything else', () => {
     ['a float64 -Infinity', Uint8Array.of(0x91, 0x81, 0xa1, 0x61, 0xcb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0)],
     ['a float32 Infinity', Uint8Array.of(0x91, 0x81, 0xa1, 0x61, 0xca, 0x7f, 0x80, 0, 0)],
     ['a "__proto__" key', pack([JSON.parse('{"__proto__": 1}')])],
+    ['an item that is neither nil nor a map', pack([{ a: 1 }, 7])],
+    ['an array item', pack([[1, 2]])],
   ];
-  for (const [what, bytes] of refused) assert.equal(plainItemExtents(bytes, ends), undefined, what);
+  for (const [what, bytes] of refused) assert.equal(plainMapItemExtents(bytes, ends), undefined, what);
   // Finite floats with many exponent bits set are fine.
-  assert.deepEqual(plainItemExtents(Uint8Array.of(0x91, 0x81, 0xa1, 0x61, 0xcb, 0x7f, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), ends), { start: 1, count: 1 });
+  assert.deepEqual(plainMapItemExtents(Uint8Array.of(0x91, 0x81, 0xa1, 0x61, 0xcb, 0x7f, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), ends), { start: 1, count: 1 });
 });
 
 test('replaceAll refuses placeholders for encoded metadata that was not handed over with the columns', () => {
