@@ -8,11 +8,13 @@ import { parentPort } from 'node:worker_threads';
 import { claimNorms } from './hash-norms.js';
 import { vectorLanes } from './hash-content.js';
 import { prefaultPages } from './prefault-pages.js';
+import { verifyRecordCrcs, type RecordFraming } from './framed-crc.js';
 
 /**
  * Messages to the thread: hash bytes next ('u'), compute the unclaimed blocks of norms of
  * landed entries of shared vectors into shared `out` ('n', see claimNorms), compute content-hash vector lanes ('c'),
- * fault in the pages of shared memory ahead of the main thread ('f', see prefaultPages), answer once
+ * fault in the pages of shared memory ahead of the main thread ('f', see prefaultPages), check the CRCs of
+ * records in a shared read window ahead of their reader ('r', see verifyRecordCrcs), answer once
  * everything sent before is done ('k'), finish ('d'), drop ('x').
  */
 export type HashRequest =
@@ -20,6 +22,7 @@ export type HashRequest =
   | { t: 'n'; job: number; vectors: Float32Array; dim: number; count: number; landed: number; out: Float64Array; claim: Int32Array; cancel: Int32Array }
   | { t: 'c'; job: number; vectors: Float32Array; dim: number; count: number; out: Int32Array; outAt: number; cancel: Int32Array }
   | { t: 'f'; memory: Int32Array; control: Int32Array }
+  | { t: 'r'; bytes: Uint8Array; from: number; end: number; framing: RecordFraming; progress: Int32Array; word: number }
   | { t: 'k'; job: number; id: number }
   | { t: 'd'; job: number }
   | { t: 'x'; job: number };
@@ -44,6 +47,8 @@ if (parentPort) {
       if (Atomics.load(m.cancel, 0) === 0) vectorLanes(m.vectors, m.dim, m.count, m.out, m.outAt);
     } else if (m.t === 'f') {
       prefaultPages(m.memory, m.control);
+    } else if (m.t === 'r') {
+      verifyRecordCrcs(m.bytes, m.from, m.end, m.framing, m.progress, m.word);
     } else if (m.t === 'k') {
       port.postMessage({ t: 'k', job: m.job, id: m.id } satisfies HashReply);
     } else if (m.t === 'd') {

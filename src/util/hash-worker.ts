@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-thread.js';
 import { PREFAULT_FRONT, PREFAULT_STOP } from './prefault-pages.js';
+import type { RecordFraming } from './framed-crc.js';
 
 /**
  * Work on at least this many bytes goes to the helper thread (hashing, norms, content lanes, prefault),
@@ -395,13 +396,29 @@ export function startPrefault(region: Int32Array): Prefault | undefined {
   };
 }
 
+/**
+ * Has the helper thread check the CRCs of the records in `bytes[from, end)` (a view of a
+ * SharedArrayBuffer) and count the good ones into `progress[word]` (see verifyRecordCrcs), after
+ * whatever it was given before. Only when the thread is already running and ready: this is a speed-up
+ * for long reads, which start it early, and a reader that finds nothing counted checks every CRC
+ * itself. Returns whether the request was sent.
+ */
+export function checkRecordCrcsAhead(bytes: Uint8Array, from: number, end: number, framing: RecordFraming, progress: Int32Array, word: number): boolean {
+  if (!(bytes.buffer instanceof SharedArrayBuffer) || !(progress.buffer instanceof SharedArrayBuffer)) return false;
+  const t = shared;
+  if (!t?.alive || !t.ready) return false;
+  t.post({ t: 'r', bytes, from, end, framing, progress, word });
+  t.touch();
+  return true;
+}
+
 /** For tests: stops the helper thread now, as if it died (a later job starts a new one). */
 export function stopHashThreadForTests(): void {
   shared?.shutdown();
   disabled = false;
 }
 
-/** For tests: true while a helper thread is running or starting. */
+/** True while a helper thread is running or starting (readers that can use it then prepare for it). */
 export function hashThreadRunning(): boolean {
   return shared?.alive === true;
 }

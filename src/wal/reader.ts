@@ -11,6 +11,8 @@ import { damageError, scanSegment, type RecordVisitor, type SegmentScan } from '
 import { listSegments, type SegmentFile } from './segment.js';
 import type { DecodedOp, DecodedRecord, WalEntry } from './types.js';
 import { ReadWindow } from './window.js';
+import { CrcAhead } from './crc-ahead.js';
+import { hashThreadRunning } from '../util/hash-worker.js';
 
 /** Options of {@link readWal}. */
 export interface ReadWalOptions {
@@ -187,7 +189,8 @@ export class WalReader implements AsyncIterable<WalEntry> {
     this.started = true;
     const { fs, dir } = this;
     const { fromSeq, repair = false, chunkBytes } = this.options;
-    const window = new ReadWindow(chunkBytes);
+    // A long read starts the helper thread early (recovery does): it then checks CRCs ahead of the scan.
+    const window = new ReadWindow(chunkBytes, hashThreadRunning() ? new CrcAhead() : undefined);
     const segs = await listSegments(fs, dir);
     const summary: WalReadSummary = { segments: segs.length, records: 0, lastSeq: 0 };
     let i = 0;

@@ -108,12 +108,12 @@ export function crcMatches(buf: Buffer, at: number, length: number): boolean {
 // A byte view of the ArrayBuffer vectors were last decoded into: vectors come from a few large
 // buffers, so one view serves many of them instead of one new view per vector.
 let viewed: ArrayBufferLike | undefined;
-let viewedBytes: Uint8Array = new Uint8Array(0);
+let viewedBytes: Buffer = Buffer.alloc(0);
 
-function bytesOf(b: ArrayBufferLike): Uint8Array {
+function bytesOf(b: ArrayBufferLike): Buffer {
   if (b !== viewed) {
     viewed = b;
-    viewedBytes = new Uint8Array(b);
+    viewedBytes = Buffer.from(b);
   }
   return viewedBytes;
 }
@@ -133,6 +133,13 @@ class PayloadCursor {
    * place): the decoder moves it into the op.
    */
   encoded: MetadataBytes | undefined;
+  /**
+   * The bytes are shared memory (a read window the helper thread checks CRCs in). V8 copies out of
+   * shared memory byte by byte unless source and target share their alignment, which a vector at an
+   * arbitrary record offset rarely does; Buffer#fill copies with one memcpy whatever the alignment
+   * (given a plain Uint8Array view, cheaper to make than a Buffer one).
+   */
+  private readonly shared: boolean;
   constructor(
     private readonly buf: Buffer,
     start: number,
@@ -141,6 +148,7 @@ class PayloadCursor {
     private readonly keepEncoded: boolean,
   ) {
     this.pos = start;
+    this.shared = buf.buffer instanceof SharedArrayBuffer;
   }
 
   /** Throws unless `n` bytes remain; `index` is appended to `what` (the label is built only on failure). */
@@ -211,8 +219,9 @@ class PayloadCursor {
     const p = this.pos;
     this.pos = p + n;
     const out = this.alloc(dim);
-    if (LITTLE_ENDIAN_HOST) this.buf.copy(bytesOf(out.buffer), out.byteOffset, p, p + n);
-    else for (let i = 0; i < dim; i++) out[i] = this.buf.readFloatLE(p + 4 * i);
+    if (!LITTLE_ENDIAN_HOST) for (let i = 0; i < dim; i++) out[i] = this.buf.readFloatLE(p + 4 * i);
+    else if (this.shared) bytesOf(out.buffer).fill(new Uint8Array(this.buf.buffer, this.buf.byteOffset + p, n), out.byteOffset, out.byteOffset + n);
+    else this.buf.copy(bytesOf(out.buffer), out.byteOffset, p, p + n);
     return out;
   }
 }

@@ -110,7 +110,15 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
     if (size < SEGMENT_HEADER_SIZE) return await damaged(0, 0, `the segment header is incomplete (${size} of ${SEGMENT_HEADER_SIZE} bytes)`, true);
     const win = opts.window;
     win.attach(h, size, path);
-    const hAt = await win.ensure(0, SEGMENT_HEADER_SIZE);
+    // Record k of the window (from its first record) may have had its CRC checked ahead (see crc-ahead.ts).
+    let k = 0;
+    const slide = async (pos: number, n: number, firstRecord: number): Promise<number> => {
+      const at = await win.ensure(pos, n);
+      win.crc?.begin(win.buf, at + firstRecord);
+      k = 0;
+      return at;
+    };
+    const hAt = await slide(0, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE);
     const headerBad = segmentHeaderProblem(win.buf.subarray(hAt, hAt + SEGMENT_HEADER_SIZE), segment);
     if (headerBad) return await damaged(0, 0, headerBad.problem, false, headerBad.checksum);
     if (opts.expectFirstSeq !== undefined && segment.firstSeq !== opts.expectFirstSeq) {
@@ -131,7 +139,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         break;
       }
       let at = win.at(pos, RECORD_HEADER_SIZE);
-      if (at < 0) at = await win.ensure(pos, RECORD_HEADER_SIZE);
+      if (at < 0) at = await slide(pos, RECORD_HEADER_SIZE, 0);
       readRecordHeader(win.buf, at, hdr);
       if (!plausibleHeader(hdr)) {
         bad = { problem: 'the record header is invalid', maybeTorn: true };
@@ -143,8 +151,10 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
         break;
       }
       at = win.at(pos, RECORD_HEADER_SIZE + hdr.length);
-      if (at < 0) at = await win.ensure(pos, RECORD_HEADER_SIZE + hdr.length);
-      if (!crcMatches(win.buf, at, hdr.length)) {
+      if (at < 0) at = await slide(pos, RECORD_HEADER_SIZE + hdr.length, 0);
+      const checked = win.crc?.good(k) === true;
+      k++;
+      if (!checked && !crcMatches(win.buf, at, hdr.length)) {
         bad = { problem: 'the record CRC32 does not match its bytes', maybeTorn: true, checksum: true };
         break;
       }

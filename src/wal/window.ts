@@ -6,6 +6,7 @@
  */
 import { QuiverError } from '../errors.js';
 import type { FileHandle } from '../env/fs.js';
+import type { CrcAhead } from './crc-ahead.js';
 
 /** Default read size. */
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
@@ -47,7 +48,11 @@ export class ReadWindow {
   /** Room before prefetched bytes for the unread tail of the previous window (a partial record). */
   private readonly headroom: number;
 
-  constructor(private readonly chunk: number = DEFAULT_CHUNK) {
+  /**
+   * With `crc`, the pooled buffers are shared memory, so that the helper thread can check the records'
+   * CRCs in them, and each buffer's window is withdrawn from `crc` before its bytes change.
+   */
+  constructor(private readonly chunk: number = DEFAULT_CHUNK, readonly crc?: CrcAhead) {
     if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`chunkBytes must be a positive integer, got ${chunk}`);
     this.headroom = Math.max(4096, chunk >>> 2);
   }
@@ -118,13 +123,17 @@ export class ReadWindow {
   }
 
   /**
-   * A pooled buffer of at least `need` bytes whose memory is not `busy`. Buffers are sized to what
-   * was needed, so reading small segments never allocates a whole chunk.
+   * A pooled buffer of at least `need` bytes whose memory is not `busy`, about to be written. Buffers
+   * are sized to what was needed, so reading small segments never allocates a whole chunk.
    */
   private pooled(busy: ArrayBufferLike, need: number): Buffer {
     const i = this.pool.findIndex((b) => b.buffer !== busy);
-    if (i >= 0 && this.pool[i].length >= need) return this.pool[i];
-    const b = Buffer.allocUnsafeSlow(need);
+    if (i >= 0 && this.pool[i].length >= need) {
+      // Its bytes are about to change.
+      this.crc?.withdraw(this.pool[i].buffer);
+      return this.pool[i];
+    }
+    const b = this.crc ? Buffer.from(new SharedArrayBuffer(need)) : Buffer.allocUnsafeSlow(need);
     if (i >= 0) this.pool[i] = b;
     else this.pool.push(b);
     return b;
