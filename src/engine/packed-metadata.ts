@@ -82,8 +82,20 @@ export class PackedMetadata {
    * or released). Returns false, keeping nothing, when it is longer than MAX_KEPT_BYTES.
    */
   put(slot: number, buf: Buffer, from: number, to: number): boolean {
+    const place = this.putSpan(buf, from, to);
+    if (place < 0) return false;
+    this.keepAt(slot, place, to - from);
+    return true;
+  }
+
+  /**
+   * Copies buf[from, to), the encodings of several slots laid end to end (a frame of a .qvdb metadata
+   * section), into the arena in one copy, for {@link keepAt} to place each slot in; returns the arena
+   * place of `from`, or -1 (nothing copied) when the span is longer than MAX_KEPT_BYTES.
+   */
+  putSpan(buf: Buffer, from: number, to: number): number {
     const n = to - from;
-    if (n > MAX_KEPT_BYTES) return false;
+    if (n > MAX_KEPT_BYTES) return -1;
     if (this.used + n > CHUNK_BYTES) {
       this.chunks.push(Buffer.allocUnsafeSlow(CHUNK_BYTES));
       this.chunkLive.push(0);
@@ -96,12 +108,19 @@ export class PackedMetadata {
     // Most metadata is a few dozen bytes: a loop is cheaper than the view Buffer#copy makes.
     if (n <= 256) for (let i = 0; i < n; i++) chunk[at + i] = buf[from + i];
     else buf.copy(chunk, at, from, to);
-    this.place[slot] = last * CHUNK_BYTES + at;
-    this.length[slot] = n;
     this.used = at + n;
-    this.chunkLive[last]++;
+    return last * CHUNK_BYTES + at;
+  }
+
+  /**
+   * Keeps the `length` bytes at arena `place`, inside a span just copied by {@link putSpan}, as the
+   * encoded metadata of `slot` (whose previous encoding, if any, was taken or released).
+   */
+  keepAt(slot: number, place: number, length: number): void {
+    this.place[slot] = place;
+    this.length[slot] = length;
+    this.chunkLive[Math.floor(place / CHUNK_BYTES)]++;
     this.live++;
-    return true;
   }
 
   /** Decodes the metadata of `slot` and stops keeping its encoding. */

@@ -134,8 +134,12 @@ export class ReadWindow {
       return this.pool[i];
     }
     const b = this.crc ? Buffer.from(new SharedArrayBuffer(need)) : Buffer.allocUnsafeSlow(need);
-    if (i >= 0) this.pool[i] = b;
-    else this.pool.push(b);
+    if (i >= 0) {
+      this.crc?.withdraw(this.pool[i].buffer);
+      this.pool[i] = b;
+    } else {
+      this.pool.push(b);
+    }
     return b;
   }
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { VectorDB } from '../../src/engine/vector-db.js';
+import { MAX_KEPT_BYTES, PackedMetadata } from '../../src/engine/packed-metadata.js';
 import type { Id, Metadata } from '../../src/engine/types.js';
 import { pack } from '../../src/util/msgpack.js';
 import { apply, opArb } from './ops.js';
@@ -119,6 +120,40 @@ test('the memory estimate counts encoded metadata, and drops a chunk once none o
   // The first of the two 1 MiB chunks is freed (the one being filled stays for later replays), while
   // the 298 small objects that replaced the encodings add ~30 kB.
   assert.ok(small < held - 900_000, `estimate ${small} after replacing ${held}: a chunk is gone`);
+});
+
+test('spans: several encodings copied at once, each kept, taken and released on its own', () => {
+  const maps = Array.from({ length: 40 }, (_, i) => (i % 9 === 4 ? { big: 'w'.repeat(3000 + i) } : { i, s: `v${i}`, nested: { ok: i % 2 === 0 } }));
+  const encodings = maps.map((m) => Buffer.from(pack(m)));
+  const p = new PackedMetadata(64);
+  const empty = p.byteLength;
+  // Frames of ten encodings, end to end behind 5 bytes of something else, as a reader sees them.
+  for (let f = 0; f < 4; f++) {
+    const parts = encodings.slice(f * 10, f * 10 + 10);
+    const frame = Buffer.concat([Buffer.alloc(5, 0xc1), ...parts]);
+    const span = p.putSpan(frame, 5, frame.length);
+    assert.ok(span >= 0);
+    frame.fill(0xc1); // the arena has its own copy
+    let at = 0;
+    for (let i = 0; i < parts.length; i++) {
+      p.keepAt(f * 10 + i, span + at, parts[i].length);
+      at += parts[i].length;
+    }
+  }
+  assert.equal(p.live, 40);
+  assert.ok(p.byteLength - empty >= 1 << 20, 'one arena chunk holds them');
+  for (const slot of [0, 39, 4, 13, 22]) assert.deepEqual(p.take(slot), maps[slot], `slot ${slot}`);
+  for (let slot = 0; slot < 40; slot++) if (![0, 39, 4, 13, 22].includes(slot)) assert.deepEqual(p.take(slot), maps[slot], `slot ${slot}`);
+  assert.equal(p.live, 0);
+  // Too long for a span: nothing copied, and a span that does not fit what is left of a chunk starts a new one.
+  const long = Buffer.alloc(MAX_KEPT_BYTES + 1);
+  assert.equal(p.putSpan(long, 0, long.length), -1);
+  const before = p.byteLength;
+  for (let k = 0; k < 20; k++) p.keepAt(k, p.putSpan(long, 0, MAX_KEPT_BYTES), MAX_KEPT_BYTES);
+  assert.ok(p.byteLength > before, 'a second chunk was started');
+  for (let k = 0; k < 20; k++) p.release(k);
+  assert.equal(p.live, 0);
+  assert.ok(p.byteLength < before + (1 << 20), 'the full chunk was freed once nothing in it was kept');
 });
 
 test('random interleavings with encoded replays match a database given every metadata object directly', () => {

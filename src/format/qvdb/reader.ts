@@ -158,12 +158,20 @@ async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: numb
     const items = plainMapItemExtents(frame, ends);
     if (items === undefined || items.count > room) return undefined;
     const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    // The frame's maps are copied into the arena together, each kept where it landed (a copy per map
+    // was a tenth of a checkpoint load's main-thread time); a frame too big for that is kept map by map.
+    const span = packed.putSpan(buf, items.start, ends[items.count - 1]);
     let from = items.start;
     for (let i = 0; i < items.count; i++) {
       const to = ends[i];
-      // Encodings too large for the arena are decoded now (in place: the walk found them plain).
       if (buf[from] === 0xc0) out.push(undefined);
-      else out.push(packed.put(index + i, buf, from, to) ? PACKED : unpackPlainMapAt(buf, from, to));
+      else if (span >= 0) {
+        packed.keepAt(index + i, span + (from - items.start), to - from);
+        out.push(PACKED);
+      } else {
+        // Encodings too large for the arena are decoded now (in place: the walk found them plain).
+        out.push(packed.put(index + i, buf, from, to) ? PACKED : unpackPlainMapAt(buf, from, to));
+      }
       from = to;
     }
     return items.count;
