@@ -5,6 +5,7 @@
  * checkpoint. Loads of a .qvdb file into the engine do the same (see readQvdb's keepMetadataEncoded).
  */
 import { unpackPlainMapAt } from '../util/msgpack.js';
+import { copyBytes } from '../util/copy-bytes.js';
 import type { Metadata } from './types.js';
 
 /**
@@ -107,7 +108,7 @@ export class PackedMetadata {
     const at = this.used;
     // Most metadata is a few dozen bytes: a loop is cheaper than the view Buffer#copy makes.
     if (n <= 256) for (let i = 0; i < n; i++) chunk[at + i] = buf[from + i];
-    else buf.copy(chunk, at, from, to);
+    else copyBytes(buf, from, to, chunk, at);
     this.used = at + n;
     return last * CHUNK_BYTES + at;
   }

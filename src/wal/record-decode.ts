@@ -8,6 +8,7 @@ import type { Id, MetadataBytes } from '../engine/types.js';
 import { IdTag, RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE, RecordType } from './constants.js';
 import { decodesInPlace, unpackMetadataAt } from '../util/msgpack.js';
 import { utf8At } from '../util/utf8.js';
+import { copyBytes } from '../util/copy-bytes.js';
 import type { DecodedOp, DecodedRecord } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -133,13 +134,6 @@ class PayloadCursor {
    * place): the decoder moves it into the op.
    */
   encoded: MetadataBytes | undefined;
-  /**
-   * The bytes are shared memory (a read window the helper thread checks CRCs in). V8 copies out of
-   * shared memory byte by byte unless source and target share their alignment, which a vector at an
-   * arbitrary record offset rarely does; Buffer#fill copies with one memcpy whatever the alignment
-   * (given a plain Uint8Array view, cheaper to make than a Buffer one).
-   */
-  private readonly shared: boolean;
   constructor(
     private readonly buf: Buffer,
     start: number,
@@ -148,7 +142,6 @@ class PayloadCursor {
     private readonly keepEncoded: boolean,
   ) {
     this.pos = start;
-    this.shared = buf.buffer instanceof SharedArrayBuffer;
   }
 
   /** Throws unless `n` bytes remain; `index` is appended to `what` (the label is built only on failure). */
@@ -219,9 +212,9 @@ class PayloadCursor {
     const p = this.pos;
     this.pos = p + n;
     const out = this.alloc(dim);
-    if (!LITTLE_ENDIAN_HOST) for (let i = 0; i < dim; i++) out[i] = this.buf.readFloatLE(p + 4 * i);
-    else if (this.shared) bytesOf(out.buffer).fill(new Uint8Array(this.buf.buffer, this.buf.byteOffset + p, n), out.byteOffset, out.byteOffset + n);
-    else this.buf.copy(bytesOf(out.buffer), out.byteOffset, p, p + n);
+    // The window may be shared memory (its CRCs checked on the helper thread): see copyBytes.
+    if (LITTLE_ENDIAN_HOST) copyBytes(this.buf, p, p + n, bytesOf(out.buffer), out.byteOffset);
+    else for (let i = 0; i < dim; i++) out[i] = this.buf.readFloatLE(p + 4 * i);
     return out;
   }
 }
