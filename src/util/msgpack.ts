@@ -293,8 +293,16 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
  * a plain object, so it may be deferred until the metadata is read.
  */
 export function decodesInPlace(buf: Uint8Array, start: number, end: number): boolean {
-  if (start >= end) return false;
-  const c = buf[start];
-  if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return false;
-  return valueExtent(buf, start, end, 1000, true) === end;
+  return plainMapExtent(buf, start, end) === end;
+}
+
+/**
+ * The position just after the MessagePack map at `pos` (read no further than `end`) when it is one
+ * {@link decodesInPlace} would accept, else a negative number (not a map, or an EXTENT_* code).
+ */
+export function plainMapExtent(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return EXTENT_SHORT;
+  const c = buf[pos];
+  if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return EXTENT_NOT_PLAIN;
+  return valueExtent(buf, pos, end, 1000, true);
 }

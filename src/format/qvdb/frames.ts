@@ -6,7 +6,7 @@
 import { FRAME_LENGTH_SIZE, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES } from './constants.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pack, unpackOne } from './msgpack.js';
-import { u16, u32, valueExtent } from '../../util/msgpack.js';
+import { plainMapExtent, u16, u32 } from '../../util/msgpack.js';
 
 /**
  * The frames of a column, one at a time, packing whole batches of items as one array (several times
@@ -121,15 +121,9 @@ export type StreamFail = (problem: string, rawOffset: number, cause?: unknown) =
  */
 export type RawFrameSink = (frame: Uint8Array, index: number) => number | undefined;
 
-/** True for the MessagePack type codes of a map (fixmap, map16, map32). */
-function isMapCode(c: number): boolean {
-  return (c & 0xf0) === 0x80 || c === 0xde || c === 0xdf;
-}
-
 /**
  * The items of a frame body that is one MessagePack array of 1..FRAME_MAX_ITEMS items, each nil or a map
- * that is plain in the sense of {@link valueExtent}'s `plain` (decodable in place to JSON), at most 1,000
- * levels deep: writes each item's end offset to `ends` and returns `{ start, count }` (item 0 starts at
+ * that decodes in place to plain JSON (see plainMapExtent in util/msgpack.ts): writes each item's end offset to `ends` and returns `{ start, count }` (item 0 starts at
  * `start`, item i > 0 where item i-1 ends); undefined for anything else (the caller decodes those frames).
  */
 export function plainMapItemExtents(frame: Uint8Array, ends: number[]): { start: number; count: number } | undefined {
@@ -149,8 +143,7 @@ export function plainMapItemExtents(frame: Uint8Array, ends: number[]): { start:
   if (count === 0 || count > FRAME_MAX_ITEMS) return undefined;
   const start = pos;
   for (let i = 0; i < count; i++) {
-    if (frame[pos] !== 0xc0 && !isMapCode(frame[pos])) return undefined;
-    pos = valueExtent(frame, pos, frame.length, 1000, true);
+    pos = frame[pos] === 0xc0 ? pos + 1 : plainMapExtent(frame, pos, frame.length);
     if (pos < 0) return undefined;
     ends[i] = pos;
   }
