@@ -29,6 +29,17 @@ function u32le(b: Uint8Array, p: number): number {
 }
 
 /**
+ * True when the CRC stored in the record at `pos` of `bytes`, whose payload is `length` bytes (the
+ * caller has checked they are present), matches the bytes it covers: the one record check of the log
+ * reader and of the helper thread's walk.
+ */
+export function recordCrcMatches(bytes: Uint8Array, pos: number, length: number, f: RecordFraming): boolean {
+  // A plain Uint8Array view is cheaper to make than a Buffer one, and this runs for every record.
+  const covered = new Uint8Array(bytes.buffer, bytes.byteOffset + pos + f.coversFrom, f.headerSize - f.coversFrom + length);
+  return crc32(covered) === u32le(bytes, pos + f.crcAt);
+}
+
+/**
  * Walks the records of `bytes[from, end)` in order and, for each whose CRC matches, counts it into
  * `progress[word]`, the number of records from `from` known good. Stops at the first record that does
  * not fit before `end` or does not match, or once the word is WITHDRAWN. Every publication is a
@@ -50,11 +61,9 @@ export function verifyRecordCrcs(bytes: Uint8Array, from: number, end: number, f
   while (end - pos >= f.headerSize) {
     if (good - published >= PUBLISH_EVERY && !publish()) return;
     const length = u32le(bytes, pos + f.lengthAt);
-    if (length > end - pos - f.headerSize) break;
-    const next = pos + f.headerSize + length;
-    if (crc32(bytes.subarray(pos + f.coversFrom, next)) !== u32le(bytes, pos + f.crcAt)) break;
+    if (length > end - pos - f.headerSize || !recordCrcMatches(bytes, pos, length, f)) break;
     good++;
-    pos = next;
+    pos += f.headerSize + length;
   }
   publish();
 }

@@ -7,10 +7,8 @@
  * counted (the thread is late, busy, gone, or stopped at a bad record), so results never depend on it.
  */
 import { checkRecordCrcsAhead } from '../util/hash-worker.js';
-import { WITHDRAWN, type RecordFraming } from '../util/framed-crc.js';
-import { RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE } from './constants.js';
-
-const FRAMING: RecordFraming = { headerSize: RECORD_HEADER_SIZE, lengthAt: 4, crcAt: 0, coversFrom: RECORD_CRC_COVERS_FROM };
+import { WITHDRAWN } from '../util/framed-crc.js';
+import { RECORD_FRAMING } from './record-decode.js';
 
 /** Progress words per shared array (a read of 64 GiB in 4 MiB windows uses ~16 of them). */
 const WORDS = 1024;
@@ -48,8 +46,8 @@ export class CrcAhead {
       this.used = 0;
     }
     const word = this.used++;
-    if (!checkRecordCrcsAhead(buf, from, buf.length, FRAMING, this.words, word)) return;
-    this.withdraw(buf.buffer);
+    if (!checkRecordCrcsAhead(buf, from, buf.length, RECORD_FRAMING, this.words, word)) return;
+    // The window withdrew this buffer's previous word before writing into it.
     this.held.set(buf.buffer, { words: this.words, word });
     this.current = this.words;
     this.currentWord = word;

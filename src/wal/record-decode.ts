@@ -3,12 +3,12 @@
  * or damaged record (bad length, bad CRC) from one whose CRC is valid but whose content is not.
  * Every length is checked against the bytes present before anything is allocated from it.
  */
-import { crc32 } from 'node:zlib';
 import type { Id, MetadataBytes } from '../engine/types.js';
 import { IdTag, RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE, RecordType } from './constants.js';
 import { decodesInPlace, unpackMetadataAt } from '../util/msgpack.js';
 import { utf8At } from '../util/utf8.js';
 import { copyBytes } from '../util/copy-bytes.js';
+import { recordCrcMatches, type RecordFraming } from '../util/framed-crc.js';
 import type { DecodedOp, DecodedRecord } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -99,11 +99,12 @@ export function plausibleHeader(h: RecordHeader): boolean {
   return h.type >= RecordType.UPSERT && h.type <= RecordType.BATCH && h.flags === 0 && h.reserved === 0 && Number.isFinite(h.seq) && h.seq >= 1;
 }
 
+/** Where a record keeps its CRC and length, and what the CRC covers (docs/FORMAT.md, "Write-ahead log"). */
+export const RECORD_FRAMING: RecordFraming = { headerSize: RECORD_HEADER_SIZE, lengthAt: 4, crcAt: 0, coversFrom: RECORD_CRC_COVERS_FROM };
+
 /** True when the CRC stored in the record at `at` (with payload length `length`) matches its bytes. */
 export function crcMatches(buf: Buffer, at: number, length: number): boolean {
-  // A plain Uint8Array view is cheaper to make than a Buffer one, and this runs for every record.
-  const covered = new Uint8Array(buf.buffer, buf.byteOffset + at + RECORD_CRC_COVERS_FROM, RECORD_HEADER_SIZE - RECORD_CRC_COVERS_FROM + length);
-  return crc32(covered) === buf.readUInt32LE(at);
+  return recordCrcMatches(buf, at, length, RECORD_FRAMING);
 }
 
 // A byte view of the ArrayBuffer vectors were last decoded into: vectors come from a few large
