@@ -163,15 +163,16 @@ export class DatabasePersistence extends EventEmitter {
       const image = this.db.openWriterImage();
       try {
         const reporter = options.onProgress ? new ProgressReporter('export', 1, options.onProgress) : undefined;
+        reporter?.countItems(image.count);
         await exportImage(this.fs, path, image, {
           format,
           compression: c,
           level: this.options.compressionLevel,
           user: { persistence: { format, compression: c, savedBy: 'quiverdb' } },
           signal: options.signal,
-          onProgress: reporter ? (p) => reporter.update(p.total > 0 ? p.current / p.total : 0, p.message) : undefined,
+          onProgress: reporter?.child(0, 1),
         });
-        reporter?.finish('export complete');
+        reporter?.finish(`exported ${image.count} vectors`);
       } finally {
         image.release();
       }
@@ -186,13 +187,14 @@ export class DatabasePersistence extends EventEmitter {
     if (!options || typeof options.path !== 'string') throw new TypeError('import needs { path }');
     return this.queue.run(async () => {
       const path = resolve(options.path);
-      const reporter = new ProgressReporter('import', 1, options.onProgress);
+      // Out of 100 until a reader declares the file's entry count (JSONL and reference files never do).
+      const reporter = new ProgressReporter('import', 100, options.onProgress);
       const read = await importFile(this.fs, path, {
         format: options.format,
         verifyChecksum: options.verifyChecksum,
         maxDecompressedBytes: options.maxDecompressedBytes,
         signal: options.signal,
-        onProgress: reporter.child(0, 1),
+        onProgress: reporter.child(0, 100),
       });
       const cols = read.columns;
       // A file that does not record its metric takes the database's.
@@ -313,21 +315,16 @@ export class DatabasePersistence extends EventEmitter {
     }
   }
 
-  private spec(format: PersistenceFormat, compression: CompressionType, user: Record<string, unknown>, op: string, onProgress: SaveOptions['onProgress'], signal?: AbortSignal): WriteSpec {
-    const reporter = onProgress ? new ProgressReporter(op, 1, onProgress) : undefined;
-    return {
-      format,
-      compression,
-      level: this.options.compressionLevel,
-      user,
-      signal,
-      onProgress: reporter
-        ? (p) => {
-            reporter.update(p.total > 0 ? p.current / p.total : 0, p.message);
-            if (p.percentage >= 100) reporter.finish(p.message);
-          }
-        : undefined,
-    };
+  private spec(format: PersistenceFormat, compression: CompressionType, user: Record<string, unknown>, reporter: ProgressReporter | undefined, signal?: AbortSignal): WriteSpec {
+    return { format, compression, level: this.options.compressionLevel, user, signal, onProgress: reporter?.child(0, 1) };
+  }
+
+  /** The reporter of a save or export of `items` entries (undefined without a callback). */
+  private writeReporter(op: string, onProgress: SaveOptions['onProgress'], items: number): ProgressReporter | undefined {
+    if (!onProgress) return undefined;
+    const reporter = new ProgressReporter(op, 1, onProgress);
+    reporter.countItems(items);
+    return reporter;
   }
 
   private async writeFull(path: string, format: PersistenceFormat, compression: CompressionType, op: string, onProgress: SaveOptions['onProgress'], signal?: AbortSignal) {
@@ -335,7 +332,9 @@ export class DatabasePersistence extends EventEmitter {
     const image = this.db.openWriterImage();
     try {
       const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
-      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, op, onProgress, signal));
+      const reporter = this.writeReporter(op, onProgress, image.count);
+      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, reporter, signal));
+      reporter?.finish(`${op === 'export' ? 'exported' : 'saved'} ${written.count} vectors`);
       return { written, seq: image.seq };
     } finally {
       image.release();
@@ -379,7 +378,9 @@ export class DatabasePersistence extends EventEmitter {
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
-      const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, 'save', options.onProgress, options.signal));
+      const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
+      const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, reporter, options.signal));
+      reporter?.finish(`saved ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
       // The next delta will be about this size: its file is written ahead, between saves, when saves come
@@ -411,7 +412,9 @@ export class DatabasePersistence extends EventEmitter {
       return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
     }
     this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum);
+    const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
     const bytes = await this.journal.append(changes);
+    reporter?.finish(`journaled ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
     this.savedSeq = changes.seq;
     this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
     return this.journal.dir;
@@ -421,7 +424,9 @@ export class DatabasePersistence extends EventEmitter {
   private async updateSqlite(chain: ChainState, changes: ChangeImage, started: number, options: IncrementalSaveOptions): Promise<string> {
     let written;
     try {
-      written = await updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, options.onProgress, options.signal);
+      const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
+      written = await updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, reporter?.child(0, 1), options.signal);
+      reporter?.finish(`saved ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
     } catch (err) {
       // The file changed under us (or no longer fits this database): a full save replaces it.
       if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
@@ -447,8 +452,8 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   private async readChecked(path: string, verifyChecksum: boolean | undefined, op: string, onProgress: LoadOptions['onProgress'], signal?: AbortSignal) {
-    const reporter = new ProgressReporter(op, 1, onProgress);
-    const st = await readState(this.fs, path, { verifyChecksum, signal, onProgress: reporter.child(0, 1) });
+    const reporter = new ProgressReporter(op, 100, onProgress);
+    const st = await readState(this.fs, path, { verifyChecksum, signal, onProgress: reporter.child(0, 100) });
     const cols: Columns | DeltaColumns = st.kind === 'full' ? st.columns : st.delta;
     this.checkShape(path, cols);
     reporter.finish(`${op} complete`);

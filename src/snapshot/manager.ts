@@ -43,9 +43,11 @@ interface Lineage {
 /** Snapshots remembered per database for fast incrementals. */
 const LINEAGE_LIMIT = 32;
 
-/** Progress of a create, counted in raw bytes written (vectors plus an estimate for the records). */
+/** Progress of a create: work counted in raw bytes written (vectors plus an estimate for the records), reported in entries. */
 function progressFor(view: CollectionImage, options: CreateSnapshotOptions): ProgressReporter {
-  return new ProgressReporter('snapshot', Math.max(1, view.count * (view.dimension * 4 + 32)), options.onProgress);
+  const progress = new ProgressReporter('snapshot', Math.max(1, view.count * (view.dimension * 4 + 32)), options.onProgress);
+  progress.countItems(view.count);
+  return progress;
 }
 
 function checkDb(db: unknown, what: string): VectorDB {
@@ -344,6 +346,7 @@ export class SnapshotManager {
 
   private async stageInto(chain: SnapshotManifest[], db: VectorDB, options: RestoreOptions): Promise<void> {
     const progress = new ProgressReporter('restore', Math.max(1, chainBytes(chain)), options.onProgress);
+    progress.countItems(chain[0].vectorCount);
     const columns = await stageChain(this.ctx, chain, { verify: options.verifyChecksum ?? this.ctx.verifyChecksum, signal: options.signal, progress });
     checkAbort(options.signal, 'the restore');
     db.replaceAll(columns);

@@ -1,6 +1,7 @@
 /**
  * The one progress reporter. Long operations report `{ operation, percentage, current, total, message }`;
- * the percentage never goes backwards and the last report is 100.
+ * the percentage never goes backwards and the last report is 100. `current`/`total` count entries
+ * ("items") once the operation knows how many it works on; until then they are its own work units.
  */
 
 /** One progress report (the reference DatabasePersistence shape). */
@@ -15,31 +16,62 @@ export interface Progress {
 /** Receives progress reports. Exceptions thrown by a callback abort the operation. */
 export type ProgressCallback = (progress: Progress) => void;
 
+/** Where a sub-operation's callback (from {@link ProgressReporter.child}) feeds its parent. */
+interface Link {
+  parent: ProgressReporter;
+  start: number;
+  span: number;
+}
+
+const links = new WeakMap<ProgressCallback, Link>();
+
 /**
  * Turns raw work counts into monotonic reports. `total` may grow while running (it is clamped so the
- * percentage still never decreases); reports are throttled to whole-percent changes.
+ * percentage still never decreases); reports are throttled to 0.1% changes. A reporter built on a
+ * callback from `child` is a sub-operation: it hands its exact fraction, and its item count, straight
+ * to the parent, which alone reports.
  */
 export class ProgressReporter {
   private lastPct = -1;
   private done = false;
   private current = 0;
+  private items = -1;
+  private readonly link: Link | undefined;
 
   constructor(
     private readonly operation: string,
     private total: number,
     private readonly callback: ProgressCallback | undefined,
-  ) {}
+  ) {
+    this.link = callback ? links.get(callback) : undefined;
+  }
+
+  /**
+   * Declares how many entries the operation works on: from now on reports count them (`current` is
+   * that share of them, `total` all of them). The first count declared stays (a load's base file, not
+   * the deltas after it), and is passed up to the parent of a sub-operation.
+   */
+  countItems(items: number): void {
+    if (this.items >= 0 || !Number.isFinite(items) || items < 0) return;
+    this.items = Math.floor(items);
+    this.link?.parent.countItems(this.items);
+  }
 
   /** Sets the absolute amount of work done (values below the previous one are ignored). */
   update(current: number, message: string): void {
     if (!this.callback || this.done) return;
     if (current > this.current) this.current = current;
     if (this.current > this.total) this.total = this.current;
+    if (this.link) {
+      const frac = this.total === 0 ? 0 : this.current / this.total;
+      this.link.parent.update(this.link.start + frac * this.link.span, message);
+      return;
+    }
     const pct = this.total === 0 ? 0 : Math.floor((this.current / this.total) * 1000) / 10;
     const capped = Math.min(pct, 99.9);
     if (capped <= this.lastPct) return;
     this.lastPct = capped;
-    this.callback({ operation: this.operation, percentage: capped, current: this.current, total: this.total, message });
+    this.report(capped, message);
   }
 
   /** Adds `delta` to the amount of work done. */
@@ -53,16 +85,33 @@ export class ProgressReporter {
    */
   child(start: number, span: number): ProgressCallback | undefined {
     if (!this.callback) return undefined;
-    return (p) => {
+    const cb: ProgressCallback = (p) => {
       const frac = p.total > 0 ? Math.min(1, p.current / p.total) : p.percentage / 100;
       this.update(start + frac * span, p.message);
     };
+    links.set(cb, { parent: this, start, span });
+    return cb;
   }
 
-  /** Reports 100% exactly once. */
+  /** Reports 100% exactly once (a sub-operation: the end of its span in the parent). */
   finish(message: string): void {
     if (!this.callback || this.done) return;
+    if (this.link) {
+      this.link.parent.update(this.link.start + this.link.span, message);
+      this.done = true;
+      return;
+    }
     this.done = true;
-    this.callback({ operation: this.operation, percentage: 100, current: this.total, total: this.total, message });
+    this.report(100, message);
+  }
+
+  private report(percentage: number, message: string): void {
+    let current = percentage === 100 ? this.total : this.current;
+    let total = this.total;
+    if (this.items >= 0) {
+      total = this.items;
+      current = percentage === 100 ? total : Math.min(total, Math.floor(this.total === 0 ? 0 : (this.current / this.total) * total));
+    }
+    this.callback!({ operation: this.operation, percentage, current, total, message });
   }
 }

@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { QuiverError } from '../../errors.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import type { ByteSource } from '../stream/sources.js';
+import { NEED_MORE } from './tokenizer.js';
 
 /** Options of {@link ByteWindow}. */
 export interface ByteWindowOptions {
@@ -37,11 +38,39 @@ export class ByteWindow {
   /** Absolute offset where hashing stops (the comma before "checksum"); -1 until known. */
   protected hashLimit = -1;
   protected readonly progress: ProgressReporter;
+  /** The parser's state: which unit comes next (each parser numbers its own states, starting at 0). */
+  protected state = 0;
 
   constructor(private readonly source: ByteSource, private readonly windowOpts: ByteWindowOptions) {
     this.buf = new Uint8Array((windowOpts.windowSize ?? 1 << 22) + 1);
     this.hash = windowOpts.verifyChecksum ? createHash('sha256') : undefined;
     this.progress = new ProgressReporter('load', windowOpts.progressTotal ?? 0, windowOpts.onProgress);
+  }
+
+  /** Marks the bytes before window offset `pos` as parsed for good, and moves to `state`. */
+  protected commit(pos: number, state = this.state): void {
+    this.pos = this.mark = pos;
+    this.state = state;
+  }
+
+  /**
+   * Runs a parser's resumable `step` over the window. When it runs into the window's end (throws
+   * NEED_MORE) the position goes back to the last commit, where the next call resumes after a refill;
+   * any other error goes through `problem` (which names the file, section and offset) and is thrown.
+   */
+  protected parseResumable(step: () => void, problem: (err: unknown) => unknown): void {
+    try {
+      step();
+    } catch (err) {
+      if (err !== NEED_MORE) throw problem(err);
+      this.pos = this.mark;
+    }
+  }
+
+  /** Reports the whole document parsed, then 100% (the parser's last step). */
+  protected finishProgress(message: string): void {
+    this.progress.update(this.source.consumed, 'parsed');
+    this.progress.finish(message);
   }
 
   /** Throws ABORTED when the caller's signal fired. */
@@ -67,6 +96,9 @@ export class ByteWindow {
 
   /** Drops committed bytes, grows the window if one unit fills most of it, and reads more. */
   protected async refill(): Promise<void> {
+    // Reported here, once the previous window was parsed: a parser that learns the entry count from
+    // the document's first window (countItems) has done so before the first report.
+    if (this.source.consumed > 0) this.progress.update(this.source.consumed, 'reading');
     this.hashUpTo(this.mark);
     const keep = this.end - this.mark;
     const cap = this.buf.length - 1;
@@ -92,6 +124,5 @@ export class ByteWindow {
       this.end += n;
     }
     this.buf[this.end] = 0;
-    this.progress.update(this.source.consumed, 'reading');
   }
 }

@@ -58,7 +58,6 @@ export interface ParsedState {
 
 /** Parses one document from `source`. Throws CorruptionError for anything that is not a valid document. */
 export class StateParser extends ByteWindow {
-  private state = S_START;
   private readonly members = new Map<string, unknown>();
   private readonly builder = new ColumnsBuilder();
   private readonly deleted: Id[] = [];
@@ -93,7 +92,7 @@ export class StateParser extends ByteWindow {
     }
     if (this.state !== S_TRAILER) throw this.syntax(this.end, this.pathHere(), 'the document ends early (the file is truncated)');
     this.hashUpTo(this.end);
-    this.progress.finish('loaded');
+    this.finishProgress('loaded');
     return {
       members: this.members,
       builder: this.builder,
@@ -109,15 +108,7 @@ export class StateParser extends ByteWindow {
 
   /** Parses as far as the window allows, leaving `pos = mark` at the first incomplete unit. */
   private parseAvailable(): void {
-    try {
-      this.step();
-    } catch (err) {
-      if (err === NEED_MORE) {
-        this.pos = this.mark;
-        return;
-      }
-      throw this.toCorruption(err);
-    }
+    this.parseResumable(() => this.step(), (err) => this.toCorruption(err));
   }
 
   private toCorruption(err: unknown): unknown {
@@ -141,11 +132,6 @@ export class StateParser extends ByteWindow {
       default:
         return '$';
     }
-  }
-
-  private commit(pos: number, state: number): void {
-    this.pos = this.mark = pos;
-    this.state = state;
   }
 
   private step(): void {
@@ -219,13 +205,7 @@ export class StateParser extends ByteWindow {
       return;
     }
     const valueEnd = scanValue(buf, p, end);
-    let value: unknown;
-    try {
-      value = parseJsonSlice(buf, p, valueEnd);
-    } catch (err) {
-      if (err instanceof JsonSyntaxError) err.path = name;
-      throw err;
-    }
+    const value = parseJsonSlice(buf, p, valueEnd, name);
     if (name === MEMBER.checksum) {
       this.checksumOffset = this.base + p;
       this.hashLimit = this.base + commaPos;
@@ -247,6 +227,7 @@ export class StateParser extends ByteWindow {
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 1 || dim > MAX_DIMENSION) return;
     const count = stats?.count;
     if (typeof count === 'number') {
+      this.progress.countItems(count);
       // An entry takes at least 2 bytes per number plus `{"id":0,"vector":[]}`.
       const fits = Math.floor((this.opts.sizeBound ?? 0) / (2 * dim + 20));
       this.builder.capacityHint(Math.min(count, fits));

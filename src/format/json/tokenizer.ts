@@ -150,13 +150,17 @@ export function decodeAscii(buf: Uint8Array, start: number, end: number): string
   return latin1.decode(buf.subarray(start, end));
 }
 
-/** JSON.parse of `buf[start..end)`; failures become a JsonSyntaxError at `start`. */
-export function parseJsonSlice(buf: Uint8Array, start: number, end: number): unknown {
-  const text = decodeUtf8(buf, start, end);
+/**
+ * JSON.parse of `buf[start..end)`; failures (invalid UTF-8 too) become a JsonSyntaxError at `start`,
+ * carrying `path` when given (the member or element the value is).
+ */
+export function parseJsonSlice(buf: Uint8Array, start: number, end: number, path?: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(decodeUtf8(buf, start, end));
   } catch (err) {
-    throw new JsonSyntaxError(start, `invalid JSON value (${(err as Error).message})`);
+    const e = err instanceof JsonSyntaxError ? err : new JsonSyntaxError(start, `invalid JSON value (${(err as Error).message})`);
+    if (path !== undefined) e.path = path;
+    throw e;
   }
 }
 

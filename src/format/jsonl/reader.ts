@@ -260,7 +260,7 @@ class JsonlParser extends ByteWindow {
         throw this.corrupt(this.trailerLine, this.hashLimit - this.base, `checksum mismatch: the trailer says ${this.checksum} but the lines before it hash to ${computed}`, 'CHECKSUM_MISMATCH');
       }
     }
-    this.progress.finish('loaded');
+    this.finishProgress('loaded');
     const columns: Columns = {
       dimension: b.dimension,
       metric: h?.metric ?? DEFAULT_IMPORT_METRIC,

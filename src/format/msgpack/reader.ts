@@ -16,7 +16,7 @@ import { decodeEntry, entryBadElement, entryId, entryMeta } from './entry.js';
 import { idLabel, readExchangeFile, type ExchangeSourceOptions } from '../stream/exchange-io.js';
 import { startPrefault, type Prefault } from '../../util/hash-worker.js';
 import { sniffMsgpack, validateHeader, validateTrailer, type MsgpackHeader } from './header.js';
-import { NEED_MORE, WireProblem, mapSizeAt, skipValue } from './wire.js';
+import { WireProblem, mapSizeAt, skipValue } from './wire.js';
 
 /** Options of {@link readMsgpackFrom} (the source-level entry point; tests feed split chunks). */
 export interface ReadMsgpackSourceOptions extends ExchangeSourceOptions {
@@ -40,7 +40,6 @@ const S_DONE = 3;
 const minEntryBytes = (dim: number) => 1 + 4 + 7 + 5 + dim * 4;
 
 class MsgpackParser extends ByteWindow {
-  private state = S_HEADER;
   private header: MsgpackHeader | undefined;
   private readonly builder = new ColumnsBuilder({ shared: true });
   /** File offset of each committed entry (for messages about duplicates and bad floats). */
@@ -100,20 +99,10 @@ class MsgpackParser extends ByteWindow {
   }
 
   private parseAvailable(): void {
-    try {
-      this.step();
-    } catch (err) {
-      if (err === NEED_MORE) {
-        this.pos = this.mark;
-        return;
-      }
-      if (err instanceof WireProblem) throw this.corrupt(err.pos, this.section(err.field), err.problem);
-      throw err;
-    }
-  }
-
-  private commit(pos: number): void {
-    this.pos = this.mark = pos;
+    this.parseResumable(
+      () => this.step(),
+      (err) => (err instanceof WireProblem ? this.corrupt(err.pos, this.section(err.field), err.problem) : err),
+    );
   }
 
   private step(): void {
@@ -143,6 +132,7 @@ class MsgpackParser extends ByteWindow {
     const bound = this.opts.sizeBound ?? Infinity;
     b.capacityHint(Math.min(h.count, Math.floor(bound / minEntryBytes(h.dimension)) + 1));
     b.setDimension(h.dimension);
+    this.progress.countItems(h.count);
     if (b.vectors.length * 4 >= (this.opts.prefaultMinBytes ?? PREFAULT_MIN_BYTES)) {
       this.prefaulted = b.vectors;
       this.prefault = startPrefault(new Int32Array(b.vectors.buffer, b.vectors.byteOffset, b.vectors.length));
@@ -220,7 +210,7 @@ class MsgpackParser extends ByteWindow {
         `element ${j} of the vector of id ${idLabel(b.ids[i])} is ${vectors[i * h.dimension + j]}; vectors must be finite float32`,
       );
     }
-    this.progress.finish('loaded');
+    this.finishProgress('loaded');
     const columns: Columns = { dimension: h.dimension, metric: h.metric, ids: b.ids, vectors, metadata: b.metadata };
     return { columns, metricKnown: true, user: h.user, checksum: this.checksum };
   }

@@ -136,6 +136,7 @@ export async function readNpy(fs: FileSystem, path: string, options: ExchangeRea
     const dataBytes = header.rows * header.dimension * 4;
     const sidecarBytes = ids.size + (meta?.size ?? 0);
     const progress = new ProgressReporter('import', sidecarBytes + dataBytes, options.onProgress);
+    progress.countItems(header.rows);
     // The data is read on the I/O threads while the sidecars are parsed here.
     let failed = false;
     const data = readData(npy, header, path, options.signal, () => failed, (b) => progress.update(sidecarBytes + b, 'reading vectors'));

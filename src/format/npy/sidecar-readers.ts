@@ -37,7 +37,6 @@ const S_TRAILER = 3;
 class IdsReader extends ByteWindow {
   readonly ids: Id[] = [];
   private readonly firstAt = new Map<Id, number>();
-  private state = S_START;
 
   constructor(source: ByteSource, private readonly o: SidecarReadOptions) {
     super(source, { file: o.file, verifyChecksum: false, windowSize: o.windowSize ?? windowSizeFor(o.size), progressTotal: o.size, onProgress: o.onProgress, signal: o.signal });
@@ -47,12 +46,7 @@ class IdsReader extends ByteWindow {
     for (;;) {
       this.checkAbort();
       await this.refill();
-      try {
-        this.step();
-      } catch (err) {
-        if (err !== NEED_MORE) throw this.corruption(err);
-        this.pos = this.mark;
-      }
+      this.parseResumable(() => this.step(), (err) => this.corruption(err));
       if (this.eof) break;
     }
     if (this.state !== S_TRAILER) throw new CorruptionError({ file: this.o.file, section: `[${this.ids.length}]`, offset: this.base + this.end }, 'the document ends early (the file is truncated)');
@@ -62,11 +56,6 @@ class IdsReader extends ByteWindow {
   private corruption(err: unknown): unknown {
     if (!(err instanceof JsonSyntaxError)) return err;
     return new CorruptionError({ file: this.o.file, section: err.path || `[${this.ids.length}]`, offset: this.base + err.pos }, err.problem);
-  }
-
-  private commit(pos: number, state: number): void {
-    this.pos = this.mark = pos;
-    this.state = state;
   }
 
   private step(): void {
@@ -233,7 +222,7 @@ class MetadataReader extends ByteWindow {
         this.add(value, start, i);
       }
     }
-    this.pos = this.mark = Math.min(stop + 1, this.end);
+    this.commit(Math.min(stop + 1, this.end));
   }
 
   /** Window position where line `i` of the block at `start` begins (only needed for errors). */

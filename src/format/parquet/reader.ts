@@ -147,6 +147,7 @@ async function readOpen(handle: FileHandle, size: number, path: string, options:
   builder.setDimension(dim);
   const out = builder.reserve(capacity);
   const progress = new ProgressReporter('import', total, options.onProgress);
+  progress.countItems(total);
   let firstRow = 0;
   // Ids and metadata of a row group are committed during the next group's vector read.
   let pending: GroupValues | undefined;

@@ -217,6 +217,7 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
     const progress = new ProgressReporter('load', q.size, opts.onProgress);
     const ctl: SectionReadControl = { verify: opts.verifyChecksum !== false, signal: opts.signal, progress };
     const manifest = await readManifest(q);
+    progress.countItems(manifest.count);
     const ids = find(q, SectionType.IDS);
     const vec = find(q, SectionType.VECTORS);
     const meta = find(q, SectionType.METADATA);

@@ -61,7 +61,6 @@ const S_ARR_NEXT = 4;
 const S_TRAILER = 5;
 
 class Walker extends ByteWindow {
-  private state = S_START;
   private readonly seen = new Set<string>();
   private count = 0;
   private sawArray = false;
@@ -84,16 +83,10 @@ class Walker extends ByteWindow {
   }
 
   private parseAvailable(): void {
-    try {
-      this.step();
-    } catch (err) {
-      if (err === NEED_MORE) {
-        this.pos = this.mark;
-        return;
-      }
-      if (err instanceof JsonSyntaxError) throw this.corrupt(err.pos, err.path || this.pathHere(), err.problem);
-      throw err;
-    }
+    this.parseResumable(
+      () => this.step(),
+      (err) => (err instanceof JsonSyntaxError ? this.corrupt(err.pos, err.path || this.pathHere(), err.problem) : err),
+    );
   }
 
   private corrupt(rel: number, section: string, problem: string): CorruptionError {
@@ -103,11 +96,6 @@ class Walker extends ByteWindow {
   private pathHere(): string {
     if (this.state === S_ARR_FIRST || this.state === S_ARR_NEXT) return `${this.isArray ? '' : this.o.arrayMember}[${this.count}]`;
     return '$';
-  }
-
-  private commit(pos: number, state: number): void {
-    this.pos = this.mark = pos;
-    this.state = state;
   }
 
   private afterArray(): number {
@@ -193,13 +181,7 @@ class Walker extends ByteWindow {
       return;
     }
     const valueEnd = scanValue(buf, p, end);
-    let value: unknown;
-    try {
-      value = parseJsonSlice(buf, p, valueEnd);
-    } catch (err) {
-      if (err instanceof JsonSyntaxError) err.path = name;
-      throw err;
-    }
+    const value = parseJsonSlice(buf, p, valueEnd, name);
     this.seen.add(name);
     this.h.member?.(name, value, buf, pos, valueEnd, this.base + pos);
     this.commit(valueEnd, S_AFTER_MEMBER);

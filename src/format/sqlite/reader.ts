@@ -83,6 +83,7 @@ async function readEntries(db: Database.Database, file: string, collector: RowCo
   const first = db.prepare(`SELECT ${ENTRY_SELECT} FROM ${TABLE.entries} ORDER BY pos LIMIT ?`).raw();
   const next = db.prepare(`SELECT ${ENTRY_SELECT} FROM ${TABLE.entries} WHERE pos > ? ORDER BY pos LIMIT ?`).raw();
   const progress = new ProgressReporter('load', header.count + 1, opts.onProgress);
+  progress.countItems(header.count);
   const cancelled = `Loading ${file} was cancelled; nothing was changed.`;
   let rows = first.all(BATCH_ROWS) as EntryRow[];
   while (rows.length > 0) {
