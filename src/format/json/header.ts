@@ -32,6 +32,9 @@ export const MEMBER = {
 } as const;
 
 const KNOWN = new Set<string>(Object.values(MEMBER));
+
+/** Keys of the "options" member the writer fills from the image (the reference layout's DbOptions), not from the user map. */
+export const OPTIONS_FROM_IMAGE = ['dimension', 'metric'] as const;
 const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'dot', 'manhattan'];
 
 /** The `stats` member. */
@@ -50,7 +53,7 @@ export interface JsonStateHeader {
   version: string | number;
   seq: number;
   timestamp: number;
-  /** The writer's `user` map (DatabasePersistence stores its options here); {} when absent. */
+  /** The writer's `user` map (DatabasePersistence stores its options here): "options" without its dimension and metric; {} when absent. */
   options: Record<string, unknown>;
   stats: JsonStateStats;
   /** Deltas only: the seq the changes are relative to. */
@@ -120,6 +123,12 @@ export function validateHeader(file: string, members: Map<string, unknown>, body
   if (!isCount(count)) throw bad('stats.count', 'it must be a non-negative integer');
   if (!isCount(dimension) || dimension < 1 || dimension > MAX_DIMENSION) throw bad('stats.dimension', `it must be an integer in 1..${MAX_DIMENSION}`);
   if (!METRICS.includes(metric as Metric)) throw bad('stats.metric', `it must be one of ${METRICS.join(', ')}`);
+  const user = { ...options };
+  for (const k of OPTIONS_FROM_IMAGE) {
+    if (!Object.hasOwn(user, k)) continue; // files written before 2026-12-07 have neither
+    if (user[k] !== stats[k]) throw bad(`options.${k}`, `it says ${JSON.stringify(user[k])} but stats.${k} is ${JSON.stringify(stats[k])}`);
+    delete user[k];
+  }
   if (!body.hasVectors) throw bad(MEMBER.vectors, 'the member is missing');
   if (count !== body.entries) throw bad('stats.count', `it says ${count} entries but "vectors" holds ${body.entries}`);
   if (body.dimension !== 0 && body.dimension !== dimension) {
@@ -135,7 +144,7 @@ export function validateHeader(file: string, members: Map<string, unknown>, body
     version,
     seq,
     timestamp,
-    options,
+    options: user,
     stats: { count, dimension, metric: metric as Metric },
     extra,
   };

@@ -10,7 +10,7 @@ import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
-import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER } from './header.js';
+import { JSON_FORMAT_NAME, JSON_FORMAT_VERSION, JSON_STATE_VERSION, MEMBER, OPTIONS_FROM_IMAGE } from './header.js';
 import { PageWriter } from './page-writer.js';
 import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { writeWithHashRetry } from '../../env/hash-retry.js';
@@ -66,6 +66,7 @@ function checkOptions(opts: WriteJsonStateOptions): { compression: JsonCompressi
     throw new QuiverError('INVALID_ARGUMENT', `user must be plain JSON (${(err as Error).message}).`, {}, { cause: err });
   }
   if (userText === undefined || !userText.startsWith('{')) throw new QuiverError('INVALID_ARGUMENT', 'user must be a plain object.');
+  for (const k of OPTIONS_FROM_IMAGE) if (Object.hasOwn(user, k)) throw new QuiverError('INVALID_ARGUMENT', `user must not have a "${k}" key: the "options" member's ${k} is the database's.`);
   if (opts.createdAt !== undefined && !Number.isFinite(opts.createdAt)) throw new QuiverError('INVALID_ARGUMENT', 'createdAt must be a finite number of ms.');
   return { compression, level, userText };
 }
@@ -97,7 +98,9 @@ function headerText(image: CollectionImage | ChangeImage, userText: string, crea
   let s = '{' + pair(MEMBER.format, JSON_FORMAT_NAME) + pair(MEMBER.formatVersion, JSON_FORMAT_VERSION);
   s += pair(MEMBER.kind, isChangeImage(image) ? 'delta' : 'full') + pair(MEMBER.version, JSON_STATE_VERSION) + pair(MEMBER.seq, image.seq);
   if (isChangeImage(image)) s += pair(MEMBER.sinceSeq, image.sinceSeq) + pair(MEMBER.cleared, image.cleared) + pair(MEMBER.baseChecksum, baseChecksum);
-  s += pair(MEMBER.timestamp, createdAt) + `"${MEMBER.options}":${userText},`;
+  // The reference layout's options ({ dimension, metric }), then the user map's keys.
+  const own = `{"dimension":${image.dimension},"metric":${JSON.stringify(image.metric)}`;
+  s += pair(MEMBER.timestamp, createdAt) + `"${MEMBER.options}":${own}${userText === '{}' ? '}' : ',' + userText.slice(1)},`;
   s += pair(MEMBER.stats, { count: image.count, dimension: image.dimension, metric: image.metric });
   return s;
 }

@@ -259,3 +259,27 @@ test('a gzip file read as plain JSON, and plain JSON read as gzip, are Corruptio
   await assert.rejects(readBytes(plain, 'gzip'), CorruptionError);
   await assert.rejects(readBytes(plain, 'brotli'), CorruptionError);
 });
+
+test('"options" carries the database dimension and metric (the reference layout) apart from the user map', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 's.json');
+    await writeJsonState(nodeFs, path, makeImage({ dimension: 3, metric: 'dot', ids: ['doc-1'], vectors: new Float32Array([1, 2, 3]), metadata: [undefined] }), { user: { persistence: { format: 'json' } } });
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as { options: Record<string, unknown> };
+    assert.deepEqual(raw.options, { dimension: 3, metric: 'dot', persistence: { format: 'json' } });
+    const read = await readJsonState(nodeFs, path, { compression: 'none' });
+    assert.deepEqual(read.header.options, { persistence: { format: 'json' } }, 'the user map comes back as it was given');
+    await assert.rejects(writeJsonState(nodeFs, join(dir, 't.json'), makeImage({ dimension: 3, ids: [], vectors: new Float32Array(0) }), { user: { dimension: 4 } }), { code: 'INVALID_ARGUMENT' });
+  } finally {
+    cleanup();
+  }
+  // Files of before 2026-12-07 have a bare user map; a disagreeing dimension or metric is damage.
+  const members = fullMembers(3, [{ id: 'a', vector: [1, 2, 3] }]);
+  const withOptions = (options: unknown) => docText(members.map(([k, v]) => [k, k === 'options' ? options : v] as [string, unknown]));
+  const ok = await readJsonState(bytesFs({ '/f.json': utf8(withOptions({ dimension: 3, metric: 'cosine', note: 'n' })) }), '/f.json', { compression: 'none' });
+  assert.deepEqual(ok.header.options, { note: 'n' });
+  let err = await failure(withOptions({ dimension: 4, metric: 'cosine' }));
+  assert.equal((err as CorruptionError).section, 'options.dimension');
+  err = await failure(withOptions({ dimension: 3, metric: 'dot' }));
+  assert.equal((err as CorruptionError).section, 'options.metric');
+});

@@ -22,7 +22,7 @@ for (const compression of COMPRESSIONS) {
     try {
       const spec = awkwardSpec();
       const path = join(dir, 'state.json');
-      const w = await writeJsonState(nodeFs, path, makeImage(spec), { compression, user: { dimension: 6, note: 'ü' }, createdAt: 1234 });
+      const w = await writeJsonState(nodeFs, path, makeImage(spec), { compression, user: { note: 'ü', n: 6 }, createdAt: 1234 });
       assert.equal(w.count, spec.ids.length);
       assert.equal(w.bytes, readFileSync(path).length);
       const r = await readJsonState(nodeFs, path, { compression });
@@ -31,7 +31,7 @@ for (const compression of COMPRESSIONS) {
       assertColumnsEqual(r.columns, spec);
       assert.equal(typeof r.columns.ids[1], 'number');
       assert.equal(r.checksum, w.checksum);
-      assert.deepEqual(r.header.options, { dimension: 6, note: 'ü' });
+      assert.deepEqual(r.header.options, { note: 'ü', n: 6 }, 'the user map, without the dimension and metric written next to it');
       assert.equal(r.header.timestamp, 1234);
       assert.equal(r.header.seq, 99);
       assert.deepEqual(r.header.stats, { count: spec.ids.length, dimension: 6, metric: 'euclidean' });
