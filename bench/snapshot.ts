@@ -102,7 +102,7 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
   report.ratio(suite, 'restore 5-link chain (none, verified)', chainMs, 'ms', raw.readMs, 'raw read', undefined, { bytes: top.sizeBytes });
   const gzipManager = fulls.gzip.manager;
   const verify = await timed(() => gzipManager.verifySnapshot(fulls.gzip.info.id));
-  if (!verify.value.ok) throw new Error('verify failed');
+  if (!verify.value) throw new Error('verify failed');
   report.ratio(suite, 'verifySnapshot (gzip full)', verify.ms, 'ms', raw.readMs, 'raw read');
   rmSync(dir, { recursive: true, force: true });
 }

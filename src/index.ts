@@ -15,6 +15,7 @@ export type {
   RangeCondition,
   DbStats,
   VectorDBOptions,
+  DbOptions,
 } from './engine/types.js';
 export { DatabasePersistence } from './persistence/database-persistence.js';
 export { formatFileSize, formatTimestamp, estimateMemoryUsage } from './persistence/utils.js';

@@ -81,6 +81,9 @@ export interface DbStats {
   indexType: 'flat';
 }
 
+/** Reference 001's name for {@link VectorDBOptions}. */
+export type DbOptions = VectorDBOptions;
+
 /** Options of `new VectorDB(...)`; the reference's spellings and aliases are accepted. */
 export interface VectorDBOptions {
   dimension?: number;

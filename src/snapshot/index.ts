@@ -9,5 +9,6 @@ export { SNAPSHOT_FORMAT_VERSION } from './layout.js';
 export type { ResolvedSnapshotOptions } from './options.js';
 export type {
   SnapshotManagerOptions, SnapshotInfo, SnapshotCompression, CreateSnapshotOptions, RestoreOptions, VerifyReport, VerifiedFile, VerifyOptions,
+  SnapshotConfig, Snapshot, SnapshotType,
   DependentsPolicy, DeleteSnapshotOptions, DeleteResult, SnapshotUpdate, PruneOptions, PruneResult, GcResult, ScheduleOptions,
 } from './types.js';

@@ -168,8 +168,17 @@ export class SnapshotManager {
     });
   }
 
-  /** Checks every file of the snapshot and its chain; never throws for damage, only for a missing id. */
-  verifySnapshot(id: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  /**
+   * True when every file of the snapshot and of its base chain verifies (reference 002's
+   * `verify_snapshot`). Damage gives false, never an exception; a missing id is NOT_FOUND.
+   * {@link verifySnapshotReport} names the bad files.
+   */
+  async verifySnapshot(id: string, options: VerifyOptions = {}): Promise<boolean> {
+    return (await this.verifySnapshotReport(id, options)).ok;
+  }
+
+  /** Checks every file of the snapshot and its chain and reports each; never throws for damage, only for a missing id. */
+  verifySnapshotReport(id: string, options: VerifyOptions = {}): Promise<VerifyReport> {
     try {
       checkSnapshotId(id);
     } catch (err) {

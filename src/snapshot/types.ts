@@ -185,3 +185,12 @@ export interface ScheduleOptions {
   /** Take the first snapshot at once instead of after one period (default false). */
   immediate?: boolean;
 }
+
+/** Reference 002's name for {@link SnapshotManagerOptions}. */
+export type SnapshotConfig = SnapshotManagerOptions;
+
+/** Reference 002's name for {@link SnapshotInfo}. */
+export type Snapshot = SnapshotInfo;
+
+/** Reference 002's snapshot kinds (its `SnapshotType::Full` / `Incremental { base_id }`, here `type` and `baseId`). */
+export type SnapshotType = SnapshotInfo['type'];

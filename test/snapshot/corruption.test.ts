@@ -25,7 +25,7 @@ for (const compression of ['gzip', 'none'] as const) {
     await mutate(db, 40, 5, 500);
     const top = await manager.createIncrementalSnapshot(db, 'top', base.id);
     const want = stateOf(db);
-    assert.equal((await manager.verifySnapshot(top.id)).ok, true);
+    assert.equal(await manager.verifySnapshot(top.id), true);
     const keys = (await store.list()).map((o) => o.key);
     assert.equal(keys.length, 8, keys.join(', '));
     let cases = 0;
@@ -34,7 +34,7 @@ for (const compression of ['gzip', 'none'] as const) {
       for (const d of damages) {
         store.corrupt(key, d.apply);
         const label = `${key} ${d.name}`;
-        const report = await manager.verifySnapshot(top.id);
+        const report = await manager.verifySnapshotReport(top.id);
         assert.equal(report.ok, false, label);
         const bad = report.files.filter((f) => !f.ok);
         assert.ok(bad.some((f) => f.name === key), `${label}: verify names it (bad: ${bad.map((f) => f.name).join(', ')})`);
@@ -71,14 +71,15 @@ test('a missing file or a missing base is named; a missing metadata.json makes t
   const vec = `snapshot-${base.id}/vectors.bin.gz`;
   const saved = await store.get(vec);
   await store.delete(vec);
-  let report = await manager.verifySnapshot(top.id);
+  let report = await manager.verifySnapshotReport(top.id);
+  assert.equal(await manager.verifySnapshot(top.id), false, 'the reference-002 boolean form says damaged');
   assert.deepEqual(report.files.filter((f) => !f.ok).map((f) => f.name), [vec]);
   assert.match(report.files.find((f) => f.name === vec)?.error ?? '', /missing/);
   await assert.rejects(manager.restoreSnapshot(top.id), (e: unknown) => e instanceof CorruptionError && e.file.endsWith(vec));
   await store.put(vec, saved);
   const baseManifest = await store.get(`snapshot-${base.id}/metadata.json`);
   await store.delete(`snapshot-${base.id}/metadata.json`);
-  report = await manager.verifySnapshot(top.id);
+  report = await manager.verifySnapshotReport(top.id);
   assert.equal(report.ok, false);
   assert.match(report.files.find((f) => f.name === `snapshot-${base.id}/metadata.json`)?.error ?? '', /missing: base snapshot/);
   await assert.rejects(manager.restoreSnapshot(top.id), /base snapshot .* is missing/);

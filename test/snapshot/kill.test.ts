@@ -65,7 +65,7 @@ for (const [mode, seed] of [['create', 1], ['delete', 2], ['cleanup', 3]] as con
           if (!maybeGone.has(id)) assert.ok(listed.has(id), `acknowledged snapshot ${id} is listed`);
         }
         for (const info of cat.snapshots) {
-          const report = await m.verifySnapshot(info.id);
+          const report = await m.verifySnapshotReport(info.id);
           assert.equal(report.ok, true, `${info.id}: ${JSON.stringify(report.files.filter((f) => !f.ok))}`);
           const db = await m.restoreSnapshot(info.id);
           assert.equal(stateDigest(db), info.metadata.digest, `${info.id} restores to the state it was taken from`);

@@ -108,7 +108,7 @@ export async function readJsonStateFrom(source: ByteSource, opts: ReadJsonSource
   const { members, builder } = parsed;
   // A foreign JSON document (none of our identifying members) is not damage; say what it is.
   if (![MEMBER.format, MEMBER.formatVersion, MEMBER.kind, MEMBER.seq].some((k) => members.has(k))) {
-    throw new QuiverError('UNSUPPORTED_FORMAT', `${file} is JSON but not a QuiverDB state file (it has no "format" member).`, { file });
+    throw new QuiverError('UNSUPPORTED_FORMAT', `${file} is JSON but not a QuiverDB state file (it has no "format" member); to read a file of another system, such as the reference DatabasePersistence JSON, use import({ path }) instead of load.`, { file });
   }
   const stored = parsed.storedChecksum;
   const at = { file, section: MEMBER.checksum, offset: parsed.checksumOffset };

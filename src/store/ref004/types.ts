@@ -8,7 +8,11 @@ import type { Durability } from '../../wal/types.js';
 
 /** Configuration of the in-memory store with automatic persistence. */
 export interface InMemoryVectorStoreConfig {
-  type: 'in-memory';
+  /**
+   * Must be 'in-memory' (checked when the store is made). Typed as any string too, so that a config
+   * written as a plain object literal, as the reference's examples do, type-checks without `as const`.
+   */
+  type: 'in-memory' | (string & {});
   /** Name of the collection; also the name of its subdirectory of `annIndexPath` (letters, digits, `_`, `-`, `.`; at most 128). */
   collectionName: string;
   /** Vector dimension (default 1536). */

@@ -6,6 +6,8 @@ import type { Id } from '../../../src/engine/types.js';
 import { FaultFileSystem } from '../../../src/env/fault-fs.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { writeJsonState } from '../../../src/format/json/index.js';
+import { VectorDB } from '../../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../../src/persistence/database-persistence.js';
 import { readReference000, reference000Codec, sniffReference000 } from '../../../src/format/reference/index.js';
 import type { Progress } from '../../../src/util/progress.js';
 import { loadFioriEmbeddings } from '../../../support/datasets.js';
@@ -154,4 +156,14 @@ test('progress is monotonic and ends at 100; a fired signal aborts', async () =>
   const ctl = new AbortController();
   ctl.abort();
   await rejects(reference000Codec.read(fs, P, { signal: ctl.signal }), 'ABORTED', P, /cancelled/);
+});
+
+test('DatabasePersistence.load of a reference-000 file is refused, pointing to import; import reads it', async () => {
+  const fs = memFs({ '/r/ref.json': fixture('ref000-pretty.json') });
+  const db = new VectorDB({ dimension: 4 });
+  const p = new DatabasePersistence(db, { baseDir: '/r', fs });
+  await rejects(p.load({ path: '/r/ref.json' }), 'UNSUPPORTED_FORMAT', '/r/ref.json', /use import\(\{ path \}\) instead of load/);
+  assert.equal(db.len(), 0);
+  await p.import({ path: '/r/ref.json' });
+  assert.equal(db.len(), 4);
 });

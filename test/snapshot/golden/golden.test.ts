@@ -44,7 +44,7 @@ for (const compression of ['none', 'gzip'] as const) {
         assert.equal(info?.baseId, exp.baseId);
         assert.equal(info?.formatVersion, 1);
         assert.equal(info?.vectorCount, exp.entries.length);
-        assert.equal((await m.verifySnapshot(id)).ok, true);
+        assert.equal(await m.verifySnapshot(id), true);
         const db = await m.restoreSnapshot(id);
         assert.equal(db.dimension, 3);
         assert.equal(db.metric, 'cosine');
