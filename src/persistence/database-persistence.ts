@@ -19,7 +19,7 @@ import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-ch
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { codecFor, exportImage, importFile } from '../interchange/index.js';
-import type { SnapshotInfo } from '../snapshot/types.js';
+import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type {
   CompressionType,
   ExportOptions,
@@ -254,10 +254,14 @@ export class DatabasePersistence extends EventEmitter {
     });
   }
 
-  /** Deletes a snapshot; refused (code BUSY) while an incremental snapshot depends on it. */
-  deleteSnapshot(id: string): Promise<void> {
+  /**
+   * Deletes a snapshot, as the reference does. Incremental snapshots taken on top of it (with
+   * `incremental: true`) are first rewritten as full ones, so every other snapshot still restores;
+   * `{ dependents: 'refuse' }` fails with BUSY instead, `'cascade'` deletes them too.
+   */
+  deleteSnapshot(id: string, options: { dependents?: DependentsPolicy } = {}): Promise<void> {
     return this.queue.run(async () => {
-      await this.snapshots.deleteSnapshot(id);
+      await this.snapshots.deleteSnapshot(id, { dependents: options.dependents ?? 'fold' });
     });
   }
 

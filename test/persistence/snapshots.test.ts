@@ -59,7 +59,14 @@ test('incremental snapshots chain on the newest one; maxSnapshots keeps exactly 
       assert.equal(digestDb(target), states[snaps.findIndex((x) => x.id === s.id)]);
     }
     assert.equal(kept[0].baseId, kept[1].id);
-    await assert.rejects(p.deleteSnapshot(kept[1].id), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+    await assert.rejects(p.deleteSnapshot(kept[1].id, { dependents: 'refuse' }), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+    // The reference's call deletes it; the snapshot on top of it becomes full and still restores.
+    await p.deleteSnapshot(kept[1].id);
+    const left = await p.listSnapshots();
+    assert.deepEqual(left.map((s) => [s.name, s.type]), [['s3', 'full']]);
+    const target = new VectorDB({ dimension: 384 });
+    await new DatabasePersistence(target, { baseDir: dir }).restoreSnapshot(left[0].id);
+    assert.equal(digestDb(target), states[3]);
   } finally {
     cleanup();
   }
