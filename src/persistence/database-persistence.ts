@@ -162,8 +162,7 @@ export class DatabasePersistence extends EventEmitter {
       await this.prepareDir(path);
       const image = this.db.openWriterImage();
       try {
-        const reporter = options.onProgress ? new ProgressReporter('export', 1, options.onProgress) : undefined;
-        reporter?.countItems(image.count);
+        const reporter = this.writeReporter('export', options.onProgress, image.count);
         await exportImage(this.fs, path, image, {
           format,
           compression: c,
