@@ -97,7 +97,8 @@ export class DatabasePersistence extends EventEmitter {
   private savedSeq = -1;
   private needFullSave = true;
   private timer: NodeJS.Timeout | undefined;
-  private tempsCleaned = false;
+  /** Directories whose leftover temp files this instance removed (once each, at its first write there). */
+  private readonly tempsCleaned = new Set<string>();
   private closed = false;
   private snapshotManager: SnapshotManager | undefined;
   private journal: SaveJournal | undefined;
@@ -311,8 +312,8 @@ export class DatabasePersistence extends EventEmitter {
   private async prepareDir(path: string): Promise<void> {
     const dir = dirname(path);
     await ensureDirDurable(this.fs, dir);
-    if (!this.tempsCleaned) {
-      this.tempsCleaned = true;
+    if (!this.tempsCleaned.has(dir)) {
+      this.tempsCleaned.add(dir);
       // Delta temp files stay: after a power loss one may hold an acknowledged delta (removeDeltas).
       await cleanTempFiles(this.fs, dir, isDeltaTemp);
     }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
@@ -141,6 +142,25 @@ test("the 'sqlite' format: save, load, in-place incremental saves (only changed 
     const copy2 = new VectorDB({ dimension: 384 });
     await new DatabasePersistence(copy2, { baseDir: dir, format: 'sqlite' }).load();
     assertSameDb(copy2, db);
+  } finally {
+    cleanup();
+  }
+});
+
+test('leftover temp files are removed from every directory an instance saves into, at its first write there', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(20);
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    // As a crash in the middle of a save leaves them (not named for a delta file).
+    for (const d of [dir, other]) writeFileSync(join(d, '.db.qvdb.dead1234.quiver-tmp'), 'torn');
+    await p.save();
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.quiver-tmp')), []);
+    assert.equal(readdirSync(other).filter((n) => n.endsWith('.quiver-tmp')).length, 1, 'a directory not written to is left alone');
+    await p.export({ path: join(other, 'copy.qvdb'), format: 'binary' });
+    assert.deepEqual(readdirSync(other).filter((n) => n.endsWith('.quiver-tmp')), []);
   } finally {
     cleanup();
   }
