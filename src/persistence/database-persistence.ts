@@ -85,6 +85,20 @@ function checkOptions(options: PersistenceOptions): Resolved {
 }
 
 /**
+ * Instances whose auto-save runs, with their final save. Their timers never keep the process alive, so
+ * when the event loop runs empty ('beforeExit': not on process.exit() or a signal) each is shut down,
+ * which saves what changed since its last save, instead of the process ending with those changes lost.
+ */
+const exitSavers = new Map<DatabasePersistence, () => void>();
+let exitHookInstalled = false;
+
+function saveAllOnExit(): void {
+  const due = [...exitSavers.values()];
+  exitSavers.clear();
+  for (const save of due) save();
+}
+
+/**
  * Saves and loads a VectorDB: `save`, `saveIncremental`, `load`, `export`, `import`, auto-save and
  * `shutdown`. Emits `save` (SaveEvent) after every successful save and `error` when an automatic save
  * fails (when nobody listens for `error`, the failure is written to stderr instead of crashing).
@@ -265,18 +279,26 @@ export class DatabasePersistence extends EventEmitter {
     });
   }
 
-  /** Starts periodic saves (incremental when `incremental` is set). Timers never keep the process alive. */
+  /** Starts periodic saves (incremental when `incremental` is set). Timers never keep the process alive; when the event loop runs empty, a final save is made (see shutdown). */
   startAutoSave(): void {
     if (this.closed) throw new QuiverError('CLOSED', 'This DatabasePersistence was shut down; create a new one.');
     if (this.timer || this.options.autoSaveInterval <= 0) return;
     this.timer = setInterval(() => this.autoSaveTick(), this.options.autoSaveInterval);
     this.timer.unref();
+    exitSavers.set(this, () => {
+      this.shutdown().catch((err: unknown) => this.reportAutoSaveError(err));
+    });
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('beforeExit', saveAllOnExit);
+    }
   }
 
-  /** Stops periodic saves; a save already running finishes. */
+  /** Stops periodic saves (and the save at a natural process exit); a save already running finishes. */
   stopAutoSave(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    exitSavers.delete(this);
   }
 
   /** Stops auto-save, waits for running work, and saves once more if anything changed. */
@@ -297,10 +319,13 @@ export class DatabasePersistence extends EventEmitter {
   private autoSaveTick(): void {
     if (this.queue.busy || !this.hasUnsavedChanges) return;
     const run = this.options.incremental ? this.saveIncremental() : this.save();
-    run.catch((err: unknown) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    });
+    run.catch((err: unknown) => this.reportAutoSaveError(err));
+  }
+
+  /** An automatic save's failure: an `error` event, or a line on stderr when nobody listens. */
+  private reportAutoSaveError(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 
   private compressionFor(compress: boolean | undefined): CompressionType {

@@ -80,3 +80,25 @@ for (const format of ['binary', 'json'] as const) {
     }
   });
 }
+
+test('a process that ends with auto-save running saves its last changes on the way out (no shutdown call)', async () => {
+  for (const mode of ['full', 'incremental', 'stopped'] as const) {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = spawnSync(process.execPath, [fixture('exit-child'), dir, mode, '250'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'inserted 250');
+      const files = readdirSync(dir).filter((n) => !n.startsWith('.'));
+      if (mode === 'stopped') {
+        assert.deepEqual(files, [], 'stopAutoSave() also gives up the save at exit');
+        continue;
+      }
+      const copy = new VectorDB({ dimension: 4 });
+      await new DatabasePersistence(copy, { baseDir: dir }).load();
+      assert.equal(copy.len(), 250, mode);
+      assert.deepEqual(copy.get('doc-250')?.metadata, { i: 250 });
+    } finally {
+      cleanup();
+    }
+  }
+});
