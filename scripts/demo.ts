@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { VectorDB, DatabasePersistence, QuiverError, formatFileSize, type PersistenceFormat, type CompressionType } from '../src/index.js';
+import { VectorDB, DatabasePersistence, formatFileSize, type PersistenceFormat, type CompressionType } from '../src/index.js';
 import { loadFioriEmbeddings, clusteredDataset } from '../support/datasets.js';
 
 const extra = Number(process.argv[2] ?? 20_000);
@@ -53,21 +53,16 @@ const formats: [PersistenceFormat, CompressionType][] = [
 ];
 for (const [format, compression] of formats) {
   const p = new DatabasePersistence(db, { baseDir: dir, format, compression });
-  try {
-    const t0 = performance.now();
-    const path = await p.save();
-    const saveMs = performance.now() - t0;
-    const copy = new VectorDB({ dimension: 384, metric: 'cosine' });
-    const t1 = performance.now();
-    await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
-    const loadMs = performance.now() - t1;
-    const after = copy.search({ vector: query, k: 3, filter: { category: fiori.metadata[probe]!.category } });
-    const ok = sameContents(db, copy) && after.map((r) => r.id).join() === before.map((r) => r.id).join();
-    rows.push([format, compression, formatFileSize(statSync(path).size), `${saveMs.toFixed(0)} ms`, `${loadMs.toFixed(0)} ms`, ok ? 'bit-exact' : 'MISMATCH']);
-  } catch (err) {
-    if (err instanceof QuiverError && err.code === 'NOT_IMPLEMENTED') rows.push([format, compression, '-', '-', '-', 'not in this version']);
-    else throw err;
-  }
+  const t0 = performance.now();
+  const path = await p.save();
+  const saveMs = performance.now() - t0;
+  const copy = new VectorDB({ dimension: 384, metric: 'cosine' });
+  const t1 = performance.now();
+  await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+  const loadMs = performance.now() - t1;
+  const after = copy.search({ vector: query, k: 3, filter: { category: fiori.metadata[probe]!.category } });
+  const ok = sameContents(db, copy) && after.map((r) => r.id).join() === before.map((r) => r.id).join();
+  rows.push([format, compression, formatFileSize(statSync(path).size), `${saveMs.toFixed(0)} ms`, `${loadMs.toFixed(0)} ms`, ok ? 'bit-exact' : 'MISMATCH']);
 }
 
 // Incremental save: change 1% and write only the delta.
