@@ -38,7 +38,11 @@ export function formatForPath(path: string): { format: ExchangeFormat; compressi
   for (const codec of CODECS) {
     if (!codec.canWrite) continue;
     for (const c of [...codec.compressions].reverse()) {
-      if (lower.endsWith(codec.extension(c))) return { format: codec.format, compression: c };
+      const ext = codec.extension(c);
+      // A compression whose files are named like uncompressed ones (.qvdb compresses per section) is
+      // never what a name says.
+      if (c !== 'none' && ext === codec.extension('none')) continue;
+      if (lower.endsWith(ext)) return { format: codec.format, compression: c };
     }
   }
   return undefined;

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { formatForPath, importFile } from '../../src/interchange/index.js';
+import { nodeFs } from '../../src/env/node-fs.js';
+import { tempDir, realDb } from '../support/db.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function quiver(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+}
+
+test('quiver verify / info report what a file holds; a flipped byte is exit 1 with the error code', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(120);
+    const path = await new DatabasePersistence(db, { baseDir: dir }).save({ path: join(dir, 'db.qvdb') });
+    let r = quiver('verify', path);
+    assert.equal(r.status, 0, r.stderr);
+    const withMeta = [...db].filter((e) => e.metadata !== undefined).length;
+    assert.ok(r.stdout.includes(`binary, ${db.len()} entries of dimension 384, metric cosine, ${withMeta} with metadata`), r.stdout);
+    assert.match(r.stdout, /verified: checksum [0-9a-f]{64}/);
+    r = quiver('info', path);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /checksums not checked/);
+    const bytes = readFileSync(path);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+    writeFileSync(path, bytes);
+    r = quiver('verify', path);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^quiver: CHECKSUM_MISMATCH: .*db\.qvdb/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('quiver convert takes the target format from the name or --format, keeping every entry bit for bit', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 3 });
+    for (let i = 1; i <= 50; i++) void db.insert({ id: i % 2 ? `doc-${i}` : i, vector: [i / 7, -i, 1e-7 * i], metadata: { i, tag: 'ü' } });
+    const src = await new DatabasePersistence(db, { baseDir: dir }).save({ path: join(dir, 'src.qvdb') });
+    for (const [target, extra, format] of [['out.parquet', [], 'parquet'], ['out.jsonl.gz', [], 'jsonl'], ['out.data', ['--format', 'msgpack'], 'msgpack']] as const) {
+      const to = join(dir, target);
+      const r = quiver('convert', src, to, ...extra);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`\\(binary\\) -> .*\\(${format}.*50 entries`));
+      const back = await importFile(nodeFs, to);
+      assert.equal(back.format, format);
+      assert.deepEqual(back.columns.ids, [...db].map((e) => e.id));
+      assert.deepEqual([...back.columns.vectors], [...db].flatMap((e) => [...e.vector]));
+    }
+    const r = quiver('convert', src, join(dir, 'out.unknown'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /INVALID_ARGUMENT: cannot tell the target format/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('quiver usage mistakes are exit 2 with the usage text; --version prints the package version', () => {
+  for (const args of [[], ['frobnicate'], ['verify'], ['convert', 'a'], ['verify', 'a', '--bogus']]) {
+    const r = quiver(...args);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, /usage: quiver <command>/);
+  }
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  assert.equal(quiver('--version').stdout.trim(), pkg.version);
+  assert.equal(quiver('verify', '/no/such/file').status, 1);
+});
+
+test('formatForPath: the format and compression a file name says, and none when the name cannot say it', () => {
+  const cases: [string, unknown][] = [
+    ['a.qvdb', { format: 'binary', compression: 'none' }],
+    ['a.JSON.GZ', { format: 'json', compression: 'gzip' }],
+    ['a.msgpack.br', { format: 'msgpack', compression: 'brotli' }],
+    ['a.jsonl', { format: 'jsonl', compression: 'none' }],
+    ['a.parquet', { format: 'parquet', compression: 'none' }],
+    ['a.npy', { format: 'npy', compression: 'none' }],
+    ['a.sqlite', { format: 'sqlite', compression: 'none' }],
+    ['a.txt', undefined],
+  ];
+  for (const [name, want] of cases) assert.deepEqual(formatForPath(name), want, name);
+});
