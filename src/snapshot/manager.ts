@@ -23,7 +23,7 @@ import { checkSnapshotId, checkSnapshotName, checkTags, newSnapshotId } from './
 import { Limiter } from './limiter.js';
 import { MANIFEST_NAME, SNAPSHOT_PREFIX, snapshotKey } from './layout.js';
 import { encodeManifest, infoOf, type SnapshotManifest } from './manifest.js';
-import { resolveOptions, checkUserMetadata, type ResolvedSnapshotOptions } from './options.js';
+import { resolveOptions, withReferenceNames, checkUserMetadata, type ResolvedSnapshotOptions } from './options.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { ReadWriteLock } from './rwlock.js';
 import { SnapshotSchedule } from './scheduler.js';
@@ -68,7 +68,8 @@ export class SnapshotManager {
   private readonly inFlight = new Set<string>();
   private autoGcDone = false;
 
-  constructor(options: SnapshotManagerOptions) {
+  constructor(given: SnapshotManagerOptions) {
+    const options = withReferenceNames(given);
     const o = resolveOptions(options);
     this.options = o;
     this.store = options.store ?? new FileSystemSnapshotStore(options.snapshotDir as string, { fs: options.fs });

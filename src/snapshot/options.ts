@@ -32,7 +32,27 @@ function intIn(name: string, v: unknown, dflt: number, min: number, max: number)
   return v;
 }
 
-/** Validates and completes manager options. */
+/** Reference 002's snake_case option names and the camelCase ones they stand for. */
+const REFERENCE_NAMES = [
+  ['snapshot_dir', 'snapshotDir'],
+  ['compression_level', 'compressionLevel'],
+  ['verify_checksum', 'verifyChecksum'],
+  ['max_concurrent_io', 'maxConcurrentIo'],
+] as const;
+
+/** `o` with reference 002's snake_case names moved to the camelCase ones; giving both differently is INVALID_ARGUMENT. */
+export function withReferenceNames(o: SnapshotManagerOptions): SnapshotManagerOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError('SnapshotManager needs an options object { snapshotDir | store, ... }');
+  let out = o;
+  for (const [snake, camel] of REFERENCE_NAMES) {
+    if (o[snake] === undefined) continue;
+    if (o[camel] !== undefined && o[camel] !== o[snake]) throw invalid(`options.${snake} and options.${camel} are the same option with different values; give one`);
+    out = { ...out, [camel]: o[snake] };
+  }
+  return out;
+}
+
+/** Validates and completes manager options (camelCase names; see withReferenceNames). */
 export function resolveOptions(o: SnapshotManagerOptions): ResolvedSnapshotOptions {
   if (o === null || typeof o !== 'object') throw new TypeError('SnapshotManager needs an options object { snapshotDir | store, ... }');
   if (o.store === undefined) {

@@ -35,6 +35,11 @@ export interface SnapshotManagerOptions {
    * snapshots another process is writing right now).
    */
   gcGraceMs?: number;
+  /** Reference 002's (Rust) spelling of `snapshotDir`; so are the four below of their camelCase names. */
+  snapshot_dir?: string;
+  compression_level?: number;
+  verify_checksum?: boolean;
+  max_concurrent_io?: number;
 }
 
 /** What every snapshot reports (and `metadata.json` stores). */

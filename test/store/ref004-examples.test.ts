@@ -38,3 +38,18 @@ test('reference 001/002 type names and the boolean verifySnapshot', async () => 
   const ok: boolean = await manager.verifySnapshot(snap.id);
   assert.equal(ok, true);
 });
+
+test("reference 002's snake_case config names are accepted; the same option given two ways must agree", async () => {
+  const fs = new MemoryFileSystem();
+  const manager = new SnapshotManager({ fs, snapshot_dir: '/snaps', compression: true, compression_level: 1, verify_checksum: false, max_concurrent_io: 2 });
+  assert.deepEqual(
+    { level: manager.options.compressionLevel, verify: manager.options.verifyChecksum, io: manager.options.maxConcurrentIo },
+    { level: 1, verify: false, io: 2 },
+  );
+  const db = new VectorDB({ dimension: 2 });
+  await db.insert({ id: 'doc-1', vector: [1, 2] });
+  const snap = await manager.createSnapshot(db, 'backup-2024-01');
+  assert.ok((await fs.readdir('/snaps')).some((n) => n.includes(snap.id)), 'written under snapshot_dir');
+  assert.throws(() => new SnapshotManager({ fs, snapshot_dir: '/a', snapshotDir: '/b' }), { code: 'INVALID_ARGUMENT' });
+  assert.doesNotThrow(() => new SnapshotManager({ fs, snapshot_dir: '/a', snapshotDir: '/a' }));
+});
