@@ -121,3 +121,27 @@ test('damaged reference-004 files: connect fails naming the file; recoverCorrupt
     console.warn = warn;
   }
 });
+
+test('a damaged payloads.json moves the reference pair aside: no other collection imports the vectors without their payloads', async () => {
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 3, "vectors": [[1, [1, 0, 0]], [2, [0, 1, 0]]]}'));
+  fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from('[[1, {"title": "a"}], [2, {"ti'));
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    const { manager } = await createVectorStore(cfg(fs, 'c', { recoverCorrupted: true }));
+    const rec = manager.getInfo().recoveredFromCorruption;
+    assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/payloads.json.corrupt-`), JSON.stringify(rec));
+    assert.deepEqual(
+      fs.listAll().filter((p) => p.startsWith(`${ROOT}/ann_metadata.json`) || p.startsWith(`${ROOT}/payloads.json`)).map((p) => p.replace(/corrupt-.*/, 'corrupt-*')).sort(),
+      [`${ROOT}/ann_metadata.json.corrupt-*`, `${ROOT}/payloads.json.corrupt-*`],
+    );
+    await manager.disconnect();
+  } finally {
+    console.warn = warn;
+  }
+  const other = await createVectorStore(cfg(fs, 'b'));
+  assert.equal(other.manager.getInfo().importedReference, undefined);
+  assert.deepEqual((await other.store.list())[1], 0);
+  await other.manager.disconnect();
+});

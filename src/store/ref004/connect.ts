@@ -11,7 +11,7 @@ import type { FileSystem } from '../../env/fs.js';
 import { openVectorDB, type DurableVectorDB } from '../durable-db.js';
 import type { ResolvedConfig } from './config.js';
 import { CollectionNotFoundError, VectorStoreConnectionError } from './errors.js';
-import { importReferenceOnce, moveAside } from './reference-import.js';
+import { importReferenceOnce, moveAside, moveReferenceAside } from './reference-import.js';
 import type { CorruptionRecovery, ReferenceImport } from './types.js';
 
 /** A connected collection. */
@@ -69,8 +69,8 @@ export async function connectCollection(c: ResolvedConfig): Promise<ConnectedCol
     if (!isDamage(err) || !c.recoverCorrupted || c.readOnly) throw connectionError(c, err);
     const damaged = err;
     const file = typeof damaged.details.file === 'string' ? damaged.details.file : undefined;
-    // Damaged reference-004 import files are moved aside on their own; a damaged store moves as a whole.
-    const movedTo = file !== undefined && !file.startsWith(c.dir) ? await moveAside(c.fs, file) : await quarantine(c.fs, c.dir);
+    // Damaged reference-004 import files are moved aside (both of the pair); a damaged store moves as a whole.
+    const movedTo = file !== undefined && !file.startsWith(c.dir) ? await moveReferenceAside(c, file) : await quarantine(c.fs, c.dir);
     recovered = { at: new Date().toISOString(), collectionName: c.collectionName, file, code: damaged.code, message: damaged.message, movedTo };
     console.warn(`[quiverdb] WARNING: collection "${c.collectionName}" had damaged files (${damaged.message}). They were moved to ${movedTo} (not deleted) and the collection STARTS EMPTY. Restore from a snapshot if you need that data.`);
     try {

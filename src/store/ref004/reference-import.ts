@@ -12,7 +12,7 @@ import { ioError } from '../../errors.js';
 import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
-import { readReference004, REFERENCE_METADATA_FILE } from '../../format/reference/index.js';
+import { readReference004, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
 import { openVectorDB } from '../durable-db.js';
 import { listNames } from '../layout.js';
 import type { ResolvedConfig } from './config.js';
@@ -42,6 +42,22 @@ export async function moveAside(fs: FileSystem, path: string): Promise<string> {
     throw ioError(err, 'move aside', path);
   }
   return to;
+}
+
+/**
+ * Moves the reference files (`ann_metadata.json` and `payloads.json`, those present) aside together when
+ * one of them is damaged: they are one dataset, and leaving the intact one would let another collection
+ * import the vectors without their payloads. Returns the new name of `damaged`.
+ */
+export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Promise<string> {
+  let movedTo = '';
+  for (const name of [REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE]) {
+    const path = join(c.annIndexPath, name);
+    if (path !== damaged && !(await exists(c.fs, path))) continue;
+    const to = await moveAside(c.fs, path);
+    if (path === damaged) movedTo = to;
+  }
+  return movedTo;
 }
 
 /**
