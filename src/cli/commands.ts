@@ -1,9 +1,8 @@
 /**
  * The commands of the `quiver` CLI, over the interchange registry: each reads or writes through the
  * same code as the library (every checksum verified unless told otherwise) and writes its report to
- * `out`. They throw QuiverError for bad data; the entry point (main.ts) maps that to an exit code.
+ * `out`. They throw QuiverError for bad data and UsageError for a bad command line; main.ts maps each to its exit code.
  */
-import { QuiverError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { convertFile, exchangeFormats, formatForPath, importFile } from '../interchange/index.js';
@@ -11,10 +10,15 @@ import { convertFile, exchangeFormats, formatForPath, importFile } from '../inte
 /** Where a command writes its report, a line at a time. */
 export type Out = (line: string) => void;
 
+/** A mistake in the command line itself (exit code 2), as opposed to data QuiverDB refuses (1). */
+export class UsageError extends Error {}
+
+const COMPRESSIONS: readonly string[] = ['none', 'gzip', 'brotli'];
+
 function checkFormat(value: string | undefined, what: string): ExchangeFormat | undefined {
   if (value === undefined) return undefined;
   const known = exchangeFormats();
-  if (!known.includes(value as ExchangeFormat)) throw new QuiverError('UNSUPPORTED_FORMAT', `${what} '${value}' is not a format QuiverDB knows; use one of ${known.join(', ')}.`);
+  if (!known.includes(value as ExchangeFormat)) throw new UsageError(`${what} '${value}' is not a format QuiverDB knows; use one of ${known.join(', ')}`);
   return value as ExchangeFormat;
 }
 
@@ -27,14 +31,17 @@ export async function inspect(fs: FileSystem, path: string, opts: { format?: str
   const c = read.columns;
   const withMeta = c.metadata.reduce((n, m) => (m === undefined ? n : n + 1), 0);
   out(`${path}: ${read.format}, ${c.ids.length} entries of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
-  out(opts.verify === false ? 'structure read (checksums not checked)' : read.checksum !== undefined ? `verified: checksum ${read.checksum}` : 'read whole (this format carries no checksum)');
+  if (opts.verify === false) out('structure read (checksums not checked)');
+  else if (read.checksum !== undefined) out(`verified: checksum ${read.checksum}`);
+  else out('verified: every checksum the format carries (it records no whole-file checksum)');
 }
 
 /** Converts `from` into `to`; the target format comes from `format` or `to`'s name (e.g. `.parquet`, `.jsonl.gz`). */
 export async function convert(fs: FileSystem, from: string, to: string, opts: { format?: string; fromFormat?: string; compression?: string }, out: Out): Promise<void> {
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
-  if (format === undefined) throw new QuiverError('INVALID_ARGUMENT', `cannot tell the target format from the name ${to}; pass --format (${exchangeFormats().join(', ')}).`);
+  if (format === undefined) throw new UsageError(`cannot tell the target format from the name ${to}; pass --format (${exchangeFormats().join(', ')})`);
+  if (opts.compression !== undefined && !COMPRESSIONS.includes(opts.compression)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')}, got '${opts.compression}'`);
   const compression = (opts.compression ?? (named?.format === format ? named.compression : 'none')) as ExchangeCompression;
   const written = await convertFile(fs, from, to, { format, fromFormat: checkFormat(opts.fromFormat, '--from'), compression });
   out(`${from} (${written.fromFormat}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${written.count} entries, ${written.bytes} bytes`);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { QuiverError } from '../errors.js';
 import { nodeFs } from '../env/node-fs.js';
-import { convert, inspect } from './commands.js';
+import { UsageError, convert, inspect } from './commands.js';
 
 const USAGE = `usage: quiver <command> [options]
 
@@ -20,8 +20,6 @@ const USAGE = `usage: quiver <command> [options]
 
 Files are recognised by their bytes, not their names. Formats: binary, json, sqlite, msgpack, jsonl,
 parquet, npy (read and write), reference-000, reference-004 (read).`;
-
-class UsageError extends Error {}
 
 /** The package's version: its package.json is two levels up from dist/cli (three from a build of the tests). */
 function version(): string {

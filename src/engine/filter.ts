@@ -25,7 +25,7 @@ const OPS = new Set<string>([...RANGE_OPS, 'any', 'all']);
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 function invalid(path: string, problem: string): never {
-  throw new QuiverError('INVALID_ARGUMENT', `filter${path} ${problem}; see the filter language in README "Search filters"`, { path: `filter${path}` });
+  throw new QuiverError('INVALID_ARGUMENT', `filter${path} ${problem}; see the filter language in README "Semantics" (Filters)`, { path: `filter${path}` });
 }
 
 function isPlain(v: unknown): v is Record<string, unknown> {

@@ -56,9 +56,17 @@ test('quiver convert takes the target format from the name or --format, keeping 
       assert.deepEqual(back.columns.ids, [...db].map((e) => e.id));
       assert.deepEqual([...back.columns.vectors], [...db].flatMap((e) => [...e.vector]));
     }
-    const r = quiver('convert', src, join(dir, 'out.unknown'));
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /INVALID_ARGUMENT: cannot tell the target format/);
+    for (const [args, message] of [
+      [[src, join(dir, 'out.unknown')], /cannot tell the target format/],
+      [[src, join(dir, 'x.qvdb'), '--format', 'bogus'], /--format 'bogus' is not a format/],
+      [[src, join(dir, 'x.jsonl'), '--compression', 'zip'], /--compression must be one of/],
+    ] as const) {
+      const r = quiver('convert', ...args);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+    // Parquet carries page CRCs, not a whole-file checksum: verify says what it checked.
+    assert.match(quiver('verify', join(dir, 'out.parquet')).stdout, /verified: every checksum the format carries/);
   } finally {
     cleanup();
   }
