@@ -5,6 +5,7 @@
  */
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
+import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
 import { convertFile, exchangeFormats, formatForPath, importFile } from '../interchange/index.js';
 
 /** Where a command writes its report, a line at a time. */
@@ -12,8 +13,6 @@ export type Out = (line: string) => void;
 
 /** A mistake in the command line itself (exit code 2), as opposed to data QuiverDB refuses (1). */
 export class UsageError extends Error {}
-
-const COMPRESSIONS: readonly string[] = ['none', 'gzip', 'brotli'];
 
 function checkFormat(value: string | undefined, what: string): ExchangeFormat | undefined {
   if (value === undefined) return undefined;
@@ -41,8 +40,9 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
   if (format === undefined) throw new UsageError(`cannot tell the target format from the name ${to}; pass --format (${exchangeFormats().join(', ')})`);
-  if (opts.compression !== undefined && !COMPRESSIONS.includes(opts.compression)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')}, got '${opts.compression}'`);
-  const compression = (opts.compression ?? (named?.format === format ? named.compression : 'none')) as ExchangeCompression;
+  const given = opts.compression as ExchangeCompression | undefined;
+  if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);
+  const compression = given ?? (named?.format === format ? named.compression : 'none');
   const written = await convertFile(fs, from, to, { format, fromFormat: checkFormat(opts.fromFormat, '--from'), compression });
   out(`${from} (${written.fromFormat}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${written.count} entries, ${written.bytes} bytes`);
 }

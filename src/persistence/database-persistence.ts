@@ -12,7 +12,7 @@ import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
-import { ProgressReporter } from '../util/progress.js';
+import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-chain.js';
@@ -344,8 +344,19 @@ export class DatabasePersistence extends EventEmitter {
     }
   }
 
-  private spec(format: PersistenceFormat, compression: CompressionType, user: Record<string, unknown>, reporter: ProgressReporter | undefined, signal?: AbortSignal): WriteSpec {
-    return { format, compression, level: this.options.compressionLevel, user, signal, onProgress: reporter?.child(0, 1) };
+  private spec(format: PersistenceFormat, compression: CompressionType, user: Record<string, unknown>, onProgress: ProgressCallback | undefined, signal?: AbortSignal): WriteSpec {
+    return { format, compression, level: this.options.compressionLevel, user, signal, onProgress };
+  }
+
+  /**
+   * Runs the write of an incremental save (a delta file, a journal record, a SQLite update), giving it
+   * the progress callback of a reporter that counts the changed and deleted entries, and finishes it.
+   */
+  private async writeChanges<T>(changes: ChangeImage, onProgress: ProgressCallback | undefined, verb: string, write: (onProgress: ProgressCallback | undefined) => Promise<T>): Promise<T> {
+    const reporter = this.writeReporter('save', onProgress, changes.count + changes.deletedIds.length);
+    const result = await write(reporter?.child(0, 1));
+    reporter?.finish(`${verb} ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
+    return result;
   }
 
   /** The reporter of a save or export of `items` entries (undefined without a callback). */
@@ -362,7 +373,7 @@ export class DatabasePersistence extends EventEmitter {
     try {
       const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
       const reporter = this.writeReporter(op, onProgress, image.count);
-      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, reporter, signal));
+      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, reporter?.child(0, 1), signal));
       reporter?.finish(`${op === 'export' ? 'exported' : 'saved'} ${written.count} vectors`);
       return { written, seq: image.seq };
     } finally {
@@ -407,9 +418,7 @@ export class DatabasePersistence extends EventEmitter {
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
-      const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
-      const written = await writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, reporter, options.signal));
-      reporter?.finish(`saved ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
+      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, cb, options.signal)));
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
       // The next delta will be about this size: its file is written ahead, between saves, when saves come
@@ -440,10 +449,8 @@ export class DatabasePersistence extends EventEmitter {
       changes.release();
       return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
     }
-    this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum);
-    const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
-    const bytes = await this.journal.append(changes);
-    reporter?.finish(`journaled ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
+    const journal = (this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum));
+    const bytes = await this.writeChanges(changes, options.onProgress, 'journaled', () => journal.append(changes));
     this.savedSeq = changes.seq;
     this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
     return this.journal.dir;
@@ -453,9 +460,7 @@ export class DatabasePersistence extends EventEmitter {
   private async updateSqlite(chain: ChainState, changes: ChangeImage, started: number, options: IncrementalSaveOptions): Promise<string> {
     let written;
     try {
-      const reporter = this.writeReporter('save', options.onProgress, changes.count + changes.deletedIds.length);
-      written = await updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, reporter?.child(0, 1), options.signal);
-      reporter?.finish(`saved ${changes.count} changed and ${changes.deletedIds.length} deleted vectors`);
+      written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, cb, options.signal));
     } catch (err) {
       // The file changed under us (or no longer fits this database): a full save replaces it.
       if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {

@@ -52,9 +52,8 @@ export function withReferenceNames(o: SnapshotManagerOptions): SnapshotManagerOp
   return out;
 }
 
-/** Validates and completes manager options (camelCase names; see withReferenceNames). */
+/** Validates and completes manager options, as withReferenceNames returned them. */
 export function resolveOptions(o: SnapshotManagerOptions): ResolvedSnapshotOptions {
-  if (o === null || typeof o !== 'object') throw new TypeError('SnapshotManager needs an options object { snapshotDir | store, ... }');
   if (o.store === undefined) {
     if (typeof o.snapshotDir !== 'string' || o.snapshotDir === '' || o.snapshotDir.includes('\0')) throw invalid('SnapshotManager needs options.snapshotDir (a directory path) or options.store');
   } else if (o.store === null || typeof o.store !== 'object' || typeof o.store.put !== 'function') {
