@@ -6,9 +6,24 @@ import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { createVectorStore, IMPORTED_MARKER, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
+import type { CorruptionRecovery } from '../../src/store/ref004/types.js';
 
 const ROOT = '/vs';
 const cfg = (fs: MemoryFileSystem, collectionName: string, extra: Partial<VectorStoreConfig> = {}): VectorStoreConfig => ({ type: 'in-memory', collectionName, dimension: 3, annIndexPath: ROOT, fs, ...extra });
+
+/** Connects `collection` with recoverCorrupted (its loud warning silenced), disconnects, returns what was recovered. */
+async function recoverQuietly(fs: MemoryFileSystem, collection: string): Promise<CorruptionRecovery | undefined> {
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    const { manager } = await createVectorStore(cfg(fs, collection, { recoverCorrupted: true }));
+    const rec = manager.getInfo().recoveredFromCorruption;
+    await manager.disconnect();
+    return rec;
+  } finally {
+    console.warn = warn;
+  }
+}
 
 function files(fs: MemoryFileSystem, prefix: string): Map<string, string> {
   return new Map(fs.listAll().filter((p) => p.startsWith(prefix) && !p.endsWith('/') && !p.endsWith('/LOCK')).map((p) => [p.slice(prefix.length), Buffer.from(fs.readFileSync(p)).toString('hex')]));
@@ -109,37 +124,21 @@ test('damaged reference-004 files: connect fails naming the file; recoverCorrupt
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 4, "vectors": []}'));
   await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'DIMENSION_MISMATCH');
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('not json'));
-  const warn = console.warn;
-  console.warn = () => undefined;
-  try {
-    const { manager } = await createVectorStore(cfg(fs, 'c', { recoverCorrupted: true }));
-    const rec = manager.getInfo().recoveredFromCorruption;
-    assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`));
-    assert.equal(Buffer.from(fs.readFileSync(rec.movedTo)).toString(), 'not json');
-    await manager.disconnect();
-  } finally {
-    console.warn = warn;
-  }
+  const rec = await recoverQuietly(fs, 'c');
+  assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`));
+  assert.equal(Buffer.from(fs.readFileSync(rec.movedTo)).toString(), 'not json');
 });
 
 test('a damaged payloads.json moves the reference pair aside: no other collection imports the vectors without their payloads', async () => {
   const fs = new MemoryFileSystem();
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 3, "vectors": [[1, [1, 0, 0]], [2, [0, 1, 0]]]}'));
   fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from('[[1, {"title": "a"}], [2, {"ti'));
-  const warn = console.warn;
-  console.warn = () => undefined;
-  try {
-    const { manager } = await createVectorStore(cfg(fs, 'c', { recoverCorrupted: true }));
-    const rec = manager.getInfo().recoveredFromCorruption;
-    assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/payloads.json.corrupt-`), JSON.stringify(rec));
-    assert.deepEqual(
-      fs.listAll().filter((p) => p.startsWith(`${ROOT}/ann_metadata.json`) || p.startsWith(`${ROOT}/payloads.json`)).map((p) => p.replace(/corrupt-.*/, 'corrupt-*')).sort(),
-      [`${ROOT}/ann_metadata.json.corrupt-*`, `${ROOT}/payloads.json.corrupt-*`],
-    );
-    await manager.disconnect();
-  } finally {
-    console.warn = warn;
-  }
+  const rec = await recoverQuietly(fs, 'c');
+  assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/payloads.json.corrupt-`), JSON.stringify(rec));
+  assert.deepEqual(
+    fs.listAll().filter((p) => p.startsWith(`${ROOT}/ann_metadata.json`) || p.startsWith(`${ROOT}/payloads.json`)).map((p) => p.replace(/corrupt-.*/, 'corrupt-*')).sort(),
+    [`${ROOT}/ann_metadata.json.corrupt-*`, `${ROOT}/payloads.json.corrupt-*`],
+  );
   const other = await createVectorStore(cfg(fs, 'b'));
   assert.equal(other.manager.getInfo().importedReference, undefined);
   assert.deepEqual((await other.store.list())[1], 0);
