@@ -1,8 +1,8 @@
 /**
  * Writes entries as JSON objects, `{"id":…,"vector":[…],"metadata":{…}}`: the elements of the state
  * format's "vectors" array and the lines of a JSONL export. Vector text comes from the FormatPool
- * (worker threads for big saves), in chunk order; ids and metadata are stringified here and everything
- * is assembled into the page buffer.
+ * (worker threads for big saves), in chunk order, with the entry text around each vector, which the
+ * ids and metadata are stringified into here.
  */
 import { QuiverError } from '../../errors.js';
 import type { CollectionImage } from '../../engine/types.js';
@@ -36,9 +36,62 @@ export interface EntryLayout {
 /** The state format: `{"id":…,"vector":[…],"metadata":{…}}` elements, one per line. */
 export const ARRAY_ELEMENTS: EntryLayout = { first: '\n', between: ',\n', after: '', verb: 'save', checkAbort };
 
+/** Builds the encoded texts around each entry's vector (see FormatRequest) in a reused scratch buffer. */
+class EntryParts {
+  private scratch = Buffer.allocUnsafe(1 << 16);
+  private pos = 0;
+
+  constructor(private readonly image: CollectionImage, private readonly layout: EntryLayout) {}
+
+  /** The texts of entries `start..start+n)`: bytes and cut offsets (two per entry, then the end). */
+  build(start: number, n: number): { parts: Uint8Array; cuts: Uint32Array } {
+    const { image, layout } = this;
+    const cuts = new Uint32Array(2 * n + 1);
+    const fixed = Math.max(layout.first.length, layout.between.length) + ENTRY_OPEN.length + VECTOR_KEY.length + METADATA_KEY.length + 1 + layout.after.length;
+    this.pos = 0;
+    for (let e = 0; e < n; e++) {
+      const index = start + e;
+      const id = idText(image.ids[index]);
+      const meta = metadataText(image.metadata[index], index);
+      this.room(fixed + 3 * (id.length + (meta === undefined ? 0 : meta.length)));
+      cuts[2 * e] = this.pos;
+      this.ascii(index === 0 ? layout.first : layout.between);
+      this.ascii(ENTRY_OPEN);
+      this.pos += this.scratch.write(id, this.pos, 'utf8');
+      this.ascii(VECTOR_KEY);
+      cuts[2 * e + 1] = this.pos;
+      if (meta !== undefined) {
+        this.ascii(METADATA_KEY);
+        this.pos += this.scratch.write(meta, this.pos, 'utf8');
+      }
+      this.scratch[this.pos++] = 125; // }
+      this.ascii(layout.after);
+    }
+    cuts[2 * n] = this.pos;
+    // A copy of exactly the bytes used: the request transfers it to a worker.
+    return { parts: new Uint8Array(this.scratch.subarray(0, this.pos)), cuts };
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.scratch.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.scratch.length, this.pos + n));
+    this.scratch.copy(grown, 0, 0, this.pos);
+    this.scratch = grown;
+  }
+
+  private ascii(s: string): void {
+    const b = this.scratch;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) b[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+  }
+}
+
 /**
  * Streams every entry of `image` into `out` as `{"id":…,"vector":[…],"metadata":{…}}`, laid out as
  * `layout` says. `workers` overrides the number of formatting threads (0 = format on this thread).
+ * Ids and metadata are checked and encoded here as each chunk is handed out; the formatted chunk's
+ * text is then written as it is (PageWriter.adopt).
  */
 export async function writeEntries(out: PageWriter, image: CollectionImage, progress: ProgressReporter, signal: AbortSignal | undefined, workers?: number, layout: EntryLayout = ARRAY_ELEMENTS): Promise<void> {
   const dim = image.dimension;
@@ -48,13 +101,19 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
     const depth = Math.max(2, pool.size * 2);
     const queue: Promise<FormatReply>[] = [];
     const chunks = image.vectorChunks(perChunk)[Symbol.iterator]();
+    const parts = new EntryParts(image, layout);
+    let handedOut = 0;
     // Chunks may alias engine memory; each is copied (into a recycled buffer) before the next is requested.
     const submit = (): void => {
       const next = chunks.next();
       if (next.done) return;
+      const n = Math.floor(next.value.length / dim);
+      if (handedOut + n > image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded more vectors than its count ${image.count}.`);
+      const { parts: bytes, cuts } = parts.build(handedOut, n);
+      handedOut += n;
       const copy = pool.takeVectors(next.value.length);
       copy.set(next.value);
-      queue.push(pool.format(copy, dim));
+      queue.push(pool.format(copy, bytes, cuts, dim, out.offloaded));
     };
     for (let i = 0; i < depth; i++) submit();
     let index = 0;
@@ -67,40 +126,14 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
         const value = reply.vectors[reply.bad.entry * dim + reply.bad.element];
         throw new QuiverError('INVALID_VECTOR', `Cannot ${layout.verb} entry ${at}: element ${reply.bad.element} of its vector is ${value}, not a finite float32.`, { index: at, element: reply.bad.element });
       }
-      if (index + reply.ends.length - 1 > image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded more vectors than its count ${image.count}.`);
-      index = await assemble(out, image, reply, index, layout);
-      pool.recycle(reply.text);
+      const text = reply.text;
+      await out.adopt(text.subarray(0, reply.length), () => pool.recycle(text));
       pool.recycleVectors(reply.vectors);
+      index += reply.entries;
       progress.update(index, 'writing entries');
     }
     if (index !== image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded ${index} vectors but says it has ${image.count}.`);
   } finally {
     await releaseFormatPool(pool);
   }
-}
-
-/** Appends the entries of one formatted chunk, starting at entry `index`; returns the next index. */
-async function assemble(out: PageWriter, image: CollectionImage, reply: FormatReply, index: number, layout: EntryLayout): Promise<number> {
-  const { text, ends } = reply;
-  const fixed = Math.max(layout.first.length, layout.between.length) + ENTRY_OPEN.length + VECTOR_KEY.length + 1 + layout.after.length;
-  for (let e = 0; e + 1 < ends.length; e++, index++) {
-    const id = idText(image.ids[index]);
-    const meta = metadataText(image.metadata[index], index);
-    const vector = text.subarray(ends[e], ends[e + 1]);
-    const need = fixed + id.length * 3 + vector.length + (meta === undefined ? 0 : METADATA_KEY.length + meta.length * 3);
-    if (out.pos + need > out.page.length) await out.room(need);
-    out.ascii(index === 0 ? layout.first : layout.between);
-    out.ascii(ENTRY_OPEN);
-    out.pos += out.page.write(id, out.pos, 'utf8');
-    out.ascii(VECTOR_KEY);
-    out.page.set(vector, out.pos);
-    out.pos += vector.length;
-    if (meta !== undefined) {
-      out.ascii(METADATA_KEY);
-      out.pos += out.page.write(meta, out.pos, 'utf8');
-    }
-    out.page[out.pos++] = 125; // }
-    out.ascii(layout.after);
-  }
-  return index;
 }

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { RequestThread } from '../../util/request-thread.js';
-import { formatChunk, type FormatReply, type FormatRequest } from './format-chunk.js';
+import { formatChunk, ownBuffers, type FormatReply, type FormatRequest } from './format-chunk.js';
 import { Keeper, type Keepable } from './keeper.js';
 
 /** Below this many floats a save formats on the main thread (starting workers costs ~30 ms). */
@@ -49,19 +49,22 @@ export class FormatPool implements Keepable {
     }
   }
 
-  /** Formats `vectors` (owned by the pool from now on: it is transferred to a worker). */
-  format(vectors: Float32Array, dimension: number): Promise<FormatReply> {
+  /**
+   * Formats the entries of `vectors` between their surrounding texts (see FormatRequest); the arrays
+   * are owned by the pool from now on (they are transferred to a worker). `shared`: text in shared memory.
+   */
+  format(vectors: Float32Array, parts: Uint8Array, cuts: Uint32Array, dimension: number, shared: boolean): Promise<FormatReply> {
     const spare = this.spares.pop();
+    const req = { dimension, vectors, parts, cuts, shared, spare };
     if (this.threads.length === 0) {
       try {
-        return Promise.resolve(formatChunk({ seq: 0, dimension, vectors, spare }));
+        return Promise.resolve(formatChunk({ seq: 0, ...req }));
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    const transfer: ArrayBuffer[] = [vectors.buffer as ArrayBuffer];
-    if (spare) transfer.push(spare.buffer as ArrayBuffer);
-    return this.threads[this.next++ % this.threads.length].request({ dimension, vectors, spare }, transfer);
+    const transfer = ownBuffers([vectors, parts, cuts, spare]);
+    return this.threads[this.next++ % this.threads.length].request(req, transfer);
   }
 
   /** Number of worker threads (0: formatting inline). */

@@ -3,6 +3,6 @@
  * formatChunk and transfers the result back.
  */
 import { serveRequests } from '../../util/request-thread.js';
-import { formatChunk } from './format-chunk.js';
+import { formatChunk, ownBuffers } from './format-chunk.js';
 
-serveRequests(formatChunk, (reply) => [reply.text.buffer, reply.ends.buffer, reply.vectors.buffer]);
+serveRequests(formatChunk, (reply) => ownBuffers([reply.text, reply.vectors, reply.parts, reply.cuts]));

@@ -78,6 +78,38 @@ export class PageWriter {
     this.hashedTo = 0;
   }
 
+  /**
+   * Writes `bytes` as the next document bytes without copying them into a page (the page so far goes
+   * first). They must stay unchanged until `release` is called, once their write and hash are done;
+   * with the hash offloaded only shared memory is adopted, other bytes are copied through pages.
+   */
+  async adopt(bytes: Uint8Array, release: () => void): Promise<void> {
+    if (this.job && !(bytes.buffer instanceof SharedArrayBuffer)) {
+      for (let off = 0; off < bytes.length; off += this.page.length) {
+        const part = bytes.subarray(off, Math.min(bytes.length, off + this.page.length));
+        await this.room(part.length);
+        this.page.set(part, this.pos);
+        this.pos += part.length;
+      }
+      release();
+      return;
+    }
+    await this.flush();
+    let hashed: Promise<boolean> | undefined;
+    if (this.hash) this.hash.update(bytes);
+    else if (this.job) {
+      this.job.update(bytes);
+      hashed = this.job.barrier();
+    }
+    await this.otherBusy;
+    const written = this.sink.write(bytes);
+    const busy = (hashed === undefined ? written : Promise.all([written, hashed]).then(([, ok]) => {
+      if (!ok) throw new HashThreadLostError();
+    })).then(release);
+    busy.catch(() => undefined);
+    this.otherBusy = busy;
+  }
+
   /** Waits for every handed-over page to be written. */
   async drain(): Promise<void> {
     await this.flush();
