@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store,interchange] [--markdown file]`: runs every benchmark suite and prints a table of
+ * `npm run bench [-- --quick] [--json [file]] [--n N] [--only persistence,snapshot,store,interchange] [--markdown file] [--help]`: runs every benchmark suite and prints a table of
  * figures next to the raw-I/O baseline measured in the same run. `--quick` runs a small size once so CI
  * keeps every suite working; `--json` writes machine-readable results (to stdout or a file). Rows of
- * suite `machine`, at the start and the end, probe the machine's state (see machine.ts).
+ * suite `machine`, at the start and the end, probe the machine's state (see machine.ts). An unknown
+ * flag or suite is a usage error (exit 2) rather than a full run.
  */
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,18 +14,54 @@ import { benchSnapshots } from './snapshot.js';
 import { benchStore } from './store.js';
 import { benchInterchange } from './interchange.js';
 import { probeMachine } from './machine.js';
+import { parseArgs } from 'node:util';
 
-const args = process.argv.slice(2);
-const onlyIdx = args.indexOf('--only');
-const only = onlyIdx >= 0 ? args[onlyIdx + 1].split(',') : undefined;
+const SUITES = ['persistence', 'snapshot', 'store', 'interchange'];
+
+const USAGE = `usage: npm run bench [-- [--quick] [--json [file]] [--markdown file] [--n N] [--only ${SUITES.join(',')}]]
+
+  --quick          small data, one round (CI's smoke run; not figures to quote)
+  --json [file]    machine-readable results to file (to stdout without one; the table goes to stderr)
+  --markdown file  the table as Markdown (README's benchmark table)
+  --n N            entries per suite (default 100000; 5000 with --quick)
+  --only a,b       run only these suites
+  --help           this text`;
+
+/** The command line, checked: a mistyped flag is a usage error, not a silent full run. */
+function parseCommandLine(argv: string[]): { quick: boolean; jsonOut?: string; mdOut?: string; n?: number; only?: string[] } {
+  // `--json` takes an optional file; util.parseArgs has no optional values, so a bare one means stdout.
+  const args = argv.map((a, i) => (a === '--json' && (i + 1 >= argv.length || argv[i + 1].startsWith('--')) ? '--json=-' : a));
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { quick: { type: 'boolean' }, json: { type: 'string' }, markdown: { type: 'string' }, n: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const n = values.n === undefined ? undefined : Number(values.n);
+  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 100)) usageError(`--n must be an integer of at least 100 (got ${values.n})`);
+  const only = values.only?.split(',');
+  const unknown = only?.filter((name) => !SUITES.includes(name));
+  if (unknown?.length) usageError(`unknown suite ${unknown.join(', ')} (the suites are ${SUITES.join(', ')})`);
+  return { quick: values.quick ?? false, jsonOut: values.json, mdOut: values.markdown, n, only };
+}
+
+function usageError(message: string): never {
+  console.error(`bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const { quick, jsonOut, mdOut, n: nArg, only } = parseCommandLine(process.argv.slice(2));
 const run = (name: string) => !only || only.includes(name);
-const quick = args.includes('--quick');
-const jsonIdx = args.indexOf('--json');
-const jsonOut = jsonIdx >= 0 ? (args[jsonIdx + 1] && !args[jsonIdx + 1].startsWith('--') ? args[jsonIdx + 1] : '-') : undefined;
-const mdIdx = args.indexOf('--markdown');
-const mdOut = mdIdx >= 0 ? args[mdIdx + 1] : undefined;
-const nIdx = args.indexOf('--n');
-const n = nIdx >= 0 ? Number(args[nIdx + 1]) : quick ? 5000 : 100_000;
+const n = nArg ?? (quick ? 5000 : 100_000);
 
 const dir = join(process.env.QUIVER_BENCH_DIR ?? tmpdir(), `quiver-bench-${process.pid}`);
 mkdirSync(dir, { recursive: true });
