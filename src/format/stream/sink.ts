@@ -3,8 +3,8 @@
  * through gzip, or through one brotli stream. Pages handed to a sink may be reused once `write`
  * resolves; zlib runs on the libuv thread pool, so compression overlaps with formatting.
  *
- * gzip output is a sequence of gzip members, one per page or adopted chunk of text, compressed in parallel (deflate only looks
- * back 32 KB, so splitting at page boundaries costs almost nothing in size). Every gzip reader
+ * gzip output is a sequence of gzip members, one per page or adopted chunk of text, compressed in
+ * parallel (deflate only looks back 32 KB, so splitting costs almost nothing in size). Every gzip reader
  * (zcat, Node's gunzip, Python) reads concatenated members as one stream. Brotli has no such
  * framing, so it stays one stream.
  */
