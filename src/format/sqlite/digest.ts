@@ -93,8 +93,12 @@ export class BucketDigests {
     this.jobs.push(job);
     job.update(vectors);
     const p = job.digest().then((v) => combineBucket(k, v));
-    p.catch(() => undefined); // collected by results(); abandon() rejects on purpose
-    this.pending.push(p.then((d) => [bucket, d]));
+    const pair = p.then((d): [number, Buffer] => [bucket, d]);
+    // Both are collected by results(), or dropped by abandon(), which rejects them on purpose: neither
+    // may reject unhandled (that would end the process after a cancelled or failed write).
+    p.catch(() => undefined);
+    pair.catch(() => undefined);
+    this.pending.push(pair);
     return p;
   }
 

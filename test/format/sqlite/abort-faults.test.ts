@@ -10,6 +10,7 @@ import { NodeFileSystem, nodeFs } from '../../../src/env/node-fs.js';
 import type { FileHandle, OpenMode } from '../../../src/env/fs.js';
 import { BYTES_PER_SYNC } from '../../../src/env/background-sync.js';
 import { applySqliteChanges, readSqliteState, writeSqliteState } from '../../../src/format/sqlite/index.js';
+import { hashThreadReady } from '../../support/hash-thread.js';
 import { assertColumnsEqual, awkwardSpec, inTempDir, makeChangeImage, makeImage, randomVectors, type ImageSpec } from './helpers.js';
 
 function bigSpec(n = 6000, dim = 32): ImageSpec {
@@ -34,6 +35,34 @@ test('a cancelled write (before or during) leaves the previous file and no temp 
     assert.ok(readFileSync(path).equals(before));
     assert.deepEqual(readdirSync(dir), ['x.sqlite']);
   });
+});
+
+test('cancelling a write whose buckets are hashed on the helper thread rejects once and leaves nothing unhandled', async () => {
+  // Buckets of 1 MiB hashed on the helper thread: cancelling drops their digest jobs, whose promises
+  // reject on purpose and must all be handled (an unhandled one would end the process).
+  await hashThreadReady();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await inTempDir(async (dir) => {
+      const path = join(dir, 'x.sqlite');
+      for (const at of [1000, 3000, 5000]) {
+        const ctl = new AbortController();
+        await assert.rejects(
+          writeSqliteState(nodeFs, path, makeImage(bigSpec(6000, 256)), { signal: ctl.signal, onProgress: (p) => p.current > at && ctl.abort() }),
+          { code: 'ABORTED' },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(readdirSync(dir), []);
+    });
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  assert.deepEqual(unhandled.map(String), []);
 });
 
 test('an exception thrown by the progress callback aborts the write the same way', async () => {
