@@ -55,7 +55,7 @@ export async function writeState(fs: FileSystem, path: string, image: Collection
       return writeJsonState(fs, path, image, opts);
     case 'sqlite': {
       if ('sinceSeq' in image) throw new QuiverError('INVALID_ARGUMENT', 'SQLite files take incremental saves in place (applySqliteChanges), not as delta files.');
-      const r = await writeSqliteState(fs, path, image, { user: spec.user, seq: image.seq, onProgress: spec.onProgress, signal: spec.signal });
+      const r = await writeSqliteState(fs, path, image, { compression: spec.compression, user: spec.user, seq: image.seq, onProgress: spec.onProgress, signal: spec.signal });
       return { path, bytes: r.bytes, checksum: r.checksum, count: r.count };
     }
     default:

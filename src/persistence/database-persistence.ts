@@ -165,7 +165,7 @@ export class DatabasePersistence extends EventEmitter {
     if (!options || typeof options.path !== 'string') throw new TypeError('export needs { path }');
     return this.queue.run(async () => {
       const format = options.format ?? this.options.format;
-      const compression = this.compressionFor(options.compress);
+      const compression = this.compressionFor(options.compress, format);
       const path = resolve(options.path);
       if (format === 'binary' || format === 'json' || format === 'sqlite') {
         await this.writeFull(path, format, compression, 'export', options.onProgress, options.signal);
@@ -328,10 +328,16 @@ export class DatabasePersistence extends EventEmitter {
     else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 
-  private compressionFor(compress: boolean | undefined): CompressionType {
-    if (compress === undefined) return this.options.compression;
-    if (!compress) return 'none';
-    return this.options.compression === 'none' ? 'gzip' : this.options.compression;
+  /**
+   * The compression of a save or export in `format`: the instance's unless `compress` says otherwise.
+   * SQLite files are never compressed: the instance's compression (which binary and JSON files and
+   * snapshots take) does not apply to them, and asking for it with `compress: true` is refused.
+   */
+  private compressionFor(compress: boolean | undefined, format: string): CompressionType {
+    const c = compress === undefined ? this.options.compression : !compress ? 'none' : this.options.compression === 'none' ? 'gzip' : this.options.compression;
+    if (format !== 'sqlite' || c === 'none') return c;
+    if (compress) throw new QuiverError('UNSUPPORTED_FORMAT', `SQLite files cannot be compressed (asked for ${c} with compress: true); save or export them with compress: false, or compress the file yourself.`, { format, compression: c });
+    return 'none';
   }
 
   private async prepareDir(path: string): Promise<void> {
@@ -384,7 +390,7 @@ export class DatabasePersistence extends EventEmitter {
   private async doSave(options: SaveOptions): Promise<string> {
     const started = performance.now();
     const format = options.format ?? this.options.format;
-    const compression = this.compressionFor(options.compress);
+    const compression = this.compressionFor(options.compress, format);
     const path = resolve(options.path ?? this.defaultPath(format, compression));
     const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
     // The new base is durable; deltas and the journal of the previous base at this path are now obsolete.

@@ -147,6 +147,33 @@ test("the 'sqlite' format: save, load, in-place incremental saves (only changed 
   }
 });
 
+test("SQLite files are never compressed: the instance's compression does not apply to them, and compress: true is refused", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(20);
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite', compression: 'gzip' });
+    // The instance's gzip is for its binary and JSON files and snapshots: a SQLite save is plain SQLite.
+    const path = await p.save();
+    assert.equal(path, join(dir, 'database.sqlite'));
+    const sql = new Database(path, { readonly: true });
+    assert.equal((sql.prepare('select count(*) as n from entries').get() as { n: number }).n, db.len());
+    sql.close();
+    await p.export({ path: join(dir, 'copy.sqlite') });
+    const before = readdirSync(dir).sort();
+    for (const attempt of [() => p.save({ compress: true }), () => p.export({ path: join(dir, 'x.sqlite'), compress: true }), () => new DatabasePersistence(db, { baseDir: dir }).save({ format: 'sqlite', compress: true })]) {
+      await assert.rejects(attempt(), (err: unknown) => err instanceof QuiverError && err.code === 'UNSUPPORTED_FORMAT' && /compress: false/.test(err.message));
+    }
+    assert.deepEqual(readdirSync(dir).sort(), before, 'nothing was written by the refused calls');
+    // The same instance's binary saves still work with its gzip.
+    const bin = await p.save({ format: 'binary', path: join(dir, 'db.qvdb') });
+    const copy = new VectorDB({ dimension: 384 });
+    await new DatabasePersistence(copy, { baseDir: dir }).load({ path: bin });
+    assertSameDb(copy, db);
+  } finally {
+    cleanup();
+  }
+});
+
 test('leftover temp files are removed from every directory an instance saves into, at its first write there', async () => {
   const { dir, cleanup } = tempDir();
   try {
