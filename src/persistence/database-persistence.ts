@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
-import type { FileSystem } from '../env/fs.js';
+import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
@@ -52,6 +52,15 @@ interface ChainState {
   baseBytes: number;
   /** When (Date.now()) the last full or delta file of the chain was written by this instance. */
   savedAt?: number;
+  /** The base file's size and mtime when this instance wrote or loaded it (see checkChainUnchanged; undefined: unknown). */
+  baseMark: string | undefined;
+  /** Leftover deltas of an older base found by the load (path → mark): a delta may be written over them. */
+  staleMarks?: Map<string, string>;
+}
+
+/** What identifies one version of a file cheaply: its size and modification time. */
+function markOf(st: FileStat): string {
+  return `${st.size}:${st.mtimeMs}`;
 }
 
 type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
@@ -396,7 +405,9 @@ export class DatabasePersistence extends EventEmitter {
     // The new base is durable; deltas and the journal of the previous base at this path are now obsolete.
     await removeDeltas(this.fs, path);
     await this.dropJournal(path);
-    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes, savedAt: Date.now() };
+    // The file is published: a failing stat must not fail the save; the chain then only checks delta names.
+    const baseMark = await this.fs.stat(path).then(markOf, () => undefined);
+    this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes, savedAt: Date.now(), baseMark };
     this.savedSeq = seq;
     this.needFullSave = false;
     this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
@@ -423,6 +434,7 @@ export class DatabasePersistence extends EventEmitter {
       if (chain.format === 'sqlite') return await this.updateSqlite(chain, changes, started, options);
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
+      await this.checkChainUnchanged(chain, path);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
       const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, cb, options.signal)));
       chain.lastChecksum = written.checksum;
@@ -440,6 +452,35 @@ export class DatabasePersistence extends EventEmitter {
     } finally {
       changes.release();
     }
+  }
+
+  /**
+   * Refuses to write delta `path` when another writer (another instance or process on the same files)
+   * has replaced or removed the base file, or written that delta, since this instance saved or loaded
+   * the chain: extending it would silently drop one writer's changes at the next load.
+   */
+  private async checkChainUnchanged(chain: ChainState, path: string): Promise<void> {
+    const statOrNone = async (p: string): Promise<FileStat | undefined> => {
+      try {
+        return await this.fs.stat(p);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') return undefined;
+        throw ioError(err, 'stat', p);
+      }
+    };
+    const base = await statOrNone(chain.basePath);
+    const replaced = base === undefined || (chain.baseMark !== undefined && markOf(base) !== chain.baseMark);
+    if (!replaced) {
+      // Free, or a leftover of an older base that the load set aside (and nobody has rewritten since).
+      const there = await statOrNone(path);
+      if (there === undefined || chain.staleMarks?.get(path) === markOf(there)) return;
+    }
+    const what = replaced ? `the base file ${chain.basePath} was replaced or removed` : `the delta ${path} was already written`;
+    throw new QuiverError(
+      'BUSY',
+      `Cannot save incrementally: ${what} by another writer since this instance saved or loaded it, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
+      { path: chain.basePath },
+    );
   }
 
   /** Incremental auto-save appends to the save journal instead of writing delta files. */
@@ -542,8 +583,13 @@ export class DatabasePersistence extends EventEmitter {
     if (journal) applyJournal(this.db, journal);
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
-    const baseBytes = (await this.fs.stat(path)).size;
-    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes };
+    const baseStat = await this.fs.stat(path);
+    const staleMarks = new Map<string, string>();
+    for (const p of chain.stale) {
+      const st = await this.fs.stat(p).catch(() => undefined);
+      if (st) staleMarks.set(p, markOf(st));
+    }
+    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };
     this.savedSeq = this.db.seq;
     // A journal extends the chain only when journaling; otherwise the next save must be a full one
     // (a delta written now would be replayed before the journal it follows).

@@ -201,3 +201,51 @@ test('auto-save saves on its interval (incremental: to the journal) without over
     cleanup();
   }
 });
+
+test('an incremental save refuses to extend a chain another writer changed (delta written, base replaced), and writes nothing', async () => {
+  const { dir, cleanup } = tempDir();
+  const dim = 8;
+  const vec = (x: number): Float32Array => new Float32Array(dim).fill(x);
+  const busy = (err: unknown): boolean => err instanceof QuiverError && err.code === 'BUSY' && /another writer/.test(err.message) && /nothing was written/.test(err.message);
+  try {
+    for (const format of ['binary', 'json'] as const) {
+      const onDisk = async (): Promise<VectorDB> => {
+        const back = new VectorDB({ dimension: dim });
+        await new DatabasePersistence(back, { baseDir: dir, format }).load();
+        return back;
+      };
+      rmSync(dir, { recursive: true, force: true });
+      const dbA = new VectorDB({ dimension: dim });
+      await dbA.insert({ id: 'doc-1', vector: vec(1) });
+      const a = new DatabasePersistence(dbA, { baseDir: dir, format });
+      await a.save();
+      const dbB = new VectorDB({ dimension: dim });
+      const b = new DatabasePersistence(dbB, { baseDir: dir, format });
+      await b.load();
+      // A extends the chain first; B's delta would take the same name and drop A's change.
+      await dbA.insert({ id: 'fromA', vector: vec(2) });
+      assert.ok(await a.saveIncremental());
+      await dbB.insert({ id: 'fromB', vector: vec(3) });
+      const files = readdirSync(dir).sort();
+      await assert.rejects(b.saveIncremental(), busy);
+      assert.deepEqual(readdirSync(dir).sort(), files, `${format}: nothing written`);
+      assert.ok((await onDisk()).has('fromA'), `${format}: A's change is still on disk`);
+      // B continues from the files as they are now.
+      await b.load();
+      await dbB.insert({ id: 'fromB', vector: vec(3) });
+      assert.ok(await b.saveIncremental());
+      const both = await onDisk();
+      assert.ok(both.has('fromA') && both.has('fromB'), `${format}: both writers' changes load`);
+      // Now B replaces the base with a full save: A's next delta would belong to a base that is gone.
+      await b.save();
+      await dbA.insert({ id: 'late', vector: vec(4) });
+      await assert.rejects(a.saveIncremental(), busy);
+      assert.equal((await onDisk()).has('late'), false);
+      // A full save is a deliberate overwrite and goes through.
+      await a.save();
+      assert.ok((await onDisk()).has('late'), `${format}: A's full save wins when asked for`);
+    }
+  } finally {
+    cleanup();
+  }
+});
