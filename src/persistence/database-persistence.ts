@@ -455,11 +455,12 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   /**
-   * Refuses to write delta `path` when another writer (another instance or process on the same files)
-   * has replaced or removed the base file, or written that delta, since this instance saved or loaded
-   * the chain: extending it would silently drop one writer's changes at the next load.
+   * Refuses to extend the chain (with delta `path`, or the journal when no path is given) when another
+   * writer (another instance or process on the same files) has replaced or removed the base file, or
+   * written that delta, since this instance saved or loaded the chain: extending it would silently drop
+   * one writer's changes at the next load.
    */
-  private async checkChainUnchanged(chain: ChainState, path: string): Promise<void> {
+  private async checkChainUnchanged(chain: ChainState, path?: string): Promise<void> {
     const statOrNone = async (p: string): Promise<FileStat | undefined> => {
       try {
         return await this.fs.stat(p);
@@ -472,6 +473,7 @@ export class DatabasePersistence extends EventEmitter {
     const replaced = base === undefined || (chain.baseMark !== undefined && markOf(base) !== chain.baseMark);
     if (!replaced) {
       // Free, or a leftover of an older base that the load set aside (and nobody has rewritten since).
+      if (path === undefined) return;
       const there = await statOrNone(path);
       if (there === undefined || chain.staleMarks?.get(path) === markOf(there)) return;
     }
@@ -496,6 +498,7 @@ export class DatabasePersistence extends EventEmitter {
       changes.release();
       return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
     }
+    await this.checkChainUnchanged(chain);
     const journal = (this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum));
     const bytes = await this.writeChanges(changes, options.onProgress, 'journaled', () => journal.append(changes));
     this.savedSeq = changes.seq;

@@ -252,3 +252,32 @@ test('power loss: after each acknowledged journaled save, a crash at any point r
   }
   await p.shutdown();
 });
+
+test('a journaled incremental save refuses (BUSY) to extend a base another writer replaced, and writes nothing', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(9);
+    const dbA = new VectorDB({ dimension: DIM });
+    mutate(dbA, rnd, 50);
+    const a = journaled(dbA, dir);
+    const base = await a.save();
+    mutate(dbA, rnd, 5);
+    assert.equal(await a.saveIncremental(), journalDir(base));
+    // Another writer replaces the base with its own full save.
+    const dbB = await cloneDb(dbA);
+    await dbB.insert({ id: 'fromB', vector: vec(rnd) });
+    await new DatabasePersistence(dbB, { baseDir: dir }).save();
+    await dbA.insert({ id: 'fromA', vector: vec(rnd) });
+    // (B's full save removed the journal of the base it replaced.)
+    const listing = (): string[] => (existsSync(journalDir(base)) ? readdirSync(journalDir(base)).sort() : []);
+    const before = listing();
+    await assert.rejects(a.saveIncremental(), (err: unknown) => (err as { code?: string }).code === 'BUSY');
+    assert.deepEqual(listing(), before, 'nothing was appended');
+    const back = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(back, { baseDir: dir }).load();
+    assertSameDb(back, dbB);
+    await a.shutdown().catch(() => undefined);
+  } finally {
+    cleanup();
+  }
+});
