@@ -38,7 +38,7 @@ export interface FormatReply {
 }
 
 /** Bytes the text of `entries` entries of `dim` numbers with `partBytes` of surrounding text may take. */
-export function textBound(entries: number, dim: number, partBytes: number): number {
+function textBound(entries: number, dim: number, partBytes: number): number {
   return entries * (dim * (MAX_FLOAT32_CHARS + 1) + 2) + partBytes;
 }
 

@@ -132,14 +132,6 @@ export class PageWriter {
     }
   }
 
-  /** Writes a short ASCII string into room already ensured. */
-  ascii(s: string): void {
-    const page = this.page;
-    let pos = this.pos;
-    for (let i = 0; i < s.length; i++) page[pos++] = s.charCodeAt(i);
-    this.pos = pos;
-  }
-
   /** Ends the hashed part of the document here and returns its SHA-256 (hex). */
   async digest(): Promise<string> {
     this.hashPage();
