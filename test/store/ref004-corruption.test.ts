@@ -144,3 +144,31 @@ test('a damaged payloads.json moves the reference pair aside: no other collectio
   assert.deepEqual((await other.store.list())[1], 0);
   await other.manager.disconnect();
 });
+
+test('a collection name that is a file in annIndexPath, or a reference file name, is refused and the file is left as it is', async () => {
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 3, "vectors": [[1, [1, 0, 0]]]}'));
+  fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from('[[1, {"title": "a"}]]'));
+  fs.writeFileSync(`${ROOT}/ann_index.faiss`, Buffer.from('index bytes'));
+  fs.writeFileSync(`${ROOT}/notes.txt`, Buffer.from('my notes'));
+  const before = files(fs, `${ROOT}/`);
+  for (const name of ['ann_index.faiss', 'notes.txt', 'payloads.json', 'ann_metadata.json', IMPORTED_MARKER]) {
+    await assert.rejects(createVectorStore(cfg(fs, name)), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'INVALID_ARGUMENT' && e.message.includes(`"${name}"`), name);
+    assert.deepEqual(files(fs, `${ROOT}/`), before, `${name}: nothing changed`);
+  }
+  // Another name still imports the reference files.
+  const ok = await createVectorStore(cfg(fs, 'docs'));
+  assert.equal(ok.manager.getInfo().importedReference?.count, 1);
+  await ok.manager.disconnect();
+});
+
+test('recoverCorrupted moves damaged reference files aside also for collections whose name is a prefix of theirs', async () => {
+  for (const name of ['a', 'ann', 'ann_metadata', 'p', 'pay']) {
+    const fs = new MemoryFileSystem();
+    fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 3, "vectors": [[1, [1, 0'));
+    fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from('[]'));
+    const rec = await recoverQuietly(fs, name);
+    assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`), `${name}: ${JSON.stringify(rec)}`);
+    assert.ok(fs.listAll().some((p) => p.startsWith(`${ROOT}/payloads.json.corrupt-`)), `${name}: the pair moved together`);
+  }
+});

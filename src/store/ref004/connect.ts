@@ -4,14 +4,14 @@
  * naming the file and touch nothing; with `recoverCorrupted` the collection directory is renamed
  * aside (never deleted), the collection starts empty, and the event is printed and reported.
  */
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { QuiverError, ioError } from '../../errors.js';
 import { VectorDB } from '../../engine/vector-db.js';
 import type { FileSystem } from '../../env/fs.js';
 import { openVectorDB, type DurableVectorDB } from '../durable-db.js';
 import type { ResolvedConfig } from './config.js';
 import { CollectionNotFoundError, VectorStoreConnectionError } from './errors.js';
-import { importReferenceOnce, moveAside, moveReferenceAside } from './reference-import.js';
+import { IMPORTED_MARKER, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE, importReferenceOnce, moveAside, moveReferenceAside } from './reference-import.js';
 import type { CorruptionRecovery, ReferenceImport } from './types.js';
 
 /** A connected collection. */
@@ -51,6 +51,30 @@ function connectionError(c: ResolvedConfig, err: unknown): VectorStoreConnection
   return new VectorStoreConnectionError(`cannot connect collection "${c.collectionName}" in ${c.dir}: ${what}${hint}`, 'in-memory', err);
 }
 
+/** Names of the reference files and the import marker beside the collections. */
+const RESERVED_NAMES = [REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE, IMPORTED_MARKER];
+
+/**
+ * A collection's directory is `<annIndexPath>/<collectionName>`: the reference files' names, and a name
+ * that is already a file there (an index file, anything of the user's), are refused before anything is
+ * read or written.
+ */
+async function checkNotAFile(c: ResolvedConfig): Promise<void> {
+  if (RESERVED_NAMES.includes(c.collectionName)) {
+    throw new QuiverError('INVALID_ARGUMENT', `the collection name "${c.collectionName}" is reserved for the reference-004 files in ${c.annIndexPath}; choose another collection name`, { path: c.dir });
+  }
+  let st;
+  try {
+    st = await c.fs.stat(c.dir);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return;
+    throw ioError(err, 'stat', c.dir);
+  }
+  if (!st.isDirectory) {
+    throw new QuiverError('INVALID_ARGUMENT', `the collection name "${c.collectionName}" is the name of a file in ${c.annIndexPath} (${c.dir}), which is left as it is; choose another collection name`, { path: c.dir });
+  }
+}
+
 /** Connects the collection described by `c`; see the module comment. */
 export async function connectCollection(c: ResolvedConfig): Promise<ConnectedCollection> {
   if (!c.persist) {
@@ -59,6 +83,7 @@ export async function connectCollection(c: ResolvedConfig): Promise<ConnectedCol
   let imported: ReferenceImport | undefined;
   let recovered: CorruptionRecovery | undefined;
   try {
+    await checkNotAFile(c);
     if (c.importReferenceFiles && !c.readOnly) imported = await importReferenceOnce(c);
     const durable = await openDurable(c);
     return { db: durable, durable, recovered, imported };
@@ -70,7 +95,8 @@ export async function connectCollection(c: ResolvedConfig): Promise<ConnectedCol
     const damaged = err;
     const file = typeof damaged.details.file === 'string' ? damaged.details.file : undefined;
     // Damaged reference-004 import files are moved aside (both of the pair); a damaged store moves as a whole.
-    const movedTo = file !== undefined && !file.startsWith(c.dir) ? await moveReferenceAside(c, file) : await quarantine(c.fs, c.dir);
+    const inCollection = file !== undefined && (file === c.dir || file.startsWith(c.dir + sep));
+    const movedTo = file !== undefined && !inCollection ? await moveReferenceAside(c, file) : await quarantine(c.fs, c.dir);
     recovered = { at: new Date().toISOString(), collectionName: c.collectionName, file, code: damaged.code, message: damaged.message, movedTo };
     console.warn(`[quiverdb] WARNING: collection "${c.collectionName}" had damaged files (${damaged.message}). They were moved to ${movedTo} (not deleted) and the collection STARTS EMPTY. Restore from a snapshot if you need that data.`);
     try {

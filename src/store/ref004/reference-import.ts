@@ -94,7 +94,8 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
     await db.close();
   }
   try {
-    await fs.rm(c.dir, { recursive: true }); // empty (checked above)
+    // An empty directory (checked above; connect refuses a collection name that is a file).
+    if (await exists(fs, c.dir)) await fs.rm(c.dir, { recursive: true });
     await fs.rename(staging, c.dir);
     await fs.syncDir(dirname(c.dir));
   } catch (err) {
