@@ -2,6 +2,8 @@
  * verifySnapshot: checks every file of a snapshot and of its base chain and names each bad one.
  * metadata.json is checked against its own SHA-256, the checksum file against metadata.json, and every
  * data file's size and SHA-256 against those two. Files are hashed concurrently (bounded by ctx.io).
+ * Damage (missing, short, mismatching or undecodable files) is reported; a store that cannot be read
+ * (an OS error) or a cancel is thrown with its code.
  */
 import { QuiverError } from '../errors.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
@@ -14,6 +16,18 @@ import type { VerifiedFile, VerifyReport } from './types.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Failures that say nothing about the snapshot's bytes: the store could not be read (an OS error), or
+ * the work was stopped. They are thrown, not reported as damage: a caller that deletes what fails to
+ * verify must not delete a good snapshot because of a passing EIO.
+ */
+const NOT_DAMAGE = new Set(['ABORTED', 'CLOSED', 'IO_ERROR', 'EIO', 'ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'EXDEV', 'EBUSY', 'EAGAIN', 'ETIMEDOUT', 'ECONNRESET']);
+
+function throwIfNotDamage(err: unknown): void {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && NOT_DAMAGE.has(code)) throw err;
 }
 
 /** Verifies snapshot `id` and its chain. NOT_FOUND only when `id` itself does not exist. */
@@ -32,6 +46,7 @@ export async function verifySnapshotChain(ctx: SnapshotContext, id: string, onPr
     try {
       m = await readManifest(ctx, cur);
     } catch (err) {
+      throwIfNotDamage(err);
       if (cur === id && err instanceof QuiverError && err.code === 'NOT_FOUND') throw err;
       const why = err instanceof QuiverError && err.code === 'NOT_FOUND' ? `missing: base snapshot ${cur} of ${chain[chain.length - 2]} does not exist` : message(err);
       files.push({ name, snapshotId: cur, ok: false, error: why });
@@ -44,6 +59,7 @@ export async function verifySnapshotChain(ctx: SnapshotContext, id: string, onPr
       link.sums = await readChecksums(ctx, m);
       files.push({ name: sumsName, snapshotId: cur, ok: true });
     } catch (err) {
+      throwIfNotDamage(err);
       link.sumsError = message(err);
       files.push({ name: sumsName, snapshotId: cur, ok: false, error: link.sumsError });
     }
@@ -69,7 +85,7 @@ export async function verifySnapshotChain(ctx: SnapshotContext, id: string, onPr
       else if (got.sha256 !== want) entry.error = `checksum mismatch: ${l.m.checksumFile} records SHA-256 ${want}, the file hashes to ${got.sha256}`;
       else entry.ok = true;
     } catch (err) {
-      if (err instanceof QuiverError && err.code === 'ABORTED') throw err;
+      throwIfNotDamage(err);
       entry.error = message(missingFile(ctx.store, key, err));
     }
     return entry;

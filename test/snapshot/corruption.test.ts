@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
+import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
+import type { StoreOpOptions, StoreReadOptions } from '../../src/storage/store.js';
 import { tempDir } from '../support/db.js';
 import { assertState, memoryManager, mutate, smallDb, stateOf } from './helpers.js';
 
@@ -120,4 +122,52 @@ test('a damaged metadata.json on disk is reported by catalog(), left out of the 
   } finally {
     cleanup();
   }
+});
+
+test('a store that cannot be read (EIO) makes verify throw EIO rather than report damage; the same snapshot verifies once it can', async () => {
+  // Reads of one file (or of metadata.json) fail with EIO while `failing` names it.
+  class FlakyStore extends MemorySnapshotStore {
+    failing: string | undefined;
+
+    private check(key: string): void {
+      if (this.failing !== undefined && key.endsWith(this.failing)) throw new QuiverError('EIO', `injected EIO reading ${key}`);
+    }
+
+    override get(key: string, options?: StoreOpOptions): Promise<Uint8Array> {
+      try {
+        this.check(key);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return super.get(key, options);
+    }
+
+    override async *read(key: string, options?: StoreReadOptions): AsyncIterable<Uint8Array> {
+      this.check(key);
+      yield* super.read(key, options);
+    }
+  }
+  const store = new FlakyStore();
+  const manager = new SnapshotManager({ store });
+  const db = smallDb(200);
+  await manager.createSnapshot(db, 'full');
+  await mutate(db, 20, 11);
+  const top = await manager.createSnapshot(db, 'top', { incremental: true });
+  // Every file of the chain (its manifests, checksum files and data files), one at a time.
+  const keys = (await store.list()).map((o) => o.key);
+  assert.ok(keys.length >= 6, keys.join(' '));
+  let threw = 0;
+  for (const key of keys) {
+    store.failing = key;
+    // Never "damaged": either the file was read (EIO, thrown) or it was not needed (cached: verified).
+    const got = await manager.verifySnapshot(top.id).catch((e: unknown) => e);
+    if (got === true) continue;
+    assert.ok(got instanceof QuiverError && got.code === 'EIO', `${key}: ${String(got)}`);
+    await assert.rejects(manager.verifySnapshotReport(top.id), (e: unknown) => e instanceof QuiverError && e.code === 'EIO', `${key}: the report throws EIO`);
+    threw++;
+  }
+  // The data files are always read.
+  assert.ok(threw >= keys.filter((k) => /vectors|metadata\.bin/.test(k)).length && threw >= 4, `EIO thrown for ${threw} of ${keys.length} files`);
+  store.failing = undefined;
+  assert.equal(await manager.verifySnapshot(top.id), true, 'nothing was damaged');
 });
