@@ -54,7 +54,9 @@ export async function createIncremental(ctx: SnapshotContext, req: CreateRequest
   if (base.metric !== view.metric) {
     throw new QuiverError('INVALID_ARGUMENT', `base snapshot ${baseId} was taken with metric '${base.metric}', the database uses '${view.metric}'; take a full snapshot instead`, { expected: base.metric, actual: view.metric });
   }
-  const depth = base.chainDepth + 1;
+  // The chain as it is now: a base folded into a full snapshot since shortened it (a stored
+  // chainDepth, counted when its snapshot was written, may over-estimate).
+  const depth = chain.length;
   if (depth > ctx.maxChainDepth && taken.image) {
     return createFull(ctx, req, taken.image, `incremental requested on ${baseId}, but the chain would be ${depth} links deep (limit ${ctx.maxChainDepth}); took a full snapshot`);
   }

@@ -108,3 +108,26 @@ test('garbage collection removes incomplete folders older than the grace period,
   assert.deepEqual((await manager.catalog()).incomplete, []);
   assert.equal(await manager.verifySnapshot(ok.id), true);
 });
+
+test('after a fold shortens a chain, the depth limit counts the chain as it is, not the depth recorded before the fold', async () => {
+  const { manager } = memoryManager({ maxChainDepth: 2 });
+  const db = smallDb(200, 8);
+  const a = await manager.createSnapshot(db, 'a');
+  await mutate(db, 20, 41, 300);
+  const b = await manager.createIncrementalSnapshot(db, 'b', a.id);
+  await mutate(db, 20, 42, 300);
+  const c = await manager.createIncrementalSnapshot(db, 'c', b.id);
+  assert.equal(c.type, 'incremental');
+  // At the limit: one more link on c would be 3 deep, so it is taken as a full snapshot.
+  await mutate(db, 5, 43, 300);
+  const tooDeep = await manager.createIncrementalSnapshot(db, 'too deep', c.id);
+  assert.equal(tooDeep.type, 'full');
+  // Folding a makes b full: the chain of c is one link now, and an incremental on it stays incremental.
+  await manager.deleteSnapshot(a.id, { dependents: 'fold' });
+  await mutate(db, 5, 44, 300);
+  const d = await manager.createIncrementalSnapshot(db, 'd', c.id);
+  assert.equal(d.type, 'incremental');
+  assert.equal(d.baseId, c.id);
+  assert.equal(d.chainDepth, 2);
+  assertState(await manager.restoreSnapshot(d.id), stateOf(db));
+});
