@@ -58,11 +58,14 @@ async function run(argv: string[]): Promise<void> {
   const [command, ...args] = positionals;
   const want = (n: number): void => {
     if (args.length !== n) throw new UsageError(`${command} takes ${n} path${n === 1 ? '' : 's'}, got ${args.length}`);
+    if (args.some((a) => a === '')) throw new UsageError(`${command} got an empty path`);
   };
   switch (command) {
     case 'verify':
     case 'info':
       want(1);
+      // Options of convert only: accepting them here would let a mistyped command pass silently.
+      for (const flag of ['from', 'compression'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} is an option of convert, not of ${command}`);
       return inspect(nodeFs, args[0], { format: values.format, verify: command === 'verify' }, out);
     case 'convert':
       want(2);

@@ -68,7 +68,7 @@ export async function detectExchangeFormat(fs: FileSystem, path: string): Promis
   if (probe.head.length === 0 && !probe.brotliHead) throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is empty; it holds no database in any format.`, { path });
   for (const codec of CODECS) if (codec.sniff(probe.head)) return { codec, compression: probe.compression };
   if (probe.brotliHead) for (const codec of CODECS) if (codec.sniff(probe.brotliHead)) return { codec, compression: 'brotli' };
-  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is in no format QuiverDB reads (${exchangeFormats().join(', ')}); pass { format } if you know what it is.`, { path });
+  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is in no format QuiverDB reads (${exchangeFormats().join(', ')}); name its format (the 'format' option; --format on the command line) if you know what it is.`, { path });
 }
 
 /** Options of {@link exportImage}. */

@@ -73,7 +73,7 @@ test('quiver convert takes the target format from the name or --format, keeping 
 });
 
 test('quiver usage mistakes are exit 2 with the usage text; --version prints the package version', () => {
-  for (const args of [[], ['frobnicate'], ['verify'], ['convert', 'a'], ['verify', 'a', '--bogus']]) {
+  for (const args of [[], ['frobnicate'], ['verify'], ['convert', 'a'], ['verify', 'a', '--bogus'], ['verify', ''], ['info', 'a', '--from', 'json'], ['verify', 'a', '--compression', 'gzip'], ['convert', '', 'b.json']]) {
     const r = quiver(...args);
     assert.equal(r.status, 2, args.join(' '));
     assert.match(r.stderr, /usage: quiver <command>/);
@@ -81,6 +81,16 @@ test('quiver usage mistakes are exit 2 with the usage text; --version prints the
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
   assert.equal(quiver('--version').stdout.trim(), pkg.version);
   assert.equal(quiver('verify', '/no/such/file').status, 1);
+  // A file in no known format: exit 1, and the hint names the command line's flag.
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'notes.txt'), 'not a database\n');
+    const foreign = quiver('verify', join(dir, 'notes.txt'));
+    assert.equal(foreign.status, 1);
+    assert.match(foreign.stderr, /UNSUPPORTED_FORMAT: .*--format/);
+  } finally {
+    cleanup();
+  }
 });
 
 test('formatForPath: the format and compression a file name says, and none when the name cannot say it', () => {
