@@ -4,6 +4,7 @@
  * call instead of leaving a rejected promise nobody looks at.
  */
 import { QuiverError } from '../errors.js';
+import { isWellFormedString } from '../util/msgpack.js';
 import type { Id, Metric, VectorDBOptions } from './types.js';
 
 /** Largest dimension a database accepts. */
@@ -28,16 +29,7 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
-const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * True when `s` has no unpaired UTF-16 surrogate. Such strings cannot be encoded as UTF-8, so they would
- * silently change in a save/load round trip; the engine rejects them instead.
- */
-export function isWellFormedString(s: string): boolean {
-  return nativeWellFormed ? nativeWellFormed.call(s) : !LONE_SURROGATE.test(s);
-}
+export { isWellFormedString } from '../util/msgpack.js';
 
 /** `what` naming item `index` of a list: its first `[]` filled in, or `[index]` appended. */
 function itemLabel(what: string, index: number | undefined): string {

@@ -46,10 +46,14 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
+const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
-/** True when `s` survives UTF-8 encoding unchanged (no unpaired surrogate halves). */
+/**
+ * True when `s` survives UTF-8 encoding unchanged (no unpaired surrogate halves). Such strings would
+ * silently change in a save/load round trip, so every way in (the engine, the readers) refuses them.
+ */
 export function isWellFormedString(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  return nativeWellFormed ? nativeWellFormed.call(s) : !LONE_SURROGATE.test(s);
 }
 
 /** True when `value` is plain JSON (see {@link jsonProblem}); the fast check, without descriptions. */

@@ -5,6 +5,7 @@
  * scanning loop stops at the sentinel without a bounds check. A scanner that stops at `end` throws
  * {@link NEED_MORE}: the caller refills the window and restarts the unit it was parsing.
  */
+import { parseJsonText } from '../../util/json-text.js';
 
 /** Thrown when a token runs into the end of the bytes available so far (a singleton, not a failure). */
 export class NeedMoreData extends Error {
@@ -156,7 +157,7 @@ export function decodeAscii(buf: Uint8Array, start: number, end: number): string
  */
 export function parseJsonSlice(buf: Uint8Array, start: number, end: number, path?: string): unknown {
   try {
-    return JSON.parse(decodeUtf8(buf, start, end));
+    return parseJsonText(decodeUtf8(buf, start, end));
   } catch (err) {
     const e = err instanceof JsonSyntaxError ? err : new JsonSyntaxError(start, `invalid JSON value (${(err as Error).message})`);
     if (path !== undefined) e.path = path;

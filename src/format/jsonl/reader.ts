@@ -18,6 +18,7 @@ import type { ByteSource } from '../stream/sources.js';
 import { MAIN_SHARE, SPLIT_MIN_BYTES, acquireLinePool, lineWorkerCount, releaseLinePool, type LinePool } from './line-pool.js';
 import type { LineRunReply } from './line-run.js';
 import { KEY_END, KEY_FORMAT, firstKeyIs, sniffJsonl, validateHeader, validateTrailer, type JsonlHeader } from './header.js';
+import { parseJsonText } from '../../util/json-text.js';
 
 /** Longest line accepted by default (a longer one is a CorruptionError naming its line number). */
 export const DEFAULT_MAX_LINE_BYTES = 64 << 20;
@@ -186,7 +187,7 @@ class JsonlParser extends ByteWindow {
 
   private parseLine(start: number, stop: number): unknown {
     try {
-      return JSON.parse(decodeUtf8(this.buf, start, stop));
+      return parseJsonText(decodeUtf8(this.buf, start, stop));
     } catch (err) {
       const problem = err instanceof JsonSyntaxError ? err.problem : `invalid JSON (${(err as Error).message})`;
       throw this.corrupt(this.line, start, problem);

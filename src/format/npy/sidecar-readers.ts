@@ -15,6 +15,7 @@ import { skipBom } from '../reference/json-walk.js';
 import { lastId, readId } from '../reference/values.js';
 import type { ByteSource } from '../stream/sources.js';
 import { windowSizeFor } from '../stream/window.js';
+import { parseJsonText } from '../../util/json-text.js';
 
 /** Options of the sidecar readers. */
 export interface SidecarReadOptions {
@@ -117,7 +118,7 @@ class IdsReader extends ByteWindow {
   private take(start: number, stop: number, n: number): void {
     let values: unknown;
     try {
-      values = JSON.parse(`[${utf8.decode(this.buf.subarray(start, stop))}]`);
+      values = parseJsonText(`[${utf8.decode(this.buf.subarray(start, stop))}]`);
     } catch {
       values = undefined;
     }
@@ -214,7 +215,7 @@ class MetadataReader extends ByteWindow {
       for (let i = 0; i < lines.length; i++) {
         let value: unknown;
         try {
-          value = JSON.parse(lines[i]);
+          value = parseJsonText(lines[i]);
         } catch {
           this.lineByLine(this.lineStart(start, i), stop);
           break;

@@ -9,6 +9,7 @@ import type { Id, Metadata } from '../../engine/types.js';
 import { checkId } from '../../engine/validate.js';
 import { jsonProblem } from '../../util/msgpack.js';
 import type { ColumnsBuilder } from '../columns-builder.js';
+import { parseJsonText } from '../../util/json-text.js';
 
 /** The decoded columns of one row group (undefined: the file has no such column). */
 export interface GroupValues {
@@ -57,7 +58,7 @@ function toMetadata(raw: unknown, row: number, file: string): Metadata | undefin
   if (typeof raw !== 'string') return bad('the metadata is not JSON text');
   let value: unknown;
   try {
-    value = JSON.parse(raw);
+    value = parseJsonText(raw);
   } catch (err) {
     return bad(`the metadata is not valid JSON (${(err as Error).message})`);
   }

@@ -10,6 +10,7 @@ import { BucketDigests } from './digest.js';
 import type { SqliteHeader } from './meta.js';
 import { idLabel } from './rows.js';
 import { TABLE } from './schema.js';
+import { parseJsonText } from '../../util/json-text.js';
 
 /** One row as selected: pos, id, vector, metadata. */
 export type EntryRow = [unknown, unknown, unknown, unknown];
@@ -99,7 +100,7 @@ export class RowCollector {
   private parseMetadata(pos: number, id: Id, text: string): Metadata | undefined {
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJsonText(text);
     } catch {
       throw this.bad(pos, id, 'has metadata that is not valid JSON');
     }

@@ -105,7 +105,7 @@ test('the ids file: missing, wrong count, duplicates and invalid ids', async () 
     ['["a", true, "c"]', /string or a safe integer/],
     ['["a", null, "c"]', /string or a safe integer/],
     ['["a", {"id": 1}, "c"]', /string or a safe integer/],
-    ['["a", "\\ud800", "c"]', /unpaired UTF-16 surrogate/],
+    ['["a", "\\ud800", "c"]', /unpaired surrogate/],
     ['["a", 9007199254740992, "c"]', /safe integer/],
     [`["a", "${'x'.repeat(65536)}", "c"]`, /at most 65535 UTF-8 bytes/],
   ];
