@@ -13,8 +13,21 @@ export interface Progress {
   message: string;
 }
 
-/** Receives progress reports. Exceptions thrown by a callback abort the operation. */
+/**
+ * Receives progress reports. An exception thrown by a callback aborts the operation and is what the
+ * operation rejects with; the callback is not called again. The final 100% report comes once the work
+ * is done (a file published, a database replaced): an exception from that one cannot undo it, so it is
+ * emitted as a process warning and the operation resolves.
+ */
 export type ProgressCallback = (progress: Progress) => void;
+
+/** Errors thrown by a progress callback (passed through unchanged by the layers that wrap other errors). */
+const callbackErrors = new WeakSet<object>();
+
+/** True for an error a progress callback threw (see {@link ProgressCallback}). */
+export function isProgressCallbackError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && callbackErrors.has(err);
+}
 
 /** Where a sub-operation's callback (from {@link ProgressReporter.child}) feeds its parent. */
 interface Link {
@@ -102,7 +115,11 @@ export class ProgressReporter {
       return;
     }
     this.done = true;
-    this.report(100, message);
+    try {
+      this.report(100, message);
+    } catch (err) {
+      process.emitWarning(`the progress callback of a ${this.operation} threw on its final 100% report, after the work was done (the call still succeeds): ${err instanceof Error ? err.message : String(err)}`, 'QuiverProgressWarning');
+    }
   }
 
   private report(percentage: number, message: string): void {
@@ -112,6 +129,13 @@ export class ProgressReporter {
       total = this.items;
       current = percentage === 100 ? total : Math.min(total, Math.floor(this.total === 0 ? 0 : (this.current / this.total) * total));
     }
-    this.callback!({ operation: this.operation, percentage, current, total, message });
+    try {
+      this.callback!({ operation: this.operation, percentage, current, total, message });
+    } catch (err) {
+      // The operation stops with this error: no further reports, and no layer may dress it up as damage.
+      this.done = true;
+      if (typeof err === 'object' && err !== null) callbackErrors.add(err);
+      throw err;
+    }
   }
 }

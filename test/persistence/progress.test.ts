@@ -110,3 +110,35 @@ test('snapshots: create and restore report current/total in entries', async () =
     cleanup();
   }
 });
+
+test('a progress callback that throws: the call rejects with its error (never dressed up as damage) and changes nothing; one that throws at 100% cannot undo the finished work', async () => {
+  const { dir, cleanup } = tempDir();
+  const warn = process.emitWarning;
+  try {
+    const db = filledDb();
+    const boom = new Error('callback failed');
+    const throwsMidway = (p: Progress): void => {
+      if (p.percentage > 0 && p.percentage < 100) throw boom;
+    };
+    for (const format of ['binary', 'json', 'sqlite'] as PersistenceFormat[]) {
+      const p = new DatabasePersistence(db, { baseDir: dir, format });
+      const path = join(dir, `db-${format}`);
+      await p.save({ path });
+      await assert.rejects(p.save({ path: `${path}-2`, onProgress: throwsMidway }), (e: unknown) => e === boom, `${format} save`);
+      const target = new VectorDB({ dimension: DIM });
+      await target.insert({ id: 'keep', vector: new Float32Array(DIM).fill(1) });
+      await assert.rejects(new DatabasePersistence(target, { baseDir: dir }).load({ path, onProgress: throwsMidway }), (e: unknown) => e === boom, `${format} load`);
+      assert.deepEqual(target.ids(), ['keep'], `${format}: the database is untouched`);
+      // Throwing on the final report: the load is done and stays done; the call resolves with a warning.
+      process.emitWarning = () => undefined;
+      await new DatabasePersistence(target, { baseDir: dir }).load({ path, onProgress: (pr) => {
+        if (pr.percentage === 100) throw boom;
+      } });
+      process.emitWarning = warn;
+      assert.equal(target.len(), N, `${format}: loaded`);
+    }
+  } finally {
+    process.emitWarning = warn;
+    cleanup();
+  }
+});

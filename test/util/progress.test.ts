@@ -68,3 +68,32 @@ test('an item count of 0 reports 0/0 and still ends at 100; invalid counts are i
   r.finish('done');
   assert.deepEqual(seen.map((p) => [p.current, p.total, p.percentage]), [[0, 0, 50], [0, 0, 100]]);
 });
+
+test('a throwing callback stops the operation with its own error, once; a throw on the final 100% report is a warning', async () => {
+  const boom = new Error('boom');
+  let calls = 0;
+  const r = new ProgressReporter('load', 10, () => {
+    calls++;
+    throw boom;
+  });
+  assert.throws(() => r.update(5, 'half'), (e: unknown) => e === boom);
+  r.update(8, 'later');
+  r.finish('done');
+  assert.equal(calls, 1, 'not called again after it threw');
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const last = new ProgressReporter('save', 2, (p) => {
+      if (p.percentage === 100) throw new Error('late');
+    });
+    last.update(1, 'half');
+    last.finish('done'); // does not throw: the work it reports is done
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0].name, 'QuiverProgressWarning');
+  assert.match(warnings[0].message, /late/);
+});

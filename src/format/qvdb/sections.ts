@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { CorruptionError, QuiverError } from '../../errors.js';
-import type { ProgressReporter } from '../../util/progress.js';
+import { isProgressCallbackError, type ProgressReporter } from '../../util/progress.js';
 import { Codec, IO_CHUNK_BYTES, STREAM_CHUNK_BYTES, type CodecCode } from './constants.js';
 import { DecompressStream, RawLengthError } from './codec.js';
 import { sectionName, type DirectoryEntry } from './layout.js';
@@ -79,6 +79,7 @@ export async function streamSection(q: OpenedQvdb, e: DirectoryEntry, ctl: Secti
     if (dec) await dec.end();
   } catch (err) {
     dec?.destroy();
+    if (isProgressCallbackError(err)) throw err;
     if (err instanceof RangeError) {
       throw new QuiverError('LIMIT_EXCEEDED', `${q.file}: out of memory decoding section "${sectionName(e.type)}" (${e.rawLength} bytes); free memory or load on a larger machine`, { file: q.file }, { cause: err });
     }

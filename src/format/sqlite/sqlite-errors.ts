@@ -4,6 +4,7 @@
  * trouble keeps an OS-style code, and cancellation checks live here too.
  */
 import { CorruptionError, QuiverError, ioError } from '../../errors.js';
+import { isProgressCallbackError } from '../../util/progress.js';
 
 /** The SQLite result code of an error thrown by better-sqlite3, or undefined for anything else. */
 export function sqliteCode(err: unknown): string | undefined {
@@ -26,10 +27,12 @@ function osCodeFor(code: string): string | undefined {
 
 /**
  * Maps an error raised while `op` was working on `file` (in table/section `section`) to a QuiverError.
- * QuiverErrors pass through unchanged; non-SQLite errors are OS errors (ioError).
+ * QuiverErrors and a progress callback's own error pass through unchanged; non-SQLite errors are OS
+ * errors (ioError).
  */
-export function mapSqliteError(err: unknown, file: string, section: string, op: string): QuiverError {
+export function mapSqliteError(err: unknown, file: string, section: string, op: string): Error {
   if (err instanceof QuiverError) return err;
+  if (isProgressCallbackError(err)) return err as Error; // the caller's own error, passed through as it is
   const code = sqliteCode(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code === undefined) return ioError(err, op, file);
