@@ -5,7 +5,8 @@
  * All three temp files are written and fsynced before any is renamed (the vector bytes on the I/O
  * threads while the sidecar text is made on this one); the renames then run metadata, ids, .npy
  * (each publish renames and fsyncs the directory). So a failure while writing leaves every old file
- * in place, and the .npy is the last file to change.
+ * in place, and the .npy is the last file to change. Exports to one path in this process run one at a
+ * time.
  */
 import { endianness } from 'node:os';
 import { QuiverError } from '../../errors.js';
@@ -73,6 +74,27 @@ function checkWrite(image: CollectionImage, options: ExchangeWriteOptions): void
   }
 }
 
+/** Exports in progress per file system and .npy path (see {@link oneAtATime}). */
+const running = new WeakMap<FileSystem, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs `write` after every earlier export to the same `path` in this process has settled: the three
+ * files are published one after another, so two exports at once would otherwise interleave their
+ * renames and leave ids of one beside vectors of the other, which reads back without any error.
+ */
+function oneAtATime<T>(fs: FileSystem, path: string, write: () => Promise<T>): Promise<T> {
+  let byPath = running.get(fs);
+  if (!byPath) running.set(fs, (byPath = new Map()));
+  const paths = byPath;
+  const result = (paths.get(path) ?? Promise.resolve()).then(write);
+  const settled = result.then(() => undefined, () => undefined);
+  paths.set(path, settled);
+  void settled.then(() => {
+    if (paths.get(path) === settled) paths.delete(path);
+  });
+  return result;
+}
+
 /**
  * Writes `image` to `path` (the .npy) and its two sidecars, all published atomically. `user` is
  * not stored (the format has no room for it); compression other than 'none' is UNSUPPORTED_FORMAT.
@@ -83,12 +105,11 @@ export async function writeNpy(fs: FileSystem, path: string, image: CollectionIm
   checkAbort(signal);
   const paths = npySidecarPaths(path);
   const n = image.count;
-  // Work units: the rows once for the vectors, once for ids, once for metadata.
   // Work units: each row once for its vector, once for its id, once for its metadata.
   const progress = new ProgressReporter('export', 3 * n, options.onProgress);
   const advance = (rows: number, what: string) => progress.advance(rows, what);
   const sizes = { npy: 0, ids: 0, metadata: 0 };
-  await publishAtomically(fs, path, (npyHandle) =>
+  await oneAtATime(fs, path, () => publishAtomically(fs, path, (npyHandle) =>
     publishAtomically(fs, paths.ids, (idsHandle) =>
       publishAtomically(fs, paths.metadata, async (metaHandle) => {
         // The vectors go out on the I/O threads while the sidecar text is made here; every file is
@@ -114,7 +135,7 @@ export async function writeNpy(fs: FileSystem, path: string, image: CollectionIm
         checkAbort(signal);
       }),
     ),
-  );
+  ));
   progress.finish('exported');
   return { path, files: [path, paths.ids, paths.metadata], bytes: sizes.npy + sizes.ids + sizes.metadata, count: n };
 }

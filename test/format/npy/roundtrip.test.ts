@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QuiverError } from '../../../src/errors.js';
+import { join } from 'node:path';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
+import { nodeFs } from '../../../src/env/node-fs.js';
+import { tempDir } from '../../support/db.js';
 import { FaultFileSystem, type OpRecord } from '../../../src/env/fault-fs.js';
 import { encodeNpyHeader, npyCodec, npySidecarPaths, parseNpyHeader } from '../../../src/format/npy/index.js';
 import type { Progress } from '../../../src/util/progress.js';
@@ -159,4 +162,24 @@ test('compression and bad images are refused before anything is written', async 
     await assert.rejects(npyCodec.write(fs, NPY, image, { compression }), (e: unknown) => e instanceof QuiverError && e.code === 'UNSUPPORTED_FORMAT' && /cannot be compressed/.test(e.message));
   }
   assert.deepEqual(fs.listAll(), ['/d/']);
+});
+
+test('two exports to one path at once in this process never mix their three files', async () => {
+  const spec = (tag: string, seed: number): ImageSpec => {
+    const ids = Array.from({ length: 40 }, (_, i) => `${tag}${i}`);
+    return { dimension: 4, ids, vectors: randomVectors(40, 4, seed), metadata: ids.map((id) => ({ from: tag, id })) };
+  };
+  const a = spec('a', 1);
+  const b = spec('b', 2);
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'x.npy');
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([npyCodec.write(nodeFs, path, makeImage(a)), npyCodec.write(nodeFs, path, makeImage(b))]);
+      // The later export wins whole: its ids, vectors and metadata together.
+      assertSame((await npyCodec.read(nodeFs, path)).columns, b);
+    }
+  } finally {
+    cleanup();
+  }
 });
