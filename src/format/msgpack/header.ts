@@ -13,20 +13,32 @@ export const MSGPACK_FORMAT_NAME = 'quiverdb-msgpack';
 /** formatVersion written by this version; readers accept 1..this. */
 export const MSGPACK_FORMAT_VERSION = 1;
 
-/** The first bytes of every export: a fixmap header whose first key is the fixstr "format". */
+/** The first key of every export's header map: the fixstr "format". */
 export const SNIFF_KEY = Uint8Array.of(0xa6, ...Buffer.from('format', 'latin1'));
 
 /**
- * True when `head` starts like a QuiverDB MessagePack export: a fixmap (1-15 keys) whose first key is
- * the fixstr "format". A head shorter than that (a truncated file) counts when it matches as far as it
- * goes and has at least two bytes; the reader then reports the truncation. The value is checked by the reader.
+ * True when `head` starts like a QuiverDB MessagePack export: a map whose first key is the fixstr
+ * "format". The writer emits a fixmap (1-15 keys); map16 and map32, which other encoders (msgpackr
+ * among them) use for maps of any size, are accepted too. A head shorter than that (a truncated file)
+ * counts when it matches as far as it goes and has at least two bytes; the reader then reports the
+ * truncation. The value is checked by the reader.
  */
 export function sniffMsgpack(head: Uint8Array): boolean {
   if (head.length < 2) return false;
   const c = head[0];
-  if ((c & 0xf0) !== 0x80 || c === 0x80) return false;
-  const n = Math.min(SNIFF_KEY.length, head.length - 1);
-  for (let i = 0; i < n; i++) if (head[1 + i] !== SNIFF_KEY[i]) return false;
+  // Where the first key starts: after the fixmap byte, or after map16's / map32's count (not zero).
+  let at: number;
+  if ((c & 0xf0) === 0x80 && c !== 0x80) at = 1;
+  else if (c === 0xde || c === 0xdf) {
+    at = c === 0xde ? 3 : 5;
+    if (head.length >= at) {
+      let count = 0;
+      for (let i = 1; i < at; i++) count = count * 256 + head[i];
+      if (count === 0) return false;
+    }
+  } else return false;
+  const n = Math.max(0, Math.min(SNIFF_KEY.length, head.length - at));
+  for (let i = 0; i < n; i++) if (head[at + i] !== SNIFF_KEY[i]) return false;
   return true;
 }
 

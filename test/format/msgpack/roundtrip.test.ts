@@ -6,6 +6,8 @@ import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import type { ExchangeCompression } from '../../../src/format/exchange.js';
 import { chunkByteSource } from '../../../src/format/stream/sources.js';
 import { msgpackCodec, readMsgpackFrom, sniffMsgpack } from '../../../src/format/msgpack/index.js';
+import { importFile } from '../../../src/interchange/index.js';
+import { createHash } from 'node:crypto';
 import { loadFioriEmbeddings } from '../../../support/datasets.js';
 import { assertProgressAndAbort, chunksOf, roundTrip as sharedRoundTrip } from '../../support/exchange.js';
 import { assertColumnsEqual, awkwardSpec, bytesOf, makeImage, randomVectors, readBytes, writeBytes, type ImageSpec } from './helpers.js';
@@ -99,6 +101,28 @@ test('the first bytes are a fixmap whose first key is "format"; other bytes do n
   for (const head of ['{"format":"quiverdb-msgpack"}', 'QVDB', '', '\x87', '\x80\xa6format', '\x81\xa2id', '\x87\xa6forx']) assert.equal(sniffMsgpack(Buffer.from(head, 'latin1')), false, head);
   // A truncated export still sniffs as ours (the reader then reports the truncation).
   assert.equal(sniffMsgpack(bytes.subarray(0, 3)), true);
+  // map16 and map32 headers (msgpackr writes those), with "format" first, sniff too; empty ones do not.
+  for (const head of ['\xde\x00\x05\xa6format', '\xdf\x00\x00\x00\x05\xa6format', '\xde\x00', '\xde\x00\x05\xa6fo']) assert.equal(sniffMsgpack(Buffer.from(head, 'latin1')), true, head);
+  for (const head of ['\xde\x00\x00\xa6format', '\xde\x00\x05\xa2id', '\xdf\x00\x00\x00\x00\xa6format']) assert.equal(sniffMsgpack(Buffer.from(head, 'latin1')), false, head);
+});
+
+test('a file written by msgpackr itself (map16 headers and entries) is detected and read without naming the format', async () => {
+  const { Packr } = await import('msgpackr');
+  const packr = new Packr({ useRecords: false });
+  const vec = Float32Array.of(1, -2.5, 0.1);
+  const entry = { id: 'doc-1', vector: new Uint8Array(vec.buffer), metadata: { title: 'Grüße' } };
+  const header = { format: 'quiverdb-msgpack', formatVersion: 1, dimension: 3, metric: 'cosine', count: 1 };
+  const body = Buffer.concat([packr.pack(header), packr.pack(entry)]);
+  const checksum = createHash('sha256').update(body).digest('hex');
+  const bytes = Buffer.concat([body, packr.pack({ end: true, count: 1, checksum })]);
+  assert.equal(bytes[0], 0xde, 'msgpackr writes map16');
+  assert.equal(sniffMsgpack(bytes), true);
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync('/m.msgpack', bytes);
+  const { columns } = await importFile(fs, '/m.msgpack');
+  assert.deepEqual(columns.ids, ['doc-1']);
+  assert.deepEqual([...columns.vectors], [...vec]);
+  assert.deepEqual(columns.metadata[0], { title: 'Grüße' });
 });
 
 test('progress is monotonic and ends at 100 both ways; write and read honour abort', () => assertProgressAndAbort(msgpackCodec, readMsgpackFrom));
