@@ -83,6 +83,8 @@ export interface ExchangeCodec {
   readonly compressions: readonly ExchangeCompression[];
   /** False for import-only formats (the reference systems). */
   readonly canWrite: boolean;
+  /** True when `read` takes a file compressed as a whole (gzip or brotli) and decompresses it itself. */
+  readonly readsCompressed: boolean;
   /** Conventional file name ending, with the dot, for a compression (e.g. '.jsonl.gz'). */
   extension(compression: ExchangeCompression): string;
   /**

@@ -24,6 +24,7 @@ export const binaryCodec: ExchangeCodec = {
   format: 'binary',
   compressions: ['none', 'gzip', 'brotli'],
   canWrite: true,
+  readsCompressed: false,
   extension: () => '.qvdb',
   sniff(head) {
     if (head.length < MAGIC_PREFIX_LENGTH) return false;
@@ -49,6 +50,7 @@ export const jsonCodec: ExchangeCodec = {
   format: 'json',
   compressions: ['none', 'gzip', 'brotli'],
   canWrite: true,
+  readsCompressed: true,
   extension: (c) => (c === 'gzip' ? '.json.gz' : c === 'brotli' ? '.json.br' : '.json'),
   sniff(head) {
     return JSON_STATE_START.test(Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1'));

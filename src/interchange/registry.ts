@@ -95,7 +95,18 @@ export interface ImportFileOptions extends ExchangeReadOptions {
 
 /** Reads a file in any known format (detected unless given) into Columns; touches no database. */
 export async function importFile(fs: FileSystem, path: string, options: ImportFileOptions = {}): Promise<ImportedColumns & { format: ExchangeFormat }> {
-  const codec = options.format ? codecFor(options.format) : (await detectExchangeFormat(fs, path)).codec;
+  let codec: ExchangeCodec;
+  if (options.format) codec = codecFor(options.format);
+  else {
+    const found = await detectExchangeFormat(fs, path);
+    codec = found.codec;
+    // A whole-file compression the format cannot be read through (.qvdb, SQLite and Parquet need
+    // random access, .npy is read raw): say so, rather than let the reader call the bytes damaged.
+    if (found.compression !== 'none' && !codec.readsCompressed) {
+      const tool = found.compression === 'gzip' ? 'gunzip' : 'brotli -d';
+      throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is a ${codec.format} file compressed as a whole with ${found.compression}; decompress it first (${tool}): ${codec.format} files are read uncompressed.`, { path, format: codec.format, compression: found.compression });
+    }
+  }
   const read = await codec.read(fs, path, options);
   return { ...read, format: codec.format };
 }

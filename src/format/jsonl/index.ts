@@ -18,6 +18,7 @@ export const jsonlCodec: ExchangeCodec = {
   format: 'jsonl',
   compressions: EXCHANGE_COMPRESSIONS,
   canWrite: true,
+  readsCompressed: true,
   extension: (compression) => extensionFor('.jsonl', compression),
   sniff: sniffJsonl,
   write: writeJsonl,

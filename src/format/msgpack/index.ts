@@ -18,6 +18,7 @@ export const msgpackCodec: ExchangeCodec = {
   format: 'msgpack',
   compressions: EXCHANGE_COMPRESSIONS,
   canWrite: true,
+  readsCompressed: true,
   extension: (compression) => extensionFor('.msgpack', compression),
   sniff: sniffMsgpack,
   write: writeMsgpack,

@@ -18,6 +18,7 @@ export const npyCodec: ExchangeCodec = {
   format: 'npy',
   compressions: ['none'],
   canWrite: true,
+  readsCompressed: false,
   extension: () => '.npy',
   sniff: hasNpyMagic,
   write: (fs, path, image, options) => writeNpy(fs, path, image, options),

@@ -21,6 +21,7 @@ export const parquetCodec: ExchangeCodec = {
   format: 'parquet',
   compressions: ['none'],
   canWrite: true,
+  readsCompressed: false,
   extension: () => '.parquet',
   sniff,
   write: (fs, path, image, options) => writeParquet(fs, path, image, options),

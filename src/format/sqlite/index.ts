@@ -18,6 +18,7 @@ export const sqliteCodec: ExchangeCodec = {
   format: 'sqlite',
   compressions: ['none'] as const,
   canWrite: true,
+  readsCompressed: false,
   extension(_compression: ExchangeCompression): string {
     return '.sqlite';
   },
