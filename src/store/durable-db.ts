@@ -181,12 +181,23 @@ export class DurableVectorDB extends VectorDB {
     super.applyDelta(delta);
   }
 
-  /** Resolves once everything done so far is durable, in every mode (fsync included). */
+  /**
+   * Resolves once everything done so far is durable, in every mode (fsync included); rejects with the
+   * store's failure when something done so far could not be made durable (a replaceAll whose
+   * checkpoint failed, a failed log write).
+   */
   async flush(): Promise<void> {
     const p = this.writable();
     while (this.rebaseJob) await this.rebaseJob;
+    this.throwIfFailed();
     await p.journal.barrier();
     await p.journal.writer.sync();
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    const failed = this.failure();
+    if (failed) throw failed;
   }
 
   /** Writes a checkpoint now (waiting for any running one), so the next open replays nothing. */
@@ -228,6 +239,9 @@ export class DurableVectorDB extends VectorDB {
     });
     this.mutationListener = undefined;
     this.closedFlag = true;
+    // A failure that stopped writes earlier means something acknowledged to this process was not made
+    // durable: close reports it too, so the last await of a program does not hide it.
+    error ??= this.failure();
     if (error !== undefined) throw error;
   }
 

@@ -37,6 +37,23 @@ for (const [durability, kind] of [['sync', 'write'], ['sync', 'dsync'], ['interv
   });
 }
 
+test('a replaceAll whose checkpoint fails: flush and close reject with the failure, and reopening gives the state before it', async () => {
+  const mem = new MemoryFileSystem();
+  const fs = new FaultFileSystem(mem);
+  const db = await openVectorDB(DIR, { fs, dimension: 2, metric: 'euclidean' });
+  await db.insert({ id: 'ok', vector: [1, 1] });
+  await db.flush();
+  // Every write into a new checkpoint file fails: the replaced content cannot be made durable.
+  fs.addFault({ at: 1, code: 'ENOSPC', mode: 'persistent', kinds: (op) => op.kind === 'write' && op.path.includes('checkpoint-') });
+  db.replaceAll({ dimension: 2, metric: 'euclidean', ids: ['a', 'b'], vectors: new Float32Array([1, 0, 0, 1]), metadata: [{ v: 1 }, undefined] });
+  await assert.rejects(db.flush(), (e: unknown) => e instanceof QuiverError && e.code === 'IO_ERROR' && /could not be made durable/.test(e.message));
+  assert.equal(db.storeInfo().failure?.code, 'IO_ERROR');
+  await assert.rejects(db.close(), (e: unknown) => e instanceof QuiverError && e.code === 'IO_ERROR');
+  const again = await openVectorDB(DIR, { fs: mem });
+  assert.deepEqual(again.ids(), ['ok'], 'what flush never confirmed is not there, and nothing else is lost');
+  await again.close();
+});
+
 test('a failing background checkpoint leaves writes working and is retried later', async () => {
   const mem = new MemoryFileSystem();
   const fs = new FaultFileSystem(mem);
