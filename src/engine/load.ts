@@ -9,6 +9,8 @@ import { takeNorms } from '../util/hash-norms.js';
 import { PACKED, takePacked, type PackedMetadata } from './packed-metadata.js';
 import type { Id, Metadata } from './types.js';
 import { checkId, describe } from './validate.js';
+import { isJsonValue, isPlainObject, jsonProblem } from '../util/msgpack.js';
+import { isDecodedMetadata } from '../util/json-text.js';
 
 /** Columns that passed validation, in the engine's own arrays (vectors are the caller's, not copied). */
 export interface CheckedColumns {
@@ -108,13 +110,19 @@ export function checkColumns(c: unknown, dim: number, withNorms: boolean, what: 
   const { ids, idMap } = takePreparedIds(rawIds) ?? checkIds(rawIds, what);
 
   const packed = takePacked(rawMeta);
+  const decoded = isDecodedMetadata(rawMeta);
   const metadata = new Array<Metadata | undefined>(n);
   for (let i = 0; i < n; i++) {
     const m = rawMeta[i];
     if (m === undefined || m === null) metadata[i] = undefined;
     else if (m === PACKED && packed === undefined) invalid(`${what}.metadata[${i}] is a placeholder for encoded metadata that was not handed over with it`, { index: i });
-    else if (typeof m === 'object' && !Array.isArray(m)) metadata[i] = m as Metadata;
-    else throw new QuiverError('INVALID_METADATA', `${what}.metadata[${i}] must be an object or absent, got ${describe(m)}`, { index: i });
+    else if (decoded && typeof m === 'object' && !Array.isArray(m)) metadata[i] = m as Metadata;
+    else if (isPlainObject(m) && isJsonValue(m)) metadata[i] = m;
+    else if (typeof m === 'object' && !Array.isArray(m)) {
+      // The objects are adopted, not copied: what is kept must be plain JSON (no Date, NaN, undefined,
+      // class instance or unpaired surrogate), or it would be changed or refused by the next save.
+      throw new QuiverError('INVALID_METADATA', `${what}.metadata[${i}] is not plain JSON: ${jsonProblem(m, `${what}.metadata[${i}]`) ?? 'it is not a plain object'}`, { index: i });
+    } else throw new QuiverError('INVALID_METADATA', `${what}.metadata[${i}] must be an object or absent, got ${describe(m)}`, { index: i });
   }
 
   // Cosine needs the norms anyway, and a norm is finite exactly when every element is, so that pass

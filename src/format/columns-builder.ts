@@ -5,6 +5,7 @@
  */
 import type { Id, Metadata } from '../engine/types.js';
 import { OFFLOAD_MIN_BYTES } from '../util/hash-worker.js';
+import { markDecodedMetadata } from '../util/json-text.js';
 
 const MIN_CAPACITY = 16;
 
@@ -31,7 +32,10 @@ export class ColumnsBuilder {
   private readonly seen = new Set<Id>();
   private hint = 0;
 
-  constructor(private readonly options: ColumnsBuilderOptions = {}) {}
+  constructor(private readonly options: ColumnsBuilderOptions = {}) {
+    // Every builder is filled by a reader's decoding (see markDecodedMetadata).
+    markDecodedMetadata(this.metadata);
+  }
 
   /** Suggests a capacity in entries (already bounded by the caller); applied once the dimension is known. */
   capacityHint(entries: number): void {

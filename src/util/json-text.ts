@@ -37,3 +37,20 @@ export function parseJsonText(text: string): unknown {
   }
   return value;
 }
+
+/** Metadata arrays whose every item came out of a reader's JSON or MessagePack decoding (see below). */
+const decoded = new WeakSet<readonly unknown[]>();
+
+/**
+ * Marks `metadata` as filled only by a reader's decoding (JSON.parse through {@link parseJsonText}, the
+ * MessagePack JSON-value decoder), whose results are plain JSON by construction: the engine then skips
+ * checking each object again when the columns are loaded.
+ */
+export function markDecodedMetadata(metadata: readonly unknown[]): void {
+  decoded.add(metadata);
+}
+
+/** True for an array passed to {@link markDecodedMetadata}. */
+export function isDecodedMetadata(metadata: readonly unknown[]): boolean {
+  return decoded.has(metadata);
+}

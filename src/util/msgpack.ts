@@ -61,6 +61,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
   if (value === null) return true;
   switch (typeof value) {
     case 'string':
+      return isWellFormedString(value);
     case 'boolean':
       return true;
     case 'number':
@@ -72,7 +73,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
         return true;
       }
       if (!isPlainObject(value)) return false;
-      for (const key in value) if (!isJsonValue(value[key], depth + 1)) return false;
+      for (const key in value) if (!isWellFormedString(key) || !isJsonValue(value[key], depth + 1)) return false;
       return true;
     }
     default:

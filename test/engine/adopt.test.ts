@@ -103,3 +103,22 @@ test('ids prepared by a reader are used only while the array is unchanged; other
   assert.notEqual(first.idMap, second.idMap);
   assert.deepEqual([...first.idMap], [...second.idMap]);
 });
+
+test('replaceAll and applyDelta refuse metadata that is not plain JSON at the call, and change nothing', async () => {
+  const db = new VectorDB({ dimension: DIM });
+  await db.insert({ id: 'keep', vector: [1, 2, 3, 4, 5, 6], metadata: { a: 1 } });
+  const bad: unknown[] = [{ when: new Date(0) }, { n: Number.NaN }, { u: undefined }, { s: '\udc00' }, { ['\ud800']: 1 }, { nested: [1, { f: () => 1 }] }, { m: new Map() }];
+  for (const meta of bad) {
+    const c = columns(2) as unknown as { metadata: unknown[] };
+    c.metadata[1] = meta;
+    throwsCode(() => db.replaceAll(c as never), 'INVALID_METADATA', /columns\.metadata\[1\]/);
+    throwsCode(() => db.applyDelta({ ...(c as object), cleared: false, deletedIds: [] } as never), 'INVALID_METADATA', /delta\.metadata\[1\]/);
+  }
+  assert.deepEqual(db.ids(), ['keep']);
+  assert.deepEqual(db.get('keep')?.metadata, { a: 1 });
+  // Plain JSON, nested, with a well-formed surrogate pair: accepted.
+  const ok = columns(2) as unknown as { metadata: unknown[] };
+  ok.metadata[0] = { title: 'Grüße 😀', tags: ['x', null, true, 1.5], deep: { a: [{ b: 'c' }] } };
+  db.replaceAll(ok as never);
+  assert.deepEqual(db.get('e0')?.metadata, ok.metadata[0]);
+});
