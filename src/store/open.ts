@@ -13,12 +13,39 @@ import { WalWriter } from '../wal/writer.js';
 import { Checkpointer } from './checkpoint.js';
 import type { DurableVectorDB } from './durable-db.js';
 import { Journal } from './journal.js';
-import { WAL_DIR } from './layout.js';
-import { resolveOptions, type DurableOptions } from './options.js';
-import { recoverStore, removeCheckpoints } from './recovery.js';
+import { CURRENT_FILE, WAL_DIR } from './layout.js';
+import { resolveOptions, type DurableOptions, type ResolvedOptions } from './options.js';
+import { recoverStore, removeCheckpoints, type DbFactory } from './recovery.js';
 
 /** Builds an empty DurableVectorDB of the given shape. */
 export type DurableFactory = (dimension: number, metric: Metric, initialCapacity: number | undefined) => DurableVectorDB;
+
+/** How often a read-only open starts over after the writer moved the store on under it. */
+const READ_ONLY_ATTEMPTS = 10;
+
+/** The bytes of `CURRENT`, or undefined when there is none (or it cannot be read now). */
+async function pointerBytes(o: ResolvedOptions, dir: string): Promise<Uint8Array | undefined> {
+  return o.fs.readFile(join(dir, CURRENT_FILE)).catch(() => undefined);
+}
+
+/**
+ * Recovery for a read-only open, which takes no lock: a writer may publish a checkpoint and delete the
+ * log segments and checkpoint this reader was reading. A failure (missing file, "damage") while
+ * `CURRENT` changed under the reader is that race, not damage: it starts over from the new pointer.
+ * When `CURRENT` did not change, the failure is reported as it is.
+ */
+async function recoverAlongsideWriter(o: ResolvedOptions, dir: string, factory: DbFactory<DurableVectorDB>): ReturnType<typeof recoverStore<DurableVectorDB>> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await pointerBytes(o, dir);
+    try {
+      return await recoverStore(o, dir, factory);
+    } catch (err) {
+      const after = await pointerBytes(o, dir);
+      const moved = before === undefined || after === undefined ? before !== after : Buffer.compare(before, after) !== 0;
+      if (!moved || attempt >= READ_ONLY_ATTEMPTS) throw err;
+    }
+  }
+}
 
 /** See the module comment; `DurableVectorDB.open` is the public entry point. */
 export async function openStore(dir: string, options: DurableOptions, make: DurableFactory): Promise<DurableVectorDB> {
@@ -28,7 +55,8 @@ export async function openStore(dir: string, options: DurableOptions, make: Dura
   const lock = await acquireLock(o.fs, dir, { readOnly: o.readOnly });
   let writer: WalWriter | undefined;
   try {
-    const rec = await recoverStore(o, dir, (dimension, metric) => make(dimension, metric, o.initialCapacity));
+    const factory: DbFactory<DurableVectorDB> = (dimension, metric) => make(dimension, metric, o.initialCapacity);
+    const rec = o.readOnly ? await recoverAlongsideWriter(o, dir, factory) : await recoverStore(o, dir, factory);
     const { db, report } = rec;
     if (o.readOnly) {
       db.attach(dir, o, lock, report, undefined);
