@@ -139,12 +139,41 @@ export class SnapshotManager {
   /** Restores snapshot `id` (its whole chain) into a new VectorDB. */
   async restoreSnapshot(id: string, options: RestoreOptions = {}): Promise<VectorDB> {
     checkSnapshotId(id);
-    return this.lock.read(async () => {
+    return this.lock.read(() => this.readChainSteadily(id, async () => {
       const chain = await resolveChain(this.ctx, id);
       const db = new VectorDB({ dimension: chain[0].dimension, metric: chain[0].metric });
       await this.stageInto(chain, db, options);
       return db;
-    });
+    }));
+  }
+
+  /**
+   * Runs a read of `id`'s chain (a restore, a verify) again when another manager on the same store
+   * rewrote or removed a link while it read (a fold writes a new generation and deletes the old files):
+   * the chain's manifests after a failure are compared with those before the attempt, and a change
+   * means the failure was that race, not damage. This manager's own writes never race its reads (its
+   * read/write lock), so this only ever retries for another writer; at most 3 attempts.
+   */
+  private async readChainSteadily<T>(id: string, read: () => Promise<T>, failed: (result: T) => boolean = () => false): Promise<T> {
+    const links = async (): Promise<string> => {
+      try {
+        return (await resolveChain(this.ctx, id)).map((m) => `${m.id}:${m.generation}:${m.checksum}`).join(' ');
+      } catch (err) {
+        return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    };
+    for (let attempt = 1; ; attempt++) {
+      const before = await links();
+      let result: T;
+      try {
+        result = await read();
+      } catch (err) {
+        const ours = err instanceof QuiverError && (err.code === 'ABORTED' || err.code === 'NOT_FOUND' && (err.details as { id?: unknown }).id === id);
+        if (ours || attempt >= 3 || (await links()) === before) throw err;
+        continue;
+      }
+      if (!failed(result) || attempt >= 3 || (await links()) === before) return result;
+    }
   }
 
   /**
@@ -155,7 +184,7 @@ export class SnapshotManager {
   async restoreSnapshotInto(id: string, db: VectorDB, options: RestoreOptions = {}): Promise<SnapshotInfo> {
     checkSnapshotId(id);
     checkDb(db, 'restoreSnapshotInto(db)');
-    return this.lock.read(async () => {
+    return this.lock.read(() => this.readChainSteadily(id, async () => {
       const chain = await resolveChain(this.ctx, id);
       const m = chain[0];
       if (m.dimension !== db.dimension) {
@@ -166,7 +195,7 @@ export class SnapshotManager {
       }
       await this.stageInto(chain, db, options);
       return infoOf(m);
-    });
+    }));
   }
 
   /**
@@ -185,7 +214,7 @@ export class SnapshotManager {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.lock.read(() => verifySnapshotChain(this.ctx, id, options.onProgress, options.signal));
+    return this.lock.read(() => this.readChainSteadily(id, () => verifySnapshotChain(this.ctx, id, options.onProgress, options.signal), (report) => !report.ok));
   }
 
   /**

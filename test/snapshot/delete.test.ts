@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { SnapshotDependencyError } from '../../src/snapshot/manager.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { assertState, memoryManager, mutate, smallDb, stateOf, type State } from './helpers.js';
+import { join } from 'node:path';
+import { tempDir } from '../support/db.js';
 
 async function chain(manager: SnapshotManager, length: number): Promise<{ ids: string[]; states: State[] }> {
   const db = smallDb(200, 8);
@@ -130,4 +132,39 @@ test('after a fold shortens a chain, the depth limit counts the chain as it is, 
   assert.equal(d.baseId, c.id);
   assert.equal(d.chainDepth, 2);
   assertState(await manager.restoreSnapshot(d.id), stateOf(db));
+});
+
+test('a manager reading a chain while another manager on the same store folds it restores and verifies it, never calling it damaged', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    for (let trial = 0; trial < 3; trial++) {
+      const db = smallDb(3000, 32, 'cosine', trial);
+      const writer = new SnapshotManager({ snapshotDir: join(dir, `t${trial}`), compression: trial % 2 ? 'gzip' : 'none' });
+      const reader = new SnapshotManager({ snapshotDir: join(dir, `t${trial}`) });
+      const x = await writer.createSnapshot(db, 'x');
+      await mutate(db, 800, 70 + trial, 5000);
+      const y = await writer.createIncrementalSnapshot(db, 'y', x.id);
+      const want = stateOf(db);
+      let done = false;
+      const fold = writer.deleteSnapshot(x.id, { dependents: 'fold' }).finally(() => {
+        done = true;
+      });
+      const problems: string[] = [];
+      let reads = 0;
+      while (!done) {
+        await Promise.all([
+          reader.restoreSnapshot(y.id).then((got) => assertState(got, want, `trial ${trial}`), (e: unknown) => void problems.push(`restore: ${String(e)}`)),
+          reader.verifySnapshotReport(y.id).then((r) => {
+            if (!r.ok) problems.push(`verify: ${JSON.stringify(r.files.filter((f) => !f.ok))}`);
+          }, (e: unknown) => void problems.push(`verify: ${String(e)}`)),
+        ]);
+        reads++;
+      }
+      assert.deepEqual(await fold, { deleted: [x.id], folded: [y.id] });
+      assert.deepEqual(problems, [], `trial ${trial} (${reads} rounds of reads)`);
+      assertState(await reader.restoreSnapshot(y.id), want);
+    }
+  } finally {
+    cleanup();
+  }
 });
