@@ -101,6 +101,15 @@ const OS_HINTS: Record<string, string> = {
 };
 
 /**
+ * True for a failure to do I/O that says nothing about the bytes stored (an OS error such as EIO or
+ * ENOSPC, or IO_ERROR): a missing file (ENOENT) is not one, since for stored data that is damage.
+ */
+export function isIoFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'IO_ERROR' || (typeof code === 'string' && code !== 'ENOENT' && OS_CODES.has(code));
+}
+
+/**
  * Wraps an operating-system error as a QuiverError that keeps the OS code (so `err.code === 'ENOSPC'`
  * keeps working) and names the operation and path. QuiverErrors pass through unchanged.
  */

@@ -10,6 +10,7 @@ import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
+import { statIfExists } from '../env/stat-if-exists.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
@@ -461,20 +462,12 @@ export class DatabasePersistence extends EventEmitter {
    * one writer's changes at the next load.
    */
   private async checkChainUnchanged(chain: ChainState, path?: string): Promise<void> {
-    const statOrNone = async (p: string): Promise<FileStat | undefined> => {
-      try {
-        return await this.fs.stat(p);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'ENOENT') return undefined;
-        throw ioError(err, 'stat', p);
-      }
-    };
-    const base = await statOrNone(chain.basePath);
+    const base = await statIfExists(this.fs, chain.basePath);
     const replaced = base === undefined || (chain.baseMark !== undefined && markOf(base) !== chain.baseMark);
     if (!replaced) {
       // Free, or a leftover of an older base that the load set aside (and nobody has rewritten since).
       if (path === undefined) return;
-      const there = await statOrNone(path);
+      const there = await statIfExists(this.fs, path);
       if (there === undefined || chain.staleMarks?.get(path) === markOf(there)) return;
     }
     const what = replaced ? `the base file ${chain.basePath} was replaced or removed` : `the delta ${path} was already written`;
@@ -589,7 +582,7 @@ export class DatabasePersistence extends EventEmitter {
     const baseStat = await this.fs.stat(path);
     const staleMarks = new Map<string, string>();
     for (const p of chain.stale) {
-      const st = await this.fs.stat(p).catch(() => undefined);
+      const st = await statIfExists(this.fs, p);
       if (st) staleMarks.set(p, markOf(st));
     }
     this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };

@@ -139,8 +139,8 @@ export class SnapshotManager {
   /** Restores snapshot `id` (its whole chain) into a new VectorDB. */
   async restoreSnapshot(id: string, options: RestoreOptions = {}): Promise<VectorDB> {
     checkSnapshotId(id);
-    return this.lock.read(() => this.readChainSteadily(id, async () => {
-      const chain = await resolveChain(this.ctx, id);
+    return this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
+      const chain = resolved ?? (await resolveChain(this.ctx, id));
       const db = new VectorDB({ dimension: chain[0].dimension, metric: chain[0].metric });
       await this.stageInto(chain, db, options);
       return db;
@@ -150,29 +150,32 @@ export class SnapshotManager {
   /**
    * Runs a read of `id`'s chain (a restore, a verify) again when another manager on the same store
    * rewrote or removed a link while it read (a fold writes a new generation and deletes the old files):
-   * the chain's manifests after a failure are compared with those before the attempt, and a change
-   * means the failure was that race, not damage. This manager's own writes never race its reads (its
-   * read/write lock), so this only ever retries for another writer; at most 3 attempts.
+   * the chain's manifests after a failure are compared with those the attempt started from, and a
+   * change means the failure was that race, not damage. The read is handed the chain it starts from
+   * (undefined when it could not be resolved; the read then reports why). This manager's own writes
+   * never race its reads (its read/write lock), so this only ever retries for another writer; at most
+   * 3 attempts.
    */
-  private async readChainSteadily<T>(id: string, read: () => Promise<T>, failed: (result: T) => boolean = () => false): Promise<T> {
-    const links = async (): Promise<string> => {
+  private async readChainSteadily<T>(id: string, read: (chain: SnapshotManifest[] | undefined) => Promise<T>, failed: (result: T) => boolean = () => false): Promise<T> {
+    const resolve = async (): Promise<{ chain?: SnapshotManifest[]; links: string }> => {
       try {
-        return (await resolveChain(this.ctx, id)).map((m) => `${m.id}:${m.generation}:${m.checksum}`).join(' ');
+        const chain = await resolveChain(this.ctx, id);
+        return { chain, links: chain.map((m) => `${m.id}:${m.generation}:${m.checksum}`).join(' ') };
       } catch (err) {
-        return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+        return { links: `unreadable: ${err instanceof Error ? err.message : String(err)}` };
       }
     };
     for (let attempt = 1; ; attempt++) {
-      const before = await links();
+      const before = await resolve();
       let result: T;
       try {
-        result = await read();
+        result = await read(before.chain);
       } catch (err) {
         const ours = err instanceof QuiverError && (err.code === 'ABORTED' || err.code === 'NOT_FOUND' && (err.details as { id?: unknown }).id === id);
-        if (ours || attempt >= 3 || (await links()) === before) throw err;
+        if (ours || attempt >= 3 || (await resolve()).links === before.links) throw err;
         continue;
       }
-      if (!failed(result) || attempt >= 3 || (await links()) === before) return result;
+      if (!failed(result) || attempt >= 3 || (await resolve()).links === before.links) return result;
     }
   }
 
@@ -184,8 +187,8 @@ export class SnapshotManager {
   async restoreSnapshotInto(id: string, db: VectorDB, options: RestoreOptions = {}): Promise<SnapshotInfo> {
     checkSnapshotId(id);
     checkDb(db, 'restoreSnapshotInto(db)');
-    return this.lock.read(() => this.readChainSteadily(id, async () => {
-      const chain = await resolveChain(this.ctx, id);
+    return this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
+      const chain = resolved ?? (await resolveChain(this.ctx, id));
       const m = chain[0];
       if (m.dimension !== db.dimension) {
         throw new QuiverError('DIMENSION_MISMATCH', `snapshot ${id} holds ${m.dimension}-dimensional vectors but the database stores ${db.dimension}-dimensional ones; restore into a database of dimension ${m.dimension} (or use restoreSnapshot)`, { expected: db.dimension, actual: m.dimension });

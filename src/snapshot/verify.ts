@@ -5,7 +5,7 @@
  * Damage (missing, short, mismatching or undecodable files) is reported; a store that cannot be read
  * (an OS error) or a cancel is thrown with its code.
  */
-import { QuiverError } from '../errors.js';
+import { QuiverError, isIoFailure } from '../errors.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { readChecksums, readManifest } from './catalog.js';
 import { MAX_CHAIN_WALK, type SnapshotContext } from './context.js';
@@ -19,15 +19,12 @@ function message(err: unknown): string {
 }
 
 /**
- * Failures that say nothing about the snapshot's bytes: the store could not be read (an OS error), or
- * the work was stopped. They are thrown, not reported as damage: a caller that deletes what fails to
- * verify must not delete a good snapshot because of a passing EIO.
+ * Throws failures that say nothing about the snapshot's bytes: the store could not be read (isIoFailure),
+ * or the work was stopped. They are not damage: a caller that deletes what fails to verify must not
+ * delete a good snapshot because of a passing EIO.
  */
-const NOT_DAMAGE = new Set(['ABORTED', 'CLOSED', 'IO_ERROR', 'EIO', 'ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'EXDEV', 'EBUSY', 'EAGAIN', 'ETIMEDOUT', 'ECONNRESET']);
-
 function throwIfNotDamage(err: unknown): void {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && NOT_DAMAGE.has(code)) throw err;
+  if (isIoFailure(err) || (err instanceof QuiverError && (err.code === 'ABORTED' || err.code === 'CLOSED'))) throw err;
 }
 
 /** Verifies snapshot `id` and its chain. NOT_FOUND only when `id` itself does not exist. */

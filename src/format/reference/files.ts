@@ -2,23 +2,18 @@
  * File plumbing shared by the import readers of this folder and of npy: opening a file with errors
  * that name it, running a streaming parse over it, and the errors every reader reports the same way.
  */
-import { CorruptionError, QuiverError, ioError } from '../../errors.js';
+import { CorruptionError, QuiverError } from '../../errors.js';
 import type { Id } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import type { OpenedFile } from '../stream/open-file.js';
 import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
+import { statIfExists } from '../../env/stat-if-exists.js';
 
 export { openFile, type OpenedFile } from '../stream/open-file.js';
 
 /** True when `path` exists (any other stat failure is thrown, naming the path). */
 export async function fileExists(fs: FileSystem, path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch (err) {
-    if ((err as { code?: unknown } | null)?.code === 'ENOENT') return false;
-    throw ioError(err, 'stat', path);
-  }
+  return (await statIfExists(fs, path)) !== undefined;
 }
 
 /** Runs `parse` over a byte source of the opened file and always releases source and handle. */

@@ -8,6 +8,7 @@ import { dirname, sep } from 'node:path';
 import { QuiverError, ioError } from '../../errors.js';
 import { VectorDB } from '../../engine/vector-db.js';
 import type { FileSystem } from '../../env/fs.js';
+import { statIfExists } from '../../env/stat-if-exists.js';
 import { openVectorDB, type DurableVectorDB } from '../durable-db.js';
 import type { ResolvedConfig } from './config.js';
 import { CollectionNotFoundError, VectorStoreConnectionError } from './errors.js';
@@ -63,14 +64,8 @@ async function checkNotAFile(c: ResolvedConfig): Promise<void> {
   if (RESERVED_NAMES.includes(c.collectionName)) {
     throw new QuiverError('INVALID_ARGUMENT', `the collection name "${c.collectionName}" is reserved for the reference-004 files in ${c.annIndexPath}; choose another collection name`, { path: c.dir });
   }
-  let st;
-  try {
-    st = await c.fs.stat(c.dir);
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return;
-    throw ioError(err, 'stat', c.dir);
-  }
-  if (!st.isDirectory) {
+  const st = await statIfExists(c.fs, c.dir);
+  if (st && !st.isDirectory) {
     throw new QuiverError('INVALID_ARGUMENT', `the collection name "${c.collectionName}" is the name of a file in ${c.annIndexPath} (${c.dir}), which is left as it is; choose another collection name`, { path: c.dir });
   }
 }

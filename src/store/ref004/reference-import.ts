@@ -13,6 +13,7 @@ import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
 import { readReference004, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
+import { fileExists } from '../../format/reference/files.js';
 import { openVectorDB } from '../durable-db.js';
 import { listNames } from '../layout.js';
 import type { ResolvedConfig } from './config.js';
@@ -22,16 +23,6 @@ import type { ReferenceImport } from './types.js';
 export { REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
 /** Written next to them once they were imported. */
 export const IMPORTED_MARKER = 'ann_metadata.json.quiver-imported';
-
-async function exists(fs: FileSystem, path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return false;
-    throw ioError(err, 'stat', path);
-  }
-}
 
 /** Renames `path` to `<path>.corrupt-<time>` and returns the new path. */
 export async function moveAside(fs: FileSystem, path: string): Promise<string> {
@@ -53,7 +44,7 @@ export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Pr
   let movedTo = '';
   for (const name of [REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE]) {
     const path = join(c.annIndexPath, name);
-    if (path !== damaged && !(await exists(c.fs, path))) continue;
+    if (path !== damaged && !(await fileExists(c.fs, path))) continue;
     const to = await moveAside(c.fs, path);
     if (path === damaged) movedTo = to;
   }
@@ -68,7 +59,7 @@ export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Pr
 export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
   const { fs } = c;
   const metaFile = join(c.annIndexPath, REFERENCE_METADATA_FILE);
-  if (!(await exists(fs, metaFile)) || (await exists(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
+  if (!(await fileExists(fs, metaFile)) || (await fileExists(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
   if ((await listNames(fs, c.dir)).length > 0) return undefined;
   // The format layer parses and validates both files (docs/FORMAT.md); damage is a
   // CorruptionError naming the file, which connect() may move aside.
@@ -95,7 +86,7 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   }
   try {
     // An empty directory (checked above; connect refuses a collection name that is a file).
-    if (await exists(fs, c.dir)) await fs.rm(c.dir, { recursive: true });
+    if (await fileExists(fs, c.dir)) await fs.rm(c.dir, { recursive: true });
     await fs.rename(staging, c.dir);
     await fs.syncDir(dirname(c.dir));
   } catch (err) {

@@ -1,0 +1,16 @@
+/**
+ * The one "stat, or nothing there" of the code above the FileSystem seam: a missing path is undefined,
+ * any other failure an I/O error naming the path.
+ */
+import { ioError } from '../errors.js';
+import type { FileStat, FileSystem } from './fs.js';
+
+/** `fs.stat(path)`, or undefined when nothing is at `path` (ENOENT); other failures are thrown (ioError). */
+export async function statIfExists(fs: FileSystem, path: string): Promise<FileStat | undefined> {
+  try {
+    return await fs.stat(path);
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === 'ENOENT') return undefined;
+    throw ioError(err, 'stat', path);
+  }
+}
