@@ -174,7 +174,23 @@ export function findNonFinite(v: Float32Array, from: number, to: number): number
 }
 
 /** Checks the `deletedIds` of a delta. */
-export function checkIdList(list: unknown, what: string): Id[] {
+function checkIdList(list: unknown, what: string): Id[] {
   if (!Array.isArray(list)) invalid(`${what} must be an array of ids, got ${describe(list)}`);
   return list.map((id, i) => checkId(id, what, i));
+}
+
+/** A delta that passed validation: its columns, deleted ids and clear flag. */
+export interface CheckedDelta {
+  columns: CheckedColumns;
+  deletedIds: Id[];
+  cleared: boolean;
+}
+
+/** Checks a `DeltaColumns`-shaped value against `dim` (as {@link checkColumns}, plus its deletions and clear flag). */
+export function checkDelta(delta: unknown, dim: number, what: string): CheckedDelta {
+  const columns = checkColumns(delta, dim, false, what);
+  const deletedIds = checkIdList((delta as { deletedIds?: unknown }).deletedIds, `${what}.deletedIds`);
+  const cleared = (delta as { cleared?: unknown }).cleared;
+  if (typeof cleared !== 'boolean') invalid(`${what}.cleared must be a boolean, got ${describe(cleared)}`);
+  return { columns, deletedIds, cleared };
 }

@@ -11,7 +11,7 @@ import { QuiverError } from '../errors.js';
 import { ChangeLog } from './changes.js';
 import { compileFilter } from './filter.js';
 import { DeltaImage, ImageRegistry, ViewImage, imageArrays, type ImageParts } from './image.js';
-import { checkColumns, checkIdList, findNonFinite } from './load.js';
+import { checkColumns, checkDelta, findNonFinite, type CheckedDelta } from './load.js';
 import { cloneMetadata, copyJson } from './metadata.js';
 import { flatScan, scoreOf } from './search.js';
 import { SlotStore } from './slots.js';
@@ -56,6 +56,13 @@ export interface ReplaceAllOptions {
    * engine copying the slab. The room past the given entries must not be used by anyone else.
    */
   capacity?: number;
+  /**
+   * Deltas to apply after the columns, in order (as {@link VectorDB.applyDelta} would). Everything is
+   * validated before anything changes, so a chain with one bad delta leaves the database as it was.
+   */
+  deltas?: readonly DeltaColumns[];
+  /** What to call each of `deltas` in errors (a file's path, say); default `deltas[i]`. */
+  deltaNames?: readonly string[];
 }
 
 /** The slab to adopt: `vectors`, widened to `capacity` entries of its buffer when asked to. */
@@ -417,9 +424,11 @@ export class VectorDB implements Iterable<StoredEntry> {
   replaceAll(columns: Columns, options: ReplaceAllOptions = {}): void {
     const c = checkColumns(columns, this.dim, this.store.cosine, 'columns');
     const slab = adoptableSlab(c.vectors, c.ids.length, this.dim, options.capacity);
+    const deltas = (options.deltas ?? []).map((d, i) => checkDelta(d, this.dim, options.deltaNames?.[i] ?? `deltas[${i}]`));
     const seq = ++this.seqNo;
     this.store.adopt(c.ids, c.idMap, slab, c.metadata, c.norms, seq, c.packed);
-    this.log.reset(seq);
+    for (const d of deltas) this.applyChecked(d);
+    this.log.reset(this.seqNo);
     this.mutationListener?.({ type: 'replace' });
   }
 
@@ -428,23 +437,25 @@ export class VectorDB implements Iterable<StoredEntry> {
    * upsert the entries. Metadata objects are adopted as-is. Change tracking starts afresh afterwards.
    */
   applyDelta(delta: DeltaColumns): void {
-    const c = checkColumns(delta, this.dim, false, 'delta');
-    const deleted = checkIdList((delta as { deletedIds?: unknown }).deletedIds, 'delta.deletedIds');
-    const cleared = (delta as { cleared?: unknown }).cleared;
-    if (typeof cleared !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `delta.cleared must be a boolean, got ${describe(cleared)}`);
+    this.applyChecked(checkDelta(delta, this.dim, 'delta'));
+    this.log.reset(this.seqNo);
+    this.mutationListener?.({ type: 'replace' });
+  }
+
+  private applyChecked(delta: CheckedDelta): void {
+    const { columns: c, deletedIds, cleared } = delta;
     const s = this.store;
     if (cleared) {
       s.reset(this.seqNo);
       ++this.seqNo;
     }
-    for (const id of deleted) if (s.remove(id)) ++this.seqNo;
+    for (const id of deletedIds) if (s.remove(id)) ++this.seqNo;
     let fresh = 0;
     for (const id of c.ids) if (!s.idMap.has(id)) fresh++;
     s.ensureCapacity(s.highWater + Math.max(0, fresh - s.free.length));
     const d = this.dim;
     for (let i = 0; i < c.ids.length; i++) s.upsert(c.ids[i], c.vectors, i * d, c.metadata[i], 0, ++this.seqNo);
     s.markMetadataSizesStale();
-    this.log.reset(this.seqNo);
-    this.mutationListener?.({ type: 'replace' });
   }
+
 }

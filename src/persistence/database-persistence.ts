@@ -17,7 +17,7 @@ import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, applyJournal, checkJournalDimension, readJournal, removeJournal } from './journal.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDeltas, journalDir, readJournal, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { codecFor, exportImage, importFile } from '../interchange/index.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
@@ -572,11 +572,14 @@ export class DatabasePersistence extends EventEmitter {
     const chain = await readDeltaChain(this.fs, path, base.checksum, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
     const journal = await readJournal(this.fs, path, chain.lastChecksum);
-    if (journal) checkJournalDimension(journal, this.db.dimension, path);
-    // Everything is decoded and verified: only now touch the database.
-    this.db.replaceAll(base.columns);
-    for (const d of chain.deltas) this.db.applyDelta(d.delta);
-    if (journal) applyJournal(this.db, journal);
+    const deltas = chain.deltas.map((d) => d.delta);
+    const deltaNames = chain.deltas.map((d) => d.path);
+    for (const d of journal ? journalDeltas(journal, this.db.dimension, this.db.metric, path) : []) {
+      deltas.push(d);
+      deltaNames.push(`the save journal ${journalDir(path)}`);
+    }
+    // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
+    this.db.replaceAll(base.columns, { deltas, deltaNames });
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
     const baseStat = await this.fs.stat(path);

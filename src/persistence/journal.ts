@@ -15,8 +15,7 @@ import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { writeFileAtomic } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
-import type { ChangeImage, Id, Metadata } from '../engine/types.js';
-import type { VectorDB } from '../engine/vector-db.js';
+import type { ChangeImage, DeltaColumns, Id, Metadata, Metric } from '../engine/types.js';
 import { WalWriter, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
 
 /** Name of the file in the journal directory that links the log to its base state. */
@@ -55,10 +54,9 @@ export async function readJournalHead(fs: FileSystem, basePath: string): Promise
   return m[1];
 }
 
-/** A decoded journal: the ops of every complete record, in order. */
+/** A decoded journal: the ops of every complete record, one list per record, in order. */
 export interface JournalContents {
-  ops: DecodedOp[];
-  records: number;
+  records: DecodedOp[][];
   bytes: number;
 }
 
@@ -70,41 +68,65 @@ export interface JournalContents {
 export async function readJournal(fs: FileSystem, basePath: string, after: string): Promise<JournalContents | undefined> {
   const head = await readJournalHead(fs, basePath);
   if (head !== after) return undefined;
-  const ops: DecodedOp[] = [];
-  let records = 0;
+  const records: DecodedOp[][] = [];
   const reader = readWal(fs, journalDir(basePath));
   for await (const batch of reader.batches()) {
-    for (const { record } of batch) {
-      records++;
-      if (record.type === 'batch') ops.push(...record.ops);
-      else ops.push(record);
-    }
+    for (const { record } of batch) records.push(record.type === 'batch' ? record.ops : [record]);
   }
   let bytes = 0;
   for (const name of await fs.readdir(journalDir(basePath))) {
     if (name !== JOURNAL_HEAD) bytes += (await fs.stat(join(journalDir(basePath), name))).size;
   }
-  return { ops, records, bytes };
+  return { records, bytes };
 }
 
-/** Applies decoded journal ops to `db` in order (they were validated when logged and on decode). */
-export function applyJournal(db: VectorDB, contents: JournalContents): void {
-  for (const op of contents.ops) {
-    switch (op.type) {
-      case 'clear':
-        void db.clear();
-        break;
-      case 'delete':
-        void db.delete(op.id);
-        break;
-      case 'updateMetadata':
-        void db.updateMetadata(op.id, op.metadata ?? {});
-        break;
-      case 'upsert':
-        void db.insert({ id: op.id, vector: op.vector, metadata: op.metadata });
-        break;
+/**
+ * The journal's records as deltas, to be applied with the rest of the chain (`replaceAll(…, { deltas })`,
+ * which validates everything before it changes anything). A save writes each record as clear, deletions,
+ * upserts: one delta. Ops in another order start a new delta where the order requires it, so they still
+ * apply in sequence; a metadata-only update, which no save writes, is refused as damage.
+ */
+export function journalDeltas(contents: JournalContents, dimension: number, metric: Metric, basePath: string): DeltaColumns[] {
+  const out: DeltaColumns[] = [];
+  contents.records.forEach((ops, r) => {
+    let cur: { cleared: boolean; deletedIds: Id[]; ids: Id[]; vectors: Float32Array[]; metadata: (Metadata | undefined)[]; upserted: Set<Id> } | undefined;
+    const flush = () => {
+      if (!cur) return;
+      const vectors = new Float32Array(cur.vectors.length * dimension);
+      cur.vectors.forEach((v, i) => vectors.set(v, i * dimension));
+      out.push({ dimension, metric, ids: cur.ids, vectors, metadata: cur.metadata, cleared: cur.cleared, deletedIds: cur.deletedIds });
+      cur = undefined;
+    };
+    const fresh = () => ({ cleared: false, deletedIds: [], ids: [], vectors: [], metadata: [], upserted: new Set<Id>() });
+    for (const op of ops) {
+      switch (op.type) {
+        case 'clear':
+          flush();
+          cur = { ...fresh(), cleared: true };
+          break;
+        case 'delete':
+          if (cur && cur.ids.length > 0) flush();
+          cur ??= fresh();
+          cur.deletedIds.push(op.id);
+          break;
+        case 'upsert':
+          if (op.vector.length !== dimension) {
+            throw new QuiverError('DIMENSION_MISMATCH', `${journalDir(basePath)} holds a ${op.vector.length}-dimensional vector for id ${String(op.id)}; the database has dimension ${dimension}.`, { path: journalDir(basePath) });
+          }
+          if (cur?.upserted.has(op.id)) flush();
+          cur ??= fresh();
+          cur.upserted.add(op.id);
+          cur.ids.push(op.id);
+          cur.vectors.push(op.vector);
+          cur.metadata.push(op.metadata);
+          break;
+        case 'updateMetadata':
+          throw new CorruptionError({ file: journalDir(basePath), section: `journal record ${r}` }, `record ${r} holds a metadata-only update, which a save never writes; this is not a save journal QuiverDB wrote`);
+      }
     }
-  }
+    flush();
+  });
+  return out;
 }
 
 /** The changes of `changes` as the ops of one batch record: clear, deletions, then upserts. */
@@ -211,14 +233,5 @@ export async function removeJournal(fs: FileSystem, basePath: string): Promise<b
     return true;
   } catch (err) {
     throw ioError(err, 'remove journal', dir);
-  }
-}
-
-/** Checks that a journal op list is applicable to a database of `dimension` (defensive; decode checks most). */
-export function checkJournalDimension(contents: JournalContents, dimension: number, dir: string): void {
-  for (const op of contents.ops) {
-    if (op.type === 'upsert' && op.vector.length !== dimension) {
-      throw new QuiverError('DIMENSION_MISMATCH', `${dir} holds a ${op.vector.length}-dimensional vector for id ${String(op.id)}; the database has dimension ${dimension}.`, { path: dir });
-    }
   }
 }

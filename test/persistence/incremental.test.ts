@@ -7,6 +7,7 @@ import { DatabasePersistence } from '../../src/persistence/database-persistence.
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { readState } from '../../src/persistence/codec.js';
 import { nodeFs } from '../../src/env/node-fs.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { clusteredDataset, prng } from '../../support/datasets.js';
 import { tempDir, assertSameDb } from '../support/db.js';
 
@@ -248,4 +249,29 @@ test('an incremental save refuses to extend a chain another writer changed (delt
   } finally {
     cleanup();
   }
+});
+
+test('a delta that decodes but cannot be applied (read unverified) fails the load with the database untouched', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await db.insert({ id: 'a', vector: [1, 2, 3, 4] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs });
+  await p.save();
+  await db.insert({ id: 'b', vector: [5, 6, 7, 8] });
+  await p.saveIncremental();
+  await db.insert({ id: 'c', vector: [1234.5, 6, 7, 8] });
+  const d2 = (await p.saveIncremental())!;
+  const bytes = Buffer.from(await fs.readFile(d2));
+  const at = bytes.indexOf(Buffer.from(new Float32Array([1234.5]).buffer));
+  assert.ok(at > 0);
+  Buffer.from(new Float32Array([Number.NaN]).buffer).copy(bytes, at);
+  fs.writeFileSync(d2, bytes);
+  const target = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await target.insert({ id: 'zzz', vector: [9, 9, 9, 9] });
+  // Base and first delta are fine and would apply; the second one must stop the load before either does.
+  await assert.rejects(new DatabasePersistence(target, { baseDir: '/d', fs }).load({ verifyChecksum: false }), (e: QuiverError) => e.code === 'INVALID_VECTOR' && e.message.includes('delta-000002'));
+  assert.deepEqual([...target.ids()], ['zzz']);
+  await assert.rejects(new DatabasePersistence(target, { baseDir: '/d', fs }).load(), (e: QuiverError) => e.code === 'CHECKSUM_MISMATCH');
+  assert.deepEqual([...target.ids()], ['zzz']);
 });

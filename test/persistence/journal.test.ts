@@ -6,7 +6,8 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { journalDir } from '../../src/persistence/journal.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
-import { CorruptionError } from '../../src/errors.js';
+import { CorruptionError, type QuiverError } from '../../src/errors.js';
+import { WalWriter } from '../../src/wal/index.js';
 import type { SaveEvent } from '../../src/persistence/types.js';
 import { prng } from '../../support/datasets.js';
 import { tempDir, assertSameDb } from '../support/db.js';
@@ -280,4 +281,66 @@ test('a journaled incremental save refuses (BUSY) to extend a base another write
   } finally {
     cleanup();
   }
+});
+
+test('a journal record that decodes but cannot be applied fails the load with the database untouched', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await db.insert({ id: 'a', vector: [1, 2, 3, 4] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  await p.save();
+  await db.insert({ id: 'b', vector: [5, 6, 7, 8] });
+  await p.saveIncremental();
+  await p.shutdown();
+  // A record with a valid CRC (so it is not a torn tail) whose second op no save could have logged.
+  const w = await WalWriter.open(fs, journalDir('/d/database.qvdb'), { durability: 'sync' });
+  await w.append({ type: 'batch', ops: [{ type: 'delete', id: 'a' }, { type: 'upsert', id: 'c', vector: new Float32Array([Number.NaN, 1, 1, 1]) }] });
+  await w.close();
+  const target = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await target.insert({ id: 'zzz', vector: [9, 9, 9, 9] });
+  await assert.rejects(new DatabasePersistence(target, { baseDir: '/d', fs }).load(), (e: QuiverError) => e.code === 'INVALID_VECTOR' && e.message.includes('database.qvdb.wal'));
+  assert.deepEqual([...target.ids()], ['zzz']);
+  // A metadata-only update is not something a save writes: damage, refused before anything changes.
+  await fs.rm(journalDir('/d/database.qvdb'), { recursive: true });
+  const q = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  await q.save();
+  await db.insert({ id: 'e', vector: [1, 1, 1, 1] });
+  await q.saveIncremental();
+  await q.shutdown();
+  const w2 = await WalWriter.open(fs, journalDir('/d/database.qvdb'), { durability: 'sync' });
+  await w2.append({ type: 'batch', ops: [{ type: 'clear' }, { type: 'updateMetadata', id: 'b', metadata: { x: 1 } }] });
+  await w2.close();
+  await assert.rejects(new DatabasePersistence(target, { baseDir: '/d', fs }).load(), (e: QuiverError) => e instanceof CorruptionError && e.code === 'CORRUPT');
+  assert.deepEqual([...target.ids()], ['zzz']);
+});
+
+test('journal records in an order no save writes still replay op by op', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  const db = new VectorDB({ dimension: 2, metric: 'euclidean' });
+  await db.insert({ id: 'a', vector: [1, 1] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  await p.save();
+  await db.insert({ id: 'b', vector: [2, 2] });
+  await p.saveIncremental();
+  await p.shutdown();
+  const w = await WalWriter.open(fs, journalDir('/d/database.qvdb'), { durability: 'sync' });
+  await w.append({
+    type: 'batch',
+    ops: [
+      { type: 'upsert', id: 'c', vector: new Float32Array([3, 3]) },
+      { type: 'delete', id: 'c' },
+      { type: 'upsert', id: 'b', vector: new Float32Array([4, 4]), metadata: { v: 1 } },
+      { type: 'upsert', id: 'b', vector: new Float32Array([5, 5]), metadata: { v: 2 } },
+      { type: 'clear' },
+      { type: 'upsert', id: 'd', vector: new Float32Array([6, 6]) },
+      { type: 'upsert', id: 'b', vector: new Float32Array([7, 7]), metadata: { v: 3 } },
+    ],
+  });
+  await w.close();
+  const target = new VectorDB({ dimension: 2, metric: 'euclidean' });
+  await new DatabasePersistence(target, { baseDir: '/d', fs }).load();
+  assert.deepEqual([...target.ids()].sort(), ['b', 'd']);
+  assert.deepEqual(target.get('b'), { id: 'b', vector: new Float32Array([7, 7]), metadata: { v: 3 } });
 });

@@ -61,6 +61,36 @@ class RowInserter {
   }
 }
 
+/**
+ * The image's vectors as whole buckets of `rows` entries (the last may be shorter), since a bucket's
+ * digest covers exactly its rows. The image's chunks are at most that long but may be shorter (a run of
+ * untouched slots ends at a hole); such pieces are gathered into one buffer, which is yielded only once
+ * full and reused after the consumer is done with it (it asks for the next bucket only then).
+ */
+function* bucketsOf(image: CollectionImage, rows: number): Generator<Float32Array, void, undefined> {
+  const want = rows * image.dimension;
+  let gather: Float32Array | undefined;
+  let filled = 0;
+  for (const chunk of image.vectorChunks(rows)) {
+    if (filled === 0 && chunk.length === want) {
+      yield chunk;
+      continue;
+    }
+    gather ??= new Float32Array(want);
+    for (let off = 0; off < chunk.length; ) {
+      const take = Math.min(want - filled, chunk.length - off);
+      gather.set(chunk.subarray(off, off + take), filled);
+      filled += take;
+      off += take;
+      if (filled === want) {
+        yield gather;
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield (gather as Float32Array).subarray(0, filled);
+}
+
 /** The quiver_meta rows of a new file (without the checksum). */
 export function newMetaRows(image: CollectionImage, seq: number, user: Record<string, unknown>, count: number, bucketRows: number): [string, string][] {
   const now = new Date().toISOString();
@@ -105,7 +135,7 @@ export async function buildDatabase(db: Database.Database, image: CollectionImag
   try {
     let pos = 0;
     let bucket = 0;
-    for (const chunk of image.vectorChunks(bucketRows)) {
+    for (const chunk of bucketsOf(image, bucketRows)) {
       checkAbort(ctl.signal, cancelled);
       const rows = chunk.length / dim;
       let bytes = littleEndianBytes(chunk);
