@@ -17,7 +17,7 @@ import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDeltas, journalDir, readJournal, removeJournal } from './journal.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDeltas, journalDir, readJournal, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { codecFor, exportImage, importFile } from '../interchange/index.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
@@ -403,14 +403,22 @@ export class DatabasePersistence extends EventEmitter {
     const compression = this.compressionFor(options.compress, format);
     const path = resolve(options.path ?? this.defaultPath(format, compression));
     const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
-    // The new base is durable; deltas and the journal of the previous base at this path are now obsolete.
-    await removeDeltas(this.fs, path);
-    await this.dropJournal(path);
+    // The new base is durable, so the save has succeeded; what follows is cleanup that cannot undo it.
+    this.savedSeq = seq;
+    this.needFullSave = false;
+    try {
+      // Deltas and the journal of the previous base at this path are now obsolete.
+      await removeDeltas(this.fs, path);
+      await this.dropJournal(path);
+    } catch (err) {
+      // What is left names the previous base, so loads ignore it; but the next delta must not be written
+      // where an old one still is: the next save is a full one again, and tries the cleanup again.
+      this.needFullSave = true;
+      process.emitWarning(`${path} was saved, but removing the previous file's deltas or journal failed (the next save is a full one and tries again): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
+    }
     // The file is published: a failing stat must not fail the save; the chain then only checks delta names.
     const baseMark = await this.fs.stat(path).then(markOf, () => undefined);
     this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes, savedAt: Date.now(), baseMark };
-    this.savedSeq = seq;
-    this.needFullSave = false;
     this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
     return path;
   }
@@ -435,7 +443,7 @@ export class DatabasePersistence extends EventEmitter {
       if (chain.format === 'sqlite') return await this.updateSqlite(chain, changes, started, options);
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
-      await this.checkChainUnchanged(chain, path);
+      await this.checkChainUnchanged(chain, false);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
       const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, cb, options.signal)));
       chain.lastChecksum = written.checksum;
@@ -456,21 +464,26 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   /**
-   * Refuses to extend the chain (with delta `path`, or the journal when no path is given) when another
-   * writer (another instance or process on the same files) has replaced or removed the base file, or
-   * written that delta, since this instance saved or loaded the chain: extending it would silently drop
-   * one writer's changes at the next load.
+   * Refuses to extend the chain (with its next delta, or with a record of this instance's `journal`)
+   * when another writer (another instance or process on the same files) has replaced or removed the base
+   * file, written the next delta, or (for a delta) journaled on top of the chain's last state, since this
+   * instance saved or loaded the chain: extending it would silently drop one writer's changes at the
+   * next load.
    */
-  private async checkChainUnchanged(chain: ChainState, path?: string): Promise<void> {
+  private async checkChainUnchanged(chain: ChainState, journal: boolean): Promise<void> {
+    const path = deltaPath(chain.basePath, chain.nextIndex);
     const base = await statIfExists(this.fs, chain.basePath);
     const replaced = base === undefined || (chain.baseMark !== undefined && markOf(base) !== chain.baseMark);
+    let what = `the base file ${chain.basePath} was replaced or removed`;
     if (!replaced) {
-      // Free, or a leftover of an older base that the load set aside (and nobody has rewritten since).
-      if (path === undefined) return;
+      // The next delta: free, or a leftover of an older base that the load set aside (and nobody has
+      // rewritten since). A journal record would be lost behind it as a delta would be behind a record.
       const there = await statIfExists(this.fs, path);
-      if (there === undefined || chain.staleMarks?.get(path) === markOf(there)) return;
+      const taken = there !== undefined && chain.staleMarks?.get(path) !== markOf(there);
+      const journaledOver = !journal && (await readJournalHead(this.fs, chain.basePath).catch(() => undefined)) === chain.lastChecksum;
+      if (!taken && !journaledOver) return;
+      what = taken ? `the delta ${path} was already written` : `the save journal ${journalDir(chain.basePath)} was extended`;
     }
-    const what = replaced ? `the base file ${chain.basePath} was replaced or removed` : `the delta ${path} was already written`;
     throw new QuiverError(
       'BUSY',
       `Cannot save incrementally: ${what} by another writer since this instance saved or loaded it, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
@@ -491,9 +504,22 @@ export class DatabasePersistence extends EventEmitter {
       changes.release();
       return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
     }
-    await this.checkChainUnchanged(chain);
+    await this.checkChainUnchanged(chain, true);
     const journal = (this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum));
-    const bytes = await this.writeChanges(changes, options.onProgress, 'journaled', () => journal.append(changes));
+    let bytes;
+    try {
+      bytes = await this.writeChanges(changes, options.onProgress, 'journaled', () => journal.append(changes));
+    } catch (err) {
+      // A failed append leaves the log's writer failed for good (and maybe a torn record at its end,
+      // which a load treats as a save that never completed): the next save is a full one, which
+      // writes every change again and starts the journal over.
+      if (this.journal === journal) {
+        this.journal = undefined;
+        this.needFullSave = true;
+        await journal.close().catch(() => undefined);
+      }
+      throw err;
+    }
     this.savedSeq = changes.seq;
     this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
     return this.journal.dir;

@@ -95,3 +95,38 @@ test('power loss at any point of a save leaves the old or the new file, never a 
   }
   assert.fail('save never completed');
 });
+
+test('a full save whose cleanup of the old deltas fails still succeeds; the next save is full and cleans up', async () => {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/d', { recursive: true });
+  const fs = new FaultFileSystem(mem);
+  const db = new VectorDB({ dimension: 2 });
+  await db.insert({ id: 'a', vector: [1, 2] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs });
+  await p.save();
+  await db.insert({ id: 'b', vector: [1, 3] });
+  await p.saveIncremental();
+  await db.insert({ id: 'c', vector: [1, 4] });
+  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => op.kind === 'rm' && op.path.includes('.delta-') });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    assert.equal(await p.save(), '/d/database.qvdb', 'the file is published, so the save resolves');
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  // (Other tests' saves in this file warn too: count only this one's.)
+  assert.equal(warnings.filter((w) => w.name === 'QuiverCleanupWarning' && w.message.startsWith('/d/database.qvdb was saved')).length, 1);
+  assert.equal(p.hasUnsavedChanges, false);
+  assert.ok(await mem.stat('/d/database.qvdb.delta-000001'), 'the old delta is still there');
+  await db.insert({ id: 'd', vector: [1, 5] });
+  assert.equal(await p.saveIncremental(), '/d/database.qvdb', 'a full save, not a delta beside the old one');
+  await assert.rejects(mem.stat('/d/database.qvdb.delta-000001'), { code: 'ENOENT' });
+  await db.insert({ id: 'e', vector: [1, 6] });
+  assert.equal(await p.saveIncremental(), '/d/database.qvdb.delta-000001');
+  const back = new VectorDB({ dimension: 2 });
+  await new DatabasePersistence(back, { baseDir: '/d', fs: mem }).load();
+  assert.deepEqual([...back.ids()].sort(), ['a', 'b', 'c', 'd', 'e']);
+});

@@ -6,6 +6,7 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { journalDir } from '../../src/persistence/journal.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, type QuiverError } from '../../src/errors.js';
 import { WalWriter } from '../../src/wal/index.js';
 import type { SaveEvent } from '../../src/persistence/types.js';
@@ -343,4 +344,56 @@ test('journal records in an order no save writes still replay op by op', async (
   await new DatabasePersistence(target, { baseDir: '/d', fs }).load();
   assert.deepEqual([...target.ids()].sort(), ['b', 'd']);
   assert.deepEqual(target.get('b'), { id: 'b', vector: new Float32Array([7, 7]), metadata: { v: 3 } });
+});
+
+test('a failed journal append makes the next save a full one; the journal is not left broken', async () => {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/d', { recursive: true });
+  const fs = new FaultFileSystem(mem);
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await db.insert({ id: 'a', vector: [1, 2, 3, 4] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  p.stopAutoSave();
+  const kinds: string[] = [];
+  p.on('save', (e: SaveEvent) => kinds.push(e.kind));
+  await p.save();
+  await db.insert({ id: 'b', vector: [5, 6, 7, 8] });
+  await p.saveIncremental();
+  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => (op.kind === 'write' || op.kind === 'dsync') && op.path.includes('.wal/') });
+  await db.insert({ id: 'c', vector: [5, 6, 7, 9] });
+  await assert.rejects(p.saveIncremental(), (e: QuiverError) => e.code === 'EIO' && /journal .* failed .*next save writes the whole file/.test(e.message));
+  await db.insert({ id: 'd', vector: [5, 6, 7, 10] });
+  assert.equal(await p.saveIncremental(), '/d/database.qvdb', 'the save after the failure writes the whole file');
+  await db.insert({ id: 'e', vector: [5, 6, 7, 11] });
+  assert.equal(await p.saveIncremental(), journalDir('/d/database.qvdb'), 'and journaling resumes after it');
+  assert.deepEqual(kinds, ['full', 'journal', 'full', 'journal']);
+  assert.equal(p.hasUnsavedChanges, false);
+  await p.shutdown();
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/d', fs: mem }).load();
+  assertSameDb(back, db);
+});
+
+test('a journaled save and a delta written by another instance on the same chain: the later one gets BUSY', async () => {
+  for (const journalFirst of [false, true]) {
+    const fs = new MemoryFileSystem();
+    await fs.mkdir('/d', { recursive: true });
+    const dbB = new VectorDB({ dimension: 2 });
+    await dbB.insert({ id: 'base', vector: [1, 2] });
+    const B = new DatabasePersistence(dbB, { baseDir: '/d', fs });
+    await B.save();
+    const dbA = new VectorDB({ dimension: 2 });
+    const A = new DatabasePersistence(dbA, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+    A.stopAutoSave();
+    await A.load();
+    await dbB.insert({ id: 'fromB', vector: [3, 4] });
+    await dbA.insert({ id: 'fromA', vector: [5, 6] });
+    const [first, second] = journalFirst ? [A, B] : [B, A];
+    await first.saveIncremental();
+    await assert.rejects(second.saveIncremental(), (e: QuiverError) => e.code === 'BUSY');
+    await A.shutdown().catch(() => undefined);
+    const check = new VectorDB({ dimension: 2 });
+    await new DatabasePersistence(check, { baseDir: '/d', fs }).load();
+    assert.deepEqual([...check.ids()].sort(), ['base', journalFirst ? 'fromA' : 'fromB'], 'the acknowledged save is the one that loads');
+  }
 });
