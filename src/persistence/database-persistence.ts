@@ -606,6 +606,8 @@ export class DatabasePersistence extends EventEmitter {
     }
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
     this.db.replaceAll(base.columns, { deltas, deltaNames });
+    // Now, before any await: writes that land while the rest of the load runs are unsaved changes.
+    this.savedSeq = this.db.seq;
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
     const baseStat = await this.fs.stat(path);
@@ -615,7 +617,6 @@ export class DatabasePersistence extends EventEmitter {
       if (st) staleMarks.set(p, markOf(st));
     }
     this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };
-    this.savedSeq = this.db.seq;
     // A journal extends the chain only when journaling; otherwise the next save must be a full one
     // (a delta written now would be replayed before the journal it follows).
     this.needFullSave = journal !== undefined && !this.journaled;

@@ -275,3 +275,36 @@ test('a delta that decodes but cannot be applied (read unverified) fails the loa
   await assert.rejects(new DatabasePersistence(target, { baseDir: '/d', fs }).load(), (e: QuiverError) => e.code === 'CHECKSUM_MISMATCH');
   assert.deepEqual([...target.ids()], ['zzz']);
 });
+
+test('writes that land while a load finishes are saved by the next incremental save', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await generated(200, 8);
+    await new DatabasePersistence(db, { baseDir: dir }).save();
+    for (let round = 0; round < 3; round++) {
+      const target = new VectorDB({ dimension: 8 });
+      const p = new DatabasePersistence(target, { baseDir: dir });
+      const loading = p.load();
+      let done = false;
+      void loading.finally(() => (done = true));
+      const written: string[] = [];
+      // Inserts one event-loop turn apart until the load resolves: some land between its replaceAll
+      // and the end of its remaining file-system calls.
+      while (!done) {
+        const id = `during-${round}-${written.length}`;
+        written.push(id);
+        void target.insert({ id, vector: new Float32Array(8).fill(written.length) });
+        await new Promise((r) => setImmediate(r));
+      }
+      await loading;
+      const inMemory = written.filter((id) => target.has(id));
+      assert.ok(p.hasUnsavedChanges || inMemory.length === 0);
+      await p.saveIncremental();
+      const back = new VectorDB({ dimension: 8 });
+      await new DatabasePersistence(back, { baseDir: dir }).load();
+      for (const id of inMemory) assert.ok(back.has(id), `${id} was in memory after the load and must be saved`);
+    }
+  } finally {
+    cleanup();
+  }
+});

@@ -195,3 +195,25 @@ test('the default factories on the real file system: one subdirectory per collec
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('connect and disconnect called without awaiting each other end in the state of the last call', async () => {
+  const fs = new MemoryFileSystem();
+  const m = new VectorStoreManager(cfg(fs, 'race'));
+  // connect, then disconnect before the connect finished: closed, and the collection released.
+  const c = m.connect();
+  const d = m.disconnect();
+  await Promise.all([c, d]);
+  assert.equal(m.getStore(), null);
+  const other = new VectorStoreManager(cfg(fs, 'race'));
+  const store = await other.connect();
+  await store.insert([[1, 0, 0]], ['a'], [{}]);
+  // disconnect, then connect before the close finished: connected again, with the data.
+  const d2 = other.disconnect();
+  const again = other.disconnect();
+  const c2 = other.connect();
+  await Promise.all([d2, again, c2]);
+  assert.equal(store.isConnected(), true);
+  assert.deepEqual((await store.get('a'))?.vector, [1, 0, 0]);
+  await other.disconnect();
+  assert.equal(store.isConnected(), false);
+});

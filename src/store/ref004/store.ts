@@ -31,16 +31,22 @@ export class InMemoryBackend implements VectorStore {
   private readonly cfg: ResolvedConfig;
   private conn: ConnectedCollection | undefined;
   private connecting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
 
   /** Validates the configuration (VectorStoreError INVALID_ARGUMENT); `connect()` opens the collection. */
   constructor(config: VectorStoreConfig) {
     this.cfg = resolveConfig(config);
   }
 
-  /** Opens (or creates) the collection; see connectCollection for the corruption rules. Idempotent. */
+  /**
+   * Opens (or creates) the collection; see connectCollection for the corruption rules. Idempotent;
+   * called while a disconnect is still closing the collection, it opens it again after that.
+   */
   async connect(): Promise<void> {
     if (this.conn) return;
-    this.connecting ??= connectCollection(this.cfg).then(
+    if (this.connecting) return this.connecting;
+    const after = this.closing?.catch(() => undefined);
+    const opening = (after ? after.then(() => connectCollection(this.cfg)) : connectCollection(this.cfg)).then(
       (c) => {
         this.conn = c;
         this.connecting = undefined;
@@ -50,15 +56,29 @@ export class InMemoryBackend implements VectorStore {
         throw err;
       },
     );
-    return this.connecting;
+    this.connecting = opening;
+    return opening;
   }
 
-  /** Flushes and checkpoints the collection and releases its directory (memory-only: drops the data). */
+  /**
+   * Flushes and checkpoints the collection and releases its directory (memory-only: drops the data).
+   * Waits for a connect still in progress, so that the store ends up closed; concurrent calls share one
+   * close and its outcome.
+   */
   async disconnect(): Promise<void> {
-    const c = this.conn;
-    if (!c) return;
-    this.conn = undefined;
-    if (c.durable) await c.durable.close();
+    if (this.closing) return this.closing;
+    const pending = this.connecting;
+    if (!this.conn && !pending) return;
+    const closing = (async () => {
+      if (pending) await pending.catch(() => undefined);
+      const c = this.conn;
+      this.conn = undefined;
+      if (c?.durable) await c.durable.close();
+    })().finally(() => {
+      if (this.closing === closing) this.closing = undefined;
+    });
+    this.closing = closing;
+    return closing;
   }
 
   isConnected(): boolean {
