@@ -6,6 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
+import { describe } from '../engine/validate.js';
+import { resolveCodec } from '../format/qvdb/codec.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
@@ -81,12 +83,19 @@ function checkOptions(options: PersistenceOptions): Resolved {
     }
     return v;
   };
+  const baseDir = options.baseDir ?? './data';
+  if (typeof baseDir !== 'string' || baseDir === '') throw new QuiverError('INVALID_ARGUMENT', `Option baseDir must be a non-empty directory path (got ${describe(baseDir)}).`);
+  const incremental = options.incremental ?? false;
+  if (typeof incremental !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `Option incremental must be true or false (got ${describe(incremental)}).`);
+  // Checked now against the codec saves will use (compress: true on an uncompressed instance means gzip),
+  // rather than failing every later save.
+  if (options.compressionLevel !== undefined) resolveCodec(compression === 'none' ? 'gzip' : compression, options.compressionLevel);
   return {
-    baseDir: options.baseDir ?? './data',
+    baseDir,
     format,
     compression,
     compressionLevel: options.compressionLevel,
-    incremental: options.incremental ?? false,
+    incremental,
     autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0),
     maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
     batchSize: num('batchSize', options.batchSize, 1000, 1),
@@ -247,20 +256,20 @@ export class DatabasePersistence extends EventEmitter {
 
   /**
    * Takes a named snapshot of the current state (incremental on the newest snapshot when the
-   * `incremental` option is set), then keeps the newest `maxSnapshots`, folding an incremental whose
-   * base is removed into a full snapshot.
+   * `incremental` option is set), then keeps the newest `maxSnapshots` and the pinned ones, folding an
+   * incremental whose base is removed into a full snapshot.
    */
   createSnapshot(name: string, metadata?: Record<string, unknown>): Promise<SnapshotMetadata> {
     return this.queue.run(async () => {
       const manager = this.snapshots;
       let info: SnapshotInfo;
       const newest = this.options.incremental ? (await manager.listSnapshots())[0] : undefined;
-      if (newest && newest.dimension === this.db.dimension) info = await manager.createIncrementalSnapshot(this.db, name, newest.id, { metadata });
+      if (newest && newest.dimension === this.db.dimension && newest.metric === this.db.metric) info = await manager.createIncrementalSnapshot(this.db, name, newest.id, { metadata });
       else info = await manager.createSnapshot(this.db, name, metadata);
-      // Keep exactly maxSnapshots: the oldest go first, and an incremental that needed a removed base is
-      // folded into a full snapshot so it still restores.
+      // Keep the newest maxSnapshots and every pinned one: the oldest others go first, and an incremental
+      // that needed a removed base is folded into a full snapshot so it still restores.
       const all = await manager.listSnapshots();
-      for (const old of all.slice(this.options.maxSnapshots).reverse()) await manager.deleteSnapshot(old.id, { dependents: 'fold' });
+      for (const old of all.slice(this.options.maxSnapshots).reverse()) if (!old.pinned) await manager.deleteSnapshot(old.id, { dependents: 'fold' });
       return toSnapshotMetadata((await manager.getSnapshot(info.id)) ?? info);
     });
   }

@@ -5,7 +5,7 @@
  * directory beside the saved file, `<file>.wal/`. A small `HEAD` file in that directory names the
  * checksum of the state the log applies to (the saved file, or the last delta of its chain), so a log
  * left over from an older file is recognised and ignored. A full save replaces the file, then removes
- * the log's segments and rewrites HEAD (docs/DESIGN.md "Save journal").
+ * HEAD and the directory; the next journaled save starts a new log (docs/DESIGN.md "Save journal").
  *
  * One record per save keeps every save atomic on replay: a torn final record is a save that never
  * completed, so a load gives exactly the state of some completed save.

@@ -3,7 +3,7 @@
  */
 import type { DatabaseState } from './types.js';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 
 /** Bytes as a short human-readable size in binary units, e.g. 1536000 → "1.46 MB". */
 export function formatFileSize(bytes: number): string {
@@ -15,7 +15,8 @@ export function formatFileSize(bytes: number): string {
     v /= 1024;
     u++;
   }
-  return u === 0 ? `${v} B` : `${v.toFixed(2)} ${UNITS[u]}`;
+  // Whole bytes below 1 KB (a fractional count, as from an average, is rounded).
+  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(2)} ${UNITS[u]}`;
 }
 
 /** A Unix timestamp in milliseconds as an ISO-8601 UTC string. */

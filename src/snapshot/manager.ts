@@ -191,10 +191,10 @@ export class SnapshotManager {
       const chain = resolved ?? (await resolveChain(this.ctx, id));
       const m = chain[0];
       if (m.dimension !== db.dimension) {
-        throw new QuiverError('DIMENSION_MISMATCH', `snapshot ${id} holds ${m.dimension}-dimensional vectors but the database stores ${db.dimension}-dimensional ones; restore into a database of dimension ${m.dimension} (or use restoreSnapshot)`, { expected: db.dimension, actual: m.dimension });
+        throw new QuiverError('DIMENSION_MISMATCH', `snapshot ${id} holds ${m.dimension}-dimensional vectors but the database stores ${db.dimension}-dimensional ones; restore into a database of dimension ${m.dimension} (or restore it as a new database with SnapshotManager.restoreSnapshot)`, { expected: db.dimension, actual: m.dimension });
       }
       if (m.metric !== db.metric) {
-        throw new QuiverError('INVALID_ARGUMENT', `snapshot ${id} was taken with metric '${m.metric}' but the database uses '${db.metric}'; restore into a database created with metric '${m.metric}' (or use restoreSnapshot)`, { expected: db.metric, actual: m.metric });
+        throw new QuiverError('INVALID_ARGUMENT', `snapshot ${id} was taken with metric '${m.metric}' but the database uses '${db.metric}'; restore into a database created with metric '${m.metric}' (or restore it as a new database with SnapshotManager.restoreSnapshot)`, { expected: db.metric, actual: m.metric });
       }
       await this.stageInto(chain, db, options);
       return infoOf(m);

@@ -2,7 +2,7 @@
  * verifySnapshot: checks every file of a snapshot and of its base chain and names each bad one.
  * metadata.json is checked against its own SHA-256, the checksum file against metadata.json, and every
  * data file's size and SHA-256 against those two. Files are hashed concurrently (bounded by ctx.io).
- * Damage (missing, short, mismatching or undecodable files) is reported; a store that cannot be read
+ * Damage (missing, short or mismatching files, undecodable manifests) is reported; a store that cannot be read
  * (an OS error) or a cancel is thrown with its code.
  */
 import { QuiverError, isIoFailure } from '../errors.js';

@@ -91,3 +91,20 @@ test('a damaged snapshot is refused and the database is left as it was', async (
     cleanup();
   }
 });
+
+test('maxSnapshots never removes a pinned snapshot', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(20);
+    const p = new DatabasePersistence(db, { baseDir: dir, maxSnapshots: 2 });
+    const first = await p.createSnapshot('keep-me');
+    await p.snapshots.updateSnapshot(first.id, { pinned: true });
+    for (let i = 0; i < 4; i++) {
+      await db.insert({ id: `step-${i}`, vector: new Float32Array(384).fill(i + 1) });
+      await p.createSnapshot(`s${i}`);
+    }
+    assert.deepEqual((await p.listSnapshots()).map((s) => s.name), ['s3', 's2', 'keep-me']);
+  } finally {
+    cleanup();
+  }
+});

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { estimateMemoryUsage, formatFileSize, formatTimestamp } from '../../src/persistence/utils.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { QuiverError } from '../../src/errors.js';
 
 test('formatFileSize: the reference example, units, and a value that rounds up moves up a unit', () => {
   assert.equal(formatFileSize(1536000), '1.46 MB');
@@ -12,6 +14,9 @@ test('formatFileSize: the reference example, units, and a value that rounds up m
   assert.equal(formatFileSize(1048575), '1.00 MB', 'not "1024.00 KB"');
   assert.equal(formatFileSize(2 ** 30 - 1), '1.00 GB');
   assert.equal(formatFileSize(1048064), '1023.50 KB');
+  assert.equal(formatFileSize(1.5), '2 B');
+  assert.equal(formatFileSize(2 ** 60), '1.00 EB');
+  assert.equal(formatFileSize(Number.MAX_VALUE).endsWith(' YB'), true);
   for (const bad of [-1, NaN, Infinity]) assert.throws(() => formatFileSize(bad), TypeError);
 });
 
@@ -32,4 +37,24 @@ test('estimateMemoryUsage: a state, counts or a VectorDB; bad counts and entries
   for (const bad of [{ count: -1, dimension: 3 }, { count: NaN, dimension: 3 }, { count: 1, dimension: 3, metadataBytesPerEntry: -5 }, { vectors: [{ id: 'a' }] }, {}]) {
     assert.throws(() => estimateMemoryUsage(bad as never), TypeError, JSON.stringify(bad));
   }
+});
+
+test('DatabasePersistence options are checked when the instance is made, not at its first save', () => {
+  const db = new VectorDB({ dimension: 2 });
+  const bad: Record<string, unknown>[] = [
+    { baseDir: 5 },
+    { baseDir: '' },
+    { incremental: 'yes' },
+    { compressionLevel: 99 },
+    { compression: 'gzip', compressionLevel: 10 },
+    { compressionLevel: 1.5 },
+    { format: 'xml' },
+    { autoSaveInterval: -1 },
+  ];
+  for (const options of bad) {
+    assert.throws(() => new DatabasePersistence(db, options), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT', JSON.stringify(options));
+  }
+  assert.throws(() => new DatabasePersistence(db, null as never), TypeError);
+  assert.equal(new DatabasePersistence(db).options.baseDir, './data', 'omitted options are the defaults');
+  assert.equal(new DatabasePersistence(db, { compression: 'brotli', compressionLevel: 11 }).options.compressionLevel, 11);
 });
