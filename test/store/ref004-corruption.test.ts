@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { createVectorStore, IMPORTED_MARKER, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
 import type { CorruptionRecovery } from '../../src/store/ref004/types.js';
@@ -171,4 +172,31 @@ test('recoverCorrupted moves damaged reference files aside also for collections 
     assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`), `${name}: ${JSON.stringify(rec)}`);
     assert.ok(fs.listAll().some((p) => p.startsWith(`${ROOT}/payloads.json.corrupt-`)), `${name}: the pair moved together`);
   }
+});
+
+test('the reference import never touches another collection, and an interrupted one is finished by its own collection only', async () => {
+  const mem = new MemoryFileSystem();
+  const meta = { dimension: 3, vectors: [[1, [1, 0, 0]], [2, [0, 1, 0]]] };
+  mem.writeFileSync(`${ROOT}/payloads.json`, Buffer.from(JSON.stringify([[1, { t: 'one' }]])));
+  // A collection whose name looks like an import's staging directory: its data stays.
+  const other = await createVectorStore(cfg(mem, 'first.importing-keep', { importReferenceFiles: false }));
+  await other.store.insert([[0, 0, 1]], ['precious'], [{}]);
+  await other.manager.disconnect();
+  mem.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify(meta)));
+  // The move into place fails once (as a crash between the marker and the rename would leave it).
+  const fs = new FaultFileSystem(mem);
+  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => op.kind === 'rename' && /\.importing-[0-9a-f]+$/.test(op.path) });
+  await assert.rejects(createVectorStore(cfg(fs as unknown as MemoryFileSystem, 'first')), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+  const kept = await createVectorStore(cfg(mem, 'first.importing-keep'));
+  assert.equal((await kept.store.get('precious'))?.id, 'precious');
+  assert.equal((await kept.store.list())[1], 1, 'it did not import the reference data either: the marker names "first"');
+  await kept.manager.disconnect();
+  const second = await createVectorStore(cfg(mem, 'second'));
+  assert.equal((await second.store.list())[1], 0);
+  await second.manager.disconnect();
+  const first = await createVectorStore(cfg(mem, 'first'));
+  assert.equal(first.manager.getInfo().importedReference?.count, 2, 'the collection the marker names imports on its next connect');
+  assert.deepEqual((await first.store.get(1))?.payload, { t: 'one' });
+  await first.manager.disconnect();
+  assert.deepEqual(mem.listAll().filter((p) => p.includes('.importing-')).filter((p) => !p.startsWith(`${ROOT}/first.importing-keep`)), [], 'no staging directory is left');
 });

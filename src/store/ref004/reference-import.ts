@@ -3,12 +3,14 @@
  * `[[id, number[]], ...]`) and `payloads.json` (`[[id, payload], ...]`) found in `annIndexPath`.
  * The reference kept every collection in those two files; the first collection to connect without a
  * store of its own imports them (built in a staging directory, then renamed into place), and a marker
- * file `ann_metadata.json.quiver-imported` records that so no other collection imports them again.
+ * file `ann_metadata.json.quiver-imported`, written before the rename, names that collection so that no
+ * other collection imports them again.
  * The reference files themselves are never modified.
  */
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ioError } from '../../errors.js';
+import { parseJsonText } from '../../util/json-text.js';
 import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
@@ -52,6 +54,20 @@ export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Pr
 }
 
 /**
+ * The collection a marker names; undefined without a marker. A marker that cannot be read as one names
+ * nobody we know, so no collection imports the files again.
+ */
+async function importedBy(fs: FileSystem, marker: string): Promise<string | undefined> {
+  if (!(await fileExists(fs, marker))) return undefined;
+  try {
+    const parsed = parseJsonText(Buffer.from(await fs.readFile(marker)).toString('utf8')) as { collection?: unknown } | null;
+    return typeof parsed?.collection === 'string' ? parsed.collection : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
  * Imports the reference files into `c`'s collection when they exist, were not imported before and
  * the collection has no directory of its own yet (see the module comment). Damaged files are a
  * CorruptionError naming the file; nothing is written then.
@@ -59,7 +75,11 @@ export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Pr
 export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
   const { fs } = c;
   const metaFile = join(c.annIndexPath, REFERENCE_METADATA_FILE);
-  if (!(await fileExists(fs, metaFile)) || (await fileExists(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
+  if (!(await fileExists(fs, metaFile))) return undefined;
+  // The marker names the collection that took the files: another collection leaves them alone; this one
+  // imports them again when its directory is still empty (a crash after the marker, before the rename).
+  const taker = await importedBy(fs, join(c.annIndexPath, IMPORTED_MARKER));
+  if (taker !== undefined && taker !== c.collectionName) return undefined;
   if ((await listNames(fs, c.dir)).length > 0) return undefined;
   // The format layer parses and validates both files (docs/FORMAT.md); damage is a
   // CorruptionError naming the file, which connect() may move aside.
@@ -68,8 +88,9 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   const count = columns.ids.length;
   const dim = columns.dimension;
 
-  // Leftovers of an interrupted import of this collection (only our own staging names).
-  const prefix = `${basename(c.dir)}.importing-`;
+  // Leftovers of an interrupted import of this collection. Staging names start with '.', which no
+  // collection name may, so no collection (`<name>.importing-x`, say) is ever taken for one.
+  const prefix = `.${basename(c.dir)}.importing-`;
   for (const name of await listNames(fs, dirname(c.dir))) if (name.startsWith(prefix)) await fs.rm(join(dirname(c.dir), name), { recursive: true });
   const staging = join(dirname(c.dir), `${prefix}${randomBytes(4).toString('hex')}`);
   const db = await openVectorDB(staging, { fs, dimension: c.dimension, metric: c.metric, durability: 'none' });
@@ -84,6 +105,9 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   } finally {
     await db.close();
   }
+  // The marker goes first: once the data is in place, no other collection may find the files unclaimed.
+  const at = new Date().toISOString();
+  await writeFileAtomic(fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at })}\n`));
   try {
     // An empty directory (checked above; connect refuses a collection name that is a file).
     if (await fileExists(fs, c.dir)) await fs.rm(c.dir, { recursive: true });
@@ -92,7 +116,5 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   } catch (err) {
     throw ioError(err, 'move imported collection into place', c.dir);
   }
-  const at = new Date().toISOString();
-  await writeFileAtomic(fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at })}\n`));
   return { from: c.annIndexPath, count, at };
 }
