@@ -6,7 +6,8 @@
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
-import { convertFile, exchangeFormats, formatForPath, importFile } from '../interchange/index.js';
+import { columnsImage, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
+import { importSaved } from '../persistence/saved-state.js';
 
 /** Where a command writes its report, a line at a time. */
 export type Out = (line: string) => void;
@@ -26,10 +27,11 @@ function checkFormat(value: string | undefined, what: string): ExchangeFormat | 
  * `verify` (the default) every checksum the format carries is checked: a damaged file throws.
  */
 export async function inspect(fs: FileSystem, path: string, opts: { format?: string; verify?: boolean }, out: Out): Promise<void> {
-  const read = await importFile(fs, path, { format: checkFormat(opts.format, '--format'), verifyChecksum: opts.verify ?? true });
+  const read = await importSaved(fs, path, { format: checkFormat(opts.format, '--format'), verifyChecksum: opts.verify ?? true });
   const c = read.columns;
   const withMeta = c.metadata.reduce((n, m) => (m === undefined ? n : n + 1), 0);
   out(`${path}: ${read.format}, ${c.ids.length} entries of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
+  if (read.deltas + read.journalRecords > 0) out(`with the changes of ${read.deltas} delta files and ${read.journalRecords} save-journal records beside it (read and verified like the file; counted above)`);
   if (opts.verify === false) out('structure read (checksums not checked)');
   else if (read.checksum !== undefined) out(`verified: checksum ${read.checksum}`);
   else out('verified: every checksum the format carries (it records no whole-file checksum)');
@@ -43,6 +45,8 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const given = opts.compression as ExchangeCompression | undefined;
   if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);
   const compression = given ?? (named?.format === format ? named.compression : 'none');
-  const written = await convertFile(fs, from, to, { format, fromFormat: checkFormat(opts.fromFormat, '--from'), compression });
-  out(`${from} (${written.fromFormat}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${written.count} entries, ${written.bytes} bytes`);
+  // A save file is converted with its deltas and journal folded in: the state it holds, not an older one.
+  const input = await importSaved(fs, from, { format: checkFormat(opts.fromFormat, '--from') });
+  const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: input.user });
+  out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${written.count} entries, ${written.bytes} bytes`);
 }

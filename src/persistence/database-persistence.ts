@@ -18,10 +18,11 @@ import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
-import { deltaPath, isDeltaTemp, readDeltaChain, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDeltas, journalDir, readJournal, readJournalHead, removeJournal } from './journal.js';
+import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDir, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
-import { codecFor, exportImage, importFile } from '../interchange/index.js';
+import { importSaved, readChainExtension } from './saved-state.js';
+import { codecFor, exportImage } from '../interchange/index.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type {
   CompressionType,
@@ -222,7 +223,8 @@ export class DatabasePersistence extends EventEmitter {
       const path = resolve(options.path);
       // Out of 100 until a reader declares the file's entry count (JSONL and reference files never do).
       const reporter = new ProgressReporter('import', 100, options.onProgress);
-      const read = await importFile(this.fs, path, {
+      // A save file's deltas and journal are part of the state it holds: folded in.
+      const read = await importSaved(this.fs, path, {
         format: options.format,
         verifyChecksum: options.verifyChecksum,
         maxDecompressedBytes: options.maxDecompressedBytes,
@@ -604,15 +606,8 @@ export class DatabasePersistence extends EventEmitter {
     if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });
     this.checkShape(path, base.columns);
     let n = 0;
-    const chain = await readDeltaChain(this.fs, path, base.checksum, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
+    const { chain, journal, deltas, deltaNames } = await readChainExtension(this.fs, path, base.checksum, this.db, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
-    const journal = await readJournal(this.fs, path, chain.lastChecksum);
-    const deltas = chain.deltas.map((d) => d.delta);
-    const deltaNames = chain.deltas.map((d) => d.path);
-    for (const d of journal ? journalDeltas(journal, this.db.dimension, this.db.metric, path) : []) {
-      deltas.push(d);
-      deltaNames.push(`the save journal ${journalDir(path)}`);
-    }
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
     this.db.replaceAll(base.columns, { deltas, deltaNames });
     // Now, before any await: writes that land while the rest of the load runs are unsaved changes.

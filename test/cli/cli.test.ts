@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../../src/engine/vector-db.js';
@@ -105,4 +105,50 @@ test('formatForPath: the format and compression a file name says, and none when 
     ['a.txt', undefined],
   ];
   for (const [name, want] of cases) assert.deepEqual(formatForPath(name), want, name);
+});
+
+test('quiver verify, info and convert, and import(), read a save file with its deltas and journal: the state it holds', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    for (const journaled of [false, true]) {
+      const base = join(dir, journaled ? 'j.qvdb' : 'd.qvdb');
+      const db = new VectorDB({ dimension: 4 });
+      for (let i = 0; i < 10; i++) void db.insert({ id: `x${i}`, vector: [i, 1, 2, 3], metadata: { i } });
+      const p = new DatabasePersistence(db, { baseDir: dir, incremental: true, autoSaveInterval: journaled ? 3_600_000 : 0 });
+      p.stopAutoSave();
+      await p.save({ path: base });
+      void db.insert({ id: 'added-later', vector: [9, 9, 9, 9] });
+      void db.delete('x0');
+      await p.saveIncremental();
+      void db.insert({ id: 'x5', vector: [5, 5, 5, 5], metadata: { replaced: true } });
+      await p.saveIncremental();
+      await p.shutdown();
+      let r = quiver('verify', base);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.includes('binary, 10 entries'), r.stdout);
+      assert.match(r.stdout, journaled ? /0 delta files and 2 save-journal records/ : /2 delta files and 0 save-journal records/);
+      const to = join(dir, journaled ? 'j.jsonl' : 'd.jsonl');
+      r = quiver('convert', base, to);
+      assert.equal(r.status, 0, r.stderr);
+      const back = await importFile(nodeFs, to);
+      const entries = (ids: readonly unknown[], vectors: Float32Array) => new Map(ids.map((id, i) => [id, [...vectors.subarray(i * 4, i * 4 + 4)]]));
+      assert.deepEqual(entries(back.columns.ids, back.columns.vectors), new Map([...db].map((e) => [e.id, [...e.vector]])));
+      const imported = new VectorDB({ dimension: 4 });
+      await imported.insert({ id: 'x0', vector: [7, 7, 7, 7] });
+      await new DatabasePersistence(imported, { baseDir: dir }).import({ path: base });
+      assert.deepEqual(imported.get('x5')?.metadata, { replaced: true });
+      assert.ok(imported.has('added-later'));
+      assert.deepEqual([...imported.get('x0')!.vector], [7, 7, 7, 7], 'a merge keeps what the file does not hold (x0 was deleted from it)');
+      // Damage in the chain is damage of what the file holds.
+      const victim = journaled ? join(`${base}.wal`, readdirSync(`${base}.wal`).find((n) => n !== 'HEAD')!) : `${base}.delta-000001`;
+      const bytes = readFileSync(victim);
+      bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+      writeFileSync(victim, bytes);
+      r = quiver('verify', base);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, /^quiver: (CHECKSUM_MISMATCH|CORRUPT): /);
+    }
+  } finally {
+    cleanup();
+  }
 });
