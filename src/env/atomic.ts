@@ -24,18 +24,36 @@ export const TEMP_SUFFIX = '.quiver-tmp';
  */
 const liveTemps = new Set<string>();
 
-/** A new temp path for publishing `path`, registered as live until {@link tempGone}. */
+/**
+ * A new temp path for publishing `path`, registered as live until {@link tempGone}:
+ * `.<name>.p<pid>-<12 hex>.quiver-tmp`. The process id lets another process's cleanup tell a temp file
+ * still being written (or kept as a spare) by a live process from a leftover of one that died.
+ */
 export function tempPathFor(path: string): string {
-  const name = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  const name = join(dirname(path), `.${basename(path)}.p${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
   liveTemps.add(name);
   return name;
 }
 
-const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
+// Names of earlier versions carry no process id: `.<name>.<12 hex>.quiver-tmp`.
+const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.(?:p([0-9]+)-)?[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
 
 /** The file name a temp file named by {@link tempPathFor} was made for, or undefined for any other name. */
 export function tempTarget(name: string): string | undefined {
   return TEMP_NAME_RE.exec(name)?.[1];
+}
+
+/** True when the temp file `name` belongs to another process that is still running. */
+function ownedByLiveProcess(name: string): boolean {
+  const pid = Number(TEMP_NAME_RE.exec(name)?.[2] ?? 0);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
 }
 
 /** `name` was renamed away or unlinked. */
@@ -451,8 +469,8 @@ export async function settleRetired(): Promise<void> {
 
 /**
  * Removes temp files left in `dir` by publishes that a crash interrupted, except those this process is
- * using and those `keep` names (a caller whose readers recover files from temp names). Returns the
- * names removed.
+ * using, those of other processes still running (their names carry the process id), and those `keep`
+ * names (a caller whose readers recover files from temp names). Returns the names removed.
  */
 export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: string) => boolean): Promise<string[]> {
   let names: string[];
@@ -463,7 +481,7 @@ export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: 
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (name.endsWith(TEMP_SUFFIX) && !liveTemps.has(join(dir, name)) && !keep?.(name)) {
+    if (name.endsWith(TEMP_SUFFIX) && !liveTemps.has(join(dir, name)) && !keep?.(name) && !ownedByLiveProcess(name)) {
       await fs.rm(join(dir, name)).catch(() => undefined);
       removed.push(name);
     }

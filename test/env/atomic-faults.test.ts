@@ -158,3 +158,29 @@ test('tempTarget names the file a temp name was made for, and nothing else', () 
     assert.equal(tempTarget(name), undefined, name);
   }
 });
+
+test('cleanTempFiles leaves the temp files of another live process alone and removes those of dead ones', async () => {
+  const mem = freshDisk();
+  const { spawn } = await import('node:child_process');
+  // A process that is surely alive while the cleanup runs, and a pid that is surely not (a child that
+  // has exited and been reaped).
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((r) => dead.once('exit', r));
+  try {
+    const names = {
+      live: `.target.p${live.pid}-0123456789ab${TEMP_SUFFIX}`,
+      dead: `.target.p${dead.pid}-0123456789ab${TEMP_SUFFIX}`,
+      old: `.target.0123456789ab${TEMP_SUFFIX}`,
+      mine: `.target.p${process.pid}-0123456789ab${TEMP_SUFFIX}`,
+    };
+    for (const n of Object.values(names)) mem.writeFileSync(join(DIR, n), Buffer.from('x'));
+    const removed = await cleanTempFiles(mem, DIR);
+    assert.deepEqual(removed.sort(), [names.dead, names.old, names.mine].sort(), 'leftovers: a dead process, an older version, this process (not in use)');
+    assert.ok((await mem.readdir(DIR)).includes(names.live));
+    assert.equal(tempTarget(names.live), 'target');
+    assert.match(basename(tempPathFor(`${DIR}/x.qvdb`)), new RegExp(`^\\.x\\.qvdb\\.p${process.pid}-[0-9a-f]{12}\\.quiver-tmp$`));
+  } finally {
+    live.kill();
+  }
+});
