@@ -1,9 +1,10 @@
 /**
  * The one atomic-publish helper: every file QuiverDB writes is written to a temp file in the same
  * directory, fsynced, renamed over the target, and the directory fsynced (except over a spare prepared
- * as recoverable, see prepareSpare). No published file is written in place (the temp file may be an
- * older version kept as a spare, which no name but its temp one reaches), so a crash at any point leaves
- * either the old file or the new one.
+ * as recoverable, see prepareSpare). No published file is ever written again, in place or as a spare
+ * (the temp file may be a spare written ahead, which no name but its temp one has ever reached), so a
+ * crash at any point leaves either the old file or the new one, and a reader that opened a file reads
+ * it unchanged to the end.
  */
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -72,8 +73,8 @@ export interface PublishOptions {
   syncEveryBytes?: number;
   /**
    * The content is written by another writer that opens the temp file by its name (SQLite), which
-   * reports its progress through `TempFile.wrote`. No spare is written over or kept: such a writer
-   * cannot start from an old file.
+   * reports its progress through `TempFile.wrote`. No spare is written over: such a writer cannot
+   * start from an existing file.
    */
   byName?: boolean;
 }
@@ -155,7 +156,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'rename';
     await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
-    }, !options.byName, !nameDurable);
+    }, !nameDurable);
     await closing;
     return result;
   } catch (err) {
@@ -188,25 +189,20 @@ const retiring = new Set<Promise<void>>();
 /**
  * The last steps of every publish, for a temp file already written, fsynced and closed: retire a large
  * old target, rename `tmp` over `path`, fsync the directory. `onStep('fsync directory')` is called once
- * the rename is done, so the error path knows the temp file is gone. The retired file becomes the
- * path's spare unless `recycle` is false (for writers that cannot write over one). Throws the raw error.
+ * the rename is done, so the error path knows the temp file is gone. The retired file is unlinked in the
+ * background, never written over: a reader (another process, a backup copying the file) may still have
+ * it open, and a published file's bytes must stay what they were for as long as anyone reads them.
+ * Throws the raw error.
  */
-async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, recycle = true, syncDir = true): Promise<void> {
+async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, syncDir = true): Promise<void> {
   const retired = newBytes >= RETIRE_MIN_BYTES ? await retireTarget(fs, path) : undefined;
-  let replaced = false;
   try {
     await fs.rename(tmp, path);
     tempGone(tmp);
-    replaced = true;
     onStep?.('fsync directory');
     if (syncDir) await fs.syncDir(dirname(path));
   } finally {
-    if (retired !== undefined) {
-      // Once the rename has replaced it, the retired name is the old file's only name (checked: a file
-      // someone else also linked must never be written over) and it becomes the path's spare.
-      if (replaced && recycle) keepOrRelease(fs, path, retired);
-      else releaseRetired(fs, retired);
-    }
+    if (retired !== undefined) releaseRetired(fs, retired);
   }
 }
 
@@ -279,13 +275,12 @@ async function retireTarget(fs: FileSystem, path: string): Promise<string | unde
 }
 
 /**
- * Spare files. The file a large publish replaced is kept, under its retired (temp) name, for the next
- * publish of the same path, which writes over it in place instead of into a new file: on these VMs a
- * new file's page-cache pages cost a host fault each (a 470 MB file took 600-1300 ms to write new
- * against ~320-440 ms over an old one), and any file system is spared allocating and freeing the
- * blocks (RocksDB recycles its log files for the same reason). A spare is unlinked when a newer one
- * replaces it, after SPARE_KEEP_MS unused, at process exit, or by {@link cleanTempFiles} (it carries
- * TEMP_SUFFIX, so one left by a crash goes with the other temp files).
+ * Spare files: a file written ahead, never published, for a path's next publish to write over in place
+ * instead of creating a new file (see {@link prepareSpare}; the next delta of a chain): its page-cache
+ * pages and disk blocks are allocated between saves rather than inside one. A file that was ever
+ * published is never a spare (readers may still have it open). A spare is unlinked after SPARE_KEEP_MS
+ * unused, at process exit, or by {@link cleanTempFiles} (it carries TEMP_SUFFIX, so one left by a crash
+ * goes with the other temp files).
  */
 export const SPARE_KEEP_MS = 60_000;
 
@@ -303,16 +298,6 @@ interface Spare {
 
 /** The spare of each target path (with the file system it is on). */
 const spares = new Map<string, Spare>();
-
-/** Keeps `retired` as the spare of `path` when it has no other name, else unlinks it (in the background). */
-function keepOrRelease(fs: FileSystem, path: string, retired: string): void {
-  track(
-    fs.stat(retired).then(
-      (st) => (st.links === 1 ? keepSpare(fs, path, { name: retired, size: st.size }) : releaseRetired(fs, retired)),
-      () => releaseRetired(fs, retired),
-    ),
-  );
-}
 
 function keepSpare(fs: FileSystem, path: string, kept: Pick<Spare, 'name' | 'handle' | 'size' | 'recoverable'>): void {
   const old = spares.get(path);

@@ -60,37 +60,30 @@ test('publishAtomically survives a power cut at every operation: old or new, new
 test('a large publish (which retires the file it replaces) survives a power cut at every operation, the background unlink included', async () => {
   const { violations, cuts } = await powerLossViolations((fs) => publishNew(fs, LARGE), true, LARGE, 4);
   assert.deepEqual(violations, []);
-  // Two more operations (link before the rename, the stat after the directory fsync that decides to
-  // keep it as a spare); the loop ends at the first acknowledged publish, which is the cut before that
-  // stat: the retired name is left.
+  // Two more operations (link before the rename, the background unlink after the directory fsync); the
+  // loop ends at the first acknowledged publish, which is the cut before that unlink: the retired name
+  // is left, a temp file for the next cleanup.
   assert.equal(cuts, PUBLISH_OPS + 2);
 });
 
-test('a large publish written over the spare of the previous one survives a power cut at every operation', async () => {
-  // The first publish (of the old content again) leaves the replaced file as the spare; the second
-  // writes the new content over that spare in place and renames it over the target. A spare longer
-  // than the new content is cut to its length; a shorter one is only extended.
-  const longerSpare: Contents = { old: LARGE.new, new: LARGE.old };
-  for (const [contents, cut] of [[longerSpare, true], [LARGE, false]] as const) {
-    const twice = async (fs: FileSystem): Promise<unknown> => {
-      await publishAtomically(fs, TARGET, (h) => h.write(contents.old, 0));
-      await settleRetired();
-      return publishAtomically(fs, TARGET, (h) => h.write(contents.new, 0));
-    };
-    const probe = new FaultFileSystem(freshDisk(true, contents));
-    await twice(probe);
-    const ops = probe.ops.map((o) => `${o.kind} ${o.path}`);
-    await dropSpares();
-    const opens = ops.filter((o) => o.startsWith('open '));
-    assert.equal(opens.length, 2);
-    // The spare is the name the first publish retired the old file under, looked at (stat) to keep it.
-    const retired = ops.find((o) => o.startsWith('stat '))?.slice(5);
-    assert.equal(opens[1], `open ${retired}`, `the second publish opened the spare: ${ops.join(', ')}`);
-    assert.equal(ops.some((o) => o.startsWith('truncate ')), cut, `cut to length: ${cut} (${ops.join(', ')})`);
-    const { violations, cuts } = await powerLossViolations(twice, true, contents, 4);
-    assert.deepEqual(violations, []);
-    assert.ok(cuts > 2 * PUBLISH_OPS - 2, `${cuts} cuts`);
-  }
+test('two large publishes in a row survive a power cut at every operation; the second never opens the file the first replaced', async () => {
+  const twice = async (fs: FileSystem): Promise<unknown> => {
+    await publishAtomically(fs, TARGET, (h) => h.write(LARGE.old, 0));
+    await settleRetired();
+    return publishAtomically(fs, TARGET, (h) => h.write(LARGE.new, 0));
+  };
+  const probe = new FaultFileSystem(freshDisk(true, LARGE));
+  await twice(probe);
+  await settleRetired();
+  const ops = probe.ops.map((o) => `${o.kind} ${o.path}`);
+  const retired = probe.ops.filter((o) => o.kind === 'link').map((o) => o.dest);
+  const opened = probe.ops.filter((o) => o.kind === 'open').map((o) => o.path);
+  assert.equal(opened.length, 2);
+  for (const r of retired) assert.ok(r !== undefined && !opened.includes(r), `a replaced file is never written again: ${ops.join(', ')}`);
+  assert.ok(!ops.some((o) => o.startsWith('truncate ')));
+  const { violations, cuts } = await powerLossViolations(twice, true, LARGE, 4);
+  assert.deepEqual(violations, []);
+  assert.ok(cuts > 2 * PUBLISH_OPS - 2, `${cuts} cuts`);
 });
 
 test('publishAtomically with no previous file: missing or new at every cut', async () => {
