@@ -14,6 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
+import { isProcessAlive } from './process-alive.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -47,14 +48,7 @@ export function tempTarget(name: string): string | undefined {
 /** True when the temp file `name` belongs to another process that is still running. */
 function ownedByLiveProcess(name: string): boolean {
   const pid = Number(TEMP_NAME_RE.exec(name)?.[2] ?? 0);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return (err as { code?: unknown }).code === 'EPERM';
-  }
+  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid);
 }
 
 /** `name` was renamed away or unlinked. */

@@ -4,6 +4,7 @@
  * lock whose process is dead on this host is taken over (temp file + rename, then re-read to confirm).
  * Read-only opens take no lock.
  */
+import { isProcessAlive } from './process-alive.js';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -52,15 +53,7 @@ export const TAKEOVER_FILE = 'LOCK.takeover';
 const liveTokens = new Set<string>();
 const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
 
-/** True unless `process.kill(pid, 0)` says ESRCH (no such process); EPERM means alive, another user's. */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: unknown }).code !== 'ESRCH';
-  }
-}
+export { isProcessAlive } from './process-alive.js';
 
 function parseHolder(bytes: Uint8Array): LockHolder | undefined {
   try {
@@ -215,14 +208,19 @@ function held(fs: FileSystem, dir: string, path: string, holder: LockHolder): Di
     async release(): Promise<void> {
       if (released) return;
       released = true;
-      liveTokens.delete(holder.token);
-      const now = await readLock(fs, path);
-      // Only remove our own lock: after a takeover the file may name someone else.
-      if (!now || parseHolder(now)?.token !== holder.token) return;
+      // The token stays live until the file is gone: an open in this process meanwhile must see a held
+      // lock (LOCKED), not a stale one to take over, whose new LOCK this unlink would then remove.
       try {
-        await fs.unlink(path);
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== 'ENOENT') throw ioError(err, 'remove lock file', path);
+        const now = await readLock(fs, path);
+        // Only remove our own lock: after a takeover the file may name someone else.
+        if (!now || parseHolder(now)?.token !== holder.token) return;
+        try {
+          await fs.unlink(path);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'ENOENT') throw ioError(err, 'remove lock file', path);
+        }
+      } finally {
+        liveTokens.delete(holder.token);
       }
     },
   };

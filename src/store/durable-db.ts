@@ -7,6 +7,7 @@
 import { QuiverError } from '../errors.js';
 import type { Columns, DeltaColumns, Id, Metadata, MetadataBytes, VectorDBOptions, VectorEntry } from '../engine/types.js';
 import { VectorDB, type MutationEvent, type ReplaceAllOptions } from '../engine/vector-db.js';
+import { estimateJsonBytes } from '../engine/metadata.js';
 import type { DirLock } from '../env/lock.js';
 import type { Durability, WalOp, WalRecord } from '../wal/types.js';
 import type { Checkpointer, CheckpointStats } from './checkpoint.js';
@@ -43,7 +44,10 @@ export interface WritableParts {
 }
 
 const OP_OVERHEAD = 32;
-const idBytes = (id: Id): number => (typeof id === 'string' ? id.length : 8);
+// An upper bound: a UTF-16 code unit takes at most 3 bytes of UTF-8. (Metadata sizes are estimates at
+// 2 bytes a character, at most 1.5 times under; with ids bounded, a batch estimated within
+// batchRecordBytes, 128 MiB at most, stays well inside the log's 256 MiB record limit.)
+const idBytes = (id: Id): number => (typeof id === 'string' ? 3 * id.length : 8);
 
 /** A VectorDB persisted in a directory by a write-ahead log and checkpoints. */
 export class DurableVectorDB extends VectorDB {
@@ -299,7 +303,7 @@ export class DurableVectorDB extends VectorDB {
         break;
       case 'updateMetadata':
         record = { type: 'updateMetadata', id: m.id, metadata: m.metadata };
-        bytes += idBytes(m.id) + 64;
+        bytes += idBytes(m.id) + estimateJsonBytes(m.metadata);
         break;
       case 'clear':
         record = { type: 'clear' };

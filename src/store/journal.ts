@@ -62,15 +62,23 @@ export class Journal {
       const held = this.held;
       p = new Promise<void>((resolve, reject) => held.push({ record: copyRecord(record), resolve, reject }));
     } else {
-      const before = this.writer.nextSeq;
-      p = this.writer.append(record).then(noop);
-      if (this.writer.nextSeq === before && !this.writer.failure) {
-        // The change is applied in memory but could not be encoded: memory and log now disagree.
-        this.broken ??= new QuiverError('IO_ERROR', 'a change was applied in memory but could not be written to the log (see the rejected write); the store accepts no more writes: close and reopen it');
-      }
+      p = this.log(record);
     }
     this.last = p;
     p.catch(noop);
+    return p;
+  }
+
+  /**
+   * Appends `record` to the log. A record that cannot even be encoded (the writer assigns it no
+   * sequence number) is a change applied in memory that the log will never hold: the store breaks.
+   */
+  private log(record: WalRecord): Promise<void> {
+    const before = this.writer.nextSeq;
+    const p = this.writer.append(record).then(noop);
+    if (this.writer.nextSeq === before && !this.writer.failure) {
+      this.broken ??= new QuiverError('IO_ERROR', 'a change was applied in memory but could not be written to the log (see the rejected write); the store accepts no more writes: close and reopen it');
+    }
     return p;
   }
 
@@ -95,10 +103,7 @@ export class Journal {
   release(): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const h of held) {
-      const p = this.writer.append(h.record);
-      p.then(() => h.resolve(), h.reject);
-    }
+    for (const h of held) this.log(h.record).then(() => h.resolve(), h.reject);
   }
 
   /** Stops holding and rejects every held record with `err`. */

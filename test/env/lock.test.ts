@@ -149,3 +149,27 @@ test('I/O errors while locking are typed and leave no half-written lock', async 
   const lock = await acquireLock(fs, DIR);
   await lock.release();
 });
+
+test('an acquire while a release in this process is still removing the file is LOCKED, and the released lock is not taken over', async () => {
+  const mem = new MemoryFileSystem();
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  // The release's unlink of LOCK waits (a busy thread pool does the same to real I/O).
+  const slow = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'unlink') return async (p: string) => (p === LOCK ? gate.then(() => target.unlink(p)) : target.unlink(p));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const a = await acquireLock(slow, DIR);
+  const releasing = a.release();
+  await new Promise((r) => setTimeout(r, 10));
+  await lockedBy(acquireLock(slow, DIR), /already open for writing in this process/);
+  open();
+  await releasing;
+  const b = await acquireLock(slow, DIR);
+  assert.equal(holderOf(mem).token, b.holder?.token);
+  await lockedBy(acquireLock(slow, DIR), /already open for writing in this process/);
+  await b.release();
+});

@@ -113,3 +113,17 @@ test('a batch too big for one log record is made durable, atomically, by a check
   assert.equal(digest(image), digest(db));
   await db.close();
 });
+
+test('the size estimate that sends a batch to a checkpoint counts ids of multi-byte characters at their UTF-8 size', async () => {
+  const mem = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: mem, dimension: 4, batchRecordBytes: 1 << 20 });
+  const before = db.storeInfo().checkpoints.written;
+  // 1,000 ids of 400 CJK characters: 1.2 MB of UTF-8 in the record, 400,000 UTF-16 units.
+  const cjk = '\u6f22'.repeat(399);
+  await db.insertBatch(Array.from({ length: 1000 }, (_, i) => ({ id: `${cjk}${String.fromCharCode(0x4e00 + i)}`, vector: vecOf(i) })));
+  assert.equal(db.storeInfo().checkpoints.written, before + 1, 'over batchRecordBytes as written: a checkpoint, not a log record');
+  await db.close();
+  const back = await openVectorDB(DIR, { fs: mem });
+  assert.equal(back.len(), 1000);
+  await back.close();
+});
