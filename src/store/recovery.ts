@@ -133,6 +133,26 @@ async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StoreP
   return undefined;
 }
 
+/** Largest checkpoint file read to see whether it is empty (an empty store's checkpoint is far smaller). */
+const EMPTY_CHECKPOINT_MAX_BYTES = 64 * 1024;
+
+/**
+ * True when every checkpoint holds no entries: what interrupted creations leave. A file too large to be
+ * empty, or one that does not read, is not.
+ */
+async function onlyEmptyCheckpoints(o: ResolvedOptions, checkpoints: readonly CheckpointFile[]): Promise<boolean> {
+  for (const c of checkpoints) {
+    try {
+      if ((await o.fs.stat(c.path)).size > EMPTY_CHECKPOINT_MAX_BYTES) return false;
+      const r = await readQvdb(o.fs, c.path);
+      if (r.kind !== 'full' || r.columns.ids.length > 0) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
  * Recovers the store in `dir` (see the module comment). A directory without a store yields a new,
  * empty one (`report.created`) unless `create` is false or the open is read-only (NOT_FOUND).
@@ -158,8 +178,9 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
 
   if (!pointer && !pointerBroken) {
     const segments = await listSegments(fs, walDir);
-    // A creation interrupted between its first checkpoint and the pointer leaves generation 1 alone.
-    const interruptedCreate = segments.length === 0 && checkpoints.every((c) => c.generation === 1);
+    // A creation interrupted between its first checkpoint and the pointer leaves empty checkpoints and no
+    // log (one per attempt: a retried creation writes the next generation). Nothing was ever acknowledged.
+    const interruptedCreate = segments.length === 0 && (await onlyEmptyCheckpoints(o, checkpoints));
     if (interruptedCreate) {
       if (o.readOnly || !o.create) throw new QuiverError('NOT_FOUND', `${dir} holds no QuiverDB store (no ${CURRENT_FILE} file); open it for writing to create one`, { dir });
       if (o.dimension === undefined) throw new QuiverError('INVALID_ARGUMENT', `${dir} holds no store yet: pass { dimension } to create one`, { dir });

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { decodePointer, encodePointer, type StorePointer } from '../../src/store/pointer.js';
 import { crc32 } from 'node:zlib';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
+import { openVectorDB } from '../../src/store/durable-db.js';
 
 const P: StorePointer = {
   checkpoint: 'checkpoint-0000000000000003.qvdb', generation: 3, walSeq: 42, checksum: 'ab'.repeat(32),
@@ -48,4 +51,22 @@ test('a valid pointer of another version is UNSUPPORTED_VERSION; bad fields unde
   assert.throws(() => decodePointer(make('QVDB-CURRENT 1', { ...P, metric: 'hamming' }), 'f'), CorruptionError);
   assert.throws(() => decodePointer(make('OTHER 1', P), 'f'), CorruptionError);
   assert.throws(() => decodePointer(new Uint8Array(5000), 'f'), CorruptionError);
+});
+
+test('creations that failed before their pointer, twice, leave empty checkpoints that the next open replaces', async () => {
+  const mem = new MemoryFileSystem();
+  for (let i = 0; i < 2; i++) {
+    const fs = new FaultFileSystem(mem, { log: false, faults: [{ at: 1, code: 'ENOSPC', kinds: (op) => op.kind === 'write' && op.path.includes('.CURRENT.') }] });
+    await assert.rejects(openVectorDB('/s', { fs, dimension: 4 }), (e: unknown) => e instanceof QuiverError && e.code === 'ENOSPC');
+  }
+  assert.equal(mem.listAll().filter((p) => /checkpoint-\d+\.qvdb$/.test(p)).length, 2, 'one empty checkpoint per attempt');
+  const db = await openVectorDB('/s', { fs: mem, dimension: 4 });
+  assert.equal(db.recovery.created, true);
+  await db.insert({ id: 'a', vector: [1, 2, 3, 4] });
+  await db.close();
+  assert.equal(mem.listAll().filter((p) => /checkpoint-\d+\.qvdb$/.test(p)).length, 1, 'the empty ones are gone');
+  // A checkpoint with entries and no pointer is never taken for an interrupted creation.
+  await mem.rm('/s/CURRENT');
+  await mem.rm('/s/wal', { recursive: true });
+  await assert.rejects(openVectorDB('/s', { fs: mem, dimension: 4 }), (e: unknown) => e instanceof QuiverError && e.code === 'CORRUPT');
 });
