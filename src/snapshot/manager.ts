@@ -55,6 +55,22 @@ function checkDb(db: unknown, what: string): VectorDB {
   return db;
 }
 
+/** Each snapshot's number of links above its full base (0 for a full one), by id. */
+function chainDepths(snapshots: readonly { id: string; baseId?: string }[]): Map<string, number> {
+  const byId = new Map(snapshots.map((m) => [m.id, m]));
+  const depth = new Map<string, number>();
+  const of = (id: string, seen: number): number => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    const base = byId.get(id)?.baseId;
+    const d = base === undefined || !byId.has(base) || seen > byId.size ? 0 : of(base, seen + 1) + 1;
+    depth.set(id, d);
+    return d;
+  };
+  for (const m of snapshots) of(m.id, 0);
+  return depth;
+}
+
 /** The snapshot manager. */
 export class SnapshotManager {
   /** The store snapshots live in. */
@@ -281,7 +297,11 @@ export class SnapshotManager {
       const progress = new ProgressReporter('prune', Math.max(1, decision.remove.length), options.onProgress);
       if (!dryRun) {
         const kept = new Set(decision.keep);
-        for (const id of decision.remove) {
+        // Deepest links first, so a crash part-way never leaves an incremental whose base is gone (the
+        // policy's order follows creation times, which a clock set back can make disagree with the chain).
+        const depth = chainDepths(cat.snapshots);
+        const order = [...decision.remove].sort((a, b) => (depth.get(b) ?? 0) - (depth.get(a) ?? 0));
+        for (const id of order) {
           checkAbort(options.signal, 'the cleanup');
           // Retention never removes a base a kept snapshot needs; re-check before an irreversible step.
           if (dependentsOf(cat.snapshots, id).all.some((d) => kept.has(d.id))) continue;

@@ -40,12 +40,32 @@ interface LinkData {
   vectors?: Float32Array;
 }
 
+/** Deflate's best ratio is ~1032:1; a gzip file claiming more raw bytes than this allows is not one. */
+const MAX_INFLATE_RATIO = 1100;
+
+/**
+ * Bounds what a restore allocates by the bytes actually stored: the vectors file a manifest describes
+ * must be there with the size it declares, and a compressed one cannot inflate to more than deflate
+ * allows. (The manifest's own checksum cannot tell a crafted one that declares billions of entries.)
+ */
+async function checkVectorsPresent(ctx: SnapshotContext, m: SnapshotManifest): Promise<void> {
+  const file = fileOf(m, 'vectors');
+  const key = snapshotKey(m.id, file.name);
+  const info = await ctx.store.stat(key);
+  if (info === null) throw new CorruptionError({ file: ctx.store.locate(key), section: 'file' }, 'the file is missing from the snapshot');
+  const bound = m.compression === 'none' ? info.size : info.size * MAX_INFLATE_RATIO + 1024;
+  if (info.size !== file.bytes || file.rawBytes > bound) {
+    throw new CorruptionError({ file: ctx.store.locate(key), section: 'file' }, `the manifest declares ${file.bytes} stored bytes (${file.rawBytes} raw) but ${info.size} are stored`);
+  }
+}
+
 /** Reads, verifies and merges `chain` (newest first, as resolveChain returns it) into columns. */
 export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotManifest[], ctl: StageControl): Promise<Columns> {
   const links = [...chain].reverse();
   const base = links[0];
   const dim = base.dimension;
   const capacity = links.reduce((s, m) => s + m.changedCount, 0);
+  await ctx.io.map(links, (m) => checkVectorsPresent(ctx, m));
   let buffer: Float32Array;
   // A verified, uncompressed base lands in shared memory: the SHA-256 helper thread hashes it in place
   // and, for a lone cosine snapshot, computes the norms the engine would otherwise compute here.

@@ -5,6 +5,8 @@ import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { assertState, memoryManager, mutate, smallDb, stateOf, type State } from './helpers.js';
 import { join } from 'node:path';
 import { tempDir } from '../support/db.js';
+import { decodeManifest, encodeManifest } from '../../src/snapshot/manifest.js';
+import { MANIFEST_NAME, snapshotKey } from '../../src/snapshot/layout.js';
 
 async function chain(manager: SnapshotManager, length: number): Promise<{ ids: string[]; states: State[] }> {
   const db = smallDb(200, 8);
@@ -167,4 +169,29 @@ test('a manager reading a chain while another manager on the same store folds it
   } finally {
     cleanup();
   }
+});
+
+test('prune deletes the links of a chain newest link first even when the clock made a later link look older', async () => {
+  const { manager, store } = memoryManager();
+  const db = smallDb(30);
+  const full = await manager.createSnapshot(db, 'full');
+  await db.insert({ id: 'x1', vector: new Float32Array(16).fill(1) });
+  const inc1 = await manager.createIncrementalSnapshot(db, 'inc1', full.id);
+  await db.insert({ id: 'x2', vector: new Float32Array(16).fill(2) });
+  const inc2 = await manager.createIncrementalSnapshot(db, 'inc2', inc1.id);
+  // The clock was set back an hour before the second incremental was taken.
+  const key = snapshotKey(inc2.id, MANIFEST_NAME);
+  const m = decodeManifest(await store.get(key), key);
+  await store.put(key, encodeManifest({ ...m, createdAt: m.createdAt - 3_600_000 }));
+  await manager.createSnapshot(db, 'newest');
+  const order: string[] = [];
+  const deleteObject = store.delete.bind(store);
+  store.delete = async (k: string) => {
+    order.push(k);
+    return deleteObject(k);
+  };
+  const r = await manager.prune({ keepLast: 1 });
+  assert.deepEqual([...r.deleted].sort(), [full.id, inc1.id, inc2.id].sort());
+  const manifests = [inc2.id, inc1.id, full.id].map((id) => snapshotKey(id, MANIFEST_NAME));
+  assert.deepEqual(order.filter((k) => manifests.includes(k)), manifests, 'dependents before their bases');
 });

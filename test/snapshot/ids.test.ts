@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { checkSnapshotId, newSnapshotId, timeOfId } from '../../src/snapshot/ids.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { decodeManifest, encodeManifest, type SnapshotManifest } from '../../src/snapshot/manifest.js';
+import { MANIFEST_NAME, snapshotKey } from '../../src/snapshot/layout.js';
 import { tempDir } from '../support/db.js';
 import { memoryManager, smallDb } from './helpers.js';
 
@@ -70,4 +71,25 @@ test('a metadata.json naming a traversal id, or another folder\'s id, is rejecte
   assert.throws(() => decodeManifest(encodeManifest({ ...ok, files: [{ name: '../vectors.bin', role: 'vectors', bytes: 0, rawBytes: 0 }, ok.files[1]] }), 'f'), { section: 'files' });
   assert.throws(() => decodeManifest(encodeManifest({ ...ok, checksumFile: '../checksum.sha256' }), 'f'), { section: 'checksumFile' });
   assert.throws(() => decodeManifest(encodeManifest({ ...ok, formatVersion: 2 }), 'f'), /newer than this QuiverDB reads/);
+});
+
+test('a self-consistent manifest declaring far more entries than its files hold is refused before anything is allocated', async () => {
+  for (const compression of ['none', 'gzip'] as const) {
+    const { manager, store } = memoryManager({ compression });
+    const info = await manager.createSnapshot(smallDb(20), 'small');
+    const key = snapshotKey(info.id, MANIFEST_NAME);
+    const m = decodeManifest(await store.get(key), key);
+    // A billion entries of dimension 16: 64 GB to allocate. The manifest's own checksum is recomputed.
+    const huge = 1_000_000_000;
+    const crafted: SnapshotManifest = {
+      ...m,
+      changedCount: huge,
+      vectorCount: huge,
+      files: m.files.map((f) => (f.role === 'vectors' ? { ...f, rawBytes: huge * 16 * 4, bytes: compression === 'none' ? huge * 16 * 4 : f.bytes } : f)),
+    };
+    await store.put(key, encodeManifest(crafted));
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(manager.restoreSnapshot(info.id), (e: unknown) => (e as { code?: string }).code === 'CORRUPT', compression);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 100 * 1024 * 1024, 'no allocation sized from the manifest');
+  }
 });
