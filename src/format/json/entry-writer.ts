@@ -14,6 +14,12 @@ import { checkAbort, idText, metadataText } from './write-values.js';
 
 /** Floats per formatting chunk (512 KB of vectors; its text buffer is sized for the worst case, ~3 MB). */
 const CHUNK_FLOATS = 1 << 17;
+/**
+ * Bytes of id and metadata text per formatting chunk, beyond which it takes fewer entries (at least
+ * one): with large metadata (1 MiB an entry, say) a chunk of vectors' worth of entries would hold
+ * hundreds of megabytes of text, times the chunks in flight.
+ */
+const CHUNK_PARTS_BYTES = 4 << 20;
 
 const ENTRY_OPEN = '{"id":';
 const VECTOR_KEY = ',"vector":';
@@ -43,13 +49,17 @@ class EntryParts {
 
   constructor(private readonly image: CollectionImage, private readonly layout: EntryLayout) {}
 
-  /** The texts of entries `start..start+n)`: bytes and cut offsets (two per entry, then the end). */
-  build(start: number, n: number): { parts: Uint8Array; cuts: Uint32Array } {
+  /**
+   * The texts of entries `start..start+count)`, where `count` ≤ `n` stops once CHUNK_PARTS_BYTES are
+   * used (at least one entry): bytes and cut offsets (two per entry, then the end).
+   */
+  build(start: number, n: number): { parts: Uint8Array; cuts: Uint32Array; count: number } {
     const { image, layout } = this;
     const cuts = new Uint32Array(2 * n + 1);
     const fixed = Math.max(layout.first.length, layout.between.length) + ENTRY_OPEN.length + VECTOR_KEY.length + METADATA_KEY.length + 1 + layout.after.length;
     this.pos = 0;
-    for (let e = 0; e < n; e++) {
+    let e = 0;
+    for (; e < n && (e === 0 || this.pos < CHUNK_PARTS_BYTES); e++) {
       const index = start + e;
       const id = idText(image.ids[index]);
       const meta = metadataText(image.metadata[index], index);
@@ -67,9 +77,9 @@ class EntryParts {
       this.scratch[this.pos++] = 125; // }
       this.ascii(layout.after);
     }
-    cuts[2 * n] = this.pos;
+    cuts[2 * e] = this.pos;
     // A copy of exactly the bytes used: the request transfers it to a worker.
-    return { parts: new Uint8Array(this.scratch.subarray(0, this.pos)), cuts };
+    return { parts: new Uint8Array(this.scratch.subarray(0, this.pos)), cuts: e === n ? cuts : cuts.slice(0, 2 * e + 1), count: e };
   }
 
   private room(n: number): void {
@@ -103,16 +113,26 @@ export async function writeEntries(out: PageWriter, image: CollectionImage, prog
     const chunks = image.vectorChunks(perChunk)[Symbol.iterator]();
     const parts = new EntryParts(image, layout);
     let handedOut = 0;
-    // Chunks may alias engine memory; each is copied (into a recycled buffer) before the next is requested.
+    // The part of the image's current chunk not handed out yet (a chunk whose entries carry much
+    // metadata goes out in several requests).
+    let pending: Float32Array | undefined;
+    // Chunks may alias engine memory; each is copied (into a recycled buffer) before the next is
+    // requested, which is only once the last of it is handed out.
     const submit = (): void => {
-      const next = chunks.next();
-      if (next.done) return;
-      const n = Math.floor(next.value.length / dim);
-      if (handedOut + n > image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded more vectors than its count ${image.count}.`);
-      const { parts: bytes, cuts } = parts.build(handedOut, n);
-      handedOut += n;
-      const copy = pool.takeVectors(next.value.length);
-      copy.set(next.value);
+      if (pending === undefined) {
+        const next = chunks.next();
+        if (next.done) return;
+        pending = next.value;
+        if (handedOut + Math.floor(pending.length / dim) > image.count) throw new QuiverError('INVALID_ARGUMENT', `The image yielded more vectors than its count ${image.count}.`);
+      }
+      const whole = Math.floor(pending.length / dim);
+      if (whole * dim !== pending.length) throw new QuiverError('INVALID_ARGUMENT', `The image yielded a chunk of ${pending.length} floats, not whole entries of dimension ${dim}.`);
+      const { parts: bytes, cuts, count } = parts.build(handedOut, whole);
+      handedOut += count;
+      const floats = count * dim;
+      const copy = pool.takeVectors(floats);
+      copy.set(pending.subarray(0, floats));
+      pending = floats < pending.length ? pending.subarray(floats) : undefined;
       queue.push(pool.format(copy, bytes, cuts, dim, out.offloaded));
     };
     for (let i = 0; i < depth; i++) submit();

@@ -6,6 +6,8 @@ import { QuiverError } from '../../../src/errors.js';
 import type { FileHandle, FileSystem } from '../../../src/env/fs.js';
 import { nodeFs } from '../../../src/env/node-fs.js';
 import { readJsonState, writeJsonState } from '../../../src/format/json/index.js';
+import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
+import { VectorDB } from '../../../src/engine/vector-db.js';
 import type { Progress } from '../../../src/util/progress.js';
 import type { Id, Metadata } from '../../../src/engine/types.js';
 import { awkwardSpec, makeImage, randomVectors, tempDir, type ImageSpec } from './helpers.js';
@@ -148,5 +150,30 @@ test('a non-finite vector found by a formatting thread is reported with its entr
     assert.deepEqual(readdirSync(dir), []);
   } finally {
     cleanup();
+  }
+});
+
+test('entries with large metadata are handed to the formatting threads in smaller requests, and every one round-trips', async () => {
+  // 4 MiB of id and metadata text per request: 40 entries of ~300 KB split one chunk of vectors
+  // (16,384 entries of dimension 8) into several requests, ending mid-chunk.
+  for (const workers of [0, 2]) {
+    const fs = new MemoryFileSystem();
+    const db = new VectorDB({ dimension: 8, metric: 'euclidean' });
+    for (let i = 0; i < 60; i++) {
+      const big = i % 3 === 0 ? 'x'.repeat(300_000 + i) : 'small';
+      await db.insert({ id: `doc-${i}`, vector: Float32Array.from({ length: 8 }, (_, k) => i + k / 8), metadata: { i, big } });
+    }
+    const image = db.openImage();
+    try {
+      await writeJsonState(fs, '/big.json', image, { workers });
+    } finally {
+      image.release();
+    }
+    const back = await readJsonState(fs, '/big.json', { compression: 'none' });
+    assert.equal(back.kind, 'full');
+    if (back.kind !== 'full') return;
+    assert.deepEqual(back.columns.ids, [...db].map((e) => e.id));
+    assert.deepEqual([...back.columns.vectors], [...db].flatMap((e) => [...e.vector]));
+    assert.deepEqual(back.columns.metadata, [...db].map((e) => e.metadata));
   }
 });
