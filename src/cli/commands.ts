@@ -31,7 +31,7 @@ export async function inspect(fs: FileSystem, path: string, opts: { format?: str
   const c = read.columns;
   const withMeta = c.metadata.reduce((n, m) => (m === undefined ? n : n + 1), 0);
   out(`${path}: ${read.format}, ${c.ids.length} entries of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
-  if (read.deltas + read.journalRecords > 0) out(`with the changes of ${read.deltas} delta files and ${read.journalRecords} save-journal records beside it (read and verified like the file; counted above)`);
+  if (read.deltas + read.journalRecords > 0) out(`with the changes of ${read.deltas} delta files and ${read.journalRecords} save-journal records beside it (read like the file; counted above)`);
   if (opts.verify === false) out('structure read (checksums not checked)');
   else if (read.checksum !== undefined) out(`verified: checksum ${read.checksum}`);
   else out('verified: every checksum the format carries (it records no whole-file checksum)');

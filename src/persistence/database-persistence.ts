@@ -434,15 +434,25 @@ export class DatabasePersistence extends EventEmitter {
     return path;
   }
 
+  /**
+   * The full save an incremental save falls back to: over the chain's file, in its format and
+   * compression (so that file is the one brought up to date), or to the default path without a chain.
+   */
+  private fullSave(options: IncrementalSaveOptions): Promise<string> {
+    const c = this.chain;
+    const where = c ? { path: c.basePath, format: c.format, compress: c.compression !== 'none' } : {};
+    return this.doSave({ ...where, onProgress: options.onProgress, signal: options.signal });
+  }
+
   private async doSaveIncremental(options: IncrementalSaveOptions): Promise<string | null> {
     const chain = this.chain;
-    if (!chain || this.needFullSave) return this.doSave({ onProgress: options.onProgress, signal: options.signal });
+    if (!chain || this.needFullSave) return this.fullSave(options);
     if (this.db.seq === this.savedSeq) return null;
     let changes;
     try {
       changes = this.db.openChanges(this.savedSeq);
     } catch (err) {
-      if (err instanceof QuiverError && err.code === 'INVALID_ARGUMENT') return this.doSave({ onProgress: options.onProgress, signal: options.signal });
+      if (err instanceof QuiverError && err.code === 'INVALID_ARGUMENT') return this.fullSave(options);
       throw err;
     }
     const started = performance.now();
@@ -513,7 +523,7 @@ export class DatabasePersistence extends EventEmitter {
     const estimate = changes.count * (changes.dimension * 4 + 64) + changes.deletedIds.length * 32;
     if ((this.journal?.bytes ?? 0) + estimate > limit) {
       changes.release();
-      return this.doSave({ path: chain.basePath, format: chain.format, compress: chain.compression !== 'none', onProgress: options.onProgress, signal: options.signal });
+      return this.fullSave(options);
     }
     await this.checkChainUnchanged(chain, true);
     const journal = (this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum));
@@ -545,7 +555,7 @@ export class DatabasePersistence extends EventEmitter {
       // The file changed under us (or no longer fits this database): a full save replaces it.
       if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
         changes.release();
-        return this.doSave({ path: chain.basePath, format: 'sqlite', onProgress: options.onProgress, signal: options.signal });
+        return this.fullSave(options);
       }
       throw err;
     }
@@ -610,10 +620,13 @@ export class DatabasePersistence extends EventEmitter {
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
     this.db.replaceAll(base.columns, { deltas, deltaNames });
-    // Now, before any await: writes that land while the rest of the load runs are unsaved changes.
+    // Now, before any await: writes that land while the rest of the load runs are unsaved changes. And
+    // until the chain below describes the file just loaded, the next save must be a full one of it.
     this.savedSeq = this.db.seq;
+    this.needFullSave = true;
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
+    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: 0, baseMark: undefined };
     const baseStat = await this.fs.stat(path);
     const staleMarks = new Map<string, string>();
     for (const p of chain.stale) {
@@ -621,14 +634,16 @@ export class DatabasePersistence extends EventEmitter {
       if (st) staleMarks.set(p, markOf(st));
     }
     this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };
+    if (this.journal) {
+      const old = this.journal;
+      this.journal = undefined;
+      await old.close();
+    }
+    // Opened now with the records just replayed: opened later without them, it would start the log over.
+    if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
     // A journal extends the chain only when journaling; otherwise the next save must be a full one
     // (a delta written now would be replayed before the journal it follows).
     this.needFullSave = journal !== undefined && !this.journaled;
-    if (this.journal) {
-      await this.journal.close();
-      this.journal = undefined;
-    }
-    if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
     reporter.finish(`loaded ${this.db.len()} vectors`);
   }
 

@@ -223,7 +223,7 @@ export async function removeDeltas(fs: FileSystem, basePath: string): Promise<vo
 }
 
 /**
- * True for the name of a temp file that may hold a delta (`.<base>.delta-NNNNNN.<12 hex>.quiver-tmp`):
+ * True for the name of a temp file that may hold a delta (`.<base>.delta-NNNNNN.p<pid>-<12 hex>.quiver-tmp`):
  * after a power loss it can be the only copy of an acknowledged delta, so the directory's cleanup of
  * leftover temp files must leave it to the next full save of its base ({@link removeDeltas}).
  */

@@ -182,7 +182,7 @@ export class SaveJournal {
       // The log's own message speaks to durable-store users; this one says what the save does next.
       const code = err instanceof QuiverError ? err.code : 'IO_ERROR';
       const osCode = (err as { details?: { osCode?: unknown } }).details?.osCode;
-      throw new QuiverError(code, `appending the save to the journal ${this.dir} failed (${osCode === undefined ? (err instanceof Error ? err.message : String(err)) : String(osCode)}); the save did not happen, and the next save writes the whole file`, { path: this.dir, osCode }, { cause: err });
+      throw new QuiverError(code, `appending the save to the journal ${this.dir} failed (${osCode === undefined ? (err instanceof Error ? err.message : String(err)) : String(osCode)}); the save may not have completed, and the next save writes the whole file`, { path: this.dir, osCode }, { cause: err });
     }
     const added = (await this.segmentBytes()) - before;
     this.bytes += added;

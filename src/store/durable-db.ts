@@ -44,10 +44,10 @@ export interface WritableParts {
 }
 
 const OP_OVERHEAD = 32;
-// An upper bound: a UTF-16 code unit takes at most 3 bytes of UTF-8. (Metadata sizes are estimates at
-// 2 bytes a character, at most 1.5 times under; with ids bounded, a batch estimated within
-// batchRecordBytes, 128 MiB at most, stays well inside the log's 256 MiB record limit.)
-const idBytes = (id: Id): number => (typeof id === 'string' ? 3 * id.length : 8);
+// The id's exact UTF-8 length, as the log stores it. (Metadata sizes are estimates at 2 bytes a
+// character, at most 1.5 times under; so a batch estimated within batchRecordBytes, 128 MiB at most,
+// stays well inside the log's 256 MiB record limit.)
+const idBytes = (id: Id): number => (typeof id === 'string' ? Buffer.byteLength(id, 'utf8') : 8);
 
 /** A VectorDB persisted in a directory by a write-ahead log and checkpoints. */
 export class DurableVectorDB extends VectorDB {

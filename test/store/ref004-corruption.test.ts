@@ -200,3 +200,18 @@ test('the reference import never touches another collection, and an interrupted 
   await first.manager.disconnect();
   assert.deepEqual(mem.listAll().filter((p) => p.includes('.importing-')).filter((p) => !p.startsWith(`${ROOT}/first.importing-keep`)), [], 'no staging directory is left');
 });
+
+test('two collections connecting at once: exactly one imports the reference files, and a finished import is never repeated', async () => {
+  const mem = new MemoryFileSystem();
+  mem.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify({ dimension: 3, vectors: [[1, [1, 0, 0]], [2, [0, 1, 0]]] })));
+  const [x, y] = await Promise.all([createVectorStore(cfg(mem, 'x')), createVectorStore(cfg(mem, 'y'))]);
+  const counts = [(await x.store.list())[1], (await y.store.list())[1]].sort();
+  assert.deepEqual(counts, [0, 2]);
+  await x.manager.disconnect();
+  await y.manager.disconnect();
+  const taker = counts[1] === (await createVectorStore(cfg(mem, 'x')).then(async (s) => { const n = (await s.store.list())[1]; await s.manager.disconnect(); return n; })) ? 'x' : 'y';
+  await mem.rm(`${ROOT}/${taker}`, { recursive: true });
+  const again = await createVectorStore(cfg(mem, taker));
+  assert.equal((await again.store.list())[1], 0, 'its directory gone, the collection starts empty: the import was finished');
+  await again.manager.disconnect();
+});

@@ -216,4 +216,12 @@ test('connect and disconnect called without awaiting each other end in the state
   assert.deepEqual((await store.get('a'))?.vector, [1, 0, 0]);
   await other.disconnect();
   assert.equal(store.isConnected(), false);
+  // Longer sequences: the last call wins.
+  await Promise.all([other.connect(), other.disconnect(), other.connect()]);
+  assert.equal(store.isConnected(), true);
+  await Promise.all([other.disconnect(), other.connect(), other.disconnect()]);
+  assert.equal(store.isConnected(), false);
+  const third = new VectorStoreManager(cfg(fs, 'race'));
+  await third.connect();
+  await third.disconnect();
 });

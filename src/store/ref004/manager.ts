@@ -24,8 +24,8 @@ export class VectorStoreManager {
 
   /** Connects the store (idempotent) and returns it; failures are typed VectorStoreErrors. */
   async connect(): Promise<VectorStore> {
-    if (this.store.isConnected()) return this.store;
-    this.attempts++;
+    // Always queued behind the store's earlier connects and disconnects (a no-op when it stays connected).
+    if (!this.store.isConnected()) this.attempts++;
     try {
       await this.store.connect();
       this.lastError = undefined;

@@ -53,33 +53,60 @@ export async function moveReferenceAside(c: ResolvedConfig, damaged: string): Pr
   return movedTo;
 }
 
+/** What a marker says: the collection that took the files, and whether its import finished. */
+interface Marker {
+  collection: string;
+  done: boolean;
+}
+
 /**
- * The collection a marker names; undefined without a marker. A marker that cannot be read as one names
- * nobody we know, so no collection imports the files again.
+ * The marker's content; undefined without a marker. One that cannot be read as a marker (or one of an
+ * earlier version, which has no `state`) counts as a finished import by nobody we know.
  */
-async function importedBy(fs: FileSystem, marker: string): Promise<string | undefined> {
+async function readMarker(fs: FileSystem, marker: string): Promise<Marker | undefined> {
   if (!(await fileExists(fs, marker))) return undefined;
   try {
-    const parsed = parseJsonText(Buffer.from(await fs.readFile(marker)).toString('utf8')) as { collection?: unknown } | null;
-    return typeof parsed?.collection === 'string' ? parsed.collection : '';
+    const parsed = parseJsonText(Buffer.from(await fs.readFile(marker)).toString('utf8')) as { collection?: unknown; state?: unknown } | null;
+    return { collection: typeof parsed?.collection === 'string' ? parsed.collection : '', done: parsed?.state !== 'importing' };
   } catch {
-    return '';
+    return { collection: '', done: true };
   }
 }
+
+async function writeMarker(c: ResolvedConfig, count: number, at: string, state: 'importing' | 'done'): Promise<void> {
+  await writeFileAtomic(c.fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at, state })}\n`));
+}
+
+/** Imports in progress in this process, by reference directory: one at a time, so two collections never both import. */
+const importsInProgress = new Map<string, Promise<unknown>>();
 
 /**
  * Imports the reference files into `c`'s collection when they exist, were not imported before and
  * the collection has no directory of its own yet (see the module comment). Damaged files are a
  * CorruptionError naming the file; nothing is written then.
  */
-export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
+export function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
+  const key = c.annIndexPath;
+  const run = (importsInProgress.get(key) ?? Promise.resolve()).then(
+    () => importOnce(c),
+    () => importOnce(c),
+  );
+  importsInProgress.set(key, run);
+  void run.finally(() => {
+    if (importsInProgress.get(key) === run) importsInProgress.delete(key);
+  }).catch(() => undefined);
+  return run;
+}
+
+async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
   const { fs } = c;
   const metaFile = join(c.annIndexPath, REFERENCE_METADATA_FILE);
   if (!(await fileExists(fs, metaFile))) return undefined;
-  // The marker names the collection that took the files: another collection leaves them alone; this one
-  // imports them again when its directory is still empty (a crash after the marker, before the rename).
-  const taker = await importedBy(fs, join(c.annIndexPath, IMPORTED_MARKER));
-  if (taker !== undefined && taker !== c.collectionName) return undefined;
+  // A finished import is never repeated (not even into its own collection, deleted since). One that a
+  // crash interrupted after the marker was written is finished by the collection it names, and only
+  // while that collection's directory is still empty; other collections leave the files alone.
+  const marker = await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER));
+  if (marker !== undefined && (marker.done || marker.collection !== c.collectionName)) return undefined;
   if ((await listNames(fs, c.dir)).length > 0) return undefined;
   // The format layer parses and validates both files (docs/FORMAT.md); damage is a
   // CorruptionError naming the file, which connect() may move aside.
@@ -107,7 +134,7 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   }
   // The marker goes first: once the data is in place, no other collection may find the files unclaimed.
   const at = new Date().toISOString();
-  await writeFileAtomic(fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at })}\n`));
+  await writeMarker(c, count, at, 'importing');
   try {
     // An empty directory (checked above; connect refuses a collection name that is a file).
     if (await fileExists(fs, c.dir)) await fs.rm(c.dir, { recursive: true });
@@ -116,5 +143,6 @@ export async function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceI
   } catch (err) {
     throw ioError(err, 'move imported collection into place', c.dir);
   }
+  await writeMarker(c, count, at, 'done');
   return { from: c.annIndexPath, count, at };
 }

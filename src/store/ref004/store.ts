@@ -30,8 +30,7 @@ function toResult(e: StoredEntry, score: number): VectorStoreResult {
 export class InMemoryBackend implements VectorStore {
   private readonly cfg: ResolvedConfig;
   private conn: ConnectedCollection | undefined;
-  private connecting: Promise<void> | undefined;
-  private closing: Promise<void> | undefined;
+  private transitions: Promise<void> = Promise.resolve();
 
   /** Validates the configuration (VectorStoreError INVALID_ARGUMENT); `connect()` opens the collection. */
   constructor(config: VectorStoreConfig) {
@@ -39,46 +38,31 @@ export class InMemoryBackend implements VectorStore {
   }
 
   /**
-   * Opens (or creates) the collection; see connectCollection for the corruption rules. Idempotent;
-   * called while a disconnect is still closing the collection, it opens it again after that.
+   * Opens (or creates) the collection; see connectCollection for the corruption rules. Idempotent.
+   * Connects and disconnects take effect one after another in the order they were called, so calls
+   * made without awaiting each other end in the state of the last one.
    */
-  async connect(): Promise<void> {
-    if (this.conn) return;
-    if (this.connecting) return this.connecting;
-    const after = this.closing?.catch(() => undefined);
-    const opening = (after ? after.then(() => connectCollection(this.cfg)) : connectCollection(this.cfg)).then(
-      (c) => {
-        this.conn = c;
-        this.connecting = undefined;
-      },
-      (err: unknown) => {
-        this.connecting = undefined;
-        throw err;
-      },
-    );
-    this.connecting = opening;
-    return opening;
+  connect(): Promise<void> {
+    return this.transition(async () => {
+      if (!this.conn) this.conn = await connectCollection(this.cfg);
+    });
   }
 
-  /**
-   * Flushes and checkpoints the collection and releases its directory (memory-only: drops the data).
-   * Waits for a connect still in progress, so that the store ends up closed; concurrent calls share one
-   * close and its outcome.
-   */
-  async disconnect(): Promise<void> {
-    if (this.closing) return this.closing;
-    const pending = this.connecting;
-    if (!this.conn && !pending) return;
-    const closing = (async () => {
-      if (pending) await pending.catch(() => undefined);
+  /** Flushes and checkpoints the collection and releases its directory (memory-only: drops the data). */
+  disconnect(): Promise<void> {
+    return this.transition(async () => {
       const c = this.conn;
+      if (!c) return;
       this.conn = undefined;
-      if (c?.durable) await c.durable.close();
-    })().finally(() => {
-      if (this.closing === closing) this.closing = undefined;
+      if (c.durable) await c.durable.close();
     });
-    this.closing = closing;
-    return closing;
+  }
+
+  /** Runs `step` after every connect and disconnect called before it (whatever their outcome). */
+  private transition(step: () => Promise<void>): Promise<void> {
+    const run = this.transitions.then(step, step);
+    this.transitions = run.catch(() => undefined);
+    return run;
   }
 
   isConnected(): boolean {
