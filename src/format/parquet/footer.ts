@@ -5,6 +5,7 @@
  */
 import type { FileMetaData } from 'hyparquet';
 import { parquetMetadata } from 'hyparquet';
+import { checkThriftStruct } from './thrift-bounds.js';
 import { CorruptionError, QuiverError } from '../../errors.js';
 import { METRICS, MAX_DIMENSION } from '../../engine/validate.js';
 import type { Metric } from '../../engine/types.js';
@@ -53,6 +54,8 @@ export async function readFooter(pf: ParquetFile, verify: boolean): Promise<Foot
   const sealed = verify && verifyFooter(bytes.subarray(0, bytes.length - FOOTER_TAIL), file, dataEnd);
   let metadata: FileMetaData;
   try {
+    // Declared lengths are checked against the bytes first: the parser sizes lists from them.
+    checkThriftStruct(bytes.subarray(0, bytes.length - FOOTER_TAIL));
     metadata = parquetMetadata(bytes, { geoparquet: false });
   } catch (err) {
     throw new CorruptionError({ file, section: 'footer', offset: dataEnd }, `the file metadata cannot be parsed (${(err as Error).message})`, 'CORRUPT', { cause: err });

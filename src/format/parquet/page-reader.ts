@@ -12,6 +12,7 @@ import type { ChunkWindow } from './file-source.js';
 import type { ChunkRef } from './layout.js';
 import type { Inflater } from './codecs.js';
 import { decodeOwnFlatPage, ownPageHeader } from './strict.js';
+import { checkThriftStruct } from './thrift-bounds.js';
 
 /** One page as stored: its header, its body (as stored, maybe compressed) and the file offset of the header. */
 export interface RawPage {
@@ -46,6 +47,8 @@ export async function* pagesOf(win: ChunkWindow, ref: ChunkRef, opts: WalkOption
       const bytes = await win.peek(pos, want);
       const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
       try {
+        // Declared lengths are checked against the bytes first: the parser sizes lists from them.
+        checkThriftStruct(bytes);
         header = parquetHeader(reader);
         headerLen = reader.offset;
         break;

@@ -7,6 +7,7 @@ import type { Metadata } from '../../../src/engine/types.js';
 import { readParquet } from '../../../src/format/parquet/index.js';
 import type { ImportedColumns } from '../../../src/format/exchange.js';
 import { Inflater } from '../../../src/format/parquet/codecs.js';
+import { checkThriftStruct, ThriftBoundsError } from '../../../src/format/parquet/thrift-bounds.js';
 import { assertColumnsEqual, awkwardSpec, bytesFs, bytesOf, randomVectors, type ImageSpec } from './helpers.js';
 import { editKeyValue, footerRange, foreignBytes, ownBytes, type ForeignSpec } from './files.js';
 
@@ -221,4 +222,29 @@ test('a page that declares a huge size is refused before anything is allocated',
   assert.throws(() => inflater.inflate('SNAPPY', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x07]), 2 ** 31 - 1, 'row group 0 column x'), (e: unknown) => e instanceof CorruptionError && /more than the allowed 1048576 bytes/.test(e.message));
   assert.throws(() => inflater.inflate('LZ4', new Uint8Array(4), 4, 'row group 0 column x'), (e: unknown) => e instanceof QuiverError && e.code === 'UNSUPPORTED_FORMAT');
   assert.throws(() => inflater.inflate('GZIP', new Uint8Array([1, 2, 3]), 10, 'row group 0 column x'), (e: unknown) => e instanceof CorruptionError && /cannot be decompressed/.test(e.message));
+});
+
+test('a page header or footer declaring a list far longer than its bytes is refused before the parser sizes it', async () => {
+  const good = await ownBytes(awkwardSpec());
+  // The first page header's first field made a list<i32> of 33,554,431 elements (268 MB as a JS array).
+  const list = [0x19, 0xf5, 0xff, 0xff, 0xff, 0x0f];
+  const page = new Uint8Array(good);
+  page.set(list, 4);
+  await rejectsCorrupt(page, /a list of \d+ elements is declared with \d+ bytes left/, { verifyChecksum: false });
+  // The same inside the footer's metadata (its checksum is not what is tested here).
+  const { start } = footerRange(good);
+  const footer = new Uint8Array(good);
+  footer.set(list, start);
+  await rejectsCorrupt(footer, /cannot be parsed \(a list of \d+ elements is declared/, { verifyChecksum: false });
+});
+
+test('checkThriftStruct measures a well-formed struct and refuses lengths beyond the bytes', () => {
+  // field 1 i32 = 3 (0x15 0x06), field 2 binary "ab" (0x18 0x02 a b), field 3 list<i32> [1, 2] (0x19 0x25 0x02 0x04), stop.
+  const ok = Uint8Array.from([0x15, 0x06, 0x18, 0x02, 0x61, 0x62, 0x19, 0x25, 0x02, 0x04, 0x00, 0xee]);
+  assert.equal(checkThriftStruct(ok), 11);
+  assert.throws(() => checkThriftStruct(ok.subarray(0, 8)), ThriftBoundsError);
+  assert.throws(() => checkThriftStruct(Uint8Array.from([0x18, 0x7f, 0x61, 0x00])), /runs past/);
+  assert.throws(() => checkThriftStruct(Uint8Array.from([0x19, 0xf5, 0xff, 0xff, 0x03, 0x00])), /elements is declared/);
+  const deep = new Uint8Array(200).fill(0x1c);
+  assert.throws(() => checkThriftStruct(deep), /nest deeper/);
 });
