@@ -626,14 +626,17 @@ export class DatabasePersistence extends EventEmitter {
     this.needFullSave = true;
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
-    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: 0, baseMark: undefined };
-    const baseStat = await this.fs.stat(path);
+    // The loaded file's chain; its marks (what tells another writer's changes) are filled in below.
     const staleMarks = new Map<string, string>();
+    const loaded: ChainState = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: 0, baseMark: undefined, staleMarks };
+    this.chain = loaded;
+    const baseStat = await this.fs.stat(path);
+    loaded.baseBytes = baseStat.size;
+    loaded.baseMark = markOf(baseStat);
     for (const p of chain.stale) {
       const st = await statIfExists(this.fs, p);
       if (st) staleMarks.set(p, markOf(st));
     }
-    this.chain = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };
     if (this.journal) {
       const old = this.journal;
       this.journal = undefined;

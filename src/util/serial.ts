@@ -26,3 +26,25 @@ export class SerialQueue {
     while (this.running > 0) await this.tail;
   }
 }
+
+/**
+ * One SerialQueue per key (a path, say): operations on one key run one at a time in call order, on
+ * different keys concurrently. A key's queue is dropped once it is idle.
+ */
+export class KeyedSerialQueue<K> {
+  private readonly queues = new Map<K, SerialQueue>();
+
+  /** Runs `fn` after every operation queued before it on `key` has settled. */
+  run<T>(key: K, fn: () => Promise<T>): Promise<T> {
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = new SerialQueue()));
+    const q = queue;
+    const result = q.run(fn);
+    // The queue's own bookkeeping settles first (its reaction was registered first).
+    const drop = (): void => {
+      if (!q.busy && this.queues.get(key) === q) this.queues.delete(key);
+    };
+    void result.then(drop, drop);
+    return result;
+  }
+}

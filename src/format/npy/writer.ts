@@ -14,6 +14,7 @@ import type { CollectionImage } from '../../engine/types.js';
 import { publishAtomically } from '../../env/atomic.js';
 import type { FileHandle, FileSystem } from '../../env/fs.js';
 import { ProgressReporter } from '../../util/progress.js';
+import { KeyedSerialQueue } from '../../util/serial.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
 import { MAX_DIMENSION } from '../json/entry-parser.js';
 import { checkAbort } from '../json/write-values.js';
@@ -75,7 +76,7 @@ function checkWrite(image: CollectionImage, options: ExchangeWriteOptions): void
 }
 
 /** Exports in progress per file system and .npy path (see {@link oneAtATime}). */
-const running = new WeakMap<FileSystem, Map<string, Promise<unknown>>>();
+const running = new WeakMap<FileSystem, KeyedSerialQueue<string>>();
 
 /**
  * Runs `write` after every earlier export to the same `path` in this process has settled: the three
@@ -84,15 +85,8 @@ const running = new WeakMap<FileSystem, Map<string, Promise<unknown>>>();
  */
 function oneAtATime<T>(fs: FileSystem, path: string, write: () => Promise<T>): Promise<T> {
   let byPath = running.get(fs);
-  if (!byPath) running.set(fs, (byPath = new Map()));
-  const paths = byPath;
-  const result = (paths.get(path) ?? Promise.resolve()).then(write);
-  const settled = result.then(() => undefined, () => undefined);
-  paths.set(path, settled);
-  void settled.then(() => {
-    if (paths.get(path) === settled) paths.delete(path);
-  });
-  return result;
+  if (!byPath) running.set(fs, (byPath = new KeyedSerialQueue()));
+  return byPath.run(path, write);
 }
 
 /**

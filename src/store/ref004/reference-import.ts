@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ioError } from '../../errors.js';
 import { parseJsonText } from '../../util/json-text.js';
+import { KeyedSerialQueue } from '../../util/serial.js';
 import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import type { FileSystem } from '../../env/fs.js';
@@ -77,8 +78,8 @@ async function writeMarker(c: ResolvedConfig, count: number, at: string, state: 
   await writeFileAtomic(c.fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at, state })}\n`));
 }
 
-/** Imports in progress in this process, by reference directory: one at a time, so two collections never both import. */
-const importsInProgress = new Map<string, Promise<unknown>>();
+/** Imports in this process, by reference directory: one at a time, so two collections never both import. */
+const imports = new KeyedSerialQueue<string>();
 
 /**
  * Imports the reference files into `c`'s collection when they exist, were not imported before and
@@ -86,16 +87,7 @@ const importsInProgress = new Map<string, Promise<unknown>>();
  * CorruptionError naming the file; nothing is written then.
  */
 export function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
-  const key = c.annIndexPath;
-  const run = (importsInProgress.get(key) ?? Promise.resolve()).then(
-    () => importOnce(c),
-    () => importOnce(c),
-  );
-  importsInProgress.set(key, run);
-  void run.finally(() => {
-    if (importsInProgress.get(key) === run) importsInProgress.delete(key);
-  }).catch(() => undefined);
-  return run;
+  return imports.run(c.annIndexPath, () => importOnce(c));
 }
 
 async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {

@@ -11,6 +11,7 @@ import { describe } from '../../engine/validate.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { connectCollection, type ConnectedCollection } from './connect.js';
 import { VectorDimensionError, VectorStoreError } from './errors.js';
+import { SerialQueue } from '../../util/serial.js';
 import type { CorruptionRecovery, ReferenceImport, SearchFilters, VectorStore, VectorStoreConfig, VectorStoreResult } from './types.js';
 
 function wrap(err: unknown, operation: string): unknown {
@@ -30,7 +31,7 @@ function toResult(e: StoredEntry, score: number): VectorStoreResult {
 export class InMemoryBackend implements VectorStore {
   private readonly cfg: ResolvedConfig;
   private conn: ConnectedCollection | undefined;
-  private transitions: Promise<void> = Promise.resolve();
+  private readonly transitions = new SerialQueue();
 
   /** Validates the configuration (VectorStoreError INVALID_ARGUMENT); `connect()` opens the collection. */
   constructor(config: VectorStoreConfig) {
@@ -60,9 +61,7 @@ export class InMemoryBackend implements VectorStore {
 
   /** Runs `step` after every connect and disconnect called before it (whatever their outcome). */
   private transition(step: () => Promise<void>): Promise<void> {
-    const run = this.transitions.then(step, step);
-    this.transitions = run.catch(() => undefined);
-    return run;
+    return this.transitions.run(step);
   }
 
   isConnected(): boolean {
