@@ -4,7 +4,7 @@
  * lock whose process is dead on this host is taken over (temp file + rename, then re-read to confirm).
  * Read-only opens take no lock.
  */
-import { isProcessAlive } from './process-alive.js';
+import { currentBootId, isRecordedProcessAlive, processIdentity } from './process-alive.js';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,10 @@ export interface LockHolder {
   processStartedAt: string;
   /** Random per-acquisition token: tells this process's own locks from leftovers of an earlier one. */
   token: string;
+  /** The kernel's boot id when the lock was taken (Linux): a lock of an earlier boot is stale whatever runs under its pid. */
+  bootId?: string;
+  /** The holder's start time in clock ticks since boot (Linux): a live pid that started at another time is not the holder. */
+  processStartTicks?: string;
 }
 
 /** A held (or, for read-only opens, a nominal) directory lock. */
@@ -52,6 +56,7 @@ export const TAKEOVER_FILE = 'LOCK.takeover';
 /** Tokens of this process's locks and lock attempts in progress (an attempt's takeover file is not stale). */
 const liveTokens = new Set<string>();
 const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
+const OWN_IDENTITY = processIdentity(process.pid);
 
 export { isProcessAlive } from './process-alive.js';
 
@@ -59,7 +64,10 @@ function parseHolder(bytes: Uint8Array): LockHolder | undefined {
   try {
     const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<LockHolder> | null;
     if (!v || !Number.isSafeInteger(v.pid) || (v.pid as number) <= 0 || typeof v.hostname !== 'string' || typeof v.token !== 'string') return undefined;
-    return { pid: v.pid as number, hostname: v.hostname, startedAt: String(v.startedAt ?? ''), processStartedAt: String(v.processStartedAt ?? ''), token: v.token };
+    const h: LockHolder = { pid: v.pid as number, hostname: v.hostname, startedAt: String(v.startedAt ?? ''), processStartedAt: String(v.processStartedAt ?? ''), token: v.token };
+    if (typeof v.bootId === 'string') h.bootId = v.bootId;
+    if (typeof v.processStartTicks === 'string') h.processStartTicks = v.processStartTicks;
+    return h;
   } catch {
     return undefined;
   }
@@ -78,12 +86,15 @@ function lockedError(dir: string, path: string, h: LockHolder): QuiverError {
   return new QuiverError('LOCKED', `${dir} is locked by process ${h.pid}${where}, since ${h.startedAt}; close that store first, or open read-only`, details);
 }
 
-/** True when the lock described by `h` is held by nobody: its process is gone (same host only). */
+/**
+ * True when the lock described by `h` is held by nobody (same host only): its process is gone, its boot
+ * is over, or its pid now names a process that started at another time (a reused pid).
+ */
 function isStale(h: LockHolder): boolean {
   if (h.hostname !== osHostname()) return false;
   // Our own pid with a token we do not know is a leftover of an earlier process that had our pid.
   if (h.pid === process.pid) return !liveTokens.has(h.token);
-  return !isProcessAlive(h.pid);
+  return !isRecordedProcessAlive(h.pid, { bootId: h.bootId, startTicks: h.processStartTicks });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -142,6 +153,11 @@ export async function acquireLock(fs: FileSystem, dir: string, options: AcquireL
     processStartedAt: PROCESS_STARTED_AT,
     token: randomBytes(12).toString('hex'),
   };
+  const bootId = currentBootId();
+  if (bootId !== undefined && OWN_IDENTITY !== undefined) {
+    holder.bootId = bootId;
+    holder.processStartTicks = OWN_IDENTITY.startTicks;
+  }
   const bytes = encodeHolder(holder);
   const grace = options.unreadableGraceMs ?? 2000;
   const giveUp = Date.now() + grace + 10_000;

@@ -1,4 +1,11 @@
-/** Whether a process id names a running process on this host (the lock's and the temp-file cleanup's one check). */
+/**
+ * Whether a process id still names the process that wrote it (the lock's and the temp-file cleanup's
+ * checks). A pid alone is ambiguous: after a reboot, or in a busy container, it is reused by an
+ * unrelated process, and a lock naming it would then never be taken over. On Linux the kernel's boot id
+ * and the process's start time (clock ticks since boot) tell them apart; both ignore wall-clock changes.
+ * These are queries of the OS, not data I/O, so they do not go through the FileSystem seam.
+ */
+import { readFileSync } from 'node:fs';
 
 /** True unless `process.kill(pid, 0)` says ESRCH (no such process); EPERM means alive, another user's. */
 export function isProcessAlive(pid: number): boolean {
@@ -8,4 +15,59 @@ export function isProcessAlive(pid: number): boolean {
   } catch (err) {
     return (err as { code?: unknown }).code !== 'ESRCH';
   }
+}
+
+/** Which boot of the kernel, and when in it a process started: unique per process on one host. */
+export interface ProcessIdentity {
+  /** `/proc/sys/kernel/random/boot_id`: changes at every boot. */
+  bootId: string;
+  /** Field 22 of `/proc/<pid>/stat`: the process's start time in clock ticks since boot, as decimal text. */
+  startTicks: string;
+}
+
+let ownBootId: string | null | undefined;
+
+/** This boot's id, or undefined where the OS does not expose one (not Linux, no /proc). */
+export function currentBootId(): string | undefined {
+  if (ownBootId === undefined) {
+    try {
+      const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      ownBootId = /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
+    } catch {
+      ownBootId = null;
+    }
+  }
+  return ownBootId ?? undefined;
+}
+
+/** The identity of a running process, or undefined when it is gone or the OS does not say. */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  const bootId = currentBootId();
+  if (bootId === undefined || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const startTicks = fields[19]; // field 22; fields[0] is field 3
+  return startTicks !== undefined && /^\d+$/.test(startTicks) ? { bootId, startTicks } : undefined;
+}
+
+/**
+ * Whether the process that recorded `pid` (and, when it recorded them, its boot id and start ticks) is
+ * still running on this host: false when the pid is free, when the recorded boot is over, or when the
+ * pid now belongs to a process that started at another time. Without a recorded identity, or where
+ * the OS gives none, a live pid counts as the recorder (the safe side for a lock).
+ */
+export function isRecordedProcessAlive(pid: number, recorded?: { bootId?: string | undefined; startTicks?: string | undefined }): boolean {
+  if (!isProcessAlive(pid)) return false;
+  const bootId = currentBootId();
+  if (recorded?.bootId === undefined || bootId === undefined) return true;
+  if (recorded.bootId !== bootId) return false;
+  if (recorded.startTicks === undefined) return true;
+  const now = processIdentity(pid);
+  return now === undefined || now.startTicks === recorded.startTicks;
 }

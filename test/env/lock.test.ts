@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { acquireLock, isProcessAlive, LOCK_FILE, TAKEOVER_FILE, type LockHolder } from '../../src/env/lock.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { currentBootId, processIdentity } from '../../src/env/process-alive.js';
 import { QuiverError } from '../../src/errors.js';
 
 const DIR = '/data/coll';
@@ -88,6 +89,41 @@ test('a live process holding the lock: LOCKED naming its pid', async () => {
   const err = await lockedBy(acquireLock(fs, DIR), new RegExp(`locked by process ${process.ppid}\\b`));
   assert.equal(err.details.pid, process.ppid);
   assert.deepEqual(holderOf(fs).pid, process.ppid, 'the holder lock is untouched');
+});
+
+const linux = currentBootId() !== undefined && processIdentity(process.ppid) !== undefined;
+
+test('the lock records the boot id and the holder\'s start ticks (Linux)', { skip: !linux && 'no /proc here' }, async () => {
+  const fs = new MemoryFileSystem();
+  const lock = await acquireLock(fs, DIR);
+  const own = processIdentity(process.pid);
+  assert.equal(holderOf(fs).bootId, currentBootId());
+  assert.equal(holderOf(fs).processStartTicks, own?.startTicks);
+  await lock.release();
+});
+
+test('a live pid with the holder\'s boot id and start ticks: LOCKED', { skip: !linux && 'no /proc here' }, async () => {
+  const fs = new MemoryFileSystem();
+  const id = processIdentity(process.ppid);
+  writeHolder(fs, { pid: process.ppid, bootId: id?.bootId, processStartTicks: id?.startTicks });
+  await lockedBy(acquireLock(fs, DIR), new RegExp(`locked by process ${process.ppid}\\b`));
+});
+
+test('a live pid that is not the holder (reused after a reboot, or started later) is taken over', { skip: !linux && 'no /proc here' }, async () => {
+  const id = processIdentity(process.ppid);
+  assert.ok(id);
+  const cases: Array<Partial<LockHolder>> = [
+    { bootId: '00000000-0000-4000-8000-000000000000', processStartTicks: id.startTicks },
+    { bootId: id.bootId, processStartTicks: String(BigInt(id.startTicks) + 1n) },
+    { bootId: '00000000-0000-4000-8000-000000000000' },
+  ];
+  for (const recorded of cases) {
+    const fs = new MemoryFileSystem();
+    writeHolder(fs, { pid: process.ppid, ...recorded });
+    const lock = await acquireLock(fs, DIR);
+    assert.equal(holderOf(fs).token, lock.holder?.token, JSON.stringify(recorded));
+    await lock.release();
+  }
 });
 
 test('a lock from another host is never taken over (its liveness cannot be checked)', async () => {
