@@ -19,7 +19,7 @@ import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDir, readJournalHead, removeJournal } from './journal.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { importSaved, readChainExtension } from './saved-state.js';
 import { codecFor, exportImage } from '../interchange/index.js';
@@ -501,7 +501,12 @@ export class DatabasePersistence extends EventEmitter {
       // rewritten since). A journal record would be lost behind it as a delta would be behind a record.
       const there = await statIfExists(this.fs, path);
       const taken = there !== undefined && chain.staleMarks?.get(path) !== markOf(there);
-      const journaledOver = !journal && (await readJournalHead(this.fs, chain.basePath).catch(() => undefined)) === chain.lastChecksum;
+      // A delta would be replayed before a journal on the chain's last state. A journal this instance has
+      // not opened (its own is open from its first journaled save, or from the load that folded it in)
+      // is another writer's, whose records the new journal would reset.
+      const journaledOver = !journal
+        ? (await readJournalHead(this.fs, chain.basePath).catch(() => undefined)) === chain.lastChecksum
+        : this.journal === undefined && (await journalHasRecords(this.fs, chain.basePath, chain.lastChecksum));
       if (!taken && !journaledOver) return;
       what = taken ? `the delta ${path} was already written` : `the save journal ${journalDir(chain.basePath)} was extended`;
     }
@@ -527,6 +532,7 @@ export class DatabasePersistence extends EventEmitter {
     }
     await this.checkChainUnchanged(chain, true);
     const journal = (this.journal ??= await SaveJournal.open(this.fs, chain.basePath, chain.lastChecksum));
+    await journal.checkUnchanged();
     let bytes;
     try {
       bytes = await this.writeChanges(changes, options.onProgress, 'journaled', () => journal.append(changes));

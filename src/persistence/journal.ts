@@ -15,8 +15,9 @@ import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { writeFileAtomic } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
+import { statIfExists } from '../env/stat-if-exists.js';
 import type { ChangeImage, DeltaColumns, Id, Metadata, Metric } from '../engine/types.js';
-import { WalWriter, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
+import { SEGMENT_HEADER_SIZE, WalWriter, listSegments, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
 
 /** Name of the file in the journal directory that links the log to its base state. */
 export const JOURNAL_HEAD = 'HEAD';
@@ -52,6 +53,19 @@ export async function readJournalHead(fs: FileSystem, basePath: string): Promise
     throw new CorruptionError({ file: path, section: 'journal head' }, `not a QuiverDB journal head (expected "${JOURNAL_HEAD_MAGIC}" and "after <sha256>")`);
   }
   return m[1];
+}
+
+/**
+ * Whether the journal of `basePath` extends the state `after` with at least one record (a segment
+ * longer than its header): true when another writer journaled on that state, since this instance's own
+ * journal of it is open, or was folded in by a load.
+ */
+export async function journalHasRecords(fs: FileSystem, basePath: string, after: string): Promise<boolean> {
+  if ((await readJournalHead(fs, basePath).catch(() => undefined)) !== after) return false;
+  for (const seg of await listSegments(fs, journalDir(basePath))) {
+    if (((await statIfExists(fs, seg.path))?.size ?? 0) > SEGMENT_HEADER_SIZE) return true;
+  }
+  return false;
 }
 
 /** A decoded journal: the ops of every complete record, one list per record, in order. */
@@ -153,6 +167,9 @@ export class SaveJournal {
   /** Bytes of log written since the journal was (re)started, including what was there at open. */
   bytes: number;
 
+  /** The log's last segment and its size as this instance left them, to notice another writer's appends. */
+  private end: { path: string; size: number } | undefined;
+
   private constructor(private readonly fs: FileSystem, readonly basePath: string, private writer: WalWriter, bytes: number) {
     this.bytes = bytes;
   }
@@ -168,7 +185,27 @@ export class SaveJournal {
       existingBytes = 0;
     }
     const writer = await WalWriter.open(fs, dir, { durability: 'sync' });
-    return new SaveJournal(fs, basePath, writer, existingBytes);
+    const journal = new SaveJournal(fs, basePath, writer, existingBytes);
+    journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
+    return journal;
+  }
+
+  /**
+   * BUSY (nothing written) when the log's last segment is no longer as this instance left it: another
+   * writer (another instance or process on the same files) appended to it, and this writer's next record
+   * would overwrite that one's. Checked just before each append; two appends within the same
+   * moment can still race.
+   */
+  async checkUnchanged(): Promise<void> {
+    const end = this.end;
+    if (end === undefined || end.path !== this.writer.segmentPath) return;
+    const size = await statIfExists(this.fs, end.path);
+    if (size !== undefined && size.size === end.size) return;
+    throw new QuiverError(
+      'BUSY',
+      `Cannot save incrementally: the save journal ${this.dir} was ${size === undefined ? 'removed' : 'extended'} by another writer since this instance's last save, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
+      { path: this.basePath },
+    );
   }
 
   /** Appends `changes` as one durable record; resolves after fsync. Returns the bytes added. */
@@ -184,7 +221,9 @@ export class SaveJournal {
       const osCode = (err as { details?: { osCode?: unknown } }).details?.osCode;
       throw new QuiverError(code, `appending the save to the journal ${this.dir} failed (${osCode === undefined ? (err instanceof Error ? err.message : String(err)) : String(osCode)}); the save may not have completed, and the next save writes the whole file`, { path: this.dir, osCode }, { cause: err });
     }
-    const added = (await this.segmentBytes()) - before;
+    const after = await this.segmentBytes();
+    this.end = { path: this.writer.segmentPath, size: after };
+    const added = after - before;
     this.bytes += added;
     return added;
   }

@@ -7,4 +7,4 @@ export { WalWriter, type WalWriterOptions } from './writer.js';
 export { WalReader, readWal, type ReadWalOptions, type WalOpSink, type WalReadSummary, type WalRepairReport, type WalTornTail } from './reader.js';
 export { deleteSegmentsBefore } from './segment-files.js';
 export { listSegments, type SegmentFile } from './segment.js';
-export { DEFAULT_SEGMENT_BYTES, MAX_RECORD_PAYLOAD, segmentName, parseSegmentName } from './constants.js';
+export { DEFAULT_SEGMENT_BYTES, MAX_RECORD_PAYLOAD, SEGMENT_HEADER_SIZE, segmentName, parseSegmentName } from './constants.js';

@@ -397,3 +397,44 @@ test('a journaled save and a delta written by another instance on the same chain
     assert.deepEqual([...check.ids()].sort(), ['base', journalFirst ? 'fromA' : 'fromB'], 'the acknowledged save is the one that loads');
   }
 });
+
+test('two instances journaling on one chain: the one that did not write the journal gets BUSY, before and after its first record, and no acknowledged save is lost', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  const seed = new VectorDB({ dimension: 2 });
+  await seed.insert({ id: 'base', vector: [1, 2] });
+  await new DatabasePersistence(seed, { baseDir: '/d', fs }).save();
+  const open = async () => {
+    const db = new VectorDB({ dimension: 2 });
+    const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+    p.stopAutoSave();
+    await p.load();
+    return { db, p };
+  };
+  const a = await open();
+  const c = await open();
+  // Before: C's first journaled save would have reset the journal A had just extended.
+  await a.db.insert({ id: 'a1', vector: [3, 4] });
+  assert.equal(await a.p.saveIncremental(), journalDir('/d/database.qvdb'));
+  await c.db.insert({ id: 'c1', vector: [5, 6] });
+  await assert.rejects(c.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /save journal .* was extended by another writer/.test(e.message));
+  // Both journals open: each append checks that the log still ends where this instance left it.
+  const c2 = await open();
+  assert.deepEqual([...c2.db.ids()].sort(), ['a1', 'base']);
+  await c2.db.insert({ id: 'c2', vector: [7, 8] });
+  assert.ok(await c2.p.saveIncremental());
+  await a.db.insert({ id: 'a2', vector: [9, 10] });
+  await assert.rejects(a.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /nothing was written/.test(e.message));
+  await assert.rejects(a.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY', 'it stays refused until load() or save()');
+  const check = new VectorDB({ dimension: 2 });
+  await new DatabasePersistence(check, { baseDir: '/d', fs }).load();
+  assert.deepEqual([...check.ids()].sort(), ['a1', 'base', 'c2'], 'every acknowledged save loads');
+  // load() continues from the files; A's change is then saved on top.
+  await a.p.load();
+  await a.db.insert({ id: 'a2', vector: [9, 10] });
+  await a.p.saveIncremental();
+  const again = new VectorDB({ dimension: 2 });
+  await new DatabasePersistence(again, { baseDir: '/d', fs }).load();
+  assert.deepEqual([...again.ids()].sort(), ['a1', 'a2', 'base', 'c2']);
+  for (const x of [a, c, c2]) await x.p.shutdown().catch(() => undefined);
+});
