@@ -11,7 +11,7 @@ export function formatFileSize(bytes: number): string {
   let v = bytes;
   let u = 0;
   // A value that rounds to 1024.00 in its unit is shown as 1.00 of the next (1048575 → "1.00 MB").
-  while ((u === 0 ? v >= 1024 : Number(v.toFixed(2)) >= 1024) && u < UNITS.length - 1) {
+  while ((u === 0 ? Math.round(v) >= 1024 : Number(v.toFixed(2)) >= 1024) && u < UNITS.length - 1) {
     v /= 1024;
     u++;
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { QuiverError } from '../errors.js';
 import type { Metric } from '../engine/types.js';
 import { acquireLock } from '../env/lock.js';
+import { statIfExists } from '../env/stat-if-exists.js';
 import { describe } from '../engine/validate.js';
 import { WalWriter } from '../wal/writer.js';
 import { Checkpointer } from './checkpoint.js';
@@ -52,6 +53,11 @@ export async function openStore(dir: string, options: DurableOptions, make: Dura
   if (typeof dir !== 'string' || dir === '') throw new QuiverError('INVALID_ARGUMENT', `the store directory must be a non-empty string, got ${describe(dir)}`);
   const o = resolveOptions(options);
   if (o.readOnly && o.repair) throw new QuiverError('INVALID_ARGUMENT', 'repair rewrites damaged files and cannot be combined with readOnly; open for writing to repair');
+  if (!o.readOnly && (!o.create || o.dimension === undefined) && (await statIfExists(o.fs, dir)) === undefined) {
+    // Taking the lock would create the directory (and its parents) for an open that cannot create a store.
+    if (!o.create) throw new QuiverError('NOT_FOUND', `${dir} does not exist, and create is false; open it with create: true (and a dimension) to create a store there`, { dir });
+    throw new QuiverError('INVALID_ARGUMENT', `${dir} does not exist: pass { dimension } to create a store there`, { dir });
+  }
   const lock = await acquireLock(o.fs, dir, { readOnly: o.readOnly });
   let writer: WalWriter | undefined;
   try {

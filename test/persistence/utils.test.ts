@@ -10,6 +10,7 @@ test('formatFileSize: the reference example, units, and a value that rounds up m
   assert.equal(formatFileSize(1536000), '1.46 MB');
   assert.equal(formatFileSize(0), '0 B');
   assert.equal(formatFileSize(1023), '1023 B');
+  assert.equal(formatFileSize(1023.5), '1.00 KB', 'not "1024 B"');
   assert.equal(formatFileSize(1024), '1.00 KB');
   assert.equal(formatFileSize(1048575), '1.00 MB', 'not "1024.00 KB"');
   assert.equal(formatFileSize(2 ** 30 - 1), '1.00 GB');
