@@ -2,7 +2,8 @@
  * Format detection from a file's first bytes, never from its name: the .qvdb magic, gzip's 1f 8b,
  * JSON text, or (brotli has no magic) a trial decompression of the first few KB that yields JSON.
  */
-import { brotliDecompressSync, constants as Z, gunzipSync } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, constants as Z } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import { ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../env/fs.js';
 import { MAGIC, MAGIC_PREFIX_LENGTH } from './qvdb/constants.js';
@@ -16,8 +17,8 @@ export interface DetectedFormat {
 
 /** Bytes of the file examined. */
 const PROBE_BYTES = 4096;
-/** Most bytes a trial decompression may produce (the probe of a zip bomb stays small). */
-const PROBE_OUTPUT = 1 << 20;
+/** Bytes of output a trial decompression stops at (the probe of a zip bomb stays small). */
+const PROBE_OUTPUT = 64 * 1024;
 
 function isQvdb(b: Uint8Array): boolean {
   // The first four magic bytes suffice: a file whose line endings were mangled is still ours (and corrupt).
@@ -56,26 +57,41 @@ function classify(b: Uint8Array): DetectedFormat['format'] {
   return 'unknown';
 }
 
-// Both decoders flush what they can of a truncated stream instead of failing on the missing tail. A
-// highly compressed start (a bomb, or just very repetitive text) can exceed the probe's output cap:
-// then the first few hundred input bytes are decompressed instead, which is enough to recognise it.
-function probeInflate(b: Uint8Array, inflate: (input: Uint8Array) => Uint8Array): Uint8Array | undefined {
-  for (const cut of [b.length, 512]) {
-    try {
-      return inflate(b.subarray(0, Math.min(cut, b.length)));
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE') return undefined;
-    }
-  }
-  return undefined;
+/**
+ * The first PROBE_OUTPUT bytes (or all, if fewer) that `b`, the start of a compressed file, decompresses
+ * to; undefined when it is not a valid start of that compression. The decoder flushes what it can of the
+ * truncated stream instead of failing on the missing tail, and is stopped as soon as it has produced
+ * enough: a highly compressed start (a bomb, or a run of one byte repeated) is recognised all the same.
+ */
+function probeInflate(b: Uint8Array, make: () => Transform): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const z = make();
+    const parts: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    const finish = (out: Uint8Array | undefined): void => {
+      if (done) return;
+      done = true;
+      resolve(out);
+      z.destroy();
+    };
+    z.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      n += chunk.length;
+      if (n >= PROBE_OUTPUT) finish(Buffer.concat(parts, n).subarray(0, PROBE_OUTPUT));
+    });
+    z.on('end', () => finish(Buffer.concat(parts, n)));
+    z.on('error', () => finish(undefined));
+    z.end(b);
+  });
 }
 
-function tryGunzip(b: Uint8Array): Uint8Array | undefined {
-  return probeInflate(b, (input) => gunzipSync(input, { finishFlush: Z.Z_SYNC_FLUSH, maxOutputLength: PROBE_OUTPUT }));
+function tryGunzip(b: Uint8Array): Promise<Uint8Array | undefined> {
+  return probeInflate(b, () => createGunzip({ finishFlush: Z.Z_SYNC_FLUSH, chunkSize: 16 * 1024 }));
 }
 
-function tryBrotli(b: Uint8Array): Uint8Array | undefined {
-  return probeInflate(b, (input) => brotliDecompressSync(input, { finishFlush: Z.BROTLI_OPERATION_FLUSH, maxOutputLength: PROBE_OUTPUT }));
+function tryBrotli(b: Uint8Array): Promise<Uint8Array | undefined> {
+  return probeInflate(b, () => createBrotliDecompress({ finishFlush: Z.BROTLI_OPERATION_FLUSH, chunkSize: 16 * 1024 }));
 }
 
 async function readHead(fs: FileSystem, path: string): Promise<Uint8Array> {
@@ -107,11 +123,11 @@ export async function detectFormat(fs: FileSystem, path: string): Promise<Detect
   if (isQvdb(head)) return { format: 'binary', compression: 'none' };
   if (isSqliteHeader(head)) return { format: 'sqlite', compression: 'none' };
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const inner = tryGunzip(head);
+    const inner = await tryGunzip(head);
     return { format: inner ? classify(inner) : 'unknown', compression: 'gzip' };
   }
   if (isJsonStart(head)) return { format: 'json', compression: 'none' };
-  const inner = tryBrotli(head);
+  const inner = await tryBrotli(head);
   if (inner && inner.length > 0) {
     const format = classify(inner);
     if (format !== 'unknown') return { format, compression: 'brotli' };
@@ -121,7 +137,7 @@ export async function detectFormat(fs: FileSystem, path: string): Promise<Detect
 
 /** The first bytes of a file as {@link probeHead} found them. */
 export interface ProbedHead {
-  /** Up to 4 KiB from the start (decompressed when the file is gzip). */
+  /** Up to 4 KiB from the start (up to 64 KiB of its decompressed start when the file is gzip). */
   head: Uint8Array;
   compression: 'none' | 'gzip';
   /** When the raw bytes decompress as brotli (which has no magic), their start; try it when `head` means nothing. */
@@ -132,9 +148,9 @@ export interface ProbedHead {
 export async function probeHead(fs: FileSystem, path: string): Promise<ProbedHead> {
   const raw = await readHead(fs, path);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    const inner = tryGunzip(raw);
+    const inner = await tryGunzip(raw);
     if (inner) return { head: inner, compression: 'gzip' };
   }
-  const brotli = raw.length > 0 ? tryBrotli(raw) : undefined;
+  const brotli = raw.length > 0 ? await tryBrotli(raw) : undefined;
   return { head: raw, compression: 'none', brotliHead: brotli && brotli.length > 0 ? brotli.subarray(0, PROBE_BYTES) : undefined };
 }

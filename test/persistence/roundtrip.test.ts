@@ -63,6 +63,25 @@ test('format and compression are detected from the bytes, not the name', async (
   }
 });
 
+test('a save whose first entry is very repetitive (megabytes that compress to a few bytes) loads back in every format and compression', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 2 });
+    await db.insert({ id: 'a', vector: [1, 2], metadata: { text: ' '.repeat(1_500_000) } });
+    for (const [format, compression] of combos) {
+      const path = await new DatabasePersistence(db, { baseDir: dir, format, compression }).save({ path: join(dir, `rep-${format}-${compression}`) });
+      const copy = new VectorDB({ dimension: 2 });
+      await new DatabasePersistence(copy, { baseDir: dir }).load({ path });
+      assertSameDb(copy, db);
+      const imported = new VectorDB({ dimension: 2 });
+      await new DatabasePersistence(imported, { baseDir: dir }).import({ path });
+      assertSameDb(imported, db);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('an un-awaited insert loop followed by save() saves every entry; ids like doc-1 and defaults work', async () => {
   const { dir, cleanup } = tempDir();
   try {

@@ -32,6 +32,12 @@ test('a large compressed JSON is detected from its first few KB', async () => {
   assert.deepEqual(await detect(gzipSync(big)), { format: 'json', compression: 'gzip' });
 });
 
+test('a compressed JSON whose first bytes expand enormously (a long run of one byte) is still detected', async () => {
+  const runs = Buffer.from(`{"id":"a","meta":"${' '.repeat(3 << 20)}"}`);
+  assert.deepEqual(await detect(brotliCompressSync(runs)), { format: 'json', compression: 'brotli' });
+  assert.deepEqual(await detect(gzipSync(runs)), { format: 'json', compression: 'gzip' });
+});
+
 test('unknown content is unknown', async () => {
   assert.deepEqual(await detect(new Uint8Array(0)), { format: 'unknown', compression: 'none' });
   assert.deepEqual(await detect(Buffer.from('id,vector\n1,"[1,2]"\n')), { format: 'unknown', compression: 'none' });
