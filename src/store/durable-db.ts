@@ -302,8 +302,13 @@ export class DurableVectorDB extends VectorDB {
         bytes += idBytes(m.id);
         break;
       case 'updateMetadata':
-        record = { type: 'updateMetadata', id: m.id, metadata: m.metadata };
         bytes += idBytes(m.id) + estimateJsonBytes(m.metadata);
+        if (bytes > this.opts.batchRecordBytes) {
+          // As for a batch: metadata too big for one log record is made durable by a checkpoint.
+          this.ack = this.onReplace(p);
+          return;
+        }
+        record = { type: 'updateMetadata', id: m.id, metadata: m.metadata };
         break;
       case 'clear':
         record = { type: 'clear' };

@@ -107,7 +107,9 @@ export function resolveOptions(o: DurableOptions | undefined): ResolvedOptions {
   if (dimension !== undefined && (typeof dimension !== 'number' || !Number.isSafeInteger(dimension) || dimension < 1)) {
     invalid(`dimension must be a positive integer, got ${describe(dimension)}`);
   }
-  const metric = opts.metric ?? opts.distanceMetric;
+  const rawMetric = opts.metric ?? opts.distanceMetric;
+  // Case-insensitive, as VectorDB's own options are ('COSINE' is 'cosine').
+  const metric = typeof rawMetric === 'string' ? (rawMetric.toLowerCase() as Metric) : rawMetric;
   if (metric !== undefined && !METRICS.includes(metric)) invalid(`metric must be one of ${METRICS.join(', ')}, got ${describe(metric)}`);
   const durability = opts.durability ?? 'sync';
   if (durability !== 'sync' && durability !== 'interval' && durability !== 'none') invalid(`durability must be 'sync', 'interval' or 'none', got ${describe(durability)}`);

@@ -50,7 +50,8 @@ test('options are checked against the store: dimension, metric, missing store, r
   await assert.rejects(openVectorDB('/nothing', { fs, create: false, dimension: 3 }), (e: unknown) => e instanceof QuiverError && e.code === 'NOT_FOUND');
   await assert.rejects(openVectorDB('/nothing/a/b', { fs }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT' && /dimension/.test(e.message));
   await assert.rejects(fs.stat('/nothing'), { code: 'ENOENT' }, 'an open that cannot create a store creates no directory');
-  const db = await openVectorDB(DIR, { fs, dimension: 4, metric: 'euclidean' });
+  const db = await openVectorDB(DIR, { fs, dimension: 4, metric: 'EUCLIDEAN' as never });
+  assert.equal(db.metric, 'euclidean', 'metric names are case-insensitive, as for VectorDB');
   await db.insert({ id: 'x', vector: vecOf(1) });
   await db.close();
   await assert.rejects(openVectorDB(DIR, { fs, dimension: 5 }), (e: unknown) => e instanceof QuiverError && e.code === 'DIMENSION_MISMATCH' && /holds 4-dimensional/.test(e.message));

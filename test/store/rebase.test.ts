@@ -114,6 +114,21 @@ test('a batch too big for one log record is made durable, atomically, by a check
   await db.close();
 });
 
+test('a metadata update too big for one log record is made durable by a checkpoint, not a record that breaks the log', async () => {
+  const mem = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: mem, dimension: 4, batchRecordBytes: 4096 });
+  await db.insert({ id: 'a', vector: vecOf(1), metadata: { small: true } });
+  const before = db.storeInfo().checkpoints.written;
+  await db.updateMetadata('a', { text: 'x'.repeat(10_000) });
+  assert.equal(db.storeInfo().checkpoints.written, before + 1);
+  await db.insert({ id: 'b', vector: vecOf(2) });
+  await db.close();
+  const back = await openVectorDB(DIR, { fs: mem });
+  assert.deepEqual(back.get('a')?.metadata, { text: 'x'.repeat(10_000) });
+  assert.equal(back.len(), 2);
+  await back.close();
+});
+
 test('the size estimate that sends a batch to a checkpoint counts ids of multi-byte characters at their UTF-8 size', async () => {
   const mem = new MemoryFileSystem();
   const db = await openVectorDB(DIR, { fs: mem, dimension: 4, batchRecordBytes: 1 << 20 });
