@@ -7,8 +7,8 @@ import { QuiverError } from '../errors.js';
 import type { Metadata } from './types.js';
 import { describe, isWellFormedString } from './validate.js';
 
-/** Deepest nesting accepted (deeper values would risk stack overflows in every codec). */
-export const MAX_METADATA_DEPTH = 256;
+export { MAX_METADATA_DEPTH } from '../util/msgpack.js';
+import { MAX_METADATA_DEPTH } from '../util/msgpack.js';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 
@@ -49,7 +49,8 @@ class Cloner {
       case 'number':
         if (v - v !== 0) this.fail(`is ${String(v)}`);
         this.bytes += 8;
-        return v;
+        // -0 becomes 0: JSON and MessagePack integers cannot hold it, so it would change at the first save.
+        return v === 0 ? 0 : v;
       case 'boolean':
         this.bytes += 4;
         return v;

@@ -52,7 +52,8 @@ function mixValue(v: unknown): void {
       mixString(v);
       return;
     case 'number':
-      f64[0] = v;
+      // -0 as 0: it is written as the integer 0 (and a reader's -0 must hash like the 0 it saves as).
+      f64[0] = v === 0 ? 0 : v;
       mix(2);
       mix(f64w[LO]);
       mix(f64w[1 - LO]);

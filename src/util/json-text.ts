@@ -1,39 +1,72 @@
 /**
- * JSON.parse for the readers of stored and foreign JSON text (ids, metadata, whole lines): JSON's
- * `\uD800`-`\uDFFF` escapes can spell a lone UTF-16 surrogate, which no UTF-8 file can hold, so such a
- * string would be stored and then silently changed by the next save. Text decoded from valid UTF-8
- * cannot contain one otherwise, so only text with a `\u` escape is checked.
+ * JSON.parse for the readers of stored and foreign JSON text (ids, metadata, whole lines). What it
+ * returns may be adopted as metadata without a second check (see markDecodedMetadata), so it must
+ * follow the engine's rules for metadata, which JSON.parse alone does not:
+ * - a `\uD800`-`\uDFFF` escape can spell a lone UTF-16 surrogate, which no UTF-8 file can hold (the
+ *   next save would silently change it);
+ * - a number beyond float64's range (`1e400`) parses as Infinity, which no format can store;
+ * - nesting deeper than MAX_METADATA_DEPTH levels, which `insert` refuses, and which would overflow
+ *   the stack of the recursive codecs at some depth.
+ * Each can only occur when the text shows a sign of it (a `\u` escape; a 3-digit exponent or a run
+ * of 309 digits; more opening brackets than the limit), so only such text is walked.
  */
-import { isWellFormedString } from './msgpack.js';
+import { MAX_METADATA_DEPTH, isWellFormedString } from './msgpack.js';
 
-/** Where in `value` a string (or key) holds a lone surrogate, or undefined. */
-function loneSurrogateAt(value: unknown, path: string, depth: number): string | undefined {
-  if (typeof value === 'string') return isWellFormedString(value) ? undefined : path;
-  if (typeof value !== 'object' || value === null || depth > 1000) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const at = loneSurrogateAt(value[i], `${path}[${i}]`, depth + 1);
-      if (at !== undefined) return at;
-    }
-    return undefined;
+const MAYBE_HUGE_NUMBER = /\d[eE]\+?\d{3}|\d{309}/;
+
+/** More than `limit` opening brackets (of objects or arrays, strings included: a bound, not a count). */
+function moreBracketsThan(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{') < 0 && text.indexOf('[') < 0 ? text.length : 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 123 || c === 91) && ++n > limit) return true;
   }
-  for (const key of Object.keys(value)) {
-    if (!isWellFormedString(key)) return `a key of ${path}`;
-    const at = loneSurrogateAt((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
-    if (at !== undefined) return at;
-  }
-  return undefined;
+  return false;
 }
 
 /**
- * `JSON.parse(text)`, throwing a SyntaxError (which the callers turn into their typed errors) when a
- * string holds a lone surrogate.
+ * Where in `value` a rule above is broken, or undefined. Containers at depth `maxDepth` or more (the
+ * top value is at depth 0) are too deep.
  */
-export function parseJsonText(text: string): unknown {
+function problemAt(value: unknown, path: string, depth: number, maxDepth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormedString(value) ? undefined : `${path} holds an unpaired surrogate (a \\uD800-\\uDFFF escape without its pair), which UTF-8 text cannot store`;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path} is a number beyond the range of a float64 (it would read as ${value})`;
+    case 'object': {
+      if (value === null) return undefined;
+      if (depth >= maxDepth) return `${path} is nested deeper than ${MAX_METADATA_DEPTH} levels`;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const at = problemAt(value[i], `${path}[${i}]`, depth + 1, maxDepth);
+          if (at !== undefined) return at;
+        }
+        return undefined;
+      }
+      for (const key of Object.keys(value)) {
+        if (!isWellFormedString(key)) return `a key of ${path} holds an unpaired surrogate`;
+        const at = problemAt((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth);
+        if (at !== undefined) return at;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `JSON.parse(text)`, throwing a SyntaxError (which the callers turn into their typed errors) when the
+ * value breaks a rule above. `levelsAbove` is how deep the metadata lies in the parsed value (1 for a
+ * whole JSONL entry or an array of values): nesting is limited to MAX_METADATA_DEPTH below that.
+ */
+export function parseJsonText(text: string, levelsAbove = 0): unknown {
   const value: unknown = JSON.parse(text);
-  if (text.includes('\\u')) {
-    const at = loneSurrogateAt(value, 'the value', 0);
-    if (at !== undefined) throw new SyntaxError(`${at} holds an unpaired surrogate (a \\uD800-\\uDFFF escape without its pair), which UTF-8 text cannot store`);
+  const maxDepth = MAX_METADATA_DEPTH + levelsAbove;
+  if (text.includes('\\u') || MAYBE_HUGE_NUMBER.test(text) || moreBracketsThan(text, maxDepth)) {
+    const at = problemAt(value, 'the value', 0, maxDepth);
+    if (at !== undefined) throw new SyntaxError(at);
   }
   return value;
 }

@@ -5,6 +5,12 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
+/**
+ * Deepest nesting of metadata (objects and arrays; the metadata object itself is level 1) that
+ * `insert` and every reader accept: deeper values would risk stack overflows in the codecs.
+ */
+export const MAX_METADATA_DEPTH = 256;
+
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 // msgpackr renames a "__proto__" key to "__proto_" when building objects; frames containing that key
@@ -67,7 +73,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
     case 'number':
       return Number.isFinite(value);
     case 'object': {
-      if (depth > 1000) return false;
+      if (depth >= MAX_METADATA_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!isJsonValue(value[i], depth + 1)) return false;
         return true;
@@ -86,7 +92,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
  * objects), or returns undefined when it is. `path` names the value in the description.
  */
 export function jsonProblem(value: unknown, path: string, depth = 0): string | undefined {
-  if (depth > 1000) return `${path} is nested more than 1000 levels deep`;
+  if (depth >= MAX_METADATA_DEPTH && typeof value === 'object' && value !== null) return `${path} is nested deeper than ${MAX_METADATA_DEPTH} levels`;
   switch (typeof value) {
     case 'string':
       return isWellFormedString(value) ? undefined : `${path} contains an unpaired surrogate (not valid UTF-8)`;
@@ -253,6 +259,9 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
     pending--;
     let items = 0;
     let map = false;
+    // Arrays and maps, empty ones too (an empty one still adds a level of nesting).
+    const container = (c >= 0x80 && c < 0xa0) || (c >= 0xdc && c <= 0xdf);
+    if (container && nested && depth >= maxDepth) return EXTENT_TOO_DEEP;
     if (c < 0x80 || c >= 0xe0) pos++;
     else if (c < 0x90) {
       items = 2 * (c & 15);
@@ -281,7 +290,6 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
       pending += items;
       continue;
     }
-    if (depth >= maxDepth) return EXTENT_TOO_DEEP;
     outerPending[depth] = pending;
     outerIsMap[depth] = inMap;
     depth++;
@@ -292,7 +300,7 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
 }
 
 /**
- * True when buf[start, end) is exactly one MessagePack map, at most 1,000 levels deep, holding only
+ * True when buf[start, end) is exactly one MessagePack map, at most MAX_METADATA_DEPTH levels deep, holding only
  * what {@link unpackMetadataAt} decodes to plain JSON (no bin or ext values, only finite numbers; map
  * keys are strings, numbers, booleans or nil, never `"__proto__"`): its decoding cannot fail and gives
  * a plain object, so it may be deferred until the metadata is read.
@@ -309,5 +317,5 @@ export function plainMapExtent(buf: Uint8Array, pos: number, end: number): numbe
   if (pos >= end) return EXTENT_SHORT;
   const c = buf[pos];
   if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return EXTENT_NOT_PLAIN;
-  return valueExtent(buf, pos, end, 1000, true);
+  return valueExtent(buf, pos, end, MAX_METADATA_DEPTH, true);
 }

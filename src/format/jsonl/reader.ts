@@ -187,7 +187,8 @@ class JsonlParser extends ByteWindow {
 
   private parseLine(start: number, stop: number): unknown {
     try {
-      return parseJsonText(decodeUtf8(this.buf, start, stop));
+      // An entry line: its metadata lies one level down.
+      return parseJsonText(decodeUtf8(this.buf, start, stop), 1);
     } catch (err) {
       const problem = err instanceof JsonSyntaxError ? err.problem : `invalid JSON (${(err as Error).message})`;
       throw this.corrupt(this.line, start, problem);

@@ -5,13 +5,13 @@
  * entry); `__proto__` keys become ordinary own properties; ints of any width within ±(2^53 − 1) are
  * numbers. Anything else (bin, ext, timestamps, NaN, non-string keys) is a WireProblem.
  */
+import { MAX_METADATA_DEPTH } from '../../util/msgpack.js';
 import { NEED_MORE, WireProblem, need, u16, u32, utf8At } from './wire.js';
 
 /** Where the value decoded by the last {@link jsonValueAt} ends. */
 export let valueEnd = 0;
 
 const TWO32 = 4294967296;
-const MAX_DEPTH = 1000;
 const scratch = new DataView(new ArrayBuffer(8));
 
 function str(buf: Uint8Array, pos: number, start: number, len: number, end: number): string {
@@ -36,7 +36,13 @@ function float(buf: Uint8Array, pos: number, size: 4 | 8): number {
   return v;
 }
 
+function tooDeep(pos: number, depth: number): void {
+  // Containers at depth MAX_METADATA_DEPTH (the top value is at 0) would be a level too many.
+  if (depth >= MAX_METADATA_DEPTH) throw new WireProblem(pos, `values are nested deeper than ${MAX_METADATA_DEPTH} levels`);
+}
+
 function array(buf: Uint8Array, pos: number, end: number, n: number, depth: number): unknown[] {
+  tooDeep(pos, depth);
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) {
     out.push(jsonValueAt(buf, pos, end, depth + 1));
@@ -47,6 +53,7 @@ function array(buf: Uint8Array, pos: number, end: number, n: number, depth: numb
 }
 
 function map(buf: Uint8Array, pos: number, end: number, n: number, depth: number): Record<string, unknown> {
+  tooDeep(pos, depth);
   const out: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     need(pos, 1, end);
@@ -65,7 +72,6 @@ function map(buf: Uint8Array, pos: number, end: number, n: number, depth: number
 
 /** Decodes the JSON value at `buf[pos]`; sets {@link valueEnd}. Throws NEED_MORE when it runs past `end`. */
 export function jsonValueAt(buf: Uint8Array, pos: number, end: number, depth = 0): unknown {
-  if (depth > MAX_DEPTH) throw new WireProblem(pos, `values are nested more than ${MAX_DEPTH} levels deep`);
   need(pos, 1, end);
   const c = buf[pos];
   if (c < 0x80) {

@@ -118,7 +118,7 @@ class IdsReader extends ByteWindow {
   private take(start: number, stop: number, n: number): void {
     let values: unknown;
     try {
-      values = parseJsonText(`[${utf8.decode(this.buf.subarray(start, stop))}]`);
+      values = parseJsonText(`[${utf8.decode(this.buf.subarray(start, stop))}]`, 1);
     } catch {
       values = undefined;
     }

@@ -12,6 +12,7 @@ import { publishAtomically } from '../../env/atomic.js';
 import type { CollectionImage } from '../../engine/types.js';
 import { ProgressReporter } from '../../util/progress.js';
 import { isPlainObject, jsonProblem } from '../../util/msgpack.js';
+import { metadataText } from '../json/write-values.js';
 import type { ExchangeWriteOptions, ExchangeWriteResult } from '../exchange.js';
 import { COLUMN, CREATED_BY, ELEMENT_NODE, GROUP_VECTOR_BYTES, KV, LIST_NODE, MAGIC, MAX_GROUP_ROWS, PAGE_BYTES, PARQUET_FORMAT_NAME, PARQUET_FORMAT_VERSION } from './constants.js';
 import { HandleSink } from './sink.js';
@@ -100,7 +101,7 @@ export async function writeParquet(
         const columns = [
           await writeTextChunk(sink, scratch, COLUMN.id, ids.map(String), false),
           await writeVectorChunk(sink, feed, [COLUMN.vector, LIST_NODE, ELEMENT_NODE], b - a, dim, pageRows),
-          await writeTextChunk(sink, scratch, COLUMN.metadata, image.metadata.slice(a, b).map((m) => (m === undefined ? undefined : JSON.stringify(m))), true),
+          await writeTextChunk(sink, scratch, COLUMN.metadata, image.metadata.slice(a, b).map((m, i) => metadataText(m, a + i)), true),
           await writeInt64Chunk(sink, COLUMN.idNum, ids.map((id) => (typeof id === 'number' ? id : undefined))),
         ];
         const size = BigInt(sink.offset - groupStart);
