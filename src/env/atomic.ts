@@ -14,7 +14,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
-import { isProcessAlive } from './process-alive.js';
+import { mayStillBeWriter } from './process-alive.js';
+import { statIfExists } from './stat-if-exists.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -45,10 +46,14 @@ export function tempTarget(name: string): string | undefined {
   return TEMP_NAME_RE.exec(name)?.[1];
 }
 
-/** True when the temp file `name` belongs to another process that is still running. */
-function ownedByLiveProcess(name: string): boolean {
-  const pid = Number(TEMP_NAME_RE.exec(name)?.[2] ?? 0);
-  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid);
+/**
+ * True when the temp file at `path` (last modified at `mtimeMs`) may belong to another process that
+ * is still running: its name carries that process's id, which is alive and not reused since (see
+ * mayStillBeWriter). Such a file may be mid-write: it is neither removed nor taken over.
+ */
+export function ownedByLiveProcess(path: string, mtimeMs: number): boolean {
+  const pid = Number(TEMP_NAME_RE.exec(basename(path))?.[2] ?? 0);
+  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && mayStillBeWriter(pid, mtimeMs);
 }
 
 /** `name` was renamed away or unlinked. */
@@ -460,10 +465,12 @@ export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: 
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (name.endsWith(TEMP_SUFFIX) && !liveTemps.has(join(dir, name)) && !keep?.(name) && !ownedByLiveProcess(name)) {
-      await fs.rm(join(dir, name)).catch(() => undefined);
-      removed.push(name);
-    }
+    const path = join(dir, name);
+    if (!name.endsWith(TEMP_SUFFIX) || liveTemps.has(path) || keep?.(name)) continue;
+    const st = await statIfExists(fs, path).catch(() => undefined);
+    if (st === undefined || ownedByLiveProcess(path, st.mtimeMs)) continue;
+    await fs.rm(path).catch(() => undefined);
+    removed.push(name);
   }
   return removed;
 }

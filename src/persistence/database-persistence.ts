@@ -160,7 +160,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** Saves the whole database atomically; returns the file path. */
   save(options: SaveOptions = {}): Promise<string> {
-    return this.queue.run(() => this.doSave(options));
+    return this.queue.run(() => this.untilFailure(this.doSave(options)));
   }
 
   /**
@@ -169,7 +169,7 @@ export class DatabasePersistence extends EventEmitter {
    * Without a base yet (or after an import), it writes a full save and returns that file.
    */
   saveIncremental(options: IncrementalSaveOptions = {}): Promise<string | null> {
-    return this.queue.run(() => this.doSaveIncremental(options));
+    return this.queue.run(() => this.untilFailure(this.doSaveIncremental(options)));
   }
 
   /** Replaces the database's contents with a saved file plus its deltas; all-or-nothing. */
@@ -328,7 +328,7 @@ export class DatabasePersistence extends EventEmitter {
     this.closed = true;
     await this.queue.idle();
     if (this.hasUnsavedChanges && (this.db.len() > 0 || this.savedSeq >= 0)) {
-      await this.queue.run(() => (this.options.incremental ? this.doSaveIncremental({}).then(() => undefined) : this.doSave({}).then(() => undefined)));
+      await this.queue.run(() => this.untilFailure(this.options.incremental ? this.doSaveIncremental({}) : this.doSave({})).then(() => undefined));
     }
     await this.queue.run(async () => {
       const j = this.journal;
@@ -405,6 +405,21 @@ export class DatabasePersistence extends EventEmitter {
       return { written, seq: image.seq };
     } finally {
       image.release();
+    }
+  }
+
+  /**
+   * A save that failed may have published some of its files (a rename done, then its directory fsync
+   * failed), which this instance's chain does not know: extending the chain would then find "another
+   * writer's" file and refuse. So after any failure but BUSY (another writer's files, which only load()
+   * or save() may take over) the next save is a full one.
+   */
+  private async untilFailure<T>(save: Promise<T>): Promise<T> {
+    try {
+      return await save;
+    } catch (err) {
+      if (!(err instanceof QuiverError && err.code === 'BUSY')) this.needFullSave = true;
+      throw err;
     }
   }
 
@@ -636,23 +651,27 @@ export class DatabasePersistence extends EventEmitter {
     const staleMarks = new Map<string, string>();
     const loaded: ChainState = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: 0, baseMark: undefined, staleMarks };
     this.chain = loaded;
-    const baseStat = await this.fs.stat(path);
-    loaded.baseBytes = baseStat.size;
-    loaded.baseMark = markOf(baseStat);
-    for (const p of chain.stale) {
-      const st = await statIfExists(this.fs, p);
-      if (st) staleMarks.set(p, markOf(st));
+    const old = this.journal;
+    this.journal = undefined;
+    // The database is replaced: the load has succeeded, and a failure from here on only costs the
+    // incremental chain (the next save is a full one), never the load's result.
+    try {
+      await old?.close();
+      const baseStat = await this.fs.stat(path);
+      loaded.baseBytes = baseStat.size;
+      loaded.baseMark = markOf(baseStat);
+      for (const p of chain.stale) {
+        const st = await statIfExists(this.fs, p);
+        if (st) staleMarks.set(p, markOf(st));
+      }
+      // Opened now with the records just replayed: opened later without them, it would start the log over.
+      if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
+      // A journal extends the chain only when journaling; otherwise the next save must be a full one
+      // (a delta written now would be replayed before the journal it follows).
+      this.needFullSave = journal !== undefined && !this.journaled;
+    } catch (err) {
+      process.emitWarning(`${path} was loaded, but examining its files afterwards failed (the next save is a full one): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
     }
-    if (this.journal) {
-      const old = this.journal;
-      this.journal = undefined;
-      await old.close();
-    }
-    // Opened now with the records just replayed: opened later without them, it would start the log over.
-    if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
-    // A journal extends the chain only when journaling; otherwise the next save must be a full one
-    // (a delta written now would be replayed before the journal it follows).
-    this.needFullSave = journal !== undefined && !this.journaled;
     reporter.finish(`loaded ${this.db.len()} vectors`);
   }
 

@@ -10,7 +10,8 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare, isLiveTemp, tempTarget } from '../env/atomic.js';
+import { discardSpare, isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/atomic.js';
+import { statIfExists } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
 
@@ -88,6 +89,16 @@ const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
 /** Errors of an unreadable file that stay errors when the file is only a candidate (the disk failed, not the file). */
 const IO_CODES = new Set(['IO_ERROR', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENOSPC', 'EROFS', 'ABORTED']);
 
+/** fsync of an existing file's content (opened read-only: fsync needs no write access). */
+async function syncFile(fs: FileSystem, path: string): Promise<void> {
+  const h = await fs.open(path, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
 type ReadLink = (f: DeltaFile) => Promise<{ st: Awaited<ReturnType<typeof readState>>; link: ChainLink | undefined }>;
 
 /**
@@ -96,9 +107,13 @@ type ReadLink = (f: DeltaFile) => Promise<{ st: Awaited<ReturnType<typeof readSt
  * written, a save cut short) or that belongs elsewhere in some chain is not it. Temps this process is
  * still writing are skipped.
  */
-async function findTempLink(temps: DeltaFile[], index: number, baseChecksum: string, prev: string, read: ReadLink) {
+async function findTempLink(fs: FileSystem, temps: DeltaFile[], index: number, baseChecksum: string, prev: string, read: ReadLink) {
   for (const t of temps) {
     if (t.index !== index || isLiveTemp(t.path)) continue;
+    // Another running writer's delta in flight (complete, maybe, but not yet fsynced and renamed by it):
+    // taking it would fail that writer's save. Only a dead writer's temp can be a link to recover.
+    const file = await statIfExists(fs, t.path);
+    if (file === undefined || ownedByLiveProcess(t.path, file.mtimeMs)) continue;
     let found;
     try {
       found = await read(t);
@@ -146,15 +161,19 @@ export async function readDeltaChain(
   let renamed = false;
   /** Takes link `expected` from its temp name, if there; named as a delta when the directory allows it. */
   const fromTemp = async (): Promise<boolean> => {
-    const t = await findTempLink(temps, expected, baseChecksum, prev, (c) => read(c, true));
+    const t = await findTempLink(fs, temps, expected, baseChecksum, prev, (c) => read(c, true));
     if (!t) return false;
     let at = deltaPath(basePath, expected);
     try {
+      // Its writer died before (or during) its fsync: the bytes just read may still be only in the
+      // page cache. They are made durable before the name is, or a power loss could leave an empty
+      // or torn link under the delta's own name, which no load gets past.
+      await syncFile(fs, t.temp.path);
       await fs.rename(t.temp.path, at);
       renamed = true;
     } catch (err) {
       // A directory this process may not change (read-only media): the link is read where it is.
-      if (!READ_ONLY_CODES.has((err as { code?: unknown } | null)?.code as string)) throw ioError(err, 'rename a recovered delta to', at);
+      if (!READ_ONLY_CODES.has((err as { code?: unknown } | null)?.code as string)) throw ioError(err, 'make durable and rename a recovered delta to', at);
       at = t.temp.path;
     }
     recovered.push({ from: t.temp.path, to: at });

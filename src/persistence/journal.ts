@@ -83,13 +83,18 @@ export async function readJournal(fs: FileSystem, basePath: string, after: strin
   const head = await readJournalHead(fs, basePath);
   if (head !== after) return undefined;
   const records: DecodedOp[][] = [];
-  const reader = readWal(fs, journalDir(basePath));
-  for await (const batch of reader.batches()) {
-    for (const { record } of batch) records.push(record.type === 'batch' ? record.ops : [record]);
-  }
   let bytes = 0;
-  for (const name of await fs.readdir(journalDir(basePath))) {
-    if (name !== JOURNAL_HEAD) bytes += (await fs.stat(join(journalDir(basePath), name))).size;
+  try {
+    const reader = readWal(fs, journalDir(basePath));
+    for await (const batch of reader.batches()) {
+      for (const { record } of batch) records.push(record.type === 'batch' ? record.ops : [record]);
+    }
+    for (const name of await fs.readdir(journalDir(basePath))) {
+      if (name !== JOURNAL_HEAD) bytes += (await fs.stat(join(journalDir(basePath), name))).size;
+    }
+  } catch (err) {
+    if (err instanceof QuiverError) throw err;
+    throw ioError(err, 'read the save journal', journalDir(basePath));
   }
   return { records, bytes };
 }

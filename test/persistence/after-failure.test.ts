@@ -1,0 +1,165 @@
+// One failure never leaves an instance or a chain broken: a save that fails after publishing some of
+// its files makes the next save a full one (not BUSY against its own files); a load that recovers a
+// dead writer's delta from its temp name makes the bytes durable before the name; a load never takes
+// a live writer's delta in flight; a load that replaced the database resolves even when examining the
+// files afterwards fails; and I/O failures reading a save journal are typed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
+import type { FileSystem } from '../../src/env/fs.js';
+import { settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { QuiverError } from '../../src/errors.js';
+import { digestDb } from '../fixtures/digest.js';
+import { change, DIM, N } from './delta-fixtures.js';
+
+const BASE = '/data/database.qvdb';
+
+async function setup(): Promise<{ mem: MemoryFileSystem; fs: FaultFileSystem; db: VectorDB }> {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/data', { recursive: true });
+  await mem.syncDir('/');
+  const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  change(db, N, 1);
+  return { mem, fs: new FaultFileSystem(mem), db };
+}
+
+async function load(fs: FileSystem, options: { incremental?: boolean; autoSaveInterval?: number } = {}): Promise<string> {
+  const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  await new DatabasePersistence(db, { baseDir: '/data', fs, ...options }).load({ path: BASE });
+  return digestDb(db);
+}
+
+for (const [what, journaled] of [
+  ['delta files', false],
+  ['the save journal', true],
+] as const) {
+  test(`a save whose directory fsync fails after its rename (${what}): the next saves and shutdown succeed and load to the database`, async () => {
+    for (const failing of ['full', 'incremental'] as const) {
+      const { mem, fs, db } = await setup();
+      const p = new DatabasePersistence(db, { baseDir: '/data', fs, incremental: true, autoSaveInterval: journaled ? 3_600_000 : 0 });
+      p.stopAutoSave();
+      await p.save();
+      change(db, 50, 2);
+      await p.saveIncremental();
+      change(db, 50, 3);
+      // A journal record is written O_DSYNC, no directory fsync: its write fails instead.
+      const journalWrite = journaled && failing === 'incremental';
+      fs.addFault({ at: 1, code: 'EIO', kinds: journalWrite ? (op) => op.kind === 'write' && op.path.includes('.wal/') : ['syncDir'] });
+      await assert.rejects(failing === 'full' ? p.save() : p.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO', failing);
+      fs.clearFaults();
+      for (let round = 4; round < 7; round++) {
+        change(db, 50, round);
+        assert.ok(await p.saveIncremental(), `${failing}: save ${round}`);
+      }
+      change(db, 50, 9);
+      await p.shutdown();
+      assert.equal(await load(mem), digestDb(db), failing);
+    }
+  });
+}
+
+test('a dead writer\'s delta recovered from its temp name is made durable before its name: a power loss after the load still loads', async () => {
+  const { mem, fs, db } = await setup();
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs });
+  await p.save();
+  change(db, 50, 2);
+  await p.saveIncremental();
+  const acknowledged = digestDb(db);
+  change(db, 50, 3);
+  // The disk fails the delta's fsync and the removal of its temp file: the complete bytes stay, unsynced.
+  fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: (op) => op.kind === 'sync' && op.path.includes('.delta-000002') });
+  fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: ['rm', 'unlink'] });
+  await assert.rejects(p.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+  const unacknowledged = digestDb(db);
+  fs.clearFaults();
+  // A load takes the complete delta from its temp name (a later state than the last resolved save).
+  assert.equal(await load(mem), unacknowledged);
+  // Then the power fails: whatever survives must load, and be the acknowledged state or a later one.
+  const after = await load(mem.snapshotDurable());
+  assert.ok(after === acknowledged || after === unacknowledged);
+  assert.equal(after, unacknowledged, 'the recovered delta was fsynced before it was renamed');
+  await p.shutdown().catch(() => undefined);
+});
+
+test('a delta under the temp name of another running process is left alone (in flight); a dead process\'s is recovered', async () => {
+  const { mem, db } = await setup();
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs: mem });
+  await p.save();
+  change(db, 50, 2);
+  await p.saveIncremental();
+  const one = digestDb(db);
+  change(db, 50, 3);
+  await p.saveIncremental();
+  const two = digestDb(db);
+  await settleRetired();
+  const live = `/data/.database.qvdb.delta-000002.p${process.ppid}-0123456789ab${TEMP_SUFFIX}`;
+  await mem.rename(`${BASE}.delta-000002`, live);
+  assert.equal(await load(mem), one, 'the live writer\'s delta is not taken');
+  assert.ok(mem.readFileSync(live).length > 0, 'and stays where its writer will rename it');
+  const r = spawnSync(process.execPath, ['-e', '0']);
+  const dead = `/data/.database.qvdb.delta-000002.p${r.pid}-0123456789ab${TEMP_SUFFIX}`;
+  await mem.rename(live, dead);
+  assert.equal(await load(mem), two, 'a dead writer\'s complete delta is recovered');
+  await p.shutdown().catch(() => undefined);
+});
+
+test('a load that replaced the database resolves when examining its files afterwards fails; the next save is full and correct', async () => {
+  for (const [what, journaled, failing] of [
+    ['the stat of the base', false, (op: { kind: string; path: string }) => op.kind === 'stat' && op.path === BASE],
+    ['opening the journal for appending', true, (op: { kind: string; path: string }) => op.kind === 'open' && op.path.includes('.wal/')],
+  ] as const) {
+    const { mem, fs, db } = await setup();
+    const writer = new DatabasePersistence(db, { baseDir: '/data', fs: mem, incremental: true, autoSaveInterval: 3_600_000 });
+    await writer.save();
+    change(db, 50, 2);
+    await writer.saveIncremental();
+    await writer.shutdown();
+    const saved = digestDb(db);
+    const mine = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+    await mine.insert({ id: 'unsaved', vector: new Float32Array(DIM) });
+    const p = new DatabasePersistence(mine, { baseDir: '/data', fs, incremental: true, autoSaveInterval: journaled ? 3_600_000 : 0 });
+    p.stopAutoSave();
+    let seen = 0;
+    // The first is the load's existence check, or its reading of the journal: fail the one after the
+    // database is replaced.
+    fs.beforeOp = (op) => {
+      if (failing(op) && ++seen === 2) throw Object.assign(new Error('injected'), { code: 'EIO' });
+    };
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await p.load();
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    fs.beforeOp = undefined;
+    assert.equal(digestDb(mine), saved, what);
+    assert.ok(warnings.includes('QuiverCleanupWarning'), what);
+    change(mine, 50, 7);
+    assert.equal(await p.saveIncremental(), BASE, `${what}: the next save is a full one`);
+    await p.shutdown();
+    assert.equal(await load(mem), digestDb(mine), what);
+  }
+});
+
+test('I/O failures while reading a save journal are typed errors, and the database is untouched', async () => {
+  const { mem, db } = await setup();
+  const writer = new DatabasePersistence(db, { baseDir: '/data', fs: mem, incremental: true, autoSaveInterval: 3_600_000 });
+  await writer.save();
+  change(db, 50, 2);
+  await writer.saveIncremental();
+  await writer.shutdown();
+  for (const kind of ['read', 'stat', 'size']) {
+    const fs = new FaultFileSystem(mem, { faults: [{ at: 1, code: 'EIO', kinds: (op) => op.kind === kind && op.path.includes('.wal/') }] });
+    const mine = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+    await mine.insert({ id: 'keep', vector: new Float32Array(DIM) });
+    await assert.rejects(new DatabasePersistence(mine, { baseDir: '/data', fs }).load(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO', kind);
+    assert.deepEqual(mine.ids(), ['keep'], kind);
+  }
+});
