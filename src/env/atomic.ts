@@ -97,6 +97,7 @@ export interface TempFile {
  * the caller's readers look in both places.
  */
 export async function publishAtomically<T>(fs: FileSystem, path: string, write: (handle: FileHandle, temp: TempFile) => Promise<T>, options: PublishOptions = {}): Promise<T> {
+  await retryUnremoved(fs, dirname(path));
   try {
     return await publishOnce(fs, path, write, options, !options.byName);
   } catch (err) {
@@ -104,6 +105,25 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
     // The spare opened ahead was removed or its handle went stale meanwhile (another process's cleanup
     // of temp files, say): what was written went nowhere, so the file is written again, into a new one.
     return publishOnce(fs, path, write, options, false);
+  }
+}
+
+/**
+ * Temp files of failed publishes whose removal failed too (a failing disk): no longer this process's
+ * (another cleanup may remove them), and removed by the next publish into their directory, since the
+ * cleanup of leftovers runs once per directory.
+ */
+const unremoved = new Set<string>();
+
+async function retryUnremoved(fs: FileSystem, dir: string): Promise<void> {
+  for (const tmp of unremoved) {
+    if (dirname(tmp) !== dir) continue;
+    try {
+      await fs.rm(tmp);
+      unremoved.delete(tmp);
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === 'ENOENT') unremoved.delete(tmp);
+    }
   }
 }
 
@@ -164,7 +184,9 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
       await handle.close().catch(() => undefined);
     }
     if (step !== 'fsync directory' && tmp !== '') {
-      await fs.rm(tmp).catch(() => undefined);
+      await fs.rm(tmp).catch((rmErr: unknown) => {
+        if ((rmErr as { code?: unknown } | null)?.code !== 'ENOENT') unremoved.add(tmp);
+      });
       tempGone(tmp);
     }
     const code = (err as { code?: unknown } | null)?.code;

@@ -163,3 +163,20 @@ test('I/O failures while reading a save journal are typed errors, and the databa
     assert.deepEqual(mine.ids(), ['keep'], kind);
   }
 });
+
+test('a temp file whose removal failed with its save is removed by the next save into the directory', async () => {
+  const { mem, fs, db } = await setup();
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs });
+  await p.save();
+  change(db, 50, 2);
+  fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: ['sync', 'rm', 'unlink'] });
+  await assert.rejects(p.save(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+  fs.clearFaults();
+  const temps = async () => (await mem.readdir('/data')).filter((n) => n.endsWith(TEMP_SUFFIX));
+  assert.equal((await temps()).length, 1, 'the failing disk kept it');
+  change(db, 50, 3);
+  await p.save();
+  await settleRetired();
+  assert.deepEqual(await temps(), []);
+  assert.equal(await load(mem), digestDb(db));
+});
