@@ -113,18 +113,26 @@ export async function publishAtomically<T>(fs: FileSystem, path: string, write: 
  * (another cleanup may remove them), and removed by the next publish into their directory, since the
  * cleanup of leftovers runs once per directory.
  */
-const unremoved = new Set<string>();
+const unremoved = new WeakMap<FileSystem, Set<string>>();
 
 async function retryUnremoved(fs: FileSystem, dir: string): Promise<void> {
-  for (const tmp of unremoved) {
+  const paths = unremoved.get(fs);
+  if (paths === undefined) return;
+  for (const tmp of paths) {
     if (dirname(tmp) !== dir) continue;
     try {
       await fs.rm(tmp);
-      unremoved.delete(tmp);
+      paths.delete(tmp);
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code === 'ENOENT') unremoved.delete(tmp);
+      if ((err as { code?: unknown } | null)?.code === 'ENOENT') paths.delete(tmp);
     }
   }
+}
+
+function leaveUnremoved(fs: FileSystem, tmp: string): void {
+  let paths = unremoved.get(fs);
+  if (paths === undefined) unremoved.set(fs, (paths = new Set()));
+  paths.add(tmp);
 }
 
 /** A publish over a spare opened ahead found the spare gone; nothing was published. */
@@ -185,7 +193,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     }
     if (step !== 'fsync directory' && tmp !== '') {
       await fs.rm(tmp).catch((rmErr: unknown) => {
-        if ((rmErr as { code?: unknown } | null)?.code !== 'ENOENT') unremoved.add(tmp);
+        if ((rmErr as { code?: unknown } | null)?.code !== 'ENOENT') leaveUnremoved(fs, tmp);
       });
       tempGone(tmp);
     }
