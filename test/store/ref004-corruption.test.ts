@@ -7,6 +7,12 @@ import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { createVectorStore, IMPORTED_MARKER, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import type { CorruptionRecovery } from '../../src/store/ref004/types.js';
 
 const ROOT = '/vs';
@@ -214,4 +220,47 @@ test('two collections connecting at once: exactly one imports the reference file
   const again = await createVectorStore(cfg(mem, taker));
   assert.equal((await again.store.list())[1], 0, 'its directory gone, the collection starts empty: the import was finished');
   await again.manager.disconnect();
+});
+
+test('two spellings of one annIndexPath are one directory: collections connecting at once through them import once', async () => {
+  const mem = new MemoryFileSystem();
+  mem.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify({ dimension: 3, vectors: [[1, [1, 0, 0]], [2, [0, 1, 0]]] })));
+  const spellings = [ROOT, `${ROOT}/`, `${ROOT}/./`, `${ROOT}/x/..`];
+  const stores = await Promise.all(spellings.map((annIndexPath, i) => createVectorStore(cfg(mem, `c${i}`, { annIndexPath }))));
+  const counts = await Promise.all(stores.map(async (s) => (await s.store.list())[1]));
+  assert.deepEqual(counts.sort(), [0, 0, 0, 2]);
+  for (const s of stores) await s.manager.disconnect();
+});
+
+test('a staging directory left by a crashed import is removed when its collection connects, even after another collection imported', async () => {
+  const mem = new MemoryFileSystem();
+  mem.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify({ dimension: 3, vectors: [[1, [1, 0, 0]]] })));
+  // "a" crashed after building its staging copy, before its marker; then "b" imported.
+  mem.writeFileSync(`${ROOT}/.a.importing-0badc0de/CURRENT`, Buffer.from('a full copy of the data'));
+  const b = await createVectorStore(cfg(mem, 'b'));
+  assert.equal((await b.store.list())[1], 1);
+  await b.manager.disconnect();
+  assert.ok(mem.listAll().some((p) => p.startsWith(`${ROOT}/.a.importing-`)), 'not b\'s to remove');
+  const a = await createVectorStore(cfg(mem, 'a'));
+  assert.equal((await a.store.list())[1], 0);
+  await a.manager.disconnect();
+  assert.deepEqual(mem.listAll().filter((p) => p.includes('.importing-')), []);
+});
+
+test('collections of two processes connecting at once import the reference files once', async () => {
+  const child = fileURLToPath(new URL('./fixtures/ref004-connect.js', import.meta.url));
+  const run = promisify(execFile);
+  const dim = 16;
+  const vectors = Array.from({ length: 3000 }, (_, i) => [i, Array.from({ length: dim }, (_, d) => Math.sin(i + d))]);
+  for (let round = 0; round < 3; round++) {
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-ref-import-'));
+    try {
+      await writeFile(join(dir, 'ann_metadata.json'), JSON.stringify({ dimension: dim, vectors }));
+      const outs = await Promise.all(['p', 'q'].map((name) => run(process.execPath, [child, dir, name, String(dim)])));
+      const seen = outs.map((o) => JSON.parse(o.stdout) as { total: number; imported: number });
+      assert.deepEqual(seen.map((s) => s.total).sort((x, y) => x - y), [0, 3000], `round ${round}: ${JSON.stringify(seen)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 });

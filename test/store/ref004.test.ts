@@ -6,6 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';
 import {
   CollectionNotFoundError, createDefaultVectorStore, createPersistentInMemoryStore, createVectorStore, VectorDimensionError,
@@ -224,4 +225,29 @@ test('connect and disconnect called without awaiting each other end in the state
   const third = new VectorStoreManager(cfg(fs, 'race'));
   await third.connect();
   await third.disconnect();
+});
+
+test('after a log write fails: inserts report that failure (not LIMIT_EXCEEDED), disconnect reports it as a VectorStoreError, a reopen has only acknowledged data', async () => {
+  const mem = new MemoryFileSystem();
+  const fs = new FaultFileSystem(mem);
+  const { manager, store } = await createVectorStore(cfg(fs as unknown as MemoryFileSystem, 'c', { maxVectors: 3 }));
+  await store.insert([[1, 0, 0]], ['a'], [{}]);
+  fs.addFault({ at: 1, code: 'ENOSPC', kinds: ['write'], mode: 'persistent' });
+  await assert.rejects(store.insert([[0, 1, 0]], ['b'], [{}]), (e: unknown) => e instanceof VectorStoreError && (e.cause as QuiverError).code === 'ENOSPC');
+  await assert.rejects(store.insert([[1, 1, 0], [1, 2, 0]], ['c', 'd'], [{}, {}]), (e: unknown) => e instanceof VectorStoreError && e.code !== 'LIMIT_EXCEEDED' && /ENOSPC|space/i.test(e.message));
+  await assert.rejects(manager.disconnect(), (e: unknown) => e instanceof VectorStoreError && e.operation === 'disconnect');
+  assert.equal(manager.isConnected(), false);
+  fs.clearFaults();
+  const again = await createVectorStore(cfg(mem, 'c'));
+  assert.deepEqual((await again.store.list())[0].map((r) => r.id), ['a']);
+  await again.manager.disconnect();
+});
+
+test('list takes a non-negative integer limit (or Infinity), as search takes k', async () => {
+  const { manager, store } = await createVectorStore(cfg(new MemoryFileSystem(), 'c'));
+  await store.insert([[1, 0, 0], [0, 1, 0]], ['a', 'b'], [{}, {}]);
+  for (const bad of [1.5, -1, NaN, '2']) await assert.rejects(store.list(undefined, bad as number), (e: unknown) => e instanceof VectorStoreError && e.code === 'INVALID_ARGUMENT', String(bad));
+  assert.equal((await store.list(undefined, Infinity))[0].length, 2);
+  assert.equal((await store.list(undefined, 0))[1], 2);
+  await manager.disconnect();
 });

@@ -7,13 +7,14 @@
  * other collection imports them again.
  * The reference files themselves are never modified.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ioError } from '../../errors.js';
+import { QuiverError, ioError } from '../../errors.js';
 import { parseJsonText } from '../../util/json-text.js';
 import { KeyedSerialQueue } from '../../util/serial.js';
 import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
+import { acquireLock, type DirLock } from '../../env/lock.js';
 import type { FileSystem } from '../../env/fs.js';
 import { readReference004, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
 import { fileExists } from '../../format/reference/files.js';
@@ -78,8 +79,13 @@ async function writeMarker(c: ResolvedConfig, count: number, at: string, state: 
   await writeFileAtomic(c.fs, join(c.annIndexPath, IMPORTED_MARKER), Buffer.from(`${JSON.stringify({ collection: c.collectionName, count, at, state })}\n`));
 }
 
-/** Imports in this process, by reference directory: one at a time, so two collections never both import. */
+/** Imports in this process, by reference directory (resolved: two spellings of one directory are one key). */
 const imports = new KeyedSerialQueue<string>();
+
+/** Hidden directory in `annIndexPath` whose lock serializes imports across processes (no collection may start with '.'). */
+export const IMPORT_LOCK_DIR = '.quiver-import';
+/** How long a connect waits for another process's import of the same reference files. */
+const IMPORT_LOCK_WAIT_MS = 10 * 60_000;
 
 /**
  * Imports the reference files into `c`'s collection when they exist, were not imported before and
@@ -87,7 +93,29 @@ const imports = new KeyedSerialQueue<string>();
  * CorruptionError naming the file; nothing is written then.
  */
 export function importReferenceOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
-  return imports.run(c.annIndexPath, () => importOnce(c));
+  return imports.run(resolve(c.annIndexPath), () => importOnce(c));
+}
+
+/** Staging directories of this collection's interrupted imports. */
+async function stagingLeftovers(c: ResolvedConfig): Promise<string[]> {
+  // Staging names start with '.', which no collection name may, so no collection (`<name>.importing-x`,
+  // say) is ever taken for one.
+  const prefix = `.${basename(c.dir)}.importing-`;
+  return (await listNames(c.fs, dirname(c.dir))).filter((name) => name.startsWith(prefix)).map((name) => join(dirname(c.dir), name));
+}
+
+/** The import lock of `c.annIndexPath`, waiting while another process holds it. */
+async function lockImports(c: ResolvedConfig): Promise<DirLock> {
+  const dir = join(c.annIndexPath, IMPORT_LOCK_DIR);
+  const giveUp = Date.now() + IMPORT_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await acquireLock(c.fs, dir);
+    } catch (err) {
+      if (!(err instanceof QuiverError && err.code === 'LOCKED') || Date.now() > giveUp) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefined> {
@@ -97,21 +125,31 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
   // A finished import is never repeated (not even into its own collection, deleted since). One that a
   // crash interrupted after the marker was written is finished by the collection it names, and only
   // while that collection's directory is still empty; other collections leave the files alone.
-  const marker = await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER));
-  if (marker !== undefined && (marker.done || marker.collection !== c.collectionName)) return undefined;
-  if ((await listNames(fs, c.dir)).length > 0) return undefined;
+  const settled = (m: Marker | undefined): boolean => m !== undefined && (m.done || m.collection !== c.collectionName);
+  if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER))) && (await stagingLeftovers(c)).length === 0) return undefined;
+  // Everything from here runs under the import lock: two processes (two collections, or one collection
+  // connected twice) never both import, and a staging directory of this collection is a leftover.
+  const lock = await lockImports(c);
+  try {
+    for (const leftover of await stagingLeftovers(c)) await fs.rm(leftover, { recursive: true });
+    if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
+    if (!(await fileExists(fs, metaFile))) return undefined;
+    if ((await listNames(fs, c.dir)).length > 0) return undefined;
+    return await importInto(c);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function importInto(c: ResolvedConfig): Promise<ReferenceImport> {
+  const { fs } = c;
   // The format layer parses and validates both files (docs/FORMAT.md); damage is a
   // CorruptionError naming the file, which connect() may move aside.
   const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
   if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
   const count = columns.ids.length;
   const dim = columns.dimension;
-
-  // Leftovers of an interrupted import of this collection. Staging names start with '.', which no
-  // collection name may, so no collection (`<name>.importing-x`, say) is ever taken for one.
-  const prefix = `.${basename(c.dir)}.importing-`;
-  for (const name of await listNames(fs, dirname(c.dir))) if (name.startsWith(prefix)) await fs.rm(join(dirname(c.dir), name), { recursive: true });
-  const staging = join(dirname(c.dir), `${prefix}${randomBytes(4).toString('hex')}`);
+  const staging = join(dirname(c.dir), `.${basename(c.dir)}.importing-${randomBytes(4).toString('hex')}`);
   const db = await openVectorDB(staging, { fs, dimension: c.dimension, metric: c.metric, durability: 'none' });
   try {
     for (let i = 0; i < count; i += 1000) {

@@ -55,7 +55,11 @@ export class InMemoryBackend implements VectorStore {
       const c = this.conn;
       if (!c) return;
       this.conn = undefined;
-      if (c.durable) await c.durable.close();
+      try {
+        if (c.durable) await c.durable.close();
+      } catch (err) {
+        throw wrap(err, 'disconnect');
+      }
     });
   }
 
@@ -125,6 +129,10 @@ export class InMemoryBackend implements VectorStore {
     } catch (err) {
       throw wrap(err, 'insert');
     }
+    // A store whose log failed refuses every write with that failure, before any limit is counted
+    // (its memory may still hold the failed writes, which would count against maxVectors).
+    const failure = this.conn?.durable?.storeInfo().failure;
+    if (failure) throw wrap(failure, 'insert');
     if (db.len() + fresh.size > this.cfg.maxVectors) {
       throw new VectorStoreError(
         `inserting ${fresh.size} new vectors into collection "${this.cfg.collectionName}" (${db.len()} stored) would exceed maxVectors ${this.cfg.maxVectors}; nothing was inserted. Delete vectors or raise maxVectors.`,
@@ -203,7 +211,9 @@ export class InMemoryBackend implements VectorStore {
   /** Up to `limit` vectors matching `filters` (insertion order) and the total number matching. */
   async list(filters?: SearchFilters, limit = 100): Promise<[VectorStoreResult[], number]> {
     const db = this.db('list');
-    if (typeof limit !== 'number' || !(limit >= 0)) throw new VectorStoreError(`limit must be a non-negative number, got ${describe(limit)}`, 'list', undefined, 'INVALID_ARGUMENT');
+    if (typeof limit !== 'number' || !(limit >= 0) || !(Number.isInteger(limit) || limit === Infinity)) {
+      throw new VectorStoreError(`limit must be a non-negative integer (or Infinity), got ${describe(limit)}`, 'list', undefined, 'INVALID_ARGUMENT');
+    }
     let match: (md: Metadata | undefined) => boolean;
     try {
       match = filters === undefined ? () => true : compileFilter(filters);
