@@ -21,6 +21,8 @@ export interface WriteSpec {
   user: Record<string, unknown>;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** A delta's base: the file checksum of the chain's full base file (stored as the delta's `baseChecksum`). */
+  baseChecksum?: string;
 }
 
 /** What a written state file is. */
@@ -47,7 +49,7 @@ export interface ReadSpec {
 
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
 export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
-  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal };
+  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum };
   switch (spec.format) {
     case 'binary':
       return writeQvdb(fs, path, image, opts);

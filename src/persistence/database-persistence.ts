@@ -481,7 +481,7 @@ export class DatabasePersistence extends EventEmitter {
       const path = deltaPath(chain.basePath, chain.nextIndex);
       await this.checkChainUnchanged(chain, false);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
-      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, this.spec(chain.format, chain.compression, user, cb, options.signal)));
+      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum }));
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
       // The next delta will be about this size: its file is written ahead, between saves, when saves come

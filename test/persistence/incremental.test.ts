@@ -308,3 +308,23 @@ test('writes that land while a load finishes are saved by the next incremental s
     cleanup();
   }
 });
+
+test('a delta file names the checksum of its chain\'s base file (manifest or header baseChecksum), binary and JSON', async () => {
+  for (const format of ['binary', 'json'] as const) {
+    const mem = new MemoryFileSystem();
+    await mem.mkdir('/d', { recursive: true });
+    const db = new VectorDB({ dimension: 2 });
+    await db.insert({ id: 'a', vector: [1, 2] });
+    const p = new DatabasePersistence(db, { baseDir: '/d', fs: mem, format });
+    const base = await p.save();
+    const baseChecksum = (await readState(mem, base, {})).checksum;
+    for (let i = 0; i < 2; i++) {
+      await db.insert({ id: `d${i}`, vector: [i, 3] });
+      const delta = await p.saveIncremental();
+      const bytes = Buffer.from(mem.readFileSync(delta!));
+      // MessagePack: the key, then a str8 of 64 hex digits; JSON: "baseChecksum":"<hex>".
+      const stored = format === 'binary' ? bytes.includes(Buffer.concat([Buffer.from('\xacbaseChecksum\xd9\x40', 'latin1'), Buffer.from(baseChecksum)])) : bytes.toString('utf8').includes(`"baseChecksum":"${baseChecksum}"`);
+      assert.ok(stored, `${format} delta ${i + 1}`);
+    }
+  }
+});
