@@ -100,12 +100,25 @@ async function recoverHotJournal(fs: FileSystem, path: string): Promise<boolean>
   return true;
 }
 
+/** True for a file whose header says WAL mode (bytes 18-19 = 2) and whose `-wal` file is absent or empty. */
+async function inWalModeWithEmptyLog(fs: FileSystem, path: string): Promise<boolean> {
+  const { head } = await readPrefix(fs, path, FILE_HEADER_BYTES);
+  if (!isSqliteHeader(head) || head.length < FILE_HEADER_BYTES || head[18] !== 2 || head[19] !== 2) return false;
+  const wal = await fs.stat(`${path}-wal`).catch(() => undefined);
+  return wal === undefined || wal.size === 0;
+}
+
 /**
  * Opens `path` read-only (or read-write when `writable`, for incremental saves). Non-node FileSystems
  * yield an in-memory copy; the caller serialises and publishes it if it changed anything.
  */
 export async function openExport(fs: FileSystem, path: string, writable: boolean): Promise<OpenedSqlite> {
-  if (fs instanceof NodeFileSystem) {
+  // A file in WAL mode whose log is absent or empty holds everything in the main file; opened read-only on
+  // disk, SQLite would create `-wal` and `-shm` beside it and leave them (a read-only connection cannot
+  // remove them). It is read from a private copy instead, marked as a rollback-journal file there (bytes
+  // 18-19: the only difference, and SQLite's in-memory files cannot be in WAL mode).
+  const walOnly = !writable && (await inWalModeWithEmptyLog(fs, path));
+  if (fs instanceof NodeFileSystem && !walOnly) {
     let { head, size } = await readPrefix(fs, path, FILE_HEADER_BYTES);
     if (!isSqliteHeader(head)) throw notSqlite(path, size);
     // Roll back an interrupted save first: until then the header and size may be mid-transaction.
@@ -127,6 +140,7 @@ export async function openExport(fs: FileSystem, path: string, writable: boolean
   checkTruncation(path, bytes.subarray(0, FILE_HEADER_BYTES), bytes.length);
   try {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (walOnly && buf.length >= FILE_HEADER_BYTES) buf[18] = buf[19] = 1;
     return { db: new Database(buf, { readonly: !writable }), size: bytes.length, onDisk: false };
   } catch (err) {
     throw mapSqliteError(err, path, 'header', 'open');

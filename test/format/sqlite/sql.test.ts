@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { awkwardSpec, inTempDir, writeSample } from './helpers.js';
+import { nodeFs } from '../../../src/env/node-fs.js';
+import { readSqliteState } from '../../../src/format/sqlite/index.js';
+import { assertColumnsEqual, awkwardSpec, inTempDir, writeSample } from './helpers.js';
 
 const CLI = '/usr/bin/sqlite3';
 
@@ -79,5 +81,21 @@ test('the sqlite3 command-line tool prints the ids and metadata', async (t) => {
     assert.equal(plain.stdout.trim(), ['42', '-7', '0', String(Number.MAX_SAFE_INTEGER)].join('\n'));
     const check = spawnSync(CLI, [path, 'PRAGMA integrity_check'], { encoding: 'utf8' });
     assert.equal(check.stdout.trim(), 'ok');
+  });
+});
+
+test('a file another tool switched to WAL mode imports exactly, and no -wal or -shm file is left beside it', async () => {
+  await inTempDir(async (dir) => {
+    const spec = awkwardSpec();
+    const path = await writeSample(dir, spec);
+    const before = (await readSqliteState(nodeFs, path, {})).columns;
+    assert.deepEqual(readdirSync(dir).sort(), ['s.sqlite']);
+    const rw = new Database(path);
+    assert.equal(rw.pragma('journal_mode = WAL', { simple: true }), 'wal');
+    rw.close();
+    assert.deepEqual(readdirSync(dir).sort(), ['s.sqlite'], 'the last connection removed its log');
+    const after = await readSqliteState(nodeFs, path, {});
+    assertColumnsEqual(after.columns, before);
+    assert.deepEqual(readdirSync(dir).sort(), ['s.sqlite']);
   });
 });
