@@ -63,6 +63,14 @@ interface ChainState {
 }
 
 /** What identifies one version of a file cheaply: its size and modification time. */
+/** Reads of a save file that another process replaced meanwhile, at most, before a load gives up. */
+const LOAD_ATTEMPTS = 5;
+
+/** A failure of reading the files (not a cancellation, nor a progress callback's own error). */
+function retryable(err: unknown): boolean {
+  return err instanceof QuiverError && err.code !== 'ABORTED';
+}
+
 function markOf(st: FileStat): string {
   return `${st.size}:${st.mtimeMs}`;
 }
@@ -624,14 +632,29 @@ export class DatabasePersistence extends EventEmitter {
 
   private async doLoad(options: LoadOptions): Promise<void> {
     const path = resolve(options.path ?? this.chain?.basePath ?? this.defaultPath());
-    try {
-      await this.fs.stat(path);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
-      throw ioError(err, 'stat', path);
-    }
     const reporter = new ProgressReporter('load', 100, options.onProgress);
     const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal };
+    // Another process may save over these files while they are read (a reader takes no lock): a full
+    // save replaces the base, then removes its deltas, so a read can find a delta gone, or a base and
+    // journal of different saves. Such a failure, with the base replaced meanwhile, is read again.
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.baseMark(path);
+      try {
+        return await this.loadOnce(path, reporter, spec);
+      } catch (err) {
+        if (attempt >= LOAD_ATTEMPTS || !retryable(err) || (await this.baseMark(path).catch(() => undefined)) === before) throw err;
+      }
+    }
+  }
+
+  /** The mark (size and modification time) of the file at `path`; NOT_FOUND when there is none. */
+  private async baseMark(path: string): Promise<string> {
+    const st = await statIfExists(this.fs, path);
+    if (st === undefined) throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
+    return markOf(st);
+  }
+
+  private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined }): Promise<void> {
     // The base goes straight into replaceAll: its metadata may stay encoded until read.
     const base = await readState(this.fs, path, { ...spec, keepMetadataEncoded: true, onProgress: reporter.child(0, 80) });
     if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });

@@ -180,3 +180,36 @@ test('a temp file whose removal failed with its save is removed by the next save
   assert.deepEqual(await temps(), []);
   assert.equal(await load(mem), digestDb(db));
 });
+
+test('a load racing another writer\'s full save (base replaced, deltas removed while they were read) reads again and gets a whole state', async () => {
+  const { mem, db } = await setup();
+  const writer = new DatabasePersistence(db, { baseDir: '/data', fs: mem });
+  await writer.save();
+  change(db, 50, 2);
+  await writer.saveIncremental();
+  const other = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  change(other, 100, 5);
+  const otherWriter = new DatabasePersistence(other, { baseDir: '/data', fs: mem });
+  let raced = false;
+  // The other writer's whole save lands between the load's read of the base and of its first delta.
+  const racing = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'open') {
+        return async (path: string, flags: string) => {
+          if (!raced && path.endsWith('.delta-000001')) {
+            raced = true;
+            await otherWriter.save();
+            await settleRetired();
+          }
+          return target.open(path, flags as never);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const reader = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  await new DatabasePersistence(reader, { baseDir: '/data', fs: racing }).load({ path: BASE });
+  assert.ok(raced);
+  assert.equal(digestDb(reader), digestDb(other), 'the state the other writer saved, whole');
+});
