@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
-import { QuiverError, ioError } from '../errors.js';
+import { QuiverError } from '../errors.js';
 import { describe } from '../engine/validate.js';
 import { resolveCodec } from '../format/qvdb/codec.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
