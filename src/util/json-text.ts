@@ -16,8 +16,9 @@ const MAYBE_HUGE_NUMBER = /\d[eE]\+?\d{3}|\d{309}/;
 
 /** More than `limit` opening brackets (of objects or arrays, strings included: a bound, not a count). */
 function moreBracketsThan(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
   let n = 0;
-  for (let i = text.indexOf('{') < 0 && text.indexOf('[') < 0 ? text.length : 0; i < text.length; i++) {
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if ((c === 123 || c === 91) && ++n > limit) return true;
   }
