@@ -67,6 +67,8 @@ export class CorruptionError extends QuiverError {
   readonly file: string;
   readonly section: string;
   readonly offset: number | undefined;
+  /** What is damaged and where, without the advice that ends `message` (for messages that act on it). */
+  readonly damage: string;
 
   constructor(loc: CorruptionLocation, problem: string, code: 'CORRUPT' | 'CHECKSUM_MISMATCH' = 'CORRUPT', options?: { cause?: unknown }) {
     const at = loc.offset === undefined ? '' : ` at byte ${loc.offset}`;
@@ -80,6 +82,7 @@ export class CorruptionError extends QuiverError {
     this.file = loc.file;
     this.section = loc.section;
     this.offset = loc.offset;
+    this.damage = `${loc.file}: section "${loc.section}"${at} is damaged: ${problem}`;
   }
 }
 

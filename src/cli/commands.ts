@@ -6,7 +6,7 @@
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
-import { columnsImage, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
+import { codecFor, columnsImage, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
 import { importSaved } from '../persistence/saved-state.js';
 
 /** Where a command writes its report, a line at a time. */
@@ -22,6 +22,11 @@ function checkFormat(value: string | undefined, what: string): ExchangeFormat | 
   return value as ExchangeFormat;
 }
 
+/** `n thing` or `n things`. */
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /**
  * Reads a file whole, detected by its bytes (or as `format`), and reports what it holds. With
  * `verify` (the default) every checksum the format carries is checked: a damaged file throws.
@@ -30,10 +35,12 @@ export async function inspect(fs: FileSystem, path: string, opts: { format?: str
   const read = await importSaved(fs, path, { format: checkFormat(opts.format, '--format'), verifyChecksum: opts.verify ?? true });
   const c = read.columns;
   const withMeta = c.metadata.reduce((n, m) => (m === undefined ? n : n + 1), 0);
-  out(`${path}: ${read.format}, ${c.ids.length} entries of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
-  if (read.deltas + read.journalRecords > 0) out(`with the changes of ${read.deltas} delta files and ${read.journalRecords} save-journal records beside it (read like the file; counted above)`);
+  out(`${path}: ${read.format}, ${plural(c.ids.length, 'entry', 'entries')} of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
+  if (read.deltas + read.journalRecords > 0) out(`with the changes of ${plural(read.deltas, 'delta file')} and ${plural(read.journalRecords, 'save-journal record')} beside it (read like the file; counted above)`);
   if (opts.verify === false) out('structure read (checksums not checked)');
-  else if (read.checksum !== undefined) out(`verified: checksum ${read.checksum}`);
+  // The format's own file checksum (docs/FORMAT.md; for .qvdb the SHA-256 of its section directory), of
+  // the file itself: not what sha256sum prints, and not covering the deltas beside it.
+  else if (read.checksum !== undefined) out(`verified: file checksum ${read.checksum} (recorded in ${path}; not the SHA-256 of its bytes)`);
   else out('verified: every checksum the format carries (it records no whole-file checksum)');
 }
 
@@ -41,12 +48,14 @@ export async function inspect(fs: FileSystem, path: string, opts: { format?: str
 export async function convert(fs: FileSystem, from: string, to: string, opts: { format?: string; fromFormat?: string; compression?: string }, out: Out): Promise<void> {
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
-  if (format === undefined) throw new UsageError(`cannot tell the target format from the name ${to}; pass --format (${exchangeFormats().join(', ')})`);
+  const writable = exchangeFormats().filter((f) => codecFor(f).canWrite);
+  if (format === undefined) throw new UsageError(`cannot tell the target format from the name ${to}; pass --format (${writable.join(', ')})`);
+  if (!writable.includes(format)) throw new UsageError(`--format ${format} can be read but not written; convert to one of ${writable.join(', ')}`);
   const given = opts.compression as ExchangeCompression | undefined;
   if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);
   const compression = given ?? (named?.format === format ? named.compression : 'none');
   // A save file is converted with its deltas and journal folded in: the state it holds, not an older one.
   const input = await importSaved(fs, from, { format: checkFormat(opts.fromFormat, '--from') });
   const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: input.user });
-  out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${written.count} entries, ${written.bytes} bytes`);
+  out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${plural(written.count, 'entry', 'entries')}, ${written.bytes} bytes`);
 }

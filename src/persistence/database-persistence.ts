@@ -156,9 +156,9 @@ export class DatabasePersistence extends EventEmitter {
     if (this.options.autoSaveInterval > 0) this.startAutoSave();
   }
 
-  /** The path a full save goes to when no path is given. */
+  /** The path a full save goes to when no path is given (absolute, as `save()` returns it). */
   defaultPath(format: PersistenceFormat = this.options.format, compression: CompressionType = this.options.compression): string {
-    return join(this.options.baseDir, `database${extensionFor(format, compression)}`);
+    return resolve(this.options.baseDir, `database${extensionFor(format, compression)}`);
   }
 
   /** True when the database changed since the last save or load through this instance. */
@@ -591,7 +591,7 @@ export class DatabasePersistence extends EventEmitter {
     chain.baseChecksum = written.checksum;
     chain.lastChecksum = written.checksum;
     this.savedSeq = changes.seq;
-    this.emitSave({ path: chain.basePath, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
+    this.emitSave({ path: chain.basePath, kind: 'delta', bytes: written.bytes, count: changes.count, checksum: written.checksum, durationMs: performance.now() - started });
     return chain.basePath;
   }
 

@@ -153,6 +153,7 @@ export interface SaveEvent {
   /** 'journal': one record appended to the save journal (`path` is the journal directory). */
   kind: 'full' | 'delta' | 'journal';
   bytes: number;
+  /** Entries the save wrote: every entry for a full save; the changed (inserted or replaced) ones for a delta, a journal record or a SQLite file's in-place update. Deletions are not counted. */
   count: number;
   checksum: string;
   durationMs: number;

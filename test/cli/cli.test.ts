@@ -25,7 +25,7 @@ test('quiver verify / info report what a file holds; a flipped byte is exit 1 wi
     assert.equal(r.status, 0, r.stderr);
     const withMeta = [...db].filter((e) => e.metadata !== undefined).length;
     assert.ok(r.stdout.includes(`binary, ${db.len()} entries of dimension 384, metric cosine, ${withMeta} with metadata`), r.stdout);
-    assert.match(r.stdout, /verified: checksum [0-9a-f]{64}/);
+    assert.match(r.stdout, /verified: file checksum [0-9a-f]{64} \(recorded in .*; not the SHA-256 of its bytes\)/);
     r = quiver('info', path);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /checksums not checked/);
@@ -57,7 +57,8 @@ test('quiver convert takes the target format from the name or --format, keeping 
       assert.deepEqual([...back.columns.vectors], [...db].flatMap((e) => [...e.vector]));
     }
     for (const [args, message] of [
-      [[src, join(dir, 'out.unknown')], /cannot tell the target format/],
+      [[src, join(dir, 'out.unknown')], /cannot tell the target format.*pass --format \(binary, (?!.*reference)/],
+      [[src, join(dir, 'x.json'), '--format', 'reference-000'], /--format reference-000 can be read but not written/],
       [[src, join(dir, 'x.qvdb'), '--format', 'bogus'], /--format 'bogus' is not a format/],
       [[src, join(dir, 'x.jsonl'), '--compression', 'zip'], /--compression must be one of/],
     ] as const) {

@@ -5,7 +5,7 @@
  * aside (never deleted), the collection starts empty, and the event is printed and reported.
  */
 import { dirname, sep } from 'node:path';
-import { QuiverError, ioError } from '../../errors.js';
+import { CorruptionError, QuiverError, ioError } from '../../errors.js';
 import { VectorDB } from '../../engine/vector-db.js';
 import type { FileSystem } from '../../env/fs.js';
 import { statIfExists } from '../../env/stat-if-exists.js';
@@ -92,8 +92,10 @@ export async function connectCollection(c: ResolvedConfig): Promise<ConnectedCol
     // Damaged reference-004 import files are moved aside (both of the pair); a damaged store moves as a whole.
     const inCollection = file !== undefined && (file === c.dir || file.startsWith(c.dir + sep));
     const movedTo = file !== undefined && !inCollection ? await moveReferenceAside(c, file) : await quarantine(c.fs, c.dir);
-    recovered = { at: new Date().toISOString(), collectionName: c.collectionName, file, code: damaged.code, message: damaged.message, movedTo };
-    console.warn(`[quiverdb] WARNING: collection "${c.collectionName}" had damaged files (${damaged.message}). They were moved to ${movedTo} (not deleted) and the collection STARTS EMPTY. Restore from a snapshot if you need that data.`);
+    // The error's own advice ("the file was not modified") no longer holds once the files moved.
+    const what = damaged instanceof CorruptionError ? damaged.damage : damaged.message;
+    recovered = { at: new Date().toISOString(), collectionName: c.collectionName, file, code: damaged.code, message: what, movedTo };
+    console.warn(`[quiverdb] WARNING: collection "${c.collectionName}" had damaged files (${what}). They were moved to ${movedTo} (not deleted) and the collection STARTS EMPTY. Restore from a snapshot if you need that data.`);
     try {
       const durable = await openDurable(c);
       return { db: durable, durable, recovered, imported };
