@@ -5,12 +5,13 @@
  * - a `\uD800`-`\uDFFF` escape can spell a lone UTF-16 surrogate, which no UTF-8 file can hold (the
  *   next save would silently change it);
  * - a number beyond float64's range (`1e400`) parses as Infinity, which no format can store;
- * - nesting deeper than MAX_METADATA_DEPTH levels, which `insert` refuses, and which would overflow
- *   the stack of the recursive codecs at some depth.
+ * - nesting deeper than MAX_STORED_DEPTH levels, which no stored file may hold (JSON.parse takes any
+ *   depth, and the recursive codecs would overflow the stack at some depth). Between `insert`'s own
+ *   limit (256) and this one, files of earlier versions may hold metadata, so readers accept it.
  * Each can only occur when the text shows a sign of it (a `\u` escape; a 3-digit exponent or a run
  * of 309 digits; more opening brackets than the limit), so only such text is walked.
  */
-import { MAX_METADATA_DEPTH, isWellFormedString } from './msgpack.js';
+import { MAX_STORED_DEPTH, isWellFormedString } from './msgpack.js';
 
 const MAYBE_HUGE_NUMBER = /\d[eE]\+?\d{3}|\d{309}/;
 
@@ -37,7 +38,7 @@ function problemAt(value: unknown, path: string, depth: number, maxDepth: number
       return Number.isFinite(value) ? undefined : `${path} is a number beyond the range of a float64 (it would read as ${value})`;
     case 'object': {
       if (value === null) return undefined;
-      if (depth >= maxDepth) return `${path} is nested deeper than ${MAX_METADATA_DEPTH} levels`;
+      if (depth >= maxDepth) return `${path} is nested deeper than ${MAX_STORED_DEPTH} levels`;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           const at = problemAt(value[i], `${path}[${i}]`, depth + 1, maxDepth);
@@ -60,11 +61,11 @@ function problemAt(value: unknown, path: string, depth: number, maxDepth: number
 /**
  * `JSON.parse(text)`, throwing a SyntaxError (which the callers turn into their typed errors) when the
  * value breaks a rule above. `levelsAbove` is how deep the metadata lies in the parsed value (1 for a
- * whole JSONL entry or an array of values): nesting is limited to MAX_METADATA_DEPTH below that.
+ * whole JSONL entry or an array of values): nesting is limited to MAX_STORED_DEPTH below that.
  */
 export function parseJsonText(text: string, levelsAbove = 0): unknown {
   const value: unknown = JSON.parse(text);
-  const maxDepth = MAX_METADATA_DEPTH + levelsAbove;
+  const maxDepth = MAX_STORED_DEPTH + levelsAbove;
   if (text.includes('\\u') || MAYBE_HUGE_NUMBER.test(text) || moreBracketsThan(text, maxDepth)) {
     const at = problemAt(value, 'the value', 0, maxDepth);
     if (at !== undefined) throw new SyntaxError(at);

@@ -5,11 +5,15 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-/**
- * Deepest nesting of metadata (objects and arrays; the metadata object itself is level 1) that
- * `insert` and every reader accept: deeper values would risk stack overflows in the codecs.
- */
+/** Deepest nesting of metadata (objects and arrays; the metadata object itself is level 1) that `insert` accepts. */
 export const MAX_METADATA_DEPTH = 256;
+
+/**
+ * Deepest nesting every reader and writer of stored metadata accepts, in levels as above: files of
+ * versions before 2026-12-07 (whose readers took up to this much from JSON text that `insert` would
+ * refuse) keep reading; anything deeper is damage, and bounds the stack the recursive codecs use.
+ */
+export const MAX_STORED_DEPTH = 1001;
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
@@ -73,7 +77,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
     case 'number':
       return Number.isFinite(value);
     case 'object': {
-      if (depth >= MAX_METADATA_DEPTH) return false;
+      if (depth >= MAX_STORED_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!isJsonValue(value[i], depth + 1)) return false;
         return true;
@@ -92,7 +96,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
  * objects), or returns undefined when it is. `path` names the value in the description.
  */
 export function jsonProblem(value: unknown, path: string, depth = 0): string | undefined {
-  if (depth >= MAX_METADATA_DEPTH && typeof value === 'object' && value !== null) return `${path} is nested deeper than ${MAX_METADATA_DEPTH} levels`;
+  if (depth >= MAX_STORED_DEPTH && typeof value === 'object' && value !== null) return `${path} is nested deeper than ${MAX_STORED_DEPTH} levels`;
   switch (typeof value) {
     case 'string':
       return isWellFormedString(value) ? undefined : `${path} contains an unpaired surrogate (not valid UTF-8)`;
@@ -300,7 +304,7 @@ export function valueExtent(buf: Uint8Array, pos: number, end: number, maxDepth 
 }
 
 /**
- * True when buf[start, end) is exactly one MessagePack map, at most MAX_METADATA_DEPTH levels deep, holding only
+ * True when buf[start, end) is exactly one MessagePack map, at most MAX_STORED_DEPTH levels deep, holding only
  * what {@link unpackMetadataAt} decodes to plain JSON (no bin or ext values, only finite numbers; map
  * keys are strings, numbers, booleans or nil, never `"__proto__"`): its decoding cannot fail and gives
  * a plain object, so it may be deferred until the metadata is read.
@@ -317,5 +321,5 @@ export function plainMapExtent(buf: Uint8Array, pos: number, end: number): numbe
   if (pos >= end) return EXTENT_SHORT;
   const c = buf[pos];
   if ((c & 0xf0) !== 0x80 && c !== 0xde && c !== 0xdf) return EXTENT_NOT_PLAIN;
-  return valueExtent(buf, pos, end, MAX_METADATA_DEPTH, true);
+  return valueExtent(buf, pos, end, MAX_STORED_DEPTH, true);
 }

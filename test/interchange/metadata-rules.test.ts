@@ -1,7 +1,7 @@
-// Every reader keeps to the engine's rules for metadata (README, "Semantics"): a number beyond
-// float64's range, which JSON.parse reads as Infinity, and nesting deeper than 256 levels are damage
-// naming the file, not values that `insert` would refuse and that the next save would refuse or
-// silently change. At exactly 256 levels, every format round-trips.
+// Every reader keeps to the rules for stored metadata (README, "Semantics"): a number beyond float64's
+// range, which JSON.parse reads as Infinity, and nesting deeper than files may hold (1001 levels, as
+// earlier versions stored; insert's own limit is 256) are damage naming the file, not values that the
+// next save would refuse or silently change. At insert's limit, every format round-trips.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -50,21 +50,24 @@ test('a metadata number beyond float64 range (1e400) is damage naming the file i
   }
 });
 
-test('metadata nested 257 levels is damage in every JSON-text reader; 256 levels import', async () => {
+test('metadata nested deeper than files may hold (1001 levels, what earlier versions stored) is damage in every JSON-text reader; 1001 levels import', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    for (const [what, [path, holder]] of Object.entries(foreignFiles(dir, JSON.stringify(nested(257))))) {
+    for (const [what, [path, holder]] of Object.entries(foreignFiles(dir, JSON.stringify(nested(1002))))) {
       await assert.rejects(importFile(nodeFs, path, { verifyChecksum: false }), (e: unknown) => {
         assert.ok(e instanceof CorruptionError, `${what}: ${String(e)}`);
         assert.equal(e.file, holder, what);
-        assert.match(e.message, /nested deeper than 256 levels/, what);
+        assert.match(e.message, /nested deeper than 1001 levels/, what);
         return true;
       });
     }
-    for (const [what, [path]] of Object.entries(foreignFiles(dir, JSON.stringify(nested(256))))) {
+    for (const [what, [path]] of Object.entries(foreignFiles(dir, JSON.stringify(nested(1001))))) {
       const { columns } = await importFile(nodeFs, path, { verifyChecksum: false });
-      assert.deepEqual(columns.metadata[0], nested(256), what);
+      assert.deepEqual(columns.metadata[0], nested(1001), what);
     }
+    // 20,000 levels, which overflowed the stack of every later step before: damage, not a crash.
+    const [deepPath] = foreignFiles(dir, `{"d":${'['.repeat(19_999)}1${']'.repeat(19_999)}}`).jsonl;
+    await assert.rejects(importFile(nodeFs, deepPath, { verifyChecksum: false }), CorruptionError);
   } finally {
     cleanup();
   }
@@ -101,9 +104,9 @@ test('parseJsonText: numbers beyond float64 and nesting beyond the limit (counte
   assert.deepEqual(parseJsonText('{"a":1e308,"b":"1e400"}'), { a: 1e308, b: '1e400' }, 'a string that looks like a number is fine');
   assert.throws(() => parseJsonText('{"a":[1,-1E+400]}'), /the value\.a\[1\] is a number beyond the range of a float64/);
   assert.throws(() => parseJsonText(`{"a":${'9'.repeat(400)}}`), /beyond the range/);
-  assert.doesNotThrow(() => parseJsonText(JSON.stringify(nested(256))));
-  assert.throws(() => parseJsonText(JSON.stringify(nested(257))), /nested deeper than 256 levels/);
-  assert.doesNotThrow(() => parseJsonText(JSON.stringify({ id: 1, metadata: nested(256) }), 1));
-  assert.throws(() => parseJsonText(JSON.stringify({ id: 1, metadata: nested(257) }), 1), /nested deeper/);
-  assert.doesNotThrow(() => parseJsonText(JSON.stringify({ s: '['.repeat(1000) })), 'brackets inside strings are not nesting');
+  assert.doesNotThrow(() => parseJsonText(JSON.stringify(nested(1001))));
+  assert.throws(() => parseJsonText(JSON.stringify(nested(1002))), /nested deeper than 1001 levels/);
+  assert.doesNotThrow(() => parseJsonText(JSON.stringify({ id: 1, metadata: nested(1001) }), 1));
+  assert.throws(() => parseJsonText(JSON.stringify({ id: 1, metadata: nested(1002) }), 1), /nested deeper/);
+  assert.doesNotThrow(() => parseJsonText(JSON.stringify({ s: '['.repeat(5000) })), 'brackets inside strings are not nesting');
 });

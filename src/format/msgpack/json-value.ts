@@ -5,7 +5,7 @@
  * entry); `__proto__` keys become ordinary own properties; ints of any width within ±(2^53 − 1) are
  * numbers. Anything else (bin, ext, timestamps, NaN, non-string keys) is a WireProblem.
  */
-import { MAX_METADATA_DEPTH } from '../../util/msgpack.js';
+import { MAX_STORED_DEPTH } from '../../util/msgpack.js';
 import { NEED_MORE, WireProblem, need, u16, u32, utf8At } from './wire.js';
 
 /** Where the value decoded by the last {@link jsonValueAt} ends. */
@@ -37,8 +37,8 @@ function float(buf: Uint8Array, pos: number, size: 4 | 8): number {
 }
 
 function tooDeep(pos: number, depth: number): void {
-  // Containers at depth MAX_METADATA_DEPTH (the top value is at 0) would be a level too many.
-  if (depth >= MAX_METADATA_DEPTH) throw new WireProblem(pos, `values are nested deeper than ${MAX_METADATA_DEPTH} levels`);
+  // Containers at depth MAX_STORED_DEPTH (the top value is at 0) would be a level too many.
+  if (depth >= MAX_STORED_DEPTH) throw new WireProblem(pos, `values are nested deeper than ${MAX_STORED_DEPTH} levels`);
 }
 
 function array(buf: Uint8Array, pos: number, end: number, n: number, depth: number): unknown[] {
