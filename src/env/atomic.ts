@@ -14,8 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
-import { mayStillBeWriter } from './process-alive.js';
-import { statIfExists } from './stat-if-exists.js';
+import { currentBootId, isRecordedProcessAlive, processIdentity } from './process-alive.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -27,19 +26,24 @@ export const TEMP_SUFFIX = '.quiver-tmp';
  */
 const liveTemps = new Set<string>();
 
+/** This process's start time in clock ticks since boot (Linux), which temp names carry beside the pid. */
+const OWN_START_TICKS = processIdentity(process.pid)?.startTicks;
+
 /**
  * A new temp path for publishing `path`, registered as live until {@link tempGone}:
- * `.<name>.p<pid>-<12 hex>.quiver-tmp`. The process id lets another process's cleanup tell a temp file
- * still being written (or kept as a spare) by a live process from a leftover of one that died.
+ * `.<name>.p<pid>s<start ticks>-<12 hex>.quiver-tmp` (`s<start ticks>` only where /proc gives them).
+ * The process's id and start time let another process's cleanup tell a temp file still being written
+ * (or kept as a spare) by a live process from a leftover of one that died, even once the pid was reused.
  */
 export function tempPathFor(path: string): string {
-  const name = join(dirname(path), `.${basename(path)}.p${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  const who = OWN_START_TICKS === undefined ? `p${process.pid}` : `p${process.pid}s${OWN_START_TICKS}`;
+  const name = join(dirname(path), `.${basename(path)}.${who}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
   liveTemps.add(name);
   return name;
 }
 
-// Names of earlier versions carry no process id: `.<name>.<12 hex>.quiver-tmp`.
-const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.(?:p([0-9]+)-)?[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
+// Names of earlier versions carry no process id (`.<name>.<12 hex>.quiver-tmp`), or no start ticks.
+const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.(?:p([0-9]+)(?:s([0-9]+))?-)?[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
 
 /** The file name a temp file named by {@link tempPathFor} was made for, or undefined for any other name. */
 export function tempTarget(name: string): string | undefined {
@@ -47,13 +51,16 @@ export function tempTarget(name: string): string | undefined {
 }
 
 /**
- * True when the temp file at `path` (last modified at `mtimeMs`) may belong to another process that
- * is still running: its name carries that process's id, which is alive and not reused since (see
- * mayStillBeWriter). Such a file may be mid-write: it is neither removed nor taken over.
+ * True when the temp file at `path` may belong to another process that is still running: its name
+ * carries that process's id, which is alive, and (when the name has them) its start ticks, which the
+ * process now under that pid has too (else the pid was reused: after a reboot, say). No file times are
+ * compared, so clock steps do not matter. Such a file may be mid-write: it is neither removed nor taken over.
  */
-export function ownedByLiveProcess(path: string, mtimeMs: number): boolean {
-  const pid = Number(TEMP_NAME_RE.exec(basename(path))?.[2] ?? 0);
-  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && mayStillBeWriter(pid, mtimeMs);
+export function ownedByLiveProcess(path: string): boolean {
+  const m = TEMP_NAME_RE.exec(basename(path));
+  const pid = Number(m?.[2] ?? 0);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  return isRecordedProcessAlive(pid, { bootId: m?.[3] === undefined ? undefined : currentBootId(), startTicks: m?.[3] });
 }
 
 /** `name` was renamed away or unlinked. */
@@ -497,8 +504,7 @@ export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: 
   for (const name of names) {
     const path = join(dir, name);
     if (!name.endsWith(TEMP_SUFFIX) || liveTemps.has(path) || keep?.(name)) continue;
-    const st = await statIfExists(fs, path).catch(() => undefined);
-    if (st === undefined || ownedByLiveProcess(path, st.mtimeMs)) continue;
+    if (ownedByLiveProcess(path)) continue;
     await fs.rm(path).catch(() => undefined);
     removed.push(name);
   }

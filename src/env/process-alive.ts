@@ -72,39 +72,3 @@ export function isRecordedProcessAlive(pid: number, recorded?: { bootId?: string
   return now === undefined || now.startTicks === recorded.startTicks;
 }
 
-let bootMs: number | null | undefined;
-
-/** Wall-clock time (ms) this boot began (`btime` of /proc/stat), or undefined where the OS does not say. */
-export function bootTimeMs(): number | undefined {
-  if (bootMs === undefined) {
-    try {
-      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-      bootMs = m ? Number(m[1]) * 1000 : null;
-    } catch {
-      bootMs = null;
-    }
-  }
-  return bootMs ?? undefined;
-}
-
-/** Linux reports process start times in USER_HZ ticks, 100 per second on every architecture (a fixed ABI). */
-const TICKS_PER_SECOND = 100;
-/** Slack for clock granularity and adjustments when comparing a file's time with a process's start. */
-const START_SLACK_MS = 10_000;
-
-/**
- * Whether the process that wrote a file last modified at `mtimeMs` (wall clock), and named `pid` in
- * it, may still be running: false when the pid is free, when the file is older than this boot, or when
- * the process now under that pid started well after the file was written (the pid was reused). Where
- * the OS gives no start times, a live pid counts as the writer (the safe side for a file in use).
- */
-export function mayStillBeWriter(pid: number, mtimeMs: number): boolean {
-  if (!isProcessAlive(pid)) return false;
-  const boot = bootTimeMs();
-  if (boot === undefined) return true;
-  if (mtimeMs < boot - START_SLACK_MS) return false;
-  const id = processIdentity(pid);
-  if (id === undefined) return true;
-  const startMs = boot + (Number(id.startTicks) * 1000) / TICKS_PER_SECOND;
-  return startMs <= mtimeMs + START_SLACK_MS;
-}

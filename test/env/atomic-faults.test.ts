@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cleanTempFiles, publishAtomically, TEMP_SUFFIX, tempPathFor, tempTarget } from '../../src/env/atomic.js';
+import { processIdentity } from '../../src/env/process-alive.js';
 import { FaultFileSystem, type FaultMode, type OpKind } from '../../src/env/fault-fs.js';
 import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { QuiverError } from '../../src/errors.js';
@@ -168,18 +169,25 @@ test('cleanTempFiles leaves the temp files of another live process alone and rem
   const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
   await new Promise((r) => dead.once('exit', r));
   try {
+    const liveTicks = processIdentity(live.pid!)?.startTicks;
     const names = {
       live: `.target.p${live.pid}-0123456789ab${TEMP_SUFFIX}`,
+      // With its start ticks: the same process (kept), and a process that started at another time under
+      // the same pid (a leftover, as after a reboot), whatever the files' times say.
+      liveTicks: `.target.p${live.pid}s${liveTicks ?? 0}-0123456789ab${TEMP_SUFFIX}`,
+      reused: `.target.p${live.pid}s${BigInt(liveTicks ?? 0) + 1n}-0123456789ab${TEMP_SUFFIX}`,
       dead: `.target.p${dead.pid}-0123456789ab${TEMP_SUFFIX}`,
       old: `.target.0123456789ab${TEMP_SUFFIX}`,
       mine: `.target.p${process.pid}-0123456789ab${TEMP_SUFFIX}`,
     };
     for (const n of Object.values(names)) mem.writeFileSync(join(DIR, n), Buffer.from('x'));
     const removed = await cleanTempFiles(mem, DIR);
-    assert.deepEqual(removed.sort(), [names.dead, names.old, names.mine].sort(), 'leftovers: a dead process, an older version, this process (not in use)');
+    const linux = liveTicks !== undefined;
+    assert.deepEqual(removed.sort(), [names.dead, names.old, names.mine, ...(linux ? [names.reused] : [])].sort(), 'leftovers: a dead process, an older version, this process (not in use), a reused pid');
     assert.ok((await mem.readdir(DIR)).includes(names.live));
+    if (linux) assert.ok((await mem.readdir(DIR)).includes(names.liveTicks));
     assert.equal(tempTarget(names.live), 'target');
-    assert.match(basename(tempPathFor(`${DIR}/x.qvdb`)), new RegExp(`^\\.x\\.qvdb\\.p${process.pid}-[0-9a-f]{12}\\.quiver-tmp$`));
+    assert.match(basename(tempPathFor(`${DIR}/x.qvdb`)), new RegExp(`^\\.x\\.qvdb\\.p${process.pid}(s[0-9]+)?-[0-9a-f]{12}\\.quiver-tmp$`));
   } finally {
     live.kill();
   }
