@@ -100,12 +100,21 @@ async function recoverHotJournal(fs: FileSystem, path: string): Promise<boolean>
   return true;
 }
 
-/** True for a file whose header says WAL mode (bytes 18-19 = 2) and whose `-wal` file is absent or empty. */
+/** Largest WAL-mode file read from a private copy in memory; a larger one is opened on disk (and SQLite leaves its `-wal` and `-shm`). */
+const WAL_COPY_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * True for a file of at most WAL_COPY_MAX_BYTES whose header says WAL mode (bytes 18-19 = 2) and whose
+ * `-wal` file is certainly absent (ENOENT) or empty.
+ */
 async function inWalModeWithEmptyLog(fs: FileSystem, path: string): Promise<boolean> {
-  const { head } = await readPrefix(fs, path, FILE_HEADER_BYTES);
-  if (!isSqliteHeader(head) || head.length < FILE_HEADER_BYTES || head[18] !== 2 || head[19] !== 2) return false;
-  const wal = await fs.stat(`${path}-wal`).catch(() => undefined);
-  return wal === undefined || wal.size === 0;
+  const { head, size } = await readPrefix(fs, path, FILE_HEADER_BYTES);
+  if (size > WAL_COPY_MAX_BYTES || !isSqliteHeader(head) || head.length < FILE_HEADER_BYTES || head[18] !== 2 || head[19] !== 2) return false;
+  try {
+    return (await fs.stat(`${path}-wal`)).size === 0;
+  } catch (err) {
+    return (err as { code?: unknown } | null)?.code === 'ENOENT';
+  }
 }
 
 /**
