@@ -277,10 +277,16 @@ export class DatabasePersistence extends EventEmitter {
       if (newest && newest.dimension === this.db.dimension && newest.metric === this.db.metric) info = await manager.createIncrementalSnapshot(this.db, name, newest.id, { metadata });
       else info = await manager.createSnapshot(this.db, name, metadata);
       // Keep the newest maxSnapshots and every pinned one: the oldest others go first, and an incremental
-      // that needed a removed base is folded into a full snapshot so it still restores.
-      const all = await manager.listSnapshots();
-      for (const old of all.slice(this.options.maxSnapshots).reverse()) if (!old.pinned) await manager.deleteSnapshot(old.id, { dependents: 'fold' });
-      return toSnapshotMetadata((await manager.getSnapshot(info.id)) ?? info);
+      // that needed a removed base is folded into a full snapshot so it still restores. The snapshot just
+      // taken is never among them (snapshots of another process whose clock was ahead may list as newer),
+      // and a failure here cannot undo it: it is committed, so the call resolves and warns.
+      try {
+        const all = (await manager.listSnapshots()).filter((s) => s.id !== info.id);
+        for (const old of all.slice(Math.max(0, this.options.maxSnapshots - 1)).reverse()) if (!old.pinned) await manager.deleteSnapshot(old.id, { dependents: 'fold' });
+      } catch (err) {
+        process.emitWarning(`snapshot ${info.id} was taken, but removing older snapshots beyond maxSnapshots failed (the next snapshot tries again): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
+      }
+      return toSnapshotMetadata((await manager.getSnapshot(info.id).catch(() => undefined)) ?? info);
     });
   }
 

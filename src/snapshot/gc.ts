@@ -17,7 +17,8 @@ export async function collectGarbage(ctx: SnapshotContext, cutoff: number, skip:
   const result: GcResult = { incomplete: [], strayFiles: [], leftovers: [] };
   for (const [id, objs] of cat.incomplete) {
     if (skip.has(id) || !isSnapshotId(id)) continue;
-    const newest = objs.reduce((t, o) => Math.max(t, o.mtimeMs), 0);
+    // A file still being written is not listed: date the folder by it too (a create between publishes).
+    const newest = Math.max(objs.reduce((t, o) => Math.max(t, o.mtimeMs), 0), (await ctx.store.newestInProgress?.(snapshotPrefix(id))) ?? 0);
     if (newest > cutoff) continue;
     await ctx.store.deletePrefix(snapshotPrefix(id));
     result.incomplete.push(id);

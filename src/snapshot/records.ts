@@ -94,12 +94,12 @@ export class RecordsDecoder {
   private readonly ids: Id[] = [];
   private readonly metadata: (Metadata | undefined)[] = [];
   private readonly deletedIds: Id[] = [];
-  private readonly hashes: Uint32Array;
+  /** Sized at the first hash item, by the entries actually decoded (never by a declared count). */
+  private hashes = new Uint32Array(0);
   private hashBytes = 0;
   private rawOffset = 0;
 
   constructor(private readonly file: string, rawLength: number, private readonly want: RecordsExpectation) {
-    this.hashes = new Uint32Array(want.keepHashes ? want.entries * 2 : 0);
     this.frames = new FrameDecoder(rawLength, (items) => this.take(items), (problem, offset, cause) => this.fail(problem, offset, cause));
   }
 
@@ -154,6 +154,8 @@ export class RecordsDecoder {
         }
         const bytes = item as Uint8Array;
         if (w.keepHashes) {
+          // Every id was decoded before the first hash item: they exist in the stream, so this is bounded by its bytes.
+          if (this.hashes.length === 0) this.hashes = new Uint32Array(this.ids.length * 2);
           const dst = new Uint8Array(this.hashes.buffer, this.hashBytes, bytes.length);
           dst.set(bytes);
           if (!HOST_IS_LITTLE_ENDIAN) swap32InPlace(dst);

@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { QuiverError } from '../errors.js';
 import { VectorDB } from '../engine/vector-db.js';
-import { parseDuration } from './retention.js';
+import { applyRetention, parseDuration } from './retention.js';
 import { checkSnapshotName, checkTags } from './ids.js';
 import { checkUserMetadata } from './options.js';
 import type { PruneResult, ScheduleOptions, SnapshotInfo } from './types.js';
@@ -49,6 +49,8 @@ export class SnapshotSchedule extends EventEmitter {
     if (options.name !== undefined && typeof options.name !== 'function') throw new TypeError('schedule({ name }) must be a function (date) => string');
     if (options.metadata !== undefined) checkUserMetadata(options.metadata);
     if (options.tags !== undefined) checkTags(options.tags);
+    // A bad policy is the caller's mistake now, not an error event at every run while snapshots pile up.
+    if (options.retention !== undefined) applyRetention([], options.retention, Date.now());
     this.arm(options.immediate === true ? 0 : this.every);
   }
 

@@ -238,6 +238,26 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     return listed.length;
   }
 
+  async newestInProgress(prefix: string): Promise<number | undefined> {
+    checkPrefix(prefix);
+    if (!prefix.endsWith('/')) return undefined;
+    const dir = this.locate(prefix.slice(0, -1));
+    let names: string[];
+    try {
+      names = await this.fs.readdir(dir);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError(err, 'list', dir);
+    }
+    let newest: number | undefined;
+    for (const name of names) {
+      if (!name.endsWith(TEMP_SUFFIX)) continue;
+      const st = await this.fs.stat(join(dir, name)).catch(() => undefined);
+      if (st) newest = Math.max(newest ?? 0, st.mtimeMs);
+    }
+    return newest;
+  }
+
   async sweep(olderThanMs: number): Promise<string[]> {
     const removed: string[] = [];
     const visit = async (rel: string, depth: number): Promise<boolean> => {

@@ -144,6 +144,10 @@ export class RetryingSnapshotStore implements SnapshotStore {
     return this.attempt('deletePrefix', prefix, undefined, () => this.inner.deletePrefix(prefix));
   }
 
+  newestInProgress(prefix: string): Promise<number | undefined> {
+    return this.inner.newestInProgress?.(prefix) ?? Promise.resolve(undefined);
+  }
+
   sweep(olderThanMs: number): Promise<string[]> {
     return this.attempt('sweep', '', undefined, () => this.inner.sweep(olderThanMs));
   }

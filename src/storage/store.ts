@@ -87,6 +87,13 @@ export interface SnapshotStore {
    * `olderThanMs` (ms since the epoch); returns what was removed. Stores without such leftovers do nothing.
    */
   sweep(olderThanMs: number): Promise<string[]>;
+  /**
+   * The newest modification time (ms since the epoch) of the puts still in progress under the folder
+   * `prefix` (ending in `/`), which `list` does not show; undefined when there are none. Garbage
+   * collection dates a folder by it too, so a put that takes long is not mistaken for a leftover.
+   * Stores whose puts never show partial state need not have it.
+   */
+  newestInProgress?(prefix: string): Promise<number | undefined>;
   /** Where `key` lives, for error messages (a file path, a URL). */
   locate(key: string): string;
 }

@@ -12,17 +12,27 @@ import { pumpBody, readInto, type PutResult, type ReadIntoOptions, type Snapshot
 export interface VerifyingStoreOptions {
   /** Re-read every object after writing it and compare hashes (default true). */
   readBack?: boolean;
+  /**
+   * Keys that other writers may rewrite, whose hash is therefore checked after this wrapper's own put
+   * but not remembered for later reads (default: snapshot commit records, `…/metadata.json`, which pins
+   * and folds rewrite and which carry their own `selfSha256`).
+   */
+  mutable?: (key: string) => boolean;
 }
+
+const MUTABLE_DEFAULT = (key: string): boolean => key === 'metadata.json' || key.endsWith('/metadata.json');
 
 /** A SnapshotStore wrapper that verifies SHA-256 hashes of what it writes and reads. */
 export class VerifyingSnapshotStore implements SnapshotStore {
   readonly location: string;
   private readonly readBack: boolean;
+  private readonly mutable: (key: string) => boolean;
   private readonly known = new Map<string, string>();
 
   constructor(readonly inner: SnapshotStore, options: VerifyingStoreOptions = {}) {
     this.location = inner.location;
     this.readBack = options.readBack ?? true;
+    this.mutable = options.mutable ?? MUTABLE_DEFAULT;
   }
 
   /** The hex SHA-256 this wrapper expects for `key`, if known. */
@@ -40,23 +50,24 @@ export class VerifyingSnapshotStore implements SnapshotStore {
   }
 
   async put(key: string, body: StoreBody, options: StoreOpOptions = {}): Promise<PutResult> {
+    // Until this put has succeeded the key holds either version (a failed put may still have landed).
+    this.known.delete(key);
     const h = createHash('sha256');
     const result = await this.inner.put(key, (write) => pumpBody(body, (chunk) => {
       h.update(chunk);
       return write(chunk);
     }, options.signal, `put ${key}`).then(() => undefined), options);
     const sent = h.digest('hex');
-    this.known.set(key, sent);
     if (this.readBack) {
       const rh = createHash('sha256');
       for await (const chunk of this.inner.read(key, options)) rh.update(chunk);
       const stored = rh.digest('hex');
       if (stored !== sent) {
-        this.known.delete(key);
         await this.inner.delete(key).catch(() => undefined);
         throw this.mismatch(key, sent, stored, 'was read back different from what was written');
       }
     }
+    if (!this.mutable(key)) this.known.set(key, sent);
     return result;
   }
 
@@ -116,6 +127,10 @@ export class VerifyingSnapshotStore implements SnapshotStore {
   async deletePrefix(prefix: string): Promise<number> {
     for (const k of [...this.known.keys()]) if (k.startsWith(prefix)) this.known.delete(k);
     return this.inner.deletePrefix(prefix);
+  }
+
+  newestInProgress(prefix: string): Promise<number | undefined> {
+    return this.inner.newestInProgress?.(prefix) ?? Promise.resolve(undefined);
   }
 
   sweep(olderThanMs: number): Promise<string[]> {

@@ -108,3 +108,60 @@ test('maxSnapshots never removes a pinned snapshot', async () => {
     cleanup();
   }
 });
+
+test('createSnapshot keeps the snapshot it took even when others list as newer (another process\'s clock ran ahead)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { execFileSync } = await import('node:child_process');
+    const modules = new URL('../../src/', import.meta.url).href;
+    // A process whose clock is an hour ahead takes two snapshots.
+    const script = `Date.now = ((now) => () => now() + 3600000)(Date.now);
+      const { VectorDB } = await import('${modules}engine/vector-db.js');
+      const { DatabasePersistence } = await import('${modules}persistence/database-persistence.js');
+      const db = new VectorDB({ dimension: 2 });
+      await db.insert({ id: 'x', vector: [1, 2] });
+      const p = new DatabasePersistence(db, { baseDir: ${JSON.stringify(dir)}, maxSnapshots: 2 });
+      await p.createSnapshot('a');
+      await p.createSnapshot('b');`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script]);
+    const db = new VectorDB({ dimension: 2 });
+    await db.insert({ id: 'mine', vector: [3, 4] });
+    const p = new DatabasePersistence(db, { baseDir: dir, maxSnapshots: 2 });
+    const taken = await p.createSnapshot('important');
+    const names = (await p.listSnapshots()).map((s) => s.name);
+    assert.ok(names.includes('important'), `${names.join()}`);
+    assert.equal(names.length, 2, 'maxSnapshots still holds: the oldest other one went');
+    await p.restoreSnapshot(taken.id);
+    assert.deepEqual(db.ids(), ['mine']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a retention pass that fails after createSnapshot committed its snapshot resolves with a warning; the snapshot is there', async () => {
+  const { MemoryFileSystem } = await import('../../src/env/memory-fs.js');
+  const { FaultFileSystem } = await import('../../src/env/fault-fs.js');
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/d', { recursive: true });
+  const fs = new FaultFileSystem(mem);
+  const db = new VectorDB({ dimension: 2 });
+  await db.insert({ id: 'x', vector: [1, 2] });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs, maxSnapshots: 1 });
+  const one = await p.createSnapshot('one');
+  fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: (op) => op.path.includes(one.id) && (op.kind === 'rm' || op.kind === 'unlink' || op.kind === 'rename') });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  let two: { id: string } | undefined;
+  try {
+    two = await p.createSnapshot('two');
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.ok(warnings.includes('QuiverCleanupWarning'));
+  assert.ok((await p.listSnapshots()).some((s) => s.id === two?.id));
+  fs.clearFaults();
+  await p.createSnapshot('three');
+  assert.deepEqual((await p.listSnapshots()).map((s) => s.name), ['three'], 'the next pass removes what the failed one left');
+});

@@ -171,3 +171,35 @@ test('a store that cannot be read (EIO) makes verify throw EIO rather than repor
   store.failing = undefined;
   assert.equal(await manager.verifySnapshot(top.id), true, 'nothing was damaged');
 });
+
+test('crafted metadata.json with a valid selfSha256: a createdAt outside the Date range is damage (prunes keep working), and a huge changedCount is damage before anything is sized from it', async () => {
+  const { decodeManifest, encodeManifest } = await import('../../src/snapshot/manifest.js');
+  const { dir, cleanup } = tempDir();
+  try {
+    const m = new SnapshotManager({ snapshotDir: dir });
+    const db = smallDb(50, 8);
+    const a = await m.createSnapshot(db, 'a');
+    const b = await m.createSnapshot(db, 'b');
+    const craft = (id: string, change: (man: Record<string, unknown>) => void): void => {
+      const file = join(dir, `snapshot-${id}`, 'metadata.json');
+      const man = decodeManifest(readFileSync(file), file) as unknown as Record<string, unknown>;
+      change(man);
+      delete man.selfSha256;
+      writeFileSync(file, encodeManifest(man as never));
+    };
+    craft(b.id, (man) => {
+      man.changedCount = 2 ** 40;
+      man.vectorCount = 2 ** 40;
+    });
+    const other = smallDb(10, 8);
+    await assert.rejects(m.createIncrementalSnapshot(other, 'diff', b.id), (e: unknown) => e instanceof CorruptionError, 'damage, not a RangeError from a 2^41-element allocation');
+    craft(a.id, (man) => {
+      man.createdAt = 1e20;
+    });
+    const cat = await m.catalog();
+    assert.ok(cat.damaged.some((d) => d.id === a.id && d.error.code === 'CORRUPT' && /createdAt/.test(d.error.message)));
+    await m.cleanupOldSnapshots(1);
+  } finally {
+    cleanup();
+  }
+});

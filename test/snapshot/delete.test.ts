@@ -195,3 +195,26 @@ test('prune deletes the links of a chain newest link first even when the clock m
   const manifests = [inc2.id, inc1.id, full.id].map((id) => snapshotKey(id, MANIFEST_NAME));
   assert.deepEqual(order.filter((k) => manifests.includes(k)), manifests, 'dependents before their bases');
 });
+
+test('garbage collection dates a folder by the files still being written in it: another process\'s slow create survives', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { mkdirSync, utimesSync, writeFileSync } = await import('node:fs');
+    const id = '20200101T000000000Z-0badcafe';
+    const folder = join(dir, `snapshot-${id}`);
+    mkdirSync(folder, { recursive: true });
+    // Its vectors file was published an hour ago; its records file is still streaming into a temp file.
+    writeFileSync(join(folder, 'vectors.bin'), Buffer.from([1, 2, 3]));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(folder, 'vectors.bin'), hourAgo, hourAgo);
+    writeFileSync(join(folder, `.metadata.bin.p1s1-0123456789ab.quiver-tmp`), Buffer.from([4, 5]));
+    const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
+    const gc = await manager.collectGarbage();
+    assert.deepEqual(gc.incomplete, [], 'a folder with a fresh file in progress is not garbage');
+    // Once nothing in it has moved for longer than the grace period, it is.
+    utimesSync(join(folder, '.metadata.bin.p1s1-0123456789ab.quiver-tmp'), hourAgo, hourAgo);
+    assert.deepEqual((await manager.collectGarbage()).incomplete, [id]);
+  } finally {
+    cleanup();
+  }
+});

@@ -104,6 +104,8 @@ test('schedule options are validated', () => {
   assert.throws(() => manager.schedule({ db, every: 0 }), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => manager.schedule({ db, every: 'soon' }), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => manager.schedule({ db: {} as VectorDB, every: 10 }), TypeError);
+  // A misspelt retention policy is refused when the schedule is made, not at every run.
+  assert.throws(() => manager.schedule({ db, every: 10, retention: { keepLast: 2, keepDayly: 7 } as never }), { code: 'INVALID_ARGUMENT' });
   const s = manager.schedule({ db, every: '1h' });
   assert.equal(s.every, 3_600_000);
   void s.stop();

@@ -134,3 +134,32 @@ test('VerifyingSnapshotStore reads every put back and checks later reads against
   await noReadBack.put('z', enc('q'));
   await assert.rejects(noReadBack.get('z'), { code: 'CHECKSUM_MISMATCH' });
 });
+
+test('VerifyingSnapshotStore: a failed put forgets the old hash, and keys other writers rewrite (metadata.json) are not pinned', async () => {
+  const inner = new MemorySnapshotStore();
+  const s = new VerifyingSnapshotStore(inner);
+  await s.put('snap/vectors.bin', enc('one'));
+  // A put that fails after its bytes landed (a directory fsync, say): the key holds one version or the other.
+  class FailsAfterWrite extends MemorySnapshotStore {
+    fail = false;
+    override async put(key: string, body: StoreBody, options?: StoreOpOptions): Promise<PutResult> {
+      const r = await super.put(key, body, options);
+      if (this.fail) throw Object.assign(new Error('EIO after the write'), { code: 'EIO' });
+      return r;
+    }
+  }
+  const flaky = new FailsAfterWrite();
+  const failing = new VerifyingSnapshotStore(flaky);
+  await failing.put('snap/records.bin', enc('v0'));
+  assert.ok(failing.expectedHash('snap/records.bin'));
+  flaky.fail = true;
+  await assert.rejects(failing.put('snap/records.bin', enc('v1')), { code: 'EIO' });
+  assert.equal(failing.expectedHash('snap/records.bin'), undefined, 'the old hash is forgotten');
+  assert.equal(dec(await failing.get('snap/records.bin')), 'v1', 'what landed reads, not CHECKSUM_MISMATCH');
+  // Another writer rewrites a commit record: this wrapper's earlier put does not make it "damaged".
+  await s.put('snap/metadata.json', enc('{"pinned":false}'));
+  await inner.put('snap/metadata.json', enc('{"pinned":true}'));
+  assert.equal(dec(await s.get('snap/metadata.json')), '{"pinned":true}');
+  assert.equal(s.expectedHash('snap/metadata.json'), undefined);
+  assert.ok(s.expectedHash('snap/vectors.bin'), 'immutable objects are still checked');
+});
