@@ -14,7 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
-import { currentBootId, isRecordedProcessAlive, processIdentity } from './process-alive.js';
+import { currentBootId, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -54,13 +54,18 @@ export function tempTarget(name: string): string | undefined {
  * True when the temp file at `path` may belong to another process that is still running: its name
  * carries that process's id, which is alive, and (when the name has them) its start ticks, which the
  * process now under that pid has too (else the pid was reused: after a reboot, say). No file times are
- * compared, so clock steps do not matter. Such a file may be mid-write: it is neither removed nor taken over.
+ * compared for such names, so clock steps do not matter. Names of the versions of 2026-12-07 before
+ * the ticks (`p<pid>` alone) fall back to the file's time: a file older than this boot, or than the
+ * process now under its pid, is a leftover. Such a file may be mid-write: it is neither removed nor taken over.
  */
-export function ownedByLiveProcess(path: string): boolean {
+export async function ownedByLiveProcess(fs: FileSystem, path: string): Promise<boolean> {
   const m = TEMP_NAME_RE.exec(basename(path));
   const pid = Number(m?.[2] ?? 0);
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  return isRecordedProcessAlive(pid, { bootId: m?.[3] === undefined ? undefined : currentBootId(), startTicks: m?.[3] });
+  if (m?.[3] !== undefined) return isRecordedProcessAlive(pid, { bootId: currentBootId(), startTicks: m[3] });
+  if (!isRecordedProcessAlive(pid)) return false;
+  const st = await fs.stat(path).catch(() => undefined);
+  return st === undefined || mayHaveWritten(pid, st.mtimeMs);
 }
 
 /** `name` was renamed away or unlinked. */
@@ -504,7 +509,7 @@ export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: 
   for (const name of names) {
     const path = join(dir, name);
     if (!name.endsWith(TEMP_SUFFIX) || liveTemps.has(path) || keep?.(name)) continue;
-    if (ownedByLiveProcess(path)) continue;
+    if (await ownedByLiveProcess(fs, path)) continue;
     await fs.rm(path).catch(() => undefined);
     removed.push(name);
   }

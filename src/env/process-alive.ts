@@ -72,3 +72,38 @@ export function isRecordedProcessAlive(pid: number, recorded?: { bootId?: string
   return now === undefined || now.startTicks === recorded.startTicks;
 }
 
+
+let bootMs: number | null | undefined;
+
+/** Wall-clock time (ms) this boot began (`btime` of /proc/stat), or undefined where the OS does not say. */
+function bootTimeMs(): number | undefined {
+  if (bootMs === undefined) {
+    try {
+      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+      bootMs = m ? Number(m[1]) * 1000 : null;
+    } catch {
+      bootMs = null;
+    }
+  }
+  return bootMs ?? undefined;
+}
+
+/** Linux reports process start times in USER_HZ ticks, 100 per second on every architecture (a fixed ABI). */
+const TICKS_PER_SECOND = 100;
+/** Slack for clock granularity when comparing a file's time with a process's start. */
+const START_SLACK_MS = 10_000;
+
+/**
+ * For a file that names only its writer's pid (no start ticks, so only file times can tell): whether
+ * the live process under `pid` can have written it, last modified at `mtimeMs`: not when the file is
+ * older than this boot or than that process. Where /proc says nothing, it can (the safe side). A stepped
+ * wall clock can mislead this; names with start ticks do not need it.
+ */
+export function mayHaveWritten(pid: number, mtimeMs: number): boolean {
+  const boot = bootTimeMs();
+  if (boot === undefined) return true;
+  if (mtimeMs < boot - START_SLACK_MS) return false;
+  const id = processIdentity(pid);
+  if (id === undefined) return true;
+  return boot + (Number(id.startTicks) * 1000) / TICKS_PER_SECOND <= mtimeMs + START_SLACK_MS;
+}

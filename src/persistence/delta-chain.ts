@@ -106,12 +106,12 @@ type ReadLink = (f: DeltaFile) => Promise<{ st: Awaited<ReturnType<typeof readSt
  * written, a save cut short) or that belongs elsewhere in some chain is not it. Temps this process is
  * still writing are skipped.
  */
-async function findTempLink(temps: DeltaFile[], index: number, baseChecksum: string, prev: string, read: ReadLink) {
+async function findTempLink(fs: FileSystem, temps: DeltaFile[], index: number, baseChecksum: string, prev: string, read: ReadLink) {
   for (const t of temps) {
     if (t.index !== index || isLiveTemp(t.path)) continue;
     // Another running writer's delta in flight (complete, maybe, but not yet fsynced and renamed by it):
     // taking it would fail that writer's save. Only a dead writer's temp can be a link to recover.
-    if (ownedByLiveProcess(t.path)) continue;
+    if (await ownedByLiveProcess(fs, t.path)) continue;
     let found;
     try {
       found = await read(t);
@@ -159,7 +159,7 @@ export async function readDeltaChain(
   let renamed = false;
   /** Takes link `expected` from its temp name, if there; named as a delta when the directory allows it. */
   const fromTemp = async (): Promise<boolean> => {
-    const t = await findTempLink(temps, expected, baseChecksum, prev, (c) => read(c, true));
+    const t = await findTempLink(fs, temps, expected, baseChecksum, prev, (c) => read(c, true));
     if (!t) return false;
     let at = deltaPath(basePath, expected);
     try {

@@ -191,7 +191,13 @@ export class SaveJournal {
     }
     const writer = await WalWriter.open(fs, dir, { durability: 'sync' });
     const journal = new SaveJournal(fs, basePath, writer, existingBytes);
-    journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
+    try {
+      journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
+    } catch (err) {
+      // Nobody else holds the writer: its segment's handle would stay open (and its space taken) for good.
+      await writer.close().catch(() => undefined);
+      throw err;
+    }
     return journal;
   }
 

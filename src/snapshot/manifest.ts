@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { CorruptionError } from '../errors.js';
 import { isPlainObject } from '../format/qvdb/msgpack.js';
 import { isSnapshotId, MAX_NAME_LENGTH } from './ids.js';
+import { MAX_TIME } from './retention-buckets.js';
 import { parseChecksumFileName, parseDataFileName, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type FileRole, type SnapshotCompression } from './layout.js';
 import type { SnapshotInfo } from './types.js';
 
@@ -99,8 +100,8 @@ function checkManifest(v: unknown, fail: Fail, expectId: string | undefined): Sn
   if (expectId !== undefined && id !== expectId) fail('id', `the record is for snapshot ${id}, but it sits in the folder of ${expectId}`);
   const name = str('name');
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || name.includes('\0')) fail('name', 'invalid snapshot name');
-  // Within the Date range: retention and listing turn it into dates (a crafted 1e20 made every prune fail).
-  if (typeof o.createdAt !== 'number' || !Number.isFinite(o.createdAt) || Math.abs(o.createdAt) > 8.64e15) fail('createdAt', '"createdAt" must be a number of ms within the Date range');
+  // Within the times retention works with (the Date range less a week): a crafted 1e20 made every prune fail.
+  if (typeof o.createdAt !== 'number' || !Number.isFinite(o.createdAt) || Math.abs(o.createdAt) > MAX_TIME) fail('createdAt', '"createdAt" must be a number of ms within the Date range');
   const type = o.type;
   if (type !== 'full' && type !== 'incremental') fail('type', `"type" must be "full" or "incremental"`);
   let baseId: string | undefined;

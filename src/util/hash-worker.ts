@@ -248,7 +248,6 @@ class HashThread {
 
   constructor() {
     this.worker = new Worker(new URL('./hash-thread.js', import.meta.url));
-    this.worker.unref();
     this.worker.on('message', (r: HashReply) => {
       if (r.t === 'ready') this.ready = true;
       else if (r.t === 'k') this.jobs.get(r.job)?.onBarrier(r.id);
@@ -257,6 +256,9 @@ class HashThread {
     // Either way the jobs in flight finish on the calling thread; the cause does not change that.
     this.worker.on('error', () => this.fail());
     this.worker.on('exit', () => this.fail());
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a thread that
+    // only prefaulted (no hash job to unref it) then kept the process alive until its idle timeout.
+    this.worker.unref();
     this.armIdle();
   }
 

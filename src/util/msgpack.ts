@@ -10,8 +10,8 @@ export const MAX_METADATA_DEPTH = 256;
 
 /**
  * Deepest nesting every reader and writer of stored metadata accepts, in levels as above: files of
- * versions before 2026-12-07 (whose readers took up to this much from JSON text that `insert` would
- * refuse) keep reading; anything deeper is damage, and bounds the stack the recursive codecs use.
+ * earlier versions (whose readers took up to this much from JSON text that `insert` would refuse) keep
+ * reading; anything deeper is damage, and bounds the stack the recursive codecs use.
  */
 export const MAX_STORED_DEPTH = 1001;
 

@@ -213,3 +213,70 @@ test('a load racing another writer\'s full save (base replaced, deltas removed w
   assert.ok(raced);
   assert.equal(digestDb(reader), digestDb(other), 'the state the other writer saved, whole');
 });
+
+test('a delta under a temp name without start ticks (written on 2026-12-07 before they existed) is recovered when its pid now names a later process', async () => {
+  const { mkdtempSync, renameSync, rmSync, utimesSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawn } = await import('node:child_process');
+  const { nodeFs } = await import('../../src/env/node-fs.js');
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-legacy-temp-'));
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  try {
+    const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+    change(db, 100, 1);
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    const base = await p.save();
+    change(db, 20, 2);
+    await p.saveIncremental();
+    change(db, 20, 3);
+    await p.saveIncremental();
+    const two = digestDb(db);
+    await settleRetired();
+    // The writer that left it died an hour ago; its pid now belongs to a process started just now.
+    const legacy = join(dir, `.database.qvdb.delta-000002.p${live.pid}-0123456789ab${TEMP_SUFFIX}`);
+    renameSync(`${base}.delta-000002`, legacy);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(legacy, hourAgo, hourAgo);
+    const back = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+    await new DatabasePersistence(back, { baseDir: dir, fs: nodeFs }).load({ path: base });
+    assert.equal(digestDb(back), two);
+  } finally {
+    live.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a journal whose segment cannot be examined right after it is opened closes it again (no handle left open)', async () => {
+  const { mem, db } = await setup();
+  let open = 0;
+  const counting = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'open') {
+        return async (path: string, flags: string) => {
+          const h = await target.open(path, flags as never);
+          open++;
+          const close = h.close.bind(h);
+          h.close = async () => {
+            open--;
+            return close();
+          };
+          return h;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const fs = new FaultFileSystem(counting);
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  p.stopAutoSave();
+  await p.save();
+  change(db, 20, 2);
+  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => op.kind === 'stat' && /\.wal\/wal-/.test(op.path) });
+  await assert.rejects(p.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'EIO');
+  await p.shutdown();
+  await settleRetired();
+  assert.equal(open, 0, 'every handle opened was closed');
+  assert.equal(await load(mem), digestDb(db));
+});

@@ -173,7 +173,7 @@ test('a store that cannot be read (EIO) makes verify throw EIO rather than repor
 });
 
 test('crafted metadata.json with a valid selfSha256: a createdAt outside the Date range is damage (prunes keep working), and a huge changedCount is damage before anything is sized from it', async () => {
-  const { decodeManifest, encodeManifest } = await import('../../src/snapshot/manifest.js');
+  const { encodeManifest } = await import('../../src/snapshot/manifest.js');
   const { dir, cleanup } = tempDir();
   try {
     const m = new SnapshotManager({ snapshotDir: dir });
@@ -182,7 +182,7 @@ test('crafted metadata.json with a valid selfSha256: a createdAt outside the Dat
     const b = await m.createSnapshot(db, 'b');
     const craft = (id: string, change: (man: Record<string, unknown>) => void): void => {
       const file = join(dir, `snapshot-${id}`, 'metadata.json');
-      const man = decodeManifest(readFileSync(file), file) as unknown as Record<string, unknown>;
+      const man = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       change(man);
       delete man.selfSha256;
       writeFileSync(file, encodeManifest(man as never));
@@ -190,15 +190,19 @@ test('crafted metadata.json with a valid selfSha256: a createdAt outside the Dat
     craft(b.id, (man) => {
       man.changedCount = 2 ** 40;
       man.vectorCount = 2 ** 40;
+      // Consistent everywhere else (the vectors file's declared size too), so only the records file can tell.
+      for (const f of man.files as Array<{ role: string; rawBytes: number }>) if (f.role === 'vectors') f.rawBytes = 2 ** 40 * 8 * 4;
     });
     const other = smallDb(10, 8);
-    await assert.rejects(m.createIncrementalSnapshot(other, 'diff', b.id), (e: unknown) => e instanceof CorruptionError, 'damage, not a RangeError from a 2^41-element allocation');
-    craft(a.id, (man) => {
-      man.createdAt = 1e20;
-    });
-    const cat = await m.catalog();
-    assert.ok(cat.damaged.some((d) => d.id === a.id && d.error.code === 'CORRUPT' && /createdAt/.test(d.error.message)));
-    await m.cleanupOldSnapshots(1);
+    await assert.rejects(m.createIncrementalSnapshot(other, 'diff', b.id), (e: unknown) => e instanceof CorruptionError && e.section === 'records', 'damage found in the records, not a RangeError from a 2^41-element allocation');
+    for (const createdAt of [1e20, 8.64e15, -8.64e15 + 1]) {
+      craft(a.id, (man) => {
+        man.createdAt = createdAt;
+      });
+      const cat = await m.catalog();
+      assert.ok(cat.damaged.some((d) => d.id === a.id && d.error.code === 'CORRUPT' && /createdAt/.test(d.error.message)), String(createdAt));
+      await m.cleanupOldSnapshots(1);
+    }
   } finally {
     cleanup();
   }

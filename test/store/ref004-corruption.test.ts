@@ -265,3 +265,20 @@ test('collections of two processes connecting at once import the reference files
     }
   }
 });
+
+test('reference payloads deeper than insert takes (the reference store took any depth) import; deeper than files may hold is damage', async () => {
+  const nestedText = (levels: number): string => `{"d":${'['.repeat(levels - 1)}1${']'.repeat(levels - 1)}}`;
+  for (const [levels, ok] of [[300, true], [1002, false]] as const) {
+    const mem = new MemoryFileSystem();
+    mem.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify({ dimension: 3, vectors: [[1, [1, 0, 0]]] })));
+    mem.writeFileSync(`${ROOT}/payloads.json`, Buffer.from(`[[1,${nestedText(levels)}]]`));
+    if (ok) {
+      const { manager, store } = await createVectorStore(cfg(mem, 'deep'));
+      assert.equal(manager.getInfo().importedReference?.count, 1);
+      assert.ok((await store.get(1))?.payload, String(levels));
+      await manager.disconnect();
+    } else {
+      await assert.rejects(createVectorStore(cfg(mem, 'deep')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'CORRUPT');
+    }
+  }
+});

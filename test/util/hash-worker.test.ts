@@ -124,3 +124,14 @@ test('the helper thread never keeps a process alive, and a pending digest is sti
   assert.equal(r.stdout.trim(), `true ${want}`);
   assert.ok(Date.now() - t0 < 8000, 'the process exited promptly');
 });
+
+test('a helper thread that only prefaulted never keeps the process alive', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  // A referenced port held the child open until the thread's 10 s idle timeout; it must end as soon as
+  // its work is done (the bound is generous: this is a hang check, not a timing).
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./prefault-child.js', import.meta.url))], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - started < 7000, `the child lived ${Date.now() - started} ms (resources at its end: ${r.stdout.trim()})`);
+});

@@ -104,12 +104,12 @@ async function recoverHotJournal(fs: FileSystem, path: string): Promise<boolean>
 const WAL_COPY_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * True for a file of at most WAL_COPY_MAX_BYTES whose header says WAL mode (bytes 18-19 = 2) and whose
+ * True for a file of at most `maxBytes` whose header says WAL mode (bytes 18-19 = 2) and whose
  * `-wal` file is certainly absent (ENOENT) or empty.
  */
-async function inWalModeWithEmptyLog(fs: FileSystem, path: string): Promise<boolean> {
+async function inWalModeWithEmptyLog(fs: FileSystem, path: string, maxBytes: number): Promise<boolean> {
   const { head, size } = await readPrefix(fs, path, FILE_HEADER_BYTES);
-  if (size > WAL_COPY_MAX_BYTES || !isSqliteHeader(head) || head.length < FILE_HEADER_BYTES || head[18] !== 2 || head[19] !== 2) return false;
+  if (size > maxBytes || !isSqliteHeader(head) || head.length < FILE_HEADER_BYTES || head[18] !== 2 || head[19] !== 2) return false;
   try {
     return (await fs.stat(`${path}-wal`)).size === 0;
   } catch (err) {
@@ -126,7 +126,8 @@ export async function openExport(fs: FileSystem, path: string, writable: boolean
   // disk, SQLite would create `-wal` and `-shm` beside it and leave them (a read-only connection cannot
   // remove them). It is read from a private copy instead, marked as a rollback-journal file there (bytes
   // 18-19: the only difference, and SQLite's in-memory files cannot be in WAL mode).
-  const walOnly = !writable && (await inWalModeWithEmptyLog(fs, path));
+  // Other FileSystems read every file from a copy anyway: there the copy is always marked.
+  const walOnly = !writable && (await inWalModeWithEmptyLog(fs, path, fs instanceof NodeFileSystem ? WAL_COPY_MAX_BYTES : Infinity));
   if (fs instanceof NodeFileSystem && !walOnly) {
     let { head, size } = await readPrefix(fs, path, FILE_HEADER_BYTES);
     if (!isSqliteHeader(head)) throw notSqlite(path, size);

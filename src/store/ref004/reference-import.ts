@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { QuiverError, ioError } from '../../errors.js';
 import { parseJsonText } from '../../util/json-text.js';
 import { KeyedSerialQueue } from '../../util/serial.js';
-import type { VectorEntry } from '../../engine/types.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import { acquireLock, type DirLock } from '../../env/lock.js';
 import type { FileSystem } from '../../env/fs.js';
@@ -148,17 +147,13 @@ async function importInto(c: ResolvedConfig): Promise<ReferenceImport> {
   const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
   if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
   const count = columns.ids.length;
-  const dim = columns.dimension;
   const staging = join(dirname(c.dir), `.${basename(c.dir)}.importing-${randomBytes(4).toString('hex')}`);
   const db = await openVectorDB(staging, { fs, dimension: c.dimension, metric: c.metric, durability: 'none' });
   try {
-    for (let i = 0; i < count; i += 1000) {
-      const chunk: VectorEntry[] = [];
-      for (let j = i; j < Math.min(count, i + 1000); j++) {
-        chunk.push({ id: columns.ids[j], vector: columns.vectors.subarray(j * dim, (j + 1) * dim), metadata: columns.metadata[j] ?? {} });
-      }
-      await db.insertBatch(chunk);
-    }
+    // One wholesale replacement (made durable by a checkpoint), which takes what files may hold: the
+    // reference store took payloads of any depth, and `insert` refuses more than 256 levels.
+    db.replaceAll({ ...columns, metadata: columns.metadata.map((m) => m ?? {}) });
+    await db.flush();
   } finally {
     await db.close();
   }
