@@ -25,6 +25,9 @@ export async function collectGarbage(ctx: SnapshotContext, cutoff: number, skip:
   }
   for (const m of cat.snapshots) {
     if (skip.has(m.id)) continue;
+    // A fold of another process in progress: its new files are not referenced yet, and one published
+    // before the grace period is not a leftover while the rest is still being written.
+    if (((await ctx.store.newestInProgress?.(snapshotPrefix(m.id))) ?? 0) > cutoff) continue;
     const referenced = new Set([MANIFEST_NAME, m.checksumFile, ...m.files.map((f) => f.name)].map((n) => snapshotKey(m.id, n)));
     for (const o of cat.objects.get(m.id) ?? []) {
       if (referenced.has(o.key) || o.mtimeMs > cutoff) continue;

@@ -218,3 +218,24 @@ test('garbage collection dates a folder by the files still being written in it: 
     cleanup();
   }
 });
+
+test('garbage collection leaves the unreferenced files of a fold another process is still writing', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { utimesSync, writeFileSync } = await import('node:fs');
+    const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
+    const s = await manager.createSnapshot(smallDb(20, 8), 's');
+    const folder = join(dir, `snapshot-${s.id}`);
+    // The fold published its new vectors file an hour ago and is still streaming its records file.
+    writeFileSync(join(folder, 'vectors.g2.bin'), Buffer.from([1, 2, 3]));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(folder, 'vectors.g2.bin'), hourAgo, hourAgo);
+    writeFileSync(join(folder, '.metadata.g2.bin.p1s1-0123456789ab.quiver-tmp'), Buffer.from([4]));
+    assert.deepEqual((await manager.collectGarbage()).strayFiles, []);
+    utimesSync(join(folder, '.metadata.g2.bin.p1s1-0123456789ab.quiver-tmp'), hourAgo, hourAgo);
+    assert.deepEqual((await manager.collectGarbage()).strayFiles, [`snapshot-${s.id}/vectors.g2.bin`]);
+    assert.equal(await manager.verifySnapshot(s.id), true);
+  } finally {
+    cleanup();
+  }
+});
