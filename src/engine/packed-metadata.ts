@@ -67,6 +67,11 @@ export class PackedMetadata {
     return this.held * CHUNK_BYTES + this.place.byteLength + this.length.byteLength;
   }
 
+  /** Slots there is room for. */
+  get capacity(): number {
+    return this.place.length;
+  }
+
   /** Makes room for slots below `capacity`. */
   grow(capacity: number): void {
     if (capacity <= this.place.length) return;

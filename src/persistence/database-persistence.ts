@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { QuiverError } from '../errors.js';
 import { describe } from '../engine/validate.js';
 import { resolveCodec } from '../format/qvdb/codec.js';
-import type { FileStat, FileSystem } from '../env/fs.js';
+import type { FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
@@ -21,7 +21,7 @@ import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec 
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
-import { importSaved, readChainExtension } from './saved-state.js';
+import { SAVED_READ_ATTEMPTS, importSaved, markOf, readChainExtension } from './saved-state.js';
 import { codecFor, exportImage } from '../interchange/index.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type {
@@ -63,17 +63,12 @@ interface ChainState {
 }
 
 /** What identifies one version of a file cheaply: its size and modification time. */
-/** Reads of a save file that another process replaced meanwhile, at most, before a load gives up. */
-const LOAD_ATTEMPTS = 5;
 
 /** A failure of reading the files (not a cancellation, nor a progress callback's own error). */
 function retryable(err: unknown): boolean {
   return err instanceof QuiverError && err.code !== 'ABORTED';
 }
 
-function markOf(st: FileStat): string {
-  return `${st.size}:${st.mtimeMs}`;
-}
 
 type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
 
@@ -646,9 +641,9 @@ export class DatabasePersistence extends EventEmitter {
     for (let attempt = 1; ; attempt++) {
       const before = await this.baseMark(path);
       try {
-        return await this.loadOnce(path, reporter, spec);
+        return await this.loadOnce(path, reporter, spec, before);
       } catch (err) {
-        if (attempt >= LOAD_ATTEMPTS || !retryable(err) || (await this.baseMark(path).catch(() => undefined)) === before) throw err;
+        if (attempt >= SAVED_READ_ATTEMPTS || !retryable(err) || (await this.baseMark(path).catch(() => undefined)) === before) throw err;
       }
     }
   }
@@ -660,7 +655,7 @@ export class DatabasePersistence extends EventEmitter {
     return markOf(st);
   }
 
-  private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined }): Promise<void> {
+  private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined }, before: string): Promise<void> {
     // The base goes straight into replaceAll: its metadata may stay encoded until read.
     const base = await readState(this.fs, path, { ...spec, keepMetadataEncoded: true, onProgress: reporter.child(0, 80) });
     if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });
@@ -669,6 +664,9 @@ export class DatabasePersistence extends EventEmitter {
     const { chain, journal, deltas, deltaNames } = await readChainExtension(this.fs, path, base.checksum, this.db, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
+    // A save that replaced the base while it was read has removed the deltas and journal read with it (or
+    // some of them): what was read is a state superseded before the load ended. Read again.
+    if ((await this.baseMark(path)) !== before) throw new QuiverError('BUSY', `${path} was replaced by another save while it was read`, { path });
     this.db.replaceAll(base.columns, { deltas, deltaNames });
     // Now, before any await: writes that land while the rest of the load runs are unsaved changes. And
     // until the chain below describes the file just loaded, the next save must be a full one of it.

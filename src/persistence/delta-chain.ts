@@ -227,15 +227,19 @@ export async function readDeltaChain(
 /**
  * Removes every delta file of `basePath` (after a new full save made them obsolete), the spare prepared
  * for the delta that would have followed them, and the temp files named for a delta of `basePath` that
- * this process is not using (spares a crash left, deltas a power loss left under their temp name:
+ * no running process is using (spares a crash left, deltas a power loss left under their temp name:
  * `cleanTempFiles` leaves those to this, see {@link isDeltaTemp}).
  */
 export async function removeDeltas(fs: FileSystem, basePath: string): Promise<void> {
   const { files, temps } = await deltaNames(fs, basePath);
   const last = files.at(-1);
   if (last) discardSpare(deltaPath(basePath, last.index + 1));
-  const leftovers = temps.filter((t) => !isLiveTemp(t.path));
-  for (const f of [...files, ...leftovers]) await fs.rm(f.path);
+  // Not the temps this process is using, nor another running process's (a delta it is writing now).
+  const leftovers: DeltaFile[] = [];
+  for (const t of temps) if (!isLiveTemp(t.path) && !(await ownedByLiveProcess(fs, t.path))) leftovers.push(t);
+  // Highest first: a reader listing the chain meanwhile finds a shorter chain, never one with a hole.
+  for (const f of [...files].reverse()) await fs.rm(f.path);
+  for (const f of leftovers) await fs.rm(f.path);
   if (files.length + leftovers.length > 0) await fs.syncDir(dirname(basePath));
 }
 

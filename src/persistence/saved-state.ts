@@ -7,7 +7,9 @@
  */
 import type { Columns, CollectionImage, DeltaColumns, Metric } from '../engine/types.js';
 import { VectorDB } from '../engine/vector-db.js';
-import type { FileSystem } from '../env/fs.js';
+import type { FileStat, FileSystem } from '../env/fs.js';
+import { statIfExists } from '../env/stat-if-exists.js';
+import { QuiverError } from '../errors.js';
 import { importFile, type ImportFileOptions, type ImportedColumns } from '../interchange/index.js';
 import type { ExchangeFormat } from '../interchange/index.js';
 import type { ReadSpec } from './codec.js';
@@ -72,6 +74,35 @@ export async function readChainExtension(
  * deltas and journal records that extend it, folded in. Damage anywhere in the chain fails the read.
  */
 export async function importSaved(fs: FileSystem, path: string, options: ImportFileOptions = {}): Promise<SavedColumns> {
+  // As load() does: a save of another process that replaced the file while it was read removed the
+  // deltas and journal read with it (or some of them); then the read is done again, up to 5 times.
+  for (let attempt = 1; ; attempt++) {
+    const before = await markAt(fs, path);
+    try {
+      const read = await importSavedOnce(fs, path, options);
+      if (attempt < SAVED_READ_ATTEMPTS && before !== undefined && (await markAt(fs, path)) !== before) continue;
+      return read;
+    } catch (err) {
+      const now = await markAt(fs, path).catch(() => undefined);
+      if (attempt >= SAVED_READ_ATTEMPTS || !(err instanceof QuiverError) || err.code === 'ABORTED' || before === undefined || now === before) throw err;
+    }
+  }
+}
+
+/** Reads of a save file that another process replaced meanwhile, at most, before a load or import gives up. */
+export const SAVED_READ_ATTEMPTS = 5;
+
+/** What tells one version of a file from the next: its size and modification time. */
+export function markOf(st: FileStat): string {
+  return `${st.size}:${st.mtimeMs}`;
+}
+
+async function markAt(fs: FileSystem, path: string): Promise<string | undefined> {
+  const st = await statIfExists(fs, path);
+  return st === undefined || !st.isFile ? undefined : markOf(st);
+}
+
+async function importSavedOnce(fs: FileSystem, path: string, options: ImportFileOptions): Promise<SavedColumns> {
   const read = await importFile(fs, path, options);
   const plain = { ...read, deltas: 0, journalRecords: 0 };
   if ((read.format !== 'binary' && read.format !== 'json') || read.checksum === undefined) return plain;

@@ -124,10 +124,10 @@ test('a load that replaced the database resolves when examining its files afterw
     const p = new DatabasePersistence(mine, { baseDir: '/data', fs, incremental: true, autoSaveInterval: journaled ? 3_600_000 : 0 });
     p.stopAutoSave();
     let seen = 0;
-    // The first is the load's existence check, or its reading of the journal: fail the one after the
-    // database is replaced.
+    // Before it: the base's stats that date the read (at its start, and just before the replacement), or
+    // the reading of the journal. Fail the one after the database is replaced.
     fs.beforeOp = (op) => {
-      if (failing(op) && ++seen === 2) throw Object.assign(new Error('injected'), { code: 'EIO' });
+      if (failing(op) && ++seen === (what === 'the stat of the base' ? 3 : 2)) throw Object.assign(new Error('injected'), { code: 'EIO' });
     };
     const warnings: string[] = [];
     const onWarning = (w: Error): void => void warnings.push(w.name);
@@ -279,4 +279,50 @@ test('a journal whose segment cannot be examined right after it is opened closes
   await settleRetired();
   assert.equal(open, 0, 'every handle opened was closed');
   assert.equal(await load(mem), digestDb(db));
+});
+
+test('a load whose base another writer replaced after it was read (its deltas gone before they were listed) reads again, never returning the superseded base alone', async () => {
+  const { mem, db } = await setup();
+  const writer = new DatabasePersistence(db, { baseDir: '/data', fs: mem });
+  await writer.save();
+  change(db, 50, 2);
+  await writer.saveIncremental();
+  const acknowledged = digestDb(db);
+  let raced = false;
+  const racing = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'readdir') {
+        return async (path: string) => {
+          // The chain is listed after the base was read: the writer's full save lands just before.
+          if (!raced && path === '/data') {
+            raced = true;
+            change(db, 50, 3);
+            await writer.save();
+            await settleRetired();
+          }
+          return target.readdir(path);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const reader = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  await new DatabasePersistence(reader, { baseDir: '/data', fs: racing }).load({ path: BASE });
+  assert.ok(raced);
+  assert.notEqual(digestDb(reader), acknowledged, 'not the state before the race');
+  assert.equal(digestDb(reader), digestDb(db), 'the newest save, whole');
+});
+
+test('a full save leaves the delta temp files of another running process alone', async () => {
+  const { mem, db } = await setup();
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs: mem });
+  await p.save();
+  const { processIdentity } = await import('../../src/env/process-alive.js');
+  const ticks = processIdentity(process.ppid)?.startTicks;
+  const theirs = `/data/.database.qvdb.delta-000001.p${process.ppid}${ticks === undefined ? '' : `s${ticks}`}-0123456789ab${TEMP_SUFFIX}`;
+  mem.writeFileSync(theirs, Buffer.from('a delta being written'));
+  change(db, 10, 2);
+  await p.save();
+  assert.ok((await mem.readdir('/data')).includes(theirs.slice('/data/'.length)), 'still there for its writer to rename');
 });

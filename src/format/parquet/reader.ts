@@ -26,6 +26,9 @@ import { copyDecodedVectors, probeDimension, readVectorChunk, type VectorTarget 
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Encodings that store each float in 4 bytes (levels aside): chunks in only these hold all they declare. */
+const SIZE_KEEPING_ENCODINGS = new Set<string>(['PLAIN', 'RLE', 'BIT_PACKED', 'BYTE_STREAM_SPLIT']);
+
 function checkAbort(signal: AbortSignal | undefined, file: string): void {
   if (signal?.aborted) throw new QuiverError('ABORTED', `Importing ${file} was cancelled; nothing was changed.`);
 }
@@ -139,6 +142,22 @@ async function readOpen(handle: FileHandle, size: number, path: string, options:
       { file: path, section: 'footer' },
       `it declares ${total} vectors of ${dim} floats (${total * dim * 4} bytes), more than its ${size} bytes can hold or decompress to within the allowed ${cap} bytes (pass a larger maxDecompressedBytes if the file is genuine)`,
     );
+  }
+  // Uncompressed, plainly encoded vector chunks must hold every float they declare: the decompression cap (up to 256×
+  // the file) is no bound for them, and a crafted row count would otherwise reserve that much.
+  let stored = 0;
+  let compressed = false;
+  for (const rg of metadata.row_groups) {
+    for (const col of rg.columns) {
+      const meta = col.meta_data;
+      if (!meta || meta.path_in_schema.join('.') !== layout.vector.path.join('.')) continue;
+      stored += Number(meta.total_compressed_size);
+      // Dictionary and delta encodings shrink values without a codec: only plain values are a bound.
+      if (meta.codec !== 'UNCOMPRESSED' || meta.encodings.some((e) => !SIZE_KEEPING_ENCODINGS.has(e))) compressed = true;
+    }
+  }
+  if (!compressed && total * dim * 4 > stored) {
+    throw new CorruptionError({ file: path, section: 'footer' }, `it declares ${total} vectors of ${dim} floats (${total * dim * 4} bytes), but its uncompressed, plainly encoded vector column chunks hold only ${stored} bytes`);
   }
   const chunks = new VectorChunks(pf, metadata, layout, dataEnd, rows, dim);
   const builder = new ColumnsBuilder();

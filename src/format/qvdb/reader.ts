@@ -151,12 +151,15 @@ function metadataTaker(q: OpenedQvdb, e: DirectoryEntry) {
  * stay the same.
  */
 async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: number, ctl: SectionReadControl): Promise<(Metadata | undefined)[]> {
-  const packed = new PackedMetadata(expected);
+  // Grown as frames arrive, never sized from the manifest's count alone: a crafted count (with
+  // compressed sections, whose raw lengths cannot be held against the file's size) reserved GBs.
+  const packed = new PackedMetadata(Math.min(expected, 4096));
   const out: (Metadata | undefined)[] = [];
   const ends: number[] = [];
   const raw = (frame: Uint8Array, index: number, room: number): number | undefined => {
     const items = plainMapItemExtents(frame, ends);
     if (items === undefined || items.count > room) return undefined;
+    if (index + items.count > packed.capacity) packed.grow(Math.min(expected, Math.max(index + items.count, packed.capacity * 2)));
     const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     // The frame's maps are copied into the arena together, each kept where it landed (a copy per map
     // was a tenth of a checkpoint load's main-thread time); a frame too big for that is kept map by map.
@@ -177,6 +180,8 @@ async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: numb
     return items.count;
   };
   await readRecords(q, e, expected, ctl, metadataTaker(q, e), raw, out);
+  // Every entry's metadata was there: room for all of them is bounded by the bytes read.
+  packed.grow(expected);
   rememberPacked(out, packed);
   return out;
 }

@@ -106,7 +106,7 @@ class ByteCollector {
   private used = 0;
 
   constructor(private readonly declared: number, storedLength: number) {
-    this.buf = new Uint8Array(Math.min(declared, storedLength * 4 + (16 << 20)));
+    this.buf = new Uint8Array(Math.min(declared, storedLength * 4 + (64 << 10)));
   }
 
   push(chunk: Uint8Array): void {

@@ -117,6 +117,21 @@ test('a manifest count far beyond the data fails on the data, without allocating
   assert.ok(err instanceof CorruptionError && ['ids', 'vectors'].includes(err.section), String(err));
 });
 
+test('a manifest count far beyond the data reserves nothing for it, also when metadata is kept encoded (a load\'s and a checkpoint\'s way)', async () => {
+  const { kind, sections } = parseFile(await valid('brotli'));
+  const count = 2 ** 28;
+  const m = encodeManifest({ format: 'qvdb', formatVersion: 1, kind: 'full', dimension: 1, metric: 'cosine', count, seq: 1, createdAt: 1, library: 'x', user: {} });
+  // Self-consistent as far as it goes: the compressed vectors section declares count × 4 raw bytes.
+  const forged = replace(replace(sections, SectionType.MANIFEST, { stored: m, rawLength: m.length }), SectionType.VECTORS, { rawLength: count * 4 });
+  const fs = new MemoryFileSystem();
+  fs.writeFileSync('/f.qvdb', assembleFile(kind, forged));
+  const before = process.memoryUsage().arrayBuffers;
+  const err = await readQvdb(fs, '/f.qvdb', { keepMetadataEncoded: true }).catch((e: unknown) => e);
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.ok(err instanceof CorruptionError, String(err));
+  assert.ok(grew < 64 << 20, `arrayBuffers grew by ${(grew / 2 ** 20).toFixed(0)} MB for a ${count}-entry count (12 bytes each would be 3 GB)`);
+});
+
 test('structural mismatches are corruption: vector length vs count, missing and duplicate sections', async () => {
   const { kind, sections } = parseFile(await valid());
   const vec = sections.find((s) => s.type === SectionType.VECTORS);
