@@ -248,3 +248,27 @@ test('checkThriftStruct measures a well-formed struct and refuses lengths beyond
   const deep = new Uint8Array(200).fill(0x1c);
   assert.throws(() => checkThriftStruct(deep), /nest deeper/);
 });
+
+test('a foreign file whose row count far exceeds its uncompressed, plainly encoded vector bytes is refused before anything is sized from it', async () => {
+  const { parquetMetadata } = await import('hyparquet');
+  const { writeMetadata } = await import('hyparquet-writer/src/metadata.js');
+  const { ByteWriter } = await import('hyparquet-writer');
+  const good = await ownBytes({ dimension: 3, ids: ['a', 'b'], vectors: randomVectors(2, 3), metadata: [undefined, undefined] });
+  const md = parquetMetadata(good.buffer.slice(good.byteOffset, good.byteOffset + good.byteLength) as ArrayBuffer);
+  const rows = 5_000_000n;
+  md.num_rows = rows;
+  md.row_groups[0].num_rows = rows;
+  md.key_value_metadata = []; // a foreign file: no declared count or dimension of ours to check it against
+  md.created_by = 'another writer';
+  const w = new ByteWriter();
+  writeMetadata(w, md);
+  const meta = new Uint8Array(w.getBuffer());
+  const { start } = footerRange(good);
+  const tail = new Uint8Array(8);
+  new DataView(tail.buffer).setUint32(0, meta.length, true);
+  tail.set([0x50, 0x41, 0x52, 0x31], 4);
+  const crafted = new Uint8Array([...good.subarray(0, start), ...meta, ...tail]);
+  const before = process.memoryUsage().arrayBuffers;
+  await rejectsCorrupt(crafted, /uncompressed, plainly encoded vector column chunks hold only \d+ bytes/);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 32 << 20, 'nothing sized from the 5,000,000 rows');
+});
