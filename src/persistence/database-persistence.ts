@@ -19,7 +19,7 @@ import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { SAVED_READ_ATTEMPTS, importSaved, markOf, readChainExtension } from './saved-state.js';
 import { codecFor, exportImage } from '../interchange/index.js';
@@ -60,9 +60,9 @@ interface ChainState {
   baseMark: string | undefined;
   /** Leftover deltas of an older base found by the load (path → mark): a delta may be written over them. */
   staleMarks?: Map<string, string>;
+  /** Bytes of another writer's save journal this instance loaded without journaling itself (see checkLoadedJournal). */
+  loadedJournalBytes?: number;
 }
-
-/** What identifies one version of a file cheaply: its size and modification time. */
 
 /** A failure of reading the files (not a cancellation, nor a progress callback's own error). */
 function retryable(err: unknown): boolean {
@@ -470,7 +470,10 @@ export class DatabasePersistence extends EventEmitter {
 
   private async doSaveIncremental(options: IncrementalSaveOptions): Promise<string | null> {
     const chain = this.chain;
-    if (!chain || this.needFullSave) return this.fullSave(options);
+    if (!chain || this.needFullSave) {
+      if (chain?.loadedJournalBytes !== undefined) await this.checkLoadedJournal(chain);
+      return this.fullSave(options);
+    }
     if (this.db.seq === this.savedSeq) return null;
     let changes;
     try {
@@ -539,6 +542,23 @@ export class DatabasePersistence extends EventEmitter {
       `Cannot save incrementally: ${what} by another writer since this instance saved or loaded it, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
       { path: chain.basePath },
     );
+  }
+
+  /**
+   * An instance that loaded a save journal without journaling itself writes its next incremental save
+   * in full over the chain: BUSY (nothing written) when the journal's writer extended it since the load,
+   * whose records that full save would otherwise delete unseen.
+   */
+  private async checkLoadedJournal(chain: ChainState): Promise<void> {
+    const head = await readJournalHead(this.fs, chain.basePath).catch(() => undefined);
+    if (head !== chain.lastChecksum || (await journalBytes(this.fs, chain.basePath)) !== chain.loadedJournalBytes) {
+      throw new QuiverError(
+        'BUSY',
+        `Cannot save incrementally: the save journal ${journalDir(chain.basePath)} was changed by another writer since this instance loaded it, and this save would write over its records. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
+        { path: chain.basePath },
+      );
+    }
+    chain.loadedJournalBytes = undefined;
   }
 
   /** Incremental auto-save appends to the save journal instead of writing delta files. */
@@ -696,6 +716,7 @@ export class DatabasePersistence extends EventEmitter {
       // A journal extends the chain only when journaling; otherwise the next save must be a full one
       // (a delta written now would be replayed before the journal it follows).
       this.needFullSave = journal !== undefined && !this.journaled;
+      if (this.needFullSave) loaded.loadedJournalBytes = journal?.bytes;
     } catch (err) {
       process.emitWarning(`${path} was loaded, but examining its files afterwards failed (the next save is a full one): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
     }

@@ -68,6 +68,22 @@ export async function journalHasRecords(fs: FileSystem, basePath: string, after:
   return false;
 }
 
+/** Bytes in the journal directory of `basePath` besides HEAD (what its log holds; 0 without a journal). */
+export async function journalBytes(fs: FileSystem, basePath: string): Promise<number> {
+  let bytes = 0;
+  let names: string[];
+  try {
+    names = await fs.readdir(journalDir(basePath));
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === 'ENOENT') return 0;
+    throw ioError(err, 'list', journalDir(basePath));
+  }
+  for (const name of names) {
+    if (name !== JOURNAL_HEAD) bytes += (await statIfExists(fs, join(journalDir(basePath), name)))?.size ?? 0;
+  }
+  return bytes;
+}
+
 /** A decoded journal: the ops of every complete record, one list per record, in order. */
 export interface JournalContents {
   records: DecodedOp[][];
@@ -83,15 +99,13 @@ export async function readJournal(fs: FileSystem, basePath: string, after: strin
   const head = await readJournalHead(fs, basePath);
   if (head !== after) return undefined;
   const records: DecodedOp[][] = [];
-  let bytes = 0;
+  let bytes: number;
   try {
     const reader = readWal(fs, journalDir(basePath));
     for await (const batch of reader.batches()) {
       for (const { record } of batch) records.push(record.type === 'batch' ? record.ops : [record]);
     }
-    for (const name of await fs.readdir(journalDir(basePath))) {
-      if (name !== JOURNAL_HEAD) bytes += (await fs.stat(join(journalDir(basePath), name))).size;
-    }
+    bytes = await journalBytes(fs, basePath);
   } catch (err) {
     if (err instanceof QuiverError) throw err;
     throw ioError(err, 'read the save journal', journalDir(basePath));

@@ -438,3 +438,30 @@ test('two instances journaling on one chain: the one that did not write the jour
   assert.deepEqual([...again.ids()].sort(), ['a1', 'a2', 'base', 'c2']);
   for (const x of [a, c, c2]) await x.p.shutdown().catch(() => undefined);
 });
+
+test('an instance that loaded another writer\'s journal without journaling itself refuses (BUSY) to write its next incremental save in full over records added since', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  const dbA = new VectorDB({ dimension: 2 });
+  await dbA.insert({ id: 'base', vector: [1, 2] });
+  const A = new DatabasePersistence(dbA, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  A.stopAutoSave();
+  await A.save();
+  await dbA.insert({ id: 'a1', vector: [3, 4] });
+  await A.saveIncremental();
+  const dbB = new VectorDB({ dimension: 2 });
+  const B = new DatabasePersistence(dbB, { baseDir: '/d', fs, incremental: true });
+  await B.load();
+  await dbA.insert({ id: 'a2', vector: [5, 6] });
+  await A.saveIncremental();
+  await dbB.insert({ id: 'b1', vector: [7, 8] });
+  await assert.rejects(B.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /save journal .* was changed by another writer since this instance loaded it/.test(e.message));
+  const check = new VectorDB({ dimension: 2 });
+  await new DatabasePersistence(check, { baseDir: '/d', fs }).load();
+  assert.deepEqual([...check.ids()].sort(), ['a1', 'a2', 'base'], 'A\'s acknowledged saves are all there');
+  // Unchanged since the load, the fallback full save goes ahead (the journal is folded in).
+  await B.load();
+  await dbB.insert({ id: 'b1', vector: [7, 8] });
+  assert.ok(await B.saveIncremental());
+  await A.shutdown().catch(() => undefined);
+});
