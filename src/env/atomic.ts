@@ -14,7 +14,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
-import { currentBootId, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
+import { currentBootId, isProcessAlive, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -63,7 +63,7 @@ export async function ownedByLiveProcess(fs: FileSystem, path: string): Promise<
   const pid = Number(m?.[2] ?? 0);
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
   if (m?.[3] !== undefined) return isRecordedProcessAlive(pid, { bootId: currentBootId(), startTicks: m[3] });
-  if (!isRecordedProcessAlive(pid)) return false;
+  if (!isProcessAlive(pid)) return false;
   const st = await fs.stat(path).catch(() => undefined);
   return st === undefined || mayHaveWritten(pid, st.mtimeMs);
 }

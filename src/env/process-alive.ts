@@ -72,7 +72,6 @@ export function isRecordedProcessAlive(pid: number, recorded?: { bootId?: string
   return now === undefined || now.startTicks === recorded.startTicks;
 }
 
-
 let bootMs: number | null | undefined;
 
 /** Wall-clock time (ms) this boot began (`btime` of /proc/stat), or undefined where the OS does not say. */

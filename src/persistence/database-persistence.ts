@@ -21,7 +21,7 @@ import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec 
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
-import { SAVED_READ_ATTEMPTS, importSaved, markOf, readChainExtension } from './saved-state.js';
+import { checkNotReplaced, importSaved, markOf, readChainExtension, readUnlessReplaced } from './saved-state.js';
 import { codecFor, exportImage } from '../interchange/index.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type {
@@ -63,12 +63,6 @@ interface ChainState {
   /** Bytes of another writer's save journal this instance loaded without journaling itself (see checkLoadedJournal). */
   loadedJournalBytes?: number;
 }
-
-/** A failure of reading the files (not a cancellation, nor a progress callback's own error). */
-function retryable(err: unknown): boolean {
-  return err instanceof QuiverError && err.code !== 'ABORTED';
-}
-
 
 type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
 
@@ -655,24 +649,11 @@ export class DatabasePersistence extends EventEmitter {
     const path = resolve(options.path ?? this.chain?.basePath ?? this.defaultPath());
     const reporter = new ProgressReporter('load', 100, options.onProgress);
     const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal };
-    // Another process may save over these files while they are read (a reader takes no lock): a full
-    // save replaces the base, then removes its deltas, so a read can find a delta gone, or a base and
-    // journal of different saves. Such a failure, with the base replaced meanwhile, is read again.
-    for (let attempt = 1; ; attempt++) {
-      const before = await this.baseMark(path);
-      try {
-        return await this.loadOnce(path, reporter, spec, before);
-      } catch (err) {
-        if (attempt >= SAVED_READ_ATTEMPTS || !retryable(err) || (await this.baseMark(path).catch(() => undefined)) === before) throw err;
-      }
-    }
-  }
-
-  /** The mark (size and modification time) of the file at `path`; NOT_FOUND when there is none. */
-  private async baseMark(path: string): Promise<string> {
-    const st = await statIfExists(this.fs, path);
-    if (st === undefined) throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
-    return markOf(st);
+    // Another process may save over these files while they are read (a reader takes no lock).
+    return readUnlessReplaced(this.fs, path, (before) => {
+      if (before === undefined) throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
+      return this.loadOnce(path, reporter, spec, before);
+    });
   }
 
   private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined }, before: string): Promise<void> {
@@ -684,9 +665,7 @@ export class DatabasePersistence extends EventEmitter {
     const { chain, journal, deltas, deltaNames } = await readChainExtension(this.fs, path, base.checksum, this.db, spec, () => reporter.child(80 + Math.min(n++, 19), 1));
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
-    // A save that replaced the base while it was read has removed the deltas and journal read with it (or
-    // some of them): what was read is a state superseded before the load ended. Read again.
-    if ((await this.baseMark(path)) !== before) throw new QuiverError('BUSY', `${path} was replaced by another save while it was read`, { path });
+    const baseStat = await checkNotReplaced(this.fs, path, before);
     this.db.replaceAll(base.columns, { deltas, deltaNames });
     // Now, before any await: writes that land while the rest of the load runs are unsaved changes. And
     // until the chain below describes the file just loaded, the next save must be a full one of it.
@@ -694,9 +673,9 @@ export class DatabasePersistence extends EventEmitter {
     this.needFullSave = true;
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
-    // The loaded file's chain; its marks (what tells another writer's changes) are filled in below.
+    // The loaded file's chain; the marks of stale deltas (what tells another writer's changes) are filled in below.
     const staleMarks = new Map<string, string>();
-    const loaded: ChainState = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: 0, baseMark: undefined, staleMarks };
+    const loaded: ChainState = { basePath: path, baseChecksum: base.checksum, lastChecksum: chain.lastChecksum, nextIndex: chain.deltas.length + 1, format, compression, baseBytes: baseStat.size, baseMark: markOf(baseStat), staleMarks };
     this.chain = loaded;
     const old = this.journal;
     this.journal = undefined;
@@ -704,9 +683,6 @@ export class DatabasePersistence extends EventEmitter {
     // incremental chain (the next save is a full one), never the load's result.
     try {
       await old?.close();
-      const baseStat = await this.fs.stat(path);
-      loaded.baseBytes = baseStat.size;
-      loaded.baseMark = markOf(baseStat);
       for (const p of chain.stale) {
         const st = await statIfExists(this.fs, p);
         if (st) staleMarks.set(p, markOf(st));

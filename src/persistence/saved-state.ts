@@ -73,24 +73,12 @@ export async function readChainExtension(
  * Reads the file at `path` (any format, as importFile does) and, for a binary or JSON save file, the
  * deltas and journal records that extend it, folded in. Damage anywhere in the chain fails the read.
  */
-export async function importSaved(fs: FileSystem, path: string, options: ImportFileOptions = {}): Promise<SavedColumns> {
-  // As load() does: a save of another process that replaced the file while it was read removed the
-  // deltas and journal read with it (or some of them); then the read is done again, up to 5 times.
-  for (let attempt = 1; ; attempt++) {
-    const before = await markAt(fs, path);
-    try {
-      const read = await importSavedOnce(fs, path, options);
-      if (attempt < SAVED_READ_ATTEMPTS && before !== undefined && (await markAt(fs, path)) !== before) continue;
-      return read;
-    } catch (err) {
-      const now = await markAt(fs, path).catch(() => undefined);
-      if (attempt >= SAVED_READ_ATTEMPTS || !(err instanceof QuiverError) || err.code === 'ABORTED' || before === undefined || now === before) throw err;
-    }
-  }
+export function importSaved(fs: FileSystem, path: string, options: ImportFileOptions = {}): Promise<SavedColumns> {
+  return readUnlessReplaced(fs, path, (before) => importSavedOnce(fs, path, options, before));
 }
 
 /** Reads of a save file that another process replaced meanwhile, at most, before a load or import gives up. */
-export const SAVED_READ_ATTEMPTS = 5;
+const SAVED_READ_ATTEMPTS = 5;
 
 /** What tells one version of a file from the next: its size and modification time. */
 export function markOf(st: FileStat): string {
@@ -99,15 +87,47 @@ export function markOf(st: FileStat): string {
 
 async function markAt(fs: FileSystem, path: string): Promise<string | undefined> {
   const st = await statIfExists(fs, path);
-  return st === undefined || !st.isFile ? undefined : markOf(st);
+  return st === undefined ? undefined : markOf(st);
 }
 
-async function importSavedOnce(fs: FileSystem, path: string, options: ImportFileOptions): Promise<SavedColumns> {
+/**
+ * Runs `read` of the save file at `path` (given the file's mark at its start, undefined when there is no
+ * file), and runs it again, up to 5 times, when it failed while another process replaced the file: a
+ * full save replaces the base and then removes its deltas and journal, so a read meanwhile can find a
+ * delta gone, or a base and journal of different saves. A read that succeeded checks the mark itself
+ * before it counts (see {@link checkNotReplaced}). The one retry of load(), import() and the CLI.
+ */
+export async function readUnlessReplaced<T>(fs: FileSystem, path: string, read: (before: string | undefined) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await markAt(fs, path);
+    try {
+      return await read(before);
+    } catch (err) {
+      // Not a cancellation, nor a progress callback's own error: a failure of reading the files.
+      const retryable = err instanceof QuiverError && err.code !== 'ABORTED';
+      if (attempt >= SAVED_READ_ATTEMPTS || before === undefined || !retryable || (await markAt(fs, path).catch(() => undefined)) === before) throw err;
+    }
+  }
+}
+
+/**
+ * The file at `path` as it is now, when it still has the mark `before` that a read began with; else
+ * BUSY (which {@link readUnlessReplaced} retries): what was read is a state superseded before the read
+ * ended, its deltas or journal maybe gone.
+ */
+export async function checkNotReplaced(fs: FileSystem, path: string, before: string): Promise<FileStat> {
+  const st = await statIfExists(fs, path);
+  if (st === undefined || markOf(st) !== before) throw new QuiverError('BUSY', `${path} was replaced by another save while it was read`, { path });
+  return st;
+}
+
+async function importSavedOnce(fs: FileSystem, path: string, options: ImportFileOptions, before: string | undefined): Promise<SavedColumns> {
   const read = await importFile(fs, path, options);
   const plain = { ...read, deltas: 0, journalRecords: 0 };
   if ((read.format !== 'binary' && read.format !== 'json') || read.checksum === undefined) return plain;
   const cols = read.columns;
   const ext = await readChainExtension(fs, path, read.checksum, cols, { verifyChecksum: options.verifyChecksum, signal: options.signal });
+  if (before !== undefined) await checkNotReplaced(fs, path, before);
   if (ext.deltas.length === 0) return plain;
   const db = new VectorDB({ dimension: cols.dimension, metric: cols.metric });
   db.replaceAll(cols, { deltas: ext.deltas, deltaNames: ext.deltaNames });

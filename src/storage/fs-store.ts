@@ -242,13 +242,8 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     checkPrefix(prefix);
     if (!prefix.endsWith('/')) return undefined;
     const dir = this.locate(prefix.slice(0, -1));
-    let names: string[];
-    try {
-      names = await this.fs.readdir(dir);
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw ioError(err, 'list', dir);
-    }
+    const names = await this.listDir(dir);
+    if (names === undefined) return undefined;
     let newest: number | undefined;
     for (const name of names) {
       if (!name.endsWith(TEMP_SUFFIX)) continue;
@@ -262,13 +257,8 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     const removed: string[] = [];
     const visit = async (rel: string, depth: number): Promise<boolean> => {
       const dir = rel === '' ? this.location : this.locate(rel);
-      let names: string[];
-      try {
-        names = await this.fs.readdir(dir);
-      } catch (err) {
-        if (isMissing(err)) return false;
-        throw ioError(err, 'list', dir);
-      }
+      const names = await this.listDir(dir);
+      if (names === undefined) return false;
       let left = names.length;
       for (const name of names) {
         const childRel = rel === '' ? name : `${rel}/${name}`;
@@ -299,16 +289,21 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     return removed;
   }
 
+  /** The names in `dir`, or undefined when it is missing. */
+  private async listDir(dir: string): Promise<string[] | undefined> {
+    try {
+      return await this.fs.readdir(dir);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError(err, 'list', dir);
+    }
+  }
+
   /** Visits files and folders under the root; `visit` returns true to descend into a folder. */
   private async walk(rel: string, depth: number, visit: (rel: string, isDir: boolean, size: number, mtimeMs: number) => Promise<boolean>): Promise<void> {
     const dir = rel === '' ? this.location : this.locate(rel);
-    let names: string[];
-    try {
-      names = await this.fs.readdir(dir);
-    } catch (err) {
-      if (isMissing(err)) return;
-      throw ioError(err, 'list', dir);
-    }
+    const names = await this.listDir(dir);
+    if (names === undefined) return;
     for (const name of names) {
       if (!isKeySegment(name)) continue;
       const childRel = rel === '' ? name : `${rel}/${name}`;

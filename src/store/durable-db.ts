@@ -289,11 +289,6 @@ export class DurableVectorDB extends VectorDB {
           bytes += OP_OVERHEAD + idBytes(m.ids[i]) + this.dimension * 4;
         }
         bytes += m.metadataBytes;
-        if (bytes > this.opts.batchRecordBytes) {
-          // Too big for one log record: the batch becomes durable, still atomically, through a checkpoint.
-          this.ack = this.onReplace(p);
-          return;
-        }
         record = ops.length === 1 ? ops[0] : { type: 'batch', ops };
         break;
       }
@@ -303,11 +298,6 @@ export class DurableVectorDB extends VectorDB {
         break;
       case 'updateMetadata':
         bytes += idBytes(m.id) + estimateJsonBytes(m.metadata);
-        if (bytes > this.opts.batchRecordBytes) {
-          // As for a batch: metadata too big for one log record is made durable by a checkpoint.
-          this.ack = this.onReplace(p);
-          return;
-        }
         record = { type: 'updateMetadata', id: m.id, metadata: m.metadata };
         break;
       case 'clear':
@@ -316,6 +306,11 @@ export class DurableVectorDB extends VectorDB {
       case 'replace':
         void this.onReplace(p).catch(() => undefined);
         return;
+    }
+    if (bytes > this.opts.batchRecordBytes) {
+      // Too big for one log record (a huge batch, or metadata): made durable, still atomically, by a checkpoint.
+      this.ack = this.onReplace(p);
+      return;
     }
     this.ack = p.journal.append(record, bytes);
     this.maybeCheckpoint(p);

@@ -11,7 +11,7 @@
  * Each can only occur when the text shows a sign of it (a `\u` escape; a 3-digit exponent or a run
  * of 309 digits; more opening brackets than the limit), so only such text is walked.
  */
-import { MAX_STORED_DEPTH, isWellFormedString } from './msgpack.js';
+import { MAX_STORED_DEPTH, jsonProblem } from './msgpack.js';
 
 const MAYBE_HUGE_NUMBER = /\d[eE]\+?\d{3}|\d{309}/;
 
@@ -27,38 +27,6 @@ function moreBracketsThan(text: string, limit: number): boolean {
 }
 
 /**
- * Where in `value` a rule above is broken, or undefined. Containers at depth `maxDepth` or more (the
- * top value is at depth 0) are too deep.
- */
-function problemAt(value: unknown, path: string, depth: number, maxDepth: number): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return isWellFormedString(value) ? undefined : `${path} holds an unpaired surrogate (a \\uD800-\\uDFFF escape without its pair), which UTF-8 text cannot store`;
-    case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is a number beyond the range of a float64 (it would read as ${value})`;
-    case 'object': {
-      if (value === null) return undefined;
-      if (depth >= maxDepth) return `${path} is nested deeper than ${MAX_STORED_DEPTH} levels`;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const at = problemAt(value[i], `${path}[${i}]`, depth + 1, maxDepth);
-          if (at !== undefined) return at;
-        }
-        return undefined;
-      }
-      for (const key of Object.keys(value)) {
-        if (!isWellFormedString(key)) return `a key of ${path} holds an unpaired surrogate`;
-        const at = problemAt((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth);
-        if (at !== undefined) return at;
-      }
-      return undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/**
  * `JSON.parse(text)`, throwing a SyntaxError (which the callers turn into their typed errors) when the
  * value breaks a rule above. `levelsAbove` is how deep the metadata lies in the parsed value (1 for a
  * whole JSONL entry or an array of values): nesting is limited to MAX_STORED_DEPTH below that.
@@ -67,7 +35,8 @@ export function parseJsonText(text: string, levelsAbove = 0): unknown {
   const value: unknown = JSON.parse(text);
   const maxDepth = MAX_STORED_DEPTH + levelsAbove;
   if (text.includes('\\u') || MAYBE_HUGE_NUMBER.test(text) || moreBracketsThan(text, maxDepth)) {
-    const at = problemAt(value, 'the value', 0, maxDepth);
+    // The engine's own check of plain JSON; depth counts from the metadata, below the wrapping levels.
+    const at = jsonProblem(value, 'the value', -levelsAbove);
     if (at !== undefined) throw new SyntaxError(at);
   }
   return value;

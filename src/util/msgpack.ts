@@ -93,17 +93,19 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
 
 /**
  * Describes why `value` is not plain JSON (null, booleans, finite numbers, strings, arrays, plain
- * objects), or returns undefined when it is. `path` names the value in the description.
+ * objects, at most MAX_STORED_DEPTH levels deep), or returns undefined when it is. `path` names the value
+ * in the description; `depth` is the value's own (negative for metadata wrapped in levels above it).
  */
 export function jsonProblem(value: unknown, path: string, depth = 0): string | undefined {
   if (depth >= MAX_STORED_DEPTH && typeof value === 'object' && value !== null) return `${path} is nested deeper than ${MAX_STORED_DEPTH} levels`;
   switch (typeof value) {
     case 'string':
-      return isWellFormedString(value) ? undefined : `${path} contains an unpaired surrogate (not valid UTF-8)`;
+      return isWellFormedString(value) ? undefined : `${path} holds an unpaired surrogate (a \\uD800-\\uDFFF escape without its pair), which UTF-8 text cannot store`;
     case 'boolean':
       return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is ${value} (only finite numbers are JSON)`;
+      if (Number.isFinite(value)) return undefined;
+      return Number.isNaN(value) ? `${path} is NaN (only finite numbers are JSON)` : `${path} is a number beyond the range of a float64 (it reads as ${value})`;
     case 'object': {
       if (value === null) return undefined;
       if (Array.isArray(value)) {
@@ -115,7 +117,7 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
       }
       if (!isPlainObject(value)) return `${path} is a ${value.constructor?.name ?? 'non-plain object'}, not a plain JSON object`;
       for (const key of Object.keys(value)) {
-        if (!isWellFormedString(key)) return `${path} has a key with an unpaired surrogate`;
+        if (!isWellFormedString(key)) return `a key of ${path} holds an unpaired surrogate`;
         const p = jsonProblem(value[key], `${path}.${key}`, depth + 1);
         if (p) return p;
       }

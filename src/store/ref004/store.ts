@@ -31,6 +31,7 @@ function toResult(e: StoredEntry, score: number): VectorStoreResult {
 export class InMemoryBackend implements VectorStore {
   private readonly cfg: ResolvedConfig;
   private conn: ConnectedCollection | undefined;
+  /** Connects and disconnects: each runs after every one called before it (whatever their outcome). */
   private readonly transitions = new SerialQueue();
 
   /** Validates the configuration (VectorStoreError INVALID_ARGUMENT); `connect()` opens the collection. */
@@ -44,14 +45,14 @@ export class InMemoryBackend implements VectorStore {
    * made without awaiting each other end in the state of the last one.
    */
   connect(): Promise<void> {
-    return this.transition(async () => {
+    return this.transitions.run(async () => {
       if (!this.conn) this.conn = await connectCollection(this.cfg);
     });
   }
 
   /** Flushes and checkpoints the collection and releases its directory (memory-only: drops the data). */
   disconnect(): Promise<void> {
-    return this.transition(async () => {
+    return this.transitions.run(async () => {
       const c = this.conn;
       if (!c) return;
       this.conn = undefined;
@@ -61,11 +62,6 @@ export class InMemoryBackend implements VectorStore {
         throw wrap(err, 'disconnect');
       }
     });
-  }
-
-  /** Runs `step` after every connect and disconnect called before it (whatever their outcome). */
-  private transition(step: () => Promise<void>): Promise<void> {
-    return this.transitions.run(step);
   }
 
   isConnected(): boolean {
