@@ -6,7 +6,8 @@
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
-import { codecFor, columnsImage, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
+import { codecFor, columnsImage, detectExchangeFormat, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
+import { QuiverError } from '../errors.js';
 import { importSaved } from '../persistence/saved-state.js';
 
 /** Where a command writes its report, a line at a time. */
@@ -22,6 +23,29 @@ function checkFormat(value: string | undefined, what: string): ExchangeFormat | 
   return value as ExchangeFormat;
 }
 
+/**
+ * A failure to read `path` as a forced `--format` when its bytes say another format: the same error,
+ * told that the file may be fine (a corruption message alone says to restore it).
+ */
+async function forcedFormatHint(fs: FileSystem, path: string, forced: ExchangeFormat | undefined, err: unknown): Promise<unknown> {
+  if (forced === undefined || !(err instanceof QuiverError)) return err;
+  const actual = await detectExchangeFormat(fs, path).then((d) => d.codec.format, () => undefined);
+  if (actual === undefined || actual === forced) return err;
+  return new QuiverError(err.code, `${err.message} (read as --format ${forced}, but its bytes look like ${actual}: without --format it is read as what it is)`, err.details, { cause: err });
+}
+
+/**
+ * The source's user map for its converted copy: what a QuiverDB save recorded of its own file
+ * (`persistence: { format, compression }`) is made to describe the new file, and a delta chain's link
+ * (the copy is a full file) is dropped; the rest is carried over as it is.
+ */
+function retarget(user: Record<string, unknown>, format: ExchangeFormat, compression: ExchangeCompression): Record<string, unknown> {
+  const { chain: _chain, ...rest } = user;
+  const p = rest.persistence;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return rest;
+  return { ...rest, persistence: { ...(p as Record<string, unknown>), format, compression } };
+}
+
 /** `n thing` or `n things`. */
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -32,7 +56,13 @@ function plural(n: number, one: string, many = `${one}s`): string {
  * `verify` (the default) every checksum the format carries is checked: a damaged file throws.
  */
 export async function inspect(fs: FileSystem, path: string, opts: { format?: string; verify?: boolean }, out: Out): Promise<void> {
-  const read = await importSaved(fs, path, { format: checkFormat(opts.format, '--format'), verifyChecksum: opts.verify ?? true });
+  const forced = checkFormat(opts.format, '--format');
+  let read;
+  try {
+    read = await importSaved(fs, path, { format: forced, verifyChecksum: opts.verify ?? true });
+  } catch (err) {
+    throw await forcedFormatHint(fs, path, forced, err);
+  }
   const c = read.columns;
   const withMeta = c.metadata.reduce((n, m) => (m === undefined ? n : n + 1), 0);
   out(`${path}: ${read.format}, ${plural(c.ids.length, 'entry', 'entries')} of dimension ${c.dimension}, metric ${read.metricKnown ? c.metric : 'not recorded'}, ${withMeta} with metadata`);
@@ -56,6 +86,6 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const compression = given ?? (named?.format === format ? named.compression : 'none');
   // A save file is converted with its deltas and journal folded in: the state it holds, not an older one.
   const input = await importSaved(fs, from, { format: checkFormat(opts.fromFormat, '--from') });
-  const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: input.user });
+  const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: retarget(input.user, format, compression) });
   out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${plural(written.count, 'entry', 'entries')}, ${written.bytes} bytes`);
 }

@@ -22,7 +22,8 @@ import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { checkNotReplaced, importSaved, markOf, readChainExtension, readUnlessReplaced } from './saved-state.js';
-import { codecFor, exportImage } from '../interchange/index.js';
+import { codecFor, exportImage, formatForPath } from '../interchange/index.js';
+import type { ExchangeFormat } from '../format/exchange.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type {
   CompressionType,
@@ -181,8 +182,7 @@ export class DatabasePersistence extends EventEmitter {
   export(options: ExportOptions): Promise<void> {
     if (!options || typeof options.path !== 'string') throw new TypeError('export needs { path }');
     return this.queue.run(async () => {
-      const format = options.format ?? this.options.format;
-      const compression = this.compressionFor(options.compress, format);
+      const { format, compression } = this.targetFor(options, true);
       const path = resolve(options.path);
       if (format === 'binary' || format === 'json' || format === 'sqlite') {
         await this.writeFull(path, format, compression, 'export', options.onProgress, options.signal);
@@ -353,6 +353,25 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   /**
+   * The format and compression of a save or export: `format` when given; else what the path's name
+   * says (`backup.json.gz`: JSON, gzip; `db.sqlite`; `out.parquet` for exports), as the CLI reads
+   * names, so that a file is never written in a format its name denies; else the instance's. A name
+   * that tells the compression (`.json`, `.json.gz`, `.jsonl.br`, ...) sets it unless `compress` is
+   * given; `.qvdb` (compressed per section) does not.
+   */
+  private targetFor(options: { path?: string; format?: ExchangeFormat; compress?: boolean }, anyFormat: boolean): { format: ExchangeFormat; compression: CompressionType } {
+    const named = options.format === undefined && typeof options.path === 'string' ? formatForPath(options.path) : undefined;
+    const usable = named !== undefined && (anyFormat || named.format === 'binary' || named.format === 'json' || named.format === 'sqlite');
+    const format = options.format ?? (usable ? named.format : this.options.format);
+    if (usable && options.compress === undefined) {
+      const codec = codecFor(named.format);
+      const tells = codec.compressions.some((c) => c !== 'none' && codec.extension(c) !== codec.extension('none'));
+      if (tells) return { format, compression: named.compression };
+    }
+    return { format, compression: this.compressionFor(options.compress, format) };
+  }
+
+  /**
    * The compression of a save or export in `format`: the instance's unless `compress` says otherwise.
    * SQLite files are never compressed: the instance's compression (which binary and JSON files and
    * snapshots take) does not apply to them, and asking for it with `compress: true` is refused.
@@ -428,8 +447,8 @@ export class DatabasePersistence extends EventEmitter {
 
   private async doSave(options: SaveOptions): Promise<string> {
     const started = performance.now();
-    const format = options.format ?? this.options.format;
-    const compression = this.compressionFor(options.compress, format);
+    // Only binary, JSON and SQLite names are taken for a save (see targetFor), so this is a save format.
+    const { format, compression } = this.targetFor(options, false) as { format: PersistenceFormat; compression: CompressionType };
     const path = resolve(options.path ?? this.defaultPath(format, compression));
     const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
     // The new base is durable, so the save has succeeded; what follows is cleanup that cannot undo it.

@@ -33,7 +33,7 @@ export interface PersistenceOptions {
   autoSaveInterval?: number;
   /** Snapshots kept by automatic cleanup (default 10). */
   maxSnapshots?: number;
-  /** Entries per progress step / I/O batch (default 1000). */
+  /** Accepted for the reference's sake and validated (a positive integer, default 1000), but without effect: saves and loads stream in their own buffer sizes. */
   batchSize?: number;
   /**
    * Journal size in bytes after which an incremental save writes a full file instead (default: the

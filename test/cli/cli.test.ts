@@ -29,6 +29,10 @@ test('quiver verify / info report what a file holds; a flipped byte is exit 1 wi
     r = quiver('info', path);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /checksums not checked/);
+    // Forced to the wrong format: still exit 1, but told the file is what its bytes say, not only "damaged".
+    r = quiver('verify', path, '--format', 'json');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /read as --format json, but its bytes look like binary: without --format it is read as what it is/);
     const bytes = readFileSync(path);
     bytes[Math.floor(bytes.length / 2)] ^= 0x40;
     writeFileSync(path, bytes);
@@ -56,6 +60,11 @@ test('quiver convert takes the target format from the name or --format, keeping 
       assert.deepEqual(back.columns.ids, [...db].map((e) => e.id));
       assert.deepEqual([...back.columns.vectors], [...db].flatMap((e) => [...e.vector]));
     }
+    // What the source's save recorded of its own file now describes the copy.
+    const json = join(dir, 'out.json');
+    assert.equal(quiver('convert', src, json).status, 0);
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as { options?: { persistence?: { format?: string; compression?: string } } };
+    assert.deepEqual(doc.options?.persistence && { format: doc.options.persistence.format, compression: doc.options.persistence.compression }, { format: 'json', compression: 'none' });
     for (const [args, message] of [
       [[src, join(dir, 'out.unknown')], /cannot tell the target format.*pass --format \(binary, (?!.*reference)/],
       [[src, join(dir, 'x.json'), '--format', 'reference-000'], /--format reference-000 can be read but not written/],
