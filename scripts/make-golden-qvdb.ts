@@ -1,18 +1,15 @@
 /**
  * Generates the checked-in .qvdb golden files (test/golden/qvdb/) and expected.json describing their
- * contents: `npx tsc -p tsconfig.json && node build/scripts/make-golden-qvdb.js`. Existing files are
- * never overwritten, and their entries in expected.json are kept as they are (pass --force only when
- * deliberately making a new version's set): the point of golden files is that the bytes written by an
- * older QuiverDB keep loading forever. A file added to the set in a minor revision (v1-full-norms, with
- * the NORMS section of 2026-12-07) is written when it is missing.
+ * contents. Run once per format version: `npx tsc -p tsconfig.json && node build/scripts/make-golden-qvdb.js`.
+ * Existing files are never overwritten (pass --force only when deliberately adding a new version's set):
+ * the point of golden files is that the bytes written by an older QuiverDB keep loading forever.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeFs } from '../src/env/node-fs.js';
 import { writeQvdb, type Compression } from '../src/format/qvdb/index.js';
 import type { Id, Metadata } from '../src/engine/types.js';
 import { makeChangeImage, makeImage } from '../test/support/image.js';
-import { normAt } from '../src/util/hash-norms.js';
 
 const DIR = join('test', 'golden', 'qvdb');
 const CREATED_AT = 1_717_171_717_171;
@@ -46,37 +43,25 @@ function hex(v: Float32Array): string {
 async function main(): Promise<void> {
   const force = process.argv.includes('--force');
   mkdirSync(DIR, { recursive: true });
-  const expectedPath = join(DIR, 'expected.json');
-  const before = (existsSync(expectedPath) && !force ? JSON.parse(readFileSync(expectedPath, 'utf8')) : {}) as Record<string, { checksum: string }>;
   const expected: Record<string, unknown> = {};
-  /** True when `file` is to be written now; an existing one keeps its entry (see the file comment). */
-  const missing = (file: string): boolean => {
-    if (force || !existsSync(join(DIR, file))) return true;
-    if (!before[file]) throw new Error(`${file} exists but expected.json does not describe it; restore expected.json from git`);
-    expected[file] = before[file];
-    return false;
-  };
-  const fullNorms = new Float64Array(fullIds.length).map((_, i) => normAt(fullVectors, i * 3, 3));
-  for (const compression of ['none', 'gzip', 'brotli', 'norms'] as const) {
+  let baseChecksum = '';
+  for (const compression of ['none', 'gzip', 'brotli'] as Compression[]) {
     const file = `v1-full-${compression}.qvdb`;
-    if (!missing(file)) continue;
-    // The set of the first release has no NORMS; v1-full-norms (codec none) has them, as engine saves do now.
-    const norms = compression === 'norms' ? fullNorms : undefined;
-    const codec: Compression = compression === 'norms' ? 'none' : compression;
-    const image = makeImage({ dimension: 3, metric: 'cosine', ids: fullIds, vectors: fullVectors, metadata: fullMetadata, seq: 17, norms });
-    const w = await writeQvdb(nodeFs, join(DIR, file), image, { compression: codec, createdAt: CREATED_AT, user: { options: { format: 'binary', compression: codec }, note: 'golden' } });
+    const path = join(DIR, file);
+    if (existsSync(path) && !force) throw new Error(`${path} exists; golden files are never regenerated (use --force for a new set)`);
+    const image = makeImage({ dimension: 3, metric: 'cosine', ids: fullIds, vectors: fullVectors, metadata: fullMetadata, seq: 17 });
+    const w = await writeQvdb(nodeFs, path, image, { compression, createdAt: CREATED_AT, user: { options: { format: 'binary', compression }, note: 'golden' } });
+    if (compression === 'none') baseChecksum = w.checksum;
     expected[file] = {
       kind: 'full', checksum: w.checksum, bytes: w.bytes, dimension: 3, metric: 'cosine', count: fullIds.length, seq: 17, createdAt: CREATED_AT,
-      user: { options: { format: 'binary', compression: codec }, note: 'golden' }, ids: fullIds, vectorsHex: hex(fullVectors),
+      user: { options: { format: 'binary', compression }, note: 'golden' }, ids: fullIds, vectorsHex: hex(fullVectors),
       metadata: fullMetadata.map((m) => m ?? null),
-      ...(norms ? { normsHex: Buffer.from(norms.buffer).toString('hex') } : {}),
     };
   }
-  const baseChecksum = (expected['v1-full-none.qvdb'] as { checksum: string }).checksum;
   for (const compression of ['none', 'gzip', 'brotli'] as Compression[]) {
     const file = `v1-delta-${compression}.qvdb`;
-    if (!missing(file)) continue;
     const path = join(DIR, file);
+    if (existsSync(path) && !force) throw new Error(`${path} exists; golden files are never regenerated (use --force for a new set)`);
     const image = makeChangeImage({ dimension: 3, metric: 'cosine', ids: deltaIds, vectors: deltaVectors, metadata: deltaMetadata, seq: 21, sinceSeq: 17, cleared: false, deletedIds });
     const w = await writeQvdb(nodeFs, path, image, { compression, createdAt: CREATED_AT + 1, baseChecksum });
     expected[file] = {
@@ -84,8 +69,8 @@ async function main(): Promise<void> {
       baseChecksum, createdAt: CREATED_AT + 1, user: {}, ids: deltaIds, vectorsHex: hex(deltaVectors), metadata: deltaMetadata.map((m) => m ?? null), deletedIds,
     };
   }
-  writeFileSync(expectedPath, JSON.stringify(expected, null, 2) + '\n');
-  console.log(`${DIR} describes ${Object.keys(expected).length} golden files`);
+  writeFileSync(join(DIR, 'expected.json'), JSON.stringify(expected, null, 2) + '\n');
+  console.log(`wrote ${Object.keys(expected).length} golden files to ${DIR}`);
 }
 
 main().catch((err: unknown) => {

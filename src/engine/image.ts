@@ -41,10 +41,8 @@ export interface ImageParts {
   metadata: (Metadata | undefined)[];
   /** One past the highest slot in use when opened (size of the per-slot bitmap). */
   slotLimit: number;
-  /** A full image's arrays (see {@link imageArrays}): behind `slots`, `ids`, `metadata`, `norms` and the bitmap. */
+  /** A full image's arrays (see {@link imageArrays}): behind `slots`, `ids`, `metadata` and the bitmap. */
   arrays?: ImageArrays;
-  /** The engine's norms of the view's slots, in view order (cosine full images; see CollectionImage.norms). */
-  norms?: Float64Array;
   /** Give `arrays` back on release, for the next writer image. */
   recycle?: boolean;
 }
@@ -61,8 +59,6 @@ export interface ImageArrays {
   slots: Int32Array;
   /** Room for the per-slot bitmap (the image uses a prefix, zero when handed out). */
   need: Uint8Array;
-  /** Room for the norms of a cosine database's image (the image uses a prefix; untouched pages cost nothing otherwise). */
-  norms: Float64Array;
   /** Approximate bytes held (KeptBuffers bounds on it). */
   byteLength: number;
 }
@@ -94,7 +90,7 @@ export function imageArrays(count: number, slotLimit: number, reuse: boolean): I
   const metadata = new Array<Metadata | undefined>(room);
   ids.length = count;
   metadata.length = count;
-  return { ids, metadata, slots: new Int32Array(room), need, norms: new Float64Array(room), byteLength: room * 28 + need.length };
+  return { ids, metadata, slots: new Int32Array(room), need, byteLength: room * 20 + need.length };
 }
 
 /** Gives back arrays from {@link imageArrays} once no image uses them; the references they hold are dropped now. */
@@ -162,7 +158,6 @@ export class ViewImage implements CollectionImage {
   private slab: Float32Array | undefined;
   private readonly slots: Int32Array;
   private need: Uint8Array;
-  private normList: Float64Array | undefined;
   private readonly saved = new Map<number, Float32Array>();
   private readonly lent = new Set<LentRange>();
   private readonly registry: ImageRegistry;
@@ -175,7 +170,6 @@ export class ViewImage implements CollectionImage {
     this.count = parts.slots.length;
     this.idList = parts.ids;
     this.metadataList = parts.metadata;
-    this.normList = parts.norms;
     this.recycled = parts.recycle ? parts.arrays : undefined;
     this.slab = parts.slab;
     this.slots = parts.slots;
@@ -228,11 +222,6 @@ export class ViewImage implements CollectionImage {
     return this.chunks(maxEntries);
   }
 
-  norms(): Float64Array | undefined {
-    // Taken when the image was opened: a later overwrite of a slot changes the engine's norm, not these.
-    return this.released ? undefined : this.normList;
-  }
-
   release(): void {
     if (this.ref) this.registry.delete(this.ref);
     this.ref = undefined;
@@ -240,7 +229,6 @@ export class ViewImage implements CollectionImage {
     this.saved.clear();
     this.lent.clear();
     this.need = new Uint8Array(0);
-    this.normList = undefined;
     const a = this.recycled;
     this.recycled = undefined;
     if (a) {

@@ -136,12 +136,6 @@ export interface CollectionImage {
    * Chunks may alias engine memory: consume each before asking for the next.
    */
   vectorChunks(maxEntries: number): Iterable<Float32Array>;
-  /**
-   * @internal The Euclidean norm of each vector of the view, in view order, exactly as the engine
-   * computed it (`normAt`), or undefined. Engine images of cosine databases have them; a full save
-   * stores them so that a verified load need not compute them again (docs/FORMAT.md, NORMS).
-   */
-  norms?(): Float64Array | undefined;
   /** Stop preserving this view. Idempotent. */
   release(): void;
 }

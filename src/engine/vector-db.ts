@@ -337,8 +337,6 @@ export class VectorDB implements Iterable<StoredEntry> {
     const slots = arrays.slots.subarray(0, n);
     const idList = arrays.ids;
     const mdList = arrays.metadata;
-    const norms = this.store.cosine ? arrays.norms.subarray(0, n) : undefined;
-    const slotNorms = this.store.norms;
     let k = 0;
     for (let s = 0; s < highWater; s++) {
       const id = ids[s];
@@ -346,11 +344,10 @@ export class VectorDB implements Iterable<StoredEntry> {
       slots[k] = s;
       idList[k] = id;
       mdList[k] = this.store.metaAt(s);
-      if (norms) norms[k] = slotNorms[s];
       k++;
     }
     if (k !== n) throw new Error(`internal error: ${k} live slots but a count of ${n}`);
-    return { ...this.imageBase(), slots, ids: idList, metadata: mdList, arrays, recycle, norms };
+    return { ...this.imageBase(), slots, ids: idList, metadata: mdList, arrays, recycle };
   }
 
   /** The live slots changed after seq `since` with their ids and metadata, in slot order. */

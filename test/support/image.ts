@@ -12,8 +12,6 @@ export interface ImageSpec {
   vectors: Float32Array;
   metadata?: (Metadata | undefined)[];
   seq?: number;
-  /** Norms the image reports (as an engine image of a cosine database does); none when absent. */
-  norms?: Float64Array;
 }
 
 /** A frozen view over `spec`; vectorChunks yields zero-copy subarrays, as the engine's do. */
@@ -31,7 +29,6 @@ export function makeImage(spec: ImageSpec): CollectionImage {
     *vectorChunks(maxEntries: number) {
       for (let i = 0; i < count; i += maxEntries) yield spec.vectors.subarray(i * dim, Math.min(count, i + maxEntries) * dim);
     },
-    norms: () => spec.norms,
     release() {},
   };
 }

@@ -29,12 +29,8 @@ export const FileKind = { FULL: 1, DELTA: 2 } as const;
 /** A file kind code. */
 export type FileKindCode = (typeof FileKind)[keyof typeof FileKind];
 
-/**
- * Section types (directory entry byte 0). INDEX is reserved: v1 writers never emit it, v1 readers skip it.
- * NORMS (optional, full files of cosine databases) was added in a minor revision: readers that predate
- * it skip it as an unknown type.
- */
-export const SectionType = { MANIFEST: 1, IDS: 2, VECTORS: 3, METADATA: 4, DELETED: 5, INDEX: 6, NORMS: 7 } as const;
+/** Section types (directory entry byte 0). INDEX is reserved: v1 writers never emit it, v1 readers skip it. */
+export const SectionType = { MANIFEST: 1, IDS: 2, VECTORS: 3, METADATA: 4, DELETED: 5, INDEX: 6 } as const;
 /** A section type code. */
 export type SectionTypeCode = (typeof SectionType)[keyof typeof SectionType];
 

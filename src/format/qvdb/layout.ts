@@ -49,7 +49,6 @@ const SECTION_NAMES: Record<number, string> = {
   [SectionType.METADATA]: 'metadata',
   [SectionType.DELETED]: 'deleted',
   [SectionType.INDEX]: 'index',
-  [SectionType.NORMS]: 'norms',
 };
 
 /** The name a section type goes by in error messages and docs. */

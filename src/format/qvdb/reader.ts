@@ -17,8 +17,6 @@ import { decodeManifest, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
 import { openQvdb, type OpenedQvdb } from './open.js';
 import { checkPadding, readVectorSection, readWholeSection, streamSection, type SectionReadControl } from './sections.js';
-import { float64FromLittleEndian } from './endian.js';
-import { rememberNorms } from '../../util/hash-norms.js';
 
 /** Options of {@link readQvdb}. */
 export interface ReadQvdbOptions {
@@ -189,33 +187,6 @@ async function readMetadataKept(q: OpenedQvdb, e: DirectoryEntry, expected: numb
 }
 
 /**
- * The NORMS section of a full file, checked to hold one float64 per entry; undefined when absent, and
- * in deltas (which never carry it: readers ignore one there).
- */
-function storedNormsEntry(q: OpenedQvdb, manifest: QvdbManifest): DirectoryEntry | undefined {
-  const e = q.kind === 'full' ? q.entries.find((x) => x.type === SectionType.NORMS) : undefined;
-  if (e !== undefined && e.rawLength !== manifest.count * 8) {
-    throw new CorruptionError({ file: q.file, section: 'norms', offset: e.offset }, `it holds ${e.rawLength} bytes but count ${manifest.count} x 8 = ${manifest.count * 8}`);
-  }
-  return e;
-}
-
-/**
- * Reads stored norms (always verified: they are taken instead of computed only when their checksum and
- * the vectors' both verify). A norm that is not finite and non-negative cannot be `normAt` of finite
- * vectors, whatever the checksums say, and is refused.
- */
-async function readNorms(q: OpenedQvdb, e: DirectoryEntry, count: number): Promise<Float64Array> {
-  const norms = float64FromLittleEndian(await readWholeSection(q, e, count * 8));
-  for (let i = 0; i < norms.length; i++) {
-    if (!(norms[i] >= 0 && norms[i] !== Infinity)) {
-      throw new CorruptionError({ file: q.file, section: 'norms', offset: e.codec === Codec.NONE ? e.offset + i * 8 : e.offset }, `the norm of entry ${i} is ${norms[i]}; a stored norm is finite and non-negative`);
-    }
-  }
-  return norms;
-}
-
-/**
  * Runs the section reads together, so decoding ids and metadata on this thread overlaps the vector
  * reads on libuv threads. The first failure stops the others (through the signal they are given) and
  * is the error reported; a caller's abort is reported as ABORTED.
@@ -268,20 +239,15 @@ export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptio
       throw new QuiverError('LIMIT_EXCEEDED', `${q.file} decodes to ${decoded} bytes, over maxBytes ${opts.maxBytes}; raise maxBytes to load it`, { file: q.file, bytes: decoded });
     }
     await checkPadding(q);
-    const stored = storedNormsEntry(q, manifest);
-    const cosine = manifest.metric === 'cosine' && !del;
-    const [idList, vectors, metadata, deletedIds, norms] = await readConcurrently(opts.signal, (signal) => {
+    const [idList, vectors, metadata, deletedIds] = await readConcurrently(opts.signal, (signal) => {
       const c: SectionReadControl = { ...ctl, signal };
       return [
         readIdsAndPrepare(q, ids, manifest.count, c),
-        // Without stored norms (or without the checksums that vouch for them) the helper thread computes them.
-        readVectorSection(q, vec, floats, c, spare * manifest.dimension, cosine && !(stored && ctl.verify) ? manifest.dimension : 0),
+        readVectorSection(q, vec, floats, c, spare * manifest.dimension, manifest.metric === 'cosine' && !del ? manifest.dimension : 0),
         opts.keepMetadataEncoded && !del ? readMetadataKept(q, meta, manifest.count, c) : readRecords(q, meta, manifest.count, c, metadataTaker(q, meta)),
         del ? readRecords(q, del, manifest.deletedCount ?? 0, c, idTaker(q, del)) : Promise.resolve([]),
-        cosine && stored && ctl.verify ? readNorms(q, stored, manifest.count) : Promise.resolve(undefined),
       ] as const;
     });
-    if (norms) rememberNorms(vectors, norms);
     const columns: Columns = { dimension: manifest.dimension, metric: manifest.metric, ids: idList, vectors, metadata };
     if (!del) {
       progress.finish(`loaded ${manifest.count} entries`);

@@ -1,7 +1,6 @@
 /**
  * writeQvdb: saves a CollectionImage (kind full) or a ChangeImage (kind delta) as one .qvdb file,
- * published atomically, with its sections in the order MANIFEST, VECTORS, IDS, METADATA, DELETED (deltas)
- * or NORMS (full files of cosine databases).
+ * published atomically, with its sections in the order MANIFEST, VECTORS, IDS, METADATA, DELETED.
  * Vectors go from the image's chunks straight to the file; ids and metadata stream as frames (up to
  * FRAMES_AHEAD_BYTES of each encoded ahead). Never holds the whole database in one buffer.
  */
@@ -19,7 +18,7 @@ import { writeWithHashRetry } from '../../env/hash-retry.js';
 import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { encodeManifest, userMapProblem, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
-import { littleEndianBytes, littleEndianFloat64Bytes } from './endian.js';
+import { littleEndianBytes } from './endian.js';
 
 /** Options of {@link writeQvdb}. */
 export interface WriteQvdbOptions {
@@ -107,22 +106,6 @@ function storedId(id: unknown): unknown {
   return id;
 }
 
-/**
- * The norms a full file stores (NORMS): the engine's own, taken when its image was opened. A reader
- * takes them instead of computing them only when every checksum verified, so they must be exactly
- * what `normAt` gives for the stored vectors: finite and non-negative, one per entry.
- */
-function storedNorms(image: CollectionImage): Float64Array | undefined {
-  if (image.metric !== 'cosine') return undefined;
-  const norms = image.norms?.();
-  if (norms === undefined) return undefined;
-  if (norms.length !== image.count) throw new Error(`internal error: the image has ${norms.length} norms for ${image.count} entries`);
-  for (let i = 0; i < norms.length; i++) {
-    if (!(norms[i] >= 0 && norms[i] !== Infinity)) throw new Error(`internal error: the image's norm of entry ${i} is ${norms[i]}`);
-  }
-  return norms;
-}
-
 async function writeVectors(image: CollectionImage, write: RawWrite): Promise<void> {
   const expected = image.count * image.dimension;
   const perChunk = Math.max(1, Math.floor(IO_CHUNK_BYTES / (image.dimension * 4)));
@@ -143,8 +126,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   const { codec, level } = resolveCodec(opts.compression, opts.level);
   const manifest = buildManifest(image, opts);
   const delta = isChangeImage(image) ? image : undefined;
-  const norms = delta ? undefined : storedNorms(image);
-  const total = image.count * image.dimension * 4 + image.count * 16 + (delta?.deletedIds.length ?? 0) * 16 + (norms?.byteLength ?? 0);
+  const total = image.count * image.dimension * 4 + image.count * 16 + (delta?.deletedIds.length ?? 0) * 16;
   const progress = new ProgressReporter('save', total, opts.onProgress);
   if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the save was aborted before it started; nothing was written');
   // Big uncompressed vector sections are hashed on the helper thread, and they come first: the calling
@@ -170,7 +152,6 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
     await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
     if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
-    if (norms) await asm.section(SectionType.NORMS, Codec.NONE, 0, (w) => w(littleEndianFloat64Bytes(norms)));
     return asm.finish();
   }));
   progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { nodeFs } from '../../../src/env/node-fs.js';
 import { readQvdb, readQvdbInfo } from '../../../src/format/qvdb/index.js';
 import { detectFormat } from '../../../src/format/detect.js';
-import { takeNorms } from '../../../src/util/hash-norms.js';
 
 // Compiled to build/test/golden/qvdb/; the golden files stay in the source tree.
 const DIR = fileURLToPath(new URL('../../../../test/golden/qvdb/', import.meta.url));
@@ -27,16 +26,12 @@ interface Expected {
   cleared?: boolean;
   baseChecksum?: string;
   deletedIds?: (string | number)[];
-  /** Files with a NORMS section: its float64 values (little-endian hex). */
-  normsHex?: string;
 }
 
 const expected = JSON.parse(readFileSync(`${DIR}expected.json`, 'utf8')) as Record<string, Expected>;
 
-test('the golden set is complete: v1 full and delta with every codec, and a full file with NORMS', () => {
-  const names = ['none', 'gzip', 'brotli'].flatMap((c) => [`v1-delta-${c}.qvdb`, `v1-full-${c}.qvdb`]);
-  assert.deepEqual(Object.keys(expected).sort(), [...names, 'v1-full-norms.qvdb'].sort());
-  assert.ok(expected['v1-full-norms.qvdb'].normsHex, 'the NORMS file says what its norms are');
+test('the golden set is complete: v1 full and delta with every codec', () => {
+  assert.deepEqual(Object.keys(expected).sort(), ['none', 'gzip', 'brotli'].flatMap((c) => [`v1-delta-${c}.qvdb`, `v1-full-${c}.qvdb`]).sort());
 });
 
 for (const [file, exp] of Object.entries(expected)) {
@@ -64,12 +59,7 @@ for (const [file, exp] of Object.entries(expected)) {
       assert.equal(r.manifest.sinceSeq, exp.sinceSeq);
       assert.equal(r.manifest.baseChecksum, exp.baseChecksum);
     }
-    // Stored norms are what a verified load hands the engine; files without them get none from the reader
-    // at this size (the helper thread computes norms only for big sections).
-    const norms = takeNorms(cols.vectors);
-    assert.equal(norms && Buffer.from(norms.buffer, norms.byteOffset, norms.byteLength).toString('hex'), exp.normsHex);
     const info = await readQvdbInfo(nodeFs, path);
-    assert.equal(info.directory.some((d) => d.section === 'norms'), exp.normsHex !== undefined);
     assert.equal(info.checksum, exp.checksum);
     assert.equal(info.bytes, exp.bytes);
     assert.equal(info.formatVersion, 1);
