@@ -88,6 +88,12 @@ export interface PublishOptions {
    * start from an existing file.
    */
   byName?: boolean;
+  /**
+   * Publish only if `path` does not exist (a delta file: two writers racing for one number must not
+   * both succeed, the later silently replacing the earlier). The rename becomes a hard link to `path`
+   * (EEXIST: `BUSY`, nothing published) and the temp name is unlinked once the link is durable.
+   */
+  noReplace?: boolean;
 }
 
 /** The temp file being published, for a writer that opens it by name (see PublishOptions.byName). */
@@ -195,7 +201,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'rename';
     await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
-    }, !nameDurable);
+    }, !nameDurable, options.noReplace === true);
     await closing;
     return result;
   } catch (err) {
@@ -235,15 +241,64 @@ const retiring = new Set<Promise<void>>();
  * it open, and a published file's bytes must stay what they were for as long as anyone reads them.
  * Throws the raw error.
  */
-async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, syncDir = true): Promise<void> {
+async function commitTempFile(fs: FileSystem, tmp: string, path: string, newBytes: number, onStep?: (step: 'fsync directory') => void, syncDir = true, noReplace = false): Promise<void> {
+  if (noReplace) return linkTempFile(fs, tmp, path, onStep, syncDir);
   const retired = newBytes >= RETIRE_MIN_BYTES ? await retireTarget(fs, path) : undefined;
   try {
     await fs.rename(tmp, path);
     tempGone(tmp);
     onStep?.('fsync directory');
-    if (syncDir) await fs.syncDir(dirname(path));
+    if (syncDir) await syncDirectory(fs, dirname(path));
   } finally {
     if (retired !== undefined) releaseRetired(fs, retired);
+  }
+}
+
+/**
+ * commitTempFile for a publish that must not replace `path`: link, so that an existing `path` is an
+ * error (`BUSY`) instead of being replaced, then drop the temp name. Until the link is durable the temp
+ * name may be the only one a power loss leaves, so it is unlinked only after an fsync of the directory:
+ * this publish's own, or, over a recoverable spare (whose publish skips it), the next one in that
+ * directory (see syncDirectory).
+ */
+async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: ((step: 'fsync directory') => void) | undefined, syncDir: boolean): Promise<void> {
+  try {
+    await fs.link(tmp, path);
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== 'EEXIST') throw err;
+    throw new QuiverError('BUSY', `${path} was published by another writer while this one was being written; nothing was published. Load the files again to continue from them.`, { path }, { cause: err });
+  }
+  tempGone(tmp);
+  onStep?.('fsync directory');
+  let names = secondNames.get(fs);
+  if (names === undefined) secondNames.set(fs, (names = new Map()));
+  names.set(tmp, path);
+  if (syncDir) await syncDirectory(fs, dirname(path));
+}
+
+/**
+ * Temp names that are second names of files published without replacing (see linkTempFile), waiting
+ * for a directory fsync before they can go.
+ */
+const secondNames = new WeakMap<FileSystem, Map<string, string>>();
+
+/**
+ * fsyncs `dir`, then unlinks the second names in it that were there before the fsync (their links are
+ * durable now). Every directory fsync of a publish goes through here.
+ */
+async function syncDirectory(fs: FileSystem, dir: string): Promise<void> {
+  const names = secondNames.get(fs);
+  const linked = names === undefined ? [] : [...names].filter(([n]) => dirname(n) === dir);
+  await fs.syncDir(dir);
+  for (const [n, published] of linked) {
+    names?.delete(n);
+    // Only while the published name is still a name of the same file: if it is gone (a crash undid the
+    // link, as tests simulate in-process) the temp name holds the only copy, for a load to recover.
+    const [st, pub] = await Promise.all([fs.stat(n).catch(() => undefined), fs.stat(published).catch(() => undefined)]);
+    if (st === undefined || pub === undefined || (st.links !== undefined && st.links < 2)) continue;
+    await fs.rm(n).catch((err: unknown) => {
+      if ((err as { code?: unknown } | null)?.code !== 'ENOENT') leaveUnremoved(fs, n);
+    });
   }
 }
 
@@ -420,7 +475,7 @@ async function writeSpare(fs: FileSystem, path: string, bytes: number, recoverab
     } finally {
       await handle.close();
     }
-    if (recoverable) await fs.syncDir(dirname(name));
+    if (recoverable) await syncDirectory(fs, dirname(name));
     // Opened for the publish now (it then starts writing at once: ~0.1-0.4 ms, and the open's
     // occasional stalls, off every incremental save).
     kept = await fs.open(name, 'r+');

@@ -23,6 +23,8 @@ export interface WriteSpec {
   signal?: AbortSignal;
   /** A delta's base: the file checksum of the chain's full base file (stored as the delta's `baseChecksum`). */
   baseChecksum?: string;
+  /** Publish only where no file is (a delta of a chain): BUSY otherwise, nothing published. */
+  noReplace?: boolean;
 }
 
 /** What a written state file is. */
@@ -49,7 +51,7 @@ export interface ReadSpec {
 
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
 export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
-  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum };
+  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum, noReplace: spec.noReplace };
   switch (spec.format) {
     case 'binary':
       return writeQvdb(fs, path, image, opts);

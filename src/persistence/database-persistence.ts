@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
-import { QuiverError } from '../errors.js';
+import { QuiverError, ioError } from '../errors.js';
 import { describe } from '../engine/validate.js';
 import { resolveCodec } from '../format/qvdb/codec.js';
 import type { FileSystem } from '../env/fs.js';
@@ -359,7 +359,9 @@ export class DatabasePersistence extends EventEmitter {
    * that tells the compression (`.json`, `.json.gz`, `.jsonl.br`, ...) sets it unless `compress` is
    * given; `.qvdb` (compressed per section) does not.
    */
-  private targetFor(options: { path?: string; format?: ExchangeFormat; compress?: boolean }, anyFormat: boolean): { format: ExchangeFormat; compression: CompressionType } {
+  private targetFor(options: { path?: string; format?: ExchangeFormat; compress?: boolean; chainCompression?: CompressionType }, anyFormat: boolean): { format: ExchangeFormat; compression: CompressionType } {
+    // A fallback full save over a chain's file keeps exactly the compression that file has.
+    if (options.format !== undefined && options.chainCompression !== undefined) return { format: options.format, compression: options.chainCompression };
     const named = options.format === undefined && typeof options.path === 'string' ? formatForPath(options.path) : undefined;
     const usable = named !== undefined && (anyFormat || named.format === 'binary' || named.format === 'json' || named.format === 'sqlite');
     const format = options.format ?? (usable ? named.format : this.options.format);
@@ -445,7 +447,7 @@ export class DatabasePersistence extends EventEmitter {
     }
   }
 
-  private async doSave(options: SaveOptions): Promise<string> {
+  private async doSave(options: SaveOptions & { chainCompression?: CompressionType }): Promise<string> {
     const started = performance.now();
     // Only binary, JSON and SQLite names are taken for a save (see targetFor), so this is a save format.
     const { format, compression } = this.targetFor(options, false) as { format: PersistenceFormat; compression: CompressionType };
@@ -477,7 +479,7 @@ export class DatabasePersistence extends EventEmitter {
    */
   private fullSave(options: IncrementalSaveOptions): Promise<string> {
     const c = this.chain;
-    const where = c ? { path: c.basePath, format: c.format, compress: c.compression !== 'none' } : {};
+    const where = c ? { path: c.basePath, format: c.format, chainCompression: c.compression } : {};
     return this.doSave({ ...where, onProgress: options.onProgress, signal: options.signal });
   }
 
@@ -505,8 +507,9 @@ export class DatabasePersistence extends EventEmitter {
       if (this.journaled) return await this.appendJournal(chain, changes, started, options);
       const path = deltaPath(chain.basePath, chain.nextIndex);
       await this.checkChainUnchanged(chain, false);
+      await this.removeStale(chain, path);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
-      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum }));
+      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum, noReplace: true }));
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
       // The next delta will be about this size: its file is written ahead, between saves, when saves come
@@ -522,6 +525,23 @@ export class DatabasePersistence extends EventEmitter {
     } finally {
       changes.release();
     }
+  }
+
+  /**
+   * Removes a leftover of an older base at `path` (the next delta's name; set aside by the load, and
+   * unchanged since, as checkChainUnchanged found): a delta is published only where no file is, so that
+   * of two writers racing for one number one fails instead of replacing the other's.
+   */
+  private async removeStale(chain: ChainState, path: string): Promise<void> {
+    const mark = chain.staleMarks?.get(path);
+    if (mark === undefined) return;
+    const there = await statIfExists(this.fs, path);
+    if (there !== undefined && markOf(there) === mark) {
+      await this.fs.rm(path).catch((err: unknown) => {
+        if ((err as { code?: unknown } | null)?.code !== 'ENOENT') throw ioError(err, 'remove the leftover delta', path);
+      });
+    }
+    chain.staleMarks?.delete(path);
   }
 
   /**

@@ -76,3 +76,16 @@ test('export without format follows the name too, for every writable format', as
     assert.equal(await written(join(dir, 'x.json')), 'jsonl/none');
   });
 });
+
+test('a full save an incremental save falls back to keeps the compression the name chose', async () => {
+  await withDir(async (dir, make) => {
+    const p = make({ compression: 'brotli', incremental: true });
+    const at = await p.save({ path: join(dir, 'backup.json.gz') });
+    assert.equal(await written(at), 'json/gzip');
+    // After an import the next incremental save is a full one, over the chain's file.
+    await p.export({ path: join(dir, 'copy.qvdb') });
+    await p.import({ path: join(dir, 'copy.qvdb') });
+    assert.equal(await p.saveIncremental(), at);
+    assert.equal(await written(at), 'json/gzip');
+  });
+});

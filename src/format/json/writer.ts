@@ -27,6 +27,8 @@ export interface WriteJsonStateOptions {
   user?: Record<string, unknown>;
   /** The "timestamp" member (ms since the epoch; default now). */
   createdAt?: number;
+  /** Publish only where no file is (BUSY otherwise, nothing published): see PublishOptions.noReplace. */
+  noReplace?: boolean;
   /** Deltas: checksum of the state the delta applies to (stored as "baseChecksum"). */
   baseChecksum?: string | null;
   onProgress?: ProgressCallback;
@@ -149,7 +151,7 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
       sink.abort();
       throw err;
     }
-  }));
+  }), { noReplace: opts.noReplace === true });
   progress.finish('saved');
   return result;
 }

@@ -36,6 +36,8 @@ export interface WriteQvdbOptions {
   onProgress?: ProgressCallback;
   /** Aborting fails the save with ABORTED; nothing is published. */
   signal?: AbortSignal;
+  /** Publish only where no file is (BUSY otherwise, nothing published): see PublishOptions.noReplace. */
+  noReplace?: boolean;
 }
 
 /** What {@link writeQvdb} returns. `checksum` is the file checksum (hex SHA-256 of the directory). */
@@ -153,7 +155,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
     if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
     return asm.finish();
-  }));
+  }), { noReplace: opts.noReplace === true });
   progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }
