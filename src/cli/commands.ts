@@ -31,7 +31,9 @@ async function forcedFormatHint(fs: FileSystem, path: string, forced: ExchangeFo
   if (forced === undefined || !(err instanceof QuiverError)) return err;
   const actual = await detectExchangeFormat(fs, path).then((d) => d.codec.format, () => undefined);
   if (actual === undefined || actual === forced) return err;
-  return new QuiverError(err.code, `${err.message} (read as --format ${forced}, but its bytes look like ${actual}: without --format it is read as what it is)`, err.details, { cause: err });
+  // The same error (its class, code and details kept for callers), its message told.
+  err.message = `${err.message} (read as --format ${forced}, but its bytes look like ${actual}: without --format it is read as what it is)`;
+  return err;
 }
 
 /**

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { QuiverError, ioError } from '../errors.js';
 import { unlinkSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { FileHandle, FileSystem } from './fs.js';
+import type { FileHandle, FileStat, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
 import { currentBootId, isProcessAlive, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
@@ -94,6 +94,12 @@ export interface PublishOptions {
    * (EEXIST: `BUSY`, nothing published) and the temp name is unlinked once the link is durable.
    */
   noReplace?: boolean;
+  /**
+   * Told the temp file's stat once its content is final (fsynced), just before it is published: the
+   * published file's size and modification time, taken before another writer can replace it under
+   * the same name (a stat of the name after the publish may already see that writer's file).
+   */
+  onSealed?: (stat: FileStat) => void;
 }
 
 /** The temp file being published, for a writer that opens it by name (see PublishOptions.byName). */
@@ -190,6 +196,10 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'fsync';
     await counted.settle();
     await handle.sync();
+    if (options.onSealed) {
+      step = 'stat';
+      options.onSealed(await fs.stat(tmp));
+    }
     step = 'close';
     const h = handle;
     handle = undefined;

@@ -55,6 +55,8 @@ export interface FileStat {
   isDirectory: boolean;
   /** Number of names (hard links) of the file, when the file system knows it. */
   links?: number;
+  /** The file's inode number, when the file system has one: two files of the same size and time differ in it. */
+  ino?: number;
 }
 
 /** The narrow file-system surface QuiverDB needs. Paths are plain strings (node `path` semantics). */

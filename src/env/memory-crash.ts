@@ -86,6 +86,7 @@ export function survivingTree(root: DirNode, pending: readonly DirOp[], options:
     copy.data = content;
     copy.durable = content.clone();
     copy.mtimeMs = f.mtimeMs;
+    copy.id = f.id;
     return copy;
   };
   const copyDir = (d: DirNode, onPath: Set<DirNode>): DirNode => {

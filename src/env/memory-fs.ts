@@ -138,7 +138,7 @@ export class MemoryFileSystem implements FileSystem, HandleHost {
   async stat(path: string): Promise<FileStat> {
     const node = this.lookup(path, 'stat');
     const isFile = node.kind === 'file';
-    return { size: isFile ? node.data.length : 0, mtimeMs: node.mtimeMs, isFile, isDirectory: !isFile, links: isFile ? this.namesOf(node, this.root) : 1 };
+    return { size: isFile ? node.data.length : 0, mtimeMs: node.mtimeMs, isFile, isDirectory: !isFile, links: isFile ? this.namesOf(node, this.root) : 1, ino: isFile ? node.id : undefined };
   }
 
   /** Names of `node` in the tree under `dir` (its hard links). */

@@ -72,9 +72,13 @@ export function applyDataOp(store: ByteStore, op: DataOp, limit?: number): void 
   else store.write(op.pos, limit === undefined ? op.data : op.data.subarray(0, limit));
 }
 
+let nextFileId = 1;
+
 /** A regular file. */
 export class FileNode {
   readonly kind = 'file';
+  /** Its inode number: what tells two files of the same size and time apart. */
+  id = nextFileId++;
   data: ByteStore;
   durable: ByteStore;
   pending: DataOp[] = [];

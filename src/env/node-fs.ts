@@ -105,7 +105,7 @@ export class NodeFileSystem implements FileSystem {
 
   async stat(path: string): Promise<FileStat> {
     const s = await stat(path);
-    return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), links: s.nlink };
+    return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), links: s.nlink, ino: s.ino };
   }
 
   async rm(path: string, options?: { recursive?: boolean }): Promise<void> {

@@ -4,7 +4,7 @@
  * New formats (sqlite) plug in here and nowhere else.
  */
 import { QuiverError } from '../errors.js';
-import type { FileSystem } from '../env/fs.js';
+import type { FileStat, FileSystem } from '../env/fs.js';
 import type { ChangeImage, CollectionImage, Columns, DeltaColumns } from '../engine/types.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { writeQvdb, readQvdb } from '../format/qvdb/index.js';
@@ -25,6 +25,8 @@ export interface WriteSpec {
   baseChecksum?: string;
   /** Publish only where no file is (a delta of a chain): BUSY otherwise, nothing published. */
   noReplace?: boolean;
+  /** Binary and JSON files: told the new file's stat just before it is published (see PublishOptions.onSealed). */
+  onSealed?: (stat: FileStat) => void;
 }
 
 /** What a written state file is. */
@@ -51,7 +53,7 @@ export interface ReadSpec {
 
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
 export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
-  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum, noReplace: spec.noReplace };
+  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum, noReplace: spec.noReplace, onSealed: spec.onSealed };
   switch (spec.format) {
     case 'binary':
       return writeQvdb(fs, path, image, opts);

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
 import { describe } from '../engine/validate.js';
 import { resolveCodec } from '../format/qvdb/codec.js';
-import type { FileSystem } from '../env/fs.js';
+import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
@@ -424,9 +424,13 @@ export class DatabasePersistence extends EventEmitter {
     try {
       const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
       const reporter = this.writeReporter(op, onProgress, image.count);
-      const written = await writeState(this.fs, path, image, this.spec(format, compression, user, reporter?.child(0, 1), signal));
+      let sealed: string | undefined;
+      const onSealed = (st: FileStat): void => {
+        sealed = markOf(st);
+      };
+      const written = await writeState(this.fs, path, image, { ...this.spec(format, compression, user, reporter?.child(0, 1), signal), onSealed });
       reporter?.finish(`${op === 'export' ? 'exported' : 'saved'} ${written.count} vectors`);
-      return { written, seq: image.seq };
+      return { written, seq: image.seq, mark: sealed };
     } finally {
       image.release();
     }
@@ -452,7 +456,7 @@ export class DatabasePersistence extends EventEmitter {
     // Only binary, JSON and SQLite names are taken for a save (see targetFor), so this is a save format.
     const { format, compression } = this.targetFor(options, false) as { format: PersistenceFormat; compression: CompressionType };
     const path = resolve(options.path ?? this.defaultPath(format, compression));
-    const { written, seq } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
+    const { written, seq, mark } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
     // The new base is durable, so the save has succeeded; what follows is cleanup that cannot undo it.
     this.savedSeq = seq;
     this.needFullSave = false;
@@ -466,8 +470,11 @@ export class DatabasePersistence extends EventEmitter {
       this.needFullSave = true;
       process.emitWarning(`${path} was saved, but removing the previous file's deltas or journal failed (the next save is a full one and tries again): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
     }
-    // The file is published: a failing stat must not fail the save; the chain then only checks delta names.
-    const baseMark = await this.fs.stat(path).then(markOf, () => undefined);
+    // The mark of the file this save published, taken before its rename (a stat of the name now may see
+    // another writer's file that replaced it since). SQLite files, which say nothing, are stat'ed: their
+    // in-place updates check the file's own checksum. A failing stat must not fail the published save; the
+    // chain then only checks delta names.
+    const baseMark = mark ?? (await this.fs.stat(path).then(markOf, () => undefined));
     this.chain = { basePath: path, baseChecksum: written.checksum, lastChecksum: written.checksum, nextIndex: 1, format, compression, baseBytes: written.bytes, savedAt: Date.now(), baseMark };
     this.emitSave({ path, kind: 'full', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
     return path;

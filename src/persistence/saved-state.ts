@@ -80,9 +80,11 @@ export function importSaved(fs: FileSystem, path: string, options: ImportFileOpt
 /** Reads of a save file that another process replaced meanwhile, at most, before a load or import gives up. */
 const SAVED_READ_ATTEMPTS = 5;
 
-/** What tells one version of a file from the next: its size and modification time. */
+/** What tells one version of a file from the next: its inode number, size and modification time. */
 export function markOf(st: FileStat): string {
-  return `${st.size}:${st.mtimeMs}`;
+  // The inode too: two writers' files of one size written in the same clock tick (ext4's timestamps are
+  // coarse) have equal sizes and times.
+  return `${st.ino ?? '-'}:${st.size}:${st.mtimeMs}`;
 }
 
 async function markAt(fs: FileSystem, path: string): Promise<string | undefined> {

@@ -6,7 +6,7 @@ import { QuiverError } from '../../errors.js';
 import type { ChangeImage, CollectionImage, Id } from '../../engine/types.js';
 import { checkAbort, idText } from './write-values.js';
 import { publishAtomically } from '../../env/atomic.js';
-import type { FileSystem } from '../../env/fs.js';
+import type { FileStat, FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { writeEntries } from './entry-writer.js';
 import { MAX_DIMENSION } from './entry-parser.js';
@@ -29,6 +29,8 @@ export interface WriteJsonStateOptions {
   createdAt?: number;
   /** Publish only where no file is (BUSY otherwise, nothing published): see PublishOptions.noReplace. */
   noReplace?: boolean;
+  /** Told the new file's stat just before it is published (see PublishOptions.onSealed). */
+  onSealed?: (stat: FileStat) => void;
   /** Deltas: checksum of the state the delta applies to (stored as "baseChecksum"). */
   baseChecksum?: string | null;
   onProgress?: ProgressCallback;
@@ -151,7 +153,7 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
       sink.abort();
       throw err;
     }
-  }), { noReplace: opts.noReplace === true });
+  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed });
   progress.finish('saved');
   return result;
 }

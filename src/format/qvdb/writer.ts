@@ -7,7 +7,7 @@
 import { QuiverError } from '../../errors.js';
 import type { ChangeImage, CollectionImage } from '../../engine/types.js';
 import { checkIdType } from '../../engine/validate.js';
-import type { FileSystem } from '../../env/fs.js';
+import type { FileStat, FileSystem } from '../../env/fs.js';
 import { publishAtomically } from '../../env/atomic.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { FileKind, FORMAT_VERSION, IO_CHUNK_BYTES, LIBRARY_VERSION, MAX_DIMENSION, SectionType, Codec } from './constants.js';
@@ -38,6 +38,8 @@ export interface WriteQvdbOptions {
   signal?: AbortSignal;
   /** Publish only where no file is (BUSY otherwise, nothing published): see PublishOptions.noReplace. */
   noReplace?: boolean;
+  /** Told the new file's stat just before it is published (see PublishOptions.onSealed). */
+  onSealed?: (stat: FileStat) => void;
 }
 
 /** What {@link writeQvdb} returns. `checksum` is the file checksum (hex SHA-256 of the directory). */
@@ -155,7 +157,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
     if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
     return asm.finish();
-  }), { noReplace: opts.noReplace === true });
+  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed });
   progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }

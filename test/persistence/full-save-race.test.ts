@@ -1,0 +1,37 @@
+// Two writers whose full saves to one path race: the later rename wins the name. The earlier writer
+// must not take the winner's file for its own base (by looking at the name after the race): its next
+// incremental save would then extend a chain no load follows (the delta names its own base's checksum),
+// and resolve, losing those changes silently. It must see that its base was replaced: BUSY.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { QuiverError } from '../../src/errors.js';
+
+const BASE = '/data/db.qvdb';
+
+function writer(fs: MemoryFileSystem, tag: string): { db: VectorDB; p: DatabasePersistence } {
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 40; i++) void db.insert({ id: `${tag}-${i}`, vector: [i, 1, 2, 3] });
+  return { db, p: new DatabasePersistence(db, { baseDir: '/data', fs }) };
+}
+
+test('full saves racing for one path: an incremental save after it either extends the file loads read, or fails with BUSY', async () => {
+  for (let round = 0; round < 20; round++) {
+    const fs = new MemoryFileSystem();
+    const a = writer(fs, 'a');
+    const b = writer(fs, 'b');
+    await Promise.all([a.p.save({ path: BASE }), b.p.save({ path: BASE })]);
+    void a.db.insert({ id: 'late-a', vector: [1, 0, 0, 0] });
+    void b.db.insert({ id: 'late-b', vector: [0, 1, 0, 0] });
+    const results = await Promise.allSettled([a.p.saveIncremental(), b.p.saveIncremental()]);
+    const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+    await new DatabasePersistence(back, { baseDir: '/data', fs }).load({ path: BASE });
+    results.forEach((r, i) => {
+      const id = i === 0 ? 'late-a' : 'late-b';
+      if (r.status === 'fulfilled') assert.ok(back.get(id), `round ${round}: ${id}'s incremental save resolved, so a load must have it`);
+      else assert.ok(r.reason instanceof QuiverError && r.reason.code === 'BUSY', String(r.reason));
+    });
+  }
+});
