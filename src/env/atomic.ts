@@ -208,7 +208,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     // failing after its fsync cannot take that back, so it is not reported as a failed save.
     const closing = nameDurable ? h.close().catch(() => undefined) : undefined;
     if (!closing) await h.close();
-    step = 'rename';
+    step = options.noReplace ? 'link' : 'rename';
     await commitTempFile(fs, tmp, path, counted.written(), (done) => {
       step = done;
     }, !nameDurable, options.noReplace === true);
@@ -226,7 +226,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
       tempGone(tmp);
     }
     const code = (err as { code?: unknown } | null)?.code;
-    if (openedAhead && (code === 'EBADF' || (code === 'ENOENT' && step === 'rename'))) throw new SpareGone(`the spare of ${path} is gone`, { cause: err });
+    if (openedAhead && (code === 'EBADF' || (code === 'ENOENT' && (step === 'rename' || step === 'link')))) throw new SpareGone(`the spare of ${path} is gone`, { cause: err });
     // OS failures become QuiverErrors keeping their code; anything else (a QuiverError such as ABORTED
     // or CORRUPT from the writer, or a programming error) passes through unchanged.
     if (typeof code === 'string' && !(err instanceof QuiverError)) throw ioError(err, `${step} while saving`, path);
@@ -275,7 +275,23 @@ async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: (
   try {
     await fs.link(tmp, path);
   } catch (err) {
-    if ((err as { code?: unknown } | null)?.code !== 'EEXIST') throw err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && NO_HARD_LINKS.has(code)) {
+      // A file system without hard links (FAT, some network mounts): published as every other file,
+      // by a rename, which does replace; the check before the write is then the only guard.
+      await fs.rename(tmp, path);
+      tempGone(tmp);
+      onStep?.('fsync directory');
+      await syncDirectory(fs, dirname(path));
+      return;
+    }
+    if (code !== 'EEXIST') throw err;
+    // The winner's link may not be durable yet (published over its spare, without a directory fsync),
+    // while this temp's name may be: a power loss could then leave this file, complete and linking like
+    // the winner's, as the delta a load recovers. The temp goes, durably, before the refusal.
+    await fs.rm(tmp).catch(() => undefined);
+    tempGone(tmp);
+    await fs.syncDir(dirname(path)).catch(() => undefined);
     throw new QuiverError('BUSY', `${path} was published by another writer while this one was being written; nothing was published. Load the files again to continue from them.`, { path }, { cause: err });
   }
   tempGone(tmp);
@@ -285,6 +301,9 @@ async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: (
   names.set(tmp, path);
   if (syncDir) await syncDirectory(fs, dirname(path));
 }
+
+/** Errors of `link` on a file system that has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /**
  * Temp names that are second names of files published without replacing (see linkTempFile), waiting

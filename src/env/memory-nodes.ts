@@ -11,7 +11,8 @@ export class ByteStore {
   private len: number;
 
   constructor(initial?: Uint8Array) {
-    this.buf = initial ? initial.slice() : new Uint8Array(0);
+    // Uint8Array's slice, which copies (a Buffer's own slice is a view of the caller's memory).
+    this.buf = initial ? Uint8Array.prototype.slice.call(initial) : new Uint8Array(0);
     this.len = this.buf.length;
   }
 
@@ -92,7 +93,7 @@ export class FileNode {
   /** Writes `data` at `pos` (not yet durable) and returns the pending change, for {@link force}. */
   write(pos: number, data: Uint8Array): DataOp {
     // The caller may reuse its buffer once the write resolves, so the pending log keeps a copy.
-    const op: DataOp = { kind: 'write', pos, data: data.slice() };
+    const op: DataOp = { kind: 'write', pos, data: Uint8Array.prototype.slice.call(data) };
     applyDataOp(this.data, op);
     this.pending.push(op);
     this.mtimeMs = Date.now();

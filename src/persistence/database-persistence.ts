@@ -461,9 +461,13 @@ export class DatabasePersistence extends EventEmitter {
     this.savedSeq = seq;
     this.needFullSave = false;
     try {
-      // Deltas and the journal of the previous base at this path are now obsolete.
-      await removeDeltas(this.fs, path);
-      await this.dropJournal(path);
+      // Deltas and the journal of the previous base at this path are now obsolete, unless another
+      // writer's save has replaced this one's file meanwhile: they may then be that writer's, on its file.
+      const stillOurs = async (): Promise<boolean> => mark === undefined || (await this.fs.stat(path).then(markOf, () => undefined)) === mark;
+      if (await stillOurs()) {
+        await removeDeltas(this.fs, path, stillOurs);
+        await this.dropJournal(path);
+      }
     } catch (err) {
       // What is left names the previous base, so loads ignore it; but the next delta must not be written
       // where an old one still is: the next save is a full one again, and tries the cleanup again.

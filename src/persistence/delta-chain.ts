@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { discardSpare, isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/atomic.js';
+import { markOf } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
 
@@ -156,9 +157,11 @@ export async function readDeltaChain(
     prev = st.checksum;
     expected++;
   };
-  let renamed = false;
-  /** Takes link `expected` from its temp name, if there; named as a delta when the directory allows it. */
-  const fromTemp = async (): Promise<boolean> => {
+  /**
+   * Takes link `expected` from its temp name, if there; named as a delta when the directory allows it.
+   * `leftover` is the file of an older base holding that number (with the mark it was read with), if any.
+   */
+  const fromTemp = async (leftover?: { path: string; mark: string }): Promise<boolean> => {
     const t = await findTempLink(fs, temps, expected, baseChecksum, prev, (c) => read(c, true));
     if (!t) return false;
     let at = deltaPath(basePath, expected);
@@ -167,11 +170,11 @@ export async function readDeltaChain(
       // page cache. They are made durable before the name is, or a power loss could leave an empty
       // or torn link under the delta's own name, which no load gets past.
       await syncFile(fs, t.temp.path);
-      await fs.rename(t.temp.path, at);
-      renamed = true;
+      await nameRecovered(fs, t.temp.path, at, leftover);
     } catch (err) {
+      if (err instanceof QuiverError) throw err;
       // A directory this process may not change (read-only media): the link is read where it is.
-      if (!READ_ONLY_CODES.has((err as { code?: unknown } | null)?.code as string)) throw ioError(err, 'make durable and rename a recovered delta to', at);
+      if (!READ_ONLY_CODES.has((err as { code?: unknown } | null)?.code as string)) throw ioError(err, 'make durable and name a recovered delta', at);
       at = t.temp.path;
     }
     recovered.push({ from: t.temp.path, to: at });
@@ -193,15 +196,18 @@ export async function readDeltaChain(
       if (await fromTemp()) continue;
       if (f === undefined) break;
     }
+    // Its mark, taken before it is read: if it proves a leftover of an older base, a recovery may remove
+    // it, but only while it is still that file.
+    const mark = await fs.stat(f.path).then(markOf, () => '');
     const { st, link } = await read(f);
     if (st.kind !== 'delta' || !link) {
       throw new CorruptionError({ file: f.path, section: 'manifest' }, 'a file named as a delta is not a delta of this database');
     }
     if (link.base !== baseChecksum) {
       // Left over from an older base; the link of this number may still be under its temp name (its
-      // rename over the leftover did not reach the disk).
+      // publish after the leftover's removal did not reach the disk).
       i++;
-      if (f.index === expected && (await fromTemp())) continue;
+      if (f.index === expected && (await fromTemp({ path: f.path, mark }))) continue;
       stale.push(f.path);
       continue;
     }
@@ -214,24 +220,47 @@ export async function readDeltaChain(
     await take(f.path, st);
     i++;
   }
-  if (renamed) {
-    try {
-      await fs.syncDir(dirname(basePath));
-    } catch (err) {
-      throw ioError(err, 'fsync directory', dirname(basePath));
-    }
-  }
   return { deltas, lastChecksum: prev, stale, recovered };
+}
+
+/**
+ * Gives a recovered delta (complete and durable under its temp name) its own name `at`, as its writer
+ * would have: by a link, which never replaces a file, so that a running writer that published this
+ * number meanwhile keeps its delta (the link fails: BUSY, and the load reads the chain again). A
+ * leftover of an older base at `at` goes first, if it is still the file that was read. The name is made
+ * durable before the temp name goes. Throws the raw error of a failed step.
+ */
+async function nameRecovered(fs: FileSystem, temp: string, at: string, leftover?: { path: string; mark: string }): Promise<void> {
+  if (leftover !== undefined) {
+    const st = await fs.stat(leftover.path).catch(() => undefined);
+    if (st !== undefined && markOf(st) === leftover.mark) await fs.rm(leftover.path).catch(() => undefined);
+  }
+  try {
+    await fs.link(temp, at);
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'EEXIST') throw new QuiverError('BUSY', `${at} was published by a running writer while this load recovered it from its temp name; the chain is read again`, { path: at }, { cause: err });
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    // No hard links on this file system: renamed, as its writer would have published it.
+    await fs.rename(temp, at);
+    await fs.syncDir(dirname(at));
+    return;
+  }
+  await fs.syncDir(dirname(at));
+  await fs.rm(temp).catch(() => undefined);
 }
 
 /**
  * Removes every delta file of `basePath` (after a new full save made them obsolete), the spare prepared
  * for the delta that would have followed them, and the temp files named for a delta of `basePath` that
  * no running process is using (spares a crash left, deltas a power loss left under their temp name:
- * `cleanTempFiles` leaves those to this, see {@link isDeltaTemp}).
+ * `cleanTempFiles` leaves those to this, see {@link isDeltaTemp}). `stillOurs`, asked once the
+ * directory is listed, says whether the base is still the caller's file: when not, nothing is removed.
  */
-export async function removeDeltas(fs: FileSystem, basePath: string): Promise<void> {
+export async function removeDeltas(fs: FileSystem, basePath: string, stillOurs?: () => Promise<boolean>): Promise<void> {
   const { files, temps } = await deltaNames(fs, basePath);
+  // What was listed may be another writer's, whose save replaced the base since: then none of it goes.
+  if (stillOurs !== undefined && !(await stillOurs())) return;
   const last = files.at(-1);
   if (last) discardSpare(deltaPath(basePath, last.index + 1));
   // Not the temps this process is using, nor another running process's (a delta it is writing now).

@@ -8,7 +8,9 @@
 import type { Columns, CollectionImage, DeltaColumns, Metric } from '../engine/types.js';
 import { VectorDB } from '../engine/vector-db.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
-import { statIfExists } from '../env/stat-if-exists.js';
+import { markOf, statIfExists } from '../env/stat-if-exists.js';
+
+export { markOf };
 import { QuiverError } from '../errors.js';
 import { importFile, type ImportFileOptions, type ImportedColumns } from '../interchange/index.js';
 import type { ExchangeFormat } from '../interchange/index.js';
@@ -80,12 +82,6 @@ export function importSaved(fs: FileSystem, path: string, options: ImportFileOpt
 /** Reads of a save file that another process replaced meanwhile, at most, before a load or import gives up. */
 const SAVED_READ_ATTEMPTS = 5;
 
-/** What tells one version of a file from the next: its inode number, size and modification time. */
-export function markOf(st: FileStat): string {
-  // The inode too: two writers' files of one size written in the same clock tick (ext4's timestamps are
-  // coarse) have equal sizes and times.
-  return `${st.ino ?? '-'}:${st.size}:${st.mtimeMs}`;
-}
 
 async function markAt(fs: FileSystem, path: string): Promise<string | undefined> {
   const st = await statIfExists(fs, path);
@@ -107,7 +103,10 @@ export async function readUnlessReplaced<T>(fs: FileSystem, path: string, read: 
     } catch (err) {
       // Not a cancellation, nor a progress callback's own error: a failure of reading the files.
       const retryable = err instanceof QuiverError && err.code !== 'ABORTED';
-      if (attempt >= SAVED_READ_ATTEMPTS || before === undefined || !retryable || (await markAt(fs, path).catch(() => undefined)) === before) throw err;
+      // Another writer at work beside an unchanged base: a listed delta it removed (a leftover it
+      // cleaned up), or a delta it published while this read recovered that number (BUSY).
+      const raced = err instanceof QuiverError && (err.code === 'ENOENT' || err.code === 'BUSY');
+      if (attempt >= SAVED_READ_ATTEMPTS || before === undefined || !retryable || (!raced && (await markAt(fs, path).catch(() => undefined)) === before)) throw err;
     }
   }
 }

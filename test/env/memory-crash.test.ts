@@ -264,3 +264,19 @@ test('a crash image is itself durable: crashing it again changes nothing', async
   img.crash({ seed: 99 });
   assert.deepEqual(img.listAll().map((p) => (p.endsWith('/') ? p : `${p}=${dec(img.readFileSync(p))}`)), before);
 });
+
+test('a write keeps its own copy of the bytes: a Buffer the writer reuses afterwards changes neither the file nor what a crash keeps', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/d', { recursive: true });
+  await fs.syncDir('/');
+  const h = await fs.open('/d/f', 'w');
+  const buf = Buffer.from([1, 2, 3, 4]);
+  await h.write(buf, 0);
+  buf.fill(7); // a writer's buffer, reused once its write resolved
+  await h.sync();
+  await h.close();
+  await fs.syncDir('/d');
+  assert.deepEqual([...fs.readFileSync('/d/f')], [1, 2, 3, 4]);
+  fs.crash();
+  assert.deepEqual([...fs.readFileSync('/d/f')], [1, 2, 3, 4]);
+});

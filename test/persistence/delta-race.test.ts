@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
+import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';
 
 const BASE = '/data/db.qvdb';
@@ -42,4 +43,58 @@ test('two writers saving the same next delta at once: one succeeds, the other ge
     // No temp file of the losing save is left behind.
     assert.deepEqual((await fs.readdir('/data')).filter((n) => n.endsWith('.quiver-tmp')), []);
   }
+});
+
+test('a load recovering a dead writer\'s delta from its temp name never replaces one a running writer published meanwhile', async () => {
+  const mem = new MemoryFileSystem();
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void db.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs: mem, incremental: true });
+  await p.save({ path: BASE });
+  void db.insert({ id: 'one', vector: [1, 0, 0, 0] });
+  await p.saveIncremental();
+  void db.insert({ id: 'two', vector: [0, 1, 0, 0] });
+  const d2 = await p.saveIncremental();
+  assert.equal(d2, `${BASE}.delta-000002`);
+  const bytes2 = mem.readFileSync(d2);
+  // Delta 2 only under a temp name of a writer that is gone (no pid in it: judged by its age).
+  const temp = `/data/.db.qvdb.delta-000002.00000000abcd.quiver-tmp`;
+  await mem.rename(d2, temp);
+  // Just as the load names it, a running writer publishes delta 2 itself.
+  let published = false;
+  const fs = new FaultFileSystem(mem, {
+    beforeOp: (op) => {
+      if ((op.kind === 'link' || op.kind === 'rename') && op.path === temp && !published) {
+        published = true;
+        mem.writeFileSync(d2, bytes2);
+      }
+    },
+  });
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs }).load({ path: BASE });
+  assert.ok(published, 'the load tried to name the temp');
+  assert.equal(back.len(), 52);
+  assert.ok(back.get('two'));
+  // The writer's file was kept (the load's link failed and it read the chain again), and the temp is
+  // still there (the next full save removes it).
+  assert.ok((await mem.readdir('/data')).includes('.db.qvdb.delta-000002.00000000abcd.quiver-tmp'));
+});
+
+test('on a file system without hard links (link fails with EPERM) deltas are published by rename, and chains save and load', async () => {
+  const mem = new MemoryFileSystem();
+  const fs = new FaultFileSystem(mem);
+  fs.failAt(1, 'EPERM', { mode: 'persistent', kinds: ['link'] });
+  const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void db.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs, incremental: true });
+  await p.save({ path: BASE });
+  for (let k = 1; k <= 3; k++) {
+    void db.insert({ id: `late-${k}`, vector: [k, 0, 0, 0] });
+    assert.equal(await p.saveIncremental(), `${BASE}.delta-00000${k}`);
+  }
+  assert.ok(fs.ops.some((o) => o.kind === 'link' && o.failed === 'EPERM'));
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
+  assert.equal(back.len(), 53);
+  assert.deepEqual((await mem.readdir('/data')).filter((n) => n.endsWith('.quiver-tmp')), []);
 });

@@ -35,3 +35,49 @@ test('full saves racing for one path: an incremental save after it either extend
     });
   }
 });
+
+test('the cleanup of a full save whose file another writer replaced meanwhile leaves that writer\'s deltas alone', async () => {
+  const mem = new MemoryFileSystem();
+  const b = writer(mem, 'b');
+  // A's file system runs B's full save and incremental save after A's file is published, just before
+  // A's cleanup lists the directory.
+  let interleave: (() => Promise<void>) | undefined;
+  let published = false;
+  const aFs = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'rename') {
+        return async (from: string, to: string) => {
+          await target.rename(from, to);
+          if (to === BASE) published = true;
+        };
+      }
+      if (prop === 'readdir') {
+        return async (dir: string) => {
+          const run = published ? interleave : undefined;
+          if (run) interleave = undefined;
+          await run?.();
+          return target.readdir(dir);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const adb = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 40; i++) void adb.insert({ id: `a-${i}`, vector: [i, 1, 2, 3] });
+  const a = new DatabasePersistence(adb, { baseDir: '/data', fs: aFs });
+  await mem.mkdir('/data', { recursive: true });
+  await b.p.save({ path: BASE });
+  interleave = async () => {
+    await b.p.save({ path: BASE });
+    void b.db.insert({ id: 'late-b', vector: [0, 1, 0, 0] });
+    assert.equal(await b.p.saveIncremental(), `${BASE}.delta-000001`);
+  };
+  await a.save({ path: BASE });
+  assert.equal(interleave, undefined, 'B ran inside A\'s save');
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
+  assert.ok(back.get('late-b'), 'B\'s acknowledged delta is still there');
+  void adb.insert({ id: 'late-a', vector: [1, 0, 0, 0] });
+  await assert.rejects(a.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+});
