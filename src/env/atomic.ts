@@ -15,6 +15,7 @@ import type { FileHandle, FileStat, FileSystem } from './fs.js';
 import { NodeFileSystem } from './node-fs.js';
 import { BackgroundSync } from './background-sync.js';
 import { currentBootId, isProcessAlive, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
+import { markOf } from './stat-if-exists.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
 export const TEMP_SUFFIX = '.quiver-tmp';
@@ -96,8 +97,8 @@ export interface PublishOptions {
   noReplace?: boolean;
   /**
    * Told the temp file's stat once its content is final (fsynced), just before it is published: the
-   * published file's size and modification time, taken before another writer can replace it under
-   * the same name (a stat of the name after the publish may already see that writer's file).
+   * published file's inode number, size and modification time, taken before another writer can replace
+   * it under the same name (a stat of the name after the publish may already see that writer's file).
    */
   onSealed?: (stat: FileStat) => void;
 }
@@ -276,7 +277,7 @@ async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: (
     await fs.link(tmp, path);
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && NO_HARD_LINKS.has(code)) {
+    if (isNoHardLinkError(code)) {
       // A file system without hard links (FAT, some network mounts): published as every other file,
       // by a rename, which does replace; the check before the write is then the only guard.
       await fs.rename(tmp, path);
@@ -302,8 +303,51 @@ async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: (
   if (syncDir) await syncDirectory(fs, dirname(path));
 }
 
-/** Errors of `link` on a file system that has no hard links. */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+/**
+ * Removes `path` only if it is still the file whose mark (see markOf) is `mark`, leaving no moment in
+ * which another writer's file that took the name could be removed instead of it: the file under the
+ * name is renamed to a private temp name first (one file is renamed, atomically), checked there, and
+ * removed; a file that proves to be another one gets its name back by a link, which never replaces
+ * what took the name meanwhile. True when it was removed; false when the name held nothing or another
+ * file.
+ */
+export async function removeIfStill(fs: FileSystem, path: string, mark: string): Promise<boolean> {
+  const aside = tempPathFor(path);
+  try {
+    try {
+      await fs.rename(path, aside);
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === 'ENOENT') return false;
+      throw err;
+    }
+    if (markOf(await fs.stat(aside)) === mark) {
+      await fs.rm(aside);
+      return true;
+    }
+    try {
+      await fs.link(aside, path);
+    } catch (err) {
+      // Unless the name was taken meanwhile (then the file stays aside, where a load's recovery of a
+      // dead writer's temp can still find it), or links are unsupported: renamed back.
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === 'EEXIST') return false;
+      if (!isNoHardLinkError(code)) throw err;
+      await fs.rename(aside, path);
+      return false;
+    }
+    await fs.rm(aside);
+    return false;
+  } finally {
+    tempGone(aside);
+  }
+}
+
+const NO_HARD_LINKS = new Set<unknown>(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** True for the error codes of `link` on a file system that has no hard links (FAT, some network mounts). */
+export function isNoHardLinkError(code: unknown): boolean {
+  return NO_HARD_LINKS.has(code);
+}
 
 /**
  * Temp names that are second names of files published without replacing (see linkTempFile), waiting

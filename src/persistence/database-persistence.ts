@@ -10,9 +10,9 @@ import { describe } from '../engine/validate.js';
 import { resolveCodec } from '../format/qvdb/codec.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
-import { cleanTempFiles, prepareSpare, SPARE_KEEP_MS } from '../env/atomic.js';
+import { cleanTempFiles, prepareSpare, removeIfStill, SPARE_KEEP_MS } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
-import { statIfExists } from '../env/stat-if-exists.js';
+import { markOf, statIfExists } from '../env/stat-if-exists.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
@@ -21,7 +21,7 @@ import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec 
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
-import { checkNotReplaced, importSaved, markOf, readChainExtension, readUnlessReplaced } from './saved-state.js';
+import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced } from './saved-state.js';
 import { codecFor, exportImage, formatForPath } from '../interchange/index.js';
 import type { ExchangeFormat } from '../format/exchange.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
@@ -546,11 +546,10 @@ export class DatabasePersistence extends EventEmitter {
   private async removeStale(chain: ChainState, path: string): Promise<void> {
     const mark = chain.staleMarks?.get(path);
     if (mark === undefined) return;
-    const there = await statIfExists(this.fs, path);
-    if (there !== undefined && markOf(there) === mark) {
-      await this.fs.rm(path).catch((err: unknown) => {
-        if ((err as { code?: unknown } | null)?.code !== 'ENOENT') throw ioError(err, 'remove the leftover delta', path);
-      });
+    try {
+      await removeIfStill(this.fs, path, mark);
+    } catch (err) {
+      throw ioError(err, 'remove the leftover delta', path);
     }
     chain.staleMarks?.delete(path);
   }
@@ -733,10 +732,8 @@ export class DatabasePersistence extends EventEmitter {
     // incremental chain (the next save is a full one), never the load's result.
     try {
       await old?.close();
-      for (const p of chain.stale) {
-        const st = await statIfExists(this.fs, p);
-        if (st) staleMarks.set(p, markOf(st));
-      }
+      // Marks taken when each was found to be a leftover (a stat now might see another writer's new delta).
+      for (const s of chain.stale) if (s.mark !== undefined) staleMarks.set(s.path, s.mark);
       // Opened now with the records just replayed: opened later without them, it would start the log over.
       if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
       // A journal extends the chain only when journaling; otherwise the next save must be a full one

@@ -10,7 +10,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare, isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/atomic.js';
+import { discardSpare, isLiveTemp, isNoHardLinkError, ownedByLiveProcess, removeIfStill, tempTarget } from '../env/atomic.js';
 import { markOf } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
@@ -78,7 +78,12 @@ export interface LoadedChain {
   /** Checksum of the last link (the base's when there are no deltas). */
   lastChecksum: string;
   /** Delta files found that belong to an older base (safe to remove). */
-  stale: string[];
+  /**
+   * Delta files found that belong to an older base (safe to remove), each with the mark it had when it
+   * was found to be one; a mark is left out when the file changed while it was read (it may then be
+   * another writer's new delta, which must never be taken for the leftover).
+   */
+  stale: { path: string; mark?: string }[];
   /** Links found under their temp name and renamed to their own (`{ from, to }`). */
   recovered: { from: string; to: string }[];
 }
@@ -139,7 +144,8 @@ export async function readDeltaChain(
 ): Promise<LoadedChain> {
   const { files, temps } = await deltaNames(fs, basePath);
   const deltas: LoadedChain['deltas'] = [];
-  const stale: string[] = [];
+  const stale: LoadedChain['stale'] = [];
+  const markNow = (path: string): Promise<string | undefined> => fs.stat(path).then(markOf, () => undefined);
   const recovered: LoadedChain['recovered'] = [];
   let prev = baseChecksum;
   let expected = 1;
@@ -184,7 +190,8 @@ export async function readDeltaChain(
   for (let i = 0; i <= files.length; ) {
     const f = files[i];
     if (f !== undefined && stale.length > 0) {
-      stale.push(f.path);
+      // Past the end of the chain: marked as found now, without being read.
+      stale.push({ path: f.path, mark: await markNow(f.path) });
       i++;
       continue;
     }
@@ -198,7 +205,7 @@ export async function readDeltaChain(
     }
     // Its mark, taken before it is read: if it proves a leftover of an older base, a recovery may remove
     // it, but only while it is still that file.
-    const mark = await fs.stat(f.path).then(markOf, () => '');
+    const mark = await markNow(f.path);
     const { st, link } = await read(f);
     if (st.kind !== 'delta' || !link) {
       throw new CorruptionError({ file: f.path, section: 'manifest' }, 'a file named as a delta is not a delta of this database');
@@ -207,8 +214,10 @@ export async function readDeltaChain(
       // Left over from an older base; the link of this number may still be under its temp name (its
       // publish after the leftover's removal did not reach the disk).
       i++;
-      if (f.index === expected && (await fromTemp({ path: f.path, mark }))) continue;
-      stale.push(f.path);
+      // The same file before and after the read: what was read is what the mark names.
+      const still = mark !== undefined && (await markNow(f.path)) === mark ? mark : undefined;
+      if (f.index === expected && (await fromTemp(still === undefined ? undefined : { path: f.path, mark: still }))) continue;
+      stale.push({ path: f.path, mark: still });
       continue;
     }
     if (f.index !== expected || link.index !== f.index) {
@@ -231,16 +240,13 @@ export async function readDeltaChain(
  * durable before the temp name goes. Throws the raw error of a failed step.
  */
 async function nameRecovered(fs: FileSystem, temp: string, at: string, leftover?: { path: string; mark: string }): Promise<void> {
-  if (leftover !== undefined) {
-    const st = await fs.stat(leftover.path).catch(() => undefined);
-    if (st !== undefined && markOf(st) === leftover.mark) await fs.rm(leftover.path).catch(() => undefined);
-  }
+  if (leftover !== undefined) await removeIfStill(fs, leftover.path, leftover.mark);
   try {
     await fs.link(temp, at);
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'EEXIST') throw new QuiverError('BUSY', `${at} was published by a running writer while this load recovered it from its temp name; the chain is read again`, { path: at }, { cause: err });
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    if (!isNoHardLinkError(code)) throw err;
     // No hard links on this file system: renamed, as its writer would have published it.
     await fs.rename(temp, at);
     await fs.syncDir(dirname(at));

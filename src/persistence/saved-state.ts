@@ -9,8 +9,6 @@ import type { Columns, CollectionImage, DeltaColumns, Metric } from '../engine/t
 import { VectorDB } from '../engine/vector-db.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { markOf, statIfExists } from '../env/stat-if-exists.js';
-
-export { markOf };
 import { QuiverError } from '../errors.js';
 import { importFile, type ImportFileOptions, type ImportedColumns } from '../interchange/index.js';
 import type { ExchangeFormat } from '../interchange/index.js';

@@ -98,3 +98,100 @@ test('on a file system without hard links (link fails with EPERM) deltas are pub
   assert.equal(back.len(), 53);
   assert.deepEqual((await mem.readdir('/data')).filter((n) => n.endsWith('.quiver-tmp')), []);
 });
+
+test('a leftover of an older base that another writer replaces with its own delta while a load reads it is not taken for the leftover', async () => {
+  const mem = new MemoryFileSystem();
+  const d1 = `${BASE}.delta-000001`;
+  const w = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void w.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  const pw = new DatabasePersistence(w, { baseDir: '/data', fs: mem, incremental: true });
+  await pw.save({ path: BASE });
+  void w.insert({ id: 'old', vector: [1, 1, 0, 0] });
+  await pw.saveIncremental();
+  const leftover = mem.readFileSync(d1);
+  // A new base; its cleanup removed delta 1, which is put back as a leftover of the old base.
+  await pw.save({ path: BASE });
+  mem.writeFileSync(d1, leftover);
+  // B's delta 1 of the new base (made once, then the leftover put back in its place).
+  const b = await writer(mem);
+  void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
+  assert.equal(await b.p.saveIncremental(), d1);
+  const fromB = mem.readFileSync(d1);
+  await mem.rm(d1);
+  mem.writeFileSync(d1, leftover);
+  // A's load: just after it has read the leftover, B publishes its delta 1 in the leftover's place.
+  let opened = false;
+  let replaced = false;
+  const fs = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'open') {
+        return async (path: string, ...rest: unknown[]) => {
+          if (path === d1) opened = true;
+          return (target.open as (...a: unknown[]) => unknown)(path, ...rest);
+        };
+      }
+      if (prop === 'stat') {
+        return async (path: string) => {
+          if (path === d1 && opened && !replaced) {
+            replaced = true;
+            await target.rm(d1);
+            target.writeFileSync(d1, fromB);
+          }
+          return target.stat(path);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const adb = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  const a = new DatabasePersistence(adb, { baseDir: '/data', fs, incremental: true });
+  await a.load({ path: BASE });
+  assert.ok(replaced, 'B published during A\'s load');
+  void adb.insert({ id: 'from-a', vector: [1, 0, 0, 0] });
+  await assert.rejects(a.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+  assert.ok(Buffer.from(mem.readFileSync(d1)).equals(Buffer.from(fromB)), 'B\'s acknowledged delta is still there');
+});
+
+test('two writers removing the same leftover of an older base before their delta 1: one removes it, neither removes the other\'s delta', async () => {
+  const mem = new MemoryFileSystem();
+  const d1 = `${BASE}.delta-000001`;
+  const w = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void w.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  const pw = new DatabasePersistence(w, { baseDir: '/data', fs: mem, incremental: true });
+  await pw.save({ path: BASE });
+  void w.insert({ id: 'old', vector: [1, 1, 0, 0] });
+  await pw.saveIncremental();
+  const leftover = mem.readFileSync(d1);
+  await pw.save({ path: BASE });
+  mem.writeFileSync(d1, leftover);
+  const b = await writer(mem);
+  // A removes the leftover (by rename or rm) only after B has removed it and published its own delta 1.
+  let run: (() => Promise<unknown>) | undefined = () => b.p.saveIncremental();
+  const intercepted = (name: 'rename' | 'rm', target: MemoryFileSystem) => async (path: string, ...rest: unknown[]) => {
+    const go = path === d1 ? run : undefined;
+    if (go) {
+      run = undefined;
+      await go();
+    }
+    return (target[name] as (...a: unknown[]) => Promise<unknown>).call(target, path, ...rest);
+  };
+  const fs = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'rename' || prop === 'rm') return intercepted(prop, target);
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const adb = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  const a = new DatabasePersistence(adb, { baseDir: '/data', fs, incremental: true });
+  await a.load({ path: BASE });
+  void adb.insert({ id: 'from-a', vector: [1, 0, 0, 0] });
+  void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
+  await assert.rejects(a.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+  assert.equal(run, undefined, 'B saved while A removed the leftover');
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
+  assert.ok(back.get('from-b'), 'B\'s acknowledged delta is there');
+  assert.equal(back.get('from-a'), null);
+});
