@@ -19,6 +19,25 @@ async function writer(fs: MemoryFileSystem): Promise<{ db: VectorDB; p: Database
   return { db, p };
 }
 
+/**
+ * A base whose delta 1 is a leftover of an older base (as after a crash between a full save and its
+ * cleanup): a first base and its delta 1, then a new base, then that delta put back.
+ */
+async function withLeftover(): Promise<{ mem: MemoryFileSystem; d1: string; leftover: Uint8Array }> {
+  const mem = new MemoryFileSystem();
+  const d1 = `${BASE}.delta-000001`;
+  const w = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void w.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  const pw = new DatabasePersistence(w, { baseDir: '/data', fs: mem, incremental: true });
+  await pw.save({ path: BASE });
+  void w.insert({ id: 'old', vector: [1, 1, 0, 0] });
+  await pw.saveIncremental();
+  const leftover = mem.readFileSync(d1);
+  await pw.save({ path: BASE });
+  mem.writeFileSync(d1, leftover);
+  return { mem, d1, leftover };
+}
+
 test('two writers saving the same next delta at once: one succeeds, the other gets BUSY, and the chain loads with the winner\'s changes', async () => {
   for (let round = 0; round < 20; round++) {
     const fs = new MemoryFileSystem();
@@ -100,18 +119,7 @@ test('on a file system without hard links (link fails with EPERM) deltas are pub
 });
 
 test('a leftover of an older base that another writer replaces with its own delta while a load reads it is not taken for the leftover', async () => {
-  const mem = new MemoryFileSystem();
-  const d1 = `${BASE}.delta-000001`;
-  const w = new VectorDB({ dimension: 4, metric: 'euclidean' });
-  for (let i = 0; i < 50; i++) void w.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
-  const pw = new DatabasePersistence(w, { baseDir: '/data', fs: mem, incremental: true });
-  await pw.save({ path: BASE });
-  void w.insert({ id: 'old', vector: [1, 1, 0, 0] });
-  await pw.saveIncremental();
-  const leftover = mem.readFileSync(d1);
-  // A new base; its cleanup removed delta 1, which is put back as a leftover of the old base.
-  await pw.save({ path: BASE });
-  mem.writeFileSync(d1, leftover);
+  const { mem, d1, leftover } = await withLeftover();
   // B's delta 1 of the new base (made once, then the leftover put back in its place).
   const b = await writer(mem);
   void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
@@ -154,17 +162,7 @@ test('a leftover of an older base that another writer replaces with its own delt
 });
 
 test('two writers removing the same leftover of an older base before their delta 1: one removes it, neither removes the other\'s delta', async () => {
-  const mem = new MemoryFileSystem();
-  const d1 = `${BASE}.delta-000001`;
-  const w = new VectorDB({ dimension: 4, metric: 'euclidean' });
-  for (let i = 0; i < 50; i++) void w.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
-  const pw = new DatabasePersistence(w, { baseDir: '/data', fs: mem, incremental: true });
-  await pw.save({ path: BASE });
-  void w.insert({ id: 'old', vector: [1, 1, 0, 0] });
-  await pw.saveIncremental();
-  const leftover = mem.readFileSync(d1);
-  await pw.save({ path: BASE });
-  mem.writeFileSync(d1, leftover);
+  const { mem, d1 } = await withLeftover();
   const b = await writer(mem);
   // A removes the leftover (by rename or rm) only after B has removed it and published its own delta 1.
   let run: (() => Promise<unknown>) | undefined = () => b.p.saveIncremental();
