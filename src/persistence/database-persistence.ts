@@ -424,13 +424,13 @@ export class DatabasePersistence extends EventEmitter {
     try {
       const user = { persistence: { format, compression, savedBy: 'quiverdb' } };
       const reporter = this.writeReporter(op, onProgress, image.count);
-      let sealed: string | undefined;
+      let sealed: FileStat | undefined;
       const onSealed = (st: FileStat): void => {
-        sealed = markOf(st);
+        sealed = st;
       };
       const written = await writeState(this.fs, path, image, { ...this.spec(format, compression, user, reporter?.child(0, 1), signal), onSealed });
       reporter?.finish(`${op === 'export' ? 'exported' : 'saved'} ${written.count} vectors`);
-      return { written, seq: image.seq, mark: sealed };
+      return { written, seq: image.seq, mark: sealed && markOf(sealed), sealedMtime: sealed?.mtimeMs };
     } finally {
       image.release();
     }
@@ -456,7 +456,7 @@ export class DatabasePersistence extends EventEmitter {
     // Only binary, JSON and SQLite names are taken for a save (see targetFor), so this is a save format.
     const { format, compression } = this.targetFor(options, false) as { format: PersistenceFormat; compression: CompressionType };
     const path = resolve(options.path ?? this.defaultPath(format, compression));
-    const { written, seq, mark } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
+    const { written, seq, mark, sealedMtime } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
     // The new base is durable, so the save has succeeded; what follows is cleanup that cannot undo it.
     this.savedSeq = seq;
     this.needFullSave = false;
@@ -465,7 +465,7 @@ export class DatabasePersistence extends EventEmitter {
       // writer's save has replaced this one's file meanwhile: they may then be that writer's, on its file.
       const stillOurs = async (): Promise<boolean> => mark === undefined || (await this.fs.stat(path).then(markOf, () => undefined)) === mark;
       if (await stillOurs()) {
-        await removeDeltas(this.fs, path, stillOurs);
+        await removeDeltas(this.fs, path, stillOurs, sealedMtime === undefined ? undefined : { checksum: written.checksum, mtimeMs: sealedMtime });
         await this.dropJournal(path);
       }
     } catch (err) {

@@ -262,8 +262,13 @@ async function nameRecovered(fs: FileSystem, temp: string, at: string, leftover?
  * no running process is using (spares a crash left, deltas a power loss left under their temp name:
  * `cleanTempFiles` leaves those to this, see {@link isDeltaTemp}). `stillOurs`, asked once the
  * directory is listed, says whether the base is still the caller's file: when not, nothing is removed.
+ * `newBase` (the new base's checksum and the modification time of its content, taken before its
+ * publish) protects the deltas of the new base itself: another writer may have loaded it the moment it
+ * was published and written its delta 1 on it, which this cleanup must not remove. A file written since
+ * that time is read, and kept when it is such a delta. Each file goes only while it is the one examined
+ * (removeIfStill).
  */
-export async function removeDeltas(fs: FileSystem, basePath: string, stillOurs?: () => Promise<boolean>): Promise<void> {
+export async function removeDeltas(fs: FileSystem, basePath: string, stillOurs?: () => Promise<boolean>, newBase?: { checksum: string; mtimeMs: number }): Promise<void> {
   const { files, temps } = await deltaNames(fs, basePath);
   // What was listed may be another writer's, whose save replaced the base since: then none of it goes.
   if (stillOurs !== undefined && !(await stillOurs())) return;
@@ -272,10 +277,20 @@ export async function removeDeltas(fs: FileSystem, basePath: string, stillOurs?:
   // Not the temps this process is using, nor another running process's (a delta it is writing now).
   const leftovers: DeltaFile[] = [];
   for (const t of temps) if (!isLiveTemp(t.path) && !(await ownedByLiveProcess(fs, t.path))) leftovers.push(t);
+  let removed = 0;
+  const remove = async (path: string): Promise<void> => {
+    const st = await fs.stat(path).catch(() => undefined);
+    if (st === undefined) return;
+    if (newBase !== undefined && st.mtimeMs >= newBase.mtimeMs) {
+      const link = await readState(fs, path, { verifyChecksum: false }).then((r) => chainOf(r.user), () => undefined);
+      if (link?.base === newBase.checksum) return;
+    }
+    if (await removeIfStill(fs, path, markOf(st))) removed++;
+  };
   // Highest first: a reader listing the chain meanwhile finds a shorter chain, never one with a hole.
-  for (const f of [...files].reverse()) await fs.rm(f.path);
-  for (const f of leftovers) await fs.rm(f.path);
-  if (files.length + leftovers.length > 0) await fs.syncDir(dirname(basePath));
+  for (const f of [...files].reverse()) await remove(f.path);
+  for (const f of leftovers) await remove(f.path);
+  if (removed > 0) await fs.syncDir(dirname(basePath));
 }
 
 /**

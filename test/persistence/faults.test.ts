@@ -107,7 +107,8 @@ test('a full save whose cleanup of the old deltas fails still succeeds; the next
   await db.insert({ id: 'b', vector: [1, 3] });
   await p.saveIncremental();
   await db.insert({ id: 'c', vector: [1, 4] });
-  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => op.kind === 'rm' && op.path.includes('.delta-') });
+  // (A delta is removed by renaming it aside first, then checking it: that first step fails.)
+  fs.addFault({ at: 1, code: 'EIO', kinds: (op) => op.kind === 'rename' && op.path.includes('.delta-') });
   const warnings: Error[] = [];
   const onWarning = (w: Error) => warnings.push(w);
   process.on('warning', onWarning);

@@ -81,3 +81,52 @@ test('the cleanup of a full save whose file another writer replaced meanwhile le
   void adb.insert({ id: 'late-a', vector: [1, 0, 0, 0] });
   await assert.rejects(a.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
 });
+
+test('a writer that loads a freshly published base and saves its delta 1 before that save\'s cleanup keeps its delta', async () => {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/data', { recursive: true });
+  // An old chain: base and delta 1, which the full save below makes obsolete.
+  const w = writer(mem, 'w');
+  await w.p.save({ path: BASE });
+  void w.db.insert({ id: 'old', vector: [1, 1, 0, 0] });
+  await w.p.saveIncremental();
+  let published = false;
+  let interleave: (() => Promise<void>) | undefined;
+  const xFs = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'rename') {
+        return async (from: string, to: string) => {
+          await target.rename(from, to);
+          if (to === BASE) published = true;
+        };
+      }
+      if (prop === 'readdir') {
+        return async (dir: string) => {
+          const run = published ? interleave : undefined;
+          if (run) interleave = undefined;
+          await run?.();
+          return target.readdir(dir);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const xdb = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 40; i++) void xdb.insert({ id: `x-${i}`, vector: [i, 1, 2, 3] });
+  const x = new DatabasePersistence(xdb, { baseDir: '/data', fs: xFs });
+  // Y loads X's new base as soon as it is published, and saves a delta on it, before X's cleanup lists.
+  interleave = async () => {
+    const y = new VectorDB({ dimension: 4, metric: 'euclidean' });
+    const py = new DatabasePersistence(y, { baseDir: '/data', fs: mem });
+    await py.load({ path: BASE });
+    void y.insert({ id: 'from-y', vector: [0, 1, 0, 0] });
+    assert.equal(await py.saveIncremental(), `${BASE}.delta-000001`);
+  };
+  await x.save({ path: BASE });
+  assert.equal(interleave, undefined, 'Y ran inside X\'s save');
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
+  assert.ok(back.get('from-y'), 'Y\'s acknowledged delta is still there');
+  assert.ok(back.get('x-0'));
+});
