@@ -17,6 +17,46 @@ function writer(fs: MemoryFileSystem, tag: string): { db: VectorDB; p: DatabaseP
   return { db, p: new DatabasePersistence(db, { baseDir: '/data', fs }) };
 }
 
+/**
+ * `mem` for one writer, with the function given to `setInterleave` run once, after that writer's file is
+ * published at BASE and before its cleanup lists the directory (its first readdir after the rename).
+ */
+function afterPublish(mem: MemoryFileSystem): { fs: MemoryFileSystem; setInterleave: (f: () => Promise<void>) => void; ran: () => boolean } {
+  let interleave: (() => Promise<void>) | undefined;
+  let published = false;
+  let done = false;
+  const fs = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'rename') {
+        return async (from: string, to: string) => {
+          await target.rename(from, to);
+          if (to === BASE) published = true;
+        };
+      }
+      if (prop === 'readdir') {
+        return async (dir: string) => {
+          const run = published ? interleave : undefined;
+          if (run) {
+            interleave = undefined;
+            await run();
+            done = true;
+          }
+          return target.readdir(dir);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return {
+    fs,
+    setInterleave: (f) => {
+      interleave = f;
+    },
+    ran: () => done,
+  };
+}
+
 test('full saves racing for one path: an incremental save after it either extends the file loads read, or fails with BUSY', async () => {
   for (let round = 0; round < 20; round++) {
     const fs = new MemoryFileSystem();
@@ -41,40 +81,19 @@ test('the cleanup of a full save whose file another writer replaced meanwhile le
   const b = writer(mem, 'b');
   // A's file system runs B's full save and incremental save after A's file is published, just before
   // A's cleanup lists the directory.
-  let interleave: (() => Promise<void>) | undefined;
-  let published = false;
-  const aFs = new Proxy(mem, {
-    get(target, prop, receiver) {
-      if (prop === 'rename') {
-        return async (from: string, to: string) => {
-          await target.rename(from, to);
-          if (to === BASE) published = true;
-        };
-      }
-      if (prop === 'readdir') {
-        return async (dir: string) => {
-          const run = published ? interleave : undefined;
-          if (run) interleave = undefined;
-          await run?.();
-          return target.readdir(dir);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const { fs: aFs, setInterleave, ran } = afterPublish(mem);
   const adb = new VectorDB({ dimension: 4, metric: 'euclidean' });
   for (let i = 0; i < 40; i++) void adb.insert({ id: `a-${i}`, vector: [i, 1, 2, 3] });
   const a = new DatabasePersistence(adb, { baseDir: '/data', fs: aFs });
   await mem.mkdir('/data', { recursive: true });
   await b.p.save({ path: BASE });
-  interleave = async () => {
+  setInterleave(async () => {
     await b.p.save({ path: BASE });
     void b.db.insert({ id: 'late-b', vector: [0, 1, 0, 0] });
     assert.equal(await b.p.saveIncremental(), `${BASE}.delta-000001`);
-  };
+  });
   await a.save({ path: BASE });
-  assert.equal(interleave, undefined, 'B ran inside A\'s save');
+  assert.ok(ran(), 'B ran inside A\'s save');
   const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
   await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
   assert.ok(back.get('late-b'), 'B\'s acknowledged delta is still there');
@@ -90,41 +109,20 @@ test('a writer that loads a freshly published base and saves its delta 1 before 
   await w.p.save({ path: BASE });
   void w.db.insert({ id: 'old', vector: [1, 1, 0, 0] });
   await w.p.saveIncremental();
-  let published = false;
-  let interleave: (() => Promise<void>) | undefined;
-  const xFs = new Proxy(mem, {
-    get(target, prop, receiver) {
-      if (prop === 'rename') {
-        return async (from: string, to: string) => {
-          await target.rename(from, to);
-          if (to === BASE) published = true;
-        };
-      }
-      if (prop === 'readdir') {
-        return async (dir: string) => {
-          const run = published ? interleave : undefined;
-          if (run) interleave = undefined;
-          await run?.();
-          return target.readdir(dir);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const { fs: xFs, setInterleave, ran } = afterPublish(mem);
   const xdb = new VectorDB({ dimension: 4, metric: 'euclidean' });
   for (let i = 0; i < 40; i++) void xdb.insert({ id: `x-${i}`, vector: [i, 1, 2, 3] });
   const x = new DatabasePersistence(xdb, { baseDir: '/data', fs: xFs });
   // Y loads X's new base as soon as it is published, and saves a delta on it, before X's cleanup lists.
-  interleave = async () => {
+  setInterleave(async () => {
     const y = new VectorDB({ dimension: 4, metric: 'euclidean' });
     const py = new DatabasePersistence(y, { baseDir: '/data', fs: mem });
     await py.load({ path: BASE });
     void y.insert({ id: 'from-y', vector: [0, 1, 0, 0] });
     assert.equal(await py.saveIncremental(), `${BASE}.delta-000001`);
-  };
+  });
   await x.save({ path: BASE });
-  assert.equal(interleave, undefined, 'Y ran inside X\'s save');
+  assert.ok(ran(), 'Y ran inside X\'s save');
   const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
   await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
   assert.ok(back.get('from-y'), 'Y\'s acknowledged delta is still there');
