@@ -273,20 +273,11 @@ async function commitTempFile(fs: FileSystem, tmp: string, path: string, newByte
  * directory (see syncDirectory).
  */
 async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: ((step: 'fsync directory') => void) | undefined, syncDir: boolean): Promise<void> {
+  let how: 'linked' | 'renamed';
   try {
-    await fs.link(tmp, path);
+    how = await linkOrRename(fs, tmp, path);
   } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (isNoHardLinkError(code)) {
-      // A file system without hard links (FAT, some network mounts): published as every other file,
-      // by a rename, which does replace; the check before the write is then the only guard.
-      await fs.rename(tmp, path);
-      tempGone(tmp);
-      onStep?.('fsync directory');
-      await syncDirectory(fs, dirname(path));
-      return;
-    }
-    if (code !== 'EEXIST') throw err;
+    if ((err as { code?: unknown } | null)?.code !== 'EEXIST') throw err;
     // The winner's link may not be durable yet (published over its spare, without a directory fsync),
     // while this temp's name may be: a power loss could then leave this file, complete and linking like
     // the winner's, as the delta a load recovers. The temp goes, durably, before the refusal.
@@ -297,6 +288,10 @@ async function linkTempFile(fs: FileSystem, tmp: string, path: string, onStep: (
   }
   tempGone(tmp);
   onStep?.('fsync directory');
+  if (how === 'renamed') {
+    await syncDirectory(fs, dirname(path));
+    return;
+  }
   let names = secondNames.get(fs);
   if (names === undefined) secondNames.set(fs, (names = new Map()));
   names.set(tmp, path);
@@ -325,27 +320,39 @@ export async function removeIfStill(fs: FileSystem, path: string, mark: string):
       return true;
     }
     try {
-      await fs.link(aside, path);
+      if ((await linkOrRename(fs, aside, path)) === 'linked') await fs.rm(aside);
     } catch (err) {
-      // Unless the name was taken meanwhile (then the file stays aside, where a load's recovery of a
-      // dead writer's temp can still find it), or links are unsupported: renamed back.
-      const code = (err as { code?: unknown } | null)?.code;
-      if (code === 'EEXIST') return false;
-      if (!isNoHardLinkError(code)) throw err;
-      await fs.rename(aside, path);
-      return false;
+      // Unless the name was taken meanwhile: then the file stays aside, where a load's recovery of a
+      // dead writer's temp can still find it.
+      if ((err as { code?: unknown } | null)?.code !== 'EEXIST') throw err;
     }
-    await fs.rm(aside);
     return false;
   } finally {
     tempGone(aside);
   }
 }
 
+/**
+ * Gives the file `from` the name `to` without replacing a file there (`EEXIST`, thrown raw, as every
+ * other failure): by a hard link, so `from` keeps its name too ('linked'); on a file system without
+ * hard links (FAT, some network mounts) by a rename, which does replace ('renamed'), so that only the
+ * caller's checks before it guard against a racing writer.
+ */
+export async function linkOrRename(fs: FileSystem, from: string, to: string): Promise<'linked' | 'renamed'> {
+  try {
+    await fs.link(from, to);
+    return 'linked';
+  } catch (err) {
+    if (!isNoHardLinkError((err as { code?: unknown } | null)?.code)) throw err;
+    await fs.rename(from, to);
+    return 'renamed';
+  }
+}
+
 const NO_HARD_LINKS = new Set<unknown>(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** True for the error codes of `link` on a file system that has no hard links (FAT, some network mounts). */
-export function isNoHardLinkError(code: unknown): boolean {
+function isNoHardLinkError(code: unknown): boolean {
   return NO_HARD_LINKS.has(code);
 }
 

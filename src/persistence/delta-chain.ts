@@ -10,7 +10,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare, isLiveTemp, isNoHardLinkError, ownedByLiveProcess, removeIfStill, tempTarget } from '../env/atomic.js';
+import { discardSpare, isLiveTemp, linkOrRename, ownedByLiveProcess, removeIfStill, tempTarget } from '../env/atomic.js';
 import { markOf } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
@@ -241,19 +241,15 @@ export async function readDeltaChain(
  */
 async function nameRecovered(fs: FileSystem, temp: string, at: string, leftover?: { path: string; mark: string }): Promise<void> {
   if (leftover !== undefined) await removeIfStill(fs, leftover.path, leftover.mark);
+  let how: 'linked' | 'renamed';
   try {
-    await fs.link(temp, at);
+    how = await linkOrRename(fs, temp, at);
   } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'EEXIST') throw new QuiverError('BUSY', `${at} was published by a running writer while this load recovered it from its temp name; the chain is read again`, { path: at }, { cause: err });
-    if (!isNoHardLinkError(code)) throw err;
-    // No hard links on this file system: renamed, as its writer would have published it.
-    await fs.rename(temp, at);
-    await fs.syncDir(dirname(at));
-    return;
+    if ((err as { code?: unknown } | null)?.code !== 'EEXIST') throw err;
+    throw new QuiverError('BUSY', `${at} was published by a running writer while this load recovered it from its temp name; the chain is read again`, { path: at }, { cause: err });
   }
   await fs.syncDir(dirname(at));
-  await fs.rm(temp).catch(() => undefined);
+  if (how === 'linked') await fs.rm(temp).catch(() => undefined);
 }
 
 /**
