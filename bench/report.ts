@@ -3,7 +3,8 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { dropSpares, settleRetired } from '../src/env/atomic.js';
+import { dropSpares } from '../src/env/spares.js';
+import { settleRetired } from '../src/env/temp-files.js';
 import { commitJournal, fsyncTree } from './raw.js';
 
 setFlagsFromString('--expose-gc');

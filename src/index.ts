@@ -43,7 +43,7 @@ export { QuiverError, CorruptionError, isQuiverError } from './errors.js';
 export type { ErrorCode, CorruptionLocation } from './errors.js';
 export type { FileSystem, FileHandle, FileStat, OpenMode } from './env/fs.js';
 export { NodeFileSystem, nodeFs } from './env/node-fs.js';
-export { dropSpares } from './env/atomic.js';
+export { dropSpares } from './env/spares.js';
 export * from './snapshot/index.js';
 export * from './storage/index.js';
 export { DurableVectorDB, openVectorDB } from './store/index.js';

@@ -10,7 +10,9 @@
 import { basename, dirname, join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
-import { discardSpare, isLiveTemp, linkOrRename, ownedByLiveProcess, removeIfStill, tempTarget } from '../env/atomic.js';
+import { linkOrRename, removeIfStill } from '../env/links.js';
+import { discardSpare } from '../env/spares.js';
+import { isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/temp-files.js';
 import { markOf } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';

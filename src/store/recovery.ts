@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { Columns, Metric } from '../engine/types.js';
-import { cleanTempFiles } from '../env/atomic.js';
+import { cleanTempFiles } from '../env/temp-files.js';
 import { readQvdb } from '../format/qvdb/reader.js';
 import { readWal, type WalRepairReport, type WalTornTail } from '../wal/reader.js';
 import { listSegments } from '../wal/segment.js';

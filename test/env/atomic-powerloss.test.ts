@@ -3,7 +3,9 @@
 // survival of unsynced writes and directory operations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanTempFiles, dropSpares, publishAtomically, settleRetired } from '../../src/env/atomic.js';
+import { publishAtomically } from '../../src/env/atomic.js';
+import { dropSpares } from '../../src/env/spares.js';
+import { cleanTempFiles, settleRetired } from '../../src/env/temp-files.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';

@@ -11,7 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanTempFiles, dropSpares, PREPARE_MIN_BYTES, prepareSpare, publishAtomically, settleRetired, SPARE_KEEP_MS, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { publishAtomically } from '../../src/env/atomic.js';
+import { dropSpares, PREPARE_MIN_BYTES, prepareSpare, SPARE_KEEP_MS } from '../../src/env/spares.js';
+import { cleanTempFiles, settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { DIR, freshDisk, LARGE, publishNew, TARGET, targetState } from './publish-helpers.js';
@@ -125,10 +127,12 @@ test('a prepared spare left unused for SPARE_KEEP_MS is unlinked', async (t) => 
 test('a process that exits while it keeps a prepared spare leaves none behind on the real file system', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'quiver-spare-exit-'));
   try {
-    const atomic = fileURLToPath(new URL('../../src/env/atomic.js', import.meta.url));
+    const spares = fileURLToPath(new URL('../../src/env/spares.js', import.meta.url));
+    const tempFiles = fileURLToPath(new URL('../../src/env/temp-files.js', import.meta.url));
     const nodeFsModule = fileURLToPath(new URL('../../src/env/node-fs.js', import.meta.url));
     const script = `
-      const { prepareSpare, settleRetired } = await import(${JSON.stringify(atomic)});
+      const { prepareSpare } = await import(${JSON.stringify(spares)});
+      const { settleRetired } = await import(${JSON.stringify(tempFiles)});
       const { NodeFileSystem } = await import(${JSON.stringify(nodeFsModule)});
       prepareSpare(new NodeFileSystem(), ${JSON.stringify(join(dir, 'next'))}, ${PREPARE_MIN_BYTES});
       await settleRetired();

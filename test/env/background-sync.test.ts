@@ -2,7 +2,7 @@
 // (an early writeback error must never be lost), and that the publish still leaves old-or-new content.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { BackgroundSync, BYTES_PER_SYNC } from '../../src/env/background-sync.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';

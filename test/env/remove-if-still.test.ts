@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
-import { removeIfStill } from '../../src/env/atomic.js';
+import { removeIfStill } from '../../src/env/links.js';
 import { markOf } from '../../src/env/stat-if-exists.js';
 
 async function dir(): Promise<MemoryFileSystem> {

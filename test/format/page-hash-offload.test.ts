@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
-import { TEMP_SUFFIX, settleRetired } from '../../src/env/atomic.js';
+import { settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';

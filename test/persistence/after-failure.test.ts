@@ -11,7 +11,7 @@ import { DatabasePersistence } from '../../src/persistence/database-persistence.
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
-import { settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { QuiverError } from '../../src/errors.js';
 import { digestDb } from '../fixtures/digest.js';
 import { change, DIM, N } from './delta-fixtures.js';

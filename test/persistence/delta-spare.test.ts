@@ -6,7 +6,8 @@ import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
-import { dropSpares, PREPARE_MIN_BYTES, preparedSize, settleRetired, TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { dropSpares, PREPARE_MIN_BYTES, preparedSize } from '../../src/env/spares.js';
+import { settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { digestDb } from '../fixtures/digest.js';
 import { change, DIM, N } from './delta-fixtures.js';
 

@@ -5,7 +5,7 @@ import { DatabasePersistence } from '../../src/persistence/database-persistence.
 import { QuiverError } from '../../src/errors.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem, type FaultMode } from '../../src/env/fault-fs.js';
-import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { digestDb } from '../fixtures/digest.js';
 import { versionDb } from '../fixtures/versions.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
-import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { tempDir, realDb } from '../support/db.js';
 import { runUntilKilled } from '../support/kill.js';
 import { digestDb } from '../fixtures/digest.js';

@@ -4,7 +4,7 @@ import { runUntilKilled } from '../support/kill.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { prng } from '../../support/datasets.js';
 import { tempDir } from '../support/db.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
-import { TEMP_SUFFIX } from '../../src/env/atomic.js';
+import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { FileSystemSnapshotStore } from '../../src/storage/fs-store.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
