@@ -18,6 +18,7 @@ import { markOf, statIfExists } from '../env/stat-if-exists.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
+import { MAX_TIMER_MS } from '../util/long-timer.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
@@ -77,10 +78,10 @@ function checkOptions(options: PersistenceOptions): Resolved {
   if (!COMPRESSIONS.includes(compression)) {
     throw new QuiverError('INVALID_ARGUMENT', `Unknown compression "${String(compression)}"; use 'none', 'gzip' or 'brotli'.`);
   }
-  const num = (name: string, v: number | undefined, dflt: number, min: number): number => {
+  const num = (name: string, v: number | undefined, dflt: number, min: number, max = Number.MAX_VALUE): number => {
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a number ≥ ${min} (got ${String(v)}).`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a number ≥ ${min}${max < Number.MAX_VALUE ? ` and ≤ ${max}` : ''} (got ${String(v)}).`);
     }
     return v;
   };
@@ -97,7 +98,8 @@ function checkOptions(options: PersistenceOptions): Resolved {
     compression,
     compressionLevel: options.compressionLevel,
     incremental,
-    autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0),
+    // Node's timers take at most MAX_TIMER_MS (~24.8 days); a longer interval would save every 1 ms.
+    autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0, MAX_TIMER_MS),
     maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
     batchSize: num('batchSize', options.batchSize, 1000, 1),
     journalMaxBytes: options.journalMaxBytes === undefined ? undefined : num('journalMaxBytes', options.journalMaxBytes, 0, 0),

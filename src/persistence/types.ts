@@ -138,7 +138,8 @@ export interface StateEntry {
 
 /** The JSON state document's shape (reference-001 `DatabaseState`), as written by the json format. */
 export interface DatabaseState {
-  version: string | number;
+  /** "1.0.0" in the files QuiverDB writes (readers also accept a number from other writers). */
+  version: string;
   options: { dimension: number; metric: Metric; [key: string]: unknown };
   stats: { count: number; dimension: number; metric: Metric; [key: string]: unknown };
   vectors: StateEntry[];

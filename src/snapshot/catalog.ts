@@ -8,7 +8,7 @@ import type { StoreObjectInfo } from '../storage/store.js';
 import { MAX_CHAIN_WALK, type SnapshotContext } from './context.js';
 import { checkSnapshotId } from './ids.js';
 import { idOfKey, MANIFEST_NAME, SNAPSHOT_PREFIX, snapshotKey } from './layout.js';
-import { decodeManifest, parseChecksumFile, type SnapshotManifest } from './manifest.js';
+import { decodeManifest, MAX_MANIFEST_BYTES, parseChecksumFile, type SnapshotManifest } from './manifest.js';
 import { createHash } from 'node:crypto';
 
 /** Everything found under the snapshot prefix. */
@@ -23,8 +23,6 @@ export interface Catalog {
   objects: Map<string, StoreObjectInfo[]>;
 }
 
-/** Largest metadata.json read (user metadata is at most 1 MiB as JSON). */
-const MAX_MANIFEST_BYTES = 4 << 20;
 /** Largest checksum file read (a few lines). */
 const MAX_CHECKSUM_BYTES = 64 << 10;
 

@@ -11,7 +11,7 @@
  * was deleted gets new files carrying a generation, e.g. `vectors.g2.bin.gz` and `checksum.g2.sha256`;
  * `metadata.json` always names the files that belong to the snapshot. Exact byte layouts: docs/SNAPSHOTS.
  */
-import { checkSnapshotId } from './ids.js';
+import { checkSnapshotId, isSnapshotId } from './ids.js';
 
 /** `format` of metadata.json. */
 export const SNAPSHOT_FORMAT = 'quiver-snapshot';
@@ -49,7 +49,10 @@ export function idOfKey(key: string): { id: string; name: string } | undefined {
   if (slash < 0) return undefined;
   const name = key.slice(slash + 1);
   if (name === '' || name.includes('/')) return undefined;
-  return { id: key.slice(SNAPSHOT_PREFIX.length, slash), name };
+  const id = key.slice(SNAPSHOT_PREFIX.length, slash);
+  // A folder whose name holds no valid id (a copy such as `snapshot-<id>.bak/`) is not a snapshot:
+  // neither listed nor collected.
+  return isSnapshotId(id) ? { id, name } : undefined;
 }
 
 /** File name of a data file of `role` for `generation` (1 = the reference names) and compression. */

@@ -1,15 +1,16 @@
 /**
  * metadata.json, the commit record of a snapshot, and checksum.sha256.
  *
- * metadata.json is `JSON.stringify(manifest, null, 2)` with one last member appended,
+ * metadata.json is `JSON.stringify(manifest, null, 2)` (the caller's `metadata` compact on its line)
+ * with one last member appended,
  * `"selfSha256": "<hex>"`, the SHA-256 of the bytes before it (the document up to and excluding the
  * final `\n}`, followed by `\n}`), and a final newline. A reader rebuilds those bytes exactly and
  * compares, so any change to the file (a flipped digit in a count, a truncated tail) is detected
  * before a field is trusted. `checksum` is the SHA-256 of the checksum file, which in turn lists the
  * SHA-256 of every data file: one verified chain from this record to every byte of the snapshot.
  */
-import { createHash } from 'node:crypto';
-import { CorruptionError } from '../errors.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { CorruptionError, QuiverError } from '../errors.js';
 import { isPlainObject } from '../format/qvdb/msgpack.js';
 import { isSnapshotId, MAX_NAME_LENGTH } from './ids.js';
 import { MAX_TIME } from './retention-buckets.js';
@@ -48,11 +49,25 @@ function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Encodes a manifest as metadata.json bytes. */
+/** Largest metadata.json a reader accepts (a bound on what a damaged or foreign record makes it read). */
+export const MAX_MANIFEST_BYTES = 4 << 20;
+
+/**
+ * Encodes a manifest as metadata.json bytes: indented two spaces a level, except the caller's
+ * `metadata`, written compact on its member's line. Indenting it would multiply its size with its
+ * depth (6 KB of arrays nested 990 deep came to over 4 MiB), and a record over MAX_MANIFEST_BYTES is
+ * unreadable; a manifest that would still be larger is refused (LIMIT_EXCEEDED) before it is written.
+ */
 export function encodeManifest(m: SnapshotManifest): Uint8Array {
-  const body = JSON.stringify(m, null, 2);
+  // A stand-in no other member can contain (random per call), replaced by the compact text.
+  const marker = `quiver-metadata-${randomBytes(16).toString('hex')}`;
+  const body = JSON.stringify({ ...m, metadata: marker }, null, 2).replace(JSON.stringify(marker), () => JSON.stringify(m.metadata));
   const text = `${body.slice(0, -2)},\n  "selfSha256": "${sha256Hex(body)}"\n}\n`;
-  return Buffer.from(text, 'utf8');
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > MAX_MANIFEST_BYTES) {
+    throw new QuiverError('LIMIT_EXCEEDED', `the record of snapshot ${m.id} would be ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES} readers accept; store less metadata or fewer tags`, { bytes: bytes.length });
+  }
+  return bytes;
 }
 
 /** Decodes and checks metadata.json bytes; `file` names it in errors. Throws CorruptionError. */

@@ -14,6 +14,7 @@ import { VectorDB } from '../engine/vector-db.js';
 import { applyRetention, parseDuration } from './retention.js';
 import { checkSnapshotName, checkTags } from './ids.js';
 import { checkUserMetadata } from './options.js';
+import { setLongTimeout, type LongTimer } from '../util/long-timer.js';
 import type { PruneResult, ScheduleOptions, SnapshotInfo } from './types.js';
 
 /** What a schedule needs from the manager (keeps this file free of a manager import cycle). */
@@ -35,7 +36,7 @@ function resolveEvery(every: unknown): number {
 export class SnapshotSchedule extends EventEmitter {
   /** The period in ms. */
   readonly every: number;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
   private current: Promise<SnapshotInfo | undefined> | undefined;
   private stopped = false;
   private lastId: string | undefined;
@@ -86,18 +87,18 @@ export class SnapshotSchedule extends EventEmitter {
   /** Stops the schedule; resolves once a run in progress has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     await this.current;
   }
 
   private arm(delay: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.timer?.clear();
+    // Periods may be longer than Node's timers take ('4w'): see setLongTimeout.
+    this.timer = setLongTimeout(() => {
       this.timer = undefined;
       void this.runNow();
     }, delay);
-    this.timer.unref();
   }
 
   /** Next run one period after the last start; periods a long run overran are skipped, not queued. */

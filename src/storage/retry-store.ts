@@ -5,6 +5,7 @@
  * replayed); streamed reads until their first chunk has been delivered.
  */
 import { QuiverError } from '../errors.js';
+import { MAX_TIMER_MS } from '../util/long-timer.js';
 import { readInto, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 /** Codes retried by default. Everything else (NOT_FOUND, ENOSPC, EACCES, CORRUPT, ABORTED, ...) fails at once. */
@@ -68,15 +69,16 @@ export class RetryingSnapshotStore implements SnapshotStore {
   private readonly random: () => number;
 
   constructor(readonly inner: SnapshotStore, options: RetryOptions = {}) {
-    const int = (name: string, v: number | undefined, dflt: number): number => {
+    const int = (name: string, v: number | undefined, dflt: number, max = Number.MAX_SAFE_INTEGER): number => {
       if (v === undefined) return dflt;
-      if (!Number.isSafeInteger(v) || v < 0) throw new QuiverError('INVALID_ARGUMENT', `RetryOptions.${name} must be a whole number >= 0, got ${String(v)}`);
+      if (!Number.isSafeInteger(v) || v < 0 || v > max) throw new QuiverError('INVALID_ARGUMENT', `RetryOptions.${name} must be a whole number 0..${max}, got ${String(v)}`);
       return v;
     };
     this.location = inner.location;
     this.retries = int('retries', options.retries, 3);
-    this.baseDelayMs = int('baseDelayMs', options.baseDelayMs, 25);
-    this.maxDelayMs = int('maxDelayMs', options.maxDelayMs, 2000);
+    // A delay over Node's timer limit would fire after 1 ms.
+    this.baseDelayMs = int('baseDelayMs', options.baseDelayMs, 25, MAX_TIMER_MS);
+    this.maxDelayMs = int('maxDelayMs', options.maxDelayMs, 2000, MAX_TIMER_MS);
     this.retryable = options.isRetryable ?? isTransient;
     this.onRetry = options.onRetry;
     this.random = options.random ?? Math.random;

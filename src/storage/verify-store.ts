@@ -63,7 +63,11 @@ export class VerifyingSnapshotStore implements SnapshotStore {
       for await (const chunk of this.inner.read(key, options)) rh.update(chunk);
       const stored = rh.digest('hex');
       if (stored !== sent) {
-        await this.inner.delete(key).catch(() => undefined);
+        // A new object that did not store right goes (its writer's failure cleans up the rest). A
+        // rewritten one stays: the version it replaced is gone already, and removing a snapshot's commit
+        // record on what may be one bad read would make its data collectable garbage; left, it is at
+        // worst reported damaged, which is never removed automatically.
+        if (!this.mutable(key)) await this.inner.delete(key).catch(() => undefined);
         throw this.mismatch(key, sent, stored, 'was read back different from what was written');
       }
     }

@@ -8,6 +8,7 @@ import { describe, METRICS } from '../engine/validate.js';
 import type { FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { MAX_RECORD_PAYLOAD } from '../wal/constants.js';
+import { MAX_TIMER_MS } from '../util/long-timer.js';
 import type { Durability } from '../wal/types.js';
 
 /** Options of {@link DurableVectorDB.open} / `openVectorDB`. */
@@ -114,7 +115,7 @@ export function resolveOptions(o: DurableOptions | undefined): ResolvedOptions {
   const durability = opts.durability ?? 'sync';
   if (durability !== 'sync' && durability !== 'interval' && durability !== 'none') invalid(`durability must be 'sync', 'interval' or 'none', got ${describe(durability)}`);
   const intervalMs = opts.intervalMs ?? 100;
-  if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0) invalid(`intervalMs must be a positive number, got ${describe(intervalMs)}`);
+  if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0 || intervalMs > MAX_TIMER_MS) invalid(`intervalMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${describe(intervalMs)}`);
   const maxSegmentBytes = threshold(opts.maxSegmentBytes, 'maxSegmentBytes', 64 * 1024 * 1024);
   if (maxSegmentBytes === Infinity) invalid('maxSegmentBytes must be finite');
   const fs = opts.fs ?? nodeFs;

@@ -51,6 +51,8 @@ test('DatabasePersistence options are checked when the instance is made, not at 
     { compressionLevel: 1.5 },
     { format: 'xml' },
     { autoSaveInterval: -1 },
+    // Over Node's timer limit (~24.8 days) setInterval fires every 1 ms: a save storm.
+    { autoSaveInterval: 2 ** 31 },
   ];
   for (const options of bad) {
     assert.throws(() => new DatabasePersistence(db, options), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT', JSON.stringify(options));

@@ -7,6 +7,7 @@ import type { SnapshotInfo } from '../../src/snapshot/types.js';
 import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
 import type { PutResult, StoreBody, StoreOpOptions } from '../../src/storage/store.js';
 import { memoryManager, smallDb } from './helpers.js';
+import type { LongTimer } from '../../src/util/long-timer.js';
 
 /** A memory store whose puts take `delayMs` and can be made to fail; counts concurrent puts. */
 class SlowStore extends MemorySnapshotStore {
@@ -48,7 +49,7 @@ test('a schedule takes snapshots on its period, builds incremental chains, appli
     taken.push(info);
     void db.insert({ id: `tick-${taken.length}`, vector: new Float32Array(8).fill(taken.length) });
   });
-  assert.equal((s as unknown as { timer?: NodeJS.Timeout }).timer?.hasRef(), false, 'the timer is unref\'d');
+  assert.equal((s as unknown as { timer?: LongTimer }).timer?.hasRef(), false, 'the timer is unref\'d');
   while (taken.length < 6) await once(s, 'snapshot');
   await s.stop();
   const count = taken.length;
@@ -109,4 +110,31 @@ test('schedule options are validated', () => {
   const s = manager.schedule({ db, every: '1h' });
   assert.equal(s.every, 3_600_000);
   void s.stop();
+});
+
+test('a period longer than Node\'s timers take (\'4w\') waits it out: no run before it ends, one when it does', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { manager } = memoryManager();
+  const db = smallDb(5, 4);
+  let runs = 0;
+  const s = manager.schedule({ db, every: '4w' });
+  s.on('snapshot', () => runs++);
+  const runNow = s.runNow.bind(s);
+  let started = 0;
+  s.runNow = () => {
+    started++;
+    return runNow();
+  };
+  // Before the fix Node cut the 2,419,200,000 ms delay to 1 ms: runs came back to back.
+  t.mock.timers.tick(1000);
+  assert.equal(started, 0, 'nothing after a second');
+  t.mock.timers.tick(2 ** 31 - 1);
+  assert.equal(started, 0, 'nothing after the first piece of the wait');
+  t.mock.timers.tick(4 * 7 * 86_400_000 - (2 ** 31 - 1) - 2000);
+  assert.equal(started, 0, 'nothing a second before the four weeks are over');
+  // (A piece's timer may fire a little late; the next piece starts from then.)
+  t.mock.timers.tick(2000);
+  assert.equal(started, 1, 'one run once the four weeks are over');
+  await s.stop();
+  assert.ok(runs <= 1);
 });

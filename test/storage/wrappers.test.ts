@@ -95,6 +95,10 @@ test('RetryingSnapshotStore retries transient failures with backoff, and nothing
   assert.ok(Date.now() - t0 < 5000);
   inner.failures = 0;
   assert.throws(() => new RetryingSnapshotStore(inner, { retries: -1 }), { code: 'INVALID_ARGUMENT' });
+  // Node's timers fire a longer delay after 1 ms: such a back-off would retry at once.
+  assert.throws(() => new RetryingSnapshotStore(inner, { maxDelayMs: 2 ** 31 }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => new RetryingSnapshotStore(inner, { baseDelayMs: 2 ** 31 }), { code: 'INVALID_ARGUMENT' });
+  new RetryingSnapshotStore(inner, { maxDelayMs: 2 ** 31 - 1 });
 });
 
 /** A store that damages what it stores (the wrong bytes arrive at the backend). */
@@ -162,4 +166,37 @@ test('VerifyingSnapshotStore: a failed put forgets the old hash, and keys other 
   assert.equal(dec(await s.get('snap/metadata.json')), '{"pinned":true}');
   assert.equal(s.expectedHash('snap/metadata.json'), undefined);
   assert.ok(s.expectedHash('snap/vectors.bin'), 'immutable objects are still checked');
+});
+
+test('VerifyingSnapshotStore: a rewritten commit record that reads back wrong is kept (reported), never deleted', async () => {
+  /** Reads of metadata.json come back damaged while `badReads` > 0. */
+  class BadReadStore extends MemorySnapshotStore {
+    badReads = 0;
+    override async *read(key: string, o?: StoreReadOptions): AsyncIterable<Uint8Array> {
+      for await (const c of super.read(key, o)) {
+        if (this.badReads > 0 && key.endsWith('metadata.json')) {
+          this.badReads--;
+          const copy = c.slice();
+          copy[0] ^= 1;
+          yield copy;
+        } else yield c;
+      }
+    }
+  }
+  const inner = new BadReadStore();
+  const s = new VerifyingSnapshotStore(inner);
+  await s.put('snapshot-a/metadata.json', enc('{"v":1}'));
+  inner.badReads = 1;
+  await assert.rejects(s.put('snapshot-a/metadata.json', enc('{"v":2}')), { code: 'CHECKSUM_MISMATCH' });
+  // Deleting it would have made the snapshot's data files collectable garbage.
+  assert.equal(dec(await inner.get('snapshot-a/metadata.json')), '{"v":2}');
+  // A new immutable object that read back wrong is still removed.
+  class BadDataReads extends BadReadStore {
+    override async *read(key: string, o?: StoreReadOptions): AsyncIterable<Uint8Array> {
+      for await (const c of super.read(key, o)) yield key.endsWith('.bin') ? Uint8Array.of(c[0] ^ 1, ...c.subarray(1)) : c;
+    }
+  }
+  const data = new BadDataReads();
+  await assert.rejects(new VerifyingSnapshotStore(data).put('snapshot-a/vectors.bin', enc('xyz')), { code: 'CHECKSUM_MISMATCH' });
+  assert.equal(await data.stat('snapshot-a/vectors.bin'), null);
 });

@@ -57,6 +57,7 @@ test('options are checked against the store: dimension, metric, missing store, r
   await assert.rejects(openVectorDB(DIR, { fs, dimension: 5 }), (e: unknown) => e instanceof QuiverError && e.code === 'DIMENSION_MISMATCH' && /holds 4-dimensional/.test(e.message));
   await assert.rejects(openVectorDB(DIR, { fs, metric: 'cosine' }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT' && /euclidean/.test(e.message));
   await assert.rejects(openVectorDB(DIR, { fs, durability: 'always' as never }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(openVectorDB(DIR, { fs, durability: 'interval', intervalMs: 2 ** 31 }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT');
   await assert.rejects(openVectorDB(DIR, { fs, readOnly: true, repair: true }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT');
   const again = await openVectorDB(DIR, { fs, dimension: 4, metric: 'euclidean' });
   assert.equal(again.metric, 'euclidean');
