@@ -3,12 +3,16 @@
  * same code as the library (every checksum verified unless told otherwise) and writes its report to
  * `out`. They throw QuiverError for bad data and UsageError for a bad command line; main.ts maps each to its exit code.
  */
+import { dirname, resolve } from 'node:path';
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
 import { codecFor, columnsImage, detectExchangeFormat, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
 import { QuiverError } from '../errors.js';
+import type { Metric } from '../engine/types.js';
+import { METRICS } from '../engine/validate.js';
 import { importSaved } from '../persistence/saved-state.js';
+import { cleanLeftoverTemps } from '../persistence/delta-chain.js';
 
 /** Where a command writes its report, a line at a time. */
 export type Out = (line: string) => void;
@@ -27,12 +31,12 @@ function checkFormat(value: string | undefined, what: string): ExchangeFormat | 
  * A failure to read `path` as a forced `--format` when its bytes say another format: the same error,
  * told that the file may be fine (a corruption message alone says to restore it).
  */
-async function forcedFormatHint(fs: FileSystem, path: string, forced: ExchangeFormat | undefined, err: unknown): Promise<unknown> {
+async function forcedFormatHint(fs: FileSystem, path: string, forced: ExchangeFormat | undefined, err: unknown, flag = '--format'): Promise<unknown> {
   if (forced === undefined || !(err instanceof QuiverError)) return err;
   const actual = await detectExchangeFormat(fs, path).then((d) => d.codec.format, () => undefined);
   if (actual === undefined || actual === forced) return err;
   // The same error (its class, code and details kept for callers), its message told.
-  err.message = `${err.message} (read as --format ${forced}, but its bytes look like ${actual}: without --format it is read as what it is)`;
+  err.message = `${err.message} (read as ${flag} ${forced}, but its bytes look like ${actual}: without ${flag} it is read as what it is)`;
   return err;
 }
 
@@ -77,7 +81,7 @@ export async function inspect(fs: FileSystem, path: string, opts: { format?: str
 }
 
 /** Converts `from` into `to`; the target format comes from `format` or `to`'s name (e.g. `.parquet`, `.jsonl.gz`). */
-export async function convert(fs: FileSystem, from: string, to: string, opts: { format?: string; fromFormat?: string; compression?: string }, out: Out): Promise<void> {
+export async function convert(fs: FileSystem, from: string, to: string, opts: { format?: string; fromFormat?: string; compression?: string; metric?: string }, out: Out): Promise<void> {
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
   const writable = exchangeFormats().filter((f) => codecFor(f).canWrite);
@@ -86,8 +90,26 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const given = opts.compression as ExchangeCompression | undefined;
   if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);
   const compression = given ?? (named?.format === format ? named.compression : 'none');
+  const metric = opts.metric as Metric | undefined;
+  if (metric !== undefined && !METRICS.includes(metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${metric}'`);
+  const forced = checkFormat(opts.fromFormat, '--from');
   // A save file is converted with its deltas and journal folded in: the state it holds, not an older one.
-  const input = await importSaved(fs, from, { format: checkFormat(opts.fromFormat, '--from') });
+  let input;
+  try {
+    input = await importSaved(fs, from, { format: forced });
+  } catch (err) {
+    throw await forcedFormatHint(fs, from, forced, err, '--from');
+  }
+  if (input.metricKnown) {
+    if (metric !== undefined && metric !== input.columns.metric) throw new UsageError(`${from} records the ${input.columns.metric} metric; --metric ${metric} would mislabel its vectors (leave it out)`);
+  } else if (metric !== undefined) {
+    input.columns.metric = metric;
+  } else if (format !== 'npy') {
+    // Stamping the reader's default would state as a fact what the source never said.
+    throw new UsageError(`${from} (${input.format}) records no metric, and a ${format} file does: pass --metric (${METRICS.join(', ')}) to say which its vectors are for`);
+  }
+  // What an interrupted convert (or save) into that directory left behind goes first.
+  await cleanLeftoverTemps(fs, dirname(resolve(to)));
   const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: retarget(input.user, format, compression) });
   out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${plural(written.count, 'entry', 'entries')}, ${written.bytes} bytes`);
 }

@@ -14,8 +14,10 @@ const USAGE = `usage: quiver <command> [options]
 
   verify <file> [--format F]        read the whole file and check every checksum it carries
   info <file> [--format F]          the same without checksums (structure is still checked)
-  convert <from> <to> [--format F] [--from F] [--compression none|gzip|brotli]
-                                    write <from> as <to>; the format comes from --format or <to>'s name
+  convert <from> <to> [--format F] [--from F] [--compression none|gzip|brotli] [--metric M]
+                                    write <from> as <to>; the format comes from --format or <to>'s name;
+                                    --metric (cosine, euclidean, dot, manhattan) is needed when <from>
+                                    records none (npy, foreign JSONL/Parquet, reference-004) and <to> does
   --help, --version
 
 Files are recognised by their bytes, not their names. Formats: binary, json, sqlite, msgpack, jsonl,
@@ -44,6 +46,7 @@ async function run(argv: string[]): Promise<void> {
         format: { type: 'string' },
         from: { type: 'string' },
         compression: { type: 'string' },
+        metric: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -65,11 +68,11 @@ async function run(argv: string[]): Promise<void> {
     case 'info':
       want(1);
       // Options of convert only: accepting them here would let a mistyped command pass silently.
-      for (const flag of ['from', 'compression'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} is an option of convert, not of ${command}`);
+      for (const flag of ['from', 'compression', 'metric'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} is an option of convert, not of ${command}`);
       return inspect(nodeFs, args[0], { format: values.format, verify: command === 'verify' }, out);
     case 'convert':
       want(2);
-      return convert(nodeFs, args[0], args[1], { format: values.format, fromFormat: values.from, compression: values.compression }, out);
+      return convert(nodeFs, args[0], args[1], { format: values.format, fromFormat: values.from, compression: values.compression, metric: values.metric }, out);
     case undefined:
       throw new UsageError('no command given');
     default:

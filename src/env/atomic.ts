@@ -37,6 +37,12 @@ export interface PublishOptions {
    * it under the same name (a stat of the name after the publish may already see that writer's file).
    */
   onSealed?: (stat: FileStat) => void;
+  /**
+   * Checked once the content is written and fsynced, just before it is published: an abort that came
+   * while the last bytes were written (from a progress callback, say) fails the publish with ABORTED,
+   * and nothing is published. The writer checks it along the way too; this is the last moment.
+   */
+  signal?: AbortSignal;
 }
 
 /** The temp file being published, for a writer that opens it by name (see PublishOptions.byName). */
@@ -106,6 +112,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'fsync';
     await counted.settle();
     await handle.sync();
+    if (options.signal?.aborted) throw new QuiverError('ABORTED', `writing ${path} was aborted; nothing was published and the previous file (if any) is unchanged`, { path });
     if (options.onSealed) {
       step = 'stat';
       options.onSealed(await fs.stat(tmp));

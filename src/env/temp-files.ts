@@ -34,12 +34,26 @@ export function tempPathFor(path: string): string {
   return name;
 }
 
-// Names of earlier versions carry no process id (`.<name>.<12 hex>.quiver-tmp`), or no start ticks.
-const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.(?:p([0-9]+)(?:s([0-9]+))?-)?[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}$`);
+/**
+ * Files SQLite keeps beside a database it writes, named by appending these: a temp file built by name
+ * (a SQLite export) has them too while it is written, and a crash leaves them with it.
+ */
+const SIDE_FILE_SUFFIXES = ['-journal', '-wal', '-shm'] as const;
 
-/** The file name a temp file named by {@link tempPathFor} was made for, or undefined for any other name. */
+// Names of earlier versions carry no process id (`.<name>.<12 hex>.quiver-tmp`), or no start ticks.
+const TEMP_NAME_RE = new RegExp(`^\\.(.+)\\.(?:p([0-9]+)(?:s([0-9]+))?-)?[0-9a-f]{12}${TEMP_SUFFIX.replaceAll('.', '\\.')}(${SIDE_FILE_SUFFIXES.join('|')})?$`);
+
+/** The file name a temp file named by {@link tempPathFor} was made for, or undefined for any other name (a side file's too). */
 export function tempTarget(name: string): string | undefined {
-  return TEMP_NAME_RE.exec(name)?.[1];
+  const m = TEMP_NAME_RE.exec(name);
+  return m && m[4] === undefined ? m[1] : undefined;
+}
+
+/** The temp file `name` is, or the one it is a side file of; undefined when it is neither. */
+function tempFileOf(name: string): string | undefined {
+  if (name.endsWith(TEMP_SUFFIX)) return name;
+  const side = SIDE_FILE_SUFFIXES.find((s) => name.endsWith(TEMP_SUFFIX + s));
+  return side === undefined ? undefined : name.slice(0, -side.length);
 }
 
 /**
@@ -136,9 +150,11 @@ export async function cleanTempFiles(fs: FileSystem, dir: string, keep?: (name: 
   }
   const removed: string[] = [];
   for (const name of names) {
+    const base = tempFileOf(name);
+    // A side file lives as long as the temp file it belongs to.
+    if (base === undefined || liveTemps.has(join(dir, base)) || keep?.(base)) continue;
+    if (await ownedByLiveProcess(fs, join(dir, base))) continue;
     const path = join(dir, name);
-    if (!name.endsWith(TEMP_SUFFIX) || liveTemps.has(path) || keep?.(name)) continue;
-    if (await ownedByLiveProcess(fs, path)) continue;
     await fs.rm(path).catch(() => undefined);
     removed.push(name);
   }

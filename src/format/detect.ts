@@ -2,9 +2,9 @@
  * Format detection from a file's first bytes, never from its name: the .qvdb magic, gzip's 1f 8b,
  * JSON text, or (brotli has no magic) a trial decompression of the first few KB that yields JSON.
  */
-import { createBrotliDecompress, createGunzip, constants as Z } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, gunzipSync, constants as Z } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { ioError } from '../errors.js';
+import { CorruptionError, ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../env/fs.js';
 import { MAGIC, MAGIC_PREFIX_LENGTH } from './qvdb/constants.js';
 import { isSqliteHeader } from './sqlite/schema.js';
@@ -94,6 +94,31 @@ function tryBrotli(b: Uint8Array): Promise<Uint8Array | undefined> {
   return probeInflate(b, () => createBrotliDecompress({ finishFlush: Z.BROTLI_OPERATION_FLUSH, chunkSize: 16 * 1024 }));
 }
 
+/** gzip's magic and its only compression method (deflate): what every gzip file starts with. */
+function isGzip(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 0x08;
+}
+
+/**
+ * The decompressed start of a gzip file whose first bytes are `raw`. A start that does not decompress,
+ * or a whole file (shorter than the probe) that is not a complete stream, is damage, not an unknown
+ * format: CorruptionError, as the same damage further in is when the stream is read.
+ */
+async function gzipHead(raw: Uint8Array, path: string): Promise<Uint8Array> {
+  const damaged = (problem: string, cause?: unknown): CorruptionError => new CorruptionError({ file: path, section: 'gzip stream' }, problem, 'CORRUPT', { cause });
+  const inner = await tryGunzip(raw);
+  if (inner === undefined) throw damaged('its start does not decompress');
+  if (raw.length < PROBE_BYTES) {
+    try {
+      // At most ~1,032 bytes out per byte in: a few MB for a whole file this small.
+      gunzipSync(raw);
+    } catch (err) {
+      throw damaged('the file ends before its compressed stream does, or the stream is damaged', err);
+    }
+  }
+  return inner;
+}
+
 async function readHead(fs: FileSystem, path: string): Promise<Uint8Array> {
   let h: FileHandle | undefined;
   try {
@@ -122,10 +147,7 @@ export async function detectFormat(fs: FileSystem, path: string): Promise<Detect
   if (head.length === 0) return { format: 'unknown', compression: 'none' };
   if (isQvdb(head)) return { format: 'binary', compression: 'none' };
   if (isSqliteHeader(head)) return { format: 'sqlite', compression: 'none' };
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const inner = await tryGunzip(head);
-    return { format: inner ? classify(inner) : 'unknown', compression: 'gzip' };
-  }
+  if (isGzip(head)) return { format: classify(await gzipHead(head, path)), compression: 'gzip' };
   if (isJsonStart(head)) return { format: 'json', compression: 'none' };
   const inner = await tryBrotli(head);
   if (inner && inner.length > 0) {
@@ -147,10 +169,7 @@ export interface ProbedHead {
 /** Reads the start of a file for format sniffing, seeing through gzip (and, as a candidate, brotli). */
 export async function probeHead(fs: FileSystem, path: string): Promise<ProbedHead> {
   const raw = await readHead(fs, path);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    const inner = await tryGunzip(raw);
-    if (inner) return { head: inner, compression: 'gzip' };
-  }
+  if (isGzip(raw)) return { head: await gzipHead(raw, path), compression: 'gzip' };
   const brotli = raw.length > 0 ? await tryBrotli(raw) : undefined;
   return { head: raw, compression: 'none', brotliHead: brotli && brotli.length > 0 ? brotli.subarray(0, PROBE_BYTES) : undefined };
 }

@@ -40,7 +40,8 @@ export interface WrittenState {
 /** A state file read back: a full state or a delta, with the caller's `user` map. */
 export type ReadState =
   | { kind: 'full'; columns: Columns; checksum: string; user: Record<string, unknown>; format: PersistenceFormat }
-  | { kind: 'delta'; delta: DeltaColumns; checksum: string; user: Record<string, unknown>; format: PersistenceFormat };
+  /** `baseChecksum`: the base the delta's own header names (its format's field; null when it names none). */
+  | { kind: 'delta'; delta: DeltaColumns; checksum: string; user: Record<string, unknown>; format: PersistenceFormat; baseChecksum: string | null };
 
 /** Options of `readState`. */
 export interface ReadSpec {
@@ -85,14 +86,14 @@ export async function readState(fs: FileSystem, path: string, spec: ReadSpec): P
     const user = asRecord(r.manifest.user);
     return r.kind === 'full'
       ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'binary' }
-      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'binary' };
+      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'binary', baseChecksum: r.manifest.baseChecksum ?? null };
   }
   if (format === 'json') {
     const r = await readJsonState(fs, path, { compression, verifyChecksum: spec.verifyChecksum, onProgress: spec.onProgress, signal: spec.signal });
     const user = asRecord(r.header.options);
     return r.kind === 'full'
       ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'json' }
-      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'json' };
+      : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'json', baseChecksum: r.header.baseChecksum ?? null };
   }
   throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB save file (.qvdb, JSON state plain/gzip/brotli, or SQLite); use import() for interchange formats.`, { path });
 }

@@ -12,16 +12,16 @@ import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { removeIfStill } from '../env/links.js';
 import { prepareSpare, SPARE_KEEP_MS } from '../env/spares.js';
-import { cleanTempFiles } from '../env/temp-files.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import { markOf, statIfExists } from '../env/stat-if-exists.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
+import { throwIfAborted } from '../util/abort.js';
 import { MAX_TIMER_MS } from '../util/long-timer.js';
 import { SerialQueue } from '../util/serial.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
-import { deltaPath, isDeltaTemp, removeDeltas } from './delta-chain.js';
+import { cleanLeftoverTemps, deltaPath, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced } from './saved-state.js';
@@ -106,6 +106,14 @@ function checkOptions(options: PersistenceOptions): Resolved {
   };
 }
 
+/** An operation's `{ path }`: a non-empty string, or (where a default exists, `required` false) absent. */
+function checkPathOption(op: string, options: { path?: unknown } | null | undefined, required: boolean): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${op} needs an options object${required ? ' with { path }' : ''}`);
+  const { path } = options;
+  if (path === undefined && !required) return;
+  if (typeof path !== 'string' || path === '') throw new TypeError(`${op} needs { path } to be a non-empty file path${required ? '' : ' (or no path, for the default)'}, got ${describe(path)}`);
+}
+
 /**
  * Instances whose auto-save runs, with their final save. Their timers never keep the process alive, so
  * when the event loop runs empty ('beforeExit': not on process.exit() or a signal) each is shut down,
@@ -162,6 +170,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** Saves the whole database atomically; returns the file path. */
   save(options: SaveOptions = {}): Promise<string> {
+    checkPathOption('save', options, false);
     return this.queue.run(() => this.untilFailure(this.doSave(options)));
   }
 
@@ -176,6 +185,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** Replaces the database's contents with a saved file plus its deltas; all-or-nothing. */
   load(options: LoadOptions = {}): Promise<void> {
+    checkPathOption('load', options, false);
     return this.queue.run(() => this.doLoad(options));
   }
 
@@ -184,7 +194,7 @@ export class DatabasePersistence extends EventEmitter {
    * instance's format) without changing what incremental saves extend.
    */
   export(options: ExportOptions): Promise<void> {
-    if (!options || typeof options.path !== 'string') throw new TypeError('export needs { path }');
+    checkPathOption('export', options, true);
     return this.queue.run(async () => {
       const { format, compression } = this.targetFor(options, true);
       const path = resolve(options.path);
@@ -219,7 +229,8 @@ export class DatabasePersistence extends EventEmitter {
    * merge by default (file entries win), replace with `clear: true`. All-or-nothing.
    */
   import(options: ImportOptions): Promise<void> {
-    if (!options || typeof options.path !== 'string') throw new TypeError('import needs { path }');
+    checkPathOption('import', options, true);
+    if (options.clear !== undefined && typeof options.clear !== 'boolean') throw new TypeError(`import({ clear }) must be true or false, got ${describe(options.clear)}`);
     return this.queue.run(async () => {
       const path = resolve(options.path);
       // Out of 100 until a reader declares the file's entry count (JSONL and reference files never do).
@@ -232,6 +243,7 @@ export class DatabasePersistence extends EventEmitter {
         signal: options.signal,
         onProgress: reporter.child(0, 100),
       });
+      throwIfAborted(options.signal, `the import of ${path} was aborted; the database is unchanged`);
       const cols = read.columns;
       // A file that does not record its metric takes the database's.
       if (!read.metricKnown) cols.metric = this.db.metric;
@@ -395,7 +407,7 @@ export class DatabasePersistence extends EventEmitter {
     if (!this.tempsCleaned.has(dir)) {
       this.tempsCleaned.add(dir);
       // Delta temp files stay: after a power loss one may hold an acknowledged delta (removeDeltas).
-      await cleanTempFiles(this.fs, dir, isDeltaTemp);
+      await cleanLeftoverTemps(this.fs, dir);
     }
   }
 
@@ -719,6 +731,8 @@ export class DatabasePersistence extends EventEmitter {
     for (const d of chain.deltas) this.checkShape(d.path, d.delta);
     // Everything is decoded and verified; replaceAll validates all of it before it changes anything.
     const baseStat = await checkNotReplaced(this.fs, path, before);
+    // An abort during the last reads (from a progress callback, say) still stops the load here.
+    throwIfAborted(spec.signal, `the load of ${path} was aborted; the database is unchanged`);
     this.db.replaceAll(base.columns, { deltas, deltaNames });
     // Now, before any await: writes that land while the rest of the load runs are unsaved changes. And
     // until the chain below describes the file just loaded, the next save must be a full one of it.

@@ -12,7 +12,7 @@ import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { linkOrRename, removeIfStill } from '../env/links.js';
 import { discardSpare } from '../env/spares.js';
-import { isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/temp-files.js';
+import { cleanTempFiles, isLiveTemp, ownedByLiveProcess, tempTarget } from '../env/temp-files.js';
 import { markOf } from '../env/stat-if-exists.js';
 import type { DeltaColumns } from '../engine/types.js';
 import { readState, type ReadSpec } from './codec.js';
@@ -212,6 +212,11 @@ export async function readDeltaChain(
     if (st.kind !== 'delta' || !link) {
       throw new CorruptionError({ file: f.path, section: 'manifest' }, 'a file named as a delta is not a delta of this database');
     }
+    // The base is named twice, by the chain link and by the format's own header: damage to one (read
+    // without checksum verification) must not make a delta of this base pass for another base's leftover.
+    if (st.baseChecksum !== null && st.baseChecksum !== link.base) {
+      throw new CorruptionError({ file: f.path, section: 'chain' }, `the delta's chain link names base ${link.base.slice(0, 16)}… but its header names ${st.baseChecksum.slice(0, 16)}…; one of them is damaged`);
+    }
     if (link.base !== baseChecksum) {
       // Left over from an older base; the link of this number may still be under its temp name (its
       // publish after the leftover's removal did not reach the disk).
@@ -299,4 +304,12 @@ export async function removeDeltas(fs: FileSystem, basePath: string, stillOurs?:
 export function isDeltaTemp(name: string): boolean {
   const target = tempTarget(name);
   return target !== undefined && DELTA_RE.test(target);
+}
+
+/**
+ * Removes the temp files that dead writers left in a directory that saves and exports write into,
+ * except delta temps (see {@link isDeltaTemp}). Returns the names removed.
+ */
+export function cleanLeftoverTemps(fs: FileSystem, dir: string): Promise<string[]> {
+  return cleanTempFiles(fs, dir, isDeltaTemp);
 }

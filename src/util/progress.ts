@@ -56,6 +56,8 @@ export class ProgressReporter {
     private total: number,
     private readonly callback: ProgressCallback | undefined,
   ) {
+    // Checked here, where every operation's reporter starts, not at the first report deep inside it.
+    if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`onProgress must be a function, got ${typeof callback}`);
     this.link = callback ? links.get(callback) : undefined;
   }
 

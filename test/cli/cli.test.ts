@@ -162,3 +162,40 @@ test('quiver verify, info and convert, and import(), read a save file with its d
     cleanup();
   }
 });
+
+test('quiver convert of a file that records no metric (npy) needs --metric for a target that records one, and never contradicts a recorded one', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 3, metric: 'euclidean' });
+    for (let i = 0; i < 20; i++) void db.insert({ id: `doc-${i}`, vector: [i, -i, i / 3] });
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    const npy = join(dir, 'x.npy');
+    await p.export({ path: npy });
+    const out = join(dir, 'out.json');
+    // Before the fix the copy said "cosine" as a fact, and importing it into this euclidean database failed.
+    let r = quiver('convert', npy, out);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /records no metric.*--metric/);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('out')), [], 'nothing written');
+    r = quiver('convert', npy, out, '--metric', 'euclidean');
+    assert.equal(r.status, 0, r.stderr);
+    const back = await importFile(nodeFs, out);
+    assert.equal(back.columns.metric, 'euclidean');
+    assert.equal(back.metricKnown, true);
+    await p.import({ path: out, clear: true });
+    assert.equal(db.len(), 20);
+    // To npy (which records none) no metric is needed.
+    r = quiver('convert', out, join(dir, 'again.npy'));
+    assert.equal(r.status, 0, r.stderr);
+    // A recorded metric is never relabelled, and --metric is convert's option only.
+    r = quiver('convert', out, join(dir, 'other.json'), '--metric', 'cosine');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /records the euclidean metric/);
+    r = quiver('convert', npy, join(dir, 'bad.json'), '--metric', 'hamming');
+    assert.equal(r.status, 2);
+    r = quiver('verify', out, '--metric', 'cosine');
+    assert.equal(r.status, 2);
+  } finally {
+    cleanup();
+  }
+});

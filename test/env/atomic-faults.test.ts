@@ -193,3 +193,24 @@ test('cleanTempFiles leaves the temp files of another live process alone and rem
     live.kill();
   }
 });
+
+test('cleanTempFiles removes the side files SQLite leaves beside a dead writer\'s temp file (-journal, -wal, -shm), and keeps those of live ones', async () => {
+  const mem = freshDisk();
+  const { spawn } = await import('node:child_process');
+  const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((r) => dead.once('exit', r));
+  const deadTemp = `.big.sqlite.p${dead.pid}-0123456789ab${TEMP_SUFFIX}`;
+  // This process's temp file being written by SQLite (registered live), with its journal.
+  const liveTemp = tempPathFor(`${DIR}/other.sqlite`);
+  const sides = ['-journal', '-wal', '-shm'];
+  const files = [deadTemp, ...sides.map((s) => deadTemp + s), basename(liveTemp), `${basename(liveTemp)}-journal`, 'keep.sqlite-journal'];
+  for (const n of files) mem.writeFileSync(join(DIR, n), Buffer.from('x'));
+  const removed = await cleanTempFiles(mem, DIR);
+  // Before the fix the dead writer's -journal (131 KB after a killed SQLite export) stayed forever.
+  assert.deepEqual(removed.sort(), [deadTemp, ...sides.map((s) => deadTemp + s)].sort());
+  const left = await mem.readdir(DIR);
+  for (const n of [basename(liveTemp), `${basename(liveTemp)}-journal`, 'keep.sqlite-journal']) assert.ok(left.includes(n), n);
+  // A side file is never taken for a temp file of its own target (a load recovers deltas by that).
+  assert.equal(tempTarget(`${deadTemp}-journal`), undefined);
+  assert.equal(tempTarget(deadTemp), 'big.sqlite');
+});

@@ -84,20 +84,31 @@ export interface BodyFacts {
 }
 
 /**
+ * The error for a JSON file that is not a state file of ours, given the members read so far: one
+ * with none of our identifying members, or another "format" (JSON Lines, say), is UNSUPPORTED_FORMAT
+ * pointing to import, not damage. `several` says the file holds more than one JSON document.
+ */
+export function foreignJsonError(file: string, members: ReadonlyMap<string, unknown>, several = false): QuiverError {
+  const lines = several ? ' It holds several JSON documents one after another (JSON Lines, perhaps).' : '';
+  if (![MEMBER.format, MEMBER.formatVersion, MEMBER.kind, MEMBER.seq].some((k) => members.has(k))) {
+    return new QuiverError('UNSUPPORTED_FORMAT', `${file} is JSON but not a QuiverDB state file (it has no "format" member).${lines} To read a file of another system, such as the reference DatabasePersistence JSON, or an export in JSON Lines, use import({ path }) instead of load.`, { file });
+  }
+  const format = members.get(MEMBER.format);
+  return new QuiverError(
+    'UNSUPPORTED_FORMAT',
+    `${file} is not a QuiverDB JSON state file (its "format" member is ${format === undefined ? 'missing' : JSON.stringify(format)}).${lines} Import it with a matching importer instead (import({ path }) detects the format).`,
+    { file },
+  );
+}
+
+/**
  * Validates the collected members (after the checksum was verified, so a damaged file is reported
  * as such first). Unknown format or newer version → UNSUPPORTED_FORMAT / UNSUPPORTED_VERSION;
  * anything else inconsistent → CorruptionError naming the member.
  */
 export function validateHeader(file: string, members: Map<string, unknown>, body: BodyFacts): JsonStateHeader {
   const bad = (section: string, problem: string) => new CorruptionError({ file, section }, problem);
-  const format = members.get(MEMBER.format);
-  if (format !== JSON_FORMAT_NAME) {
-    throw new QuiverError(
-      'UNSUPPORTED_FORMAT',
-      `${file} is not a QuiverDB JSON state file (its "format" member is ${format === undefined ? 'missing' : JSON.stringify(format)}); import it with a matching importer instead.`,
-      { file },
-    );
-  }
+  if (members.get(MEMBER.format) !== JSON_FORMAT_NAME) throw foreignJsonError(file, members);
   const fv = members.get(MEMBER.formatVersion);
   if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) throw bad(MEMBER.formatVersion, 'it must be a positive integer');
   if (fv > JSON_FORMAT_VERSION) {

@@ -6,7 +6,7 @@ import { CorruptionError, QuiverError, ioError } from '../../errors.js';
 import type { Columns, DeltaColumns } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
-import { MEMBER, validateHeader, type JsonStateHeader } from './header.js';
+import { foreignJsonError, MEMBER, validateHeader, type JsonStateHeader } from './header.js';
 import type { ExchangeSourceOptions } from '../stream/exchange-io.js';
 import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
@@ -107,9 +107,7 @@ export async function readJsonStateFrom(source: ByteSource, opts: ReadJsonSource
   }).run();
   const { members, builder } = parsed;
   // A foreign JSON document (none of our identifying members) is not damage; say what it is.
-  if (![MEMBER.format, MEMBER.formatVersion, MEMBER.kind, MEMBER.seq].some((k) => members.has(k))) {
-    throw new QuiverError('UNSUPPORTED_FORMAT', `${file} is JSON but not a QuiverDB state file (it has no "format" member); to read a file of another system, such as the reference DatabasePersistence JSON, use import({ path }) instead of load.`, { file });
-  }
+  if (![MEMBER.format, MEMBER.formatVersion, MEMBER.kind, MEMBER.seq].some((k) => members.has(k))) throw foreignJsonError(file, members);
   const stored = parsed.storedChecksum;
   const at = { file, section: MEMBER.checksum, offset: parsed.checksumOffset };
   if (stored !== undefined && (typeof stored !== 'string' || !HEX64.test(stored))) throw new CorruptionError(at, 'the checksum must be 64 lowercase hex digits');

@@ -14,7 +14,7 @@ import type { Id } from '../../engine/types.js';
 import { ByteWindow, type ByteWindowOptions } from './byte-window.js';
 import { ColumnsBuilder } from '../columns-builder.js';
 import { MAX_DIMENSION, parseEntry, parseListId, parsedId } from './entry-parser.js';
-import { MEMBER } from './header.js';
+import { foreignJsonError, JSON_FORMAT_NAME, MEMBER } from './header.js';
 import { SplitHelper, acquireParsePool, parseWorkerCount, releaseParsePool, type Split } from './parse-pool.js';
 import type { ByteSource } from '../stream/sources.js';
 import { JsonSyntaxError, NEED_MORE, expected, lastStringWasPlain, parseJsonSlice, scanString, scanValue, skipWs, stringValue } from './tokenizer.js';
@@ -172,7 +172,11 @@ export class StateParser extends ByteWindow {
           this.deletedElements(pos);
           break;
         case S_TRAILER:
-          if (pos < end) throw new JsonSyntaxError(pos, 'unexpected data after the end of the document');
+          if (pos < end) {
+            // More documents after the first: JSON Lines (an export, or another tool's), not a damaged state file.
+            if (this.members.get(MEMBER.format) !== JSON_FORMAT_NAME) throw foreignJsonError(this.opts.file, this.members, true);
+            throw new JsonSyntaxError(pos, 'unexpected data after the end of the document');
+          }
           this.commit(end, S_TRAILER);
           return;
       }

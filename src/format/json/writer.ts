@@ -153,7 +153,7 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
       sink.abort();
       throw err;
     }
-  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed });
+  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
   progress.finish('saved');
   return result;
 }

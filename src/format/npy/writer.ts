@@ -127,7 +127,7 @@ export async function writeNpy(fs: FileSystem, path: string, image: CollectionIm
         sizes.npy = await vectors;
         // Last chance to cancel: after this the three renames run.
         checkAbort(signal);
-      }),
+      }, { signal }),
     ),
   ));
   progress.finish('exported');

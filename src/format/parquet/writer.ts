@@ -129,7 +129,7 @@ export async function writeParquet(
     sink.appendBytes(MAGIC);
     await sink.finish();
     return sink.offset;
-  });
+  }, { signal });
   progress.finish(`exported ${n} entries`);
   return { path, files: [path], bytes, count: n };
 }

@@ -95,7 +95,7 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
       if (db?.open) db.close();
       throw mapSqliteError(err, path, 'entries', 'build while saving');
     }
-  }, { byName: true });
+  }, { byName: true, signal: ctl.signal });
 }
 
 async function writeThroughFs(fs: FileSystem, path: string, image: CollectionImage, ctl: BuildControl): Promise<SqliteWriteResult> {
@@ -121,5 +121,5 @@ export function writeBytesAtomically(fs: FileSystem, path: string, bytes: Uint8A
       checkAbort(signal, `Saving ${path} was cancelled; the previous file (if any) is unchanged.`);
       await h.write(bytes.subarray(off, Math.min(bytes.length, off + COPY_CHUNK)), off);
     }
-  });
+  }, { signal });
 }

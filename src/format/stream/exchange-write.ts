@@ -63,7 +63,7 @@ export async function writeExchange(fs: FileSystem, path: string, image: Collect
       sink.abort();
       throw err;
     }
-  }));
+  }), { signal });
   progress.finish('exported');
   return result;
 }

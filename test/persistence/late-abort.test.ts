@@ -1,0 +1,102 @@
+/**
+ * An abort that comes during the last progress report before the end (from the callback itself, say)
+ * still stops the operation: an import changes nothing, an export or save publishes nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { QuiverError } from '../../src/errors.js';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import type { ExportFormat } from '../../src/persistence/types.js';
+import type { Progress as ProgressInfo } from '../../src/util/progress.js';
+import { tempDir } from '../support/db.js';
+
+const FORMATS: ExportFormat[] = ['binary', 'json', 'sqlite', 'msgpack', 'jsonl', 'parquet', 'npy'];
+
+async function filledDb(n = 3000): Promise<VectorDB> {
+  const db = new VectorDB({ dimension: 8, metric: 'euclidean' });
+  for (let i = 0; i < n; i++) void db.insert({ id: `doc-${i}`, vector: Array.from({ length: 8 }, (_, d) => Math.sin(i + d)), metadata: { i } });
+  return db;
+}
+
+/** How many reports an operation makes before its last one (100%): found by running it once. */
+async function reportsBeforeEnd(run: (onProgress: (p: ProgressInfo) => void) => Promise<unknown>): Promise<number> {
+  let n = 0;
+  await run((p) => {
+    if (p.percentage < 100) n++;
+  });
+  assert.ok(n > 0, 'the operation reports before its end');
+  return n;
+}
+
+/** Runs `run` again with a signal aborted from within its last report before 100%. */
+async function abortAtLastReport(run: (onProgress: (p: ProgressInfo) => void, signal: AbortSignal) => Promise<unknown>, before: number): Promise<unknown> {
+  const ac = new AbortController();
+  let n = 0;
+  return run((p) => {
+    if (p.percentage < 100 && ++n === before) ac.abort();
+  }, ac.signal);
+}
+
+const aborted = (e: unknown): boolean => e instanceof QuiverError && e.code === 'ABORTED';
+
+test('an export (every format) aborted in its last report publishes nothing', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const p = new DatabasePersistence(await filledDb(), { baseDir: dir });
+    for (const format of FORMATS) {
+      const probe = join(dir, `probe-${format}`);
+      const before = await reportsBeforeEnd((onProgress) => p.export({ path: probe, format, onProgress }));
+      const path = join(dir, `out-${format}`);
+      await assert.rejects(abortAtLastReport((onProgress, signal) => p.export({ path, format, onProgress, signal }), before), aborted, format);
+      assert.equal(existsSync(path), false, `${format}: nothing published`);
+    }
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('quiver-tmp')), [], 'no temp file left');
+  } finally {
+    cleanup();
+  }
+});
+
+test('an import (every format) or load aborted in its last report leaves the database unchanged', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const p = new DatabasePersistence(await filledDb(), { baseDir: dir });
+    for (const format of FORMATS) {
+      const path = join(dir, `in-${format}`);
+      await p.export({ path, format });
+      const target = new DatabasePersistence(await filledDb(10), { baseDir: dir });
+      const before = await reportsBeforeEnd((onProgress) => new DatabasePersistence(new VectorDB({ dimension: 8, metric: 'euclidean' }), { baseDir: dir }).import({ path, onProgress }));
+      await assert.rejects(abortAtLastReport((onProgress, signal) => target.import({ path, clear: true, onProgress, signal }), before), aborted, format);
+      assert.equal(target.db.len(), 10, `${format}: the database is unchanged`);
+    }
+    for (const format of ['binary', 'json', 'sqlite'] as const) {
+      const path = await p.save({ path: join(dir, `save.${format}`), format });
+      const before = await reportsBeforeEnd((onProgress) => new DatabasePersistence(new VectorDB({ dimension: 8, metric: 'euclidean' }), { baseDir: dir }).load({ path, onProgress }));
+      const target = new DatabasePersistence(await filledDb(10), { baseDir: dir });
+      await assert.rejects(abortAtLastReport((onProgress, signal) => target.load({ path, onProgress, signal }), before), aborted, `load ${format}`);
+      assert.equal(target.db.len(), 10, `load ${format}: the database is unchanged`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('argument misuse: an empty path, a progress callback that is not a function, a clear that is not a boolean', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await filledDb(3);
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    assert.throws(() => p.export({ path: '' }), TypeError);
+    assert.throws(() => p.import({ path: '' }), TypeError);
+    assert.throws(() => p.save({ path: '' }), TypeError);
+    assert.throws(() => p.load({ path: '' }), TypeError);
+    await assert.rejects(async () => p.save({ onProgress: 5 as never }), (e: unknown) => e instanceof TypeError && /onProgress must be a function/.test(e.message));
+    const file = await p.save();
+    assert.throws(() => p.import({ path: file, clear: 'no' as never }), TypeError);
+    assert.equal(db.len(), 3, 'nothing was cleared');
+  } finally {
+    cleanup();
+  }
+});

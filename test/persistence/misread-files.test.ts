@@ -1,0 +1,102 @@
+/**
+ * Files that are not what a load expects, or are damaged where a load looks first, are reported as
+ * what they are: another format is UNSUPPORTED_FORMAT pointing to import, damage is CORRUPT.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { QuiverError } from '../../src/errors.js';
+import { VectorDB } from '../../src/engine/vector-db.js';
+import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
+import { tempDir } from '../support/db.js';
+
+async function smallDb(n = 5): Promise<VectorDB> {
+  const db = new VectorDB({ dimension: 3, metric: 'euclidean' });
+  for (let i = 0; i < n; i++) await db.insert({ id: `doc-${i}`, vector: [i, i / 2, -i], metadata: { i } });
+  return db;
+}
+
+const code = (c: string) => (e: unknown) => e instanceof QuiverError && e.code === c;
+
+test('load() of a JSON Lines export (plain, gzip) or of foreign JSON Lines is UNSUPPORTED_FORMAT pointing to import, not damage', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const p = new DatabasePersistence(await smallDb(), { baseDir: dir });
+    const files = [join(dir, 'x.jsonl'), join(dir, 'x.jsonl.gz')];
+    for (const f of files) await p.export({ path: f });
+    const foreign = join(dir, 'foreign.jsonl');
+    writeFileSync(foreign, '{"id":"a","vector":[1,2,3]}\n{"id":"b","vector":[4,5,6]}\n');
+    for (const f of [...files, foreign]) {
+      const target = new DatabasePersistence(await smallDb(2), { baseDir: dir });
+      await assert.rejects(target.load({ path: f }), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /import/.test((e as Error).message) && /JSON Lines/.test((e as Error).message), f);
+      assert.equal(target.db.len(), 2, 'the database is unchanged');
+      // import() reads them for what they are.
+      await target.import({ path: f, clear: true });
+      assert.ok(target.db.len() >= 2);
+    }
+    // A state file of ours with something after its end is still damage.
+    const state = join(dir, 'state.json');
+    await p.save({ path: state });
+    writeFileSync(state, Buffer.concat([readFileSync(state), Buffer.from('{"more":1}\n')]));
+    await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).load({ path: state }), code('CORRUPT'));
+  } finally {
+    cleanup();
+  }
+});
+
+test('a small gzip file cut short, or with a flipped bit, is CORRUPT (the gzip stream), not an unknown or empty file', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const p = new DatabasePersistence(await smallDb(), { baseDir: dir, compression: 'gzip', format: 'json' });
+    const good = await p.save({ path: join(dir, 'db.json.gz') });
+    const bytes = readFileSync(good);
+    assert.ok(bytes.length < 4096, 'small enough to be read whole by the format probe');
+    const cut = join(dir, 'cut.json.gz');
+    writeFileSync(cut, bytes.subarray(0, 30));
+    const flipped = join(dir, 'flipped.json.gz');
+    const f = Buffer.from(bytes);
+    // Inside the first deflate block (some later bytes, such as the time field of a later gzip member's
+    // header, can change without changing what decompresses).
+    f[20] ^= 0x10;
+    assert.throws(() => gunzipSync(f));
+    writeFileSync(flipped, f);
+    for (const path of [cut, flipped]) {
+      const target = new DatabasePersistence(await smallDb(2), { baseDir: dir });
+      await assert.rejects(target.load({ path }), (e: unknown) => code('CORRUPT')(e) && /gzip/.test((e as Error).message), path);
+      await assert.rejects(target.import({ path }), (e: unknown) => code('CORRUPT')(e), path);
+      assert.equal(target.db.len(), 2);
+    }
+    // An empty file compressed is still an empty file, not damage.
+    const empty = join(dir, 'empty.gz');
+    writeFileSync(empty, gzipSync(Buffer.alloc(0)));
+    await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).import({ path: empty }), code('UNSUPPORTED_FORMAT'));
+  } finally {
+    cleanup();
+  }
+});
+
+test('a JSON delta whose chain link names another base than its header does is CORRUPT even without checksum verification', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await smallDb();
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'json' });
+    const base = await p.save();
+    await db.insert({ id: 'late', vector: [9, 9, 9] });
+    const delta = await p.saveIncremental();
+    assert.ok(delta && delta !== base);
+    const text = readFileSync(delta, 'utf8');
+    const link = /"base":"([0-9a-f]{64})"/.exec(text);
+    assert.ok(link, 'the delta carries its chain link');
+    const digit = link[1][0] === '0' ? '1' : '0';
+    writeFileSync(delta, text.replace(`"base":"${link[1]}"`, `"base":"${digit}${link[1].slice(1)}"`));
+    const target = new DatabasePersistence(new VectorDB({ dimension: 3, metric: 'euclidean' }), { baseDir: dir });
+    // Before the fix the delta passed for another base's leftover and the load returned the older state.
+    await assert.rejects(target.load({ path: base, verifyChecksum: false }), (e: unknown) => code('CORRUPT')(e) && /chain link/.test((e as Error).message));
+    await assert.rejects(target.load({ path: base }), (e: unknown) => e instanceof QuiverError && ['CORRUPT', 'CHECKSUM_MISMATCH'].includes(e.code));
+    assert.equal(target.db.len(), 0);
+  } finally {
+    cleanup();
+  }
+});
