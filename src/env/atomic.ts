@@ -14,6 +14,7 @@ import { keepSecondName, syncDirectory } from './dir-sync.js';
 import { linkOrRename } from './links.js';
 import { abandonPreparation, takeSpare } from './spares.js';
 import { leaveUnremoved, releaseRetired, retryUnremoved, tempGone, tempPathFor } from './temp-files.js';
+import { throwIfAborted } from '../util/abort.js';
 
 /** Options of {@link publishAtomically}. */
 export interface PublishOptions {
@@ -112,7 +113,7 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
     step = 'fsync';
     await counted.settle();
     await handle.sync();
-    if (options.signal?.aborted) throw new QuiverError('ABORTED', `writing ${path} was aborted; nothing was published and the previous file (if any) is unchanged`, { path });
+    throwIfAborted(options.signal, `writing ${path} was aborted; nothing was published and the previous file (if any) is unchanged`, { path });
     if (options.onSealed) {
       step = 'stat';
       options.onSealed(await fs.stat(tmp));

@@ -16,6 +16,7 @@
  *   makes the operation fail with `ABORTED`.
  */
 import { QuiverError } from '../errors.js';
+import { throwIfAborted } from '../util/abort.js';
 
 /** What `stat` and `list` report about an object. */
 export interface StoreObjectInfo {
@@ -100,7 +101,7 @@ export interface SnapshotStore {
 
 /** Throws QuiverError ABORTED when `signal` is aborted. */
 export function checkAbort(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', `${what} was aborted; nothing was changed`);
+  throwIfAborted(signal, `${what} was aborted; nothing was changed`);
 }
 
 /** Feeds a StoreBody into `sink` chunk by chunk, checking `signal` between chunks. Returns the byte count. */

@@ -5,10 +5,10 @@
  * tail fills more than half of it, and reads until the window is full or the source ends.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { QuiverError } from '../../errors.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import type { ByteSource } from '../stream/sources.js';
 import { NEED_MORE } from './tokenizer.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** Options of {@link ByteWindow}. */
 export interface ByteWindowOptions {
@@ -75,7 +75,7 @@ export class ByteWindow {
 
   /** Throws ABORTED when the caller's signal fired. */
   protected checkAbort(): void {
-    if (this.windowOpts.signal?.aborted) throw new QuiverError('ABORTED', `Loading ${this.windowOpts.file} was cancelled; nothing was changed.`);
+    throwIfAborted(this.windowOpts.signal, `Loading ${this.windowOpts.file} was cancelled; nothing was changed.`);
   }
 
   /** Feeds the bytes up to window offset `rel` (bounded by the hash limit) to the hash. */

@@ -4,6 +4,7 @@
  */
 import { QuiverError } from '../../errors.js';
 import type { Id, Metadata } from '../../engine/types.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** JSON text of an id (validated: non-empty string or safe integer). */
 export function idText(id: Id): string {
@@ -27,5 +28,5 @@ export function metadataText(meta: Metadata | undefined, index: number): string 
 
 /** Throws ABORTED when `signal` fired. */
 export function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', 'The save was cancelled; the previous file (if any) is unchanged.');
+  throwIfAborted(signal, 'The save was cancelled; the previous file (if any) is unchanged.');
 }

@@ -23,6 +23,7 @@ import { fileFacts, readFooter } from './footer.js';
 import { chunkOf, describeLayout, type ChunkRef, type Layout, type Leaf } from './layout.js';
 import { checkFlatChunk, type WalkOptions } from './page-reader.js';
 import { copyDecodedVectors, probeDimension, readVectorChunk, type VectorTarget } from './vector-reader.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -30,7 +31,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const SIZE_KEEPING_ENCODINGS = new Set<string>(['PLAIN', 'RLE', 'BIT_PACKED', 'BYTE_STREAM_SPLIT']);
 
 function checkAbort(signal: AbortSignal | undefined, file: string): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', `Importing ${file} was cancelled; nothing was changed.`);
+  throwIfAborted(signal, `Importing ${file} was cancelled; nothing was changed.`);
 }
 
 /** Everything one read needs. */

@@ -18,6 +18,7 @@ import { COLUMN, CREATED_BY, ELEMENT_NODE, GROUP_VECTOR_BYTES, KV, LIST_NODE, MA
 import { HandleSink } from './sink.js';
 import { FOOTER_CRC_PLACEHOLDER, sealFooter } from './footer-check.js';
 import { Scratch, VectorFeed, writeInt64Chunk, writeTextChunk, writeVectorChunk } from './pages.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** The schema of every file this writer produces. */
 export function quiverSchema(): SchemaElement[] {
@@ -52,7 +53,7 @@ function checkOptions(options: ExchangeWriteOptions): Record<string, unknown> {
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', 'The Parquet export was cancelled; the previous file (if any) is unchanged.');
+  throwIfAborted(signal, 'The Parquet export was cancelled; the previous file (if any) is unchanged.');
 }
 
 function keyValues(image: CollectionImage, user: Record<string, unknown>): KeyValue[] {

@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { QuiverError } from '../../errors.js';
 import { BufferedWriter } from '../../env/buffered-writer.js';
 import type { FileHandle } from '../../env/fs.js';
 import type { ProgressReporter } from '../../util/progress.js';
@@ -12,6 +11,7 @@ import { startSha256, writeWhileHashing, type Sha256Job } from '../../util/hash-
 import { Codec, SectionType, VECTORS_ALIGNMENT, type CodecCode, type FileKindCode, type SectionTypeCode } from './constants.js';
 import { CompressStream } from './codec.js';
 import { encodeDirectory, encodeFooter, encodeHeader, sectionName, type DirectoryEntry } from './layout.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 const WRITE_BUFFER = 1 << 20;
 
@@ -163,6 +163,6 @@ export class QvdbAssembler {
   }
 
   private checkAbort(): void {
-    if (this.ctl.signal?.aborted) throw new QuiverError('ABORTED', 'the save was aborted; nothing was published and the previous file is intact');
+    throwIfAborted(this.ctl.signal, 'the save was aborted; nothing was published and the previous file is intact');
   }
 }

@@ -17,6 +17,7 @@ import { decodeManifest, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
 import { openQvdb, type OpenedQvdb } from './open.js';
 import { checkPadding, readVectorSection, readWholeSection, streamSection, type SectionReadControl } from './sections.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** Options of {@link readQvdb}. */
 export interface ReadQvdbOptions {
@@ -201,7 +202,7 @@ async function readConcurrently<T extends readonly Promise<unknown>[]>(outer: Ab
       throw err;
     }));
     const settled = await Promise.allSettled(tasks);
-    if (outer?.aborted) throw new QuiverError('ABORTED', 'the load was aborted; nothing was changed');
+    throwIfAborted(outer, 'the load was aborted; nothing was changed');
     const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
     const cause = failures.find((err) => !(err instanceof QuiverError && err.code === 'ABORTED')) ?? failures[0];
     if (cause !== undefined) throw cause;
@@ -216,7 +217,7 @@ async function readConcurrently<T extends readonly Promise<unknown>[]>(outer: Ab
  * another format raises UNSUPPORTED_FORMAT, a newer version UNSUPPORTED_VERSION.
  */
 export async function readQvdb(fs: FileSystem, path: string, opts: ReadQvdbOptions = {}): Promise<ReadQvdbResult> {
-  if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the load was aborted before it started');
+  throwIfAborted(opts.signal, 'the load was aborted before it started');
   const q = await openQvdb(fs, path);
   try {
     const progress = new ProgressReporter('load', q.size, opts.onProgress);

@@ -14,6 +14,7 @@ import { readExact, type OpenedQvdb } from './open.js';
 import { HOST_IS_LITTLE_ENDIAN, swap32InPlace } from './endian.js';
 import { OFFLOAD_MIN_BYTES, startSha256, type Sha256Job } from '../../util/hash-worker.js';
 import { allNormsClaimed, claimNorms, rememberNorms } from '../../util/hash-norms.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** How a data section is read. */
 export interface SectionReadControl {
@@ -24,7 +25,7 @@ export interface SectionReadControl {
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', 'the load was aborted; nothing was changed');
+  throwIfAborted(signal, 'the load was aborted; nothing was changed');
 }
 
 function mismatch(q: OpenedQvdb, e: DirectoryEntry, actual: Uint8Array): CorruptionError {

@@ -19,6 +19,7 @@ import { OFFLOAD_MIN_BYTES } from '../../util/hash-worker.js';
 import { encodeManifest, userMapProblem, type QvdbManifest } from './manifest.js';
 import { isJsonValue, isPlainObject, jsonProblem } from './msgpack.js';
 import { littleEndianBytes } from './endian.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** Options of {@link writeQvdb}. */
 export interface WriteQvdbOptions {
@@ -132,7 +133,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   const delta = isChangeImage(image) ? image : undefined;
   const total = image.count * image.dimension * 4 + image.count * 16 + (delta?.deletedIds.length ?? 0) * 16;
   const progress = new ProgressReporter('save', total, opts.onProgress);
-  if (opts.signal?.aborted) throw new QuiverError('ABORTED', 'the save was aborted before it started; nothing was written');
+  throwIfAborted(opts.signal, 'the save was aborted before it started; nothing was written');
   // Big uncompressed vector sections are hashed on the helper thread, and they come first: the calling
   // thread encodes the id and metadata frames that follow while the vectors are written.
   const offload = codec === Codec.NONE && image.count * image.dimension * 4 >= OFFLOAD_MIN_BYTES;

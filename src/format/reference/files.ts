@@ -2,12 +2,13 @@
  * File plumbing shared by the import readers of this folder and of npy: opening a file with errors
  * that name it, running a streaming parse over it, and the errors every reader reports the same way.
  */
-import { CorruptionError, QuiverError } from '../../errors.js';
+import { CorruptionError } from '../../errors.js';
 import type { Id } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import type { OpenedFile } from '../stream/open-file.js';
 import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { statIfExists } from '../../env/stat-if-exists.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 export { openFile, type OpenedFile } from '../stream/open-file.js';
 
@@ -47,5 +48,5 @@ export function duplicateIdError(file: string, section: string, id: Id, first: s
 
 /** Throws ABORTED when `signal` fired. */
 export function checkAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', `${what} was cancelled; nothing was changed.`);
+  throwIfAborted(signal, `${what} was cancelled; nothing was changed.`);
 }

@@ -5,6 +5,7 @@
  */
 import { CorruptionError, QuiverError, ioError } from '../../errors.js';
 import { isProgressCallbackError } from '../../util/progress.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** The SQLite result code of an error thrown by better-sqlite3, or undefined for anything else. */
 export function sqliteCode(err: unknown): string | undefined {
@@ -55,7 +56,7 @@ export function mapSqliteError(err: unknown, file: string, section: string, op: 
 
 /** Throws ABORTED when `signal` fired; `what` says what was cancelled and what stays unchanged. */
 export function checkAbort(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', what);
+  throwIfAborted(signal, what);
 }
 
 /** Lets timers and abort signals run between batches of synchronous SQLite work. */

@@ -16,6 +16,7 @@ import { openFile } from './open-file.js';
 import { DEFAULT_LEVEL, MAX_LEVEL } from './sink.js';
 import { decompressionCap, fileByteSource, type ByteSource } from './sources.js';
 import { windowSizeFor } from './window.js';
+import { throwIfAborted } from '../../util/abort.js';
 
 /** Compressions both codecs write. */
 export const EXCHANGE_COMPRESSIONS: readonly ExchangeCompression[] = ['none', 'gzip', 'brotli'];
@@ -61,7 +62,7 @@ export function checkImage(image: CollectionImage): void {
 
 /** Throws ABORTED when an export's signal fired (the target file is left as it was). */
 export function checkExportAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QuiverError('ABORTED', 'The export was cancelled; the target file (if any) is unchanged.');
+  throwIfAborted(signal, 'The export was cancelled; the target file (if any) is unchanged.');
 }
 
 /** `base` plus '.gz' / '.br' for a compression. */
@@ -151,7 +152,7 @@ async function readHead(handle: FileHandle, size: number, path: string): Promise
 export async function openExchangeInput(fs: FileSystem, path: string, sniff: (head: Uint8Array) => boolean, options: ExchangeReadOptions | undefined): Promise<ExchangeInput> {
   const max = options?.maxDecompressedBytes;
   decompressionCap(0, max); // validates the option before any I/O
-  if (options?.signal?.aborted) throw new QuiverError('ABORTED', `Loading ${path} was cancelled; nothing was changed.`);
+  throwIfAborted(options?.signal, `Loading ${path} was cancelled; nothing was changed.`);
   const { handle, size } = await openFile(fs, path);
   try {
     const compression = await detectCompression(await readHead(handle, size, path), sniff);
