@@ -87,6 +87,9 @@ export class VectorDB implements Iterable<StoredEntry> {
   private readonly store: SlotStore;
   private readonly images = new ImageRegistry();
   private readonly log = new ChangeLog();
+  /** Who still needs change history, and from which seq on (see keepChangesSince). */
+  private readonly historyHolders = new Map<WeakRef<object>, number>();
+  private readonly holderRefs = new WeakMap<object, WeakRef<object>>();
   private seqNo = 0;
 
   /** `dimension` (or `dimensions`) is required; `metric` (or `distanceMetric`) defaults to cosine. */
@@ -414,6 +417,31 @@ export class VectorDB implements Iterable<StoredEntry> {
   /** Forgets deletions at or before `seq` (bounds memory); `openChanges` then needs `sinceSeq >= seq`. */
   trimChangesBefore(seq: number): void {
     this.log.trimBefore(checkSeq(seq, this.seqNo, 'seq'));
+  }
+
+  /**
+   * Says that `holder` (a persistence instance, a snapshot manager, a durable store) will ask for the
+   * changes since `seq` and none older; `undefined`: none any more. Deletion records older than what
+   * every holder still needs are dropped, so a database with steady deletes and regular saves keeps a
+   * bounded history (it grew without end: 2 million deletes held ~85 MB). A holder that was garbage
+   * collected no longer counts; with no holder at all nothing is dropped.
+   */
+  keepChangesSince(holder: object, seq: number | undefined): void {
+    let ref = this.holderRefs.get(holder);
+    if (seq === undefined) {
+      if (ref) this.historyHolders.delete(ref);
+      this.holderRefs.delete(holder);
+    } else {
+      checkSeq(seq, this.seqNo, 'seq');
+      if (!ref) this.holderRefs.set(holder, (ref = new WeakRef(holder)));
+      this.historyHolders.set(ref, seq);
+    }
+    let oldest = Infinity;
+    for (const [r, s] of this.historyHolders) {
+      if (r.deref() === undefined) this.historyHolders.delete(r);
+      else oldest = Math.min(oldest, s);
+    }
+    if (oldest !== Infinity) this.log.trimBefore(oldest);
   }
 
   /**

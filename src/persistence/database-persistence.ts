@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { QuiverError, ioError } from '../errors.js';
 import { describe } from '../engine/validate.js';
-import { resolveCodec } from '../format/qvdb/codec.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { removeIfStill } from '../env/links.js';
@@ -18,8 +17,8 @@ import type { VectorDB } from '../engine/vector-db.js';
 import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { throwIfAborted } from '../util/abort.js';
-import { MAX_TIMER_MS } from '../util/long-timer.js';
 import { SerialQueue } from '../util/serial.js';
+import { checkOptions, checkPathOption, type Resolved } from './options.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { cleanLeftoverTemps, deltaPath, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
@@ -42,9 +41,6 @@ import type {
   SnapshotRestoreOptions,
 } from './types.js';
 
-const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
-const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
-
 /** Saves at most this far apart (a full or delta file, then a delta) get the next delta's file prepared. */
 const PREPARE_WITHIN_MS = SPARE_KEEP_MS / 2;
 
@@ -66,52 +62,6 @@ interface ChainState {
   staleMarks?: Map<string, string>;
   /** Bytes of another writer's save journal this instance loaded without journaling itself (see checkLoadedJournal). */
   loadedJournalBytes?: number;
-}
-
-type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
-
-function checkOptions(options: PersistenceOptions): Resolved {
-  if (options === null || typeof options !== 'object') throw new TypeError('DatabasePersistence options must be an object');
-  const format = options.format ?? 'binary';
-  if (!FORMATS.includes(format)) throw new QuiverError('INVALID_ARGUMENT', `Unknown format "${String(format)}"; use 'binary', 'json' or 'sqlite'.`);
-  const compression = options.compression ?? 'none';
-  if (!COMPRESSIONS.includes(compression)) {
-    throw new QuiverError('INVALID_ARGUMENT', `Unknown compression "${String(compression)}"; use 'none', 'gzip' or 'brotli'.`);
-  }
-  const num = (name: string, v: number | undefined, dflt: number, min: number, max = Number.MAX_VALUE): number => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a number ≥ ${min}${max < Number.MAX_VALUE ? ` and ≤ ${max}` : ''} (got ${String(v)}).`);
-    }
-    return v;
-  };
-  const baseDir = options.baseDir ?? './data';
-  if (typeof baseDir !== 'string' || baseDir === '') throw new QuiverError('INVALID_ARGUMENT', `Option baseDir must be a non-empty directory path (got ${describe(baseDir)}).`);
-  const incremental = options.incremental ?? false;
-  if (typeof incremental !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `Option incremental must be true or false (got ${describe(incremental)}).`);
-  // Checked now against the codec saves will use (compress: true on an uncompressed instance means gzip),
-  // rather than failing every later save.
-  if (options.compressionLevel !== undefined) resolveCodec(compression === 'none' ? 'gzip' : compression, options.compressionLevel);
-  return {
-    baseDir,
-    format,
-    compression,
-    compressionLevel: options.compressionLevel,
-    incremental,
-    // Node's timers take at most MAX_TIMER_MS (~24.8 days); a longer interval would save every 1 ms.
-    autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0, MAX_TIMER_MS),
-    maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
-    batchSize: num('batchSize', options.batchSize, 1000, 1),
-    journalMaxBytes: options.journalMaxBytes === undefined ? undefined : num('journalMaxBytes', options.journalMaxBytes, 0, 0),
-  };
-}
-
-/** An operation's `{ path }`: a non-empty string, or (where a default exists, `required` false) absent. */
-function checkPathOption(op: string, options: { path?: unknown } | null | undefined, required: boolean): void {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${op} needs an options object${required ? ' with { path }' : ''}`);
-  const { path } = options;
-  if (path === undefined && !required) return;
-  if (typeof path !== 'string' || path === '') throw new TypeError(`${op} needs { path } to be a non-empty file path${required ? '' : ' (or no path, for the default)'}, got ${describe(path)}`);
 }
 
 /**
@@ -353,6 +303,13 @@ export class DatabasePersistence extends EventEmitter {
       const j = this.journal;
       this.journal = undefined;
       await j?.close();
+      // Saves after shutdown() (a second shutdown, say) find the journal closed: it is this instance's,
+      // not another writer's, as long as it still has the size it was left with; the next save is a
+      // full one (checkLoadedJournal checks that size first).
+      if (j && this.chain) {
+        this.chain.loadedJournalBytes = await journalBytes(this.fs, this.chain.basePath);
+        this.needFullSave = true;
+      }
     });
   }
 
@@ -474,7 +431,7 @@ export class DatabasePersistence extends EventEmitter {
     const path = resolve(options.path ?? this.defaultPath(format, compression));
     const { written, seq, mark, sealedMtime } = await this.writeFull(path, format, compression, 'save', options.onProgress, options.signal);
     // The new base is durable, so the save has succeeded; what follows is cleanup that cannot undo it.
-    this.savedSeq = seq;
+    this.markSaved(seq);
     this.needFullSave = false;
     try {
       // Deltas and the journal of the previous base at this path are now obsolete, unless another
@@ -527,7 +484,7 @@ export class DatabasePersistence extends EventEmitter {
     const started = performance.now();
     try {
       if (changes.count === 0 && changes.deletedIds.length === 0 && !changes.cleared) {
-        this.savedSeq = changes.seq;
+        this.markSaved(changes.seq);
         return null;
       }
       if (chain.format === 'sqlite') return await this.updateSqlite(chain, changes, started, options);
@@ -546,7 +503,7 @@ export class DatabasePersistence extends EventEmitter {
       // Recoverable: readDeltaChain also finds a delta under the spare's name (see prepareSpare).
       if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes, true);
       chain.savedAt = now;
-      this.savedSeq = changes.seq;
+      this.markSaved(changes.seq);
       this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });
       return path;
     } finally {
@@ -650,7 +607,7 @@ export class DatabasePersistence extends EventEmitter {
       }
       throw err;
     }
-    this.savedSeq = changes.seq;
+    this.markSaved(changes.seq);
     this.emitSave({ path: this.journal.dir, kind: 'journal', bytes, count: changes.count, checksum: chain.lastChecksum, durationMs: performance.now() - started });
     return this.journal.dir;
   }
@@ -670,7 +627,7 @@ export class DatabasePersistence extends EventEmitter {
     }
     chain.baseChecksum = written.checksum;
     chain.lastChecksum = written.checksum;
-    this.savedSeq = changes.seq;
+    this.markSaved(changes.seq);
     this.emitSave({ path: chain.basePath, kind: 'delta', bytes: written.bytes, count: changes.count, checksum: written.checksum, durationMs: performance.now() - started });
     return chain.basePath;
   }
@@ -736,7 +693,7 @@ export class DatabasePersistence extends EventEmitter {
     this.db.replaceAll(base.columns, { deltas, deltaNames });
     // Now, before any await: writes that land while the rest of the load runs are unsaved changes. And
     // until the chain below describes the file just loaded, the next save must be a full one of it.
-    this.savedSeq = this.db.seq;
+    this.markSaved(this.db.seq);
     this.needFullSave = true;
     const format = base.format;
     const compression = (base.user.persistence as { compression?: CompressionType } | undefined)?.compression ?? 'none';
@@ -762,6 +719,12 @@ export class DatabasePersistence extends EventEmitter {
       process.emitWarning(`${path} was loaded, but examining its files afterwards failed (the next save is a full one): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');
     }
     reporter.finish(`loaded ${this.db.len()} vectors`);
+  }
+
+  /** The database as of `seq` is saved (or loaded): changes before it are no longer needed here. */
+  private markSaved(seq: number): void {
+    this.savedSeq = seq;
+    this.db.keepChangesSince(this, seq);
   }
 
   private emitSave(ev: SaveEvent): void {

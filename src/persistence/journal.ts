@@ -196,14 +196,15 @@ export class SaveJournal {
   /**
    * Opens the journal of `basePath` to extend the state whose checksum is `after`: keeps an existing log
    * that applies to it (`existingBytes` from readJournal), otherwise starts an empty one.
+   * `maxSegmentBytes` (default the log's 64 MiB) lets tests cross segment boundaries with small saves.
    */
-  static async open(fs: FileSystem, basePath: string, after: string, existingBytes?: number): Promise<SaveJournal> {
+  static async open(fs: FileSystem, basePath: string, after: string, existingBytes?: number, maxSegmentBytes?: number): Promise<SaveJournal> {
     const dir = journalDir(basePath);
     if (existingBytes === undefined || (await readJournalHead(fs, basePath)) !== after) {
       await resetJournalDir(fs, basePath, after);
       existingBytes = 0;
     }
-    const writer = await WalWriter.open(fs, dir, { durability: 'sync' });
+    const writer = await WalWriter.open(fs, dir, { durability: 'sync', maxSegmentBytes });
     const journal = new SaveJournal(fs, basePath, writer, existingBytes);
     try {
       journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
@@ -237,6 +238,7 @@ export class SaveJournal {
   async append(changes: ChangeImage): Promise<number> {
     const ops = changeOps(changes);
     if (ops.length === 0) return 0;
+    const segment = this.writer.segmentPath;
     const before = await this.segmentBytes();
     try {
       await this.writer.append({ type: 'batch', ops });
@@ -248,7 +250,10 @@ export class SaveJournal {
     }
     const after = await this.segmentBytes();
     this.end = { path: this.writer.segmentPath, size: after };
-    const added = after - before;
+    // The log may have started a new segment for this record (every 64 MiB): then the new segment's
+    // bytes are added, and what the old one took since (a size taken across two files would be wrong,
+    // even negative, and the journal's limit would stop being enforced).
+    const added = this.writer.segmentPath === segment ? after - before : after + (await this.sizeOf(segment)) - before;
     this.bytes += added;
     return added;
   }
@@ -263,11 +268,15 @@ export class SaveJournal {
     await this.writer.close();
   }
 
-  private async segmentBytes(): Promise<number> {
+  private segmentBytes(): Promise<number> {
+    return this.sizeOf(this.writer.segmentPath);
+  }
+
+  private async sizeOf(path: string): Promise<number> {
     try {
-      return (await this.fs.stat(this.writer.segmentPath)).size;
+      return (await this.fs.stat(path)).size;
     } catch (err) {
-      throw ioError(err, 'stat', this.writer.segmentPath);
+      throw ioError(err, 'stat', path);
     }
   }
 }

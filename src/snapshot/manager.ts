@@ -404,6 +404,10 @@ export class SnapshotManager {
     if (!map) this.lineage.set(db, (map = new Map()));
     map.set(m.id, { seq, depth: m.chainDepth });
     if (map.size > LINEAGE_LIMIT) map.delete(map.keys().next().value as string);
+    // The fast incremental path needs the changes since the oldest snapshot remembered, none older.
+    let oldest = seq;
+    for (const l of map.values()) oldest = Math.min(oldest, l.seq);
+    db.keepChangesSince(this, oldest);
   }
 
   private async stageInto(chain: SnapshotManifest[], db: VectorDB, options: RestoreOptions): Promise<void> {

@@ -273,8 +273,21 @@ export class DurableVectorDB extends VectorDB {
     const ack = this.ack;
     this.ack = undefined;
     // A no-op (deleting an absent id) still waits for earlier writes: what it observed must be durable.
-    const wait = ack ?? this.io?.journal.barrier();
+    const wait = ack ?? this.earlierDurable();
     return wait ? wait.then(() => result) : result;
+  }
+
+  /**
+   * Settles once every write made so far is durable: the log's last record, and first any replaceAll,
+   * applyDelta or oversized batch, which a checkpoint makes durable instead of a record (a no-op that
+   * waited for the log alone resolved before such a batch, and kill -9 then lost it). Rejects with the
+   * store's failure when one of those could not be made durable.
+   */
+  private earlierDurable(): Promise<void> | undefined {
+    const p = this.io;
+    if (!p) return undefined;
+    const rebase = this.rebaseDone;
+    return rebase ? rebase.then(() => p.journal.barrier()) : p.journal.barrier();
   }
 
   private onMutation(m: MutationEvent, p: WritableParts): void {
@@ -320,6 +333,9 @@ export class DurableVectorDB extends VectorDB {
   private takeSource(p: WritableParts): { image: ReturnType<VectorDB['openImage']>; walSeq: number } {
     this.baseRecords = p.journal.records;
     this.baseBytes = p.journal.bytes;
+    // The store itself needs no change history (a checkpoint is a whole image): deletions older than
+    // now are kept only for other holders (a snapshot manager, a persistence instance on this database).
+    this.keepChangesSince(this, this.seq);
     return { image: this.openWriterImage(), walSeq: p.journal.assignedSeq };
   }
 

@@ -4,7 +4,9 @@ import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from '
 import { join } from 'node:path';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
-import { journalDir } from '../../src/persistence/journal.js';
+import { SaveJournal, journalBytes, journalDir } from '../../src/persistence/journal.js';
+import { readQvdbInfo } from '../../src/format/qvdb/reader.js';
+import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, type QuiverError } from '../../src/errors.js';
@@ -464,4 +466,64 @@ test('an instance that loaded another writer\'s journal without journaling itsel
   await dbB.insert({ id: 'b1', vector: [7, 8] });
   assert.ok(await B.saveIncremental());
   await A.shutdown().catch(() => undefined);
+});
+
+test('after shutdown() a journaling instance still saves: a second shutdown or a saveIncremental writes the change (a full save), never BUSY', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(21);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 50);
+    const p = journaled(db, dir);
+    const base = await p.save();
+    mutate(db, rnd, 10);
+    assert.equal(await p.saveIncremental(), journalDir(base));
+    await p.shutdown();
+    // Before the fix both calls below failed with BUSY ("extended by another writer": its own journal)
+    // and these writes were lost.
+    await db.insert({ id: 'after-shutdown', vector: vec(rnd) });
+    assert.equal(await p.saveIncremental(), base, 'a full save of the file');
+    await db.insert({ id: 'after-second', vector: vec(rnd) });
+    await p.shutdown();
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+    assertSameDb(reader, db);
+    assert.ok(reader.has('after-shutdown') && reader.has('after-second'));
+  } finally {
+    cleanup();
+  }
+});
+
+test('the journal counts its bytes across its log\'s segments, so journalMaxBytes still holds once a new segment starts', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(22);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 50);
+    const base = await new DatabasePersistence(db, { baseDir: dir }).save();
+    const fs = new NodeFileSystem();
+    const after = (await readQvdbInfo(fs, base)).checksum;
+    // Segments of 1 KiB: a few saves each (the log's own are 64 MiB).
+    const journal = await SaveJournal.open(fs, base, after, undefined, 1 << 10);
+    let seq = db.seq;
+    try {
+      // What the count leaves out (the first segment's header) stays what it is: the count moves
+      // exactly as the bytes on disk do, across segments.
+      const uncounted = (await journalBytes(fs, base)) - journal.bytes;
+      for (let i = 0; i < 40; i++) {
+        mutate(db, rnd, 5);
+        const changes = db.openChanges(seq);
+        const added = await journal.append(changes);
+        seq = changes.seq;
+        changes.release();
+        assert.ok(added > 0, `save ${i} added ${added} bytes`);
+        assert.equal(journal.bytes + uncounted, await journalBytes(fs, base), `after save ${i}`);
+      }
+      assert.ok(readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).length > 3, 'several segments were written');
+    } finally {
+      await journal.close();
+    }
+  } finally {
+    cleanup();
+  }
 });

@@ -142,3 +142,20 @@ test('the size estimate that sends a batch to a checkpoint counts ids of multi-b
   assert.equal(back.len(), 1000);
   await back.close();
 });
+
+test('a no-op write (deleting or updating an absent id) resolves only once an earlier oversized batch or replaceAll is durable', async () => {
+  for (const earlier of ['batch', 'replaceAll'] as const) {
+    const mem = new MemoryFileSystem();
+    const db = await openVectorDB(DIR, { fs: mem, dimension: 4, batchRecordBytes: 4096 });
+    await db.insert({ id: 'first', vector: vecOf(1) });
+    if (earlier === 'batch') void db.insertBatch(Array.from({ length: 500 }, (_, i) => ({ id: `b${i}`, vector: vecOf(i) })));
+    else db.replaceAll(columns('r', 500));
+    // Before the fix these resolved with the log alone, before the checkpoint that holds the batch:
+    // a power loss then (or kill -9) lost the 500 entries the no-op had seen.
+    assert.equal(await db.delete('absent'), false);
+    const afterDelete = await openVectorDB(DIR, { fs: mem.snapshotDurable(), readOnly: true });
+    assert.equal(afterDelete.len(), db.len(), `${earlier}: durable when the no-op delete resolved`);
+    assert.equal(await db.updateMetadata('also-absent', { x: 1 }), false);
+    await db.close();
+  }
+});

@@ -15,6 +15,7 @@ import { KeyedSerialQueue } from '../../util/serial.js';
 import { writeFileAtomic } from '../../env/atomic.js';
 import { acquireLock, type DirLock } from '../../env/lock.js';
 import type { FileSystem } from '../../env/fs.js';
+import type { Columns } from '../../engine/types.js';
 import { readReference004, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
 import { fileExists } from '../../format/reference/files.js';
 import { openVectorDB } from '../durable-db.js';
@@ -126,6 +127,10 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
   // while that collection's directory is still empty; other collections leave the files alone.
   const settled = (m: Marker | undefined): boolean => m !== undefined && (m.done || m.collection !== c.collectionName);
   if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER))) && (await stagingLeftovers(c)).length === 0) return undefined;
+  // The files are read and checked first, before anything is created beside them (the import lock's
+  // directory): damaged files fail the connect with the disk as it was. Nobody writes these files.
+  const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
+  if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
   // Everything from here runs under the import lock: two processes (two collections, or one collection
   // connected twice) never both import, and a staging directory of this collection is a leftover.
   const lock = await lockImports(c);
@@ -134,18 +139,18 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
     if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
     if (!(await fileExists(fs, metaFile))) return undefined;
     if ((await listNames(fs, c.dir)).length > 0) return undefined;
-    return await importInto(c);
+    return await importInto(c, columns);
   } finally {
     await lock.release();
   }
 }
 
-async function importInto(c: ResolvedConfig): Promise<ReferenceImport> {
+/**
+ * Writes the reference files' `columns` (parsed and validated by the format layer, docs/FORMAT.md: damage
+ * is a CorruptionError naming the file, which connect() may move aside) as collection `c`.
+ */
+async function importInto(c: ResolvedConfig, columns: Columns): Promise<ReferenceImport> {
   const { fs } = c;
-  // The format layer parses and validates both files (docs/FORMAT.md); damage is a
-  // CorruptionError naming the file, which connect() may move aside.
-  const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
-  if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
   const count = columns.ids.length;
   const staging = join(dirname(c.dir), `.${basename(c.dir)}.importing-${randomBytes(4).toString('hex')}`);
   const db = await openVectorDB(staging, { fs, dimension: c.dimension, metric: c.metric, durability: 'none' });
