@@ -3,7 +3,7 @@
  * same code as the library (every checksum verified unless told otherwise) and writes its report to
  * `out`. They throw QuiverError for bad data and UsageError for a bad command line; main.ts maps each to its exit code.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
@@ -108,8 +108,10 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
     // Stamping the reader's default would state as a fact what the source never said.
     throw new UsageError(`${from} (${input.format}) records no metric, and a ${format} file does: pass --metric (${METRICS.join(', ')}) to say which its vectors are for`);
   }
-  // What an interrupted convert (or save) into that directory left behind goes first.
-  await cleanLeftoverTemps(fs, dirname(resolve(to)));
+  // What an interrupted convert (or save) into that directory left behind goes first; never the file
+  // being converted (a dead writer's complete temp file can be the very thing being rescued).
+  const targetDir = dirname(resolve(to));
+  await cleanLeftoverTemps(fs, targetDir, (name) => join(targetDir, name) === resolve(from));
   const written = await exportImage(fs, to, columnsImage(input.columns), { format, compression, user: retarget(input.user, format, compression) });
   out(`${from} (${input.format}) -> ${to} (${format}${compression === 'none' ? '' : `, ${compression}`}): ${plural(written.count, 'entry', 'entries')}, ${written.bytes} bytes`);
 }

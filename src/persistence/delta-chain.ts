@@ -308,8 +308,8 @@ export function isDeltaTemp(name: string): boolean {
 
 /**
  * Removes the temp files that dead writers left in a directory that saves and exports write into,
- * except delta temps (see {@link isDeltaTemp}). Returns the names removed.
+ * except delta temps (see {@link isDeltaTemp}) and those `keep` names. Returns the names removed.
  */
-export function cleanLeftoverTemps(fs: FileSystem, dir: string): Promise<string[]> {
-  return cleanTempFiles(fs, dir, isDeltaTemp);
+export function cleanLeftoverTemps(fs: FileSystem, dir: string, keep?: (name: string) => boolean): Promise<string[]> {
+  return cleanTempFiles(fs, dir, (name) => isDeltaTemp(name) || keep?.(name) === true);
 }

@@ -84,6 +84,6 @@ export function checkUserMetadata(md: unknown, what = 'snapshot metadata'): Reco
   const problem = jsonProblem(md, what);
   if (problem) throw new QuiverError('INVALID_METADATA', `${problem}; store only plain JSON there`);
   const text = JSON.stringify(md);
-  if (Buffer.byteLength(text) > MAX_USER_METADATA_BYTES) throw new QuiverError('LIMIT_EXCEEDED', `${what} is ${Buffer.byteLength(text)} bytes as JSON; at most ${MAX_USER_METADATA_BYTES} are allowed`);
+  if (Buffer.byteLength(text) > MAX_USER_METADATA_BYTES) throw new QuiverError('LIMIT_EXCEEDED', `${what} is ${Buffer.byteLength(text)} bytes as JSON; at most ${MAX_USER_METADATA_BYTES} are allowed: keep large data elsewhere and store its location here`);
   return JSON.parse(text) as Record<string, unknown>;
 }

@@ -124,6 +124,20 @@ export class ProgressReporter {
     }
   }
 
+  /**
+   * finish() once the work can no longer be undone (a file published, a transaction committed): a
+   * sub-operation's last report is its parent's, under 100%, and a callback that throws on it cannot
+   * undo the work either, so, as on the final 100%, its error becomes a process warning (and the
+   * callback is not called again) instead of failing a call whose work is done.
+   */
+  finishDone(message: string): void {
+    try {
+      this.finish(message);
+    } catch (err) {
+      process.emitWarning(`the progress callback of a ${this.operation} threw after its work was done (the call still succeeds): ${err instanceof Error ? err.message : String(err)}`, 'QuiverProgressWarning');
+    }
+  }
+
   private report(percentage: number, message: string): void {
     let current = percentage === 100 ? this.total : this.current;
     let total = this.total;

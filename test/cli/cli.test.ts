@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
@@ -195,6 +195,29 @@ test('quiver convert of a file that records no metric (npy) needs --metric for a
     assert.equal(r.status, 2);
     r = quiver('verify', out, '--metric', 'cosine');
     assert.equal(r.status, 2);
+  } finally {
+    cleanup();
+  }
+});
+
+test('quiver convert cleans dead writers\' temp files in the target directory, but never the file it converts', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 3 });
+    for (let i = 0; i < 10; i++) void db.insert({ id: `doc-${i}`, vector: [i, 1, 2] });
+    const saved = await new DatabasePersistence(db, { baseDir: dir }).save({ path: join(dir, 'db.qvdb') });
+    // A complete file under a dead writer's temp name (pid 999999 is not running here), being rescued,
+    // beside another leftover of the same dead writer.
+    const rescued = join(dir, `.db.qvdb.p999999s1-0123456789ab.quiver-tmp`);
+    const other = join(dir, `.other.qvdb.p999999s1-ba9876543210.quiver-tmp`);
+    writeFileSync(rescued, readFileSync(saved));
+    writeFileSync(other, 'x');
+    const r = quiver('convert', rescued, join(dir, 'rescued.jsonl'));
+    assert.equal(r.status, 0, r.stderr);
+    const left = readdirSync(dir);
+    assert.ok(left.includes(basename(rescued)), 'the source is kept');
+    assert.ok(!left.includes(basename(other)), 'another leftover is removed');
+    assert.equal((await importFile(nodeFs, join(dir, 'rescued.jsonl'))).columns.ids.length, 10);
   } finally {
     cleanup();
   }

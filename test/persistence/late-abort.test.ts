@@ -100,3 +100,38 @@ test('argument misuse: an empty path, a progress callback that is not a function
     cleanup();
   }
 });
+
+test('a progress callback that throws at any report of a save or export either stops it with nothing published, or comes after the publish and does not fail it', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // Numeric ids and 4-d vectors: a binary save's byte estimate then ends under 99.9%, so its writer's
+    // last report (its parent's 99.9%) comes after the publish.
+    const db = new VectorDB({ dimension: 4 });
+    for (let i = 0; i < 3000; i++) void db.insert({ id: i, vector: [i, 1, 2, 3], metadata: { i } });
+    const p = new DatabasePersistence(db, { baseDir: dir });
+    const onWarning = (): void => undefined;
+    process.on('warning', onWarning);
+    try {
+      for (const format of FORMATS) {
+        const probe = join(dir, `probe2-${format}`);
+        const saves = format === 'binary' || format === 'json' || format === 'sqlite';
+        const run = (path: string, onProgress: (x: ProgressInfo) => void): Promise<unknown> => (saves ? p.save({ path, format, onProgress }) : p.export({ path, format, onProgress }));
+        const reports = (await reportsBeforeEnd((onProgress) => run(probe, onProgress))) + 1;
+        for (let k = 1; k <= reports; k++) {
+          const path = join(dir, `at-${k}-${format}`);
+          let n = 0;
+          const outcome = await run(path, () => {
+            if (++n === k) throw new Error(`callback refuses at report ${k}`);
+          }).then(() => 'resolved', (e: unknown) => (e instanceof Error && /callback refuses/.test(e.message) ? 'rejected' : String(e)));
+          // Before the fix a binary export whose callback threw on the report its writer made after the
+          // publish rejected with the file in place.
+          assert.equal(existsSync(path), outcome === 'resolved', `${format}, throw at report ${k} of ${reports}: ${outcome}, file ${existsSync(path) ? 'published' : 'absent'}`);
+        }
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+  } finally {
+    cleanup();
+  }
+});

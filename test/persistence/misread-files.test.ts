@@ -36,10 +36,16 @@ test('load() of a JSON Lines export (plain, gzip) or of foreign JSON Lines is UN
       await target.import({ path: f, clear: true });
       assert.ok(target.db.len() >= 2);
     }
-    // A state file of ours with something after its end is still damage.
+    // A state file of ours with something after its end is still damage, and so is one whose first
+    // object a flipped byte closed early (`{}format": ...`): no member, nothing like a next document.
     const state = join(dir, 'state.json');
     await p.save({ path: state });
-    writeFileSync(state, Buffer.concat([readFileSync(state), Buffer.from('{"more":1}\n')]));
+    const text = readFileSync(state);
+    writeFileSync(state, Buffer.concat([text, Buffer.from('{"more":1}\n')]));
+    await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).load({ path: state }), code('CORRUPT'));
+    const closed = Buffer.from(text);
+    closed[1] = 0x7d;
+    writeFileSync(state, closed);
     await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).load({ path: state }), code('CORRUPT'));
   } finally {
     cleanup();

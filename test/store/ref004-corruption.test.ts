@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
-import { createVectorStore, IMPORTED_MARKER, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
+import { createVectorStore, IMPORTED_MARKER, VectorDimensionError, VectorStoreConnectionError, type VectorStoreConfig } from '../../src/store/ref004/index.js';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,7 +133,8 @@ test('damaged reference-004 files: connect fails naming the file; recoverCorrupt
   // "Nothing was changed on disk").
   assert.deepEqual(fs.listAll(), before, 'nothing was created');
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 4, "vectors": []}'));
-  await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'DIMENSION_MISMATCH');
+  // The interface's dimension error, as the README promises (it was a VectorStoreConnectionError).
+  await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorDimensionError && e.code === 'DIMENSION_MISMATCH' && e.expectedDimension === 3 && e.actualDimension === 4);
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('not json'));
   const rec = await recoverQuietly(fs, 'c');
   assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`));
@@ -283,5 +284,26 @@ test('reference payloads deeper than insert takes (the reference store took any 
     } else {
       await assert.rejects(createVectorStore(cfg(mem, 'deep')), (e: unknown) => e instanceof VectorStoreConnectionError && e.code === 'CORRUPT');
     }
+  }
+});
+
+test('reference files beside a collection that already holds data are never read: damaged or of another dimension, they change nothing', async () => {
+  for (const content of ['{"dimension": 3, "vectors": [[1, [1, 0', '{"dimension": 4, "vectors": [[1, [1, 0, 0, 0]]]}']) {
+    const fs = new MemoryFileSystem();
+    const a = await createVectorStore({ ...cfg(fs, 'a'), importReferenceFiles: false });
+    await a.store.insert([[1, 2, 3], [4, 5, 6]], ['x', 'y'], [{}, {}]);
+    await a.manager.disconnect();
+    fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(content));
+    fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from('[]'));
+    const before = fs.listAll();
+    // A session's change read them first and failed this connect (CORRUPT, DIMENSION_MISMATCH), and with
+    // recoverCorrupted moved them aside saying the collection starts empty.
+    for (const recoverCorrupted of [false, true]) {
+      const again = await createVectorStore({ ...cfg(fs, 'a'), recoverCorrupted });
+      assert.equal((await again.store.list())[1], 2);
+      assert.equal(again.manager.getInfo().importedReference, undefined);
+      await again.manager.disconnect();
+    }
+    assert.deepEqual(fs.listAll().filter((p) => !p.startsWith(`${ROOT}/a/`)), before.filter((p) => !p.startsWith(`${ROOT}/a/`)), 'the reference files are where they were');
   }
 });

@@ -137,6 +137,12 @@ test('typed errors: dimension, bad config, bad names, not connected; both catchi
   const { manager, store } = await createVectorStore(cfg(fs, 'e'));
   await assert.rejects(store.insert([[1, 2]], ['x'], [{}]), (e: unknown) => e instanceof VectorDimensionError && e.expectedDimension === 3 && e.actualDimension === 2 && e.code === 'DIMENSION_MISMATCH' && e instanceof QuiverError);
   await assert.rejects(store.search([1, 2, 3, 4]), VectorDimensionError);
+  {
+    // A collection reconnected with another dimension: the same error class.
+    const { manager: m2 } = await createVectorStore(cfg(fs, 'dims'));
+    await m2.disconnect();
+    await assert.rejects(createVectorStore(cfg(fs, 'dims', { dimension: 5 })), (e: unknown) => e instanceof VectorDimensionError && e.code === 'DIMENSION_MISMATCH' && e.expectedDimension === 5 && e.actualDimension === 3);
+  }
   await assert.rejects(store.insert([[1, 2, 3]], ['a', 'b'], [{}]), (e: unknown) => e instanceof VectorStoreError && e.code === 'INVALID_ARGUMENT');
   await assert.rejects(store.insert([[1, 2, 3]], [''], [{}]), (e: unknown) => e instanceof VectorStoreError && e.code === 'INVALID_ID');
   await assert.rejects(store.insert([[1, 2, NaN]], ['n'], [{}]), (e: unknown) => e instanceof VectorStoreError && e.code === 'INVALID_VECTOR');

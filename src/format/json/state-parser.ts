@@ -173,8 +173,11 @@ export class StateParser extends ByteWindow {
           break;
         case S_TRAILER:
           if (pos < end) {
-            // More documents after the first: JSON Lines (an export, or another tool's), not a damaged state file.
-            if (this.members.get(MEMBER.format) !== JSON_FORMAT_NAME) throw foreignJsonError(this.opts.file, this.members, true);
+            // Another document after a first one that had members and was not ours: JSON Lines (an export,
+            // or another tool's), not a damaged state file. Anything else after the end is damage (such as
+            // a flipped byte that closed the first object early: `{}format": ...`).
+            const another = c === 123 /* { */ || c === 91; /* [ */
+            if (another && this.members.size > 0 && this.members.get(MEMBER.format) !== JSON_FORMAT_NAME) throw foreignJsonError(this.opts.file, this.members, true);
             throw new JsonSyntaxError(pos, 'unexpected data after the end of the document');
           }
           this.commit(end, S_TRAILER);

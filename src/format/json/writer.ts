@@ -154,6 +154,6 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
       throw err;
     }
   }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
-  progress.finish('saved');
+  progress.finishDone('saved');
   return result;
 }

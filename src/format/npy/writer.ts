@@ -130,6 +130,6 @@ export async function writeNpy(fs: FileSystem, path: string, image: CollectionIm
       }, { signal }),
     ),
   ));
-  progress.finish('exported');
+  progress.finishDone('exported');
   return { path, files: [path, paths.ids, paths.metadata], bytes: sizes.npy + sizes.ids + sizes.metadata, count: n };
 }

@@ -131,6 +131,6 @@ export async function writeParquet(
     await sink.finish();
     return sink.offset;
   }, { signal });
-  progress.finish(`exported ${n} entries`);
+  progress.finishDone(`exported ${n} entries`);
   return { path, files: [path], bytes, count: n };
 }

@@ -159,6 +159,6 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
     return asm.finish();
   }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
-  progress.finish(`saved ${image.count} entries (${done.bytes} bytes)`);
+  progress.finishDone(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }

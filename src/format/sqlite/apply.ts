@@ -71,7 +71,7 @@ export async function applySqliteChanges(fs: FileSystem, path: string, change: C
       await writeBytesAtomically(fs, path, image, opts.signal);
       bytes = image.length;
     }
-    progress.finish(`saved ${result.changedRows} changed entries to ${path}`);
+    progress.finishDone(`saved ${result.changedRows} changed entries to ${path}`);
     return { path, bytes, ...result };
   } catch (err) {
     throw mapSqliteError(err, path, section, 'incremental save to');

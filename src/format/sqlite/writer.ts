@@ -62,7 +62,7 @@ export async function writeSqliteState(fs: FileSystem, path: string, image: Coll
   const ctl: BuildControl = { file: path, seq, user, progress, signal: opts.signal };
   checkAbort(opts.signal, `Saving ${path} was cancelled; the previous file (if any) is unchanged.`);
   const result = fs instanceof NodeFileSystem ? await writeWithSqlite(fs, path, image, ctl) : await writeThroughFs(fs, path, image, ctl);
-  progress.finish(`saved ${result.count} entries to ${path}`);
+  progress.finishDone(`saved ${result.count} entries to ${path}`);
   return result;
 }
 

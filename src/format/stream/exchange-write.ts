@@ -64,6 +64,6 @@ export async function writeExchange(fs: FileSystem, path: string, image: Collect
       throw err;
     }
   }), { signal });
-  progress.finish('exported');
+  progress.finishDone('exported');
   return result;
 }

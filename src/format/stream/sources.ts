@@ -160,7 +160,7 @@ class InflateSource implements ByteSource {
       this.curOff = 0;
       this.produced += r.value.length;
       if (this.maxBytes !== undefined && this.produced > this.maxBytes) {
-        throw this.corrupt(`it decompresses to more than the allowed ${this.maxBytes} bytes`);
+        throw this.corrupt(`it decompresses to more than the allowed ${this.maxBytes} bytes (a decompression bomb, or a file bigger than the cap: if you trust it, pass a larger maxDecompressedBytes)`);
       }
     }
     const n = Math.min(length, this.cur.length - this.curOff);

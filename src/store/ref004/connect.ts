@@ -11,7 +11,7 @@ import type { FileSystem } from '../../env/fs.js';
 import { statIfExists } from '../../env/stat-if-exists.js';
 import { openVectorDB, type DurableVectorDB } from '../durable-db.js';
 import type { ResolvedConfig } from './config.js';
-import { CollectionNotFoundError, VectorStoreConnectionError } from './errors.js';
+import { CollectionNotFoundError, VectorDimensionError, VectorStoreConnectionError } from './errors.js';
 import { IMPORTED_MARKER, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE, importReferenceOnce, moveAside, moveReferenceAside } from './reference-import.js';
 import type { CorruptionRecovery, ReferenceImport } from './types.js';
 
@@ -46,8 +46,15 @@ async function quarantine(fs: FileSystem, dir: string): Promise<string> {
   return to;
 }
 
-function connectionError(c: ResolvedConfig, err: unknown): VectorStoreConnectionError {
+function connectionError(c: ResolvedConfig, err: unknown): VectorStoreConnectionError | VectorDimensionError {
   const what = err instanceof Error ? err.message : String(err);
+  // A dimension that differs (the collection's files, or the reference files to import) is the
+  // interface's VectorDimensionError, as everywhere else: `instanceof` and the code both tell it.
+  if (err instanceof VectorDimensionError) return err;
+  if (err instanceof QuiverError && err.code === 'DIMENSION_MISMATCH') {
+    const stored = Number(err.details.expected);
+    return new VectorDimensionError(`cannot connect collection "${c.collectionName}" in ${c.dir}: ${what}`, c.dimension, stored, err);
+  }
   const hint = isDamage(err) ? ' Nothing was changed on disk; restore the collection from a snapshot, or connect with recoverCorrupted: true to move the damaged files aside and start empty.' : '';
   return new VectorStoreConnectionError(`cannot connect collection "${c.collectionName}" in ${c.dir}: ${what}${hint}`, 'in-memory', err);
 }

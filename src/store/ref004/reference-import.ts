@@ -126,19 +126,26 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
   // crash interrupted after the marker was written is finished by the collection it names, and only
   // while that collection's directory is still empty; other collections leave the files alone.
   const settled = (m: Marker | undefined): boolean => m !== undefined && (m.done || m.collection !== c.collectionName);
-  if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER))) && (await stagingLeftovers(c)).length === 0) return undefined;
+  // Whether this connect imports: the files are there, unclaimed, and the collection is still empty.
+  const importsNow = async (): Promise<boolean> =>
+    !settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER))) && (await fileExists(fs, metaFile)) && (await listNames(fs, c.dir)).length === 0;
   // The files are read and checked first, before anything is created beside them (the import lock's
-  // directory): damaged files fail the connect with the disk as it was. Nobody writes these files.
-  const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
-  if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
+  // directory): damaged files fail the connect with the disk as it was. Nobody writes these files. They
+  // are read only when this connect would import them: a collection that holds data never does.
+  const read = async (): Promise<Columns> => {
+    const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
+    if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
+    return columns;
+  };
+  let columns = (await importsNow()) ? await read() : undefined;
+  if (columns === undefined && (await stagingLeftovers(c)).length === 0) return undefined;
   // Everything from here runs under the import lock: two processes (two collections, or one collection
   // connected twice) never both import, and a staging directory of this collection is a leftover.
   const lock = await lockImports(c);
   try {
     for (const leftover of await stagingLeftovers(c)) await fs.rm(leftover, { recursive: true });
-    if (settled(await readMarker(fs, join(c.annIndexPath, IMPORTED_MARKER)))) return undefined;
-    if (!(await fileExists(fs, metaFile))) return undefined;
-    if ((await listNames(fs, c.dir)).length > 0) return undefined;
+    if (!(await importsNow())) return undefined;
+    columns ??= await read();
     return await importInto(c, columns);
   } finally {
     await lock.release();
