@@ -618,8 +618,9 @@ export class DatabasePersistence extends EventEmitter {
     try {
       written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, cb, options.signal));
     } catch (err) {
-      // The file changed under us (or no longer fits this database): a full save replaces it.
-      if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
+      // The file changed under us, is damaged where the update looked (a row, its id index), or no longer
+      // fits this database: a full save of the database replaces it.
+      if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'CORRUPT' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
         changes.release();
         return this.fullSave(options);
       }

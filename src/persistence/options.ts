@@ -23,10 +23,10 @@ export function checkOptions(options: PersistenceOptions): Resolved {
   if (!COMPRESSIONS.includes(compression)) {
     throw new QuiverError('INVALID_ARGUMENT', `Unknown compression "${String(compression)}"; use 'none', 'gzip' or 'brotli'.`);
   }
-  const num = (name: string, v: number | undefined, dflt: number, min: number, max = Number.MAX_VALUE): number => {
+  const num = (name: string, v: number | undefined, dflt: number, min: number, max = Number.MAX_VALUE, whole = false): number => {
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a number ≥ ${min}${max < Number.MAX_VALUE ? ` and ≤ ${max}` : ''} (got ${String(v)}).`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (whole && !Number.isInteger(v))) {
+      throw new QuiverError('INVALID_ARGUMENT', `Option ${name} must be a ${whole ? 'whole ' : ''}number ≥ ${min}${max < Number.MAX_VALUE ? ` and ≤ ${max}` : ''} (got ${String(v)}).`);
     }
     return v;
   };
@@ -45,8 +45,8 @@ export function checkOptions(options: PersistenceOptions): Resolved {
     incremental,
     // Node's timers take at most MAX_TIMER_MS (~24.8 days); a longer interval would save every 1 ms.
     autoSaveInterval: num('autoSaveInterval', options.autoSaveInterval, 0, 0, MAX_TIMER_MS),
-    maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1),
-    batchSize: num('batchSize', options.batchSize, 1000, 1),
+    maxSnapshots: num('maxSnapshots', options.maxSnapshots, 10, 1, Number.MAX_VALUE, true),
+    batchSize: num('batchSize', options.batchSize, 1000, 1, Number.MAX_VALUE, true),
     journalMaxBytes: options.journalMaxBytes === undefined ? undefined : num('journalMaxBytes', options.journalMaxBytes, 0, 0),
   };
 }

@@ -53,6 +53,9 @@ test('DatabasePersistence options are checked when the instance is made, not at 
     { autoSaveInterval: -1 },
     // Over Node's timer limit (~24.8 days) setInterval fires every 1 ms: a save storm.
     { autoSaveInterval: 2 ** 31 },
+    // Counts are whole numbers (2.5 snapshots were kept as 2).
+    { maxSnapshots: 2.5 },
+    { batchSize: 0.5 },
   ];
   for (const options of bad) {
     assert.throws(() => new DatabasePersistence(db, options), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_ARGUMENT', JSON.stringify(options));

@@ -5,7 +5,7 @@
  * the changed rows are written; the digest buckets they fall in are verified first and rehashed after.
  */
 import type Database from 'better-sqlite3';
-import { QuiverError } from '../../errors.js';
+import { CorruptionError, QuiverError } from '../../errors.js';
 import type { ChangeImage } from '../../engine/types.js';
 import type { FileSystem } from '../../env/fs.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
@@ -44,6 +44,10 @@ export async function applySqliteChanges(fs: FileSystem, path: string, change: C
     if (onDisk) {
       db.pragma('journal_mode = DELETE');
       db.pragma('synchronous = EXTRA');
+      // Another writer holding the file (another instance, between the chunks of its transaction) makes
+      // BEGIN fail at once with BUSY: SQLite's default 5 s busy wait blocked the whole event loop, the
+      // other writer's transaction included, and then failed anyway.
+      db.pragma('busy_timeout = 0');
     }
     const progress = new ProgressReporter('save', change.count + change.deletedIds.length + 1, opts.onProgress);
     // The write lock is taken before the checksum is compared, so nobody can change the file between
@@ -112,7 +116,23 @@ async function applyInTransaction(
   const dim = change.dimension;
   const bucketOf = (pos: number) => Math.floor(pos / header.bucketRows);
   const buckets = new StoredBuckets(db, path, header.bucketRows);
-  const lookup = db.prepare(`SELECT pos FROM ${TABLE.entries} WHERE id = ?`).pluck();
+  // The id index is not covered by the checksums: the row it leads to is checked to hold that id, so a
+  // damaged index entry fails the save (CORRUPT) instead of having it write one entry over another's row.
+  // (The id is read back by position, from the table: read through the index, it would be the index's.)
+  const byId = db.prepare(`SELECT pos FROM ${TABLE.entries} WHERE id = ?`).pluck();
+  const idAt = db.prepare(`SELECT id FROM ${TABLE.entries} WHERE pos = ?`).pluck();
+  const lookup = {
+    get(param: string | bigint): number | undefined {
+      const pos = byId.get(param) as number | undefined;
+      if (pos === undefined) return undefined;
+      const found = idAt.get(pos) as unknown;
+      const same = typeof param === 'string' ? found === param : (typeof found === 'number' || typeof found === 'bigint') && BigInt(found) === param;
+      if (!same) {
+        throw new CorruptionError({ file: path, section: 'entries_id index' }, `the id index leads ${typeof param === 'bigint' ? param.toString() : JSON.stringify(param)} to the row at position ${pos}, which holds ${String(found)}; rebuild it with REINDEX or save in full`);
+      }
+      return pos;
+    },
+  };
   const touched = new Set<number>();
   let count = header.count;
   let changedRows = 0;

@@ -100,6 +100,37 @@ async function recoverHotJournal(fs: FileSystem, path: string): Promise<boolean>
   return true;
 }
 
+/** What SQLite keeps beside a database file, named by its path: the rollback journal and the WAL with its index. */
+const SIDE_FILES = ['-journal', '-wal', '-shm'] as const;
+
+/**
+ * Before a file replaces the SQLite file at `path` (a full save, an export, a convert): settles what
+ * SQLite keeps beside the old one. SQLite finds those files by path, not by database, so left beside
+ * the new file an old hot journal was rolled "back" into it (a load then returned wrong data, and the
+ * file was damaged) and an old WAL's frames were applied to it (the load failed). A short read-write
+ * open rolls a hot journal back into the old file and checkpoints a WAL into it, after which SQLite
+ * removes them; an old file that cannot be opened at all has nothing they could restore, so they are
+ * removed. Side files SQLite keeps after that belong to a connection still open elsewhere: left alone.
+ */
+export async function settleSideFiles(fs: FileSystem, path: string): Promise<void> {
+  const present = await Promise.all(SIDE_FILES.map((s) => fs.stat(path + s).then(() => true, () => false)));
+  if (!present.some(Boolean)) return;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal') {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.pragma('journal_mode = DELETE');
+    }
+  } catch {
+    db?.close();
+    for (const s of SIDE_FILES) await fs.rm(path + s).catch(() => undefined);
+    return;
+  }
+  db.close();
+}
+
 /** Largest WAL-mode file read from a private copy in memory; a larger one is opened on disk (and SQLite leaves its `-wal` and `-shm`). */
 const WAL_COPY_MAX_BYTES = 256 * 1024 * 1024;
 

@@ -16,6 +16,7 @@ import { ProgressReporter } from '../../util/progress.js';
 import type { ExchangeWriteOptions } from '../exchange.js';
 import { buildDatabase, type BuildControl } from './build.js';
 import { checkAbort, mapSqliteError } from './sqlite-errors.js';
+import { settleSideFiles } from './open.js';
 
 /** Options of {@link writeSqliteState}: the exchange options plus the sequence number to record. */
 export interface SqliteWriteOptions extends ExchangeWriteOptions {
@@ -72,6 +73,9 @@ async function writeWithSqlite(fs: FileSystem, path: string, image: CollectionIm
   } catch (err) {
     throw ioError(err, 'save', path);
   }
+  // The file being replaced may have SQLite's journal or WAL beside it, which SQLite would apply to the
+  // new file: settled into the old one first.
+  await settleSideFiles(fs, path);
   // SQLite writes the temp file itself; the publish fsyncs it in the background as SQLite reports the
   // buckets it has taken (SQLite itself syncs nothing here), then fsyncs, renames and keeps no spare.
   return publishAtomically(fs, path, async (handle, temp) => {

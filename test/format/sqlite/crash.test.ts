@@ -86,3 +86,43 @@ test('kill -9 at random moments of an incremental save: always exactly the old o
     assert.deepEqual([...seen].sort(), ['new', 'old']);
   });
 });
+
+test('a full save over a file with a hot journal or a WAL beside it: the new file loads as saved (SQLite never applies the old side files to it)', async () => {
+  await inTempDir(async (dir) => {
+    const ids: Id[] = Array.from({ length: 600 }, (_, i) => `e${i}`);
+    const base: ImageSpec = { dimension: 64, ids, vectors: randomVectors(600, 64, 3), metadata: ids.map((_, i) => ({ i })) };
+    const fresh: ImageSpec = { dimension: 64, ids: ids.slice(0, 400).map((id) => `new-${id}`), vectors: randomVectors(400, 64, 4), metadata: ids.slice(0, 400).map((_, i) => ({ fresh: i })) };
+    // A hot journal, as a killed in-place save leaves it (see the test above).
+    const path = join(dir, 'db.sqlite');
+    const live = join(dir, 'live.sqlite');
+    await writeSqliteState(nodeFs, live, makeImage(base));
+    const db = new Database(live);
+    db.pragma('cache_size = 1');
+    db.exec('BEGIN');
+    const update = db.prepare('UPDATE entries SET metadata = ?, vector = ? WHERE pos = ?');
+    for (let i = 0; i < 600; i++) update.run('{"torn":true}', Buffer.alloc(256, 1), i);
+    copyFileSync(live, path);
+    copyFileSync(`${live}-journal`, `${path}-journal`);
+    db.exec('ROLLBACK');
+    db.close();
+    // Before the fix the load rolled the old file's journal "back" into the new one: wrong data, no error.
+    await writeSqliteState(nodeFs, path, makeImage(fresh));
+    assertColumnsEqual((await readSqliteState(nodeFs, path)).columns, fresh);
+    assert.ok(!existsSync(`${path}-journal`));
+    // A WAL another tool left beside the file (its process killed before the checkpoint).
+    const walPath = join(dir, 'wal.sqlite');
+    await writeSqliteState(nodeFs, walPath, makeImage(base));
+    const w = new Database(walPath);
+    w.pragma('journal_mode = WAL');
+    w.pragma('wal_autocheckpoint = 0');
+    w.prepare('UPDATE entries SET metadata = ? WHERE pos < 100').run('{"wal":true}');
+    const walCopy = readFileSync(`${walPath}-wal`);
+    w.close();
+    // The close checkpointed it; put the frames back, as a kill before the checkpoint leaves them.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${walPath}-wal`, walCopy);
+    // Before the fix the load failed with CORRUPT (the old WAL's frames applied to the new file).
+    await writeSqliteState(nodeFs, walPath, makeImage(fresh));
+    assertColumnsEqual((await readSqliteState(nodeFs, walPath)).columns, fresh);
+  });
+});

@@ -180,3 +180,72 @@ test('a read holds one snapshot: another connection cannot commit in the middle 
     assertColumnsEqual(r.columns, base);
   });
 });
+
+test('two instances saving into one SQLite file at once: one fails with BUSY at once, without blocking the event loop for SQLite\'s busy wait', async () => {
+  const { VectorDB } = await import('../../../src/engine/vector-db.js');
+  const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
+  await inTempDir(async (dir) => {
+    const vec = (i: number): Float32Array => Float32Array.from({ length: 64 }, (_, d) => Math.sin(i * 7 + d));
+    const a = new VectorDB({ dimension: 64 });
+    for (let i = 0; i < 3000; i++) void a.insert({ id: i, vector: vec(i) });
+    const pa = new DatabasePersistence(a, { baseDir: dir, format: 'sqlite' });
+    await pa.save();
+    const b = new VectorDB({ dimension: 64 });
+    const pb = new DatabasePersistence(b, { baseDir: dir, format: 'sqlite' });
+    await pb.load();
+    for (let i = 0; i < 3000; i++) void a.insert({ id: i, vector: vec(i + 1), metadata: { w: 'a' } });
+    for (let i = 0; i < 3000; i++) void b.insert({ id: i + 100000, vector: vec(i + 2), metadata: { w: 'b' } });
+    let maxGap = 0;
+    let last = performance.now();
+    const tick = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 5);
+    const results = await Promise.allSettled([pa.saveIncremental(), pb.saveIncremental()]);
+    clearInterval(tick);
+    const failed = results.filter((r) => r.status === 'rejected');
+    assert.ok(failed.length <= 1, 'at most one of them fails');
+    for (const f of failed) assert.equal((f.reason as { code?: unknown }).code, 'BUSY');
+    // Before the fix the second BEGIN IMMEDIATE waited out SQLite's 5 s busy timeout inside one
+    // synchronous call (the whole process stalled, the other save included), then failed anyway.
+    assert.ok(maxGap < 2500, `the event loop was blocked for ${maxGap.toFixed(0)} ms`);
+  });
+});
+
+test('an in-place save whose id index leads an id to another row fails CORRUPT instead of writing over that row; the persistence instance then saves in full', async () => {
+  const { VectorDB } = await import('../../../src/engine/vector-db.js');
+  const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
+  await inTempDir(async (dir) => {
+    const db = new VectorDB({ dimension: 8 });
+    const id = (i: number): string => `id-${String(i).padStart(4, '0')}`;
+    for (let i = 0; i < 50; i++) void db.insert({ id: id(i), vector: new Float32Array(8).fill(i), metadata: { i } });
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
+    const path = await p.save();
+    // One byte of the index entry of id-0007 (record: header, id text, rowid) now says rowid 9. The
+    // index is not covered by the checksums: the file still loads.
+    const bytes = readFileSync(path);
+    const entry = Buffer.concat([Buffer.from([0x03, 13 + 2 * 7, 0x01]), Buffer.from(id(7)), Buffer.from([7])]);
+    const at = bytes.indexOf(entry);
+    assert.ok(at > 0, 'the index entry was found');
+    bytes[at + entry.length - 1] = 9;
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, bytes);
+    // Directly: the in-place update refuses (before the fix it wrote id-0007's vector into id-0009's row).
+    const fresh = new VectorDB({ dimension: 8 });
+    for (let i = 0; i < 50; i++) void fresh.insert({ id: id(i), vector: new Float32Array(8).fill(i), metadata: { i } });
+    const since = fresh.seq;
+    void fresh.insert({ id: id(7), vector: new Float32Array(8).fill(700) });
+    const change = fresh.openChanges(since);
+    const expectedChecksum = (await readSqliteState(nodeFs, path)).checksum;
+    await assert.rejects(applySqliteChanges(nodeFs, path, change, { expectedChecksum }), (e: unknown) => (e as { code?: string }).code === 'CORRUPT' && /id index/.test((e as Error).message));
+    change.release();
+    // Through DatabasePersistence: a full save replaces the file, and it loads as the database is.
+    await db.insert({ id: id(7), vector: new Float32Array(8).fill(700) });
+    await p.saveIncremental();
+    const back = new VectorDB({ dimension: 8 });
+    await new DatabasePersistence(back, { baseDir: dir, format: 'sqlite' }).load();
+    assert.equal(back.get(id(7))?.vector[0], 700);
+    assert.equal(back.get(id(9))?.vector[0], 9);
+  });
+});
