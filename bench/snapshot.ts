@@ -2,7 +2,8 @@
  * Issue-5 figures: full snapshots (none and gzip) and their restores next to raw write and read of
  * the same vector bytes, an incremental snapshot after changing 1% of the entries (bytes and time
  * against the full one), the content-diff incremental of a database the manager has not seen, and the
- * restore of a 5-link chain.
+ * restore of a 5-link chain; then the same full snapshot, restore and incremental against an S3 bucket
+ * on a local S3 server.
  *
  * `benchSnapshots(report, settings)` is wired into bench/main.ts; `node build/bench/snapshot.js
  * [--n N] [--rounds R] [--json]` runs it alone.
@@ -13,6 +14,8 @@ import { tmpdir, cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { VectorDB } from '../src/engine/vector-db.js';
 import { SnapshotManager } from '../src/snapshot/manager.js';
+import { S3SnapshotStore } from '../src/storage/s3-store.js';
+import { startLocalS3 } from '../support/local-s3.js';
 import type { SnapshotInfo } from '../src/snapshot/types.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import type { BenchSettings } from './persistence.js';
@@ -104,7 +107,41 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
   const verify = await timed(() => gzipManager.verifySnapshot(fulls.gzip.info.id));
   if (!verify.value) throw new Error('verify failed');
   report.ratio(suite, 'verifySnapshot (gzip full)', verify.ms, 'ms', raw.readMs, 'raw read');
+  await benchRemote(report, s, db, io);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Remote storage: a full snapshot into an S3 bucket, its verified restore, and a 1% incremental on it.
+ * The bucket is served by a local S3 server (s3rver, in this process, over loopback, storing its objects
+ * as files), so the figures show the store's own overhead (HTTP, multipart upload, copies), not a network.
+ */
+async function benchRemote(report: Report, s: BenchSettings, db: VectorDB, io: RawIo): Promise<void> {
+  const suite = 'snapshot';
+  const s3 = await startLocalS3();
+  const store = new S3SnapshotStore({ bucket: await s3.bucket('quiver-bench'), clientConfig: s3.config });
+  try {
+    const manager = new SnapshotManager({ store, compression: 'none' });
+    const rounds = Math.min(2, s.pairedRounds);
+    let info: SnapshotInfo | undefined;
+    const put = await timePaired(rounds, () => io.write(), async () => {
+      info = await manager.createSnapshot(db, 'full to s3');
+    });
+    if (!info) throw new Error('no snapshot');
+    report.ratio(suite, 'full snapshot to S3 (none; local s3rver)', put.ms, 'ms', put.rawMs, 'raw write, new file, same rounds', undefined, { bytes: info.sizeBytes });
+    let restored: VectorDB | undefined;
+    const get = await timePaired(rounds, () => io.read(), async () => {
+      restored = await manager.restoreSnapshot((info as SnapshotInfo).id);
+    });
+    if (restored?.len() !== db.len()) throw new Error(`restore from S3 returned ${restored?.len()} entries`);
+    report.ratio(suite, 'restore full from S3 (none, verified; local s3rver)', get.ms, 'ms', get.rawMs, 'raw read, same rounds');
+    await changeEntries(db, s.n, 0.01, 9);
+    const inc = await timed(() => manager.createIncrementalSnapshot(db, 'inc 1% to s3', (info as SnapshotInfo).id));
+    report.add({ suite, name: 'incremental to S3 after 1% changes: time', value: inc.ms, unit: 'ms', baseline: put.ms, baselineName: 'full snapshot to S3', ratio: inc.ms / put.ms, extra: { bytes: inc.value.sizeBytes } });
+  } finally {
+    store.close();
+    await s3.close();
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

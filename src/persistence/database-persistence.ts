@@ -27,6 +27,7 @@ import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced }
 import { codecFor, exportImage, formatForPath } from '../interchange/index.js';
 import type { ExchangeFormat } from '../format/exchange.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
+import type { SnapshotStore } from '../storage/store.js';
 import type {
   CompressionType,
   ExportOptions,
@@ -95,6 +96,7 @@ export class DatabasePersistence extends EventEmitter {
   private readonly tempsCleaned = new Set<string>();
   private closed = false;
   private snapshotManager: SnapshotManager | undefined;
+  private readonly snapshotStore: SnapshotStore | undefined;
   private journal: SaveJournal | undefined;
 
   constructor(
@@ -105,6 +107,11 @@ export class DatabasePersistence extends EventEmitter {
     if (!db || typeof db.openImage !== 'function') throw new TypeError('DatabasePersistence needs a VectorDB as its first argument');
     this.options = checkOptions(options);
     this.fs = options.fs ?? nodeFs;
+    const store = options.snapshotStore;
+    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.put !== 'function' || typeof store.list !== 'function')) {
+      throw new TypeError('DatabasePersistence option snapshotStore must be a SnapshotStore (e.g. new S3SnapshotStore({ bucket }))');
+    }
+    this.snapshotStore = store;
     if (this.options.autoSaveInterval > 0) this.startAutoSave();
   }
 
@@ -206,13 +213,13 @@ export class DatabasePersistence extends EventEmitter {
   }
 
   /**
-   * The SnapshotManager behind the snapshot methods: `<baseDir>/snapshots`, gzip unless compression is
-   * 'none'. Use it directly for verify, retention, scheduling and chains.
+   * The SnapshotManager behind the snapshot methods: the `snapshotStore` option, else `<baseDir>/snapshots`;
+   * gzip unless compression is 'none'. Use it directly for verify, retention, scheduling and chains.
    */
   get snapshots(): SnapshotManager {
+    const store = this.snapshotStore;
     this.snapshotManager ??= new SnapshotManager({
-      snapshotDir: join(this.options.baseDir, 'snapshots'),
-      fs: this.fs,
+      ...(store ? { store } : { snapshotDir: join(this.options.baseDir, 'snapshots'), fs: this.fs }),
       compression: this.options.compression === 'none' ? 'none' : 'gzip',
       compressionLevel: this.options.compression === 'gzip' ? this.options.compressionLevel : undefined,
     });

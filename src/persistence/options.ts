@@ -12,7 +12,7 @@ const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
 const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
 
 /** The constructor's options with their defaults filled in. */
-export type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes'>> & { compressionLevel?: number; journalMaxBytes?: number };
+export type Resolved = Required<Omit<PersistenceOptions, 'fs' | 'compressionLevel' | 'journalMaxBytes' | 'snapshotStore'>> & { compressionLevel?: number; journalMaxBytes?: number };
 
 /** Checks the constructor's options and fills in the defaults. */
 export function checkOptions(options: PersistenceOptions): Resolved {

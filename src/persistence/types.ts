@@ -4,6 +4,7 @@
 import type { ProgressCallback } from '../util/progress.js';
 import type { Id, Metadata, Metric } from '../engine/types.js';
 import type { FileSystem } from '../env/fs.js';
+import type { SnapshotStore } from '../storage/store.js';
 
 export type { ProgressCallback, Progress } from '../util/progress.js';
 
@@ -40,6 +41,11 @@ export interface PersistenceOptions {
    * larger of 64 MiB and a quarter of the last full file).
    */
   journalMaxBytes?: number;
+  /**
+   * Where the snapshot methods keep snapshots (default: `<baseDir>/snapshots` on the file system), e.g.
+   * an `S3SnapshotStore` to keep them off the machine.
+   */
+  snapshotStore?: SnapshotStore;
   /** The file system to use (tests pass an in-memory or fault-injecting one). */
   fs?: FileSystem;
 }

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runUntilKilled } from '../support/kill.js';
 import { readdirSync, statSync } from 'node:fs';
@@ -9,6 +9,8 @@ import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { prng } from '../../support/datasets.js';
 import { tempDir } from '../support/db.js';
 import { stateDigest } from './fixtures/digest.js';
+import { s3Target, targetOptions } from './fixtures/target.js';
+import { startLocalS3, type LocalS3 } from '../../support/local-s3.js';
 
 const worker = fileURLToPath(new URL('./fixtures/snapshot-worker.js', import.meta.url));
 
@@ -43,9 +45,14 @@ function tempFiles(dir: string): string[] {
   return found;
 }
 
-for (const [mode, seed] of [['create', 1], ['delete', 2], ['cleanup', 3]] as const) {
-  test(`kill -9 at random points of ${mode}: only complete snapshots are listed, and every one verifies and restores exactly`, async () => {
-    const { dir, cleanup } = tempDir();
+let s3: LocalS3 | undefined;
+after(async () => s3?.close());
+
+for (const [mode, seed, where] of [['create', 1, 'disk'], ['delete', 2, 'disk'], ['cleanup', 3, 'disk'], ['create', 4, 's3'], ['delete', 5, 's3']] as const) {
+  test(`kill -9 at random points of ${mode} (${where === 's3' ? 'an S3 bucket' : 'a directory'}): only complete snapshots are listed, and every one verifies and restores exactly`, async () => {
+    const { dir: tmp, cleanup } = tempDir();
+    if (where === 's3') s3 ??= await startLocalS3();
+    const dir = where === 's3' && s3 ? s3Target(s3.endpoint, await s3.bucket()) : tmp;
     try {
       const rnd = prng(seed * 101);
       const kills = Number(process.env.QUIVER_KILLS ?? 4);
@@ -56,10 +63,10 @@ for (const [mode, seed] of [['create', 1], ['delete', 2], ['cleanup', 3]] as con
         const o = await runAndKill(dir, mode, seed * 1000 + k, 150 + Math.floor(rnd() * 500));
         for (const id of o.created) everCreated.add(id);
         for (const id of o.maybeGone) maybeGone.add(id);
-        const m = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 0 });
+        const m = new SnapshotManager({ ...targetOptions(dir), gcGraceMs: 0 });
         const cat = await m.catalog();
         assert.deepEqual(cat.damaged.map((d) => d.id), [], 'a kill never leaves a damaged metadata.json');
-        if (process.env.QUIVER_KILL_DEBUG) process.stderr.write(`${mode} kill ${k}: ${cat.snapshots.length} complete, ${cat.incomplete.length} incomplete, ${tempFiles(dir).length} temp\n`);
+        if (process.env.QUIVER_KILL_DEBUG) process.stderr.write(`${mode} kill ${k}: ${cat.snapshots.length} complete, ${cat.incomplete.length} incomplete\n`);
         const listed = new Set(cat.snapshots.map((s) => s.id));
         for (const id of everCreated) {
           if (!maybeGone.has(id)) assert.ok(listed.has(id), `acknowledged snapshot ${id} is listed`);
@@ -75,7 +82,7 @@ for (const [mode, seed] of [['create', 1], ['delete', 2], ['cleanup', 3]] as con
         await m.collectGarbage(0);
         const after = await m.catalog();
         assert.deepEqual(after.incomplete, []);
-        assert.deepEqual(tempFiles(dir), []);
+        if (where === 'disk') assert.deepEqual(tempFiles(dir), []);
         assert.deepEqual(after.snapshots.map((s) => s.id), cat.snapshots.map((s) => s.id), 'GC removed no complete snapshot');
       }
       assert.ok(everCreated.size > 0, 'the worker acknowledged snapshots before being killed');

@@ -1,0 +1,79 @@
+/**
+ * Turns what the AWS SDK throws into QuiverErrors with the store's stable codes, so that snapshot code,
+ * the retry wrapper and callers treat an object store like every other store: a missing object is
+ * NOT_FOUND, refused credentials EACCES, a missing bucket INVALID_ARGUMENT (retrying cannot help), an
+ * aborted call ABORTED, and everything the network or the service failed at (after the SDK's own
+ * retries) IO_ERROR, which the retry wrapper treats as transient.
+ */
+import { QuiverError } from '../errors.js';
+
+/** What the SDK's errors carry that the mapping reads. */
+interface SdkErrorShape {
+  name?: unknown;
+  code?: unknown;
+  Code?: unknown;
+  message?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+const MISSING = new Set(['NoSuchKey', 'NotFound']);
+const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled', 'AccountProblem', 'InvalidToken', 'ExpiredToken']);
+const NOT_SUPPORTED = new Set(['NotImplemented', 'MethodNotAllowed']);
+
+function shape(err: unknown): SdkErrorShape {
+  return err !== null && typeof err === 'object' ? (err as SdkErrorShape) : {};
+}
+
+/** The S3 error code (`NoSuchKey`, `AccessDenied`, ...) or the network code (`ECONNREFUSED`) of `err`. */
+export function s3CodeOf(err: unknown): string | undefined {
+  const e = shape(err);
+  if (typeof e.Code === 'string') return e.Code;
+  if (typeof e.code === 'string') return e.code;
+  if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+  return undefined;
+}
+
+/** The HTTP status of the response that failed, when there was one. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const s = shape(err).$metadata?.httpStatusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** True when `err` says the object (or the multipart upload) is not there. */
+export function isMissingObject(err: unknown): boolean {
+  const code = s3CodeOf(err);
+  return (code !== undefined && (MISSING.has(code) || code === 'NoSuchUpload')) || (httpStatusOf(err) === 404 && code !== 'NoSuchBucket');
+}
+
+/** True when the service does not implement the call (some S3-compatible servers lack multipart listing). */
+export function isNotSupported(err: unknown): boolean {
+  const code = s3CodeOf(err);
+  return (code !== undefined && NOT_SUPPORTED.has(code)) || httpStatusOf(err) === 501;
+}
+
+/** True when `err` is the SDK's (or our) reaction to an aborted signal. */
+function isAbort(err: unknown): boolean {
+  const name = shape(err).name;
+  return name === 'AbortError' || (err instanceof QuiverError && err.code === 'ABORTED');
+}
+
+/**
+ * The QuiverError for `err`, thrown by operation `op` on the object (or prefix) at `where`. QuiverErrors
+ * pass through unchanged; `signal` turns any failure after an abort into ABORTED.
+ */
+export function s3Error(err: unknown, op: string, where: string, signal?: AbortSignal): QuiverError {
+  if (err instanceof QuiverError) return err;
+  const code = s3CodeOf(err);
+  const status = httpStatusOf(err);
+  const details = { op, where, s3Code: code, httpStatus: status };
+  const said = err instanceof Error ? err.message : String(err);
+  if (signal?.aborted || isAbort(err)) return new QuiverError('ABORTED', `${op} ${where} was aborted; nothing was changed`, details, { cause: err });
+  if (code === 'NoSuchBucket') {
+    return new QuiverError('INVALID_ARGUMENT', `${op} ${where} failed: the bucket does not exist. Create it, or pass the bucket that holds the snapshots.`, details, { cause: err });
+  }
+  if (isMissingObject(err)) return new QuiverError('NOT_FOUND', `${where}: no such object`, details, { cause: err });
+  if ((code !== undefined && DENIED.has(code)) || status === 403) {
+    return new QuiverError('EACCES', `${op} ${where} was refused (${code ?? `HTTP ${status}`}): check the credentials and the bucket policy.`, details, { cause: err });
+  }
+  return new QuiverError('IO_ERROR', `${op} ${where} failed${code ? ` (${code}${status ? `, HTTP ${status}` : ''})` : ''}: ${said}`, details, { cause: err });
+}

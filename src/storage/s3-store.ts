@@ -1,0 +1,453 @@
+/**
+ * A SnapshotStore in an S3 bucket (AWS S3 or any S3-compatible service: MinIO, Ceph, R2, ...), through
+ * the AWS SDK v3. Store key `a/b` is the object `<prefix>a/b` of the bucket.
+ *
+ * How it keeps the store contract:
+ * - Atomic puts: S3 publishes an object whole when its PutObject or CompleteMultipartUpload succeeds.
+ *   Bodies up to one part go up in one PutObject; longer ones as a multipart upload (parts uploaded in
+ *   parallel by `@aws-sdk/lib-storage`), which is aborted when the producer fails or the signal fires,
+ *   so the previous object stays in place and no parts are left behind.
+ * - Durability: S3 acknowledges a write once it is stored redundantly; reads after it see it.
+ * - A read is one GET, so it sees one version of the object even if it is replaced meanwhile.
+ * - Leftovers: an interrupted multipart upload (a killed process) is invisible to `list`; `sweep` aborts
+ *   those whose last part (or start) is older than its cutoff, and `newestInProgress` dates folders by
+ *   them for garbage collection, so an upload still making progress is never taken for a leftover.
+ *
+ * The SDK is loaded on first use, so programs that never touch S3 do not pay for loading it.
+ */
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { QuiverError } from '../errors.js';
+import { checkKey, checkPrefix } from './keys.js';
+import { isMissingObject, isNotSupported, s3Error } from './s3-errors.js';
+import { checkAbort, pumpBody, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
+
+type ClientModule = typeof import('@aws-sdk/client-s3');
+type StorageModule = typeof import('@aws-sdk/lib-storage');
+
+/** S3's smallest multipart part (every part but the last). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 4;
+const DEFAULT_CHUNK = 4 << 20;
+/** Bytes a streamed put buffers between its producer and the uploader before the producer waits. */
+const PIPE_BYTES = 1 << 20;
+/** Keys per DeleteObjects request (S3's limit). */
+const DELETE_BATCH = 1000;
+const PREFIX_CHARS = /^[A-Za-z0-9._=/-]*$/;
+
+/** Options of {@link S3SnapshotStore}. */
+export interface S3StoreOptions {
+  /** The bucket; it must exist. */
+  bucket: string;
+  /** Folder inside the bucket that holds the store, e.g. `backups/prod/` (default: the bucket's root). */
+  prefix?: string;
+  /** A configured client to use (region, endpoint, credentials, retries are then yours). */
+  client?: S3Client;
+  /** Configuration for the client the store creates when `client` is not given (and destroys on `close`). */
+  clientConfig?: S3ClientConfig;
+  /** Bytes per multipart part, at least 5 MiB (default 8 MiB); bodies up to one part are one PutObject. */
+  partSize?: number;
+  /** Parts uploaded at once per put (default 4); a put holds up to `partSize × queueSize` bytes. */
+  queueSize?: number;
+}
+
+let sdk: Promise<{ s3: ClientModule; storage: StorageModule }> | undefined;
+
+function loadSdk(): Promise<{ s3: ClientModule; storage: StorageModule }> {
+  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(([s3, storage]) => ({ s3, storage }));
+  return sdk;
+}
+
+function checkRootPrefix(prefix: unknown): string {
+  if (prefix === undefined || prefix === '') return '';
+  if (typeof prefix !== 'string' || !PREFIX_CHARS.test(prefix) || prefix.startsWith('/') || prefix.includes('//') || prefix.split('/').some((s) => s === '.' || s === '..')) {
+    throw new QuiverError('INVALID_ARGUMENT', `S3SnapshotStore prefix ${JSON.stringify(prefix)} is not valid: use [A-Za-z0-9._=/-], no leading "/", no "//", no "." or ".." segments (e.g. "backups/prod/")`);
+  }
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+function wholeNumber(name: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new QuiverError('INVALID_ARGUMENT', `S3SnapshotStore option ${name} must be a whole number ≥ ${min} (got ${String(v)})`);
+  return v;
+}
+
+/** The snapshot store over an S3 bucket; see the module comment for how it keeps the store contract. */
+export class S3SnapshotStore implements SnapshotStore {
+  readonly location: string;
+  /** The bucket. */
+  readonly bucket: string;
+  /** The folder inside the bucket, empty or ending in `/`. */
+  readonly prefix: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly givenClient: S3Client | undefined;
+  private readonly clientConfig: S3ClientConfig;
+  private ownClient: S3Client | undefined;
+
+  constructor(options: S3StoreOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError('S3SnapshotStore needs an options object with { bucket }');
+    if (typeof options.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
+      throw new QuiverError('INVALID_ARGUMENT', `S3SnapshotStore bucket ${JSON.stringify(options.bucket)} is not a valid bucket name (3-63 of a-z, 0-9, "." and "-")`);
+    }
+    this.bucket = options.bucket;
+    this.prefix = checkRootPrefix(options.prefix);
+    this.partSize = wholeNumber('partSize', options.partSize, DEFAULT_PART_SIZE, MIN_PART_SIZE);
+    this.queueSize = wholeNumber('queueSize', options.queueSize, DEFAULT_QUEUE_SIZE, 1);
+    this.givenClient = options.client;
+    this.clientConfig = options.clientConfig ?? {};
+    this.location = `s3://${this.bucket}/${this.prefix}`;
+  }
+
+  locate(key: string): string {
+    return `${this.location}${key}`;
+  }
+
+  /** Destroys the client the store created (its sockets); a client passed in is left to its owner. */
+  close(): void {
+    this.ownClient?.destroy();
+    this.ownClient = undefined;
+  }
+
+  private async client(): Promise<{ client: S3Client; s3: ClientModule; storage: StorageModule }> {
+    const mods = await loadSdk();
+    const client = this.givenClient ?? (this.ownClient ??= new mods.s3.S3Client(this.clientConfig));
+    return { client, ...mods };
+  }
+
+  async put(key: string, body: StoreBody, options: StoreOpOptions = {}): Promise<PutResult> {
+    checkKey(key);
+    const { signal } = options;
+    const what = `put ${key}`;
+    checkAbort(signal, what);
+    const { client, s3, storage } = await this.client();
+    const params = { Bucket: this.bucket, Key: this.prefix + key };
+    try {
+      if (body instanceof Uint8Array && body.length <= this.partSize) {
+        await client.send(new s3.PutObjectCommand({ ...params, Body: body, ContentLength: body.length }), { abortSignal: signal });
+        return { key, size: body.length };
+      }
+      return { key, size: await this.upload(key, body instanceof Uint8Array ? slices(body) : body, signal, (Body) => new storage.Upload({ client, params: { ...params, Body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false }).done()) };
+    } catch (err) {
+      throw this.fail(err, 'put', key, signal);
+    }
+  }
+
+  /**
+   * Feeds `body` through a pipe into a multipart upload. Any failure (the producer's, the signal, a
+   * write after the upload failed) destroys the pipe, which makes the uploader abort the multipart
+   * upload before `done` settles: nothing is published and no parts are left behind.
+   */
+  private async upload(key: string, body: StoreBody, signal: AbortSignal | undefined, start: (pipe: PassThrough) => Promise<unknown>): Promise<number> {
+    const pipe = new PassThrough({ highWaterMark: PIPE_BYTES });
+    const done = start(pipe);
+    // A producer waiting for room in the pipe must hear that the upload failed or the signal fired.
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      done.then(() => reject(new QuiverError('IO_ERROR', `${this.locate(key)}: the upload ended before its body did`)), reject);
+      onAbort = () => reject(new QuiverError('ABORTED', `put ${key} was aborted; nothing was changed`));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    stopped.catch(() => undefined);
+    try {
+      const size = await pumpBody(body, async (chunk) => {
+        // Copied: the producer may reuse `chunk` once this resolves, while the uploader still holds it.
+        if (!pipe.write(Buffer.from(chunk))) await Promise.race([once(pipe, 'drain'), stopped]);
+      }, signal, `put ${key}`);
+      pipe.end();
+      await done;
+      return size;
+    } catch (err) {
+      pipe.destroy(err instanceof Error ? err : new Error(String(err)));
+      await done.catch(() => undefined);
+      throw err;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A producer's own error passes through as it is; the SDK's (which carry `$metadata`) become QuiverErrors. */
+  private fail(err: unknown, op: string, key: string, signal?: AbortSignal): unknown {
+    const e = err as { $metadata?: unknown; name?: unknown } | null;
+    const fromSdk = e !== null && typeof e === 'object' && (e.$metadata !== undefined || e.name === 'AbortError');
+    return signal?.aborted || fromSdk ? s3Error(err, op, this.locate(key), signal) : err;
+  }
+
+  /** Starts a GET; the body must be consumed or destroyed. */
+  private async open(key: string, signal: AbortSignal | undefined, op: string): Promise<{ body: Readable; length: number }> {
+    checkKey(key);
+    checkAbort(signal, `${op} ${key}`);
+    const { client, s3 } = await this.client();
+    try {
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: signal });
+      return { body: out.Body as Readable, length: Number(out.ContentLength ?? -1) };
+    } catch (err) {
+      throw s3Error(err, op, this.locate(key), signal);
+    }
+  }
+
+  async get(key: string, options: StoreOpOptions = {}): Promise<Uint8Array> {
+    const { body, length } = await this.open(key, options.signal, 'get');
+    if (length >= 0) {
+      const out = new Uint8Array(length);
+      const n = await this.drainInto(key, body, out, DEFAULT_CHUNK, options.signal, 'get');
+      this.checkLength(key, n, length);
+      return out;
+    }
+    const parts: Buffer[] = [];
+    try {
+      for await (const piece of body) parts.push(piece as Buffer);
+    } catch (err) {
+      throw s3Error(err, 'get', this.locate(key), options.signal);
+    }
+    return new Uint8Array(Buffer.concat(parts));
+  }
+
+  async *read(key: string, options: StoreReadOptions = {}): AsyncIterable<Uint8Array> {
+    const { signal } = options;
+    const step = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK);
+    const { body, length } = await this.open(key, signal, 'read');
+    let delivered = 0;
+    const nextSize = (): number => (length >= 0 ? Math.min(step, length - delivered) : step);
+    try {
+      let buf = new Uint8Array(nextSize());
+      let fill = 0;
+      const pieces = body[Symbol.asyncIterator]();
+      for (;;) {
+        let r: IteratorResult<unknown>;
+        try {
+          r = await pieces.next();
+        } catch (err) {
+          throw s3Error(err, 'read', this.locate(key), signal);
+        }
+        if (r.done) break;
+        const piece = r.value as Uint8Array;
+        for (let at = 0; at < piece.length;) {
+          if (buf.length === 0) throw this.tooLong(key, length);
+          const n = Math.min(buf.length - fill, piece.length - at);
+          buf.set(piece.subarray(at, at + n), fill);
+          fill += n;
+          at += n;
+          if (fill === buf.length) {
+            checkAbort(signal, `read ${key}`);
+            delivered += fill;
+            yield buf;
+            buf = new Uint8Array(nextSize());
+            fill = 0;
+          }
+        }
+      }
+      if (fill > 0) {
+        delivered += fill;
+        yield buf.subarray(0, fill);
+      }
+      if (length >= 0) this.checkLength(key, delivered, length);
+    } finally {
+      // A consumer that stops early releases the connection.
+      body.destroy();
+    }
+  }
+
+  async readInto(key: string, target: Uint8Array, options: ReadIntoOptions = {}): Promise<number> {
+    const { body, length } = await this.open(key, options.signal, 'read');
+    if (length > target.length) {
+      body.destroy();
+      throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds ${length} bytes, more than the ${target.length} expected`, { key });
+    }
+    const n = await this.drainInto(key, body, target, Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK), options.signal, 'read', options.onChunk);
+    if (length >= 0) this.checkLength(key, n, length);
+    return n;
+  }
+
+  /** Copies `body` into `target`, telling `onChunk` about each filled range of about `step` bytes. */
+  private async drainInto(key: string, body: Readable, target: Uint8Array, step: number, signal: AbortSignal | undefined, op: string, onChunk?: (chunk: Uint8Array) => void): Promise<number> {
+    let at = 0;
+    let told = 0;
+    try {
+      for await (const piece of body) {
+        const p = piece as Uint8Array;
+        if (at + p.length > target.length) throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds more than the ${target.length} bytes expected`, { key });
+        target.set(p, at);
+        at += p.length;
+        if (onChunk && at - told >= step) {
+          onChunk(target.subarray(told, at));
+          told = at;
+        }
+        checkAbort(signal, `${op} ${key}`);
+      }
+    } catch (err) {
+      throw s3Error(err, op, this.locate(key), signal);
+    } finally {
+      body.destroy();
+    }
+    if (onChunk && at > told) onChunk(target.subarray(told, at));
+    return at;
+  }
+
+  private checkLength(key: string, got: number, expected: number): void {
+    if (got !== expected) {
+      throw new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent ${got} of the object's ${expected} bytes; try again`, { key, got, expected });
+    }
+  }
+
+  private tooLong(key: string, length: number): QuiverError {
+    return new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent more than the object's ${length} bytes; try again`, { key });
+  }
+
+  async stat(key: string): Promise<StoreObjectInfo | null> {
+    checkKey(key);
+    const { client, s3 } = await this.client();
+    try {
+      const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return { key, size: Number(out.ContentLength ?? 0), mtimeMs: out.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      if (isMissingObject(err)) return null;
+      throw s3Error(err, 'stat', this.locate(key));
+    }
+  }
+
+  async list(prefix = ''): Promise<StoreObjectInfo[]> {
+    checkPrefix(prefix);
+    const { client, s3 } = await this.client();
+    const out: StoreObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+          const key = (o.Key ?? '').slice(this.prefix.length);
+          // Objects other tools put under the prefix with names no store key can have are not the store's.
+          if (!isStoreKey(key)) continue;
+          out.push({ key, size: Number(o.Size ?? 0), mtimeMs: o.LastModified?.getTime() ?? 0 });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw s3Error(err, 'list', this.location + prefix);
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    // S3 answers a delete of an absent key with success, so whether it was there is asked first.
+    if ((await this.stat(key)) === null) return false;
+    const { client, s3 } = await this.client();
+    try {
+      await client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+    } catch (err) {
+      throw s3Error(err, 'delete', this.locate(key));
+    }
+    return true;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    checkPrefix(prefix);
+    const keys = (await this.list(prefix)).map((o) => o.key);
+    const { client, s3 } = await this.client();
+    for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+      const batch = keys.slice(at, at + DELETE_BATCH);
+      try {
+        const out = await client.send(new s3.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.prefix + k })), Quiet: true } }));
+        const failed = out.Errors ?? [];
+        if (failed.length > 0) {
+          const first = failed[0];
+          throw s3Error(Object.assign(new Error(first.Message ?? 'delete refused'), { Code: first.Code }), 'delete', `${this.location}${(first.Key ?? '').slice(this.prefix.length)}`);
+        }
+      } catch (err) {
+        throw s3Error(err, 'delete', this.location + prefix);
+      }
+    }
+    if (prefix === '' || prefix.endsWith('/')) await this.abortUploads(prefix, Number.POSITIVE_INFINITY);
+    return keys.length;
+  }
+
+  async sweep(olderThanMs: number): Promise<string[]> {
+    return this.abortUploads('', olderThanMs);
+  }
+
+  async newestInProgress(prefix: string): Promise<number | undefined> {
+    checkPrefix(prefix);
+    let newest: number | undefined;
+    for (const u of await this.uploads(prefix)) newest = Math.max(newest ?? 0, await this.lastActivity(u));
+    return newest;
+  }
+
+  /**
+   * When an upload last made progress: its newest part's time, else its start. An upload's start alone
+   * would make a long one that is still running look abandoned.
+   */
+  private async lastActivity(u: { key: string; uploadId: string; initiated: number }): Promise<number> {
+    const { client, s3 } = await this.client();
+    let newest = u.initiated;
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const page = await client.send(new s3.ListPartsCommand({ Bucket: this.bucket, Key: this.prefix + u.key, UploadId: u.uploadId, PartNumberMarker: marker }));
+        for (const p of page.Parts ?? []) newest = Math.max(newest, p.LastModified?.getTime() ?? 0);
+        if (!page.IsTruncated) break;
+        marker = page.NextPartNumberMarker;
+      }
+    } catch (err) {
+      // Finished or aborted meanwhile: its start is all there is to date it by.
+      if (!isMissingObject(err) && !isNotSupported(err)) throw s3Error(err, 'list parts', this.locate(u.key));
+    }
+    return newest;
+  }
+
+  /** Multipart uploads in progress under `prefix`; none when the service cannot list them. */
+  private async uploads(prefix: string): Promise<{ key: string; uploadId: string; initiated: number }[]> {
+    const { client, s3 } = await this.client();
+    const out: { key: string; uploadId: string; initiated: number }[] = [];
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+        for (const u of page.Uploads ?? []) {
+          if (u.Key === undefined || u.UploadId === undefined) continue;
+          out.push({ key: u.Key.slice(this.prefix.length), uploadId: u.UploadId, initiated: u.Initiated?.getTime() ?? 0 });
+        }
+        if (!page.IsTruncated) break;
+        keyMarker = page.NextKeyMarker;
+        idMarker = page.NextUploadIdMarker;
+      }
+    } catch (err) {
+      if (isNotSupported(err)) return [];
+      throw s3Error(err, 'list uploads', this.location + prefix);
+    }
+    return out;
+  }
+
+  /** Aborts the uploads under `prefix` begun before `olderThanMs`; returns their keys. */
+  private async abortUploads(prefix: string, olderThanMs: number): Promise<string[]> {
+    const { client, s3 } = await this.client();
+    const removed: string[] = [];
+    for (const u of await this.uploads(prefix)) {
+      if (u.initiated >= olderThanMs || (olderThanMs !== Number.POSITIVE_INFINITY && (await this.lastActivity(u)) >= olderThanMs)) continue;
+      try {
+        await client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + u.key, UploadId: u.uploadId }));
+      } catch (err) {
+        // Finished or aborted by someone else meanwhile: gone either way.
+        if (!isMissingObject(err)) throw s3Error(err, 'abort upload', this.locate(u.key));
+      }
+      removed.push(u.key);
+    }
+    return removed;
+  }
+}
+
+/** `bytes` in views of at most PIPE_BYTES, so a large array goes through the pipe without one big copy. */
+async function* slices(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += PIPE_BYTES) yield bytes.subarray(at, Math.min(bytes.length, at + PIPE_BYTES));
+}
+
+function isStoreKey(key: string): boolean {
+  try {
+    checkKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}

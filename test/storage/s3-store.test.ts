@@ -1,0 +1,194 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { S3SnapshotStore } from '../../src/storage/s3-store.js';
+import { RetryingSnapshotStore } from '../../src/storage/retry-store.js';
+import { VerifyingSnapshotStore } from '../../src/storage/verify-store.js';
+import { recordCommands, startLocalS3, type LocalS3 } from '../../support/local-s3.js';
+import { rejectsWithCode, runStoreSuite } from './store-suite.js';
+
+let s3: LocalS3 | undefined;
+const server = async (): Promise<LocalS3> => (s3 ??= await startLocalS3());
+after(async () => s3?.close());
+
+// A bucket of its own per test, so every test starts from an empty store.
+runStoreSuite('S3SnapshotStore on a local S3 server', async () => {
+  const srv = await server();
+  return { store: new S3SnapshotStore({ bucket: await srv.bucket(), clientConfig: srv.config, partSize: 5 * 1024 * 1024 }) };
+});
+
+runStoreSuite('S3SnapshotStore under a prefix, shared client', async () => {
+  const srv = await server();
+  // The SDK's own retries (3 attempts): s3rver's multi-object delete races with itself now and then (HTTP 500).
+  const client = srv.client({ maxAttempts: 3 });
+  return { store: new S3SnapshotStore({ bucket: await srv.bucket(), prefix: 'backups/prod', client }), cleanup: async () => client.destroy() };
+});
+
+runStoreSuite('VerifyingSnapshotStore(RetryingSnapshotStore(S3SnapshotStore))', async () => {
+  const srv = await server();
+  return { store: new VerifyingSnapshotStore(new RetryingSnapshotStore(new S3SnapshotStore({ bucket: await srv.bucket(), clientConfig: srv.config }))) };
+});
+
+const pattern = (n: number, seed: number): Uint8Array => {
+  const b = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+};
+
+describe('S3SnapshotStore', () => {
+  let srv: LocalS3;
+  let client: S3Client;
+  before(async () => {
+    srv = await server();
+    client = srv.client();
+  });
+  after(() => client.destroy());
+
+  test('a body longer than one part goes up as a multipart upload and reads back exactly', async () => {
+    const bucket = await srv.bucket();
+    const sent = recordCommands(client);
+    const store = new S3SnapshotStore({ bucket, client, partSize: 5 * 1024 * 1024, queueSize: 2 });
+    const big = pattern(12 * 1024 * 1024 + 7, 3);
+    async function* pieces(): AsyncIterable<Uint8Array> {
+      for (let at = 0; at < big.length; at += 1_000_003) yield big.subarray(at, Math.min(big.length, at + 1_000_003));
+    }
+    assert.deepEqual(await store.put('snap/vectors.bin', pieces()), { key: 'snap/vectors.bin', size: big.length });
+    assert.equal(sent.filter((c) => c === 'UploadPartCommand').length, 3);
+    assert.ok(sent.includes('CompleteMultipartUploadCommand'));
+    assert.ok(Buffer.from(await store.get('snap/vectors.bin')).equals(Buffer.from(big)));
+    // A Uint8Array body over one part is split too; under one part it is a single PutObject.
+    sent.length = 0;
+    await store.put('snap/array.bin', big);
+    assert.equal(sent.filter((c) => c === 'UploadPartCommand').length, 3);
+    sent.length = 0;
+    await store.put('snap/small.bin', big.subarray(0, 1000));
+    assert.deepEqual(sent, ['PutObjectCommand']);
+    assert.equal((await store.stat('snap/array.bin'))?.size, big.length);
+  });
+
+  test('a producer failing or a signal firing in the middle of a multipart upload aborts it; the old object stays', async () => {
+    const bucket = await srv.bucket();
+    const sent = recordCommands(client);
+    const store = new S3SnapshotStore({ bucket, client, partSize: 5 * 1024 * 1024, queueSize: 1 });
+    await store.put('k/obj', new TextEncoder().encode('old'));
+    const part = pattern(6 * 1024 * 1024, 5);
+    sent.length = 0;
+    await assert.rejects(store.put('k/obj', async (write) => {
+      await write(part);
+      await write(part);
+      throw new Error('producer failed');
+    }), /producer failed/);
+    assert.ok(sent.includes('CreateMultipartUploadCommand'), 'a multipart upload was started');
+    assert.ok(sent.includes('AbortMultipartUploadCommand'), 'and aborted');
+    assert.ok(!sent.includes('CompleteMultipartUploadCommand'));
+    assert.equal(new TextDecoder().decode(await store.get('k/obj')), 'old');
+
+    sent.length = 0;
+    const ac = new AbortController();
+    await rejectsWithCode(store.put('k/obj', async (write) => {
+      await write(part);
+      await write(part);
+      ac.abort();
+      await write(part);
+    }, { signal: ac.signal }), 'ABORTED');
+    assert.ok(!sent.includes('CompleteMultipartUploadCommand'));
+    assert.equal(new TextDecoder().decode(await store.get('k/obj')), 'old');
+    assert.deepEqual((await store.list()).map((o) => o.key), ['k/obj']);
+  });
+
+  test('service failures become typed errors: a missing bucket, refused credentials, an unreachable endpoint', async () => {
+    const missing = new S3SnapshotStore({ bucket: 'no-such-bucket-here', client });
+    await rejectsWithCode(missing.put('a', new Uint8Array(1)), 'INVALID_ARGUMENT');
+    await rejectsWithCode(missing.list(), 'INVALID_ARGUMENT');
+    await rejectsWithCode(missing.get('a'), 'INVALID_ARGUMENT');
+
+    const bucket = await srv.bucket();
+    const wrong = new S3SnapshotStore({ bucket, clientConfig: { ...srv.config, maxAttempts: 1, credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'S3RVER' } } });
+    await rejectsWithCode(wrong.put('a', new Uint8Array(1)), 'EACCES');
+    await rejectsWithCode(wrong.list(), 'EACCES');
+    wrong.close();
+
+    // A port nothing listens on (the server's own, after it is closed, would race other tests).
+    const gone = new S3SnapshotStore({ bucket, clientConfig: { ...srv.config, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 } });
+    await rejectsWithCode(gone.get('a'), 'IO_ERROR');
+    await rejectsWithCode(gone.put('a', new Uint8Array(1)), 'IO_ERROR');
+    assert.ok(await new RetryingSnapshotStore(gone, { retries: 1, baseDelayMs: 1 }).stat('a').then(() => false, (e: { code?: string }) => e.code === 'IO_ERROR'), 'IO_ERROR is transient for the retry wrapper, and still reported');
+    gone.close();
+  });
+
+  test('objects other tools left under the prefix with names no key can have are not listed; keys outside the prefix are invisible', async () => {
+    const bucket = await srv.bucket();
+    const store = new S3SnapshotStore({ bucket, client, prefix: 'db1/' });
+    await store.put('snapshot-a/metadata.json', new Uint8Array(2));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'db1/notes with spaces.txt', Body: 'x' }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'db1/.hidden', Body: 'x' }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'db2/snapshot-b/metadata.json', Body: 'x' }));
+    assert.deepEqual((await store.list()).map((o) => o.key), ['snapshot-a/metadata.json']);
+    assert.equal(store.locate('snapshot-a/metadata.json'), `s3://${bucket}/db1/snapshot-a/metadata.json`);
+    assert.equal(await store.deletePrefix(''), 1);
+    assert.equal(await new S3SnapshotStore({ bucket, client, prefix: 'db2' }).stat('snapshot-b/metadata.json').then((s) => s?.size), 1);
+  });
+
+  test('interrupted multipart uploads are dated for garbage collection and swept by age', async () => {
+    const bucket = await srv.bucket();
+    const faked = srv.client();
+    const aborted: string[] = [];
+    // The local server cannot list multipart uploads; the service's answers are played here.
+    faked.middlewareStack.add((next, context) => async (args) => {
+      const input = args.input as { Prefix?: string; Key?: string };
+      if (context.commandName === 'ListMultipartUploadsCommand') {
+        const uploads = [
+          { Key: 'p/snapshot-x/vectors.bin', UploadId: 'u1', Initiated: new Date(1_000) },
+          { Key: 'p/snapshot-y/vectors.bin', UploadId: 'u2', Initiated: new Date(5_000) },
+        ].filter((u) => u.Key.startsWith(input.Prefix ?? ''));
+        return { output: { Uploads: uploads, IsTruncated: false, $metadata: {} }, response: {} };
+      }
+      if (context.commandName === 'ListPartsCommand') {
+        // snapshot-x's upload has made no progress since it began; snapshot-y's last part came at 9,000.
+        const parts = (args.input as { UploadId?: string }).UploadId === 'u2' ? [{ PartNumber: 1, LastModified: new Date(9_000) }] : [];
+        return { output: { Parts: parts, IsTruncated: false, $metadata: {} }, response: {} };
+      }
+      if (context.commandName === 'AbortMultipartUploadCommand') {
+        aborted.push(String(input.Key));
+        return { output: { $metadata: {} }, response: {} };
+      }
+      return next(args);
+    }, { step: 'initialize', name: 'fakeUploads' });
+    const store = new S3SnapshotStore({ bucket, client: faked, prefix: 'p' });
+    assert.equal(await store.newestInProgress('snapshot-x/'), 1_000);
+    assert.equal(await store.newestInProgress('snapshot-'), 9_000, 'dated by its newest part, not its start');
+    assert.equal(await store.newestInProgress('snapshot-z/'), undefined);
+    assert.deepEqual(await store.sweep(2_000), ['snapshot-x/vectors.bin']);
+    assert.deepEqual(aborted, ['p/snapshot-x/vectors.bin']);
+    aborted.length = 0;
+    assert.deepEqual(await store.sweep(8_000), ['snapshot-x/vectors.bin'], 'an upload begun before the cutoff but still sending parts is not swept');
+    aborted.length = 0;
+    aborted.length = 0;
+    await store.put('snapshot-y/metadata.json', new Uint8Array(3));
+    assert.equal(await store.deletePrefix('snapshot-y/'), 1);
+    assert.deepEqual(aborted, ['p/snapshot-y/vectors.bin'], 'deleting a folder aborts the uploads into it');
+    faked.destroy();
+    // The real local server does not implement the listing: nothing to date or sweep.
+    const plain = new S3SnapshotStore({ bucket, client });
+    assert.equal(await plain.newestInProgress('snapshot-x/'), undefined);
+    assert.deepEqual(await plain.sweep(Date.now() + 60_000), []);
+  });
+
+  test('options are checked', () => {
+    assert.throws(() => new S3SnapshotStore(undefined as never), TypeError);
+    for (const bucket of ['', 'ab', 'Upper', 'under_score', 'x'.repeat(64), 42]) {
+      assert.throws(() => new S3SnapshotStore({ bucket: bucket as string }), { code: 'INVALID_ARGUMENT' });
+    }
+    for (const prefix of ['/abs', 'a//b', '../x', 'a/./b', 'a b', 'a\0b']) {
+      assert.throws(() => new S3SnapshotStore({ bucket: 'abc', prefix }), { code: 'INVALID_ARGUMENT' });
+    }
+    assert.throws(() => new S3SnapshotStore({ bucket: 'abc', partSize: 1024 }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => new S3SnapshotStore({ bucket: 'abc', queueSize: 0 }), { code: 'INVALID_ARGUMENT' });
+    assert.equal(new S3SnapshotStore({ bucket: 'abc', prefix: 'a/b' }).location, 's3://abc/a/b/');
+    assert.equal(new S3SnapshotStore({ bucket: 'abc' }).location, 's3://abc/');
+  });
+});
