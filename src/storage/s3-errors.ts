@@ -39,22 +39,21 @@ export function httpStatusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
-/** True when `err` says the object (or the multipart upload) is not there. */
+/** True when `err` says the object is not there. */
 export function isMissingObject(err: unknown): boolean {
   const code = s3CodeOf(err);
-  return (code !== undefined && (MISSING.has(code) || code === 'NoSuchUpload')) || (httpStatusOf(err) === 404 && code !== 'NoSuchBucket');
+  return (code !== undefined && MISSING.has(code)) || (httpStatusOf(err) === 404 && code !== 'NoSuchBucket' && code !== 'NoSuchUpload');
+}
+
+/** True when `err` says a multipart upload is gone (completed or aborted by someone else). */
+export function isGoneUpload(err: unknown): boolean {
+  return s3CodeOf(err) === 'NoSuchUpload' || (httpStatusOf(err) === 404 && s3CodeOf(err) !== 'NoSuchBucket');
 }
 
 /** True when the service does not implement the call (some S3-compatible servers lack multipart listing). */
 export function isNotSupported(err: unknown): boolean {
   const code = s3CodeOf(err);
   return (code !== undefined && NOT_SUPPORTED.has(code)) || httpStatusOf(err) === 501;
-}
-
-/** True when `err` is the SDK's (or our) reaction to an aborted signal. */
-function isAbort(err: unknown): boolean {
-  const name = shape(err).name;
-  return name === 'AbortError' || (err instanceof QuiverError && err.code === 'ABORTED');
 }
 
 /**
@@ -67,7 +66,9 @@ export function s3Error(err: unknown, op: string, where: string, signal?: AbortS
   const status = httpStatusOf(err);
   const details = { op, where, s3Code: code, httpStatus: status };
   const said = err instanceof Error ? err.message : String(err);
-  if (signal?.aborted || isAbort(err)) return new QuiverError('ABORTED', `${op} ${where} was aborted; nothing was changed`, details, { cause: err });
+  // Only the caller's own signal makes a failure an abort: a request cancelled for another reason (a part
+  // stopped because another part failed) is reported by that reason, which comes first.
+  if (signal?.aborted) return new QuiverError('ABORTED', `${op} ${where} was aborted; nothing was changed`, details, { cause: err });
   if (code === 'NoSuchBucket') {
     return new QuiverError('INVALID_ARGUMENT', `${op} ${where} failed: the bucket does not exist. Create it, or pass the bucket that holds the snapshots.`, details, { cause: err });
   }

@@ -3,10 +3,10 @@
  * the AWS SDK v3. Store key `a/b` is the object `<prefix>a/b` of the bucket.
  *
  * How it keeps the store contract:
- * - Atomic puts: S3 publishes an object whole when its PutObject or CompleteMultipartUpload succeeds.
- *   Bodies up to one part go up in one PutObject; longer ones as a multipart upload (parts uploaded in
- *   parallel by `@aws-sdk/lib-storage`), which is aborted when the producer fails or the signal fires,
- *   so the previous object stays in place and no parts are left behind.
+ * - Atomic puts: S3 publishes an object whole when its PutObject or CompleteMultipartUpload succeeds
+ *   (s3-upload.ts): bodies up to one part go up in one PutObject, longer ones as a multipart upload that
+ *   a failing producer, a failed part or the signal aborts before it publishes, so the previous object
+ *   stays in place and no parts are left behind.
  * - Durability: S3 acknowledges a write once it is stored redundantly; reads after it see it.
  * - A read is one GET, so it sees one version of the object even if it is replaced meanwhile.
  * - Leftovers: an interrupted multipart upload (a killed process) is invisible to `list`; `sweep` aborts
@@ -15,24 +15,21 @@
  *
  * The SDK is loaded on first use, so programs that never touch S3 do not pay for loading it.
  */
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { QuiverError } from '../errors.js';
 import { checkKey, checkPrefix } from './keys.js';
-import { isMissingObject, isNotSupported, s3Error } from './s3-errors.js';
-import { checkAbort, pumpBody, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
+import { isGoneUpload, isMissingObject, isNotSupported, s3Error } from './s3-errors.js';
+import { uploadObject } from './s3-upload.js';
+import { checkAbort, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 type ClientModule = typeof import('@aws-sdk/client-s3');
-type StorageModule = typeof import('@aws-sdk/lib-storage');
 
 /** S3's smallest multipart part (every part but the last). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 const DEFAULT_CHUNK = 4 << 20;
-/** Bytes a streamed put buffers between its producer and the uploader before the producer waits. */
-const PIPE_BYTES = 1 << 20;
 /** Keys per DeleteObjects request (S3's limit). */
 const DELETE_BATCH = 1000;
 const PREFIX_CHARS = /^[A-Za-z0-9._=/-]*$/;
@@ -49,14 +46,14 @@ export interface S3StoreOptions {
   clientConfig?: S3ClientConfig;
   /** Bytes per multipart part, at least 5 MiB (default 8 MiB); bodies up to one part are one PutObject. */
   partSize?: number;
-  /** Parts uploaded at once per put (default 4); a put holds up to `partSize × queueSize` bytes. */
+  /** Parts uploaded at once per put (default 4); a streamed put holds up to `partSize × (queueSize + 1)` bytes. */
   queueSize?: number;
 }
 
-let sdk: Promise<{ s3: ClientModule; storage: StorageModule }> | undefined;
+let sdk: Promise<ClientModule> | undefined;
 
-function loadSdk(): Promise<{ s3: ClientModule; storage: StorageModule }> {
-  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(([s3, storage]) => ({ s3, storage }));
+function loadSdk(): Promise<ClientModule> {
+  sdk ??= import('@aws-sdk/client-s3');
   return sdk;
 }
 
@@ -86,6 +83,8 @@ export class S3SnapshotStore implements SnapshotStore {
   private readonly givenClient: S3Client | undefined;
   private readonly clientConfig: S3ClientConfig;
   private ownClient: S3Client | undefined;
+  /** Set once a request found the bucket: a 404 without a body (HEAD) then means a missing object. */
+  private bucketSeen = false;
 
   constructor(options: S3StoreOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('S3SnapshotStore needs an options object with { bucket }');
@@ -111,67 +110,31 @@ export class S3SnapshotStore implements SnapshotStore {
     this.ownClient = undefined;
   }
 
-  private async client(): Promise<{ client: S3Client; s3: ClientModule; storage: StorageModule }> {
-    const mods = await loadSdk();
-    const client = this.givenClient ?? (this.ownClient ??= new mods.s3.S3Client(this.clientConfig));
-    return { client, ...mods };
+  private async client(): Promise<{ client: S3Client; s3: ClientModule }> {
+    const s3 = await loadSdk();
+    const client = this.givenClient ?? (this.ownClient ??= new s3.S3Client(this.clientConfig));
+    return { client, s3 };
   }
 
   async put(key: string, body: StoreBody, options: StoreOpOptions = {}): Promise<PutResult> {
     checkKey(key);
     const { signal } = options;
-    const what = `put ${key}`;
-    checkAbort(signal, what);
-    const { client, s3, storage } = await this.client();
-    const params = { Bucket: this.bucket, Key: this.prefix + key };
+    checkAbort(signal, `put ${key}`);
+    const { client, s3 } = await this.client();
     try {
-      if (body instanceof Uint8Array && body.length <= this.partSize) {
-        await client.send(new s3.PutObjectCommand({ ...params, Body: body, ContentLength: body.length }), { abortSignal: signal });
-        return { key, size: body.length };
-      }
-      return { key, size: await this.upload(key, body instanceof Uint8Array ? slices(body) : body, signal, (Body) => new storage.Upload({ client, params: { ...params, Body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false }).done()) };
+      const target = { client, s3, bucket: this.bucket, key: this.prefix + key, partSize: this.partSize, queueSize: this.queueSize };
+      const size = await uploadObject(target, body, signal, `put ${key}`);
+      this.bucketSeen = true;
+      return { key, size };
     } catch (err) {
       throw this.fail(err, 'put', key, signal);
     }
   }
 
-  /**
-   * Feeds `body` through a pipe into a multipart upload. Any failure (the producer's, the signal, a
-   * write after the upload failed) destroys the pipe, which makes the uploader abort the multipart
-   * upload before `done` settles: nothing is published and no parts are left behind.
-   */
-  private async upload(key: string, body: StoreBody, signal: AbortSignal | undefined, start: (pipe: PassThrough) => Promise<unknown>): Promise<number> {
-    const pipe = new PassThrough({ highWaterMark: PIPE_BYTES });
-    const done = start(pipe);
-    // A producer waiting for room in the pipe must hear that the upload failed or the signal fired.
-    let onAbort: (() => void) | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      done.then(() => reject(new QuiverError('IO_ERROR', `${this.locate(key)}: the upload ended before its body did`)), reject);
-      onAbort = () => reject(new QuiverError('ABORTED', `put ${key} was aborted; nothing was changed`));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    stopped.catch(() => undefined);
-    try {
-      const size = await pumpBody(body, async (chunk) => {
-        // Copied: the producer may reuse `chunk` once this resolves, while the uploader still holds it.
-        if (!pipe.write(Buffer.from(chunk))) await Promise.race([once(pipe, 'drain'), stopped]);
-      }, signal, `put ${key}`);
-      pipe.end();
-      await done;
-      return size;
-    } catch (err) {
-      pipe.destroy(err instanceof Error ? err : new Error(String(err)));
-      await done.catch(() => undefined);
-      throw err;
-    } finally {
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
   /** A producer's own error passes through as it is; the SDK's (which carry `$metadata`) become QuiverErrors. */
   private fail(err: unknown, op: string, key: string, signal?: AbortSignal): unknown {
-    const e = err as { $metadata?: unknown; name?: unknown } | null;
-    const fromSdk = e !== null && typeof e === 'object' && (e.$metadata !== undefined || e.name === 'AbortError');
+    const e = err as { $metadata?: unknown } | null;
+    const fromSdk = e !== null && typeof e === 'object' && e.$metadata !== undefined;
     return signal?.aborted || fromSdk ? s3Error(err, op, this.locate(key), signal) : err;
   }
 
@@ -182,6 +145,7 @@ export class S3SnapshotStore implements SnapshotStore {
     const { client, s3 } = await this.client();
     try {
       const out = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: signal });
+      this.bucketSeen = true;
       return { body: out.Body as Readable, length: Number(out.ContentLength ?? -1) };
     } catch (err) {
       throw s3Error(err, op, this.locate(key), signal);
@@ -207,7 +171,7 @@ export class S3SnapshotStore implements SnapshotStore {
 
   async *read(key: string, options: StoreReadOptions = {}): AsyncIterable<Uint8Array> {
     const { signal } = options;
-    const step = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK);
+    const step = chunkSize(options.chunkBytes);
     const { body, length } = await this.open(key, signal, 'read');
     let delivered = 0;
     const nextSize = (): number => (length >= 0 ? Math.min(step, length - delivered) : step);
@@ -256,7 +220,7 @@ export class S3SnapshotStore implements SnapshotStore {
       body.destroy();
       throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds ${length} bytes, more than the ${target.length} expected`, { key });
     }
-    const n = await this.drainInto(key, body, target, Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK), options.signal, 'read', options.onChunk);
+    const n = await this.drainInto(key, body, target, chunkSize(options.chunkBytes), options.signal, 'read', options.onChunk);
     if (length >= 0) this.checkLength(key, n, length);
     return n;
   }
@@ -265,9 +229,18 @@ export class S3SnapshotStore implements SnapshotStore {
   private async drainInto(key: string, body: Readable, target: Uint8Array, step: number, signal: AbortSignal | undefined, op: string, onChunk?: (chunk: Uint8Array) => void): Promise<number> {
     let at = 0;
     let told = 0;
+    const pieces = body[Symbol.asyncIterator]();
     try {
-      for await (const piece of body) {
-        const p = piece as Uint8Array;
+      for (;;) {
+        let r: IteratorResult<unknown>;
+        try {
+          r = await pieces.next();
+        } catch (err) {
+          // Only what the connection threw is the service's failure; the caller's onChunk errors pass as they are.
+          throw s3Error(err, op, this.locate(key), signal);
+        }
+        if (r.done) break;
+        const p = r.value as Uint8Array;
         if (at + p.length > target.length) throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds more than the ${target.length} bytes expected`, { key });
         target.set(p, at);
         at += p.length;
@@ -277,8 +250,6 @@ export class S3SnapshotStore implements SnapshotStore {
         }
         checkAbort(signal, `${op} ${key}`);
       }
-    } catch (err) {
-      throw s3Error(err, op, this.locate(key), signal);
     } finally {
       body.destroy();
     }
@@ -301,11 +272,21 @@ export class S3SnapshotStore implements SnapshotStore {
     const { client, s3 } = await this.client();
     try {
       const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      this.bucketSeen = true;
       return { key, size: Number(out.ContentLength ?? 0), mtimeMs: out.LastModified?.getTime() ?? 0 };
     } catch (err) {
-      if (isMissingObject(err)) return null;
-      throw s3Error(err, 'stat', this.locate(key));
+      if (!isMissingObject(err)) throw s3Error(err, 'stat', this.locate(key));
     }
+    // A HEAD answers a missing bucket with the same bodiless 404 as a missing object: ask once.
+    if (!this.bucketSeen) {
+      try {
+        await client.send(new s3.HeadBucketCommand({ Bucket: this.bucket }));
+        this.bucketSeen = true;
+      } catch (err) {
+        throw s3Error(isMissingObject(err) ? Object.assign(new Error('no such bucket'), { Code: 'NoSuchBucket' }) : err, 'stat', this.locate(key));
+      }
+    }
+    return null;
   }
 
   async list(prefix = ''): Promise<StoreObjectInfo[]> {
@@ -324,6 +305,7 @@ export class S3SnapshotStore implements SnapshotStore {
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
+      this.bucketSeen = true;
     } catch (err) {
       throw s3Error(err, 'list', this.location + prefix);
     }
@@ -391,7 +373,7 @@ export class S3SnapshotStore implements SnapshotStore {
       }
     } catch (err) {
       // Finished or aborted meanwhile: its start is all there is to date it by.
-      if (!isMissingObject(err) && !isNotSupported(err)) throw s3Error(err, 'list parts', this.locate(u.key));
+      if (!isGoneUpload(err) && !isNotSupported(err)) throw s3Error(err, 'list parts', this.locate(u.key));
     }
     return newest;
   }
@@ -430,7 +412,7 @@ export class S3SnapshotStore implements SnapshotStore {
         await client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + u.key, UploadId: u.uploadId }));
       } catch (err) {
         // Finished or aborted by someone else meanwhile: gone either way.
-        if (!isMissingObject(err)) throw s3Error(err, 'abort upload', this.locate(u.key));
+        if (!isGoneUpload(err)) throw s3Error(err, 'abort upload', this.locate(u.key));
       }
       removed.push(u.key);
     }
@@ -438,9 +420,9 @@ export class S3SnapshotStore implements SnapshotStore {
   }
 }
 
-/** `bytes` in views of at most PIPE_BYTES, so a large array goes through the pipe without one big copy. */
-async function* slices(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += PIPE_BYTES) yield bytes.subarray(at, Math.min(bytes.length, at + PIPE_BYTES));
+/** The chunk size asked for, or the default when it is not a positive number. */
+function chunkSize(asked: number | undefined): number {
+  return typeof asked === 'number' && asked >= 1 ? Math.floor(Math.min(asked, 1 << 30)) : DEFAULT_CHUNK;
 }
 
 function isStoreKey(key: string): boolean {

@@ -178,6 +178,132 @@ describe('S3SnapshotStore', () => {
     assert.deepEqual(await plain.sweep(Date.now() + 60_000), []);
   });
 
+  /** A client whose commands named in `play` are answered (or failed) by the given functions. */
+  function playing(play: Record<string, (input: Record<string, unknown>, next: () => Promise<unknown>) => Promise<unknown>>): S3Client {
+    const c = srv.client();
+    c.middlewareStack.add((next, context) => async (args) => {
+      const fn = play[String(context.commandName)];
+      if (!fn) return next(args);
+      const output = await fn(args.input as Record<string, unknown>, () => next(args).then((r) => (r as { output: unknown }).output));
+      return { output: { $metadata: {}, ...(output as object) }, response: {} };
+    }, { step: 'initialize', name: `play${Math.random()}` });
+    return c;
+  }
+  const sdkError = (Code: string, httpStatusCode: number): Error => Object.assign(new Error(`simulated ${Code}`), { name: Code, Code, $metadata: { httpStatusCode } });
+  const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  test('an abort after the producer finished, while parts are still uploading, publishes nothing', async () => {
+    const bucket = await srv.bucket();
+    const ac = new AbortController();
+    const c = playing({ UploadPartCommand: async (_input, next) => {
+      await delay(150);
+      return next();
+    } });
+    const sent = recordCommands(c);
+    const store = new S3SnapshotStore({ bucket, client: c, partSize: 5 * 1024 * 1024 });
+    await store.put('k/obj', new TextEncoder().encode('old'));
+    const body = pattern(11 * 1024 * 1024, 4);
+    const put = store.put('k/obj', async (write) => {
+      await write(body);
+      setTimeout(() => ac.abort(), 20); // the producer is done; the parts are in flight
+    }, { signal: ac.signal });
+    await rejectsWithCode(put, 'ABORTED');
+    assert.ok(!sent.includes('CompleteMultipartUploadCommand'), 'never completed');
+    assert.ok(sent.includes('AbortMultipartUploadCommand'), 'the upload was aborted');
+    assert.equal(new TextDecoder().decode(await store.get('k/obj')), 'old');
+    c.destroy();
+
+    // An abort that comes when every part is up, just before the completion, still publishes nothing.
+    const late = new AbortController();
+    let partsUp = 0;
+    const c2 = playing({ UploadPartCommand: async (_input, next) => {
+      const out = await next();
+      if (++partsUp === 3) late.abort();
+      return out;
+    } });
+    const sent2 = recordCommands(c2);
+    const store2 = new S3SnapshotStore({ bucket, client: c2, partSize: 5 * 1024 * 1024, queueSize: 1 });
+    await rejectsWithCode(store2.put('k/obj', body, { signal: late.signal }), 'ABORTED');
+    assert.equal(partsUp, 3);
+    assert.ok(!sent2.includes('CompleteMultipartUploadCommand') && sent2.includes('AbortMultipartUploadCommand'));
+    assert.equal(new TextDecoder().decode(await store2.get('k/obj')), 'old');
+    c2.destroy();
+  });
+
+  test('a part that fails while another is uploading is reported as itself, not as an abort', async () => {
+    const bucket = await srv.bucket();
+    const c = playing({ UploadPartCommand: async (input, next) => {
+      if (input.PartNumber === 2) {
+        await delay(20);
+        throw sdkError('InternalError', 500);
+      }
+      await delay(200);
+      return next();
+    } });
+    const sent = recordCommands(c);
+    const store = new S3SnapshotStore({ bucket, client: c, partSize: 5 * 1024 * 1024, queueSize: 4 });
+    for (const body of [pattern(16 * 1024 * 1024, 6), async function* () { yield pattern(16 * 1024 * 1024, 7); }()]) {
+      sent.length = 0;
+      await assert.rejects(store.put('k/big', body), (err: { code?: string; details?: { s3Code?: string; httpStatus?: number } }) => {
+        assert.equal(err.code, 'IO_ERROR');
+        assert.equal(err.details?.s3Code, 'InternalError');
+        assert.equal(err.details?.httpStatus, 500);
+        return true;
+      });
+      assert.ok(sent.includes('AbortMultipartUploadCommand') && !sent.includes('CompleteMultipartUploadCommand'));
+      assert.equal(await store.stat('k/big'), null);
+    }
+    // An upload that someone else aborted meanwhile (NoSuchUpload) is transient: a retry can redo the put.
+    const gone = playing({ UploadPartCommand: async () => {
+      throw sdkError('NoSuchUpload', 404);
+    } });
+    await rejectsWithCode(new S3SnapshotStore({ bucket, client: gone, partSize: 5 * 1024 * 1024 }).put('k/big', pattern(11 * 1024 * 1024, 8)), 'IO_ERROR');
+    c.destroy();
+    gone.destroy();
+  });
+
+  test('list follows continuation pages; deletePrefix removes in batches of 1,000', async () => {
+    const bucket = await srv.bucket();
+    const keys = Array.from({ length: 2345 }, (_, i) => `snapshot-x/f${String(2345 - i).padStart(5, '0')}`);
+    const deleted: string[][] = [];
+    const c = playing({
+      ListObjectsV2Command: async (input) => {
+        const start = Number(input.ContinuationToken ?? 0);
+        const page = keys.slice(start, start + 1000);
+        const more = start + 1000 < keys.length;
+        return { Contents: page.map((k) => ({ Key: `p/${k}`, Size: 1, LastModified: new Date(0) })), IsTruncated: more, NextContinuationToken: more ? String(start + 1000) : undefined };
+      },
+      DeleteObjectsCommand: async (input) => {
+        deleted.push((input.Delete as { Objects: { Key: string }[] }).Objects.map((o) => o.Key));
+        return { Errors: [] };
+      },
+    });
+    const store = new S3SnapshotStore({ bucket, client: c, prefix: 'p' });
+    const listed = (await store.list('snapshot-x/')).map((o) => o.key);
+    assert.equal(listed.length, keys.length);
+    assert.deepEqual(listed, [...keys].sort(), 'every page, sorted');
+    assert.equal(await store.deletePrefix('snapshot-x/'), keys.length);
+    assert.deepEqual(deleted.map((b) => b.length), [1000, 1000, 345]);
+    assert.ok(deleted.flat().every((k) => k.startsWith('p/snapshot-x/')));
+    c.destroy();
+  });
+
+  test('a missing bucket is INVALID_ARGUMENT for stat and delete too; an onChunk that throws is not a service failure', async () => {
+    const missing = new S3SnapshotStore({ bucket: 'no-such-bucket-here', client });
+    await rejectsWithCode(missing.stat('a'), 'INVALID_ARGUMENT');
+    await rejectsWithCode(missing.delete('a'), 'INVALID_ARGUMENT');
+    const store = new S3SnapshotStore({ bucket: await srv.bucket(), client });
+    assert.equal(await store.stat('absent'), null, 'the bucket exists: a missing object is null');
+    await store.put('r/obj', pattern(3 * 1024 * 1024, 2));
+    const mine = new Error('my onChunk broke');
+    await assert.rejects(store.readInto('r/obj', new Uint8Array(4 * 1024 * 1024), { chunkBytes: 1 << 20, onChunk: () => {
+      throw mine;
+    } }), (err) => err === mine);
+    const parts: Uint8Array[] = [];
+    for await (const c of store.read('r/obj', { chunkBytes: Number.NaN })) parts.push(c);
+    assert.equal(Buffer.concat(parts).length, 3 * 1024 * 1024, 'a chunk size that is not a number reads in the default chunks');
+  });
+
   test('options are checked', () => {
     assert.throws(() => new S3SnapshotStore(undefined as never), TypeError);
     for (const bucket of ['', 'ab', 'Upper', 'under_score', 'x'.repeat(64), 42]) {

@@ -1,0 +1,124 @@
+/**
+ * The put of the S3 store: a body becomes one object, published whole or not at all.
+ *
+ * A body up to one part is one PutObject. A longer one is a multipart upload: parts of `partSize` bytes,
+ * `queueSize` of them in flight at once, then CompleteMultipartUpload, the one request that publishes.
+ * The signal is checked for the last time just before that request (or before the PutObject) and is
+ * never handed to it: an abort that cut a publishing request short could not tell whether S3 had
+ * already published, and "aborted" must mean "nothing was changed". Until then an abort, a failed part
+ * or a failing producer cancels the parts in flight and aborts the upload (awaited, so no parts are
+ * left), and the put rejects with the cause that came first.
+ *
+ * Written here rather than with `@aws-sdk/lib-storage`'s uploader, which cannot stop between its last
+ * part and its completion (an abort there published the object), waits for parts in flight without
+ * cancelling them, and reports a failed part as an abort when another part was still uploading.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { checkAbort, pumpBody, type StoreBody } from './store.js';
+
+type ClientModule = typeof import('@aws-sdk/client-s3');
+
+/** Where and how {@link uploadObject} writes. */
+export interface UploadTarget {
+  client: S3Client;
+  s3: ClientModule;
+  bucket: string;
+  /** The object's key in the bucket (prefix included). */
+  key: string;
+  partSize: number;
+  queueSize: number;
+}
+
+/**
+ * Uploads `body` as one object; resolves with its size once it is published. Rejects with the
+ * producer's own error, the SDK's error of the first failed request, or ABORTED (QuiverError) when
+ * `signal` fired first; in each case nothing was published and the upload's parts are gone.
+ */
+export async function uploadObject(t: UploadTarget, body: StoreBody, signal: AbortSignal | undefined, what: string): Promise<number> {
+  const { client, s3, bucket: Bucket, key: Key } = t;
+  if (body instanceof Uint8Array && body.length <= t.partSize) {
+    checkAbort(signal, what);
+    await client.send(new s3.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.length }));
+    return body.length;
+  }
+  // A Uint8Array body stays unchanged until the put settles, so its parts are views; a streamed chunk
+  // may be reused once its write resolves, so it is copied into a part buffer.
+  const stable = body instanceof Uint8Array;
+  const parts: { PartNumber: number; ETag: string }[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const cancelParts = new AbortController();
+  const onAbort = (): void => cancelParts.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let uploadId: string | undefined;
+  let failure: { err: unknown } | undefined;
+  let part: Uint8Array | undefined;
+  let fill = 0;
+  let partNumber = 0;
+
+  const send = async (data: Uint8Array): Promise<void> => {
+    uploadId ??= (await client.send(new s3.CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
+    const PartNumber = ++partNumber;
+    const sending = client
+      .send(new s3.UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body: data, ContentLength: data.length }), { abortSignal: cancelParts.signal })
+      .then((out) => void parts.push({ PartNumber, ETag: out.ETag ?? '' }))
+      .catch((err: unknown) => {
+        // The first failure is the cause; the parts it cancels fail after it.
+        failure ??= { err };
+        cancelParts.abort();
+      })
+      .finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
+    while (inFlight.size >= t.queueSize) await Promise.race(inFlight);
+    if (failure) throw failure.err;
+  };
+
+  const write = async (chunk: Uint8Array): Promise<void> => {
+    for (let at = 0; at < chunk.length;) {
+      if (failure) throw failure.err;
+      if (stable && fill === 0 && chunk.length - at >= t.partSize) {
+        await send(chunk.subarray(at, at + t.partSize));
+        at += t.partSize;
+        continue;
+      }
+      part ??= new Uint8Array(t.partSize);
+      const n = Math.min(t.partSize - fill, chunk.length - at);
+      part.set(chunk.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === t.partSize) {
+        const full = part;
+        part = undefined;
+        fill = 0;
+        await send(full);
+      }
+    }
+  };
+
+  try {
+    const size = await pumpBody(body, write, signal, what);
+    if (uploadId === undefined && partNumber === 0) {
+      // The whole body fit in one part: one PutObject publishes it.
+      checkAbort(signal, what);
+      await client.send(new s3.PutObjectCommand({ Bucket, Key, Body: (part ?? new Uint8Array(0)).subarray(0, fill), ContentLength: fill }));
+      return size;
+    }
+    if (fill > 0 && part) await send(part.subarray(0, fill));
+    await Promise.all(inFlight);
+    if (failure) throw failure.err;
+    // The last moment an abort can take the put back.
+    checkAbort(signal, what);
+    parts.sort((a, b) => a.PartNumber - b.PartNumber);
+    await client.send(new s3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    return size;
+  } catch (err) {
+    cancelParts.abort();
+    await Promise.allSettled([...inFlight]);
+    if (uploadId !== undefined) {
+      // Best effort: an upload that could not be aborted now is a leftover that `sweep` collects.
+      await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
