@@ -23,6 +23,7 @@ import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec 
 import { cleanLeftoverTemps, deltaPath, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
+import { notify } from '../util/notify.js';
 import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced } from './saved-state.js';
 import { codecFor, exportImage, formatForPath } from '../interchange/index.js';
 import type { ExchangeFormat } from '../format/exchange.js';
@@ -328,7 +329,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** An automatic save's failure: an `error` event, or a line on stderr when nobody listens. */
   private reportAutoSaveError(err: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.listenerCount('error') > 0) notify(this, 'error', err, 'DatabasePersistence');
     else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 
@@ -735,8 +736,9 @@ export class DatabasePersistence extends EventEmitter {
     this.db.keepChangesSince(this, seq);
   }
 
+  /** The save is published: a throwing listener cannot make it fail (see util/notify.ts). */
   private emitSave(ev: SaveEvent): void {
-    this.emit('save', ev);
+    notify(this, 'save', ev, 'DatabasePersistence');
   }
 }
 

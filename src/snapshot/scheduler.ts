@@ -15,6 +15,7 @@ import { applyRetention, parseDuration } from './retention.js';
 import { checkSnapshotName, checkTags } from './ids.js';
 import { checkUserMetadata } from './options.js';
 import { setLongTimeout, type LongTimer } from '../util/long-timer.js';
+import { notify } from '../util/notify.js';
 import type { PruneResult, ScheduleOptions, SnapshotInfo } from './types.js';
 
 /** What a schedule needs from the manager (keeps this file free of a manager import cycle). */
@@ -108,18 +109,18 @@ export class SnapshotSchedule extends EventEmitter {
     if (next < now) {
       const missed = Math.floor((now - started) / this.every);
       next = started + (missed + 1) * this.every;
-      this.emit('skipped', { periods: missed });
+      notify(this, 'skipped', { periods: missed }, 'a snapshot schedule');
     }
     this.arm(Math.max(0, next - now));
   }
 
   private async runOnce(): Promise<SnapshotInfo | undefined> {
     const o = this.options;
+    let info: SnapshotInfo;
     try {
       const at = new Date();
       const name = checkSnapshotName(o.name ? o.name(at) : `scheduled ${at.toISOString()}`);
       const labels = { metadata: o.metadata, tags: o.tags };
-      let info: SnapshotInfo;
       if (o.incremental && this.lastId !== undefined) {
         try {
           info = await this.host.createIncrementalSnapshot(o.db, name, this.lastId, labels);
@@ -132,17 +133,24 @@ export class SnapshotSchedule extends EventEmitter {
         info = await this.host.createSnapshot(o.db, name, o.metadata, { tags: o.tags });
       }
       this.lastId = info.id;
-      this.emit('snapshot', info);
-      if (o.retention) this.emit('pruned', await this.host.prune(o.retention));
-      return info;
+      notify(this, 'snapshot', info, 'a snapshot schedule');
     } catch (err) {
       this.fail(err);
       return undefined;
     }
+    // The snapshot is taken: a failed prune is reported, but the run still resolves with it.
+    if (o.retention) {
+      try {
+        notify(this, 'pruned', await this.host.prune(o.retention), 'a snapshot schedule');
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    return info;
   }
 
   private fail(err: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.listenerCount('error') > 0) notify(this, 'error', err, 'a snapshot schedule');
     else process.emitWarning(`QuiverDB scheduled snapshot failed: ${err instanceof Error ? err.message : String(err)}`, { code: 'QUIVER_SCHEDULE' });
   }
 }

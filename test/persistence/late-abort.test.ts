@@ -135,3 +135,46 @@ test('a progress callback that throws at any report of a save or export either s
     cleanup();
   }
 });
+
+test('a save listener that throws does not fail the save it reports on (full, delta), nor an auto-save', async () => {
+  const { dir, cleanup } = tempDir();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  try {
+    const db = await filledDb(500);
+    const p = new DatabasePersistence(db, { baseDir: dir, incremental: true });
+    const kinds: string[] = [];
+    p.on('save', (ev: { kind: string }) => {
+      kinds.push(ev.kind);
+      throw new Error('save listener broke');
+    });
+    const errors: unknown[] = [];
+    p.on('error', (e) => void errors.push(e));
+    const path = await p.save();
+    assert.ok(existsSync(path));
+    await db.insert({ id: 'after-full', vector: new Array(8).fill(1) });
+    assert.ok(await p.saveIncremental(), 'the delta save resolves');
+    assert.equal(p.hasUnsavedChanges, false);
+    await p.shutdown();
+    // Auto-save: the listener throws, and no error event says the save failed.
+    const auto = new DatabasePersistence(db, { baseDir: dir, incremental: true, autoSaveInterval: 20 });
+    auto.on('save', (ev: { kind: string }) => {
+      kinds.push(`auto ${ev.kind}`);
+      throw new Error('save listener broke');
+    });
+    auto.on('error', (e) => void errors.push(e));
+    await db.insert({ id: 'auto', vector: new Array(8).fill(2) });
+    while (!kinds.some((k) => k.startsWith('auto'))) await new Promise((r) => setTimeout(r, 10));
+    await auto.shutdown();
+    assert.deepEqual(errors, [], 'no automatic save was reported failed');
+    await new Promise((r) => setImmediate(r));
+    assert.ok(warnings.some((w) => w.startsWith('QuiverListenerWarning') && w.includes('save listener broke')));
+    const back = new VectorDB({ dimension: 8, metric: 'euclidean' });
+    await new DatabasePersistence(back, { baseDir: dir }).load();
+    assert.ok(back.get('after-full') && back.get('auto'), 'every save the listener reported on is on disk');
+  } finally {
+    process.off('warning', onWarning);
+    cleanup();
+  }
+});
