@@ -5,7 +5,7 @@ import { S3SnapshotStore } from '../../src/storage/s3-store.js';
 import { RetryingSnapshotStore } from '../../src/storage/retry-store.js';
 import { VerifyingSnapshotStore } from '../../src/storage/verify-store.js';
 import { recordCommands, startLocalS3, type LocalS3 } from '../../support/local-s3.js';
-import { rejectsWithCode, runStoreSuite } from './store-suite.js';
+import { pattern, rejectsWithCode, runStoreSuite } from './store-suite.js';
 
 let s3: LocalS3 | undefined;
 const server = async (): Promise<LocalS3> => (s3 ??= await startLocalS3());
@@ -28,16 +28,6 @@ runStoreSuite('VerifyingSnapshotStore(RetryingSnapshotStore(S3SnapshotStore))', 
   const srv = await server();
   return { store: new VerifyingSnapshotStore(new RetryingSnapshotStore(new S3SnapshotStore({ bucket: await srv.bucket(), clientConfig: srv.config }))) };
 });
-
-const pattern = (n: number, seed: number): Uint8Array => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-};
 
 describe('S3SnapshotStore', () => {
   let srv: LocalS3;

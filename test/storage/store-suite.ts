@@ -29,7 +29,8 @@ async function readAll(store: SnapshotStore, key: string, chunkBytes?: number): 
   return { bytes: Buffer.concat(parts), chunks: parts.length };
 }
 
-function pattern(n: number, seed = 1): Uint8Array {
+/** `n` pseudo-random bytes, the same for the same seed. */
+export function pattern(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
   let x = seed;
   for (let i = 0; i < n; i++) {
