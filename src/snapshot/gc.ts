@@ -29,8 +29,12 @@ export async function collectGarbage(ctx: SnapshotContext, cutoff: number, skip:
     // before the grace period is not a leftover while the rest is still being written.
     if (((await ctx.store.newestInProgress?.(snapshotPrefix(m.id))) ?? 0) > cutoff) continue;
     const referenced = new Set([MANIFEST_NAME, m.checksumFile, ...m.files.map((f) => f.name)].map((n) => snapshotKey(m.id, n)));
-    for (const o of cat.objects.get(m.id) ?? []) {
-      if (referenced.has(o.key) || o.mtimeMs > cutoff) continue;
+    const strays = (cat.objects.get(m.id) ?? []).filter((o) => !referenced.has(o.key));
+    // A fold writes its new files one after another before its record: judged one by one, the first
+    // could pass the grace period while the last is still being written. They go together, dated by
+    // the newest (as an incomplete folder is).
+    if (strays.length === 0 || strays.some((o) => o.mtimeMs > cutoff)) continue;
+    for (const o of strays) {
       await ctx.store.delete(o.key);
       result.strayFiles.push(o.key);
     }

@@ -71,6 +71,9 @@ function chainDepths(snapshots: readonly { id: string; baseId?: string }[]): Map
   return depth;
 }
 
+/** Reads of a chain that another writer keeps rewriting are tried this often before BUSY. */
+const READ_ATTEMPTS = 3;
+
 /** The snapshot manager. */
 export class SnapshotManager {
   /** The store snapshots live in. */
@@ -170,7 +173,7 @@ export class SnapshotManager {
    * change means the failure was that race, not damage. The read is handed the chain it starts from
    * (undefined when it could not be resolved; the read then reports why). This manager's own writes
    * never race its reads (its read/write lock), so this only ever retries for another writer; at most
-   * 3 attempts.
+   * READ_ATTEMPTS attempts, then BUSY.
    */
   private async readChainSteadily<T>(id: string, read: (chain: SnapshotManifest[] | undefined) => Promise<T>, failed: (result: T) => boolean = () => false): Promise<T> {
     const resolve = async (): Promise<{ chain?: SnapshotManifest[]; links: string }> => {
@@ -181,6 +184,9 @@ export class SnapshotManager {
         return { links: `unreadable: ${err instanceof Error ? err.message : String(err)}` };
       }
     };
+    // A chain rewritten during every attempt is reported as what it is (BUSY), never as damage.
+    const busy = (cause?: unknown): QuiverError =>
+      new QuiverError('BUSY', `snapshot ${id}: another writer rewrote its chain (a fold or a delete) while each of ${READ_ATTEMPTS} reads ran; nothing is known to be damaged: try again once that writer is idle`, { id }, { cause });
     for (let attempt = 1; ; attempt++) {
       const before = await resolve();
       let result: T;
@@ -188,10 +194,12 @@ export class SnapshotManager {
         result = await read(before.chain);
       } catch (err) {
         const ours = err instanceof QuiverError && (err.code === 'ABORTED' || err.code === 'NOT_FOUND' && (err.details as { id?: unknown }).id === id);
-        if (ours || attempt >= 3 || (await resolve()).links === before.links) throw err;
+        if (ours || (await resolve()).links === before.links) throw err;
+        if (attempt >= READ_ATTEMPTS) throw busy(err);
         continue;
       }
-      if (!failed(result) || attempt >= 3 || (await resolve()).links === before.links) return result;
+      if (!failed(result) || (await resolve()).links === before.links) return result;
+      if (attempt >= READ_ATTEMPTS) throw busy();
     }
   }
 

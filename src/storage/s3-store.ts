@@ -30,6 +30,10 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 const DEFAULT_CHUNK = 4 << 20;
+/** Connection set-up limit of the client the store creates. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long the store's own client lets a connection sit without any bytes moving before it fails. */
+const IDLE_TIMEOUT_MS = 60_000;
 /** Keys per DeleteObjects request (S3's limit). */
 const DELETE_BATCH = 1000;
 const PREFIX_CHARS = /^[A-Za-z0-9._=/-]*$/;
@@ -42,7 +46,11 @@ export interface S3StoreOptions {
   prefix?: string;
   /** A configured client to use (region, endpoint, credentials, retries are then yours). */
   client?: S3Client;
-  /** Configuration for the client the store creates when `client` is not given (and destroys on `close`). */
+  /**
+   * Configuration for the client the store creates when `client` is not given (and destroys on `close`).
+   * Unless it has a `requestHandler`, that client fails a connection that takes 10 s to open or moves no
+   * bytes for 60 s (the SDK's own default waits forever).
+   */
   clientConfig?: S3ClientConfig;
   /** Bytes per multipart part, at least 5 MiB (default 8 MiB); bodies up to one part are one PutObject. */
   partSize?: number;
@@ -112,7 +120,8 @@ export class S3SnapshotStore implements SnapshotStore {
 
   private async client(): Promise<{ client: S3Client; s3: ClientModule }> {
     const s3 = await loadSdk();
-    const client = this.givenClient ?? (this.ownClient ??= new s3.S3Client(this.clientConfig));
+    // The SDK waits forever on a stalled connection by default; the store's own client does not.
+    const client = this.givenClient ?? (this.ownClient ??= new s3.S3Client({ requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS }, ...this.clientConfig }));
     return { client, s3 };
   }
 
@@ -121,21 +130,11 @@ export class S3SnapshotStore implements SnapshotStore {
     const { signal } = options;
     checkAbort(signal, `put ${key}`);
     const { client, s3 } = await this.client();
-    try {
-      const target = { client, s3, bucket: this.bucket, key: this.prefix + key, partSize: this.partSize, queueSize: this.queueSize };
-      const size = await uploadObject(target, body, signal, `put ${key}`);
-      this.bucketSeen = true;
-      return { key, size };
-    } catch (err) {
-      throw this.fail(err, 'put', key, signal);
-    }
-  }
-
-  /** A producer's own error passes through as it is; the SDK's (which carry `$metadata`) become QuiverErrors. */
-  private fail(err: unknown, op: string, key: string, signal?: AbortSignal): unknown {
-    const e = err as { $metadata?: unknown } | null;
-    const fromSdk = e !== null && typeof e === 'object' && e.$metadata !== undefined;
-    return signal?.aborted || fromSdk ? s3Error(err, op, this.locate(key), signal) : err;
+    // uploadObject reports QuiverErrors, and the producer's own errors as they are.
+    const target = { client, s3, bucket: this.bucket, key: this.prefix + key, where: this.locate(key), partSize: this.partSize, queueSize: this.queueSize };
+    const size = await uploadObject(target, body, signal, `put ${key}`);
+    this.bucketSeen = true;
+    return { key, size };
   }
 
   /** Starts a GET; the body must be consumed or destroyed. */
@@ -273,7 +272,7 @@ export class S3SnapshotStore implements SnapshotStore {
     try {
       const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
       this.bucketSeen = true;
-      return { key, size: Number(out.ContentLength ?? 0), mtimeMs: out.LastModified?.getTime() ?? 0 };
+      return { key, size: Number(out.ContentLength ?? 0), mtimeMs: mtimeOf(out.LastModified) };
     } catch (err) {
       if (!isMissingObject(err)) throw s3Error(err, 'stat', this.locate(key));
     }
@@ -301,7 +300,7 @@ export class S3SnapshotStore implements SnapshotStore {
           const key = (o.Key ?? '').slice(this.prefix.length);
           // Objects other tools put under the prefix with names no store key can have are not the store's.
           if (!isStoreKey(key)) continue;
-          out.push({ key, size: Number(o.Size ?? 0), mtimeMs: o.LastModified?.getTime() ?? 0 });
+          out.push({ key, size: Number(o.Size ?? 0), mtimeMs: mtimeOf(o.LastModified) });
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
@@ -367,7 +366,7 @@ export class S3SnapshotStore implements SnapshotStore {
     try {
       for (;;) {
         const page = await client.send(new s3.ListPartsCommand({ Bucket: this.bucket, Key: this.prefix + u.key, UploadId: u.uploadId, PartNumberMarker: marker }));
-        for (const p of page.Parts ?? []) newest = Math.max(newest, p.LastModified?.getTime() ?? 0);
+        for (const p of page.Parts ?? []) newest = Math.max(newest, mtimeOf(p.LastModified));
         if (!page.IsTruncated) break;
         marker = page.NextPartNumberMarker;
       }
@@ -389,7 +388,7 @@ export class S3SnapshotStore implements SnapshotStore {
         const page = await client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
         for (const u of page.Uploads ?? []) {
           if (u.Key === undefined || u.UploadId === undefined) continue;
-          out.push({ key: u.Key.slice(this.prefix.length), uploadId: u.UploadId, initiated: u.Initiated?.getTime() ?? 0 });
+          out.push({ key: u.Key.slice(this.prefix.length), uploadId: u.UploadId, initiated: mtimeOf(u.Initiated) });
         }
         if (!page.IsTruncated) break;
         keyMarker = page.NextKeyMarker;
@@ -418,6 +417,17 @@ export class S3SnapshotStore implements SnapshotStore {
     }
     return removed;
   }
+}
+
+/**
+ * A time the service reported, as the latest moment it can mean: S3 reports whole seconds, so an
+ * object written at 12:00:00.942 is listed as 12:00:00.000, and garbage collection must not take it
+ * for up to a second older than it is.
+ */
+function mtimeOf(d: Date | undefined): number {
+  if (!d) return 0;
+  const t = d.getTime();
+  return t % 1000 === 0 ? t + 999 : t;
 }
 
 /** The chunk size asked for, or the default when it is not a positive number. */

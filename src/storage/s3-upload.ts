@@ -14,7 +14,9 @@
  * cancelling them, and reports a failed part as an abort when another part was still uploading.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { QuiverError } from '../errors.js';
 import { KeptBuffers } from '../util/kept-buffers.js';
+import { s3Error } from './s3-errors.js';
 import { checkAbort, pumpBody, type StoreBody } from './store.js';
 
 /**
@@ -22,6 +24,9 @@ import { checkAbort, pumpBody, type StoreBody } from './store.js';
  * faults on machines where first touches of memory are slow, once per part otherwise.
  */
 const partBuffers = new KeptBuffers<Uint8Array>(8, 64 << 20);
+
+/** How long a failed put waits for its upload to be aborted before leaving it to `sweep`. */
+const ABORT_UPLOAD_MS = 30_000;
 
 type ClientModule = typeof import('@aws-sdk/client-s3');
 
@@ -32,20 +37,33 @@ export interface UploadTarget {
   bucket: string;
   /** The object's key in the bucket (prefix included). */
   key: string;
+  /** The object's location, for messages. */
+  where: string;
   partSize: number;
   queueSize: number;
 }
 
 /**
- * Uploads `body` as one object; resolves with its size once it is published. Rejects with the
- * producer's own error, the SDK's error of the first failed request, or ABORTED (QuiverError) when
- * `signal` fired first; in each case nothing was published and the upload's parts are gone.
+ * Uploads `body` as one object; resolves with its size once it is published. Rejects with whichever
+ * cause came first: the producer's own error, ABORTED (the signal), or the QuiverError of the first
+ * failed request; in each case nothing was published and the upload's parts are gone. Only a failed
+ * publishing request leaves the outcome open: its IO_ERROR says the object may be either version.
  */
 export async function uploadObject(t: UploadTarget, body: StoreBody, signal: AbortSignal | undefined, what: string): Promise<number> {
   const { client, s3, bucket: Bucket, key: Key } = t;
-  if (body instanceof Uint8Array && body.length <= t.partSize) {
+  /** Sends the request that publishes; its failure is never called an abort (see the module comment). */
+  const publish = async (request: () => Promise<unknown>): Promise<void> => {
     checkAbort(signal, what);
-    await client.send(new s3.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.length }));
+    try {
+      await request();
+    } catch (err) {
+      const e = s3Error(err, 'put', t.where);
+      if (e.code !== 'IO_ERROR') throw e;
+      throw new QuiverError('IO_ERROR', `${e.message} (the request that publishes the object had been sent: it may hold the new body or still the old one)`, { ...e.details, outcomeUnknown: true }, { cause: err });
+    }
+  };
+  if (body instanceof Uint8Array && body.length <= t.partSize) {
+    await publish(() => client.send(new s3.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.length })));
     return body.length;
   }
   // A Uint8Array body stays unchanged until the put settles, so its parts are views; a streamed chunk
@@ -57,7 +75,12 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
   const onAbort = (): void => cancelParts.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   let uploadId: string | undefined;
-  let failure: { err: unknown } | undefined;
+  /** The first failed request, and whether the signal had fired before it (then it is the signal's doing). */
+  let failure: { err: unknown; aborted: boolean } | undefined;
+  const fail = (err: unknown): void => {
+    failure ??= { err, aborted: signal?.aborted === true };
+    cancelParts.abort();
+  };
   let part: Uint8Array | undefined;
   let fill = 0;
   let partNumber = 0;
@@ -65,20 +88,18 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
   /** Uploads `data` as the next part; `pooled` is the part buffer to give back once the request is over. */
   const send = async (data: Uint8Array, pooled?: Uint8Array): Promise<void> => {
     try {
-      uploadId ??= (await client.send(new s3.CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
+      uploadId ??= (await client.send(new s3.CreateMultipartUploadCommand({ Bucket, Key }), { abortSignal: cancelParts.signal })).UploadId;
     } catch (err) {
       if (pooled) partBuffers.give(pooled);
+      fail(err);
       throw err;
     }
     const PartNumber = ++partNumber;
     const sending = client
       .send(new s3.UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body: data, ContentLength: data.length }), { abortSignal: cancelParts.signal })
       .then((out) => void parts.push({ PartNumber, ETag: out.ETag ?? '' }))
-      .catch((err: unknown) => {
-        // The first failure is the cause; the parts it cancels fail after it.
-        failure ??= { err };
-        cancelParts.abort();
-      })
+      // The first failure is the cause; the parts it cancels fail after it.
+      .catch(fail)
       .finally(() => {
         inFlight.delete(sending);
         if (pooled) partBuffers.give(pooled);
@@ -114,8 +135,7 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
     const size = await pumpBody(body, write, signal, what);
     if (uploadId === undefined && partNumber === 0) {
       // The whole body fit in one part: one PutObject publishes it.
-      checkAbort(signal, what);
-      await client.send(new s3.PutObjectCommand({ Bucket, Key, Body: (part ?? new Uint8Array(0)).subarray(0, fill), ContentLength: fill }));
+      await publish(() => client.send(new s3.PutObjectCommand({ Bucket, Key, Body: (part ?? new Uint8Array(0)).subarray(0, fill), ContentLength: fill })));
       return size;
     }
     if (fill > 0 && part) {
@@ -125,18 +145,22 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
     }
     await Promise.all(inFlight);
     if (failure) throw failure.err;
-    // The last moment an abort can take the put back.
-    checkAbort(signal, what);
     parts.sort((a, b) => a.PartNumber - b.PartNumber);
-    await client.send(new s3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    // The last moment an abort can take the put back is inside publish, just before this is sent.
+    await publish(() => client.send(new s3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } })));
     return size;
   } catch (err) {
     cancelParts.abort();
     await Promise.allSettled([...inFlight]);
     if (uploadId !== undefined) {
-      // Best effort: an upload that could not be aborted now is a leftover that `sweep` collects.
-      await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      // Best effort, and bounded: an upload that cannot be aborted now is a leftover `sweep` collects.
+      await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(ABORT_UPLOAD_MS) }).catch(() => undefined);
     }
+    if (failure && err === failure.err) {
+      // A request failed first (or was cancelled because the signal fired first).
+      throw failure.aborted ? new QuiverError('ABORTED', `${what} was aborted; nothing was changed`, { where: t.where }, { cause: err }) : s3Error(err, 'put', t.where);
+    }
+    // The producer's own error, ABORTED from the signal checks, or a publishing request's QuiverError.
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -68,3 +68,38 @@ test('concurrent creates, restores and deletes on one manager never interleave d
   await Promise.all(work);
   assert.deepEqual((await manager.listSnapshots()).map((s) => s.name).sort(), ['s1', 's3', 's5']);
 });
+
+test('a reader whose chain another writer rewrites during every attempt gets BUSY, never a good snapshot called damaged', async () => {
+  const { manager: writer, store } = memoryManager({ compression: 'none' });
+  const db = smallDb(40, 8);
+  const ids: string[] = [];
+  for (let v = 0; v < 6; v++) {
+    if (v > 0) await db.insert({ id: `v-${v}`, vector: new Float32Array(8).fill(v) });
+    ids.push((ids.length ? await writer.createIncrementalSnapshot(db, `s${v}`, ids[ids.length - 1]) : await writer.createSnapshot(db, `s${v}`)).id);
+  }
+  const want = stateOf(db);
+  const top = ids[ids.length - 1];
+  // Each time the reader reads the vectors of the chain's bottom link, the writer first deletes that
+  // link, folding the next one into a full snapshot (a legitimate single-writer operation).
+  let bottom = 0;
+  const foldFirst = async (key: string): Promise<void> => {
+    if (bottom < ids.length - 1 && key.startsWith(`snapshot-${ids[bottom]}/vectors`)) await writer.deleteSnapshot(ids[bottom++], { dependents: 'fold' });
+  };
+  const racing = Object.create(store) as typeof store;
+  racing.get = async (key, o) => (await foldFirst(key), store.get(key, o));
+  racing.readInto = async (key, target, o) => (await foldFirst(key), store.readInto(key, target, o));
+  racing.read = (key, o) => (async function* () {
+    await foldFirst(key);
+    yield* store.read(key, o);
+  })();
+  const reader = new SnapshotManager({ store: racing });
+  await assert.rejects(reader.verifySnapshotReport(top), (err: { code?: string; message?: string }) => {
+    assert.equal(err.code, 'BUSY');
+    assert.match(String(err.message), /another writer rewrote its chain/);
+    return true;
+  });
+  assert.ok(bottom >= 3, `the writer folded during every attempt (${bottom} folds)`);
+  // Once the writer is idle the same snapshot verifies and restores exactly.
+  assert.equal(await reader.verifySnapshot(top), true);
+  assertState(await reader.restoreSnapshot(top), want);
+});

@@ -239,3 +239,25 @@ test('garbage collection leaves the unreferenced files of a fold another process
     cleanup();
   }
 });
+
+test('garbage collection leaves a fold\'s published new files while any of them is recent: they go together, dated by the newest', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { utimesSync, writeFileSync } = await import('node:fs');
+    const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
+    const s = await manager.createSnapshot(smallDb(20, 8), 's');
+    const folder = join(dir, `snapshot-${s.id}`);
+    // Between two of the fold's puts: its vectors file went up an hour ago, its records file just now,
+    // and its checksum file and record are still to come.
+    writeFileSync(join(folder, 'vectors.g2.bin'), Buffer.from([1, 2, 3]));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(folder, 'vectors.g2.bin'), hourAgo, hourAgo);
+    writeFileSync(join(folder, 'metadata.g2.bin'), Buffer.from([4]));
+    assert.deepEqual((await manager.collectGarbage()).strayFiles, [], 'nothing of a fold in progress is removed');
+    utimesSync(join(folder, 'metadata.g2.bin'), hourAgo, hourAgo);
+    assert.deepEqual((await manager.collectGarbage()).strayFiles.sort(), [`snapshot-${s.id}/metadata.g2.bin`, `snapshot-${s.id}/vectors.g2.bin`]);
+    assert.equal(await manager.verifySnapshot(s.id), true);
+  } finally {
+    cleanup();
+  }
+});

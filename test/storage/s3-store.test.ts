@@ -149,8 +149,9 @@ describe('S3SnapshotStore', () => {
       return next(args);
     }, { step: 'initialize', name: 'fakeUploads' });
     const store = new S3SnapshotStore({ bucket, client: faked, prefix: 'p' });
-    assert.equal(await store.newestInProgress('snapshot-x/'), 1_000);
-    assert.equal(await store.newestInProgress('snapshot-'), 9_000, 'dated by its newest part, not its start');
+    // S3 reports whole seconds: a time is taken as the last millisecond of its second.
+    assert.equal(await store.newestInProgress('snapshot-x/'), 1_999);
+    assert.equal(await store.newestInProgress('snapshot-'), 9_999, 'dated by its newest part, not its start');
     assert.equal(await store.newestInProgress('snapshot-z/'), undefined);
     assert.deepEqual(await store.sweep(2_000), ['snapshot-x/vectors.bin']);
     assert.deepEqual(aborted, ['p/snapshot-x/vectors.bin']);
@@ -250,6 +251,60 @@ describe('S3SnapshotStore', () => {
     await rejectsWithCode(new S3SnapshotStore({ bucket, client: gone, partSize: 5 * 1024 * 1024 }).put('k/big', pattern(11 * 1024 * 1024, 8)), 'IO_ERROR');
     c.destroy();
     gone.destroy();
+  });
+
+  test('ABORTED only when the signal came first: a publishing request that fails after the signal fired is an IO_ERROR of unknown outcome; an earlier cause stays the cause', async () => {
+    const bucket = await srv.bucket();
+    let ac = new AbortController();
+    // The service stores the object, then the connection drops after the caller aborted.
+    const dropAfterStore = async (_input: Record<string, unknown>, next: () => Promise<unknown>): Promise<unknown> => {
+      await next();
+      ac.abort();
+      throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
+    };
+    const c = playing({ PutObjectCommand: dropAfterStore, CompleteMultipartUploadCommand: dropAfterStore });
+    const store = new S3SnapshotStore({ bucket, client: c, partSize: 5 * 1024 * 1024 });
+    for (const body of [new TextEncoder().encode('new'), pattern(11 * 1024 * 1024, 9)]) {
+      ac = new AbortController();
+      await assert.rejects(store.put('k/obj', body, { signal: ac.signal }), (err: { code?: string; details?: { outcomeUnknown?: boolean } }) => {
+        assert.equal(err.code, 'IO_ERROR');
+        assert.equal(err.details?.outcomeUnknown, true);
+        return true;
+      });
+    }
+    c.destroy();
+
+    // A part fails, then the signal fires while the upload is being aborted: the part's failure is the cause.
+    let ac2 = new AbortController();
+    const c2 = playing({
+      UploadPartCommand: async () => {
+        throw sdkError('InternalError', 500);
+      },
+      AbortMultipartUploadCommand: async (_input, next) => {
+        ac2.abort();
+        return next();
+      },
+    });
+    const store2 = new S3SnapshotStore({ bucket, client: c2, partSize: 5 * 1024 * 1024 });
+    await assert.rejects(store2.put('k/big', pattern(11 * 1024 * 1024, 10), { signal: ac2.signal }), (err: { code?: string; details?: { s3Code?: string } }) => {
+      assert.equal(err.code, 'IO_ERROR');
+      assert.equal(err.details?.s3Code, 'InternalError');
+      return true;
+    });
+    // The producer fails, then the signal fires during the cleanup: the producer's error is the cause.
+    ac2 = new AbortController();
+    const c3 = playing({ AbortMultipartUploadCommand: async (_input, next) => {
+      ac2.abort();
+      return next();
+    } });
+    const mine = new Error('producer broke');
+    await assert.rejects(new S3SnapshotStore({ bucket, client: c3, partSize: 5 * 1024 * 1024 }).put('k/big', async (write) => {
+      await write(pattern(6 * 1024 * 1024, 11));
+      throw mine;
+    }, { signal: ac2.signal }), (err) => err === mine);
+    assert.equal(await store2.stat('k/big'), null);
+    c2.destroy();
+    c3.destroy();
   });
 
   test('list follows continuation pages; deletePrefix removes in batches of 1,000', async () => {
