@@ -107,8 +107,11 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
   const verify = await timed(() => gzipManager.verifySnapshot(fulls.gzip.info.id));
   if (!verify.value) throw new Error('verify failed');
   report.ratio(suite, 'verifySnapshot (gzip full)', verify.ms, 'ms', raw.readMs, 'raw read');
-  await benchRemote(report, s, db, io);
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await benchRemote(report, s, db, io);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -194,12 +194,20 @@ export class SnapshotManager {
         result = await read(before.chain);
       } catch (err) {
         const ours = err instanceof QuiverError && (err.code === 'ABORTED' || err.code === 'NOT_FOUND' && (err.details as { id?: unknown }).id === id);
-        if (ours || (await resolve()).links === before.links) throw err;
-        if (attempt >= READ_ATTEMPTS) throw busy(err);
+        if (ours) throw err;
+        const after = await resolve();
+        if (after.links === before.links) throw err;
+        // BUSY only for a chain seen rewritten: a chain that could not be read (a failing store) is that failure.
+        if (attempt >= READ_ATTEMPTS) throw before.chain && after.chain ? busy(err) : err;
         continue;
       }
-      if (!failed(result) || (await resolve()).links === before.links) return result;
-      if (attempt >= READ_ATTEMPTS) throw busy();
+      if (!failed(result)) return result;
+      const after = await resolve();
+      if (after.links === before.links) return result;
+      if (attempt >= READ_ATTEMPTS) {
+        if (before.chain && after.chain) throw busy();
+        return result;
+      }
     }
   }
 

@@ -20,10 +20,9 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { QuiverError } from '../errors.js';
 import { checkKey, checkPrefix } from './keys.js';
 import { isGoneUpload, isMissingObject, isNotSupported, s3Error } from './s3-errors.js';
-import { uploadObject } from './s3-upload.js';
+import { uploadObject, type ClientModule } from './s3-upload.js';
 import { checkAbort, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
-type ClientModule = typeof import('@aws-sdk/client-s3');
 
 /** S3's smallest multipart part (every part but the last). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -387,7 +386,8 @@ export class S3SnapshotStore implements SnapshotStore {
       for (;;) {
         const page = await client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
         for (const u of page.Uploads ?? []) {
-          if (u.Key === undefined || u.UploadId === undefined) continue;
+          // Uploads of other tools under the prefix are theirs, as their objects are (see list).
+          if (u.Key === undefined || u.UploadId === undefined || !isStoreKey(u.Key.slice(this.prefix.length))) continue;
           out.push({ key: u.Key.slice(this.prefix.length), uploadId: u.UploadId, initiated: mtimeOf(u.Initiated) });
         }
         if (!page.IsTruncated) break;

@@ -28,7 +28,8 @@ const partBuffers = new KeptBuffers<Uint8Array>(8, 64 << 20);
 /** How long a failed put waits for its upload to be aborted before leaving it to `sweep`. */
 const ABORT_UPLOAD_MS = 30_000;
 
-type ClientModule = typeof import('@aws-sdk/client-s3');
+/** The SDK module, loaded on first use (s3-store.ts). */
+export type ClientModule = typeof import('@aws-sdk/client-s3');
 
 /** Where and how {@link uploadObject} writes. */
 export interface UploadTarget {
@@ -80,6 +81,10 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
   const fail = (err: unknown): void => {
     failure ??= { err, aborted: signal?.aborted === true };
     cancelParts.abort();
+  };
+  /** Throws the first failure, if a request failed (read through a call: requests set it meanwhile). */
+  const throwIfFailed = (): void => {
+    if (failure) throw failure.err;
   };
   let part: Uint8Array | undefined;
   let fill = 0;
@@ -133,6 +138,8 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
 
   try {
     const size = await pumpBody(body, write, signal, what);
+    // A producer that caught a write's error and went on must not publish what it wrote after it.
+    throwIfFailed();
     if (uploadId === undefined && partNumber === 0) {
       // The whole body fit in one part: one PutObject publishes it.
       await publish(() => client.send(new s3.PutObjectCommand({ Bucket, Key, Body: (part ?? new Uint8Array(0)).subarray(0, fill), ContentLength: fill })));
@@ -144,7 +151,7 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
       await send(last.subarray(0, fill), last);
     }
     await Promise.all(inFlight);
-    if (failure) throw failure.err;
+    throwIfFailed();
     parts.sort((a, b) => a.PartNumber - b.PartNumber);
     // The last moment an abort can take the put back is inside publish, just before this is sent.
     await publish(() => client.send(new s3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } })));

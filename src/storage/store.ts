@@ -12,7 +12,8 @@
  * - Missing objects: `get` and `read` throw QuiverError `NOT_FOUND`; `stat` returns null; `delete`
  *   returns false.
  * - `list` returns objects sorted by key (code-unit order) and never shows temporaries.
- * - OS and network failures are QuiverErrors keeping the OS code (ENOSPC, EIO, ...); an aborted signal
+ * - OS failures are QuiverErrors keeping the OS code (ENOSPC, EIO, ...); network and service failures
+ *   of remote stores are IO_ERROR (transient; the cause's code in `details`); an aborted signal
  *   makes the operation fail with `ABORTED`.
  */
 import { QuiverError } from '../errors.js';

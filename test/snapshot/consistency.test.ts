@@ -103,3 +103,34 @@ test('a reader whose chain another writer rewrites during every attempt gets BUS
   assert.equal(await reader.verifySnapshot(top), true);
   assertState(await reader.restoreSnapshot(top), want);
 });
+
+test('a store that fails now and then, with no other writer, gets its own error back, not BUSY', async () => {
+  const { manager, store } = memoryManager({ compression: 'none' });
+  const info = await manager.createSnapshot(smallDb(20, 8), 's');
+  const { QuiverError } = await import('../../src/errors.js');
+  // Calls alternate between working and failing, two up and two down.
+  let n = 0;
+  let down = false;
+  const gate = (): void => {
+    n++;
+    if (n % 2 === 0) down = !down;
+    if (down) throw new QuiverError('IO_ERROR', 'connection reset by peer');
+  };
+  const flaky = Object.create(store) as typeof store;
+  flaky.get = async (k, o) => (gate(), store.get(k, o));
+  flaky.readInto = async (k, t, o) => (gate(), store.readInto(k, t, o));
+  flaky.read = (k, o) => (async function* () {
+    gate();
+    yield* store.read(k, o);
+  })();
+  flaky.stat = async (k) => (gate(), store.stat(k));
+  flaky.list = async (p) => (gate(), store.list(p));
+  const reader = new SnapshotManager({ store: flaky });
+  const codes = new Set<string>();
+  for (let i = 0; i < 6; i++) {
+    n = i;
+    down = false;
+    await reader.restoreSnapshot(info.id).then(() => codes.add('ok'), (e: { code: string }) => codes.add(e.code));
+  }
+  assert.ok(!codes.has('BUSY'), `no BUSY without another writer (${[...codes].join(', ')})`);
+});

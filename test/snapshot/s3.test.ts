@@ -1,4 +1,6 @@
 import { after, before, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
@@ -118,8 +120,12 @@ describe('snapshots in an S3 bucket', () => {
       assert.ok((await new S3SnapshotStore({ bucket, client, prefix: 'app' }).list()).length > 0);
       assert.ok(!list.some((s) => s.id === first.id));
       const second = list[list.length - 1];
+      // Change the database, then restore: the snapshot's state comes back from the bucket.
+      await db.insert({ id: 'after-snapshots', vector: new Float32Array(384).fill(0.25) });
       await p.restoreSnapshot(second.id);
       assert.equal(db.len(), want.size - 1);
+      assert.equal(db.get('after-snapshots'), null);
+      assert.equal(existsSync(join(dir, 'snapshots')), false, 'nothing went to <baseDir>/snapshots');
       assert.throws(() => new DatabasePersistence(db, { baseDir: dir, snapshotStore: {} as never }), TypeError);
       await p.shutdown();
     } finally {

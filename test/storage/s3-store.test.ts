@@ -158,7 +158,6 @@ describe('S3SnapshotStore', () => {
     aborted.length = 0;
     assert.deepEqual(await store.sweep(8_000), ['snapshot-x/vectors.bin'], 'an upload begun before the cutoff but still sending parts is not swept');
     aborted.length = 0;
-    aborted.length = 0;
     await store.put('snapshot-y/metadata.json', new Uint8Array(3));
     assert.equal(await store.deletePrefix('snapshot-y/'), 1);
     assert.deepEqual(aborted, ['p/snapshot-y/vectors.bin'], 'deleting a folder aborts the uploads into it');
@@ -305,6 +304,39 @@ describe('S3SnapshotStore', () => {
     assert.equal(await store2.stat('k/big'), null);
     c2.destroy();
     c3.destroy();
+  });
+
+  test('a producer that swallows a failed write cannot publish what it writes after it', async () => {
+    const bucket = await srv.bucket();
+    const c = playing({ CreateMultipartUploadCommand: async () => {
+      throw sdkError('InternalError', 500);
+    } });
+    const store = new S3SnapshotStore({ bucket, client: c, partSize: 5 * 1024 * 1024 });
+    await store.put('k/obj', new TextEncoder().encode('old'));
+    await rejectsWithCode(store.put('k/obj', async (write) => {
+      // A careless producer: every write's error is swallowed.
+      for (const chunk of [pattern(6 * 1024 * 1024, 12), new Uint8Array(10)]) await write(chunk).catch(() => undefined);
+    }), 'IO_ERROR');
+    assert.equal(new TextDecoder().decode(await store.get('k/obj')), 'old');
+    c.destroy();
+  });
+
+  test("other tools' multipart uploads under the prefix are neither dated, swept nor aborted", async () => {
+    const bucket = await srv.bucket();
+    const aborted: string[] = [];
+    const c = playing({
+      ListMultipartUploadsCommand: async () => ({ Uploads: [{ Key: 'p/notes with spaces.bin', UploadId: 'f1', Initiated: new Date(1_000) }, { Key: 'p/.tmp/x', UploadId: 'f2', Initiated: new Date(1_000) }], IsTruncated: false }),
+      AbortMultipartUploadCommand: async (input) => {
+        aborted.push(String(input.Key));
+        return {};
+      },
+    });
+    const store = new S3SnapshotStore({ bucket, client: c, prefix: 'p' });
+    assert.deepEqual(await store.sweep(Date.now()), []);
+    assert.equal(await store.newestInProgress(''), undefined);
+    await store.deletePrefix('');
+    assert.deepEqual(aborted, []);
+    c.destroy();
   });
 
   test('list follows continuation pages; deletePrefix removes in batches of 1,000', async () => {
