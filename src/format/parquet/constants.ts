@@ -33,6 +33,8 @@ export const ELEMENT_NODE = 'element';
 
 /** The four bytes at both ends of every Parquet file ("PAR1"). */
 export const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]);
+/** The magic of a Parquet file whose footer is encrypted (at both ends, instead of MAGIC). */
+export const ENCRYPTED_MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x45]);
 /** Footer tail: u32 metadata length + magic. */
 export const FOOTER_TAIL = 8;
 

@@ -10,7 +10,7 @@ import { CorruptionError, QuiverError } from '../../errors.js';
 import { METRICS, MAX_DIMENSION } from '../../engine/validate.js';
 import type { Metric } from '../../engine/types.js';
 import { isPlainObject } from '../../util/msgpack.js';
-import { CREATED_BY, FOOTER_TAIL, KV, MAGIC, PARQUET_FORMAT_NAME, PARQUET_FORMAT_VERSION } from './constants.js';
+import { CREATED_BY, ENCRYPTED_MAGIC, FOOTER_TAIL, KV, MAGIC, PARQUET_FORMAT_NAME, PARQUET_FORMAT_VERSION } from './constants.js';
 import type { ParquetFile } from './file-source.js';
 import { verifyFooter } from './footer-check.js';
 
@@ -33,15 +33,18 @@ export async function readFooter(pf: ParquetFile, verify: boolean): Promise<Foot
   if (headLen >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     throw new QuiverError('UNSUPPORTED_FORMAT', `${file} is gzip-compressed; Parquet needs random access, so decompress it first (Parquet compresses its pages itself).`, { file });
   }
-  if (!sameBytes(head, MAGIC)) {
+  // A file with an encrypted footer starts and ends with "PARE"; one of the two alone is damage.
+  const encrypted = sameBytes(head, ENCRYPTED_MAGIC);
+  if (!encrypted && !sameBytes(head, MAGIC)) {
     throw new CorruptionError({ file, section: 'header', offset: 0 }, 'the file does not start with the Parquet magic "PAR1" (not a Parquet file)');
   }
   if (size < 4 + FOOTER_TAIL) throw new CorruptionError({ file, section: 'footer', offset: size }, `the file is only ${size} bytes, too short for a Parquet footer (truncated?)`);
   const tail = await pf.read(size - FOOTER_TAIL, size);
   const tailMagic = tail.subarray(4);
-  if (sameBytes(tailMagic, new Uint8Array([0x50, 0x41, 0x52, 0x45]))) {
+  if (encrypted && sameBytes(tailMagic, ENCRYPTED_MAGIC)) {
     throw new QuiverError('UNSUPPORTED_FORMAT', `${file} is an encrypted Parquet file ("PARE"); decrypt it first.`, { file });
   }
+  if (encrypted) throw new CorruptionError({ file, section: 'footer', offset: size - 4 }, 'the file starts with the encrypted-Parquet magic "PARE" but does not end with it (truncated or damaged)');
   if (!sameBytes(tailMagic, MAGIC)) {
     throw new CorruptionError({ file, section: 'footer', offset: size - 4 }, 'the file does not end with the Parquet magic "PAR1" (truncated or damaged)');
   }

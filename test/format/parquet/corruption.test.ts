@@ -116,9 +116,17 @@ test('wrong magic, a gzip-wrapped file, an encrypted footer and a missing file',
   await rejectsCorrupt(head, /does not start with the Parquet magic/);
   await rejectsCorrupt(new TextEncoder().encode('{"format":"quiverdb"}'), /does not start with the Parquet magic/);
   await assert.rejects(read(gzipSync(bytes)), (e: unknown) => e instanceof QuiverError && e.code === 'UNSUPPORTED_FORMAT' && /gzip-compressed/.test(e.message));
+  // An encrypted footer: "PARE" at both ends. At one end only it is damage (a flipped bit makes "1" an "E").
   const enc = Uint8Array.from(bytes);
-  enc[enc.length - 1] = 0x45; // "PARE"
+  enc[3] = 0x45;
+  enc[enc.length - 1] = 0x45;
   await assert.rejects(read(enc), (e: unknown) => e instanceof QuiverError && e.code === 'UNSUPPORTED_FORMAT' && /encrypted/.test(e.message));
+  const tailOnly = Uint8Array.from(bytes);
+  tailOnly[tailOnly.length - 1] = 0x45;
+  await rejectsCorrupt(tailOnly, /does not end with the Parquet magic/);
+  const headOnly = Uint8Array.from(bytes);
+  headOnly[3] = 0x45;
+  await rejectsCorrupt(headOnly, /does not end with it/);
   await assert.rejects(readParquet(bytesFs({}), '/nope.parquet'), (e: unknown) => e instanceof QuiverError && e.code === 'ENOENT' && e.message.includes('/nope.parquet'));
   const len = Uint8Array.from(bytes);
   new DataView(len.buffer).setUint32(len.length - 8, len.length, true);
