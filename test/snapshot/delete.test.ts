@@ -4,6 +4,8 @@ import { SnapshotDependencyError } from '../../src/snapshot/manager.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
 import { assertState, memoryManager, mutate, smallDb, stateOf, type State } from './helpers.js';
 import { join } from 'node:path';
+import { utimesSync, writeFileSync } from 'node:fs';
+import type { SnapshotInfo } from '../../src/snapshot/types.js';
 import { tempDir } from '../support/db.js';
 import { decodeManifest, encodeManifest } from '../../src/snapshot/manifest.js';
 import { MANIFEST_NAME, snapshotKey } from '../../src/snapshot/layout.js';
@@ -199,7 +201,7 @@ test('prune deletes the links of a chain newest link first even when the clock m
 test('garbage collection dates a folder by the files still being written in it: another process\'s slow create survives', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { mkdirSync, utimesSync, writeFileSync } = await import('node:fs');
+    const { mkdirSync } = await import('node:fs');
     const id = '20200101T000000000Z-0badcafe';
     const folder = join(dir, `snapshot-${id}`);
     mkdirSync(folder, { recursive: true });
@@ -219,17 +221,22 @@ test('garbage collection dates a folder by the files still being written in it: 
   }
 });
 
+/** A complete snapshot on disk whose folder also holds a fold's new vectors file, published an hour ago. */
+async function foldUnderWay(dir: string): Promise<{ manager: SnapshotManager; s: SnapshotInfo; folder: string; hourAgo: Date }> {
+  const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
+  const s = await manager.createSnapshot(smallDb(20, 8), 's');
+  const folder = join(dir, `snapshot-${s.id}`);
+  writeFileSync(join(folder, 'vectors.g2.bin'), Buffer.from([1, 2, 3]));
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(join(folder, 'vectors.g2.bin'), hourAgo, hourAgo);
+  return { manager, s, folder, hourAgo };
+}
+
 test('garbage collection leaves the unreferenced files of a fold another process is still writing', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { utimesSync, writeFileSync } = await import('node:fs');
-    const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
-    const s = await manager.createSnapshot(smallDb(20, 8), 's');
-    const folder = join(dir, `snapshot-${s.id}`);
     // The fold published its new vectors file an hour ago and is still streaming its records file.
-    writeFileSync(join(folder, 'vectors.g2.bin'), Buffer.from([1, 2, 3]));
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    utimesSync(join(folder, 'vectors.g2.bin'), hourAgo, hourAgo);
+    const { manager, s, folder, hourAgo } = await foldUnderWay(dir);
     writeFileSync(join(folder, '.metadata.g2.bin.p1s1-0123456789ab.quiver-tmp'), Buffer.from([4]));
     assert.deepEqual((await manager.collectGarbage()).strayFiles, []);
     utimesSync(join(folder, '.metadata.g2.bin.p1s1-0123456789ab.quiver-tmp'), hourAgo, hourAgo);
@@ -243,15 +250,9 @@ test('garbage collection leaves the unreferenced files of a fold another process
 test('garbage collection leaves a fold\'s published new files while any of them is recent: they go together, dated by the newest', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const { utimesSync, writeFileSync } = await import('node:fs');
-    const manager = new SnapshotManager({ snapshotDir: dir, gcGraceMs: 60_000 });
-    const s = await manager.createSnapshot(smallDb(20, 8), 's');
-    const folder = join(dir, `snapshot-${s.id}`);
     // Between two of the fold's puts: its vectors file went up an hour ago, its records file just now,
     // and its checksum file and record are still to come.
-    writeFileSync(join(folder, 'vectors.g2.bin'), Buffer.from([1, 2, 3]));
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    utimesSync(join(folder, 'vectors.g2.bin'), hourAgo, hourAgo);
+    const { manager, s, folder, hourAgo } = await foldUnderWay(dir);
     writeFileSync(join(folder, 'metadata.g2.bin'), Buffer.from([4]));
     assert.deepEqual((await manager.collectGarbage()).strayFiles, [], 'nothing of a fold in progress is removed');
     utimesSync(join(folder, 'metadata.g2.bin'), hourAgo, hourAgo);

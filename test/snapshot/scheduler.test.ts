@@ -8,6 +8,7 @@ import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
 import type { PutResult, StoreBody, StoreOpOptions } from '../../src/storage/store.js';
 import { memoryManager, smallDb } from './helpers.js';
 import type { LongTimer } from '../../src/util/long-timer.js';
+import { capturing } from '../support/warnings.js';
 
 /** A memory store whose puts take `delayMs` and can be made to fail; counts concurrent puts. */
 class SlowStore extends MemorySnapshotStore {
@@ -139,54 +140,43 @@ test('a period longer than Node\'s timers take (\'4w\') waits it out: no run bef
   assert.ok(runs <= 1);
 });
 
-test('listeners that throw (skipped, snapshot, pruned, error) become warnings: the run keeps its result and the schedule keeps going', () => keepAlive(async () => {
-  const warnings: string[] = [];
-  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
-  const rejections: unknown[] = [];
-  const onRejection = (r: unknown): void => void rejections.push(r);
-  process.on('warning', onWarning);
-  process.on('unhandledRejection', onRejection);
-  try {
-    const store = new SlowStore(15);
-    const manager = new SnapshotManager({ store, maxConcurrentIo: 1 });
-    const db = smallDb(20, 4);
-    // Runs of ~30 ms on a 10 ms period: every run overruns and reports skipped periods.
-    const s = manager.schedule({ db, every: 10, immediate: true, retention: { keepLast: 2 } });
-    let snapshots = 0;
-    s.on('skipped', () => {
-      throw new Error('skipped listener broke');
-    });
-    s.on('snapshot', () => {
-      snapshots++;
-      throw new Error('snapshot listener broke');
-    });
-    s.on('pruned', () => {
-      throw new Error('pruned listener broke');
-    });
-    const first = await s.runNow();
-    assert.ok(first, 'a run whose listeners threw still resolves with the snapshot it took');
-    while (s.runCount < 4) await new Promise((r) => setTimeout(r, 10));
-    // An error listener that throws too.
-    s.on('error', () => {
-      throw new Error('error listener broke');
-    });
-    store.failPuts = true;
-    // runNow may join a run already past its writes (which then succeeds): run until one fails.
-    let failed = await s.runNow();
-    for (let i = 0; i < 5 && failed !== undefined; i++) failed = await s.runNow();
-    assert.equal(failed, undefined);
-    store.failPuts = false;
-    const runs = s.runCount;
-    while (s.runCount < runs + 2) await new Promise((r) => setTimeout(r, 10));
-    await s.stop();
-    await new Promise((r) => setImmediate(r));
-    assert.ok(snapshots >= 4, `the schedule kept running (${snapshots} snapshots)`);
-    assert.deepEqual(rejections, [], 'no unhandled rejections');
-    for (const what of ['skipped', 'snapshot', 'pruned', 'error']) {
-      assert.ok(warnings.some((w) => w.startsWith('QuiverListenerWarning') && w.includes(`'${what}' listener`) && w.includes(`${what} listener broke`)), `a warning for the ${what} listener`);
-    }
-  } finally {
-    process.off('warning', onWarning);
-    process.off('unhandledRejection', onRejection);
+test('listeners that throw (skipped, snapshot, pruned, error) become warnings: the run keeps its result and the schedule keeps going', () => keepAlive(() => capturing(async ({ warnings, rejections }) => {
+  const store = new SlowStore(15);
+  const manager = new SnapshotManager({ store, maxConcurrentIo: 1 });
+  const db = smallDb(20, 4);
+  // Runs of ~30 ms on a 10 ms period: every run overruns and reports skipped periods.
+  const s = manager.schedule({ db, every: 10, immediate: true, retention: { keepLast: 2 } });
+  let snapshots = 0;
+  s.on('skipped', () => {
+    throw new Error('skipped listener broke');
+  });
+  s.on('snapshot', () => {
+    snapshots++;
+    throw new Error('snapshot listener broke');
+  });
+  s.on('pruned', () => {
+    throw new Error('pruned listener broke');
+  });
+  const first = await s.runNow();
+  assert.ok(first, 'a run whose listeners threw still resolves with the snapshot it took');
+  while (s.runCount < 4) await new Promise((r) => setTimeout(r, 10));
+  // An error listener that throws too.
+  s.on('error', () => {
+    throw new Error('error listener broke');
+  });
+  store.failPuts = true;
+  // runNow may join a run already past its writes (which then succeeds): run until one fails.
+  let failed = await s.runNow();
+  for (let i = 0; i < 5 && failed !== undefined; i++) failed = await s.runNow();
+  assert.equal(failed, undefined);
+  store.failPuts = false;
+  const runs = s.runCount;
+  while (s.runCount < runs + 2) await new Promise((r) => setTimeout(r, 10));
+  await s.stop();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(snapshots >= 4, `the schedule kept running (${snapshots} snapshots)`);
+  assert.deepEqual(rejections, [], 'no unhandled rejections');
+  for (const what of ['skipped', 'snapshot', 'pruned', 'error']) {
+    assert.ok(warnings.some((w) => w.startsWith('QuiverListenerWarning') && w.includes(`'${what}' listener`) && w.includes(`${what} listener broke`)), `a warning for the ${what} listener`);
   }
-}));
+})));
