@@ -1,9 +1,9 @@
 /**
  * Turns what the AWS SDK throws into QuiverErrors with the store's stable codes, so that snapshot code,
  * the retry wrapper and callers treat an object store like every other store: a missing object is
- * NOT_FOUND, refused credentials EACCES, a missing bucket INVALID_ARGUMENT (retrying cannot help), an
- * aborted call ABORTED, and everything the network or the service failed at (after the SDK's own
- * retries) IO_ERROR, which the retry wrapper treats as transient.
+ * NOT_FOUND, refused credentials EACCES, a missing bucket or one in another region INVALID_ARGUMENT
+ * (retrying cannot help), an aborted call ABORTED, and everything the network or the service failed at
+ * (after the SDK's own retries) IO_ERROR, which the retry wrapper treats as transient.
  */
 import { QuiverError } from '../errors.js';
 
@@ -19,6 +19,8 @@ interface SdkErrorShape {
 const MISSING = new Set(['NoSuchKey', 'NotFound']);
 const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled', 'AccountProblem', 'InvalidToken', 'ExpiredToken']);
 const NOT_SUPPORTED = new Set(['NotImplemented', 'MethodNotAllowed']);
+/** Answers no retry can change: the client's region or endpoint, or the bucket's name, is wrong. */
+const MISADDRESSED = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException', 'InvalidBucketName']);
 
 function shape(err: unknown): SdkErrorShape {
   return err !== null && typeof err === 'object' ? (err as SdkErrorShape) : {};
@@ -71,6 +73,9 @@ export function s3Error(err: unknown, op: string, where: string, signal?: AbortS
   if (signal?.aborted) return new QuiverError('ABORTED', `${op} ${where} was aborted; nothing was changed`, details, { cause: err });
   if (code === 'NoSuchBucket') {
     return new QuiverError('INVALID_ARGUMENT', `${op} ${where} failed: the bucket does not exist. Create it, or pass the bucket that holds the snapshots.`, details, { cause: err });
+  }
+  if (code !== undefined && MISADDRESSED.has(code)) {
+    return new QuiverError('INVALID_ARGUMENT', `${op} ${where} failed (${code}): the bucket is not where the client looks for it; set the client's region (or endpoint) to the bucket's, and check the bucket name.`, details, { cause: err });
   }
   if (isMissingObject(err)) return new QuiverError('NOT_FOUND', `${where}: no such object`, details, { cause: err });
   if ((code !== undefined && DENIED.has(code)) || status === 403) {

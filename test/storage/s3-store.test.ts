@@ -395,3 +395,28 @@ describe('S3SnapshotStore', () => {
     assert.equal(new S3SnapshotStore({ bucket: 'abc' }).location, 's3://abc/');
   });
 });
+
+test('s3Error: each kind of service answer gets the code a caller (and the retry wrapper) can act on', async () => {
+  const { s3Error } = await import('../../src/storage/s3-errors.js');
+  const { isTransient } = await import('../../src/storage/retry-store.js');
+  const answer = (Code: string, httpStatusCode: number): Error => Object.assign(new Error(Code), { name: Code, Code, $metadata: { httpStatusCode } });
+  const cases: [Error, string][] = [
+    [answer('NoSuchKey', 404), 'NOT_FOUND'],
+    [answer('NoSuchBucket', 404), 'INVALID_ARGUMENT'],
+    [answer('PermanentRedirect', 301), 'INVALID_ARGUMENT'],
+    [answer('AuthorizationHeaderMalformed', 400), 'INVALID_ARGUMENT'],
+    [answer('AccessDenied', 403), 'EACCES'],
+    [answer('SlowDown', 503), 'IO_ERROR'],
+    [answer('InternalError', 500), 'IO_ERROR'],
+    [answer('NoSuchUpload', 404), 'IO_ERROR'],
+    [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', $metadata: {} }), 'IO_ERROR'],
+  ];
+  for (const [err, code] of cases) {
+    const mapped = s3Error(err, 'put', 's3://b/k');
+    assert.equal(mapped.code, code, String(err.message));
+    assert.equal(isTransient(mapped), code === 'IO_ERROR', `${err.message} is ${code === 'IO_ERROR' ? '' : 'not '}retried`);
+  }
+  const ac = new AbortController();
+  ac.abort();
+  assert.equal(s3Error(answer('InternalError', 500), 'get', 's3://b/k', ac.signal).code, 'ABORTED');
+});
