@@ -21,7 +21,7 @@ import { QuiverError } from '../errors.js';
 import { checkKey, checkPrefix } from './keys.js';
 import { isGoneUpload, isMissingObject, isNotSupported, s3Error } from './s3-errors.js';
 import { uploadObject, type ClientModule } from './s3-upload.js';
-import { checkAbort, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
+import { checkAbort, collect, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 
 /** S3's smallest multipart part (every part but the last). */
@@ -152,64 +152,37 @@ export class S3SnapshotStore implements SnapshotStore {
 
   async get(key: string, options: StoreOpOptions = {}): Promise<Uint8Array> {
     const { body, length } = await this.open(key, options.signal, 'get');
-    if (length >= 0) {
-      const out = new Uint8Array(length);
-      const n = await this.drainInto(key, body, out, DEFAULT_CHUNK, options.signal, 'get');
-      this.checkLength(key, n, length);
-      return out;
-    }
-    const parts: Buffer[] = [];
-    try {
-      for await (const piece of body) parts.push(piece as Buffer);
-    } catch (err) {
-      throw s3Error(err, 'get', this.locate(key), options.signal);
-    }
-    return new Uint8Array(Buffer.concat(parts));
+    const pieces = this.pieces(key, body, length, options.signal, 'get');
+    if (length < 0) return collect(pieces);
+    const out = new Uint8Array(length);
+    await this.drainInto(key, pieces, out);
+    return out;
   }
 
   async *read(key: string, options: StoreReadOptions = {}): AsyncIterable<Uint8Array> {
     const { signal } = options;
     const step = chunkSize(options.chunkBytes);
     const { body, length } = await this.open(key, signal, 'read');
-    let delivered = 0;
-    const nextSize = (): number => (length >= 0 ? Math.min(step, length - delivered) : step);
-    try {
-      let buf = new Uint8Array(nextSize());
-      let fill = 0;
-      const pieces = body[Symbol.asyncIterator]();
-      for (;;) {
-        let r: IteratorResult<unknown>;
-        try {
-          r = await pieces.next();
-        } catch (err) {
-          throw s3Error(err, 'read', this.locate(key), signal);
-        }
-        if (r.done) break;
-        const piece = r.value as Uint8Array;
-        for (let at = 0; at < piece.length;) {
-          if (buf.length === 0) throw this.tooLong(key, length);
-          const n = Math.min(buf.length - fill, piece.length - at);
-          buf.set(piece.subarray(at, at + n), fill);
-          fill += n;
-          at += n;
-          if (fill === buf.length) {
-            checkAbort(signal, `read ${key}`);
-            delivered += fill;
-            yield buf;
-            buf = new Uint8Array(nextSize());
-            fill = 0;
-          }
+    // Re-cut into fresh buffers of `step` bytes (the last one shorter), each the consumer's to keep.
+    let left = length >= 0 ? length : Number.POSITIVE_INFINITY;
+    let buf = new Uint8Array(Math.min(step, left));
+    let fill = 0;
+    for await (const piece of this.pieces(key, body, length, signal, 'read')) {
+      for (let at = 0; at < piece.length;) {
+        const n = Math.min(buf.length - fill, piece.length - at);
+        buf.set(piece.subarray(at, at + n), fill);
+        fill += n;
+        at += n;
+        if (fill === buf.length) {
+          checkAbort(signal, `read ${key}`);
+          left -= fill;
+          yield buf;
+          buf = new Uint8Array(Math.min(step, left));
+          fill = 0;
         }
       }
-      if (fill > 0) {
-        delivered += fill;
-        yield buf.subarray(0, fill);
-      }
-      if (length >= 0) this.checkLength(key, delivered, length);
-    } finally {
-      // A consumer that stops early releases the connection.
-      body.destroy();
     }
+    if (fill > 0) yield buf.subarray(0, fill);
   }
 
   async readInto(key: string, target: Uint8Array, options: ReadIntoOptions = {}): Promise<number> {
@@ -218,51 +191,57 @@ export class S3SnapshotStore implements SnapshotStore {
       body.destroy();
       throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds ${length} bytes, more than the ${target.length} expected`, { key });
     }
-    const n = await this.drainInto(key, body, target, chunkSize(options.chunkBytes), options.signal, 'read', options.onChunk);
-    if (length >= 0) this.checkLength(key, n, length);
-    return n;
+    return this.drainInto(key, this.pieces(key, body, length, options.signal, 'read'), target, chunkSize(options.chunkBytes), options.onChunk);
   }
 
-  /** Copies `body` into `target`, telling `onChunk` about each filled range of about `step` bytes. */
-  private async drainInto(key: string, body: Readable, target: Uint8Array, step: number, signal: AbortSignal | undefined, op: string, onChunk?: (chunk: Uint8Array) => void): Promise<number> {
-    let at = 0;
-    let told = 0;
-    const pieces = body[Symbol.asyncIterator]();
+  /**
+   * The pieces of a GET's body as they arrive: the connection's failures become QuiverErrors, a body
+   * longer or shorter than the object's `length` (when known) is an IO_ERROR, the signal is checked
+   * between pieces, and the body is destroyed when the consumer stops (early or not), freeing the
+   * connection. The one loop over a response that get, read and readInto share.
+   */
+  private async *pieces(key: string, body: Readable, length: number, signal: AbortSignal | undefined, op: string): AsyncGenerator<Uint8Array> {
+    const it = body[Symbol.asyncIterator]();
+    let got = 0;
     try {
       for (;;) {
         let r: IteratorResult<unknown>;
         try {
-          r = await pieces.next();
+          r = await it.next();
         } catch (err) {
-          // Only what the connection threw is the service's failure; the caller's onChunk errors pass as they are.
+          // Only what the connection threw is the service's failure; the consumer's own errors pass as they are.
           throw s3Error(err, op, this.locate(key), signal);
         }
         if (r.done) break;
-        const p = r.value as Uint8Array;
-        if (at + p.length > target.length) throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds more than the ${target.length} bytes expected`, { key });
-        target.set(p, at);
-        at += p.length;
-        if (onChunk && at - told >= step) {
-          onChunk(target.subarray(told, at));
-          told = at;
-        }
+        const piece = r.value as Uint8Array;
+        got += piece.length;
+        if (length >= 0 && got > length) throw new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent more than the object's ${length} bytes; try again`, { key });
+        yield piece;
         checkAbort(signal, `${op} ${key}`);
       }
     } finally {
       body.destroy();
     }
-    if (onChunk && at > told) onChunk(target.subarray(told, at));
-    return at;
-  }
-
-  private checkLength(key: string, got: number, expected: number): void {
-    if (got !== expected) {
-      throw new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent ${got} of the object's ${expected} bytes; try again`, { key, got, expected });
+    if (length >= 0 && got !== length) {
+      throw new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent ${got} of the object's ${length} bytes; try again`, { key, got, expected: length });
     }
   }
 
-  private tooLong(key: string, length: number): QuiverError {
-    return new QuiverError('IO_ERROR', `${this.locate(key)}: the service sent more than the object's ${length} bytes; try again`, { key });
+  /** Copies `pieces` into `target`, telling `onChunk` about each filled range of about `step` bytes. */
+  private async drainInto(key: string, pieces: AsyncIterable<Uint8Array>, target: Uint8Array, step = DEFAULT_CHUNK, onChunk?: (chunk: Uint8Array) => void): Promise<number> {
+    let at = 0;
+    let told = 0;
+    for await (const p of pieces) {
+      if (at + p.length > target.length) throw new QuiverError('LIMIT_EXCEEDED', `${this.locate(key)} holds more than the ${target.length} bytes expected`, { key });
+      target.set(p, at);
+      at += p.length;
+      if (onChunk && at - told >= step) {
+        onChunk(target.subarray(told, at));
+        told = at;
+      }
+    }
+    if (onChunk && at > told) onChunk(target.subarray(told, at));
+    return at;
   }
 
   async stat(key: string): Promise<StoreObjectInfo | null> {
