@@ -329,8 +329,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** An automatic save's failure: an `error` event, or a line on stderr when nobody listens. */
   private reportAutoSaveError(err: unknown): void {
-    if (this.listenerCount('error') > 0) notify(this, 'error', err, 'DatabasePersistence');
-    else process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!notify(this, 'error', err, 'DatabasePersistence')) process.stderr.write(`quiverdb: automatic save failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 
   /**

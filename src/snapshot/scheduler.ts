@@ -150,7 +150,6 @@ export class SnapshotSchedule extends EventEmitter {
   }
 
   private fail(err: unknown): void {
-    if (this.listenerCount('error') > 0) notify(this, 'error', err, 'a snapshot schedule');
-    else process.emitWarning(`QuiverDB scheduled snapshot failed: ${err instanceof Error ? err.message : String(err)}`, { code: 'QUIVER_SCHEDULE' });
+    if (!notify(this, 'error', err, 'a snapshot schedule')) process.emitWarning(`QuiverDB scheduled snapshot failed: ${err instanceof Error ? err.message : String(err)}`, { code: 'QUIVER_SCHEDULE' });
   }
 }
