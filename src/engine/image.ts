@@ -12,10 +12,12 @@
  * Zero-copy chunks are lent to the consumer, which may hand them to an asynchronous file write. While a
  * chunk is lent its slots cannot be overwritten in place even with a preserved copy, because the write
  * may still be reading them; the engine asks `isLent` and, if so, writes the new vector to another slot
- * (the id moves; its old slot is freed once no image lends it).
+ * (the id moves; its old slot is freed once no image lends it). A chunk is lent until the consumer asks
+ * for the next, or, in a walk under a hold (`holdChunks`), until the hold is released: a writer whose
+ * hash of a chunk runs on another thread while it writes the next ones holds the walk until the digest.
  */
 import { QuiverError } from '../errors.js';
-import type { ChangeImage, CollectionImage, Id, Metadata, Metric } from './types.js';
+import type { ChangeImage, ChunkHold, CollectionImage, Id, Metadata, Metric } from './types.js';
 import { KeptBuffers } from '../util/kept-buffers.js';
 
 /** Shortest run of untouched consecutive slots handed out zero-copy (shorter runs are copied). */
@@ -160,6 +162,7 @@ export class ViewImage implements CollectionImage {
   private need: Uint8Array;
   private readonly saved = new Map<number, Float32Array>();
   private readonly lent = new Set<LentRange>();
+  private readonly loans = new Set<ChunkLoan>();
   private readonly registry: ImageRegistry;
   private ref: WeakRef<ViewImage> | undefined;
 
@@ -214,12 +217,19 @@ export class ViewImage implements CollectionImage {
     this.need[slot] = 0;
   }
 
-  vectorChunks(maxEntries: number): Iterable<Float32Array> {
+  vectorChunks(maxEntries: number, hold?: ChunkHold): Iterable<Float32Array> {
     if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new QuiverError('INVALID_ARGUMENT', `vectorChunks(maxEntries) needs a positive integer, got ${String(maxEntries)}`);
     }
     this.liveSlab();
-    return this.chunks(maxEntries);
+    // Another image's hold, or a released one, keeps nothing: its `keeps` then answers false.
+    return this.chunks(maxEntries, hold instanceof ChunkLoan && this.loans.has(hold) ? hold : undefined);
+  }
+
+  holdChunks(): ChunkHold {
+    const loan = new ChunkLoan(this.lent, this.liveSlab(), this.dimension, (l) => this.loans.delete(l));
+    this.loans.add(loan);
+    return loan;
   }
 
   release(): void {
@@ -227,6 +237,7 @@ export class ViewImage implements CollectionImage {
     this.ref = undefined;
     this.slab = undefined;
     this.saved.clear();
+    for (const loan of [...this.loans]) loan.release();
     this.lent.clear();
     this.need = new Uint8Array(0);
     const a = this.recycled;
@@ -254,7 +265,7 @@ export class ViewImage implements CollectionImage {
     return r;
   }
 
-  private *chunks(maxEntries: number): Generator<Float32Array, void, undefined> {
+  private *chunks(maxEntries: number, loan: ChunkLoan | undefined): Generator<Float32Array, void, undefined> {
     const d = this.dimension;
     const slots = this.slots;
     const n = slots.length;
@@ -268,6 +279,14 @@ export class ViewImage implements CollectionImage {
         const run = this.runAt(p, want);
         if (run === want || run >= ZERO_COPY_MIN) {
           const s0 = slots[p];
+          if (loan !== undefined && !loan.released) {
+            const kept: LentRange = { start: s0, end: s0 + run };
+            this.lent.add(kept);
+            loan.keep(kept);
+            yield slab.subarray(s0 * d, (s0 + run) * d);
+            p += run;
+            continue;
+          }
           range.start = s0;
           range.end = s0 + run;
           this.lent.add(range);
@@ -305,6 +324,41 @@ export class ViewImage implements CollectionImage {
       // The consumer is done with every chunk once the walk ends (each is valid only until the next).
       if (scratch) spareCopies.give(scratch);
     }
+  }
+}
+
+/** A hold of one walk over a ViewImage: the slot ranges of its zero-copy chunks, lent until released. */
+class ChunkLoan implements ChunkHold {
+  released = false;
+  private readonly ranges: LentRange[] = [];
+
+  constructor(
+    private readonly lent: Set<LentRange>,
+    private readonly slab: Float32Array,
+    private readonly dimension: number,
+    private readonly ended: (loan: ChunkLoan) => void,
+  ) {}
+
+  /** Records `range`, already added to the image's lent set, as this loan's. */
+  keep(range: LentRange): void {
+    this.ranges.push(range);
+  }
+
+  keeps(bytes: ArrayBufferView): boolean {
+    if (this.released || bytes.buffer !== this.slab.buffer) return false;
+    const entryBytes = this.dimension * 4;
+    const from = bytes.byteOffset - this.slab.byteOffset;
+    const to = from + bytes.byteLength;
+    for (const r of this.ranges) if (from >= r.start * entryBytes && to <= r.end * entryBytes) return true;
+    return false;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const r of this.ranges) this.lent.delete(r);
+    this.ranges.length = 0;
+    this.ended(this);
   }
 }
 

@@ -133,10 +133,25 @@ export interface CollectionImage {
   readonly checked?: boolean;
   /**
    * The view's vectors in order, as consecutive float32 chunks of at most `maxEntries` entries each.
-   * Chunks may alias engine memory: consume each before asking for the next.
+   * Chunks may alias engine memory: consume each before asking for the next, unless `hold` (from this
+   * image's `holdChunks`) keeps it longer.
    */
-  vectorChunks(maxEntries: number): Iterable<Float32Array>;
+  vectorChunks(maxEntries: number, hold?: ChunkHold): Iterable<Float32Array>;
+  /**
+   * Optional: a hold for one `vectorChunks` walk. The walk's chunks that alias engine memory then stay
+   * unchanged until the hold is released, not only until the next chunk, so a writer can let work on
+   * them (a hash on another thread) outlast its step; `keeps` tells them from copies, which do not.
+   */
+  holdChunks?(): ChunkHold;
   /** Stop preserving this view. Idempotent. */
+  release(): void;
+}
+
+/** See {@link CollectionImage.holdChunks}. */
+export interface ChunkHold {
+  /** True when `bytes` lie within chunks this hold keeps unchanged until `release()`. */
+  keeps(bytes: ArrayBufferView): boolean;
+  /** Ends the hold: the engine may overwrite those chunks' memory again. Idempotent. */
   release(): void;
 }
 

@@ -348,3 +348,62 @@ test('a released writer image hands its arrays to the next one, which shows only
   third.release();
   second.release();
 });
+
+test('a walk under a hold keeps its zero-copy chunks unchanged until the hold is released, not only until the next chunk', async () => {
+  const db = new VectorDB({ dimension: 2, metric: 'euclidean', initialCapacity: 1024 });
+  await db.insertBatch(Array.from({ length: 300 }, (_, i) => ({ id: i, vector: [i, i] })));
+  const want = snapshot(db);
+  const img = db.openWriterImage();
+  const hold = img.holdChunks?.();
+  assert.ok(hold, 'engine images can hold a walk');
+  const kept: { chunk: Float32Array; frozen: Buffer }[] = [];
+  for (const chunk of img.vectorChunks(100, hold)) {
+    assert.ok(hold.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'a zero-copy chunk of a held walk is kept');
+    kept.push({ chunk, frozen: Buffer.from(bytes(chunk)) });
+    // Replace every entry walked so far: none may be overwritten where a kept chunk lies.
+    for (let i = 0; i < kept.length * 100; i++) await db.insert({ id: i, vector: [-i, -i] });
+  }
+  await db.delete(250);
+  await db.insert({ id: 'new', vector: [7, 7] }); // must not reuse a kept slot either
+  for (const { chunk, frozen } of kept) assert.ok(bytes(chunk).equals(frozen), 'kept chunks are intact after the walk ended');
+  assert.equal(kept.length, 3);
+  assert.deepEqual([...(db.get(5)?.vector ?? [])], [-5, -5]);
+  assert.equal(db.len(), 300);
+  const all = new Float32Array(600);
+  kept.forEach(({ chunk }, i) => all.set(chunk, i * 200));
+  assert.deepEqual(imageState({ dimension: 2, metric: 'euclidean', ids: [...img.ids], vectors: all, metadata: [...img.metadata] }), want);
+  hold.release();
+  hold.release(); // idempotent
+  assert.ok(!hold.keeps(new Uint8Array(kept[0].chunk.buffer, kept[0].chunk.byteOffset, 8)), 'nothing is kept once released');
+  const slots = db.ids().length;
+  await db.insert({ id: 'after', vector: [1, 1] });
+  assert.ok(db.ids().indexOf('after') < slots, 'freed slots are reused once the hold is released');
+  img.release();
+});
+
+test('a hold keeps nothing for copied chunks, for another image\'s walk, or once its image is released', async () => {
+  const db = new VectorDB({ dimension: 2, metric: 'euclidean', initialCapacity: 1024 });
+  await db.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: i, vector: [i, 1] })));
+  for (let i = 0; i < 200; i += 2) await db.delete(i); // scattered slots: walks gather copies
+  const img = db.openImage();
+  const hold = img.holdChunks?.();
+  assert.ok(hold);
+  for (const chunk of img.vectorChunks(50, hold)) assert.ok(!hold.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'a gathered copy is not kept');
+  hold.release();
+  await db.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: `d${i}`, vector: [i, 2] })));
+  const a = db.openImage();
+  const b = db.openImage();
+  const foreign = a.holdChunks?.();
+  assert.ok(foreign);
+  for (const chunk of b.vectorChunks(400, foreign)) assert.ok(!foreign.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'another image\'s hold keeps nothing of this walk');
+  const own = b.holdChunks?.();
+  assert.ok(own);
+  const first = b.vectorChunks(400, own)[Symbol.iterator]().next().value as Float32Array;
+  const view = new Uint8Array(first.buffer, first.byteOffset, first.byteLength);
+  assert.ok(own.keeps(view));
+  b.release();
+  assert.ok(!own.keeps(view), 'releasing the image ends its holds');
+  foreign.release();
+  a.release();
+  img.release();
+});

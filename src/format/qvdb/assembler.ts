@@ -15,8 +15,13 @@ import { throwIfAborted } from '../../util/abort.js';
 
 const WRITE_BUFFER = 1 << 20;
 
-/** Writes raw (decoded) section bytes; resolves once they are handed to the file or compressor. */
-export type RawWrite = (chunk: Uint8Array) => Promise<void>;
+/**
+ * Writes raw (decoded) section bytes; resolves once they are handed to the file or compressor. `kept`:
+ * the caller leaves these bytes unchanged until the file is finished or abandoned (a chunk under a
+ * ChunkHold), so their hash may still be running when the write resolves; otherwise the caller may
+ * change them as soon as it does.
+ */
+export type RawWrite = (chunk: Uint8Array, kept?: boolean) => Promise<void>;
 
 /** Controls shared by every section of one save. */
 export interface AssemblerControl {
@@ -37,7 +42,7 @@ export interface SectionOptions {
 
 /** Writes a section's stored chunks and computes their SHA-256. */
 interface SectionHasher {
-  write(b: Uint8Array): Promise<void>;
+  write(b: Uint8Array, kept: boolean): Promise<void>;
   digest(): Promise<Buffer>;
   abandon(): void;
 }
@@ -45,7 +50,8 @@ interface SectionHasher {
 /** Builds one file; call `header`, then `section` per section, then `finish`. */
 export class QvdbAssembler {
   private readonly out: BufferedWriter;
-  private readonly entries: DirectoryEntry[] = [];
+  /** The sections so far, each with its digest to come: a hash on the helper thread may still run while later sections are written. */
+  private readonly entries: { entry: Omit<DirectoryEntry, 'sha256'>; digest: Promise<Buffer>; hasher: SectionHasher }[] = [];
 
   constructor(handle: FileHandle, private readonly ctl: AssemblerControl) {
     this.out = new BufferedWriter(handle, 0, WRITE_BUFFER);
@@ -70,30 +76,36 @@ export class QvdbAssembler {
     let hasher: SectionHasher | undefined;
     let stored = 0;
     let raw = 0;
-    const storedWrite = async (b: Uint8Array): Promise<void> => {
+    const storedWrite = async (b: Uint8Array, kept = false): Promise<void> => {
       stored += b.length;
       hasher ??= (opts.offloadHash && codec === Codec.NONE && b.buffer instanceof SharedArrayBuffer ? this.offloadedHasher() : undefined) ?? this.localHasher();
-      await hasher.write(b);
+      await hasher.write(b, kept);
     };
     const compress = codec === Codec.NONE ? undefined : new CompressStream(codec, level, storedWrite);
-    const rawWrite: RawWrite = async (chunk) => {
+    const rawWrite: RawWrite = async (chunk, kept) => {
       this.checkAbort();
       raw += chunk.length;
       if (compress) await compress.write(chunk);
-      else await storedWrite(chunk);
+      else await storedWrite(chunk, kept === true);
       this.ctl.progress.advance(chunk.length, `writing ${sectionName(type)}`);
     };
-    let sha256: Buffer;
     try {
       await body(rawWrite);
       if (compress) await compress.end();
-      sha256 = await (hasher ?? this.localHasher()).digest();
     } catch (err) {
       compress?.destroy();
       hasher?.abandon();
       throw err;
     }
-    this.entries.push({ type, codec, level, offset, storedLength: stored, rawLength: raw, sha256 });
+    const done = hasher ?? this.localHasher();
+    const digest = done.digest();
+    digest.catch(() => undefined); // awaited by finish; a failure before then is not "unhandled"
+    this.entries.push({ entry: { type, codec, level, offset, storedLength: stored, rawLength: raw }, digest, hasher: done });
+  }
+
+  /** Ends the hashes still running after a failure, so the helper thread skips their bytes. Idempotent. */
+  abandon(): void {
+    for (const e of this.entries) e.hasher.abandon();
   }
 
   /** A section hash computed here; large chunks are hashed while they are being written. */
@@ -122,9 +134,11 @@ export class QvdbAssembler {
 
   /**
    * A section hash on the helper thread, or undefined when the thread is not available. Each chunk is
-   * written while the thread hashes it, and both are awaited before the next (the caller may reuse or
-   * change a chunk once its write resolved). Chunks not in shared memory are copied into a shared
-   * staging buffer for the thread.
+   * written while the thread hashes it. A kept chunk's write alone is awaited: the thread may hash it
+   * after the write resolved, and the writes run ahead of the hash, so the disk gets the section early
+   * and its writeback overlaps the hashing. Any other chunk's write and hash are both awaited before
+   * the next (the caller may reuse or change it once its write resolved). Chunks not in shared memory
+   * are copied into a shared staging buffer for the thread.
    */
   private offloadedHasher(): SectionHasher | undefined {
     // A save never waits for the thread to start: until it is up, sections are hashed here.
@@ -135,7 +149,13 @@ export class QvdbAssembler {
     }
     let staging: Uint8Array | undefined;
     return {
-      write: async (b) => {
+      write: async (b, kept) => {
+        if (kept && b.buffer instanceof SharedArrayBuffer) {
+          if (b.length >= WRITE_BUFFER) await this.out.flush();
+          job.update(b);
+          await this.out.write(b);
+          return;
+        }
         let view = b;
         if (!(b.buffer instanceof SharedArrayBuffer)) {
           if (!staging || staging.length < b.length) staging = new Uint8Array(new SharedArrayBuffer(Math.max(b.length, WRITE_BUFFER)));
@@ -154,7 +174,8 @@ export class QvdbAssembler {
   async finish(): Promise<{ bytes: number; checksum: string }> {
     this.checkAbort();
     const directoryOffset = this.out.position;
-    const dir = encodeDirectory(this.entries);
+    const sums = await Promise.all(this.entries.map((e) => e.digest));
+    const dir = encodeDirectory(this.entries.map((e, i) => ({ ...e.entry, sha256: sums[i] })));
     const sha = createHash('sha256').update(dir).digest();
     await this.out.write(dir);
     await this.out.write(encodeFooter(directoryOffset, dir.length, sha));

@@ -5,7 +5,7 @@
  * FRAMES_AHEAD_BYTES of each encoded ahead). Never holds the whole database in one buffer.
  */
 import { QuiverError } from '../../errors.js';
-import type { ChangeImage, CollectionImage } from '../../engine/types.js';
+import type { ChangeImage, ChunkHold, CollectionImage } from '../../engine/types.js';
 import { checkIdType } from '../../engine/validate.js';
 import type { FileStat, FileSystem } from '../../env/fs.js';
 import { publishAtomically } from '../../env/atomic.js';
@@ -111,14 +111,16 @@ function storedId(id: unknown): unknown {
   return id;
 }
 
-async function writeVectors(image: CollectionImage, write: RawWrite): Promise<void> {
+async function writeVectors(image: CollectionImage, write: RawWrite, hold: ChunkHold | undefined): Promise<void> {
   const expected = image.count * image.dimension;
   const perChunk = Math.max(1, Math.floor(IO_CHUNK_BYTES / (image.dimension * 4)));
   let floats = 0;
-  for (const chunk of image.vectorChunks(perChunk)) {
+  for (const chunk of image.vectorChunks(perChunk, hold)) {
     floats += chunk.length;
     if (floats > expected) break;
-    if (chunk.length > 0) await write(littleEndianBytes(chunk));
+    if (chunk.length === 0) continue;
+    const bytes = littleEndianBytes(chunk);
+    await write(bytes, hold?.keeps(bytes) === true);
   }
   if (floats !== expected) throw invalid(`the image's vector chunks hold ${floats} floats, expected count x dimension = ${expected}`);
 }
@@ -139,25 +141,35 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   const offload = codec === Codec.NONE && image.count * image.dimension * 4 >= OFFLOAD_MIN_BYTES;
   const done = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const asm = new QvdbAssembler(handle, { signal: opts.signal, progress });
-    await asm.header(delta ? FileKind.DELTA : FileKind.FULL);
-    await asm.section(SectionType.MANIFEST, Codec.NONE, 0, (w) => w(encodeManifest(manifest)));
-    const budget = offloadHash ? FRAMES_AHEAD_BYTES : 0;
-    // An engine image's ids and metadata were checked on insert: the per-entry checks (~0.3 ms per
-    // 1,000 entries, on the critical path of a small delta) are for images built elsewhere.
-    const ids = new FramesAhead(image.ids, image.checked ? storedId : (id, i) => checkIdType(id, 'entries[].id', i), budget);
-    const metadata = new FramesAhead(image.metadata, image.checked ? storedMetadata : checkMetadata, budget);
-    const ahead = ids.encodeAhead().then(() => metadata.encodeAhead());
+    // The vectors' hash on the helper thread may lag behind their writes (and the sections after them)
+    // only for chunks the image keeps unchanged until the file is finished.
+    const hold = offloadHash ? image.holdChunks?.() : undefined;
     try {
-      await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w), { offloadHash });
+      await asm.header(delta ? FileKind.DELTA : FileKind.FULL);
+      await asm.section(SectionType.MANIFEST, Codec.NONE, 0, (w) => w(encodeManifest(manifest)));
+      const budget = offloadHash ? FRAMES_AHEAD_BYTES : 0;
+      // An engine image's ids and metadata were checked on insert: the per-entry checks (~0.3 ms per
+      // 1,000 entries, on the critical path of a small delta) are for images built elsewhere.
+      const ids = new FramesAhead(image.ids, image.checked ? storedId : (id, i) => checkIdType(id, 'entries[].id', i), budget);
+      const metadata = new FramesAhead(image.metadata, image.checked ? storedMetadata : checkMetadata, budget);
+      const ahead = ids.encodeAhead().then(() => metadata.encodeAhead());
+      try {
+        await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w, hold), { offloadHash });
+      } finally {
+        ids.stop();
+        metadata.stop();
+        await ahead;
+      }
+      await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
+      await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
+      if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
+      return await asm.finish();
+    } catch (err) {
+      asm.abandon();
+      throw err;
     } finally {
-      ids.stop();
-      metadata.stop();
-      await ahead;
+      hold?.release();
     }
-    await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
-    await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
-    if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
-    return asm.finish();
   }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
   progress.finishDone(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
