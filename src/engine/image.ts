@@ -13,8 +13,9 @@
  * chunk is lent its slots cannot be overwritten in place even with a preserved copy, because the write
  * may still be reading them; the engine asks `isLent` and, if so, writes the new vector to another slot
  * (the id moves; its old slot is freed once no image lends it). A chunk is lent until the consumer asks
- * for the next, or, in a walk under a hold (`holdChunks`), until the hold is released: a writer whose
- * hash of a chunk runs on another thread while it writes the next ones holds the walk until the digest.
+ * for the next, or, when the consumer keeps it through a hold (`holdChunks`), until the hold ends: a
+ * writer whose hash of a chunk runs on another thread while it writes the next ones keeps each chunk it
+ * hands to that thread until the digest is in.
  */
 import { QuiverError } from '../errors.js';
 import type { ChangeImage, ChunkHold, CollectionImage, Id, Metadata, Metric } from './types.js';
@@ -204,8 +205,9 @@ export class ViewImage implements CollectionImage {
 
   /** Engine hook: does a consumer currently hold a zero-copy chunk covering `slot` of `slab`? */
   lends(slab: Float32Array, slot: number): boolean {
-    if (slab !== this.slab || this.lent.size === 0) return false;
+    if (slab !== this.slab || (this.lent.size === 0 && this.loans.size === 0)) return false;
     for (const r of this.lent) if (slot >= r.start && slot < r.end) return true;
+    for (const loan of this.loans) if (loan.covers(slot)) return true;
     return false;
   }
 
@@ -222,12 +224,12 @@ export class ViewImage implements CollectionImage {
       throw new QuiverError('INVALID_ARGUMENT', `vectorChunks(maxEntries) needs a positive integer, got ${String(maxEntries)}`);
     }
     this.liveSlab();
-    // Another image's hold, or a released one, keeps nothing: its `keeps` then answers false.
+    // Another image's hold, or one that ended, is offered nothing: its `keep` then answers false.
     return this.chunks(maxEntries, hold instanceof ChunkLoan && this.loans.has(hold) ? hold : undefined);
   }
 
   holdChunks(): ChunkHold {
-    const loan = new ChunkLoan(this.lent, this.liveSlab(), this.dimension, (l) => this.loans.delete(l));
+    const loan = new ChunkLoan(this.liveSlab(), this.dimension, (l) => this.loans.delete(l));
     this.loans.add(loan);
     return loan;
   }
@@ -237,7 +239,7 @@ export class ViewImage implements CollectionImage {
     this.ref = undefined;
     this.slab = undefined;
     this.saved.clear();
-    for (const loan of [...this.loans]) loan.release();
+    for (const loan of [...this.loans]) loan.end(true);
     this.lent.clear();
     this.need = new Uint8Array(0);
     const a = this.recycled;
@@ -279,18 +281,12 @@ export class ViewImage implements CollectionImage {
         const run = this.runAt(p, want);
         if (run === want || run >= ZERO_COPY_MIN) {
           const s0 = slots[p];
-          if (loan !== undefined && !loan.released) {
-            const kept: LentRange = { start: s0, end: s0 + run };
-            this.lent.add(kept);
-            loan.keep(kept);
-            yield slab.subarray(s0 * d, (s0 + run) * d);
-            p += run;
-            continue;
-          }
           range.start = s0;
           range.end = s0 + run;
           this.lent.add(range);
+          loan?.offer(s0, run);
           yield slab.subarray(s0 * d, (s0 + run) * d);
+          loan?.offer(-1, 0);
           this.lent.delete(range);
           p += run;
           continue;
@@ -320,6 +316,7 @@ export class ViewImage implements CollectionImage {
         yield scratch.subarray(0, m * d);
       }
     } finally {
+      loan?.offer(-1, 0);
       this.lent.delete(range);
       // The consumer is done with every chunk once the walk ends (each is valid only until the next).
       if (scratch) spareCopies.give(scratch);
@@ -327,38 +324,77 @@ export class ViewImage implements CollectionImage {
   }
 }
 
-/** A hold of one walk over a ViewImage: the slot ranges of its zero-copy chunks, lent until released. */
+/**
+ * A hold of one walk over a ViewImage (see CollectionImage.holdChunks). The walk offers it each
+ * zero-copy chunk while that chunk is current; a kept chunk's slots join the loan's ranges (adjacent
+ * ones merged, so a contiguous slab is one range) and stay lent until the loan ends.
+ */
 class ChunkLoan implements ChunkHold {
-  released = false;
+  private ended = false;
+  private broken = false;
   private readonly ranges: LentRange[] = [];
+  /** Whether `ranges` ascend (walks of full images do), so that `covers` can search them by halves. */
+  private ascending = true;
+  private offered = -1;
+  private offeredCount = 0;
 
   constructor(
-    private readonly lent: Set<LentRange>,
     private readonly slab: Float32Array,
     private readonly dimension: number,
-    private readonly ended: (loan: ChunkLoan) => void,
+    private readonly onEnd: (loan: ChunkLoan) => void,
   ) {}
 
-  /** Records `range`, already added to the image's lent set, as this loan's. */
-  keep(range: LentRange): void {
-    this.ranges.push(range);
+  get intact(): boolean {
+    return !this.broken;
   }
 
-  keeps(bytes: ArrayBufferView): boolean {
-    if (this.released || bytes.buffer !== this.slab.buffer) return false;
+  /** The walk's current zero-copy chunk: `count` slots from `slot` (slot -1: none). */
+  offer(slot: number, count: number): void {
+    this.offered = slot;
+    this.offeredCount = count;
+  }
+
+  keep(bytes: ArrayBufferView): boolean {
+    if (this.ended || this.offered < 0 || bytes.buffer !== this.slab.buffer) return false;
     const entryBytes = this.dimension * 4;
-    const from = bytes.byteOffset - this.slab.byteOffset;
-    const to = from + bytes.byteLength;
-    for (const r of this.ranges) if (from >= r.start * entryBytes && to <= r.end * entryBytes) return true;
-    return false;
+    if (bytes.byteOffset !== this.slab.byteOffset + this.offered * entryBytes || bytes.byteLength !== this.offeredCount * entryBytes) return false;
+    const start = this.offered;
+    const end = start + this.offeredCount;
+    const last = this.ranges.at(-1);
+    if (last !== undefined && last.end === start) last.end = end;
+    else {
+      if (last !== undefined && start < last.end) this.ascending = false;
+      this.ranges.push({ start, end });
+    }
+    return true;
+  }
+
+  /** True when a kept chunk covers `slot`. */
+  covers(slot: number): boolean {
+    const r = this.ranges;
+    if (!this.ascending) return r.some((x) => slot >= x.start && slot < x.end);
+    let lo = 0;
+    let hi = r.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r[mid].end <= slot) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < r.length && slot >= r[lo].start;
   }
 
   release(): void {
-    if (this.released) return;
-    this.released = true;
-    for (const r of this.ranges) this.lent.delete(r);
+    this.end(false);
+  }
+
+  /** Ends the loan; `imageReleased`: its image went first, so kept chunks may have changed since. */
+  end(imageReleased: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.broken = imageReleased && this.ranges.length > 0;
     this.ranges.length = 0;
-    this.ended(this);
+    this.offered = -1;
+    this.onEnd(this);
   }
 }
 

@@ -138,9 +138,9 @@ export interface CollectionImage {
    */
   vectorChunks(maxEntries: number, hold?: ChunkHold): Iterable<Float32Array>;
   /**
-   * Optional: a hold for one `vectorChunks` walk. The walk's chunks that alias engine memory then stay
-   * unchanged until the hold is released, not only until the next chunk, so a writer can let work on
-   * them (a hash on another thread) outlast its step; `keeps` tells them from copies, which do not.
+   * Optional: a hold for one `vectorChunks` walk. A chunk of that walk that aliases engine memory can
+   * then be kept unchanged until the hold is released, not only until the next chunk, so that a writer
+   * can let work on it (a hash on another thread) outlast its step.
    */
   holdChunks?(): ChunkHold;
   /** Stop preserving this view. Idempotent. */
@@ -149,9 +149,14 @@ export interface CollectionImage {
 
 /** See {@link CollectionImage.holdChunks}. */
 export interface ChunkHold {
-  /** True when `bytes` lie within chunks this hold keeps unchanged until `release()`. */
-  keeps(bytes: ArrayBufferView): boolean;
-  /** Ends the hold: the engine may overwrite those chunks' memory again. Idempotent. */
+  /**
+   * Keeps `bytes`, the walk's current chunk, unchanged past the next chunk until `release()`. False,
+   * keeping nothing, when it cannot: `bytes` are a copy or not the current chunk, or the hold ended.
+   */
+  keep(bytes: ArrayBufferView): boolean;
+  /** False once the image was released while this hold kept chunks: their memory may have changed since. */
+  readonly intact: boolean;
+  /** Ends the hold: the engine may overwrite the kept chunks' memory again. Idempotent. */
   release(): void;
 }
 

@@ -349,7 +349,9 @@ test('a released writer image hands its arrays to the next one, which shows only
   second.release();
 });
 
-test('a walk under a hold keeps its zero-copy chunks unchanged until the hold is released, not only until the next chunk', async () => {
+const view = (c: Float32Array): Uint8Array => new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+
+test('chunks kept through a hold stay unchanged until the hold is released, not only until the next chunk', async () => {
   const db = new VectorDB({ dimension: 2, metric: 'euclidean', initialCapacity: 1024 });
   await db.insertBatch(Array.from({ length: 300 }, (_, i) => ({ id: i, vector: [i, i] })));
   const want = snapshot(db);
@@ -358,11 +360,13 @@ test('a walk under a hold keeps its zero-copy chunks unchanged until the hold is
   assert.ok(hold, 'engine images can hold a walk');
   const kept: { chunk: Float32Array; frozen: Buffer }[] = [];
   for (const chunk of img.vectorChunks(100, hold)) {
-    assert.ok(hold.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'a zero-copy chunk of a held walk is kept');
+    assert.ok(!hold.keep(new Uint8Array(chunk.buffer, chunk.byteOffset, 8)), 'only the whole current chunk can be kept');
+    assert.ok(hold.keep(view(chunk)), 'a zero-copy chunk can be kept');
     kept.push({ chunk, frozen: Buffer.from(bytes(chunk)) });
     // Replace every entry walked so far: none may be overwritten where a kept chunk lies.
     for (let i = 0; i < kept.length * 100; i++) await db.insert({ id: i, vector: [-i, -i] });
   }
+  assert.ok(!hold.keep(view(kept[0].chunk)), 'a chunk is offered only while it is current');
   await db.delete(250);
   await db.insert({ id: 'new', vector: [7, 7] }); // must not reuse a kept slot either
   for (const { chunk, frozen } of kept) assert.ok(bytes(chunk).equals(frozen), 'kept chunks are intact after the walk ended');
@@ -372,37 +376,60 @@ test('a walk under a hold keeps its zero-copy chunks unchanged until the hold is
   const all = new Float32Array(600);
   kept.forEach(({ chunk }, i) => all.set(chunk, i * 200));
   assert.deepEqual(imageState({ dimension: 2, metric: 'euclidean', ids: [...img.ids], vectors: all, metadata: [...img.metadata] }), want);
+  assert.ok(hold.intact);
   hold.release();
   hold.release(); // idempotent
-  assert.ok(!hold.keeps(new Uint8Array(kept[0].chunk.buffer, kept[0].chunk.byteOffset, 8)), 'nothing is kept once released');
+  assert.ok(hold.intact, 'released by its owner, the hold was intact throughout');
   const slots = db.ids().length;
   await db.insert({ id: 'after', vector: [1, 1] });
   assert.ok(db.ids().indexOf('after') < slots, 'freed slots are reused once the hold is released');
   img.release();
 });
 
-test('a hold keeps nothing for copied chunks, for another image\'s walk, or once its image is released', async () => {
+test('a chunk not kept is lent only until the next, even in a walk with a hold', async () => {
+  const db = new VectorDB({ dimension: 2, metric: 'euclidean', initialCapacity: 1024 });
+  await db.insertBatch(Array.from({ length: 300 }, (_, i) => ({ id: i, vector: [i, i] })));
+  const img = db.openWriterImage();
+  const hold = img.holdChunks?.();
+  assert.ok(hold);
+  let n = 0;
+  for (const chunk of img.vectorChunks(100, hold)) {
+    if (n++ === 1) assert.ok(hold.keep(view(chunk)));
+  }
+  await db.insert({ id: 5, vector: [-5, -5] }); // first chunk, not kept: in place
+  await db.insert({ id: 150, vector: [-1, -1] }); // second chunk, kept: moves
+  await db.insert({ id: 250, vector: [-2, -2] }); // third chunk, not kept: in place
+  const ids = db.ids();
+  assert.equal(ids.indexOf(5), 5);
+  assert.deepEqual(ids.slice(ids.indexOf(250) - 1, ids.indexOf(250) + 2), [249, 250, 251], 'replaced in its own slot');
+  assert.equal(ids.at(-1), 150, 'the kept chunk\'s entry moved to a new slot');
+  hold.release();
+  img.release();
+});
+
+test('a hold keeps no copied chunk, nothing of another image\'s walk, and is broken when its image is released first', async () => {
   const db = new VectorDB({ dimension: 2, metric: 'euclidean', initialCapacity: 1024 });
   await db.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: i, vector: [i, 1] })));
   for (let i = 0; i < 200; i += 2) await db.delete(i); // scattered slots: walks gather copies
   const img = db.openImage();
   const hold = img.holdChunks?.();
   assert.ok(hold);
-  for (const chunk of img.vectorChunks(50, hold)) assert.ok(!hold.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'a gathered copy is not kept');
+  for (const chunk of img.vectorChunks(50, hold)) assert.ok(!hold.keep(view(chunk)), 'a gathered copy cannot be kept');
   hold.release();
   await db.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: `d${i}`, vector: [i, 2] })));
   const a = db.openImage();
   const b = db.openImage();
   const foreign = a.holdChunks?.();
   assert.ok(foreign);
-  for (const chunk of b.vectorChunks(400, foreign)) assert.ok(!foreign.keeps(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), 'another image\'s hold keeps nothing of this walk');
+  for (const chunk of b.vectorChunks(400, foreign)) assert.ok(!foreign.keep(view(chunk)), 'another image\'s hold keeps nothing of this walk');
   const own = b.holdChunks?.();
-  assert.ok(own);
+  const idle = b.holdChunks?.();
+  assert.ok(own && idle);
   const first = b.vectorChunks(400, own)[Symbol.iterator]().next().value as Float32Array;
-  const view = new Uint8Array(first.buffer, first.byteOffset, first.byteLength);
-  assert.ok(own.keeps(view));
+  assert.ok(own.keep(view(first)));
   b.release();
-  assert.ok(!own.keeps(view), 'releasing the image ends its holds');
+  assert.ok(!own.intact, 'its image was released while it kept a chunk');
+  assert.ok(idle.intact, 'a hold that kept nothing is not broken');
   foreign.release();
   a.release();
   img.release();

@@ -16,12 +16,12 @@ import { throwIfAborted } from '../../util/abort.js';
 const WRITE_BUFFER = 1 << 20;
 
 /**
- * Writes raw (decoded) section bytes; resolves once they are handed to the file or compressor. `kept`:
- * the caller leaves these bytes unchanged until the file is finished or abandoned (a chunk under a
- * ChunkHold), so their hash may still be running when the write resolves; otherwise the caller may
- * change them as soon as it does.
+ * Writes raw (decoded) section bytes; resolves once they are handed to the file or compressor. The
+ * caller may change the bytes once it resolves, unless the writer called `keep` and it answered true:
+ * the caller then leaves them unchanged until the section's `onHashed` (a chunk kept through a
+ * ChunkHold), so their hash may still be running when the write resolves.
  */
-export type RawWrite = (chunk: Uint8Array, kept?: boolean) => Promise<void>;
+export type RawWrite = (chunk: Uint8Array, keep?: () => boolean) => Promise<void>;
 
 /** Controls shared by every section of one save. */
 export interface AssemblerControl {
@@ -38,11 +38,13 @@ export interface SectionOptions {
    * fails with HashThreadLostError: the file must then be written again (see writeWithHashRetry).
    */
   offloadHash?: boolean;
+  /** Called once the section's digest has settled (either way); `finish` resolves only after it ran. */
+  onHashed?: () => void;
 }
 
 /** Writes a section's stored chunks and computes their SHA-256. */
 interface SectionHasher {
-  write(b: Uint8Array, kept: boolean): Promise<void>;
+  write(b: Uint8Array, keep: (() => boolean) | undefined): Promise<void>;
   digest(): Promise<Buffer>;
   abandon(): void;
 }
@@ -51,7 +53,7 @@ interface SectionHasher {
 export class QvdbAssembler {
   private readonly out: BufferedWriter;
   /** The sections so far, each with its digest to come: a hash on the helper thread may still run while later sections are written. */
-  private readonly entries: { entry: Omit<DirectoryEntry, 'sha256'>; digest: Promise<Buffer>; hasher: SectionHasher }[] = [];
+  private readonly entries: { entry: Omit<DirectoryEntry, 'sha256'>; digest: Promise<Buffer>; settled: Promise<void>; hasher: SectionHasher }[] = [];
 
   constructor(handle: FileHandle, private readonly ctl: AssemblerControl) {
     this.out = new BufferedWriter(handle, 0, WRITE_BUFFER);
@@ -76,17 +78,17 @@ export class QvdbAssembler {
     let hasher: SectionHasher | undefined;
     let stored = 0;
     let raw = 0;
-    const storedWrite = async (b: Uint8Array, kept = false): Promise<void> => {
+    const storedWrite = async (b: Uint8Array, keep?: () => boolean): Promise<void> => {
       stored += b.length;
       hasher ??= (opts.offloadHash && codec === Codec.NONE && b.buffer instanceof SharedArrayBuffer ? this.offloadedHasher() : undefined) ?? this.localHasher();
-      await hasher.write(b, kept);
+      await hasher.write(b, keep);
     };
     const compress = codec === Codec.NONE ? undefined : new CompressStream(codec, level, storedWrite);
-    const rawWrite: RawWrite = async (chunk, kept) => {
+    const rawWrite: RawWrite = async (chunk, keep) => {
       this.checkAbort();
       raw += chunk.length;
       if (compress) await compress.write(chunk);
-      else await storedWrite(chunk, kept === true);
+      else await storedWrite(chunk, keep);
       this.ctl.progress.advance(chunk.length, `writing ${sectionName(type)}`);
     };
     try {
@@ -99,8 +101,9 @@ export class QvdbAssembler {
     }
     const done = hasher ?? this.localHasher();
     const digest = done.digest();
-    digest.catch(() => undefined); // awaited by finish; a failure before then is not "unhandled"
-    this.entries.push({ entry: { type, codec, level, offset, storedLength: stored, rawLength: raw }, digest, hasher: done });
+    // Awaited by finish; a failure before then is not "unhandled".
+    const settled = digest.then(() => opts.onHashed?.(), () => opts.onHashed?.());
+    this.entries.push({ entry: { type, codec, level, offset, storedLength: stored, rawLength: raw }, digest, settled, hasher: done });
   }
 
   /** Ends the hashes still running after a failure, so the helper thread skips their bytes. Idempotent. */
@@ -134,10 +137,10 @@ export class QvdbAssembler {
 
   /**
    * A section hash on the helper thread, or undefined when the thread is not available. Each chunk is
-   * written while the thread hashes it. A kept chunk's write alone is awaited: the thread may hash it
-   * after the write resolved, and the writes run ahead of the hash, so the disk gets the section early
-   * and its writeback overlaps the hashing. Any other chunk's write and hash are both awaited before
-   * the next (the caller may reuse or change it once its write resolved). Chunks not in shared memory
+   * written while the thread hashes it. A chunk the caller keeps (its `keep` answered true) has only its
+   * write awaited: the thread may hash it after the write resolved, and the writes run ahead of the hash,
+   * so the disk gets the section early and its writeback overlaps the hashing. Any other chunk's write
+   * and hash are both awaited before the next (the caller may reuse or change it once its write resolved). Chunks not in shared memory
    * are copied into a shared staging buffer for the thread.
    */
   private offloadedHasher(): SectionHasher | undefined {
@@ -149,8 +152,8 @@ export class QvdbAssembler {
     }
     let staging: Uint8Array | undefined;
     return {
-      write: async (b, kept) => {
-        if (kept && b.buffer instanceof SharedArrayBuffer) {
+      write: async (b, keep) => {
+        if (keep !== undefined && b.buffer instanceof SharedArrayBuffer && keep()) {
           if (b.length >= WRITE_BUFFER) await this.out.flush();
           job.update(b);
           await this.out.write(b);
@@ -175,6 +178,7 @@ export class QvdbAssembler {
     this.checkAbort();
     const directoryOffset = this.out.position;
     const sums = await Promise.all(this.entries.map((e) => e.digest));
+    await Promise.all(this.entries.map((e) => e.settled));
     const dir = encodeDirectory(this.entries.map((e, i) => ({ ...e.entry, sha256: sums[i] })));
     const sha = createHash('sha256').update(dir).digest();
     await this.out.write(dir);

@@ -120,7 +120,7 @@ async function writeVectors(image: CollectionImage, write: RawWrite, hold: Chunk
     if (floats > expected) break;
     if (chunk.length === 0) continue;
     const bytes = littleEndianBytes(chunk);
-    await write(bytes, hold?.keeps(bytes) === true);
+    await write(bytes, hold && (() => hold.keep(bytes)));
   }
   if (floats !== expected) throw invalid(`the image's vector chunks hold ${floats} floats, expected count x dimension = ${expected}`);
 }
@@ -142,8 +142,13 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
   const done = await publishAtomically(fs, path, (handle) => writeWithHashRetry(handle, offload, async (offloadHash) => {
     const asm = new QvdbAssembler(handle, { signal: opts.signal, progress });
     // The vectors' hash on the helper thread may lag behind their writes (and the sections after them)
-    // only for chunks the image keeps unchanged until the file is finished.
+    // only for chunks the image keeps unchanged until the digest is in; then they are given back.
     const hold = offloadHash ? image.holdChunks?.() : undefined;
+    let keptIntact = true;
+    const onHashed = hold && ((): void => {
+      keptIntact = hold.intact;
+      hold.release();
+    });
     try {
       await asm.header(delta ? FileKind.DELTA : FileKind.FULL);
       await asm.section(SectionType.MANIFEST, Codec.NONE, 0, (w) => w(encodeManifest(manifest)));
@@ -154,7 +159,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
       const metadata = new FramesAhead(image.metadata, image.checked ? storedMetadata : checkMetadata, budget);
       const ahead = ids.encodeAhead().then(() => metadata.encodeAhead());
       try {
-        await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w, hold), { offloadHash });
+        await asm.section(SectionType.VECTORS, codec, level, (w) => writeVectors(image, w, hold), { offloadHash, onHashed });
       } finally {
         ids.stop();
         metadata.stop();
@@ -163,7 +168,11 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
       await asm.section(SectionType.IDS, codec, level, (w) => ids.write(w));
       await asm.section(SectionType.METADATA, codec, level, (w) => metadata.write(w));
       if (delta) await asm.section(SectionType.DELETED, codec, level, (w) => writeFrames(delta.deletedIds, image.checked ? storedId : (id, i) => checkIdType(id, 'deleted ids', i), w));
-      return await asm.finish();
+      const finished = await asm.finish();
+      if (!keptIntact) {
+        throw new QuiverError('CLOSED', `the image being saved to ${path} was released before its vectors were hashed, so their bytes may have changed; nothing was published. Release an image only after its save has finished.`, { path });
+      }
+      return finished;
     } catch (err) {
       asm.abandon();
       throw err;

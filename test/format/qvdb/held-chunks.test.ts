@@ -10,6 +10,7 @@ import type { FileHandle, FileSystem, OpenMode } from '../../../src/env/fs.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { QuiverError } from '../../../src/errors.js';
 import { IO_CHUNK_BYTES } from '../../../src/format/qvdb/constants.js';
+import { writeQvdb } from '../../../src/format/qvdb/index.js';
 import { startSha256, type Sha256Job } from '../../../src/util/hash-worker.js';
 import { randomVectors } from '../../support/image.js';
 import { hashThreadReady, threadKilling } from '../../support/hash-thread.js';
@@ -44,17 +45,22 @@ function busyThread(): Sha256Job {
   return job;
 }
 
-/** `inner` with `after(bytes)` run once each write of its handles resolved. */
-function afterWrites(inner: FileSystem, after: (bytes: number) => void): FileSystem {
+/** `inner` with `after(bytes)` run once each write of its handles resolved, and `beforeSync` before each fsync. */
+function afterWrites(inner: FileSystem, after: (bytes: number) => void, beforeSync?: () => Promise<void>): FileSystem {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop !== 'open') return Reflect.get(target, prop, receiver) as unknown;
       return async (path: string, mode: OpenMode): Promise<FileHandle> => {
         const h = await target.open(path, mode);
         const write = h.write.bind(h);
+        const sync = h.sync.bind(h);
         h.write = async (data: Uint8Array, position?: number) => {
           await write(data, position);
           after(data.length);
+        };
+        h.sync = async () => {
+          await beforeSync?.();
+          await sync();
         };
         return h;
       };
@@ -132,4 +138,86 @@ test('a big save that fails after its vectors were written, their hash still run
   const want = stateOf(db);
   await new DatabasePersistence(db, { baseDir: '/d', fs: mem }).save({ path: '/d/a.qvdb' });
   assert.deepEqual(stateOf(await loaded(mem, '/d/a.qvdb')), want);
+});
+
+test('releasing the image of a big save before its vectors are hashed fails the save with CLOSED and publishes nothing', async () => {
+  await hashThreadReady();
+  const db = bigDb(34);
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/d', { recursive: true });
+  await writeQvdb(mem, '/d/r.qvdb', db.openImage());
+  const before = Buffer.from(mem.readFileSync('/d/r.qvdb'));
+  const image = db.openImage();
+  let big = 0;
+  const fs = afterWrites(mem, (bytes) => {
+    if (bytes < IO_CHUNK_BYTES / 2 || ++big !== 3) return;
+    // Every vector is written, none hashed yet: the image goes, and the entries are replaced in place.
+    image.release();
+    rewriteAll(db, 9);
+  });
+  const busy = busyThread();
+  try {
+    await assert.rejects(writeQvdb(fs, '/d/r.qvdb', image), (err: unknown) => err instanceof QuiverError && err.code === 'CLOSED');
+  } finally {
+    busy.abandon();
+  }
+  assert.ok(Buffer.from(mem.readFileSync('/d/r.qvdb')).equals(before), 'the previous file is untouched');
+  assert.deepEqual(await mem.readdir('/d'), ['r.qvdb']);
+});
+
+test('a big save gives the kept chunks back once their hash is in, before it writes the directory', async () => {
+  await hashThreadReady();
+  const db = bigDb(35);
+  const want = stateOf(db);
+  const image = db.openImage();
+  let writes = 0;
+  let releasedAfter = -1;
+  const own = image.holdChunks?.bind(image);
+  assert.ok(own);
+  image.holdChunks = () => {
+    const h = own();
+    return {
+      keep: (b) => h.keep(b),
+      get intact() {
+        return h.intact;
+      },
+      release: () => {
+        if (releasedAfter < 0) releasedAfter = writes;
+        h.release();
+      },
+    };
+  };
+  const mem = new MemoryFileSystem();
+  const fs = afterWrites(mem, () => writes++);
+  const busy = busyThread(); // the digest comes after every write but the directory's
+  try {
+    await writeQvdb(fs, '/f.qvdb', image);
+  } finally {
+    busy.abandon();
+    image.release();
+  }
+  assert.ok(releasedAfter >= 3 && releasedAfter < writes, `released after write ${releasedAfter} of ${writes}: before the last (the directory)`);
+  assert.deepEqual(stateOf(await loaded(mem, '/f.qvdb')), want);
+});
+
+test('a big save hashed on the calling thread keeps nothing: an entry walked earlier is replaced in place', async () => {
+  await hashThreadReady();
+  // A slab in plain memory cannot be hashed on the thread (the same when the thread is not up yet).
+  const vectors = randomVectors(COUNT, DIM, 36);
+  const db = new VectorDB({ dimension: DIM, metric: 'cosine' });
+  db.replaceAll({ dimension: DIM, metric: 'cosine', ids: Array.from({ length: COUNT }, (_, i) => `h${i}`), vectors, metadata: Array.from({ length: COUNT }, (_, i) => ({ i })) });
+  const want = stateOf(db);
+  const mem = new MemoryFileSystem();
+  let big = 0;
+  let position = -1;
+  const fs = afterWrites(mem, (bytes) => {
+    if (bytes < IO_CHUNK_BYTES / 2 || ++big !== 2) return;
+    // Entry h3 is in the first chunk, done with by now.
+    position = db.ids().indexOf('h3');
+    void db.insert({ id: 'h3', vector: new Float32Array(DIM).fill(3) });
+  });
+  await new DatabasePersistence(db, { baseDir: '/d', fs }).save({ path: '/d/p.qvdb' });
+  assert.ok(position >= 0);
+  assert.equal(db.ids().indexOf('h3'), position, 'replaced in its own slot');
+  assert.deepEqual(stateOf(await loaded(mem, '/d/p.qvdb')), want);
 });
