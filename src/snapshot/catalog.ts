@@ -4,7 +4,7 @@
  * interrupted create or delete, invisible and garbage-collected), and walking incremental chains.
  */
 import { CorruptionError, QuiverError } from '../errors.js';
-import type { StoreObjectInfo } from '../storage/store.js';
+import { checkAbort, type StoreObjectInfo } from '../storage/store.js';
 import { MAX_CHAIN_WALK, type SnapshotContext } from './context.js';
 import { checkSnapshotId } from './ids.js';
 import { idOfKey, MANIFEST_NAME, SNAPSHOT_PREFIX, snapshotKey } from './layout.js';
@@ -78,10 +78,10 @@ export async function readChecksums(ctx: SnapshotContext, m: SnapshotManifest): 
   return parseChecksumFile(bytes, file, m.files.map((f) => f.name));
 }
 
-/** Lists the store and reads every metadata.json (concurrently, bounded by ctx.io). */
-export async function loadCatalog(ctx: SnapshotContext): Promise<Catalog> {
+/** Lists the store and reads every metadata.json (concurrently, bounded by ctx.io); `signal` stops it with ABORTED. */
+export async function loadCatalog(ctx: SnapshotContext, signal?: AbortSignal): Promise<Catalog> {
   const objects = new Map<string, StoreObjectInfo[]>();
-  for (const o of await ctx.store.list(SNAPSHOT_PREFIX)) {
+  for (const o of await ctx.store.list(SNAPSHOT_PREFIX, { signal })) {
     const at = idOfKey(o.key);
     if (!at) continue;
     const list = objects.get(at.id);
@@ -97,6 +97,7 @@ export async function loadCatalog(ctx: SnapshotContext): Promise<Catalog> {
     else incomplete.set(id, objs);
   }
   await ctx.io.map(withManifest, async (id) => {
+    checkAbort(signal, 'reading the snapshot catalog');
     try {
       snapshots.push(await readManifest(ctx, id));
     } catch (err) {

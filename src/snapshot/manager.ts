@@ -262,7 +262,7 @@ export class SnapshotManager {
       const policy = options.dependents ?? 'refuse';
       if (!['refuse', 'cascade', 'fold'].includes(policy)) throw new QuiverError('INVALID_ARGUMENT', `options.dependents must be 'refuse', 'cascade' or 'fold', got ${JSON.stringify(policy)}`);
       return this.exclusive(async () => {
-        const cat = await loadCatalog(this.ctx);
+        const cat = await loadCatalog(this.ctx, options.signal);
         const known = cat.snapshots.some((s) => s.id === id) || cat.damaged.has(id) || cat.incomplete.has(id);
         if (!known) throw new QuiverError('NOT_FOUND', `snapshot ${id} does not exist in ${this.store.location}`, { id });
         const deps = dependentsOf(cat.snapshots, id);
@@ -305,7 +305,7 @@ export class SnapshotManager {
    */
   prune(policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
     return this.exclusive(async () => {
-      const cat = await loadCatalog(this.ctx);
+      const cat = await loadCatalog(this.ctx, options.signal);
       const inputs = cat.snapshots.map((m) => ({ id: m.id, createdAt: m.createdAt, type: m.type, baseId: m.baseId, pinned: m.pinned, tags: m.tags }));
       const decision = applyRetention(inputs, policy, options.now ?? Date.now());
       const dryRun = options.dryRun === true || policy.dryRun === true;

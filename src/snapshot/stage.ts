@@ -48,10 +48,10 @@ const MAX_INFLATE_RATIO = 1100;
  * must be there with the size it declares, and a compressed one cannot inflate to more than deflate
  * allows. (The manifest's own checksum cannot tell a crafted one that declares billions of entries.)
  */
-async function checkVectorsPresent(ctx: SnapshotContext, m: SnapshotManifest): Promise<void> {
+async function checkVectorsPresent(ctx: SnapshotContext, m: SnapshotManifest, signal: AbortSignal | undefined): Promise<void> {
   const file = fileOf(m, 'vectors');
   const key = snapshotKey(m.id, file.name);
-  const info = await ctx.store.stat(key);
+  const info = await ctx.store.stat(key, { signal });
   if (info === null) throw new CorruptionError({ file: ctx.store.locate(key), section: 'file' }, 'the file is missing from the snapshot');
   const bound = m.compression === 'none' ? info.size : info.size * MAX_INFLATE_RATIO + 1024;
   if (info.size !== file.bytes || file.rawBytes > bound) {
@@ -65,7 +65,7 @@ export async function stageChain(ctx: SnapshotContext, chain: readonly SnapshotM
   const base = links[0];
   const dim = base.dimension;
   const capacity = links.reduce((s, m) => s + m.changedCount, 0);
-  await ctx.io.map(links, (m) => checkVectorsPresent(ctx, m));
+  await ctx.io.map(links, (m) => checkVectorsPresent(ctx, m, ctl.signal));
   let buffer: Float32Array;
   // A verified, uncompressed base lands in shared memory: the SHA-256 helper thread hashes it in place
   // and, for a lone cosine snapshot, computes the norms the engine would otherwise compute here.

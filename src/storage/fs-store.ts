@@ -188,8 +188,9 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     }
   }
 
-  async stat(key: string): Promise<StoreObjectInfo | null> {
+  async stat(key: string, options: StoreOpOptions = {}): Promise<StoreObjectInfo | null> {
     const path = this.locate(checkKey(key));
+    checkAbort(options.signal, `stat ${key}`);
     try {
       const s = await this.fs.stat(path);
       return s.isFile ? { key, size: s.size, mtimeMs: s.mtimeMs } : null;
@@ -199,10 +200,11 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     }
   }
 
-  async list(prefix = ''): Promise<StoreObjectInfo[]> {
+  async list(prefix = '', options: StoreOpOptions = {}): Promise<StoreObjectInfo[]> {
     checkPrefix(prefix);
     const out: StoreObjectInfo[] = [];
     await this.walk('', 0, async (rel, isDir, size, mtimeMs) => {
+      checkAbort(options.signal, `list ${prefix}`);
       if (isDir) return (rel + '/').startsWith(prefix) || prefix.startsWith(rel + '/');
       if (rel.startsWith(prefix)) out.push({ key: rel, size, mtimeMs });
       return false;
@@ -210,8 +212,9 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: StoreOpOptions = {}): Promise<boolean> {
     const path = this.locate(checkKey(key));
+    checkAbort(options.signal, `delete ${key}`);
     try {
       await this.fs.unlink(path);
     } catch (err) {
@@ -222,9 +225,10 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     return true;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options: StoreOpOptions = {}): Promise<number> {
     checkPrefix(prefix);
-    const listed = await this.list(prefix);
+    const listed = await this.list(prefix, options);
+    checkAbort(options.signal, `delete ${prefix}`);
     if (prefix.endsWith('/')) {
       const dir = this.locate(prefix.slice(0, -1));
       try {

@@ -77,26 +77,30 @@ export class MemorySnapshotStore implements SnapshotStore {
     return o.data.length;
   }
 
-  async stat(key: string): Promise<StoreObjectInfo | null> {
+  async stat(key: string, options: StoreOpOptions = {}): Promise<StoreObjectInfo | null> {
     checkKey(key);
+    checkAbort(options.signal, `stat ${key}`);
     const o = this.objects.get(key);
     return o ? { key, size: o.data.length, mtimeMs: o.mtimeMs } : null;
   }
 
-  async list(prefix = ''): Promise<StoreObjectInfo[]> {
+  async list(prefix = '', options: StoreOpOptions = {}): Promise<StoreObjectInfo[]> {
     checkPrefix(prefix);
+    checkAbort(options.signal, `list ${prefix}`);
     const out: StoreObjectInfo[] = [];
     for (const [key, o] of this.objects) if (key.startsWith(prefix)) out.push({ key, size: o.data.length, mtimeMs: o.mtimeMs });
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: StoreOpOptions = {}): Promise<boolean> {
     checkKey(key);
+    checkAbort(options.signal, `delete ${key}`);
     return this.objects.delete(key);
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options: StoreOpOptions = {}): Promise<number> {
     checkPrefix(prefix);
+    checkAbort(options.signal, `delete ${prefix}`);
     let n = 0;
     for (const key of [...this.objects.keys()]) {
       if (key.startsWith(prefix)) {

@@ -6,7 +6,7 @@
  */
 import { QuiverError } from '../errors.js';
 import { MAX_TIMER_MS } from '../util/long-timer.js';
-import { readInto, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
+import { checkAbort, readInto, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 /** Codes retried by default. Everything else (NOT_FOUND, ENOSPC, EACCES, CORRUPT, ABORTED, ...) fails at once. */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set(['EIO', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EMFILE', 'ENFILE', 'IO_ERROR', 'BUSY']);
@@ -130,19 +130,23 @@ export class RetryingSnapshotStore implements SnapshotStore {
     return this.attempt('read', key, options.signal, () => readInto(this.inner, key, target, { ...options, onChunk }), () => !delivered);
   }
 
-  stat(key: string): Promise<StoreObjectInfo | null> {
-    return this.attempt('stat', key, undefined, () => this.inner.stat(key));
+  stat(key: string, options: StoreOpOptions = {}): Promise<StoreObjectInfo | null> {
+    return this.attempt('stat', key, options.signal, () => this.inner.stat(key, options));
   }
 
-  list(prefix?: string): Promise<StoreObjectInfo[]> {
-    return this.attempt('list', prefix ?? '', undefined, () => this.inner.list(prefix));
+  list(prefix?: string, options: StoreOpOptions = {}): Promise<StoreObjectInfo[]> {
+    return this.attempt('list', prefix ?? '', options.signal, () => this.inner.list(prefix, options));
   }
 
-  delete(key: string): Promise<boolean> {
+  // A failed attempt of a delete may have removed something, so its signal stops it only before the
+  // first attempt (see SnapshotStore.delete): the retries run to their end.
+  async delete(key: string, options: StoreOpOptions = {}): Promise<boolean> {
+    checkAbort(options.signal, `delete ${key}`);
     return this.attempt('delete', key, undefined, () => this.inner.delete(key));
   }
 
-  deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options: StoreOpOptions = {}): Promise<number> {
+    checkAbort(options.signal, `delete ${prefix}`);
     return this.attempt('deletePrefix', prefix, undefined, () => this.inner.deletePrefix(prefix));
   }
 

@@ -244,36 +244,40 @@ export class S3SnapshotStore implements SnapshotStore {
     return at;
   }
 
-  async stat(key: string): Promise<StoreObjectInfo | null> {
+  async stat(key: string, options: StoreOpOptions = {}): Promise<StoreObjectInfo | null> {
     checkKey(key);
+    const { signal } = options;
+    checkAbort(signal, `stat ${key}`);
     const { client, s3 } = await this.client();
     try {
-      const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: signal });
       this.bucketSeen = true;
       return { key, size: Number(out.ContentLength ?? 0), mtimeMs: mtimeOf(out.LastModified) };
     } catch (err) {
-      if (!isMissingObject(err)) throw s3Error(err, 'stat', this.locate(key));
+      if (!isMissingObject(err)) throw s3Error(err, 'stat', this.locate(key), signal);
     }
     // A HEAD answers a missing bucket with the same bodiless 404 as a missing object: ask once.
     if (!this.bucketSeen) {
       try {
-        await client.send(new s3.HeadBucketCommand({ Bucket: this.bucket }));
+        await client.send(new s3.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
         this.bucketSeen = true;
       } catch (err) {
-        throw s3Error(isMissingObject(err) ? Object.assign(new Error('no such bucket'), { Code: 'NoSuchBucket' }) : err, 'stat', this.locate(key));
+        throw s3Error(isMissingObject(err) ? Object.assign(new Error('no such bucket'), { Code: 'NoSuchBucket' }) : err, 'stat', this.locate(key), signal);
       }
     }
     return null;
   }
 
-  async list(prefix = ''): Promise<StoreObjectInfo[]> {
+  async list(prefix = '', options: StoreOpOptions = {}): Promise<StoreObjectInfo[]> {
     checkPrefix(prefix);
+    const { signal } = options;
+    checkAbort(signal, `list ${prefix}`);
     const { client, s3 } = await this.client();
     const out: StoreObjectInfo[] = [];
     let token: string | undefined;
     try {
       do {
-        const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
+        const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }), { abortSignal: signal });
         for (const o of page.Contents ?? []) {
           const key = (o.Key ?? '').slice(this.prefix.length);
           // Objects other tools put under the prefix with names no store key can have are not the store's.
@@ -284,14 +288,16 @@ export class S3SnapshotStore implements SnapshotStore {
       } while (token);
       this.bucketSeen = true;
     } catch (err) {
-      throw s3Error(err, 'list', this.location + prefix);
+      throw s3Error(err, 'list', this.location + prefix, signal);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string): Promise<boolean> {
-    // S3 answers a delete of an absent key with success, so whether it was there is asked first.
-    if ((await this.stat(key)) === null) return false;
+  async delete(key: string, options: StoreOpOptions = {}): Promise<boolean> {
+    // S3 answers a delete of an absent key with success, so whether it was there is asked first; the
+    // signal can stop that question, never the delete request after it (see SnapshotStore.delete).
+    if ((await this.stat(key, options)) === null) return false;
+    checkAbort(options.signal, `delete ${key}`);
     const { client, s3 } = await this.client();
     try {
       await client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
@@ -301,9 +307,10 @@ export class S3SnapshotStore implements SnapshotStore {
     return true;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options: StoreOpOptions = {}): Promise<number> {
     checkPrefix(prefix);
-    const keys = (await this.list(prefix)).map((o) => o.key);
+    const keys = (await this.list(prefix, options)).map((o) => o.key);
+    checkAbort(options.signal, `delete ${prefix}`);
     const { client, s3 } = await this.client();
     for (let at = 0; at < keys.length; at += DELETE_BATCH) {
       const batch = keys.slice(at, at + DELETE_BATCH);

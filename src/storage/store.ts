@@ -14,7 +14,8 @@
  * - `list` returns objects sorted by key (code-unit order) and never shows temporaries.
  * - OS failures are QuiverErrors keeping the OS code (ENOSPC, EIO, ...); network and service failures
  *   of remote stores are IO_ERROR (transient; the cause's code in `details`); an aborted signal
- *   makes the operation fail with `ABORTED`.
+ *   makes the operation fail with `ABORTED`, and an operation that fails so has changed nothing (a
+ *   delete checks its signal only before it removes anything).
  */
 import { QuiverError } from '../errors.js';
 import { throwIfAborted } from '../util/abort.js';
@@ -77,13 +78,19 @@ export interface SnapshotStore {
    */
   readInto?(key: string, target: Uint8Array, options?: ReadIntoOptions): Promise<number>;
   /** Size and mtime of an object, or null when absent. */
-  stat(key: string): Promise<StoreObjectInfo | null>;
+  stat(key: string, options?: StoreOpOptions): Promise<StoreObjectInfo | null>;
   /** Every object whose key starts with `prefix` (default: all), sorted by key. */
-  list(prefix?: string): Promise<StoreObjectInfo[]>;
-  /** Removes an object; false when it was absent. Durable when it resolves. */
-  delete(key: string): Promise<boolean>;
-  /** Removes every object under `prefix` (and, for `dir/` prefixes, leftovers there); returns the count of objects removed. */
-  deletePrefix(prefix: string): Promise<number>;
+  list(prefix?: string, options?: StoreOpOptions): Promise<StoreObjectInfo[]>;
+  /**
+   * Removes an object; false when it was absent. Durable when it resolves. The signal is checked before
+   * anything is removed: once removing has begun it runs to its end, so `ABORTED` means nothing changed.
+   */
+  delete(key: string, options?: StoreOpOptions): Promise<boolean>;
+  /**
+   * Removes every object under `prefix` (and, for `dir/` prefixes, leftovers there); returns the count of
+   * objects removed. The signal is checked as for `delete`: before the first removal, never after.
+   */
+  deletePrefix(prefix: string, options?: StoreOpOptions): Promise<number>;
   /**
    * Removes leftovers of interrupted puts (temporaries, empty folders) last modified before
    * `olderThanMs` (ms since the epoch); returns what was removed. Stores without such leftovers do nothing.

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CorruptionError } from '../errors.js';
-import { pumpBody, readInto, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
+import { checkAbort, pumpBody, readInto, type PutResult, type ReadIntoOptions, type SnapshotStore, type StoreBody, type StoreObjectInfo, type StoreOpOptions, type StoreReadOptions } from './store.js';
 
 /** Options of {@link VerifyingSnapshotStore}. */
 export interface VerifyingStoreOptions {
@@ -115,20 +115,22 @@ export class VerifyingSnapshotStore implements SnapshotStore {
     return n;
   }
 
-  stat(key: string): Promise<StoreObjectInfo | null> {
-    return this.inner.stat(key);
+  stat(key: string, options?: StoreOpOptions): Promise<StoreObjectInfo | null> {
+    return this.inner.stat(key, options);
   }
 
-  list(prefix?: string): Promise<StoreObjectInfo[]> {
-    return this.inner.list(prefix);
+  list(prefix?: string, options?: StoreOpOptions): Promise<StoreObjectInfo[]> {
+    return this.inner.list(prefix, options);
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: StoreOpOptions = {}): Promise<boolean> {
+    checkAbort(options.signal, `delete ${key}`);
     this.known.delete(key);
     return this.inner.delete(key);
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, options: StoreOpOptions = {}): Promise<number> {
+    checkAbort(options.signal, `delete ${prefix}`);
     for (const k of [...this.known.keys()]) if (k.startsWith(prefix)) this.known.delete(k);
     return this.inner.deletePrefix(prefix);
   }

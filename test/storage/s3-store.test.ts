@@ -4,7 +4,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3SnapshotStore } from '../../src/storage/s3-store.js';
 import { RetryingSnapshotStore } from '../../src/storage/retry-store.js';
 import { VerifyingSnapshotStore } from '../../src/storage/verify-store.js';
-import { recordCommands, startLocalS3, type LocalS3 } from '../../support/local-s3.js';
+import { createServer, type Socket } from 'node:net';
+import { localS3Config, recordCommands, startLocalS3, type LocalS3 } from '../../support/local-s3.js';
 import { pattern, rejectsWithCode, runStoreSuite } from './store-suite.js';
 
 let s3: LocalS3 | undefined;
@@ -419,4 +420,29 @@ test('s3Error: each kind of service answer gets the code a caller (and the retry
   const ac = new AbortController();
   ac.abort();
   assert.equal(s3Error(answer('InternalError', 500), 'get', 's3://b/k', ac.signal).code, 'ABORTED');
+
+});
+
+test('a signal stops a stat or a list whose request the service never answers, and a delete before it sends anything', async () => {
+  // A service that accepts connections and never answers: only the signal can end these requests.
+  const sockets = new Set<Socket>();
+  const silent = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const { port } = silent.address() as { port: number };
+  const store = new S3SnapshotStore({ bucket: 'never', clientConfig: { ...localS3Config(`http://127.0.0.1:${port}`), maxAttempts: 1 } });
+  try {
+    for (const op of [(signal: AbortSignal) => store.stat('a/b', { signal }), (signal: AbortSignal) => store.list('a/', { signal }), (signal: AbortSignal) => store.delete('a/b', { signal })]) {
+      const ac = new AbortController();
+      const started = Date.now();
+      setTimeout(() => ac.abort(), 100);
+      await rejectsWithCode(op(ac.signal), 'ABORTED');
+      assert.ok(Date.now() - started < 5_000, 'the abort ended the request at once');
+    }
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    await new Promise((r) => silent.close(r));
+  }
 });

@@ -161,6 +161,24 @@ export function runStoreSuite(name: string, make: () => Promise<StoreFixture>): 
       assert.equal(dec(await s.get('p/obj')), 'old');
     }));
 
+    test('an aborted signal fails stat, list, delete and deletePrefix with ABORTED, and nothing is removed', withStore(async (s) => {
+      await s.put('g/one', enc('1'));
+      await s.put('g/two', enc('2'));
+      const pre = new AbortController();
+      pre.abort();
+      await rejectsWithCode(s.stat('g/one', { signal: pre.signal }), 'ABORTED');
+      await rejectsWithCode(s.list('g/', { signal: pre.signal }), 'ABORTED');
+      await rejectsWithCode(s.delete('g/one', { signal: pre.signal }), 'ABORTED');
+      await rejectsWithCode(s.deletePrefix('g/', { signal: pre.signal }), 'ABORTED');
+      assert.deepEqual((await s.list('g/')).map((o) => o.key), ['g/one', 'g/two']);
+      const live = new AbortController();
+      assert.equal((await s.stat('g/two', { signal: live.signal }))?.size, 1);
+      assert.equal((await s.list('g/', { signal: live.signal })).length, 2);
+      assert.equal(await s.delete('g/one', { signal: live.signal }), true);
+      assert.equal(await s.deletePrefix('g/', { signal: live.signal }), 1);
+      assert.deepEqual(await s.list('g/'), []);
+    }));
+
     test('list is sorted, filtered by prefix, and deletePrefix removes exactly what it lists', withStore(async (s) => {
       const keys = ['snapshot-b/metadata.json', 'snapshot-a/vectors.bin', 'snapshot-a/metadata.json', 'other/x', 'snapshot-a2/f', 'top'];
       for (const k of keys) await s.put(k, enc(k));
