@@ -2,7 +2,8 @@
  * Test helper: waits until the shared SHA-256 thread is up, so a test can rely on work being offloaded.
  */
 import assert from 'node:assert/strict';
-import type { FileHandle, FileSystem, OpenMode } from '../../src/env/fs.js';
+import type { FileSystem } from '../../src/env/fs.js';
+import { patchingHandles } from './handle-hooks.js';
 import type { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { startSha256, stopHashThreadForTests, warmHashThread } from '../../src/util/hash-worker.js';
 
@@ -25,23 +26,16 @@ export async function hashThreadReady(): Promise<void> {
  */
 export function threadKilling(inner: MemoryFileSystem, at: number, seen?: { truncates: number }): FileSystem {
   let big = 0;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'open') return Reflect.get(target, prop, receiver) as unknown;
-      return async (path: string, mode: OpenMode): Promise<FileHandle> => {
-        const h = await target.open(path, mode);
-        const write = h.write.bind(h);
-        const truncate = h.truncate.bind(h);
-        h.truncate = (size: number) => {
-          if (seen) seen.truncates++;
-          return truncate(size);
-        };
-        h.write = (data: Uint8Array, position?: number) => {
-          if (data.length >= 64 << 10 && ++big === at) stopHashThreadForTests();
-          return write(data, position);
-        };
-        return h;
-      };
-    },
+  return patchingHandles(inner, (h) => {
+    const write = h.write.bind(h);
+    const truncate = h.truncate.bind(h);
+    h.truncate = (size: number) => {
+      if (seen) seen.truncates++;
+      return truncate(size);
+    };
+    h.write = (data: Uint8Array, position?: number) => {
+      if (data.length >= 64 << 10 && ++big === at) stopHashThreadForTests();
+      return write(data, position);
+    };
   });
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../../src/persistence/database-persistence.js';
-import type { FileHandle, FileSystem, OpenMode } from '../../../src/env/fs.js';
+import type { FileSystem } from '../../../src/env/fs.js';
 import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { QuiverError } from '../../../src/errors.js';
 import { IO_CHUNK_BYTES } from '../../../src/format/qvdb/constants.js';
@@ -14,6 +14,7 @@ import { writeQvdb } from '../../../src/format/qvdb/index.js';
 import { startSha256, type Sha256Job } from '../../../src/util/hash-worker.js';
 import { randomVectors } from '../../support/image.js';
 import { hashThreadReady, threadKilling } from '../../support/hash-thread.js';
+import { patchingHandles } from '../../support/handle-hooks.js';
 import { stateOf } from '../../engine/helpers.js';
 
 const DIM = 96;
@@ -45,26 +46,14 @@ function busyThread(): Sha256Job {
   return job;
 }
 
-/** `inner` with `after(bytes)` run once each write of its handles resolved, and `beforeSync` before each fsync. */
-function afterWrites(inner: FileSystem, after: (bytes: number) => void, beforeSync?: () => Promise<void>): FileSystem {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'open') return Reflect.get(target, prop, receiver) as unknown;
-      return async (path: string, mode: OpenMode): Promise<FileHandle> => {
-        const h = await target.open(path, mode);
-        const write = h.write.bind(h);
-        const sync = h.sync.bind(h);
-        h.write = async (data: Uint8Array, position?: number) => {
-          await write(data, position);
-          after(data.length);
-        };
-        h.sync = async () => {
-          await beforeSync?.();
-          await sync();
-        };
-        return h;
-      };
-    },
+/** `inner` with `after(bytes)` run once each write of its handles resolved. */
+function afterWrites(inner: FileSystem, after: (bytes: number) => void): FileSystem {
+  return patchingHandles(inner, (h) => {
+    const write = h.write.bind(h);
+    h.write = async (data: Uint8Array, position?: number) => {
+      await write(data, position);
+      after(data.length);
+    };
   });
 }
 
