@@ -140,8 +140,8 @@ export class QvdbAssembler {
    * written while the thread hashes it. A chunk the caller keeps (its `keep` answered true) has only its
    * write awaited: the thread may hash it after the write resolved, and the writes run ahead of the hash,
    * so the disk gets the section early and its writeback overlaps the hashing. Any other chunk's write
-   * and hash are both awaited before the next (the caller may reuse or change it once its write resolved). Chunks not in shared memory
-   * are copied into a shared staging buffer for the thread.
+   * and hash are both awaited before the next (the caller may reuse or change it once its write
+   * resolved). Chunks not in shared memory are copied into a shared staging buffer for the thread.
    */
   private offloadedHasher(): SectionHasher | undefined {
     // A save never waits for the thread to start: until it is up, sections are hashed here.
