@@ -361,6 +361,7 @@ class ChunkLoan implements ChunkHold {
     const start = this.offered;
     const end = start + this.offeredCount;
     const last = this.ranges.at(-1);
+    if (last !== undefined && start >= last.start && end <= last.end) return true; // kept already
     if (last !== undefined && last.end === start) last.end = end;
     else {
       if (last !== undefined && start < last.end) this.ascending = false;

@@ -202,6 +202,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
 
   async list(prefix = '', options: StoreOpOptions = {}): Promise<StoreObjectInfo[]> {
     checkPrefix(prefix);
+    checkAbort(options.signal, `list ${prefix}`);
     const out: StoreObjectInfo[] = [];
     await this.walk('', 0, async (rel, isDir, size, mtimeMs) => {
       checkAbort(options.signal, `list ${prefix}`);

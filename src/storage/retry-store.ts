@@ -163,7 +163,9 @@ export class RetryingSnapshotStore implements SnapshotStore {
       try {
         return await fn();
       } catch (err) {
-        if (attempt > this.retries || signal?.aborted || !this.retryable(err) || !canRetry()) throw err;
+        if (attempt > this.retries || !this.retryable(err) || !canRetry()) throw err;
+        // A failure that would be retried, after the caller gave up: the answer is the abort.
+        if (signal?.aborted) throw new QuiverError('ABORTED', `${op} ${key} was aborted after a failed attempt; nothing was changed`, { op, key }, { cause: err });
         const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
         const delayMs = Math.floor(this.random() * ceiling);
         this.onRetry?.({ op, key, attempt, delayMs, error: err });

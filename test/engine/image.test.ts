@@ -362,6 +362,7 @@ test('chunks kept through a hold stay unchanged until the hold is released, not 
   for (const chunk of img.vectorChunks(100, hold)) {
     assert.ok(!hold.keep(new Uint8Array(chunk.buffer, chunk.byteOffset, 8)), 'only the whole current chunk can be kept');
     assert.ok(hold.keep(view(chunk)), 'a zero-copy chunk can be kept');
+    assert.ok(hold.keep(view(chunk)), 'keeping it again changes nothing');
     kept.push({ chunk, frozen: Buffer.from(bytes(chunk)) });
     // Replace every entry walked so far: none may be overwritten where a kept chunk lies.
     for (let i = 0; i < kept.length * 100; i++) await db.insert({ id: i, vector: [-i, -i] });

@@ -162,6 +162,9 @@ export function runStoreSuite(name: string, make: () => Promise<StoreFixture>): 
     }));
 
     test('an aborted signal fails stat, list, delete and deletePrefix with ABORTED, and nothing is removed', withStore(async (s) => {
+      const early = new AbortController();
+      early.abort();
+      await rejectsWithCode(s.list('', { signal: early.signal }), 'ABORTED'); // an empty store too
       await s.put('g/one', enc('1'));
       await s.put('g/two', enc('2'));
       const pre = new AbortController();

@@ -93,6 +93,18 @@ test('RetryingSnapshotStore retries transient failures with backoff, and nothing
   const t0 = Date.now();
   await assert.rejects(p, { code: 'ABORTED' });
   assert.ok(Date.now() - t0 < 5000);
+  // A transient failure that comes after the caller aborted is reported as the abort, with it as cause.
+  const aborting = new AbortController();
+  inner.failures = 1;
+  inner.calls = 0;
+  const orig = inner.list.bind(inner);
+  inner.list = async (prefix?: string) => {
+    aborting.abort();
+    return orig(prefix);
+  };
+  await assert.rejects(s.list('a/', { signal: aborting.signal }), (err: { code?: string; cause?: { code?: string } }) => err.code === 'ABORTED' && err.cause?.code === 'EIO');
+  assert.equal(inner.calls, 1, 'not retried');
+  inner.list = orig;
   inner.failures = 0;
   assert.throws(() => new RetryingSnapshotStore(inner, { retries: -1 }), { code: 'INVALID_ARGUMENT' });
   // Node's timers fire a longer delay after 1 ms: such a back-off would retry at once.
