@@ -41,15 +41,20 @@ export function httpStatusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** A 404 that is not about the bucket: HEAD answers carry no code, so the status alone must tell. */
+function isNotFoundBelowBucket(err: unknown): boolean {
+  return httpStatusOf(err) === 404 && s3CodeOf(err) !== 'NoSuchBucket';
+}
+
 /** True when `err` says the object is not there. */
 export function isMissingObject(err: unknown): boolean {
   const code = s3CodeOf(err);
-  return (code !== undefined && MISSING.has(code)) || (httpStatusOf(err) === 404 && code !== 'NoSuchBucket' && code !== 'NoSuchUpload');
+  return (code !== undefined && MISSING.has(code)) || (isNotFoundBelowBucket(err) && code !== 'NoSuchUpload');
 }
 
 /** True when `err` says a multipart upload is gone (completed or aborted by someone else). */
 export function isGoneUpload(err: unknown): boolean {
-  return s3CodeOf(err) === 'NoSuchUpload' || (httpStatusOf(err) === 404 && s3CodeOf(err) !== 'NoSuchBucket');
+  return s3CodeOf(err) === 'NoSuchUpload' || isNotFoundBelowBucket(err);
 }
 
 /** True when the service does not implement the call (some S3-compatible servers lack multipart listing). */

@@ -111,12 +111,12 @@ export async function uploadObject(t: UploadTarget, body: StoreBody, signal: Abo
       });
     inFlight.add(sending);
     while (inFlight.size >= t.queueSize) await Promise.race(inFlight);
-    if (failure) throw failure.err;
+    throwIfFailed();
   };
 
   const write = async (chunk: Uint8Array): Promise<void> => {
     for (let at = 0; at < chunk.length;) {
-      if (failure) throw failure.err;
+      throwIfFailed();
       if (stable && fill === 0 && chunk.length - at >= t.partSize) {
         await send(chunk.subarray(at, at + t.partSize));
         at += t.partSize;

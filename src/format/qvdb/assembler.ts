@@ -53,7 +53,7 @@ interface SectionHasher {
 export class QvdbAssembler {
   private readonly out: BufferedWriter;
   /** The sections so far, each with its digest to come: a hash on the helper thread may still run while later sections are written. */
-  private readonly entries: { entry: Omit<DirectoryEntry, 'sha256'>; digest: Promise<Buffer>; settled: Promise<void>; hasher: SectionHasher }[] = [];
+  private readonly entries: { entry: Omit<DirectoryEntry, 'sha256'>; digest: Promise<Buffer>; hasher: SectionHasher }[] = [];
 
   constructor(handle: FileHandle, private readonly ctl: AssemblerControl) {
     this.out = new BufferedWriter(handle, 0, WRITE_BUFFER);
@@ -100,10 +100,10 @@ export class QvdbAssembler {
       throw err;
     }
     const done = hasher ?? this.localHasher();
-    const digest = done.digest();
-    // Awaited by finish; a failure before then is not "unhandled".
-    const settled = digest.then(() => opts.onHashed?.(), () => opts.onHashed?.());
-    this.entries.push({ entry: { type, codec, level, offset, storedLength: stored, rawLength: raw }, digest, settled, hasher: done });
+    // onHashed runs before the digest reaches finish; awaited there, a failure before then is not "unhandled".
+    const digest = done.digest().finally(() => opts.onHashed?.());
+    digest.catch(() => undefined);
+    this.entries.push({ entry: { type, codec, level, offset, storedLength: stored, rawLength: raw }, digest, hasher: done });
   }
 
   /** Ends the hashes still running after a failure, so the helper thread skips their bytes. Idempotent. */
@@ -178,7 +178,6 @@ export class QvdbAssembler {
     this.checkAbort();
     const directoryOffset = this.out.position;
     const sums = await Promise.all(this.entries.map((e) => e.digest));
-    await Promise.all(this.entries.map((e) => e.settled));
     const dir = encodeDirectory(this.entries.map((e, i) => ({ ...e.entry, sha256: sums[i] })));
     const sha = createHash('sha256').update(dir).digest();
     await this.out.write(dir);
