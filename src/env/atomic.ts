@@ -44,6 +44,14 @@ export interface PublishOptions {
    * and nothing is published. The writer checks it along the way too; this is the last moment.
    */
   signal?: AbortSignal;
+  /**
+   * A condition checked while the content is being written (an incremental save's check that no other
+   * writer changed its chain, whose file-system round trips then overlap the write instead of preceding
+   * it): awaited once the content is written, before it is made durable; a rejection fails the publish
+   * with that error, the temp file is removed, and nothing is published. The caller must not let it
+   * reject unobserved before then (attach a handler).
+   */
+  ready?: Promise<unknown>;
 }
 
 /** The temp file being published, for a writer that opens it by name (see PublishOptions.byName). */
@@ -108,6 +116,10 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
       // The spare's old bytes past the new end are not part of the new file.
       step = 'truncate';
       await handle.truncate(counted.end());
+    }
+    if (options.ready) {
+      step = 'check';
+      await options.ready;
     }
     // A failed background fsync is this file's fsync failing.
     step = 'fsync';

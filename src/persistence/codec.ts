@@ -27,6 +27,8 @@ export interface WriteSpec {
   noReplace?: boolean;
   /** Binary and JSON files: told the new file's stat just before it is published (see PublishOptions.onSealed). */
   onSealed?: (stat: FileStat) => void;
+  /** Binary and JSON files: awaited before the written file is made durable (see PublishOptions.ready). */
+  ready?: Promise<unknown>;
 }
 
 /** What a written state file is. */
@@ -54,7 +56,7 @@ export interface ReadSpec {
 
 /** Writes `image` (full) or a ChangeImage (delta) to `path` atomically in the requested format. */
 export async function writeState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, spec: WriteSpec): Promise<WrittenState> {
-  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum, noReplace: spec.noReplace, onSealed: spec.onSealed };
+  const opts = { compression: spec.compression, level: spec.level, user: spec.user, onProgress: spec.onProgress, signal: spec.signal, baseChecksum: spec.baseChecksum, noReplace: spec.noReplace, onSealed: spec.onSealed, ready: spec.ready };
   switch (spec.format) {
     case 'binary':
       return writeQvdb(fs, path, image, opts);

@@ -9,6 +9,8 @@ import { DatabasePersistence } from '../../src/persistence/database-persistence.
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';
+import type { FileSystem } from '../../src/env/fs.js';
+import { patchingHandles } from '../support/handle-hooks.js';
 
 const BASE = '/data/db.qvdb';
 
@@ -193,3 +195,84 @@ test('two writers removing the same leftover of an older base before their delta
   assert.ok(back.get('from-b'), 'B\'s acknowledged delta is there');
   assert.equal(back.get('from-a'), null);
 });
+
+/** `inner` with `stat` of `held` waiting for `release()` while `holding`, and the paths written to recorded. */
+function gatedStat(inner: MemoryFileSystem, held: string): { fs: FileSystem; written: string[]; hold(): void; release(): void; waiting(): boolean } {
+  let holding = false;
+  let waiters: (() => void)[] = [];
+  const written: string[] = [];
+  const fs = new Proxy(patchingHandles(inner, (h, path) => {
+    const write = h.write.bind(h);
+    h.write = (data, position) => {
+      written.push(path);
+      return write(data, position);
+    };
+  }), {
+    get(target, prop, receiver) {
+      if (prop !== 'stat') return Reflect.get(target, prop, receiver) as unknown;
+      return async (path: string) => {
+        if (holding && path === held) await new Promise<void>((res) => waiters.push(res));
+        return target.stat(path);
+      };
+    },
+  });
+  return {
+    fs,
+    written,
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const w of waiters.splice(0)) w();
+      waiters = [];
+    },
+    waiting: () => waiters.length > 0,
+  };
+}
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise<void>((res) => setImmediate(res));
+  assert.ok(cond(), `timed out waiting until ${what}`);
+}
+
+for (const format of ['binary', 'json'] as const) {
+  test(`${format}: an incremental save writes its delta while the check of its chain is in flight, and publishes it only once that check has passed`, async () => {
+    const mem = new MemoryFileSystem();
+    const gate = gatedStat(mem, BASE);
+    const db = new VectorDB({ dimension: 4, metric: 'euclidean' });
+    for (let i = 0; i < 50; i++) void db.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+    const p = new DatabasePersistence(db, { baseDir: '/data', fs: gate.fs, format });
+    await p.save({ path: BASE });
+    const d1 = `${BASE}.delta-000001`;
+
+    void db.insert({ id: 'one', vector: [1, 0, 0, 0] });
+    gate.written.length = 0;
+    gate.hold();
+    const saving = p.saveIncremental();
+    await until('the check waits for the stat of the base', gate.waiting);
+    await until('the delta is written', () => gate.written.some((w) => w.includes('.delta-000001')));
+    await new Promise((res) => setTimeout(res, 20));
+    await assert.rejects(mem.stat(d1), (e: NodeJS.ErrnoException) => e.code === 'ENOENT', 'not published before the check passed');
+    gate.release();
+    assert.equal(await saving, d1);
+    const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+    await new DatabasePersistence(back, { baseDir: '/data', fs: mem }).load({ path: BASE });
+    assert.deepEqual(back.get('one')?.vector, new Float32Array([1, 0, 0, 0]));
+
+    // Another writer publishes delta 2 while this save's check waits: this one is refused, the other's
+    // file stays, and no temp file is left.
+    void db.insert({ id: 'two', vector: [0, 1, 0, 0] });
+    const d2 = `${BASE}.delta-000002`;
+    gate.hold();
+    const refused = p.saveIncremental();
+    await until('the check waits again', gate.waiting);
+    await until('the second delta is written', () => gate.written.some((w) => w.includes('.delta-000002')));
+    const theirs = new TextEncoder().encode('another writer');
+    mem.writeFileSync(d2, theirs);
+    gate.release();
+    await assert.rejects(refused, (e: unknown) => e instanceof QuiverError && e.code === 'BUSY' && /nothing was saved/.test(e.message));
+    assert.deepEqual(mem.readFileSync(d2), theirs);
+    assert.deepEqual((await mem.readdir('/data')).filter((n) => n.endsWith('.quiver-tmp')), []);
+  });
+}

@@ -207,7 +207,7 @@ test('an incremental save refuses to extend a chain another writer changed (delt
   const { dir, cleanup } = tempDir();
   const dim = 8;
   const vec = (x: number): Float32Array => new Float32Array(dim).fill(x);
-  const busy = (err: unknown): boolean => err instanceof QuiverError && err.code === 'BUSY' && /another writer/.test(err.message) && /nothing was written/.test(err.message);
+  const busy = (err: unknown): boolean => err instanceof QuiverError && err.code === 'BUSY' && /another writer/.test(err.message) && /nothing was saved/.test(err.message);
   try {
     for (const format of ['binary', 'json'] as const) {
       const onDisk = async (): Promise<VectorDB> => {

@@ -31,6 +31,8 @@ export interface WriteJsonStateOptions {
   noReplace?: boolean;
   /** Told the new file's stat just before it is published (see PublishOptions.onSealed). */
   onSealed?: (stat: FileStat) => void;
+  /** Awaited before the written file is made durable; a rejection publishes nothing (see PublishOptions.ready). */
+  ready?: Promise<unknown>;
   /** Deltas: checksum of the state the delta applies to (stored as "baseChecksum"). */
   baseChecksum?: string | null;
   onProgress?: ProgressCallback;
@@ -153,7 +155,7 @@ export async function writeJsonState(fs: FileSystem, path: string, image: Collec
       sink.abort();
       throw err;
     }
-  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
+  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal, ready: opts.ready });
   progress.finishDone('saved');
   return result;
 }

@@ -41,6 +41,8 @@ export interface WriteQvdbOptions {
   noReplace?: boolean;
   /** Told the new file's stat just before it is published (see PublishOptions.onSealed). */
   onSealed?: (stat: FileStat) => void;
+  /** Awaited before the written file is made durable; a rejection publishes nothing (see PublishOptions.ready). */
+  ready?: Promise<unknown>;
 }
 
 /** What {@link writeQvdb} returns. `checksum` is the file checksum (hex SHA-256 of the directory). */
@@ -179,7 +181,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     } finally {
       hold?.release();
     }
-  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal });
+  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal, ready: opts.ready });
   progress.finishDone(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }
