@@ -8,6 +8,13 @@
 /** Bytes written between two background fsyncs. */
 export const BYTES_PER_SYNC = 32 << 20;
 
+/**
+ * The same for a binary delta file (~1.5 MB for 1% of 100,000 x 384): its writeback starts once the
+ * vectors are out, while the ids and metadata are still encoded, and the final fsync then waits
+ * ~0.5 ms instead of ~2 ms (interleaved medians of 21 deltas: 5.9-6.4 ms against 5.9-7.3 ms).
+ */
+export const DELTA_BYTES_PER_SYNC = 1 << 20;
+
 /** Starts `sync` whenever `every` (default BYTES_PER_SYNC; 0 = never) more bytes were written and none is running. */
 export class BackgroundSync {
   private unsynced = 0;

@@ -9,6 +9,7 @@ import type { ChangeImage, ChunkHold, CollectionImage } from '../../engine/types
 import { checkIdType } from '../../engine/validate.js';
 import type { FileStat, FileSystem } from '../../env/fs.js';
 import { publishAtomically } from '../../env/atomic.js';
+import { DELTA_BYTES_PER_SYNC } from '../../env/background-sync.js';
 import { ProgressReporter, type ProgressCallback } from '../../util/progress.js';
 import { FileKind, FORMAT_VERSION, IO_CHUNK_BYTES, LIBRARY_VERSION, MAX_DIMENSION, SectionType, Codec } from './constants.js';
 import { resolveCodec, type Compression } from './codec.js';
@@ -181,7 +182,7 @@ export async function writeQvdb(fs: FileSystem, path: string, image: CollectionI
     } finally {
       hold?.release();
     }
-  }), { noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal, ready: opts.ready });
+  }), { syncEveryBytes: delta ? DELTA_BYTES_PER_SYNC : undefined, noReplace: opts.noReplace === true, onSealed: opts.onSealed, signal: opts.signal, ready: opts.ready });
   progress.finishDone(`saved ${image.count} entries (${done.bytes} bytes)`);
   return { path, bytes: done.bytes, checksum: done.checksum, count: image.count };
 }

@@ -9,7 +9,8 @@ import type { FileHandle, FileSystem, OpenMode } from '../../../src/env/fs.js';
 import { QuiverError } from '../../../src/errors.js';
 import { readQvdb, writeQvdb, type WriteQvdbOptions } from '../../../src/format/qvdb/index.js';
 import type { CollectionImage } from '../../../src/engine/types.js';
-import { bytesOf, makeImage, randomVectors } from '../../support/image.js';
+import { bytesOf, makeChangeImage, makeImage, randomVectors } from '../../support/image.js';
+import { patchingHandles } from '../../support/handle-hooks.js';
 
 /** Delegates to `inner` and throws EIO from the `failAt`-th operation (1-based, any kind; 0 = never). */
 class FailingFs implements FileSystem {
@@ -139,5 +140,31 @@ test('round trip through the real file system', async () => {
     await assert.rejects(readQvdb(nodeFs, join(dir, 'missing.qvdb')), { code: 'ENOENT' });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a delta file starts its writeback once its first MiB (the vectors) is written, before the ids and metadata; a full file of that size does not', async () => {
+  const dimension = 384;
+  const n = 1000; // 1.5 MB of vectors
+  const ids = Array.from({ length: n }, (_, i) => `doc-${i}`);
+  const vectors = randomVectors(n, dimension, 3);
+  const metadata = ids.map((id) => ({ title: id }));
+  for (const kind of ['delta', 'full'] as const) {
+    const mem = new MemoryFileSystem();
+    const ops: string[] = [];
+    const fs = patchingHandles(mem, (h) => {
+      const write = h.write.bind(h);
+      const sync = h.sync.bind(h);
+      h.write = (data, position) => (ops.push(`write ${data.length}`), write(data, position));
+      h.sync = () => (ops.push('sync'), sync());
+    });
+    const image = kind === 'delta' ? makeChangeImage({ dimension, ids, vectors, metadata, seq: 9, sinceSeq: 1, deletedIds: [] }) : makeImage({ dimension, ids, vectors, metadata });
+    await writeQvdb(fs, '/d.qvdb', image);
+    const firstSync = ops.indexOf('sync');
+    const lastWrite = ops.map((o) => o.startsWith('write')).lastIndexOf(true);
+    if (kind === 'delta') assert.ok(firstSync >= 0 && firstSync < lastWrite, `a background fsync before the last write: ${ops.join(', ')}`);
+    else assert.deepEqual(ops.filter((o) => o === 'sync').length, 1, `one fsync, after the last write: ${ops.join(', ')}`);
+    const back = await readQvdb(mem, '/d.qvdb');
+    assert.equal(back.kind, kind);
   }
 });
