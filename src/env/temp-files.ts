@@ -116,9 +116,15 @@ export function leaveUnremoved(fs: FileSystem, tmp: string): void {
 /** Background removals of temp names (retired files, spares), which {@link settleRetired} waits for. */
 const retiring = new Set<Promise<void>>();
 
-/** Unlinks a retired name (after closing its open handle, if any) in the background; {@link settleRetired} waits for it. */
-export function releaseRetired(fs: FileSystem, name: string, handle?: FileHandle): void {
-  track((handle ? handle.close().catch(() => undefined) : Promise.resolve()).then(() => fs.unlink(name)).finally(() => tempGone(name)));
+/**
+ * Unlinks a retired name (after closing its open handle, if any) in the background, after `delayMs`;
+ * {@link settleRetired} waits for it (the timer keeps the process alive, so an exiting process does not
+ * leave the file behind).
+ */
+export function releaseRetired(fs: FileSystem, name: string, handle?: FileHandle, delayMs = 0): void {
+  const closed = handle ? handle.close().catch(() => undefined) : Promise.resolve();
+  const waited = delayMs > 0 ? closed.then(() => new Promise<void>((res) => setTimeout(res, delayMs))) : closed;
+  track(waited.then(() => fs.unlink(name)).finally(() => tempGone(name)));
 }
 
 /** Background work on retired files, which {@link settleRetired} waits for; its failures are ignored. */

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { publishAtomically } from '../../src/env/atomic.js';
+import { publishAtomically, RETIRE_MIN_BYTES, RETIRE_UNLINK_DELAY_MS } from '../../src/env/atomic.js';
 import { dropSpares, PREPARE_MIN_BYTES, prepareSpare, SPARE_KEEP_MS } from '../../src/env/spares.js';
 import { cleanTempFiles, settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
@@ -143,6 +143,41 @@ test('a process that exits while it keeps a prepared spare leaves none behind on
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '1', 'while running: the spare');
     assert.deepEqual(await readdir(dir), [], 'after exit: nothing');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the retired file is unlinked only after RETIRE_UNLINK_DELAY_MS: what the publisher does right after its publish comes first', async () => {
+  const mem = freshDisk(true, LARGE);
+  const fs = new FaultFileSystem(mem);
+  await publishNew(fs, LARGE);
+  await fs.stat(TARGET);
+  await fs.readdir(DIR);
+  assert.ok(!fs.ops.some((o) => o.kind === 'unlink'), 'not unlinked yet');
+  await settleRetired();
+  assert.deepEqual(fs.ops.map((o) => o.kind).slice(-5), ['rename', 'syncDir', 'stat', 'readdir', 'unlink']);
+  assert.deepEqual(await mem.readdir(DIR), ['target']);
+  assert.ok(RETIRE_UNLINK_DELAY_MS > 0);
+});
+
+test('a process that exits right after a large publish leaves no retired file behind on the real file system', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'quiver-retire-exit-'));
+  try {
+    const atomic = fileURLToPath(new URL('../../src/env/atomic.js', import.meta.url));
+    const target = join(dir, 'target');
+    await writeFile(target, new Uint8Array(RETIRE_MIN_BYTES + 1));
+    const script = `
+      const { publishAtomically } = await import(${JSON.stringify(atomic)});
+      const { NodeFileSystem } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/env/node-fs.js', import.meta.url)))});
+      await publishAtomically(new NodeFileSystem(), ${JSON.stringify(target)}, (h) => h.write(new Uint8Array(${RETIRE_MIN_BYTES + 2}), 0));
+      const { readdirSync } = await import('node:fs');
+      console.log(readdirSync(${JSON.stringify(dir)}).length);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '2', 'right after the publish: the file and its retired predecessor');
+    assert.deepEqual(await readdir(dir), ['target'], 'after exit: only the file');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
