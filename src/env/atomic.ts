@@ -154,6 +154,10 @@ async function publishOnce<T>(fs: FileSystem, path: string, write: (handle: File
         if ((rmErr as { code?: unknown } | null)?.code !== 'ENOENT') leaveUnremoved(fs, tmp);
       });
       tempGone(tmp);
+      // Refused by its ready check, the content was complete (over a spare whose name is durable, and
+      // partly fsynced already): its removal is made durable, or a power loss could bring back a file that
+      // a load recovers as the delta another writer's chain has under that number.
+      if (step === 'check') await syncDirectory(fs, dirname(path)).catch(() => undefined);
     }
     const code = (err as { code?: unknown } | null)?.code;
     if (openedAhead && (code === 'EBADF' || (code === 'ENOENT' && (step === 'rename' || step === 'link')))) throw new SpareGone(`the spare of ${path} is gone`, { cause: err });

@@ -3,12 +3,10 @@
  * instead of creating a new file (the next delta of a chain).
  */
 import { dirname } from 'node:path';
-import { unlinkSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle, FileSystem } from './fs.js';
-import { NodeFileSystem } from './node-fs.js';
 import { syncDirectory } from './dir-sync.js';
-import { releaseRetired, settleRetired, tempGone, tempPathFor, track } from './temp-files.js';
+import { forgetAtExit, releaseRetired, settleRetired, tempGone, tempPathFor, track, unlinkAtExit } from './temp-files.js';
 
 /**
  * Spare files: a file written ahead, never published, for a path's next publish to write over in place
@@ -41,7 +39,7 @@ function keepSpare(fs: FileSystem, path: string, kept: Pick<Spare, 'name' | 'han
   const spare: Spare = { fs, ...kept, timer: setTimeout(() => dropSpare(path, spare), SPARE_KEEP_MS) };
   spare.timer.unref();
   spares.set(path, spare);
-  watchExit();
+  unlinkAtExit(fs, spare.name);
 }
 
 /** Forgets `spare` (if it is still the one kept for `path`) and unlinks it in the background. */
@@ -57,6 +55,8 @@ export function takeSpare(fs: FileSystem, path: string): Spare | undefined {
   if (!spare || spare.fs !== fs) return undefined;
   clearTimeout(spare.timer);
   spares.delete(path);
+  // Written over and published now: no longer a file to remove at exit.
+  forgetAtExit(spare.name);
   return spare;
 }
 
@@ -148,22 +148,4 @@ export function discardSpare(path: string): void {
   abandonPreparation(path);
   const spare = spares.get(path);
   if (spare) dropSpare(path, spare);
-}
-
-let exitWatched = false;
-
-/** At exit, spares on the real file system are unlinked synchronously (timers do not run then). */
-function watchExit(): void {
-  if (exitWatched) return;
-  exitWatched = true;
-  process.once('exit', () => {
-    for (const spare of spares.values()) {
-      if (!(spare.fs instanceof NodeFileSystem)) continue;
-      try {
-        unlinkSync(spare.name);
-      } catch {
-        // already gone
-      }
-    }
-  });
 }

@@ -5,7 +5,9 @@
  */
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import type { FileHandle, FileSystem } from './fs.js';
+import { NodeFileSystem } from './node-fs.js';
 import { currentBootId, isProcessAlive, isRecordedProcessAlive, mayHaveWritten, processIdentity } from './process-alive.js';
 
 /** Suffix of temp files; `cleanTempFiles` removes leftovers carrying it. */
@@ -118,13 +120,48 @@ const retiring = new Set<Promise<void>>();
 
 /**
  * Unlinks a retired name (after closing its open handle, if any) in the background, after `delayMs`;
- * {@link settleRetired} waits for it (the timer keeps the process alive, so an exiting process does not
- * leave the file behind).
+ * {@link settleRetired} waits for it, and a process that exits first unlinks it then (see {@link unlinkAtExit}).
  */
 export function releaseRetired(fs: FileSystem, name: string, handle?: FileHandle, delayMs = 0): void {
+  unlinkAtExit(fs, name);
   const closed = handle ? handle.close().catch(() => undefined) : Promise.resolve();
   const waited = delayMs > 0 ? closed.then(() => new Promise<void>((res) => setTimeout(res, delayMs))) : closed;
-  track(waited.then(() => fs.unlink(name)).finally(() => tempGone(name)));
+  track(
+    waited.then(() => fs.unlink(name)).finally(() => {
+      forgetAtExit(name);
+      tempGone(name);
+    }),
+  );
+}
+
+/** Temp names on the real file system to unlink if the process exits first (timers and promises do not run then). */
+const atExit = new Set<string>();
+let exitHooked = false;
+
+/**
+ * Has `name` unlinked synchronously when the process exits (`process.exit()` included; a kill by a
+ * signal runs no hook, and the next publish's cleanTempFiles removes it then), until {@link forgetAtExit}.
+ * Only on the real file system: other implementations live in memory.
+ */
+export function unlinkAtExit(fs: FileSystem, name: string): void {
+  if (!(fs instanceof NodeFileSystem)) return;
+  atExit.add(name);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const n of atExit) {
+      try {
+        unlinkSync(n);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** Cancels {@link unlinkAtExit} for `name` (removed, or taken over by a publish). */
+export function forgetAtExit(name: string): void {
+  atExit.delete(name);
 }
 
 /** Background work on retired files, which {@link settleRetired} waits for; its failures are ignored. */

@@ -506,9 +506,11 @@ export class DatabasePersistence extends EventEmitter {
       try {
         written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum, noReplace: true, ready }));
       } catch (err) {
-        // A write that failed before the publish waited for the check: the check ends before the next save starts.
-        await ready.catch(() => undefined);
-        throw err;
+        // A write that failed before the publish waited for the check: the check ends before the next save
+        // starts, and its BUSY is the answer (nothing was published either way). Any other failure makes the
+        // next save a full one (untilFailure), which would remove the other writer's deltas.
+        const busy = await ready.then(() => undefined, (e: unknown) => (e instanceof QuiverError && e.code === 'BUSY' ? e : undefined));
+        throw busy ?? err;
       }
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;

@@ -11,6 +11,8 @@ import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { QuiverError } from '../../src/errors.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { patchingHandles } from '../support/handle-hooks.js';
+import { settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
+import { change, DIM, N } from './delta-fixtures.js';
 
 const BASE = '/data/db.qvdb';
 
@@ -276,3 +278,43 @@ for (const format of ['binary', 'json'] as const) {
     assert.deepEqual((await mem.readdir('/data')).filter((n) => n.endsWith('.quiver-tmp')), []);
   });
 }
+
+test('a save refused by its chain check after its write failed too reports BUSY, and the next one stays refused instead of writing over the other writer\'s delta', async () => {
+  const fs = new MemoryFileSystem();
+  const first = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void first.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  await new DatabasePersistence(first, { baseDir: '/data', fs }).save({ path: BASE });
+  const a = await writer(fs);
+  const b = await writer(fs);
+  void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
+  assert.equal(await b.p.saveIncremental(), `${BASE}.delta-000001`);
+  void a.db.insert({ id: 'from-a', vector: [1, 0, 0, 0] });
+  const aborted = AbortSignal.abort();
+  await assert.rejects(a.p.saveIncremental({ signal: aborted }), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+  await assert.rejects(a.p.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY', 'still refused: not a full save over the chain');
+  const back = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  await new DatabasePersistence(back, { baseDir: '/data', fs }).load({ path: BASE });
+  assert.ok(back.has('from-b'), "the other writer's delta is still there");
+});
+
+test('a delta written over its prepared spare and then refused by the chain check is removed durably: a power cut brings no temp file back', async () => {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/data', { recursive: true });
+  const db = new VectorDB({ dimension: DIM, metric: 'euclidean' });
+  change(db, N * 2, 1);
+  const p = new DatabasePersistence(db, { baseDir: '/data', fs: mem });
+  const base = await p.save();
+  change(db, 800, 2);
+  assert.ok(await p.saveIncremental());
+  await settleRetired();
+  const temps = async (): Promise<string[]> => (await mem.readdir('/data')).filter((n) => n.endsWith(TEMP_SUFFIX));
+  assert.equal((await temps()).length, 1, 'the spare of delta 2 is ready');
+  // Another writer's delta 2 appears (durably) before this writer's next save.
+  mem.writeFileSync(`${base}.delta-000002`, new TextEncoder().encode('another writer'));
+  await mem.syncDir('/data');
+  change(db, 800, 3);
+  await assert.rejects(p.saveIncremental(), (e: unknown) => e instanceof QuiverError && e.code === 'BUSY');
+  assert.deepEqual(await temps(), []);
+  mem.crash();
+  assert.deepEqual(await temps(), [], 'after a power cut too');
+});
