@@ -11,6 +11,7 @@ import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { removeIfStill } from '../env/links.js';
 import { prepareSpare, SPARE_KEEP_MS } from '../env/spares.js';
+import { settleRetired } from '../env/temp-files.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import { markOf, statIfExists } from '../env/stat-if-exists.js';
 import type { VectorDB } from '../engine/vector-db.js';
@@ -299,7 +300,10 @@ export class DatabasePersistence extends EventEmitter {
     exitSavers.delete(this);
   }
 
-  /** Stops auto-save, waits for running work, and saves once more if anything changed. */
+  /**
+   * Stops auto-save, waits for running work, saves once more if anything changed, and waits until the
+   * files its saves replaced are removed (a signal handler may `process.exit()` right after).
+   */
   async shutdown(): Promise<void> {
     this.stopAutoSave();
     this.closed = true;
@@ -319,6 +323,7 @@ export class DatabasePersistence extends EventEmitter {
         this.needFullSave = true;
       }
     });
+    await settleRetired();
   }
 
   private autoSaveTick(): void {

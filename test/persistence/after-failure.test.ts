@@ -13,6 +13,7 @@ import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import type { FileSystem } from '../../src/env/fs.js';
 import { settleRetired, TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { QuiverError } from '../../src/errors.js';
+import { RETIRE_MIN_BYTES } from '../../src/env/atomic.js';
 import { digestDb } from '../fixtures/digest.js';
 import { change, DIM, N } from './delta-fixtures.js';
 
@@ -313,4 +314,17 @@ test('a full save leaves the delta temp files of another running process alone',
   change(db, 10, 2);
   await p.save();
   assert.ok((await mem.readdir('/data')).includes(theirs.slice('/data/'.length)), 'still there for its writer to rename');
+});
+
+test('shutdown() returns once the file its last save replaced is removed, so a process.exit() right after leaves no temp file', async () => {
+  const mem = new MemoryFileSystem();
+  const dim = 384;
+  const db = new VectorDB({ dimension: dim });
+  const big = Math.ceil((RETIRE_MIN_BYTES + (1 << 20)) / (dim * 4));
+  for (let i = 0; i < big; i++) void db.insert({ id: `doc-${i}`, vector: new Float32Array(dim).fill((i % 7) + 1) });
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs: mem });
+  await p.save();
+  void db.insert({ id: 'last', vector: new Float32Array(dim).fill(2) });
+  await p.shutdown();
+  assert.deepEqual((await mem.readdir('/d')).filter((n) => n.endsWith(TEMP_SUFFIX)), [], 'the replaced base is gone');
 });
