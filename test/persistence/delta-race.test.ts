@@ -23,6 +23,15 @@ async function writer(fs: MemoryFileSystem): Promise<{ db: VectorDB; p: Database
   return { db, p };
 }
 
+/** A base of 50 entries on a fresh file system and two writers that loaded it. */
+async function twoWriters(): Promise<{ fs: MemoryFileSystem; a: { db: VectorDB; p: DatabasePersistence }; b: { db: VectorDB; p: DatabasePersistence } }> {
+  const fs = new MemoryFileSystem();
+  const first = new VectorDB({ dimension: 4, metric: 'euclidean' });
+  for (let i = 0; i < 50; i++) void first.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
+  await new DatabasePersistence(first, { baseDir: '/data', fs }).save({ path: BASE });
+  return { fs, a: await writer(fs), b: await writer(fs) };
+}
+
 /**
  * A base whose delta 1 is a leftover of an older base (as after a crash between a full save and its
  * cleanup): a first base and its delta 1, then a new base, then that delta put back.
@@ -44,12 +53,7 @@ async function withLeftover(): Promise<{ mem: MemoryFileSystem; d1: string; left
 
 test('two writers saving the same next delta at once: one succeeds, the other gets BUSY, and the chain loads with the winner\'s changes', async () => {
   for (let round = 0; round < 20; round++) {
-    const fs = new MemoryFileSystem();
-    const first = new VectorDB({ dimension: 4, metric: 'euclidean' });
-    for (let i = 0; i < 50; i++) void first.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
-    await new DatabasePersistence(first, { baseDir: '/data', fs }).save({ path: BASE });
-    const a = await writer(fs);
-    const b = await writer(fs);
+    const { fs, a, b } = await twoWriters();
     void a.db.insert({ id: 'from-a', vector: [1, 0, 0, 0] });
     void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
     const [ra, rb] = await Promise.allSettled([a.p.saveIncremental(), b.p.saveIncremental()]);
@@ -280,12 +284,7 @@ for (const format of ['binary', 'json'] as const) {
 }
 
 test('a save refused by its chain check after its write failed too reports BUSY, and the next one stays refused instead of writing over the other writer\'s delta', async () => {
-  const fs = new MemoryFileSystem();
-  const first = new VectorDB({ dimension: 4, metric: 'euclidean' });
-  for (let i = 0; i < 50; i++) void first.insert({ id: `doc-${i}`, vector: [i, 1, 2, 3] });
-  await new DatabasePersistence(first, { baseDir: '/data', fs }).save({ path: BASE });
-  const a = await writer(fs);
-  const b = await writer(fs);
+  const { fs, a, b } = await twoWriters();
   void b.db.insert({ id: 'from-b', vector: [0, 1, 0, 0] });
   assert.equal(await b.p.saveIncremental(), `${BASE}.delta-000001`);
   void a.db.insert({ id: 'from-a', vector: [1, 0, 0, 0] });
