@@ -182,7 +182,6 @@ export const RETIRE_MIN_BYTES = 8 << 20;
  */
 export const RETIRE_UNLINK_DELAY_MS = 20;
 
-
 /**
  * The last steps of every publish, for a temp file already written, fsynced and closed: retire a large
  * old target, rename `tmp` over `path`, fsync the directory. `onStep('fsync directory')` is called once
