@@ -507,16 +507,13 @@ export class DatabasePersistence extends EventEmitter {
       const ready = this.checkChainUnchanged(chain, false).then(() => this.removeStale(chain, path));
       ready.catch(() => undefined);
       const user = { chain: { base: chain.baseChecksum, prev: chain.lastChecksum, index: chain.nextIndex } };
-      let written;
-      try {
-        written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum, noReplace: true, ready }));
-      } catch (err) {
+      const written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => writeState(this.fs, path, changes, { ...this.spec(chain.format, chain.compression, user, cb, options.signal), baseChecksum: chain.baseChecksum, noReplace: true, ready })).catch(async (err: unknown) => {
         // A write that failed before the publish waited for the check: the check ends before the next save
         // starts, and its BUSY is the answer (nothing was published either way). Any other failure makes the
         // next save a full one (untilFailure), which would remove the other writer's deltas.
         const busy = await ready.then(() => undefined, (e: unknown) => (e instanceof QuiverError && e.code === 'BUSY' ? e : undefined));
         throw busy ?? err;
-      }
+      });
       chain.lastChecksum = written.checksum;
       chain.nextIndex++;
       // The next delta will be about this size: its file is written ahead, between saves, when saves come
