@@ -10,7 +10,7 @@ import { codecFor, exchangeFormats, exportImage, importFile } from '../src/inter
 import { clusteredDataset } from '../support/datasets.js';
 import { RawIo, rawBaseline } from './raw.js';
 import { sharedDatabase, type BenchSettings } from './persistence.js';
-import { endStep, Report, timePaired } from './report.js';
+import { endStep, pairedExtra, Report, timePaired } from './report.js';
 
 const TARGETS: Record<string, number> = { sqlite: 3, msgpack: 3, parquet: 3 };
 
@@ -43,13 +43,13 @@ export async function benchInterchange(report: Report, s: BenchSettings): Promis
       }
     });
     const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
-    report.ratio(suite, `${format} export (durable)`, exp.ms, 'ms', exp.rawMs, 'raw write, new file, same rounds', TARGETS[format], { bytes });
+    report.ratio(suite, `${format} export (durable)`, exp.ms, 'ms', exp.rawMs, 'raw write, new file, same rounds', TARGETS[format], pairedExtra(exp, { bytes }));
     let count = -1;
     const imp = await timePaired(s.pairedRounds, () => io.read(), async () => {
       count = (await importFile(nodeFs, path, { format })).columns.ids.length;
     });
     if (count !== s.n) throw new Error(`${format} import returned ${count} entries, expected ${s.n}`);
-    report.ratio(suite, `${format} import (verified, into columns)`, imp.ms, 'ms', imp.rawMs, 'raw read, same rounds', TARGETS[format], { bytes });
+    report.ratio(suite, `${format} import (verified, into columns)`, imp.ms, 'ms', imp.rawMs, 'raw read, same rounds', TARGETS[format], pairedExtra(imp, { bytes }));
     for (const f of files) rmSync(f, { force: true });
     await endStep();
   }

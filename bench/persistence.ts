@@ -10,7 +10,7 @@ import { VectorDB } from '../src/engine/vector-db.js';
 import { DatabasePersistence } from '../src/persistence/database-persistence.js';
 import { clusteredDataset, prng, type Dataset } from '../support/datasets.js';
 import { RawIo, rawBaseline, rewriteInPlace } from './raw.js';
-import { endStep, median, Report, settleFs, timeMedian, timePaired } from './report.js';
+import { endStep, median, pairedExtra, Report, settleFs, timeMedian, timePaired } from './report.js';
 
 /**
  * A cosine database of `data` whose vectors are in shared memory, as the engine's own slabs of this
@@ -66,7 +66,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
     const save = await timePaired(s.pairedRounds, () => io.write(), () => p.save({ path: file }));
     const size = statSync(file).size;
     const target = format === 'binary' ? 1.5 : 10;
-    report.ratio(suite, `${format} save (durable)`, save.ms, 'ms', save.rawMs, 'raw write, new file, same rounds', target, { bytes: size });
+    report.ratio(suite, `${format} save (durable)`, save.ms, 'ms', save.rawMs, 'raw write, new file, same rounds', target, pairedExtra(save, { bytes: size }));
     await endStep();
     let loaded: VectorDB | undefined;
     const load = await timePaired(s.pairedRounds, () => io.read(), async () => {
@@ -74,7 +74,7 @@ export async function benchPersistence(report: Report, s: BenchSettings): Promis
       await new DatabasePersistence(loaded, { baseDir: dir }).load({ path: file });
     });
     if (!loaded || loaded.len() !== s.n) throw new Error(`${format} load returned ${loaded?.len()} entries`);
-    report.ratio(suite, `${format} load until searchable`, load.ms, 'ms', load.rawMs, 'raw read, same rounds', target);
+    report.ratio(suite, `${format} load until searchable`, load.ms, 'ms', load.rawMs, 'raw read, same rounds', target, pairedExtra(load));
     for (const op of ['save', 'load'] as const) {
       const r = rssChild(op, format, file, join(dir, 'db.qvdb'), s);
       const over = r.peakMB - r.baseMB;

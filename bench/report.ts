@@ -164,7 +164,7 @@ export async function timeMedian(times: number, fn: () => Promise<unknown> | unk
  * Runs `raw` then `fn`, `times` times, and returns both medians: the baseline is measured next to the
  * work in every round, so drift of the disk or of other load on the machine hits both alike.
  */
-export async function timePaired(times: number, raw: () => number, fn: () => Promise<unknown> | unknown): Promise<{ ms: number; rawMs: number }> {
+export async function timePaired(times: number, raw: () => number, fn: () => Promise<unknown> | unknown): Promise<Paired> {
   const t: number[] = [];
   const r: number[] = [];
   for (let i = 0; i < times; i++) {
@@ -177,5 +177,21 @@ export async function timePaired(times: number, raw: () => number, fn: () => Pro
     t.push(performance.now() - s);
     await settleFs();
   }
-  return { ms: median(t), rawMs: median(r) };
+  return { ms: median(t), rawMs: median(r), rounds: t, rawRounds: r };
+}
+
+/** What {@link timePaired} measured: both medians and every round's time, in round order. */
+export interface Paired {
+  ms: number;
+  rawMs: number;
+  rounds: number[];
+  rawRounds: number[];
+}
+
+/**
+ * A paired figure's rounds for a row's `extra` (the JSON output): every round's time and its baseline's,
+ * in round order, so that a run's spread, and which side of a pair moved, can be read back later.
+ */
+export function pairedExtra(t: Pick<Paired, 'rounds' | 'rawRounds'>, extra: Record<string, number | string> = {}): Record<string, number | string> {
+  return { ...extra, rounds: t.rounds.map((x) => x.toFixed(1)).join(' '), rawRounds: t.rawRounds.map((x) => x.toFixed(1)).join(' ') };
 }

@@ -20,7 +20,7 @@ import type { SnapshotInfo } from '../src/snapshot/types.js';
 import { clusteredDataset, prng } from '../support/datasets.js';
 import type { BenchSettings } from './persistence.js';
 import { RawIo, rawBaseline } from './raw.js';
-import { Report, settleFs, timeMedian, timePaired } from './report.js';
+import { pairedExtra, Report, settleFs, timeMedian, timePaired } from './report.js';
 
 /** Changes `fraction` of the entries of `db` (new vectors and metadata for existing ids). */
 async function changeEntries(db: VectorDB, n: number, fraction: number, seed: number): Promise<void> {
@@ -70,13 +70,13 @@ export async function benchSnapshots(report: Report, s: BenchSettings): Promise<
     if (!info) throw new Error('no snapshot');
     const ms = full.ms;
     fulls[compression] = { ms, info, manager };
-    report.ratio(suite, `full snapshot (${compression}, durable)`, ms, 'ms', full.rawMs, 'raw write, new file, same rounds', compression === 'none' ? 1.5 : undefined, { bytes: info.sizeBytes });
+    report.ratio(suite, `full snapshot (${compression}, durable)`, ms, 'ms', full.rawMs, 'raw write, new file, same rounds', compression === 'none' ? 1.5 : undefined, pairedExtra(full, { bytes: info.sizeBytes }));
     let restored: VectorDB | undefined;
     const restore = await timePaired(rounds, () => io.read(), async () => {
       restored = await manager.restoreSnapshot((info as SnapshotInfo).id);
     });
     if (restored?.len() !== s.n) throw new Error(`restore returned ${restored?.len()} entries`);
-    report.ratio(suite, `restore full (${compression}, verified) until searchable`, restore.ms, 'ms', restore.rawMs, 'raw read, same rounds', compression === 'none' ? 2 : undefined);
+    report.ratio(suite, `restore full (${compression}, verified) until searchable`, restore.ms, 'ms', restore.rawMs, 'raw read, same rounds', compression === 'none' ? 2 : undefined, pairedExtra(restore));
   }
 
   // Incremental after changing 1% of the entries, same compression as the full one it is measured against.
@@ -131,13 +131,13 @@ async function benchRemote(report: Report, s: BenchSettings, db: VectorDB, io: R
       info = await manager.createSnapshot(db, 'full to s3');
     });
     if (!info) throw new Error('no snapshot');
-    report.ratio(suite, 'full snapshot to S3 (none; local s3rver)', put.ms, 'ms', put.rawMs, 'raw write, new file, same rounds', undefined, { bytes: info.sizeBytes });
+    report.ratio(suite, 'full snapshot to S3 (none; local s3rver)', put.ms, 'ms', put.rawMs, 'raw write, new file, same rounds', undefined, pairedExtra(put, { bytes: info.sizeBytes }));
     let restored: VectorDB | undefined;
     const get = await timePaired(rounds, () => io.read(), async () => {
       restored = await manager.restoreSnapshot((info as SnapshotInfo).id);
     });
     if (restored?.len() !== db.len()) throw new Error(`restore from S3 returned ${restored?.len()} entries`);
-    report.ratio(suite, 'restore full from S3 (none, verified; local s3rver)', get.ms, 'ms', get.rawMs, 'raw read, same rounds');
+    report.ratio(suite, 'restore full from S3 (none, verified; local s3rver)', get.ms, 'ms', get.rawMs, 'raw read, same rounds', undefined, pairedExtra(get));
     await changeEntries(db, s.n, 0.01, 9);
     const inc = await timed(() => manager.createIncrementalSnapshot(db, 'inc 1% to s3', (info as SnapshotInfo).id));
     report.add({ suite, name: 'incremental to S3 after 1% changes: time', value: inc.ms, unit: 'ms', baseline: put.ms, baselineName: 'full snapshot to S3', ratio: inc.ms / put.ms, extra: { bytes: inc.value.sizeBytes } });
