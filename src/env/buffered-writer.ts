@@ -43,9 +43,16 @@ export class BufferedWriter {
   async write(data: Uint8Array): Promise<void> {
     this.hash?.update(data);
     if (data.length >= this.buf.length) {
-      await this.flush();
-      await this.handle.write(data, this.pos);
-      this.pos += data.length;
+      // The buffered bytes and `data` go out as two writes in flight at once, each at its own position:
+      // a small delta's header and manifest no longer hold back its vectors by a round trip (~0.2 ms).
+      const at = this.pos + this.used;
+      const head = this.used > 0 ? this.handle.write(this.buf.subarray(0, this.used), this.pos) : undefined;
+      const body = this.handle.write(data, at);
+      // Both settle before this returns, failed or not: the buffer is reused next, and a write must not
+      // still be running when the caller reacts to a failure (removing the file, say).
+      for (const r of await Promise.allSettled([head, body])) if (r.status === 'rejected') throw r.reason;
+      this.used = 0;
+      this.pos = at + data.length;
       return;
     }
     if (this.used + data.length > this.buf.length) await this.flush();

@@ -123,7 +123,6 @@ export class QvdbAssembler {
         }
         // Start the write (it runs on a libuv thread), let it get dispatched, hash the same bytes
         // meanwhile, then wait. Hashing and writing overlap instead of adding up.
-        await this.out.flush();
         const pending = this.out.write(b);
         pending.catch(() => undefined); // observed below; keeps a failure during nextTurn from being "unhandled"
         await nextTurn();
@@ -154,7 +153,6 @@ export class QvdbAssembler {
     return {
       write: async (b, keep) => {
         if (keep !== undefined && b.buffer instanceof SharedArrayBuffer && keep()) {
-          if (b.length >= WRITE_BUFFER) await this.out.flush();
           job.update(b);
           await this.out.write(b);
           return;
@@ -165,7 +163,6 @@ export class QvdbAssembler {
           view = staging.subarray(0, b.length);
           view.set(b);
         }
-        if (b.length >= WRITE_BUFFER) await this.out.flush();
         await writeWhileHashing(job, view, () => this.out.write(b));
       },
       digest: () => job.digest(),
