@@ -7,8 +7,8 @@ import { QuiverError } from '../errors.js';
 import type { Metadata } from './types.js';
 import { describe, isWellFormedString } from './validate.js';
 
-export { MAX_METADATA_DEPTH } from '../util/msgpack.js';
-import { MAX_METADATA_DEPTH } from '../util/msgpack.js';
+export { MAX_METADATA_DEPTH, MAX_METADATA_KEYS } from '../util/msgpack.js';
+import { MAX_METADATA_DEPTH, MAX_METADATA_KEYS } from '../util/msgpack.js';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 
@@ -93,6 +93,7 @@ class Cloner {
     if (Object.getOwnPropertySymbols(o).length > 0) this.fail('has a symbol key');
     const out: Record<string, unknown> = {};
     const keys = Object.keys(o);
+    if (keys.length > MAX_METADATA_KEYS) this.fail(`has ${keys.length} members, more than the ${MAX_METADATA_KEYS} one object may have`);
     this.bytes += 32;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];

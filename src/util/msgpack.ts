@@ -9,6 +9,13 @@ import { Packr, Unpackr } from 'msgpackr';
 export const MAX_METADATA_DEPTH = 256;
 
 /**
+ * Most members one metadata object (at any level) may have: the codec writes every map with a 16-bit
+ * member count (MessagePack map16, the form every stored file holds), so a wider object could not be
+ * saved or logged; it is refused where it comes in instead.
+ */
+export const MAX_METADATA_KEYS = 0xffff;
+
+/**
  * Deepest nesting every reader and writer of stored metadata accepts, in levels as above: files of
  * earlier versions (whose readers took up to this much from JSON text that `insert` would refuse) keep
  * reading; anything deeper is damage, and bounds the stack the recursive codecs use.
@@ -83,8 +90,12 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
         return true;
       }
       if (!isPlainObject(value)) return false;
-      for (const key in value) if (!isWellFormedString(key) || !isJsonValue(value[key], depth + 1)) return false;
-      return true;
+      let members = 0;
+      for (const key in value) {
+        if (!isWellFormedString(key) || !isJsonValue(value[key], depth + 1)) return false;
+        members++;
+      }
+      return members <= MAX_METADATA_KEYS;
     }
     default:
       return false;
@@ -93,7 +104,7 @@ export function isJsonValue(value: unknown, depth = 0): boolean {
 
 /**
  * Describes why `value` is not plain JSON (null, booleans, finite numbers, strings, arrays, plain
- * objects, at most MAX_STORED_DEPTH levels deep), or returns undefined when it is. `path` names the value
+ * objects of at most MAX_METADATA_KEYS members, at most MAX_STORED_DEPTH levels deep), or returns undefined when it is. `path` names the value
  * in the description; `depth` is the value's own (negative for metadata wrapped in levels above it).
  */
 export function jsonProblem(value: unknown, path: string, depth = 0): string | undefined {
@@ -116,7 +127,9 @@ export function jsonProblem(value: unknown, path: string, depth = 0): string | u
         return undefined;
       }
       if (!isPlainObject(value)) return `${path} is a ${value.constructor?.name ?? 'non-plain object'}, not a plain JSON object`;
-      for (const key of Object.keys(value)) {
+      const keys = Object.keys(value);
+      if (keys.length > MAX_METADATA_KEYS) return `${path} has ${keys.length} members, more than the ${MAX_METADATA_KEYS} one object may have`;
+      for (const key of keys) {
         if (!isWellFormedString(key)) return `a key of ${path} holds an unpaired surrogate`;
         const p = jsonProblem(value[key], `${path}.${key}`, depth + 1);
         if (p) return p;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import type { Metadata, VectorDBOptions, VectorEntry } from '../../src/engine/types.js';
 import { throwsCode } from './helpers.js';
+import { MAX_METADATA_KEYS } from '../../src/engine/metadata.js';
 
 const mk = (o: unknown): VectorDB => new VectorDB(o as VectorDBOptions);
 
@@ -107,6 +108,10 @@ test('metadata must be plain JSON; errors carry the path', () => {
   const root = deep;
   for (let i = 0; i < 300; i++) deep = (deep.n = {}) as Record<string, unknown>;
   throwsCode(ins(root), 'INVALID_METADATA', /nested deeper/);
+  // The codec writes every map with a 16-bit member count: a wider object is refused at the call, at any level.
+  const wide = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  throwsCode(ins(wide(MAX_METADATA_KEYS + 1)), 'INVALID_METADATA', /65536 members, more than the 65535/);
+  throwsCode(ins({ inner: [wide(MAX_METADATA_KEYS + 1)] }), 'INVALID_METADATA', /metadata\.inner\[0\] has 65536 members/);
   throwsCode(() => db.updateMetadata('x', [] as unknown as Metadata), 'INVALID_METADATA');
   throwsCode(() => db.updateMetadata('x', undefined as unknown as Metadata), 'INVALID_METADATA');
   assert.equal(db.len(), 0);

@@ -118,3 +118,22 @@ test('I/O-error loop: fail the Nth operation of a workload once, for every N; th
   }
   assert.ok(n > 30, `the workload has ${n} operations`);
 });
+
+test('metadata the log cannot encode (an object of more than 65,535 members) is refused at the call; the store keeps working', async () => {
+  const mem = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs: mem, dimension: 4, durability: 'sync' });
+  await db.insert({ id: 'a', vector: vecOf(1) });
+  const edge = Object.fromEntries(Array.from({ length: 65_535 }, (_, i) => [`k${i}`, i]));
+  await db.insert({ id: 'edge', vector: vecOf(2), metadata: edge });
+  const wide = { ...edge, one: 'more' };
+  await assert.rejects(async () => db.insert({ id: 'w', vector: vecOf(3), metadata: wide }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_METADATA');
+  await assert.rejects(async () => db.updateMetadata('a', wide), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_METADATA');
+  assert.equal(db.get('w'), null, 'nothing was applied');
+  await db.insert({ id: 'b', vector: vecOf(4), metadata: { ok: true } });
+  await db.checkpoint();
+  await db.close();
+  const again = await openVectorDB(DIR, { fs: mem });
+  assert.deepEqual(again.ids().sort(), ['a', 'b', 'edge']);
+  assert.equal(Object.keys(again.get('edge')?.metadata ?? {}).length, 65_535);
+  await again.close();
+});
