@@ -55,6 +55,15 @@ function checkDb(db: unknown, what: string): VectorDB {
   return db;
 }
 
+/**
+ * A fold of a deletion's dependents that failed with ABORTED after earlier folds were done: those are
+ * full snapshots now (restoring the same state), so the error says so instead of "nothing was changed".
+ */
+function abortedAfterFolds(err: unknown, folded: readonly string[]): unknown {
+  if (!(err instanceof QuiverError) || err.code !== 'ABORTED' || folded.length === 0) return err;
+  return new QuiverError('ABORTED', `the deletion was aborted: nothing was deleted, but ${folded.join(', ')} had already been rewritten as full snapshot(s), which restore the same state as before`, { folded: [...folded] }, { cause: err });
+}
+
 /** Each snapshot's number of links above its full base (0 for a full one), by id. */
 function chainDepths(snapshots: readonly { id: string; baseId?: string }[]): Map<string, number> {
   const byId = new Map(snapshots.map((m) => [m.id, m]));
@@ -269,18 +278,25 @@ export class SnapshotManager {
         const result: DeleteResult = { deleted: [], folded: [] };
         const progress = new ProgressReporter('delete', deps.all.length + 1, options.onProgress);
         if (deps.all.length > 0 && policy === 'refuse') throw new SnapshotDependencyError(id, deps.all.map((d) => d.id));
+        if (policy === 'fold') {
+          for (const d of deps.direct) {
+            await foldIntoFull(this.ctx, d, options.signal).catch((err: unknown) => {
+              throw abortedAfterFolds(err, result.folded);
+            });
+            result.folded.push(d.id);
+            progress.advance(1, `folded ${d.id} into a full snapshot`);
+          }
+        }
+        // The deletions are checked for an abort once, before the first: ABORTED means nothing was
+        // deleted, so once they start they run to the end (each is quick).
+        checkAbort(options.signal, 'the deletion');
         if (policy === 'cascade') {
-          for (const d of deps.all) {
-            checkAbort(options.signal, 'the deletion');
+          // Deepest links first, so that a crash part-way never leaves an incremental whose base is gone.
+          const depth = chainDepths(cat.snapshots);
+          for (const d of [...deps.all].sort((a, b) => (depth.get(b.id) ?? 0) - (depth.get(a.id) ?? 0))) {
             await deleteOne(this.ctx, d.id);
             result.deleted.push(d.id);
             progress.advance(1, `deleted ${d.id}`);
-          }
-        } else if (policy === 'fold') {
-          for (const d of deps.direct) {
-            await foldIntoFull(this.ctx, d, options.signal);
-            result.folded.push(d.id);
-            progress.advance(1, `folded ${d.id} into a full snapshot`);
           }
         }
         await deleteOne(this.ctx, id);
@@ -317,8 +333,9 @@ export class SnapshotManager {
         // policy's order follows creation times, which a clock set back can make disagree with the chain).
         const depth = chainDepths(cat.snapshots);
         const order = [...decision.remove].sort((a, b) => (depth.get(b) ?? 0) - (depth.get(a) ?? 0));
+        // Checked once, before the first deletion: ABORTED means nothing was deleted (see deleteSnapshot).
+        checkAbort(options.signal, 'the cleanup');
         for (const id of order) {
-          checkAbort(options.signal, 'the cleanup');
           // Retention never removes a base a kept snapshot needs; re-check before an irreversible step.
           if (dependentsOf(cat.snapshots, id).all.some((d) => kept.has(d.id))) continue;
           await deleteOne(this.ctx, id);

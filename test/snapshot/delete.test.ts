@@ -48,6 +48,54 @@ test('cascade deletes dependents before the base; nothing is left behind', async
   assert.deepEqual((await store.list()).filter((o) => ids.slice(1).some((id) => o.key.includes(id))), []);
 });
 
+test('an abort stops a delete or a prune only before its first deletion: ABORTED always means nothing was deleted', async () => {
+  const { manager } = memoryManager();
+  const { ids } = await chain(manager, 4);
+  const before = (await manager.listSnapshots()).map((s) => s.id).sort();
+  const early = new AbortController();
+  early.abort();
+  await assert.rejects(manager.deleteSnapshot(ids[0], { dependents: 'cascade', signal: early.signal }), { code: 'ABORTED' });
+  await assert.rejects(manager.prune({ keepLast: 1 }, { signal: early.signal }), { code: 'ABORTED' });
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.id).sort(), before, 'an abort before the call deletes nothing');
+  // An abort that comes once the deletions started (from the first progress report) lets them finish:
+  // the call resolves and says what it deleted.
+  const late = new AbortController();
+  const r = await manager.deleteSnapshot(ids[1], { dependents: 'cascade', signal: late.signal, onProgress: (p) => p.percentage < 100 && late.abort() });
+  assert.ok(late.signal.aborted);
+  assert.deepEqual(r.deleted, [ids[3], ids[2], ids[1]]);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.id), [ids[0]]);
+  for (let i = 0; i < 3; i++) await manager.createSnapshot(smallDb(10 + i, 8), `f${i}`);
+  const late2 = new AbortController();
+  const pruned = await manager.prune({ keepLast: 1 }, { signal: late2.signal, onProgress: (p) => p.percentage < 100 && late2.abort() });
+  assert.ok(late2.signal.aborted);
+  assert.equal(pruned.deleted.length, 3);
+  assert.deepEqual((await manager.listSnapshots()).map((s) => s.name), ['f2']);
+});
+
+test('a delete aborted while folding its dependents deletes nothing and names the folds already done', async () => {
+  const { manager, store } = memoryManager();
+  const db = smallDb(200, 8);
+  const base = await manager.createSnapshot(db, 'base');
+  const deps: string[] = [];
+  const states: State[] = [];
+  for (let i = 0; i < 3; i++) {
+    await mutate(db, 20, 70 + i, 300);
+    deps.push((await manager.createIncrementalSnapshot(db, `d${i}`, base.id)).id);
+    states.push(stateOf(db));
+  }
+  const ac = new AbortController();
+  // The first fold's progress report (it is done) aborts the second fold.
+  await assert.rejects(manager.deleteSnapshot(base.id, { dependents: 'fold', signal: ac.signal, onProgress: (p) => p.percentage < 100 && ac.abort() }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'ABORTED');
+    assert.match((err as Error).message, /nothing was deleted, but .* had already been rewritten as full/);
+    assert.equal(((err as { details?: { folded?: string[] } }).details?.folded ?? []).length, 1);
+    return true;
+  });
+  const fresh = new SnapshotManager({ store });
+  assert.ok(await fresh.getSnapshot(base.id), 'the base is still there');
+  for (let i = 0; i < 3; i++) assertState(await fresh.restoreSnapshot(deps[i]), states[i]);
+});
+
 test('fold rewrites direct dependents as full snapshots holding the same state, then deletes the base', async () => {
   const { manager, store } = memoryManager();
   const { ids, states } = await chain(manager, 4);
