@@ -6,7 +6,7 @@
 import { CorruptionError, QuiverError } from '../errors.js';
 import { checkAbort, type StoreObjectInfo } from '../storage/store.js';
 import { MAX_CHAIN_WALK, type SnapshotContext } from './context.js';
-import { checkSnapshotId } from './ids.js';
+import { checkSnapshotId, timeOfId } from './ids.js';
 import { idOfKey, MANIFEST_NAME, SNAPSHOT_PREFIX, snapshotKey } from './layout.js';
 import { decodeManifest, MAX_MANIFEST_BYTES, parseChecksumFile, type SnapshotManifest } from './manifest.js';
 import { createHash } from 'node:crypto';
@@ -167,4 +167,35 @@ export function dependentsOf(snapshots: readonly SnapshotManifest[], id: string)
     queue.push(...(children.get(s.id) ?? []));
   }
   return { direct, all: all.sort(newestFirst) };
+}
+
+/**
+ * The snapshots that a damaged one may still need as its base, so that retention keeps them: mending
+ * its metadata.json (one flipped byte, say) must still find its chain. The base its damaged text still
+ * names, when it names one; none when the text says it is a full snapshot; otherwise every snapshot
+ * older than it (every one, when its id tells no time). Each comes with the chain below it.
+ */
+export async function basesOfDamaged(ctx: SnapshotContext, cat: Catalog, signal?: AbortSignal): Promise<Set<string>> {
+  const needed = new Set<string>();
+  for (const id of cat.damaged.keys()) {
+    checkAbort(signal, 'reading the snapshot catalog');
+    let text = '';
+    try {
+      text = Buffer.from(await getBounded(ctx, snapshotKey(id, MANIFEST_NAME), MAX_MANIFEST_BYTES, 'size')).toString('latin1');
+    } catch {
+      // Unreadable: nothing is known of its base.
+    }
+    const named = /"baseId"\s*:\s*"([A-Za-z0-9_-]{1,128})"/.exec(text)?.[1];
+    if (named !== undefined) needed.add(named);
+    else if (!/"type"\s*:\s*"full"/.test(text)) {
+      const made = timeOfId(id);
+      for (const s of cat.snapshots) if (made === undefined || s.createdAt <= made) needed.add(s.id);
+    }
+  }
+  // A base's own chain goes with it.
+  const byId = new Map(cat.snapshots.map((s) => [s.id, s]));
+  for (const id of [...needed]) {
+    for (let s = byId.get(id); s?.type === 'incremental' && s.baseId !== undefined && !needed.has(s.baseId); s = byId.get(s.baseId)) needed.add(s.baseId);
+  }
+  return needed;
 }

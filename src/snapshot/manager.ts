@@ -14,7 +14,7 @@ import { FileSystemSnapshotStore } from '../storage/fs-store.js';
 import type { SnapshotStore } from '../storage/store.js';
 import { checkAbort } from '../storage/store.js';
 import { ProgressReporter } from '../util/progress.js';
-import { dependentsOf, loadCatalog, readManifest, resolveChain } from './catalog.js';
+import { basesOfDamaged, dependentsOf, loadCatalog, readManifest, resolveChain, type Catalog } from './catalog.js';
 import type { SnapshotContext } from './context.js';
 import { createFull, createIncremental, type CreateRequest, type TakenState } from './create.js';
 import { deleteOne, foldIntoFull, SnapshotDependencyError } from './delete.js';
@@ -62,6 +62,20 @@ function checkDb(db: unknown, what: string): VectorDB {
 function abortedAfterFolds(err: unknown, folded: readonly string[]): unknown {
   if (!(err instanceof QuiverError) || err.code !== 'ABORTED' || folded.length === 0) return err;
   return new QuiverError('ABORTED', `the deletion was aborted: nothing was deleted, but ${folded.join(', ')} had already been rewritten as full snapshot(s), which restore the same state as before`, { folded: [...folded] }, { cause: err });
+}
+
+/**
+ * Moves the snapshots a damaged one may need (see basesOfDamaged) from a retention decision's removals
+ * to its keeps, newest first as the decision lists them, each with the reason `base of damaged`.
+ */
+function keepNeeded(decision: { keep: string[]; remove: string[]; reasons: Record<string, string[]> }, needed: Set<string>, cat: Catalog): void {
+  const rank = new Map(cat.snapshots.map((s, i) => [s.id, i]));
+  for (const id of decision.remove.filter((x) => needed.has(x))) {
+    decision.keep.push(id);
+    decision.reasons[id] = ['base of damaged'];
+  }
+  decision.remove = decision.remove.filter((x) => !needed.has(x));
+  decision.keep.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
 }
 
 /** Each snapshot's number of links above its full base (0 for a full one), by id. */
@@ -278,6 +292,10 @@ export class SnapshotManager {
         const result: DeleteResult = { deleted: [], folded: [] };
         const progress = new ProgressReporter('delete', deps.all.length + 1, options.onProgress);
         if (deps.all.length > 0 && policy === 'refuse') throw new SnapshotDependencyError(id, deps.all.map((d) => d.id));
+        if (cat.damaged.size > 0 && (await basesOfDamaged(this.ctx, cat, options.signal)).has(id)) {
+          const damaged = [...cat.damaged.keys()];
+          throw new QuiverError('BUSY', `snapshot ${id} may be the base of damaged snapshot(s) ${damaged.join(', ')} (their metadata.json fails its checks; see catalog()), which could not be restored without it once mended; delete or mend those first`, { id, damaged });
+        }
         if (policy === 'fold') {
           for (const d of deps.direct) {
             await foldIntoFull(this.ctx, d, options.signal).catch((err: unknown) => {
@@ -324,6 +342,9 @@ export class SnapshotManager {
       const cat = await loadCatalog(this.ctx, options.signal);
       const inputs = cat.snapshots.map((m) => ({ id: m.id, createdAt: m.createdAt, type: m.type, baseId: m.baseId, pinned: m.pinned, tags: m.tags }));
       const decision = applyRetention(inputs, policy, options.now ?? Date.now());
+      // A damaged snapshot is never removed automatically, nor is a base it may still need.
+      const needed = await basesOfDamaged(this.ctx, cat, options.signal);
+      if (needed.size > 0) keepNeeded(decision, needed, cat);
       const dryRun = options.dryRun === true || policy.dryRun === true;
       const deleted: string[] = [];
       const progress = new ProgressReporter('prune', Math.max(1, decision.remove.length), options.onProgress);

@@ -310,3 +310,36 @@ test('garbage collection leaves a fold\'s published new files while any of them 
     cleanup();
   }
 });
+
+test('a damaged snapshot keeps the base it may need: prune keeps it and deleting it is refused, so mending the damage restores', async () => {
+  const { manager, store } = memoryManager();
+  const db = smallDb(50, 8);
+  const base = await manager.createSnapshot(db, 'base');
+  await mutate(db, 10, 91, 100);
+  const inc = await manager.createIncrementalSnapshot(db, 'inc', base.id);
+  const incState = stateOf(db);
+  const newer = await manager.createSnapshot(db, 'newer');
+  const key = `snapshot-${inc.id}/metadata.json`;
+  // One byte of the incremental's metadata.json changes at rest; its baseId is still legible.
+  store.corrupt(key, (d) => Buffer.from(Buffer.from(d).toString().replace('"name": "inc"', '"name": "inC"')));
+  assert.deepEqual((await manager.catalog()).damaged.map((d) => d.id), [inc.id]);
+  const r = await manager.prune({ keepLast: 1 });
+  assert.deepEqual(r.deleted, []);
+  assert.deepEqual(r.keep, [newer.id, base.id]);
+  assert.deepEqual(r.reasons[base.id], ['base of damaged']);
+  await assert.rejects(manager.deleteSnapshot(base.id, { dependents: 'cascade' }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'BUSY');
+    assert.match((err as Error).message, new RegExp(`base of damaged snapshot\\(s\\) ${inc.id}`));
+    return true;
+  });
+  store.corrupt(key, (d) => Buffer.from(Buffer.from(d).toString().replace('"name": "inC"', '"name": "inc"')));
+  assertState(await manager.restoreSnapshot(inc.id), incState);
+  // A damaged full snapshot needs no base; one whose text tells nothing keeps every older snapshot.
+  store.corrupt(`snapshot-${newer.id}/metadata.json`, (d) => Buffer.from(Buffer.from(d).toString().replace('"name": "newer"', '"name": "neweR"')));
+  const latest = await manager.createSnapshot(db, 'latest');
+  assert.deepEqual((await manager.prune({ keepLast: 1 }, { dryRun: true })).remove, [inc.id, base.id]);
+  store.corrupt(`snapshot-${newer.id}/metadata.json`, (d) => new Uint8Array(d.length).fill(0x7b));
+  const blind = await manager.prune({ keepLast: 1 }, { dryRun: true });
+  assert.deepEqual(blind.remove, []);
+  assert.deepEqual(blind.keep, [latest.id, inc.id, base.id]);
+});
