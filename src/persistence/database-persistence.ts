@@ -21,7 +21,7 @@ import { throwIfAborted } from '../util/abort.js';
 import { SerialQueue } from '../util/serial.js';
 import { checkOptions, checkPathOption, type Resolved } from './options.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
-import { cleanLeftoverTemps, deltaPath, removeDeltas } from './delta-chain.js';
+import { cleanLeftoverTemps, deltaPath, MAX_DELTA_INDEX, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { notify } from '../util/notify.js';
@@ -481,7 +481,8 @@ export class DatabasePersistence extends EventEmitter {
 
   private async doSaveIncremental(options: IncrementalSaveOptions): Promise<string | null> {
     const chain = this.chain;
-    if (!chain || this.needFullSave) {
+    // Past the last six-digit delta number the chain starts over with a full save.
+    if (!chain || this.needFullSave || (chain.nextIndex > MAX_DELTA_INDEX && !this.journaled && chain.format !== 'sqlite')) {
       if (chain?.loadedJournalBytes !== undefined) await this.checkLoadedJournal(chain);
       return this.fullSave(options);
     }
@@ -521,7 +522,7 @@ export class DatabasePersistence extends EventEmitter {
       // would double the bytes an occasional incremental save writes).
       const now = Date.now();
       // Recoverable: readDeltaChain also finds a delta under the spare's name (see prepareSpare).
-      if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes, true);
+      if (chain.savedAt !== undefined && now - chain.savedAt < PREPARE_WITHIN_MS && chain.nextIndex <= MAX_DELTA_INDEX) prepareSpare(this.fs, deltaPath(chain.basePath, chain.nextIndex), written.bytes, true);
       chain.savedAt = now;
       this.markSaved(changes.seq);
       this.emitSave({ path, kind: 'delta', bytes: written.bytes, count: written.count, checksum: written.checksum, durationMs: performance.now() - started });

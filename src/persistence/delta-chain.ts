@@ -26,7 +26,14 @@ export interface ChainLink {
 
 const DELTA_RE = /\.delta-(\d{6})$/;
 
-/** The path of delta number `index` of `basePath`. */
+/**
+ * The highest delta number: names have six digits, and a reader takes no other. An incremental save
+ * that would write the next one writes a full save instead (a delta numbered past it would be written,
+ * then never read).
+ */
+export const MAX_DELTA_INDEX = 999_999;
+
+/** The path of delta number `index` of `basePath` (past MAX_DELTA_INDEX: a name no reader takes, never written). */
 export function deltaPath(basePath: string, index: number): string {
   return `${basePath}.delta-${String(index).padStart(6, '0')}`;
 }

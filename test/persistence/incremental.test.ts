@@ -328,3 +328,23 @@ test('a delta file names the checksum of its chain\'s base file (manifest or hea
     }
   }
 });
+
+test('a chain holds at most 999,999 deltas (six-digit names): the incremental save that would write the next one writes a full save', async () => {
+  const fs = new MemoryFileSystem();
+  const db = new VectorDB({ dimension: 2 });
+  const p = new DatabasePersistence(db, { baseDir: '/m', fs });
+  await db.insert({ id: 'doc-1', vector: [1, 2] });
+  const base = await p.save();
+  // Where 999,999 earlier incremental saves leave the instance's chain (writing them would take hours).
+  const chain = (p as unknown as { chain: { nextIndex: number } }).chain;
+  chain.nextIndex = 1_000_000;
+  await db.insert({ id: 'doc-2', vector: [3, 4] });
+  assert.equal(await p.saveIncremental(), base, 'a full save, not delta 1000000 (which no load would read)');
+  assert.deepEqual((await fs.readdir('/m')).filter((n) => n.includes('delta')), []);
+  const back = new VectorDB({ dimension: 2 });
+  await new DatabasePersistence(back, { baseDir: '/m', fs }).load();
+  assert.deepEqual(back.ids().sort(), ['doc-1', 'doc-2']);
+  // The chain starts over after it.
+  await db.insert({ id: 'doc-3', vector: [5, 6] });
+  assert.equal(basename(await p.saveIncremental() ?? ''), `${basename(base)}.delta-000001`);
+});
