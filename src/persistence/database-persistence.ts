@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
-import { QuiverError, ioError } from '../errors.js';
+import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import { describe } from '../engine/validate.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
@@ -639,9 +639,21 @@ export class DatabasePersistence extends EventEmitter {
     try {
       written = await this.writeChanges(changes, options.onProgress, 'saved', (cb) => updateSqliteState(this.fs, chain.basePath, changes, chain.lastChecksum, cb, options.signal));
     } catch (err) {
-      // The file changed under us, is damaged where the update looked (a row, its id index), or no longer
-      // fits this database: a full save of the database replaces it.
-      if (err instanceof QuiverError && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'CORRUPT' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND')) {
+      // The file is another writer's now (its recorded checksum is not the one this instance last wrote,
+      // it is gone, or holds another dimension): BUSY, as for a delta chain, instead of a full save that
+      // would replace that writer's saved changes unseen.
+      const othersFile = err instanceof QuiverError && !(err instanceof CorruptionError) && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND');
+      if (othersFile) {
+        throw new QuiverError(
+          'BUSY',
+          `Cannot save incrementally: ${chain.basePath} was changed, replaced or removed by another writer since this instance saved or loaded it, so nothing was saved. Call load() to continue from the file as it is now, or save() to write this database in full over it.`,
+          { path: chain.basePath },
+          { cause: err },
+        );
+      }
+      // Still this instance's file (its checksum matched) but damaged where the update looked (a row, a
+      // digest bucket, its id index): a full save of the database replaces it.
+      if (err instanceof CorruptionError) {
         changes.release();
         return this.fullSave(options);
       }

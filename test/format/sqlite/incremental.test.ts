@@ -249,3 +249,30 @@ test('an in-place save whose id index leads an id to another row fails CORRUPT i
     assert.equal(back.get(id(9))?.vector[0], 9);
   });
 });
+
+test('another writer saved into the SQLite file since this instance did: saveIncremental is BUSY and keeps that writer\'s changes (no full save over them)', async () => {
+  const { VectorDB } = await import('../../../src/engine/vector-db.js');
+  const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
+  await inTempDir(async (dir) => {
+    const a = new VectorDB({ dimension: 2 });
+    const b = new VectorDB({ dimension: 2 });
+    const pa = new DatabasePersistence(a, { baseDir: dir, format: 'sqlite' });
+    const pb = new DatabasePersistence(b, { baseDir: dir, format: 'sqlite' });
+    await a.insert({ id: 'doc-1', vector: [1, 1] });
+    await pa.save();
+    await pb.load();
+    await a.insert({ id: 'doc-A', vector: [2, 2] });
+    await pa.saveIncremental();
+    await b.insert({ id: 'doc-B', vector: [3, 3] });
+    await assert.rejects(pb.saveIncremental(), (e: unknown) => (e as { code?: string }).code === 'BUSY' && /another writer/.test((e as Error).message));
+    // Still BUSY next time (no silent full save after the refusal), until B loads or saves in full.
+    await assert.rejects(pb.saveIncremental(), { code: 'BUSY' });
+    const onDisk = new VectorDB({ dimension: 2 });
+    await new DatabasePersistence(onDisk, { baseDir: dir, format: 'sqlite' }).load();
+    assert.deepEqual(onDisk.ids().sort(), ['doc-1', 'doc-A']);
+    await pb.save();
+    const after = new VectorDB({ dimension: 2 });
+    await new DatabasePersistence(after, { baseDir: dir, format: 'sqlite' }).load();
+    assert.deepEqual(after.ids().sort(), ['doc-1', 'doc-B'], 'an explicit full save writes over it, as asked');
+  });
+});
