@@ -744,10 +744,12 @@ export class DatabasePersistence extends EventEmitter {
       // Marks taken when each was found to be a leftover (a stat now might see another writer's new delta).
       for (const s of chain.stale) if (s.mark !== undefined) staleMarks.set(s.path, s.mark);
       // Opened now with the records just replayed: opened later without them, it would start the log over.
-      if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes);
-      // A journal extends the chain only when journaling; otherwise the next save must be a full one
-      // (a delta written now would be replayed before the journal it follows).
-      this.needFullSave = journal !== undefined && !this.journaled;
+      // Another writer appending to it now (BUSY) keeps it: this instance does not append.
+      if (journal && this.journaled) this.journal = await SaveJournal.open(this.fs, path, chain.lastChecksum, journal.bytes).catch((err: unknown) => (err instanceof QuiverError && err.code === 'BUSY' ? undefined : Promise.reject(err)));
+      // A journal extends the chain only when this instance appends to it; otherwise the next save must
+      // be a full one (a delta written now would be replayed before the journal it follows), checked
+      // first against the journal as loaded (checkLoadedJournal: BUSY when its writer extended it).
+      this.needFullSave = journal !== undefined && this.journal === undefined;
       if (this.needFullSave) loaded.loadedJournalBytes = journal?.bytes;
     } catch (err) {
       process.emitWarning(`${path} was loaded, but examining its files afterwards failed (the next save is a full one): ${err instanceof Error ? err.message : String(err)}`, 'QuiverCleanupWarning');

@@ -16,6 +16,7 @@ import type { FileSystem } from '../env/fs.js';
 import { writeFileAtomic } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import { statIfExists } from '../env/stat-if-exists.js';
+import { acquireLock, LOCK_FILE, TAKEOVER_FILE, type DirLock } from '../env/lock.js';
 import type { ChangeImage, DeltaColumns, Id, Metadata, Metric } from '../engine/types.js';
 import { SEGMENT_HEADER_SIZE, WalWriter, listSegments, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
 
@@ -27,6 +28,9 @@ export const JOURNAL_HEAD_MAGIC = 'QVDB-JOURNAL 1';
 export const JOURNAL_MIN_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Files of the journal directory that are not its log: HEAD and the lock of the writer appending. */
+const NOT_LOG = new Set([JOURNAL_HEAD, LOCK_FILE, TAKEOVER_FILE]);
 
 /** The journal directory of a saved file. */
 export function journalDir(basePath: string): string {
@@ -79,7 +83,7 @@ export async function journalBytes(fs: FileSystem, basePath: string): Promise<nu
     throw ioError(err, 'list', journalDir(basePath));
   }
   for (const name of names) {
-    if (name !== JOURNAL_HEAD) bytes += (await statIfExists(fs, join(journalDir(basePath), name)))?.size ?? 0;
+    if (!NOT_LOG.has(name)) bytes += (await statIfExists(fs, join(journalDir(basePath), name)))?.size ?? 0;
   }
   return bytes;
 }
@@ -189,7 +193,7 @@ export class SaveJournal {
   /** The log's last segment and its size as this instance left them, to notice another writer's appends. */
   private end: { path: string; size: number } | undefined;
 
-  private constructor(private readonly fs: FileSystem, readonly basePath: string, private writer: WalWriter, bytes: number) {
+  private constructor(private readonly fs: FileSystem, readonly basePath: string, private writer: WalWriter, private readonly lock: DirLock, bytes: number) {
     this.bytes = bytes;
   }
 
@@ -197,23 +201,41 @@ export class SaveJournal {
    * Opens the journal of `basePath` to extend the state whose checksum is `after`: keeps an existing log
    * that applies to it (`existingBytes` from readJournal), otherwise starts an empty one.
    * `maxSegmentBytes` (default the log's 64 MiB) lets tests cross segment boundaries with small saves.
+   *
+   * One writer appends at a time: the journal holds the directory's lock (as a durable store's directory
+   * is locked) until it is closed. Another instance or process gets BUSY, and so does this one when the
+   * log already holds records on `after` that it was not told of (another writer's, who appended and
+   * left): starting over would delete saves that writer was told are durable.
    */
   static async open(fs: FileSystem, basePath: string, after: string, existingBytes?: number, maxSegmentBytes?: number): Promise<SaveJournal> {
     const dir = journalDir(basePath);
-    if (existingBytes === undefined || (await readJournalHead(fs, basePath)) !== after) {
-      await resetJournalDir(fs, basePath, after);
-      existingBytes = 0;
-    }
-    const writer = await WalWriter.open(fs, dir, { durability: 'sync', maxSegmentBytes });
-    const journal = new SaveJournal(fs, basePath, writer, existingBytes);
+    let lock: DirLock;
     try {
-      journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
+      lock = await acquireLock(fs, dir);
     } catch (err) {
-      // Nobody else holds the writer: its segment's handle would stay open (and its space taken) for good.
-      await writer.close().catch(() => undefined);
+      if (!(err instanceof QuiverError && err.code === 'LOCKED')) throw err;
+      throw new QuiverError('BUSY', `Cannot save incrementally: another writer is appending to the save journal ${dir} (${err.message}), so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`, { path: basePath }, { cause: err });
+    }
+    let writer: WalWriter | undefined;
+    try {
+      if (existingBytes === undefined || (await readJournalHead(fs, basePath)) !== after) {
+        if (existingBytes === undefined && (await journalHasRecords(fs, basePath, after))) {
+          throw new QuiverError('BUSY', `Cannot save incrementally: the save journal ${dir} was extended by another writer since this instance saved or loaded it, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`, { path: basePath });
+        }
+        await resetJournalDir(fs, basePath, after);
+        existingBytes = 0;
+      }
+      writer = await WalWriter.open(fs, dir, { durability: 'sync', maxSegmentBytes });
+      const journal = new SaveJournal(fs, basePath, writer, lock, existingBytes);
+      journal.end = { path: writer.segmentPath, size: await journal.segmentBytes() };
+      return journal;
+    } catch (err) {
+      // Nobody else holds the writer or the lock: its segment's handle would stay open (and its space
+      // taken), and the journal locked, for good.
+      await writer?.close().catch(() => undefined);
+      await lock.release().catch(() => undefined);
       throw err;
     }
-    return journal;
   }
 
   /**
@@ -263,9 +285,13 @@ export class SaveJournal {
     return journalDir(this.basePath);
   }
 
-  /** Flushes and closes the log. */
+  /** Flushes and closes the log, then lets another writer take the journal. */
   async close(): Promise<void> {
-    await this.writer.close();
+    try {
+      await this.writer.close();
+    } finally {
+      await this.lock.release();
+    }
   }
 
   private segmentBytes(): Promise<number> {
@@ -290,7 +316,7 @@ export async function resetJournalDir(fs: FileSystem, basePath: string, after: s
   const dir = journalDir(basePath);
   await ensureDirDurable(fs, dir);
   try {
-    for (const name of await fs.readdir(dir)) if (name !== JOURNAL_HEAD) await fs.rm(join(dir, name), { recursive: true });
+    for (const name of await fs.readdir(dir)) if (!NOT_LOG.has(name)) await fs.rm(join(dir, name), { recursive: true });
     await fs.syncDir(dir);
   } catch (err) {
     throw ioError(err, 'reset journal', dir);

@@ -420,13 +420,14 @@ test('two instances journaling on one chain: the one that did not write the jour
   assert.equal(await a.p.saveIncremental(), journalDir('/d/database.qvdb'));
   await c.db.insert({ id: 'c1', vector: [5, 6] });
   await assert.rejects(c.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /save journal .* was extended by another writer/.test(e.message));
-  // Both journals open: each append checks that the log still ends where this instance left it.
+  // A later loader finds A appending (the journal is locked while A has it open): it does not append to
+  // it, and its next save is a full one over the state it loaded; A's next append is then refused.
   const c2 = await open();
   assert.deepEqual([...c2.db.ids()].sort(), ['a1', 'base']);
   await c2.db.insert({ id: 'c2', vector: [7, 8] });
-  assert.ok(await c2.p.saveIncremental());
+  assert.equal(await c2.p.saveIncremental(), '/d/database.qvdb');
   await a.db.insert({ id: 'a2', vector: [9, 10] });
-  await assert.rejects(a.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /nothing was written/.test(e.message));
+  await assert.rejects(a.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY' && /another writer/.test(e.message));
   await assert.rejects(a.p.saveIncremental(), (e: QuiverError) => e.code === 'BUSY', 'it stays refused until load() or save()');
   const check = new VectorDB({ dimension: 2 });
   await new DatabasePersistence(check, { baseDir: '/d', fs }).load();
@@ -525,5 +526,40 @@ test('the journal counts its bytes across its log\'s segments, so journalMaxByte
     }
   } finally {
     cleanup();
+  }
+});
+
+test('two instances journaling on one base save at the same moment: one appends, the other gets BUSY, and the acknowledged save is on disk', async () => {
+  for (let round = 0; round < 25; round++) {
+    const fs = new MemoryFileSystem();
+    await fs.mkdir('/d', { recursive: true });
+    const seed = new VectorDB({ dimension: 2 });
+    await seed.insert({ id: 'doc-0', vector: [0, 0] });
+    await new DatabasePersistence(seed, { baseDir: '/d', fs }).save();
+    const open = async (id: string) => {
+      const db = new VectorDB({ dimension: 2 });
+      const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+      p.stopAutoSave();
+      await p.load();
+      await db.insert({ id, vector: [1, 1] });
+      return { db, p, id };
+    };
+    const both = [await open('doc-A'), await open('doc-B')];
+    // Staggered by a few microtasks each round, so the two saves interleave differently.
+    const settled = await Promise.allSettled(both.map(async (x, i) => {
+      for (let k = 0; k < (i === 0 ? round % 5 : (round * 3) % 7); k++) await Promise.resolve();
+      return x.p.saveIncremental();
+    }));
+    const won = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [both[i]] : []));
+    for (const r of settled) if (r.status === 'rejected') assert.equal((r.reason as QuiverError).code, 'BUSY', `round ${round}: ${String(r.reason)}`);
+    assert.equal(won.length, 1, `round ${round}: exactly one save succeeds`);
+    const check = new VectorDB({ dimension: 2 });
+    await new DatabasePersistence(check, { baseDir: '/d', fs }).load();
+    assert.deepEqual([...check.ids()].sort(), ['doc-0', won[0].id].sort(), `round ${round}`);
+    // The loser stays refused (no silent full save over the winner's journal) until it loads.
+    const lost = both.find((x) => x !== won[0]) as (typeof both)[number];
+    await lost.db.insert({ id: 'more', vector: [2, 2] });
+    await assert.rejects(lost.p.saveIncremental(), { code: 'BUSY' });
+    for (const x of both) await x.p.shutdown().catch(() => undefined);
   }
 });
