@@ -181,12 +181,17 @@ export class SnapshotManager {
   /** Restores snapshot `id` (its whole chain) into a new VectorDB. */
   async restoreSnapshot(id: string, options: RestoreOptions = {}): Promise<VectorDB> {
     checkSnapshotId(id);
-    return this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
+    // One reporter for the call: an attempt read again (readChainSteadily) reports into it from its start,
+    // and what it already reported does not go back.
+    const progress = new ProgressReporter('restore', 1, options.onProgress);
+    const db = await this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
       const chain = resolved ?? (await resolveChain(this.ctx, id));
-      const db = new VectorDB({ dimension: chain[0].dimension, metric: chain[0].metric });
-      await this.stageInto(chain, db, options);
-      return db;
+      const into = new VectorDB({ dimension: chain[0].dimension, metric: chain[0].metric });
+      await this.stageInto(chain, into, { ...options, onProgress: progress.child(0, 1) });
+      return into;
     }));
+    progress.finish(`restored ${db.len()} entries from snapshot ${id}`);
+    return db;
   }
 
   /**
@@ -242,7 +247,8 @@ export class SnapshotManager {
   async restoreSnapshotInto(id: string, db: VectorDB, options: RestoreOptions = {}): Promise<SnapshotInfo> {
     checkSnapshotId(id);
     checkDb(db, 'restoreSnapshotInto(db)');
-    return this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
+    const progress = new ProgressReporter('restore', 1, options.onProgress);
+    const info = await this.lock.read(() => this.readChainSteadily(id, async (resolved) => {
       const chain = resolved ?? (await resolveChain(this.ctx, id));
       const m = chain[0];
       if (m.dimension !== db.dimension) {
@@ -251,9 +257,11 @@ export class SnapshotManager {
       if (m.metric !== db.metric) {
         throw new QuiverError('INVALID_ARGUMENT', `snapshot ${id} was taken with metric '${m.metric}' but the database uses '${db.metric}'; restore into a database created with metric '${m.metric}' (or restore it as a new database with SnapshotManager.restoreSnapshot)`, { expected: db.metric, actual: m.metric });
       }
-      await this.stageInto(chain, db, options);
+      await this.stageInto(chain, db, { ...options, onProgress: progress.child(0, 1) });
       return infoOf(m);
     }));
+    progress.finish(`restored ${info.vectorCount} entries from snapshot ${id}`);
+    return info;
   }
 
   /**
@@ -272,7 +280,12 @@ export class SnapshotManager {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.lock.read(() => this.readChainSteadily(id, () => verifySnapshotChain(this.ctx, id, options.onProgress, options.signal), (report) => !report.ok));
+    // One reporter for the call, as for restoreSnapshot.
+    const progress = new ProgressReporter('verify', 1, options.onProgress);
+    return this.lock.read(() => this.readChainSteadily(id, () => verifySnapshotChain(this.ctx, id, progress.child(0, 1), options.signal), (report) => !report.ok)).then((report) => {
+      progress.finish(`verified ${report.files.length} files`);
+      return report;
+    });
   }
 
   /**

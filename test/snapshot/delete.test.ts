@@ -9,6 +9,8 @@ import type { SnapshotInfo } from '../../src/snapshot/types.js';
 import { tempDir } from '../support/db.js';
 import { decodeManifest, encodeManifest } from '../../src/snapshot/manifest.js';
 import { MANIFEST_NAME, snapshotKey } from '../../src/snapshot/layout.js';
+import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
+import type { StoreReadOptions } from '../../src/storage/store.js';
 
 async function chain(manager: SnapshotManager, length: number): Promise<{ ids: string[]; states: State[] }> {
   const db = smallDb(200, 8);
@@ -342,4 +344,50 @@ test('a damaged snapshot keeps the base it may need: prune keeps it and deleting
   const blind = await manager.prune({ keepLast: 1 }, { dryRun: true });
   assert.deepEqual(blind.remove, []);
   assert.deepEqual(blind.keep, [latest.id, inc.id, base.id]);
+});
+
+test('a restore or verify read again because another manager folded its chain meanwhile reports progress that never goes back', async () => {
+  for (const op of ['restore', 'restoreInto', 'verify'] as const) {
+    let fold: (() => Promise<unknown>) | undefined;
+    // The second read of a vectors file (after the first one's progress) waits for the other manager's
+    // fold, which rewrites the chain.
+    let vectorReads = 0;
+    class FoldingStore extends MemorySnapshotStore {
+      override async *read(key: string, options?: StoreReadOptions): AsyncGenerator<Uint8Array> {
+        const run = key.includes('vectors') && ++vectorReads === 2 ? fold : undefined;
+        if (run) {
+          fold = undefined;
+          await run();
+        }
+        yield* super.read(key, options);
+      }
+    }
+    const store = new FoldingStore();
+    Object.assign(store, { readInto: undefined });
+    const reader = new SnapshotManager({ store, compression: 'none', maxConcurrentIo: 1 });
+    const writer = new SnapshotManager({ store, compression: 'none' });
+    const db = smallDb(400, 16);
+    const base = await writer.createSnapshot(db, 'base');
+    await mutate(db, 100, 5, 500);
+    const inc = await writer.createIncrementalSnapshot(db, 'inc', base.id);
+    const want = stateOf(db);
+    let folded = false;
+    fold = async () => {
+      await writer.deleteSnapshot(base.id, { dependents: 'fold' });
+      folded = true;
+    };
+    const seen: number[] = [];
+    const onProgress = (p: { percentage: number }): void => void seen.push(p.percentage);
+    if (op === 'restore') assertState(await reader.restoreSnapshot(inc.id, { onProgress }), want);
+    else if (op === 'restoreInto') {
+      const into = smallDb(1, 16);
+      await reader.restoreSnapshotInto(inc.id, into, { onProgress });
+      assertState(into, want);
+    } else assert.equal((await reader.verifySnapshotReport(inc.id, { onProgress })).ok, true);
+    assert.ok(folded, `${op}: the chain was rewritten during the first read`);
+    assert.ok(seen.some((p) => p > 0 && p < 100), `${op}: the first read reported progress before it was redone`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `${op}: progress went back from ${seen[i - 1]} to ${seen[i]} (${seen.join(' ')})`);
+    assert.equal(seen.at(-1), 100, op);
+    assert.equal(seen.filter((p) => p === 100).length, 1, op);
+  }
 });
