@@ -115,7 +115,8 @@ function memberTest(list: unknown[]): Test {
 function rangeTest(path: string, cond: Record<string, unknown>): Test | undefined {
   const bounds: { op: (typeof RANGE_OPS)[number]; b: number | string }[] = [];
   for (const op of RANGE_OPS) {
-    if (!hasOwn(cond, op)) continue;
+    // An operator given as undefined is absent (filters built from optional bounds: { gte: min, lte: max }).
+    if (!hasOwn(cond, op) || cond[op] === undefined) continue;
     const b = cond[op];
     if (typeof b === 'string' || (typeof b === 'number' && Number.isFinite(b))) bounds.push({ op, b });
     else invalid(`${path}.${op}`, `must be a finite number or a string, got ${describe(b)}`);
@@ -132,7 +133,7 @@ function rangeTest(path: string, cond: Record<string, unknown>): Test | undefine
 }
 
 function listOf(path: string, cond: Record<string, unknown>, op: 'any' | 'all'): unknown[] | undefined {
-  if (!hasOwn(cond, op)) return undefined;
+  if (!hasOwn(cond, op) || cond[op] === undefined) return undefined;
   const list = cond[op];
   if (!Array.isArray(list)) invalid(`${path}.${op}`, `must be an array, got ${describe(list)}`);
   return list;
@@ -171,6 +172,7 @@ function compileCondition(path: string, c: unknown): Test {
       return all.every((want) => arr.some((x) => (want !== null && typeof want === 'object' ? jsonEqual(x, want) : x === want)));
     });
   }
+  if (tests.length === 0) invalid(path, `has no operator with a value (${ops.join(', ')} ${ops.length === 1 ? 'is' : 'are'} undefined); remove the key or give a bound`);
   return tests.length === 1 ? tests[0] : (v) => tests.every((t) => t(v));
 }
 

@@ -100,6 +100,19 @@ test('bad filter shapes are rejected up front with INVALID_ARGUMENT', () => {
   ];
   for (const f of bad) throwsCode(() => compileFilter(f), 'INVALID_ARGUMENT');
   throwsCode(() => compileFilter({ a: { gte: 1, foo: 2 } }), 'INVALID_ARGUMENT', /filter\.a.*foo/);
+  // A condition whose every operator is undefined says nothing: refused, not read as "match all".
+  throwsCode(() => compileFilter({ a: { lte: undefined } }), 'INVALID_ARGUMENT', /no operator with a value/);
+  throwsCode(() => compileFilter({ a: { gte: undefined, any: undefined } }), 'INVALID_ARGUMENT', /gte, any are undefined/);
+});
+
+test('an operator given as undefined is absent (filters built from optional bounds)', () => {
+  const min = 2;
+  const max: number | undefined = undefined;
+  const f = compileFilter({ price: { gte: min, lte: max } });
+  assert.deepEqual([1, 2, 3, 100].map((price) => f({ price })), [false, true, true, true]);
+  const g = compileFilter({ tags: { any: ['x'], all: undefined } });
+  assert.equal(g({ tags: ['x', 'y'] }), true);
+  assert.equal(g({ tags: ['y'] }), false);
 });
 
 test('jsonEqual', () => {
