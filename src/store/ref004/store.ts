@@ -204,7 +204,10 @@ export class InMemoryBackend implements VectorStore {
     }
   }
 
-  /** Up to `limit` vectors matching `filters` (insertion order) and the total number matching. */
+  /**
+   * Up to `limit` vectors matching `filters` and the total number matching, in storage order: insertion
+   * order until ids are deleted, after which a new entry may take a freed place (sort if order matters).
+   */
   async list(filters?: SearchFilters, limit = 100): Promise<[VectorStoreResult[], number]> {
     const db = this.db('list');
     if (typeof limit !== 'number' || !(limit >= 0) || !(Number.isInteger(limit) || limit === Infinity)) {
