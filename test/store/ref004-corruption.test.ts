@@ -135,6 +135,11 @@ test('damaged reference-004 files: connect fails naming the file; recoverCorrupt
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('{"dimension": 4, "vectors": []}'));
   // The interface's dimension error, as the README promises (it was a VectorStoreConnectionError).
   await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof VectorDimensionError && e.code === 'DIMENSION_MISMATCH' && e.expectedDimension === 3 && e.actualDimension === 4);
+  // The message names the file and the way out, not "embed with the collection's model".
+  await assert.rejects(createVectorStore(cfg(fs, 'c')), (e: unknown) => e instanceof Error && e.message.includes(`${ROOT}/ann_metadata.json holds 4-dimensional`) && /importReferenceFiles: false/.test(e.message));
+  const empty = await createVectorStore(cfg(fs, 'other', { importReferenceFiles: false }));
+  assert.equal((await empty.store.list())[1], 0);
+  await empty.manager.disconnect();
   fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from('not json'));
   const rec = await recoverQuietly(fs, 'c');
   assert.ok(rec && rec.movedTo.startsWith(`${ROOT}/ann_metadata.json.corrupt-`));
@@ -306,4 +311,17 @@ test('reference files beside a collection that already holds data are never read
     }
     assert.deepEqual(fs.listAll().filter((p) => !p.startsWith(`${ROOT}/a/`)), before.filter((p) => !p.startsWith(`${ROOT}/a/`)), 'the reference files are where they were');
   }
+});
+
+test('reference files holding more vectors than maxVectors are not imported: LIMIT_EXCEEDED naming the file, nothing created', async () => {
+  const fs = new MemoryFileSystem();
+  const vectors = Array.from({ length: 8 }, (_, i) => [i, [i + 1, 1, 0]]);
+  fs.writeFileSync(`${ROOT}/ann_metadata.json`, Buffer.from(JSON.stringify({ dimension: 3, vectors })));
+  fs.writeFileSync(`${ROOT}/payloads.json`, Buffer.from(JSON.stringify(vectors.map(([id]) => [id, { i: id }]))));
+  const before = fs.listAll();
+  await assert.rejects(createVectorStore(cfg(fs, 'c', { maxVectors: 5 })), (e: unknown) => (e as { code?: string }).code === 'LIMIT_EXCEEDED' && (e as Error).message.includes(`${ROOT}/ann_metadata.json holds 8 vectors`));
+  assert.deepEqual(fs.listAll(), before, 'nothing was created');
+  const { store, manager } = await createVectorStore(cfg(fs, 'c', { maxVectors: 8 }));
+  assert.equal((await store.list())[1], 8);
+  await manager.disconnect();
 });

@@ -134,7 +134,16 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
   // are read only when this connect would import them: a collection that holds data never does.
   const read = async (): Promise<Columns> => {
     const { columns } = await readReference004(fs, c.annIndexPath, { fallbackDimension: c.dimension });
-    if (columns.dimension !== c.dimension) throw new VectorDimensionError(c.dimension, columns.dimension);
+    if (columns.dimension !== c.dimension) {
+      throw new VectorDimensionError(
+        `${metaFile} holds ${columns.dimension}-dimensional vectors of the reference store, which the new collection "${c.collectionName}" (dimension ${c.dimension}) would import; connect with dimension ${columns.dimension} to import them, or pass importReferenceFiles: false (or use another path) to start this collection empty and leave the files alone`,
+        c.dimension,
+        columns.dimension,
+      );
+    }
+    if (columns.ids.length > c.maxVectors) {
+      throw new QuiverError('LIMIT_EXCEEDED', `${metaFile} holds ${columns.ids.length} vectors of the reference store, more than maxVectors ${c.maxVectors} of collection "${c.collectionName}"; nothing was imported. Raise maxVectors, or pass importReferenceFiles: false to start this collection empty and leave the files alone.`, { file: metaFile, count: columns.ids.length, maxVectors: c.maxVectors });
+    }
     return columns;
   };
   let columns = (await importsNow()) ? await read() : undefined;
