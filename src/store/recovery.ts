@@ -263,10 +263,12 @@ async function replayLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, r
     report.replayedRecords += s.records;
     if (s.records > 0) report.lastSeq = s.lastSeq;
     if (s.tornTail) report.tornTail = s.tornTail;
-    if (s.repaired) {
-      report.logRepair = s.repaired;
-      report.repairs.push(`the log was cut at ${s.repaired.segment} byte ${s.repaired.truncatedAt} (${s.repaired.problem}); ${s.repaired.droppedBytes} bytes and ${s.repaired.droppedSegments.length} later segment(s) dropped`);
-    }
+    noteCut(s.repaired);
+  };
+  const noteCut = (cut: WalRepairReport | undefined): void => {
+    if (!cut) return;
+    report.logRepair = cut;
+    report.repairs.push(`the log was cut at ${cut.segment} byte ${cut.truncatedAt} (${cut.problem}); ${cut.droppedBytes} bytes and ${cut.droppedSegments.length} later segment(s) dropped`);
   };
   try {
     await run(fromCheckpoint ? from : undefined);
@@ -275,6 +277,8 @@ async function replayLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, r
     // later checkpoint that is now unusable) cannot be applied on top of it: keep the checkpoint alone.
     if (!o.repair || !(err instanceof CorruptionError) || err.section !== 'segment list' || report.replayedRecords > 0) throw err;
     report.repairs.push(`the log does not continue checkpoint ${report.checkpoint ?? '(none)'} (${err.message}); its records were not applied`);
+    // The writer continues that log's tail: it is still read through, and cut at its first damage.
+    noteCut((await readWal(o.fs, walDir, { repair: true }).replay(() => undefined)).repaired);
   }
 }
 

@@ -264,3 +264,33 @@ test('CRC-valid log records whose metadata does not decode fail the open before 
   assert.deepEqual(reopened.get('x')?.metadata, { a: 'hello' });
   await reopened.close();
 });
+
+test('repair falling back to an older checkpoint the log no longer continues still cuts the log at its damage, so the store opens and reopens', async () => {
+  const fs = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs, dimension: 2, checkpointOnClose: false });
+  for (let i = 0; i < 5; i++) await db.insert({ id: i, vector: [i, 1] });
+  const oldCheckpoint = fs.readFileSync(`${DIR}/checkpoint-0000000000000001.qvdb`);
+  await db.checkpoint();
+  for (let i = 5; i < 10; i++) await db.insert({ id: i, vector: [i, 1] });
+  await db.close();
+  // Three faults at once: an older checkpoint left behind (its removal interrupted), the current one
+  // damaged, and a damaged record in the newest log segment.
+  fs.writeFileSync(`${DIR}/checkpoint-0000000000000001.qvdb`, oldCheckpoint);
+  const current = Buffer.from(fs.readFileSync(`${DIR}/checkpoint-0000000000000002.qvdb`));
+  current[current.length - 20] ^= 1;
+  fs.writeFileSync(`${DIR}/checkpoint-0000000000000002.qvdb`, current);
+  const segment = filesUnder(fs, `${DIR}/wal/`).find((p) => p.endsWith('.log')) as string;
+  const log = Buffer.from(fs.readFileSync(segment));
+  log[32 + 25] ^= 1;
+  fs.writeFileSync(segment, log);
+  await assert.rejects(openVectorDB(DIR, { fs }), (e: unknown) => e instanceof CorruptionError);
+  const repaired = await openVectorDB(DIR, { fs, repair: true });
+  assert.deepEqual(repaired.ids(), [], 'the older checkpoint (the one the store was created with) holds nothing');
+  assert.ok(repaired.recovery.repairs.some((r) => /its records were not applied/.test(r)));
+  assert.ok(repaired.recovery.repairs.some((r) => /the log was cut at/.test(r)), repaired.recovery.repairs.join('\n'));
+  await repaired.insert({ id: 'after', vector: [7, 7] });
+  await repaired.close();
+  const again = await openVectorDB(DIR, { fs });
+  assert.deepEqual(again.ids(), ['after']);
+  await again.close();
+});
