@@ -13,7 +13,7 @@ import { listSegments } from '../wal/segment.js';
 import { CURRENT_FILE, WAL_DIR, listCheckpoints, type CheckpointFile } from './layout.js';
 import type { ResolvedOptions } from './options.js';
 import { readPointer, type StorePointer } from './pointer.js';
-import { logApplier, type ReplayTarget } from './replay.js';
+import { logApplier, opProblem, type ReplayTarget } from './replay.js';
 import { warmHashThread } from '../util/hash-worker.js';
 
 /** What opening a store found and did; `db.recovery`. */
@@ -259,7 +259,7 @@ async function replayLog(o: ResolvedOptions, walDir: string, db: ReplayTarget, r
   report.lastSeq = report.checkpointSeq;
   const run = async (fromSeq: number | undefined): Promise<void> => {
     const reader = readWal(o.fs, walDir, { fromSeq, repair: o.repair });
-    const s = await reader.replay(logApplier(db, walDir));
+    const s = await reader.replay(logApplier(db, walDir), o.repair ? (_seq, op) => opProblem(db, op) : undefined);
     report.replayedRecords += s.records;
     if (s.records > 0) report.lastSeq = s.lastSeq;
     if (s.tornTail) report.tornTail = s.tornTail;

@@ -4,6 +4,7 @@
  * as a CorruptionError naming the log and the record's sequence number, never skipped.
  */
 import { CorruptionError, QuiverError } from '../errors.js';
+import { checkId, checkVector } from '../engine/validate.js';
 import type { Id, Metadata, MetadataBytes } from '../engine/types.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { WalOpSink } from '../wal/reader.js';
@@ -51,4 +52,21 @@ export function logApplier(db: ReplayTarget, logDir: string): WalOpSink {
       throw new CorruptionError({ file: logDir, section: `record ${seq}` }, `the record passed its checksum but cannot be applied (${err.message})`, 'CORRUPT', { cause: err });
     }
   };
+}
+
+/**
+ * Why `op` cannot be applied to `db` (an invalid id, a vector of another dimension or with a
+ * non-finite value), or undefined. A repair checks every op of a record with it before applying any
+ * (WalReader.replay's `check`), so that a record the log is cut at leaves nothing of itself behind.
+ */
+export function opProblem(db: VectorDB, op: DecodedOp): string | undefined {
+  if (op.type === 'clear') return undefined;
+  try {
+    checkId(op.id, 'logged id');
+    if (op.type === 'upsert') checkVector(op.vector, db.dimension, 'logged vector');
+    return undefined;
+  } catch (err) {
+    if (err instanceof QuiverError) return err.message;
+    throw err;
+  }
 }

@@ -71,7 +71,7 @@ export interface WalReadSummary {
 export type WalOpSink = (seq: number, op: DecodedOp) => void;
 
 function decodeProblem(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return `the payload does not decode: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 async function drain(gen: AsyncGenerator<number, SegmentScan, undefined>): Promise<SegmentScan> {
@@ -160,9 +160,11 @@ export class WalReader implements AsyncIterable<WalEntry> {
    * a log into memory. Nothing is allocated per vector (see {@link WalOpSink} for what stays valid).
    * A record is decoded completely before any of its ops reaches `sink`, so a batch record that does
    * not decode delivers none. Whatever `sink` throws ends the read (the segment is closed) and
-   * propagates unchanged.
+   * propagates unchanged. `check`, when given, sees every op of a record before any reaches `sink`:
+   * a problem it names makes the record damage (with `repair`, the log is cut there; none of the
+   * record is applied).
    */
-  async replay(sink: WalOpSink): Promise<WalReadSummary> {
+  async replay(sink: WalOpSink, check?: (seq: number, op: DecodedOp) => string | undefined): Promise<WalReadSummary> {
     const scratch = new ScratchVectors();
     const visit: RecordVisitor = (seq: number, buf: Buffer, at: number, header: RecordHeader) => {
       scratch.reset();
@@ -171,6 +173,12 @@ export class WalReader implements AsyncIterable<WalEntry> {
         record = decodePayload(buf, at, header, scratch.alloc, true);
       } catch (err) {
         return decodeProblem(err);
+      }
+      if (check !== undefined) {
+        for (const op of record.type === 'batch' ? record.ops : [record]) {
+          const problem = check(seq, op);
+          if (problem !== undefined) return `the record cannot be applied (${problem})`;
+        }
       }
       if (record.type !== 'batch') sink(seq, record);
       else for (const op of record.ops) sink(seq, op);

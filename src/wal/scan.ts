@@ -37,8 +37,9 @@ export interface SegmentScan {
 
 /**
  * Called with each verified record at or after `fromSeq` while its bytes are in `buf` at `at` (`buf`
- * and `header` are valid only during the call). Returns a description when the payload does not
- * decode (the record is then damage); anything it throws ends the scan and propagates.
+ * and `header` are valid only during the call). Returns what is wrong with a record that passed its CRC
+ * (its payload does not decode, or cannot be applied): the record is then damage, described by that
+ * text. Anything it throws ends the scan and propagates.
  */
 export type RecordVisitor = (seq: number, buf: Buffer, at: number, header: RecordHeader) => string | undefined;
 
@@ -166,7 +167,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
       if (visit && hdr.seq >= fromSeq) {
         const problem = visit(hdr.seq, win.buf, at, hdr);
         if (problem !== undefined) {
-          bad = { problem: `the payload does not decode: ${problem}`, maybeTorn: false };
+          bad = { problem, maybeTorn: false };
           break;
         }
         if (++visited >= VISITS_PER_YIELD) {

@@ -294,3 +294,25 @@ test('repair falling back to an older checkpoint the log no longer continues sti
   assert.deepEqual(again.ids(), ['after']);
   await again.close();
 });
+
+test('repair cuts the log at a CRC-valid record the store cannot apply, applying none of it, and the store reopens without repair', async () => {
+  const { WalWriter } = await import('../../src/wal/writer.js');
+  for (const bad of [{ type: 'upsert', id: 'bad', vector: [1, 2, 3] }, { type: 'batch', ops: [{ type: 'upsert', id: 'first', vector: [1, 1, 1, 1] }, { type: 'upsert', id: 'bad', vector: [1, NaN, 3, 4] }] }] as const) {
+    const fs = new MemoryFileSystem();
+    const db = await openVectorDB(DIR, { fs, dimension: OP_DIM, checkpointOnClose: false });
+    await db.insert({ id: 'ok', vector: [1, 2, 3, 4] });
+    await db.close();
+    const w = await WalWriter.open(fs, `${DIR}/wal`);
+    await w.append(bad as never);
+    await w.append({ type: 'upsert', id: 'after', vector: [1, 2, 3, 4] });
+    await w.close();
+    await assert.rejects(openVectorDB(DIR, { fs }), (e: unknown) => e instanceof CorruptionError && /cannot be applied/.test(e.message));
+    const repaired = await openVectorDB(DIR, { fs, repair: true });
+    assert.deepEqual(repaired.ids(), ['ok'], `${bad.type}: nothing of the bad record (a batch's first op included), nothing after it`);
+    assert.match(repaired.recovery.logRepair?.problem ?? '', /the record cannot be applied \(logged vector/);
+    await repaired.close();
+    const again = await openVectorDB(DIR, { fs });
+    assert.deepEqual(again.ids(), ['ok']);
+    await again.close();
+  }
+});
