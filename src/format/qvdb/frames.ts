@@ -6,7 +6,8 @@
 import { FRAME_LENGTH_SIZE, FRAME_MAX_ITEMS, FRAME_TARGET_BYTES } from './constants.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pack, unpackOne } from './msgpack.js';
-import { plainMapExtent, u16, u32 } from '../../util/msgpack.js';
+import { MAX_METADATA_KEYS, plainMapExtent, u16, u32 } from '../../util/msgpack.js';
+import { QuiverError } from '../../errors.js';
 
 /**
  * The frames of a column, one at a time, packing whole batches of items as one array (several times
@@ -20,7 +21,13 @@ export function* encodeFrames<T>(items: readonly T[], toItem: (item: T, i: numbe
     const end = Math.min(items.length, start + batch);
     const slice = new Array<unknown>(end - start);
     for (let i = start; i < end; i++) slice[i - start] = toItem(items[i], i);
-    const body = pack(slice);
+    let body: Uint8Array;
+    try {
+      body = pack(slice);
+    } catch (err) {
+      // Metadata adopted from a file of an earlier version, say, that `insert` would refuse today.
+      throw new QuiverError('INVALID_METADATA', `items ${start}..${end - 1} cannot be stored as MessagePack (${err instanceof Error ? err.message : String(err)}); metadata objects may have at most ${MAX_METADATA_KEYS} members at any level. Nothing was saved.`, { from: start, to: end - 1 }, { cause: err });
+    }
     const head = new Uint8Array(FRAME_LENGTH_SIZE);
     new DataView(head.buffer).setUint32(0, body.length, true);
     yield [head, body];

@@ -228,3 +228,15 @@ test('a frame split across any chunk boundaries decodes the same', () => {
     }
   }
 });
+
+test('metadata MessagePack cannot hold (an object of more than 65,535 members) fails the save with INVALID_METADATA and publishes nothing', async () => {
+  const wide = Object.fromEntries(Array.from({ length: 65_536 }, (_, i) => [`k${i}`, i]));
+  for (const checked of [false, true]) {
+    const fs = new MemoryFileSystem();
+    // `checked`: an engine image, whose metadata the writer does not check again (adopted from a file
+    // of an earlier version, say): the encoder's own failure is the typed error.
+    const image = { ...makeImage({ dimension: 2, ids: ['a', 'b'], vectors: randomVectors(2, 2), metadata: [{ ok: 1 }, wide] }), checked };
+    await assert.rejects(writeQvdb(fs, '/w.qvdb', image), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_METADATA' && /65536 members|at most 65535 members/.test(e.message), `checked: ${checked}`);
+    assert.deepEqual(fs.listAll().filter((p) => !p.endsWith('/')), [], 'nothing published, no temp file left');
+  }
+});
