@@ -162,12 +162,18 @@ export async function timeMedian(times: number, fn: () => Promise<unknown> | unk
 
 /**
  * Runs `raw` then `fn`, `times` times, and returns both medians: the baseline is measured next to the
- * work in every round, so drift of the disk or of other load on the machine hits both alike.
+ * work in every round, so drift of the disk or of other load on the machine hits both alike. With more
+ * than one round, one more pair runs first and is not counted (steady state for both sides): the
+ * first save into a directory took its page-cache pages from free memory, which this VM faults in at
+ * ~10 µs per 4 KiB page (552 and 284 ms for the first two binary saves of the run of 2026-12-07 23:13,
+ * 158-222 ms for the next three), while the baseline's first write already had the pages its
+ * unpaired rounds just freed.
  */
 export async function timePaired(times: number, raw: () => number, fn: () => Promise<unknown> | unknown): Promise<Paired> {
   const t: number[] = [];
   const r: number[] = [];
-  for (let i = 0; i < times; i++) {
+  const warmup = times > 1 ? 1 : 0;
+  for (let i = 0; i < warmup + times; i++) {
     await settleMemory();
     r.push(raw());
     await settleFs();
@@ -177,7 +183,9 @@ export async function timePaired(times: number, raw: () => number, fn: () => Pro
     t.push(performance.now() - s);
     await settleFs();
   }
-  return { ms: median(t), rawMs: median(r), rounds: t, rawRounds: r };
+  const rounds = t.slice(warmup);
+  const rawRounds = r.slice(warmup);
+  return { ms: median(rounds), rawMs: median(rawRounds), rounds, rawRounds, warmup: t.slice(0, warmup), rawWarmup: r.slice(0, warmup) };
 }
 
 /** What {@link timePaired} measured: both medians and every round's time, in round order. */
@@ -186,12 +194,18 @@ export interface Paired {
   rawMs: number;
   rounds: number[];
   rawRounds: number[];
+  /** The uncounted first pair, when there was one. */
+  warmup: number[];
+  rawWarmup: number[];
 }
 
 /**
  * A paired figure's rounds for a row's `extra` (the JSON output): every round's time and its baseline's,
  * in round order, so that a run's spread, and which side of a pair moved, can be read back later.
  */
-export function pairedExtra(t: Pick<Paired, 'rounds' | 'rawRounds'>, extra: Record<string, number | string> = {}): Record<string, number | string> {
-  return { ...extra, rounds: t.rounds.map((x) => x.toFixed(1)).join(' '), rawRounds: t.rawRounds.map((x) => x.toFixed(1)).join(' ') };
+export function pairedExtra(t: Paired, extra: Record<string, number | string> = {}): Record<string, number | string> {
+  const ms = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
+  const out: Record<string, number | string> = { ...extra, rounds: ms(t.rounds), rawRounds: ms(t.rawRounds) };
+  if (t.warmup.length > 0) Object.assign(out, { warmup: ms(t.warmup), rawWarmup: ms(t.rawWarmup) });
+  return out;
 }
