@@ -308,8 +308,14 @@ export class DatabasePersistence extends EventEmitter {
     this.stopAutoSave();
     this.closed = true;
     await this.queue.idle();
+    // A failed final save is reported once the journal is closed: left open, its lock would stay held
+    // (and its segment open) for the life of the process, a retry of the save being all a second
+    // shutdown() does.
+    let saved: { failure: unknown } | undefined;
     if (this.hasUnsavedChanges && (this.db.len() > 0 || this.savedSeq >= 0)) {
-      await this.queue.run(() => this.untilFailure(this.options.incremental ? this.doSaveIncremental({}) : this.doSave({})).then(() => undefined));
+      await this.queue.run(() => this.untilFailure(this.options.incremental ? this.doSaveIncremental({}) : this.doSave({})).then(() => undefined)).catch((failure: unknown) => {
+        saved = { failure };
+      });
     }
     await this.queue.run(async () => {
       const j = this.journal;
@@ -324,6 +330,7 @@ export class DatabasePersistence extends EventEmitter {
       }
     });
     await settleRetired();
+    if (saved) throw saved.failure;
   }
 
   private autoSaveTick(): void {
@@ -481,12 +488,13 @@ export class DatabasePersistence extends EventEmitter {
 
   private async doSaveIncremental(options: IncrementalSaveOptions): Promise<string | null> {
     const chain = this.chain;
-    // Past the last six-digit delta number the chain starts over with a full save.
-    if (!chain || this.needFullSave || (chain.nextIndex > MAX_DELTA_INDEX && !this.journaled && chain.format !== 'sqlite')) {
+    if (!chain || this.needFullSave) {
       if (chain?.loadedJournalBytes !== undefined) await this.checkLoadedJournal(chain);
       return this.fullSave(options);
     }
     if (this.db.seq === this.savedSeq) return null;
+    // Past the last six-digit delta number the chain starts over with a full save.
+    if (chain.nextIndex > MAX_DELTA_INDEX && !this.journaled && chain.format !== 'sqlite') return this.fullSave(options);
     let changes;
     try {
       changes = this.db.openChanges(this.savedSeq);

@@ -320,7 +320,11 @@ export class SnapshotManager {
         }
         // The deletions are checked for an abort once, before the first: ABORTED means nothing was
         // deleted, so once they start they run to the end (each is quick).
-        checkAbort(options.signal, 'the deletion');
+        try {
+          checkAbort(options.signal, 'the deletion');
+        } catch (err) {
+          throw abortedAfterFolds(err, result.folded);
+        }
         if (policy === 'cascade') {
           // Deepest links first, so that a crash part-way never leaves an incremental whose base is gone.
           const depth = chainDepths(cat.snapshots);

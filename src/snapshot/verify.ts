@@ -66,6 +66,8 @@ export async function verifySnapshotChain(ctx: SnapshotContext, id: string, onPr
 
   const total = links.reduce((s, l) => s + l.m.files.reduce((t, f) => t + f.bytes, 0), 0);
   const progress = new ProgressReporter('verify', total, onProgress);
+  // Counted in bytes also when reporting into a caller's reporter (SnapshotManager's, one per call).
+  progress.countItems(total);
   let done = 0;
   const jobs = links.flatMap((l) => l.m.files.map((f) => ({ l, f })));
   const results = await ctx.io.map(jobs, async ({ l, f }): Promise<VerifiedFile> => {

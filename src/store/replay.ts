@@ -5,6 +5,7 @@
  */
 import { CorruptionError, QuiverError } from '../errors.js';
 import { checkId, checkVector } from '../engine/validate.js';
+import { cloneMetadata } from '../engine/metadata.js';
 import type { Id, Metadata, MetadataBytes } from '../engine/types.js';
 import type { VectorDB } from '../engine/vector-db.js';
 import type { WalOpSink } from '../wal/reader.js';
@@ -64,6 +65,8 @@ export function opProblem(db: VectorDB, op: DecodedOp): string | undefined {
   try {
     checkId(op.id, 'logged id');
     if (op.type === 'upsert') checkVector(op.vector, db.dimension, 'logged vector');
+    // What updateMetadata will refuse (deeper than insert takes, too many members), as applyOp calls it.
+    if (op.type === 'updateMetadata' && op.metadata !== undefined) cloneMetadata(op.metadata, 'logged metadata');
     return undefined;
   } catch (err) {
     if (err instanceof QuiverError) return err.message;

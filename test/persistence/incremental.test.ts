@@ -338,6 +338,7 @@ test('a chain holds at most 999,999 deltas (six-digit names): the incremental sa
   // Where 999,999 earlier incremental saves leave the instance's chain (writing them would take hours).
   const chain = (p as unknown as { chain: { nextIndex: number } }).chain;
   chain.nextIndex = 1_000_000;
+  assert.equal(await p.saveIncremental(), null, 'nothing changed: nothing is written, not even there');
   await db.insert({ id: 'doc-2', vector: [3, 4] });
   assert.equal(await p.saveIncremental(), base, 'a full save, not delta 1000000 (which no load would read)');
   assert.deepEqual((await fs.readdir('/m')).filter((n) => n.includes('delta')), []);

@@ -563,3 +563,35 @@ test('two instances journaling on one base save at the same moment: one appends,
     for (const x of both) await x.p.shutdown().catch(() => undefined);
   }
 });
+
+test('a shutdown() whose final save fails still closes the journal: its lock is released, and the failure is reported', async () => {
+  const mem = new MemoryFileSystem();
+  await mem.mkdir('/d', { recursive: true });
+  const fs = new FaultFileSystem(mem);
+  const db = new VectorDB({ dimension: 2 });
+  // A small journal limit: the final save of shutdown() is a full one (folding the journal in).
+  const p = new DatabasePersistence(db, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000, journalMaxBytes: 2000 });
+  p.stopAutoSave();
+  await db.insert({ id: 'a', vector: [1, 2] });
+  await p.saveIncremental();
+  await db.insert({ id: 'b', vector: [3, 4] });
+  await p.saveIncremental();
+  assert.ok((await mem.readdir(journalDir('/d/database.qvdb'))).includes('LOCK'), 'the journal is open, locked');
+  for (let i = 0; i < 50; i++) await db.insert({ id: `c${i}`, vector: [5, i] });
+  // The full save's writes fail (the journal's would not be reached).
+  fs.addFault({ at: 1, code: 'EIO', mode: 'persistent', kinds: (op) => op.kind === 'write' && !op.path.includes('.wal') });
+  await assert.rejects(p.shutdown(), (e: QuiverError) => e.code === 'EIO' || /EIO/.test(String(e.message)));
+  assert.ok(!(await mem.readdir(journalDir('/d/database.qvdb'))).includes('LOCK'), 'the lock was released');
+  fs.clearFaults();
+  // Another instance in this process now journals on the files as they are, without BUSY.
+  const db2 = new VectorDB({ dimension: 2 });
+  const p2 = new DatabasePersistence(db2, { baseDir: '/d', fs, incremental: true, autoSaveInterval: 3_600_000 });
+  p2.stopAutoSave();
+  await p2.load();
+  assert.deepEqual(db2.ids().sort(), ['a', 'b']);
+  await db2.insert({ id: 'd', vector: [7, 8] });
+  await p2.saveIncremental();
+  await db2.insert({ id: 'e', vector: [9, 10] });
+  assert.equal(await p2.saveIncremental(), journalDir('/d/database.qvdb'));
+  await p2.shutdown();
+});

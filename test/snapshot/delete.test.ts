@@ -96,6 +96,14 @@ test('a delete aborted while folding its dependents deletes nothing and names th
   const fresh = new SnapshotManager({ store });
   assert.ok(await fresh.getSnapshot(base.id), 'the base is still there');
   for (let i = 0; i < 3; i++) assertState(await fresh.restoreSnapshot(deps[i]), states[i]);
+  // An abort from the last fold's report (all folds done, nothing deleted yet) names every fold too.
+  const late = new AbortController();
+  await assert.rejects(manager.deleteSnapshot(base.id, { dependents: 'fold', signal: late.signal, onProgress: (p) => /folded/.test(p.message) && p.current >= 2 && late.abort() }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'ABORTED');
+    assert.match((err as Error).message, /nothing was deleted, but .* had already been rewritten as full/);
+    return true;
+  });
+  assert.ok(await fresh.getSnapshot(base.id), 'the base is still there');
 });
 
 test('fold rewrites direct dependents as full snapshots holding the same state, then deletes the base', async () => {
@@ -377,7 +385,11 @@ test('a restore or verify read again because another manager folded its chain me
       folded = true;
     };
     const seen: number[] = [];
-    const onProgress = (p: { percentage: number }): void => void seen.push(p.percentage);
+    const counts: [number, number][] = [];
+    const onProgress = (p: { percentage: number; current: number; total: number }): void => {
+      seen.push(p.percentage);
+      counts.push([p.current, p.total]);
+    };
     if (op === 'restore') assertState(await reader.restoreSnapshot(inc.id, { onProgress }), want);
     else if (op === 'restoreInto') {
       const into = smallDb(1, 16);
@@ -389,5 +401,6 @@ test('a restore or verify read again because another manager folded its chain me
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `${op}: progress went back from ${seen[i - 1]} to ${seen[i]} (${seen.join(' ')})`);
     assert.equal(seen.at(-1), 100, op);
     assert.equal(seen.filter((p) => p === 100).length, 1, op);
+    assert.ok(counts.every(([current, total]) => Number.isInteger(current) && Number.isInteger(total) && total > 1), `${op}: reports count entries or bytes, not fractions (${JSON.stringify(counts.slice(0, 3))})`);
   }
 });

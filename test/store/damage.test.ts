@@ -297,7 +297,16 @@ test('repair falling back to an older checkpoint the log no longer continues sti
 
 test('repair cuts the log at a CRC-valid record the store cannot apply, applying none of it, and the store reopens without repair', async () => {
   const { WalWriter } = await import('../../src/wal/writer.js');
-  for (const bad of [{ type: 'upsert', id: 'bad', vector: [1, 2, 3] }, { type: 'batch', ops: [{ type: 'upsert', id: 'first', vector: [1, 1, 1, 1] }, { type: 'upsert', id: 'bad', vector: [1, NaN, 3, 4] }] }] as const) {
+  let deep: Record<string, unknown> = {};
+  const deepRoot = deep;
+  for (let i = 0; i < 300; i++) deep = (deep.n = {}) as Record<string, unknown>;
+  const records = [
+    { type: 'upsert', id: 'bad', vector: [1, 2, 3] },
+    { type: 'batch', ops: [{ type: 'upsert', id: 'first', vector: [1, 1, 1, 1] }, { type: 'upsert', id: 'bad', vector: [1, NaN, 3, 4] }] },
+    // Metadata deeper than updateMetadata takes (files may nest deeper than insert: 1001 levels).
+    { type: 'batch', ops: [{ type: 'upsert', id: 'first', vector: [1, 1, 1, 1] }, { type: 'updateMetadata', id: 'ok', metadata: deepRoot }] },
+  ];
+  for (const bad of records) {
     const fs = new MemoryFileSystem();
     const db = await openVectorDB(DIR, { fs, dimension: OP_DIM, checkpointOnClose: false });
     await db.insert({ id: 'ok', vector: [1, 2, 3, 4] });
@@ -309,7 +318,7 @@ test('repair cuts the log at a CRC-valid record the store cannot apply, applying
     await assert.rejects(openVectorDB(DIR, { fs }), (e: unknown) => e instanceof CorruptionError && /cannot be applied/.test(e.message));
     const repaired = await openVectorDB(DIR, { fs, repair: true });
     assert.deepEqual(repaired.ids(), ['ok'], `${bad.type}: nothing of the bad record (a batch's first op included), nothing after it`);
-    assert.match(repaired.recovery.logRepair?.problem ?? '', /the record cannot be applied \(logged vector/);
+    assert.match(repaired.recovery.logRepair?.problem ?? '', /the record cannot be applied \(logged (vector|metadata)/);
     await repaired.close();
     const again = await openVectorDB(DIR, { fs });
     assert.deepEqual(again.ids(), ['ok']);
