@@ -22,7 +22,7 @@ import { SerialQueue } from '../util/serial.js';
 import { checkOptions, checkPathOption, type Resolved } from './options.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { cleanLeftoverTemps, deltaPath, MAX_DELTA_INDEX, removeDeltas } from './delta-chain.js';
-import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, removeJournal } from './journal.js';
+import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, refusedIncremental, removeJournal } from './journal.js';
 import { SnapshotManager } from '../snapshot/manager.js';
 import { notify } from '../util/notify.js';
 import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced } from './saved-state.js';
@@ -582,11 +582,7 @@ export class DatabasePersistence extends EventEmitter {
       if (!taken && !journaledOver) return;
       what = taken ? `the delta ${path} was already written` : `the save journal ${journalDir(chain.basePath)} was extended`;
     }
-    throw new QuiverError(
-      'BUSY',
-      `Cannot save incrementally: ${what} by another writer since this instance saved or loaded it, so nothing was saved. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
-      { path: chain.basePath },
-    );
+    throw refusedIncremental(`${what} by another writer since this instance saved or loaded it`, chain.basePath);
   }
 
   /**
@@ -597,11 +593,7 @@ export class DatabasePersistence extends EventEmitter {
   private async checkLoadedJournal(chain: ChainState): Promise<void> {
     const head = await readJournalHead(this.fs, chain.basePath).catch(() => undefined);
     if (head !== chain.lastChecksum || (await journalBytes(this.fs, chain.basePath)) !== chain.loadedJournalBytes) {
-      throw new QuiverError(
-        'BUSY',
-        `Cannot save incrementally: the save journal ${journalDir(chain.basePath)} was changed by another writer since this instance loaded it, and this save would write over its records. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
-        { path: chain.basePath },
-      );
+      throw refusedIncremental(`the save journal ${journalDir(chain.basePath)} was changed by another writer since this instance loaded it, and this save would write over its records`, chain.basePath);
     }
     chain.loadedJournalBytes = undefined;
   }
@@ -652,12 +644,7 @@ export class DatabasePersistence extends EventEmitter {
       // would replace that writer's saved changes unseen.
       const othersFile = err instanceof QuiverError && !(err instanceof CorruptionError) && (err.code === 'CHECKSUM_MISMATCH' || err.code === 'DIMENSION_MISMATCH' || err.code === 'NOT_FOUND');
       if (othersFile) {
-        throw new QuiverError(
-          'BUSY',
-          `Cannot save incrementally: ${chain.basePath} was changed, replaced or removed by another writer since this instance saved or loaded it, so nothing was saved. Call load() to continue from the file as it is now, or save() to write this database in full over it.`,
-          { path: chain.basePath },
-          { cause: err },
-        );
+        throw refusedIncremental(`${chain.basePath} was changed, replaced or removed by another writer since this instance saved or loaded it`, chain.basePath, err);
       }
       // Still this instance's file (its checksum matched) but damaged where the update looked (a row, a
       // digest bucket, its id index): a full save of the database replaces it.

@@ -32,6 +32,19 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Files of the journal directory that are not its log: HEAD and the lock of the writer appending. */
 const NOT_LOG = new Set([JOURNAL_HEAD, LOCK_FILE, TAKEOVER_FILE]);
 
+/**
+ * The refusal of an incremental save that would build on, reset or write over another writer's saved
+ * changes (`what` says whose and how), with what to do instead. Every such refusal reads the same.
+ */
+export function refusedIncremental(what: string, basePath: string, cause?: unknown): QuiverError {
+  return new QuiverError(
+    'BUSY',
+    `Cannot save incrementally: ${what}, so nothing was saved. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
+    { path: basePath },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
 /** The journal directory of a saved file. */
 export function journalDir(basePath: string): string {
   return `${basePath}.wal`;
@@ -214,13 +227,13 @@ export class SaveJournal {
       lock = await acquireLock(fs, dir);
     } catch (err) {
       if (!(err instanceof QuiverError && err.code === 'LOCKED')) throw err;
-      throw new QuiverError('BUSY', `Cannot save incrementally: another writer is appending to the save journal ${dir} (${err.message}), so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`, { path: basePath }, { cause: err });
+      throw refusedIncremental(`another writer is appending to the save journal ${dir} (${err.message})`, basePath, err);
     }
     let writer: WalWriter | undefined;
     try {
       if (existingBytes === undefined || (await readJournalHead(fs, basePath)) !== after) {
         if (existingBytes === undefined && (await journalHasRecords(fs, basePath, after))) {
-          throw new QuiverError('BUSY', `Cannot save incrementally: the save journal ${dir} was extended by another writer since this instance saved or loaded it, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`, { path: basePath });
+          throw refusedIncremental(`the save journal ${dir} was extended by another writer since this instance saved or loaded it`, basePath);
         }
         await resetJournalDir(fs, basePath, after);
         existingBytes = 0;
@@ -249,11 +262,7 @@ export class SaveJournal {
     if (end === undefined || end.path !== this.writer.segmentPath) return;
     const size = await statIfExists(this.fs, end.path);
     if (size !== undefined && size.size === end.size) return;
-    throw new QuiverError(
-      'BUSY',
-      `Cannot save incrementally: the save journal ${this.dir} was ${size === undefined ? 'removed' : 'extended'} by another writer since this instance's last save, so nothing was written. Call load() to continue from the files as they are now, or save() to write this database in full over them.`,
-      { path: this.basePath },
-    );
+    throw refusedIncremental(`the save journal ${this.dir} was ${size === undefined ? 'removed' : 'extended'} by another writer since this instance's last save`, this.basePath);
   }
 
   /** Appends `changes` as one durable record; resolves after fsync. Returns the bytes added. */
