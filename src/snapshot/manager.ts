@@ -78,6 +78,16 @@ function keepNeeded(decision: { keep: string[]; remove: string[]; reasons: Recor
   decision.keep.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
 }
 
+/**
+ * `ids` in the order deletions take them: deepest links first, so that a crash part-way never leaves an
+ * incremental whose base is gone (creation times, which a clock set back can make disagree with the
+ * chain, are not used).
+ */
+function deepestFirst(ids: readonly string[], snapshots: readonly { id: string; baseId?: string }[]): string[] {
+  const depth = chainDepths(snapshots);
+  return [...ids].sort((a, b) => (depth.get(b) ?? 0) - (depth.get(a) ?? 0));
+}
+
 /** Each snapshot's number of links above its full base (0 for a full one), by id. */
 function chainDepths(snapshots: readonly { id: string; baseId?: string }[]): Map<string, number> {
   const byId = new Map(snapshots.map((m) => [m.id, m]));
@@ -309,29 +319,25 @@ export class SnapshotManager {
           const damaged = [...cat.damaged.keys()];
           throw new QuiverError('BUSY', `snapshot ${id} may be the base of damaged snapshot(s) ${damaged.join(', ')} (their metadata.json fails its checks; see catalog()), which could not be restored without it once mended; delete or mend those first`, { id, damaged });
         }
-        if (policy === 'fold') {
-          for (const d of deps.direct) {
-            await foldIntoFull(this.ctx, d, options.signal).catch((err: unknown) => {
-              throw abortedAfterFolds(err, result.folded);
-            });
-            result.folded.push(d.id);
-            progress.advance(1, `folded ${d.id} into a full snapshot`);
-          }
-        }
-        // The deletions are checked for an abort once, before the first: ABORTED means nothing was
-        // deleted, so once they start they run to the end (each is quick).
         try {
+          if (policy === 'fold') {
+            for (const d of deps.direct) {
+              await foldIntoFull(this.ctx, d, options.signal);
+              result.folded.push(d.id);
+              progress.advance(1, `folded ${d.id} into a full snapshot`);
+            }
+          }
+          // The deletions are checked for an abort once, before the first: ABORTED means nothing was
+          // deleted, so once they start they run to the end (each is quick).
           checkAbort(options.signal, 'the deletion');
         } catch (err) {
           throw abortedAfterFolds(err, result.folded);
         }
         if (policy === 'cascade') {
-          // Deepest links first, so that a crash part-way never leaves an incremental whose base is gone.
-          const depth = chainDepths(cat.snapshots);
-          for (const d of [...deps.all].sort((a, b) => (depth.get(b.id) ?? 0) - (depth.get(a.id) ?? 0))) {
-            await deleteOne(this.ctx, d.id);
-            result.deleted.push(d.id);
-            progress.advance(1, `deleted ${d.id}`);
+          for (const dep of deepestFirst(deps.all.map((d) => d.id), cat.snapshots)) {
+            await deleteOne(this.ctx, dep);
+            result.deleted.push(dep);
+            progress.advance(1, `deleted ${dep}`);
           }
         }
         await deleteOne(this.ctx, id);
@@ -367,10 +373,7 @@ export class SnapshotManager {
       const progress = new ProgressReporter('prune', Math.max(1, decision.remove.length), options.onProgress);
       if (!dryRun) {
         const kept = new Set(decision.keep);
-        // Deepest links first, so a crash part-way never leaves an incremental whose base is gone (the
-        // policy's order follows creation times, which a clock set back can make disagree with the chain).
-        const depth = chainDepths(cat.snapshots);
-        const order = [...decision.remove].sort((a, b) => (depth.get(b) ?? 0) - (depth.get(a) ?? 0));
+        const order = deepestFirst(decision.remove, cat.snapshots);
         // Checked once, before the first deletion: ABORTED means nothing was deleted (see deleteSnapshot).
         checkAbort(options.signal, 'the cleanup');
         for (const id of order) {
