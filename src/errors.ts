@@ -72,6 +72,8 @@ export class CorruptionError extends QuiverError {
 
   constructor(loc: CorruptionLocation, problem: string, code: 'CORRUPT' | 'CHECKSUM_MISMATCH' = 'CORRUPT', options?: { cause?: unknown }) {
     const at = loc.offset === undefined ? '' : ` at byte ${loc.offset}`;
+    // README promises that every message about a checksum says "checksum" (callers test for the word).
+    if (code === 'CHECKSUM_MISMATCH' && !/checksum/i.test(problem)) problem = `checksum mismatch: ${problem}`;
     super(
       code,
       `${loc.file}: section "${loc.section}"${at} is damaged: ${problem}. The file was not modified; restore it from a snapshot or an earlier save.`,

@@ -699,7 +699,15 @@ export class DatabasePersistence extends EventEmitter {
   private async doLoad(options: LoadOptions): Promise<void> {
     const path = resolve(options.path ?? this.chain?.basePath ?? this.defaultPath());
     const reporter = new ProgressReporter('load', 100, options.onProgress);
-    const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal };
+    if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `load({ repair }) must be true or false, got ${describe(options.repair)}`);
+    const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal, repairJournal: options.repair === true };
+    // A repair takes the journal's lock, which this instance holds while its own journal is open.
+    if (options.repair === true && this.journal) {
+      const own = this.journal;
+      this.journal = undefined;
+      this.needFullSave = true;
+      await own.close();
+    }
     // Another process may save over these files while they are read (a reader takes no lock).
     return readUnlessReplaced(this.fs, path, (before) => {
       if (before === undefined) throw new QuiverError('NOT_FOUND', `No saved database at ${path}; save first or pass the path of an existing file.`, { path });
@@ -707,7 +715,7 @@ export class DatabasePersistence extends EventEmitter {
     });
   }
 
-  private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined }, before: string): Promise<void> {
+  private async loadOnce(path: string, reporter: ProgressReporter, spec: { verifyChecksum: boolean | undefined; signal: AbortSignal | undefined; repairJournal: boolean }, before: string): Promise<void> {
     // The base goes straight into replaceAll: its metadata may stay encoded until read.
     const base = await readState(this.fs, path, { ...spec, keepMetadataEncoded: true, onProgress: reporter.child(0, 80) });
     if (base.kind !== 'full') throw new QuiverError('INVALID_ARGUMENT', `${path} is a delta file; load its base file (the name without .delta-NNNNNN).`, { path });

@@ -112,22 +112,49 @@ export interface JournalContents {
  * undefined when there is no journal or it belongs to another state. Decodes everything before the
  * caller touches the database, so a damaged journal fails the load with the database unchanged.
  */
-export async function readJournal(fs: FileSystem, basePath: string, after: string): Promise<JournalContents | undefined> {
+export async function readJournal(fs: FileSystem, basePath: string, after: string, repair = false): Promise<JournalContents | undefined> {
   const head = await readJournalHead(fs, basePath);
   if (head !== after) return undefined;
+  const dir = journalDir(basePath);
+  // A repair cuts the log: not under a writer appending to it.
+  const lock = repair ? await lockForRepair(fs, dir) : undefined;
   const records: DecodedOp[][] = [];
   let bytes: number;
   try {
-    const reader = readWal(fs, journalDir(basePath));
+    // Saves are records 1, 2, ...: a log whose first segment is gone is damage, not a shorter journal.
+    const reader = readWal(fs, dir, { fromSeq: 1, repair, repairHint: JOURNAL_REPAIR_HINT });
     for await (const batch of reader.batches()) {
       for (const { record } of batch) records.push(record.type === 'batch' ? record.ops : [record]);
+    }
+    const cut = reader.summary?.repaired;
+    if (cut) {
+      const segments = cut.droppedSegments.length > 0 ? ` and the later segments ${cut.droppedSegments.join(', ')}` : '';
+      process.emitWarning(
+        `load({ repair: true }) cut the save journal ${dir} at byte ${cut.truncatedAt} of ${cut.segment}${segments} (${cut.problem}): the saves from there on (${cut.droppedBytes} bytes) are dropped, and the database is loaded as of the save before them.`,
+        'QuiverRepairWarning',
+      );
     }
     bytes = await journalBytes(fs, basePath);
   } catch (err) {
     if (err instanceof QuiverError) throw err;
-    throw ioError(err, 'read the save journal', journalDir(basePath));
+    throw ioError(err, 'read the save journal', dir);
+  } finally {
+    await lock?.release();
   }
   return { records, bytes };
+}
+
+/** How a damaged save journal is repaired (the end of its CorruptionError's message). */
+export const JOURNAL_REPAIR_HINT = 'load({ repair: true }) cuts the journal there and loads the saves before it (this one and every later save are dropped)';
+
+/** The journal directory's lock, for a repair: LOCKED while a writer (another instance or process) appends. */
+async function lockForRepair(fs: FileSystem, dir: string): Promise<DirLock> {
+  try {
+    return await acquireLock(fs, dir);
+  } catch (err) {
+    if (!(err instanceof QuiverError && err.code === 'LOCKED')) throw err;
+    throw new QuiverError('LOCKED', `Cannot repair the save journal ${dir}: another instance is appending to it (${err.message}). Call shutdown() on that instance, or end its process, and load again.`, { path: dir }, { cause: err });
+  }
 }
 
 /**

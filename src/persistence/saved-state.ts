@@ -48,18 +48,19 @@ export interface ChainExtension {
 
 /**
  * Reads what extends the save file at `path` whose checksum is `checksum`: its delta chain (verified as
- * `spec` says; stale deltas of an older base set aside) and the save journal that follows its last link.
+ * `spec` says; stale deltas of an older base set aside) and the save journal that follows its last link
+ * (cut at its first damaged record with `repairJournal`).
  */
 export async function readChainExtension(
   fs: FileSystem,
   path: string,
   checksum: string,
   shape: { dimension: number; metric: Metric },
-  spec: ReadSpec,
+  spec: ReadSpec & { repairJournal?: boolean },
   onFile?: (path: string, index: number) => ReadSpec['onProgress'],
 ): Promise<ChainExtension> {
   const chain = await readDeltaChain(fs, path, checksum, spec, onFile);
-  const journal = await readJournal(fs, path, chain.lastChecksum);
+  const journal = await readJournal(fs, path, chain.lastChecksum, spec.repairJournal === true);
   const deltas = chain.deltas.map((d) => d.delta);
   const deltaNames = chain.deltas.map((d) => d.path);
   for (const d of journal ? journalDeltas(journal, shape.dimension, shape.metric, path) : []) {

@@ -73,6 +73,11 @@ export interface LoadOptions {
   path?: string;
   /** Verify SHA-256 checksums (default true). */
   verifyChecksum?: boolean;
+  /**
+   * Cut a damaged save journal (incremental auto-save) at its first bad record and load the saves before
+   * it, with a `QuiverRepairWarning` saying what was dropped (default false: the load fails, unchanged).
+   */
+  repair?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }

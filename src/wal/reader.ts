@@ -20,6 +20,8 @@ export interface ReadWalOptions {
   fromSeq?: number;
   /** Truncate the log at the first bad record instead of throwing, and report what was dropped. */
   repair?: boolean;
+  /** How the damage error says to repair (default: the durable store's `repair: true` option). */
+  repairHint?: string;
   /** Read size in bytes, a positive integer (default 4 MiB); the reader holds about 2.5 times this, plus the largest record when that is bigger. */
   chunkBytes?: number;
 }
@@ -196,7 +198,7 @@ export class WalReader implements AsyncIterable<WalEntry> {
     if (this.started) throw new Error('a WalReader can be iterated only once; call readWal again');
     this.started = true;
     const { fs, dir } = this;
-    const { fromSeq, repair = false, chunkBytes } = this.options;
+    const { fromSeq, repair = false, chunkBytes, repairHint } = this.options;
     // A long read starts the helper thread early (recovery does): it then checks CRCs ahead of the scan.
     const window = new ReadWindow(chunkBytes, hashThreadRunning() ? new CrcAhead() : undefined);
     const segs = await listSegments(fs, dir);
@@ -237,7 +239,7 @@ export class WalReader implements AsyncIterable<WalEntry> {
       } else if (d.torn) {
         summary.tornTail = { segment: scan.segment.path, offset: d.offset, bytes: scan.size - scan.validEnd, problem: d.problem };
       } else {
-        throw damageError(scan);
+        throw damageError(scan, repairHint);
       }
       break;
     }

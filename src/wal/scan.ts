@@ -19,7 +19,10 @@ export interface ScanDamage {
   problem: string;
   /** A checksum mismatch (CHECKSUM_MISMATCH) rather than malformed content (CORRUPT). */
   checksum: boolean;
-  /** True for a torn tail: the last segment, and nothing valid follows the bad record. */
+  /**
+   * True for a torn tail: the last segment, nothing valid follows the bad record, and the record is
+   * cut short or part of it never reached the disk (see {@link TORN_SECTOR_BYTES}).
+   */
   torn: boolean;
 }
 
@@ -55,6 +58,36 @@ export interface ScanOptions {
   visit?: RecordVisitor;
   /** The read window, shared by the segments of one read. */
   window: ReadWindow;
+}
+
+/**
+ * Sector size for telling a torn write from damage. A write that a crash or power loss cut short leaves
+ * its record short (the file ends inside it) or, where the file had already grown past it, with whole
+ * sectors that were never written and read as zeros: a disk writes a sector entirely or not at all. A
+ * final record whose bytes are all present and none of whose 512-byte sectors (counted from the start
+ * of the file, the first and last clipped to the record) is all zeros was written completely; a CRC
+ * mismatch there is damage to a record that may have been acknowledged, reported rather than dropped.
+ */
+export const TORN_SECTOR_BYTES = 512;
+
+/** True when some TORN_SECTOR_BYTES-aligned piece of [from, to) of the file is all zeros. */
+async function hasZeroSector(h: FileHandle, from: number, to: number, path: string): Promise<boolean> {
+  const STEP = 1 << 20;
+  // Pieces end at sector boundaries (absolute file offsets) and at `to`; one may span two reads.
+  let zero = true;
+  for (let base = from; base < to; base += STEP) {
+    const buf = Buffer.allocUnsafe(Math.min(to, base + STEP) - base);
+    await readExactly(h, buf, base, path);
+    for (let i = 0; i < buf.length; i++) {
+      if (buf[i] !== 0) zero = false;
+      const next = base + i + 1;
+      if (next % TORN_SECTOR_BYTES === 0 || next === to) {
+        if (zero) return true;
+        zero = true;
+      }
+    }
+  }
+  return false;
 }
 
 /** Visited records between two yields of {@link scanSegment}. */
@@ -103,8 +136,11 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
   try {
     const size = await h.size();
     const result: SegmentScan = { segment, size, lastSeq: segment.firstSeq - 1, records: 0, validEnd: 0 };
-    const damaged = async (offset: number, record: number, problem: string, maybeTorn: boolean, checksum = false): Promise<SegmentScan> => {
-      const torn = maybeTorn && opts.isLast && !(await validRecordAfter(h, size, offset + 1, path));
+    // `whole`: the bad record's bytes all lie before the end of the file, up to that offset (a short
+    // record is a torn write; a whole one only when a sector of it reads as zeros).
+    const damaged = async (offset: number, record: number, problem: string, maybeTorn: boolean, checksum = false, whole?: number): Promise<SegmentScan> => {
+      let torn = maybeTorn && opts.isLast && !(await validRecordAfter(h, size, offset + 1, path));
+      if (torn && whole !== undefined) torn = await hasZeroSector(h, offset, whole, path);
       result.damage = { offset, record, problem, checksum, torn };
       return result;
     };
@@ -130,7 +166,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
     const fromSeq = opts.fromSeq ?? 0;
     const visit = opts.visit;
     let visited = 0;
-    let bad: { problem: string; maybeTorn: boolean; checksum?: boolean } | undefined;
+    let bad: { problem: string; maybeTorn: boolean; checksum?: boolean; whole?: number } | undefined;
     let pos = SEGMENT_HEADER_SIZE;
     const hdr: RecordHeader = { crc: 0, length: 0, seq: 0, type: 0, flags: 0, reserved: 0 };
     while (pos < size) {
@@ -142,13 +178,18 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
       let at = win.at(pos, RECORD_HEADER_SIZE);
       if (at < 0) at = await slide(pos, RECORD_HEADER_SIZE, 0);
       readRecordHeader(win.buf, at, hdr);
+      // A header that cannot be one, with the bytes after it present: torn only if unwritten sectors
+      // (zeros) are among the rest of the file, which a torn write would have been writing.
       if (!plausibleHeader(hdr)) {
-        bad = { problem: 'the record header is invalid', maybeTorn: true };
+        bad = { problem: 'the record header is invalid', maybeTorn: true, whole: size };
         break;
       }
-      if (hdr.length > MAX_RECORD_PAYLOAD || hdr.length > left - RECORD_HEADER_SIZE) {
-        const limit = hdr.length > MAX_RECORD_PAYLOAD ? `the ${MAX_RECORD_PAYLOAD}-byte limit` : `the ${left - RECORD_HEADER_SIZE} bytes present`;
-        bad = { problem: `the record length ${hdr.length} exceeds ${limit}`, maybeTorn: true };
+      if (hdr.length > MAX_RECORD_PAYLOAD) {
+        bad = { problem: `the record length ${hdr.length} exceeds the ${MAX_RECORD_PAYLOAD}-byte limit`, maybeTorn: true, whole: size };
+        break;
+      }
+      if (hdr.length > left - RECORD_HEADER_SIZE) {
+        bad = { problem: `the record length ${hdr.length} exceeds the ${left - RECORD_HEADER_SIZE} bytes present`, maybeTorn: true };
         break;
       }
       at = win.at(pos, RECORD_HEADER_SIZE + hdr.length);
@@ -156,7 +197,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
       const checked = win.crc?.good(k) === true;
       k++;
       if (!checked && !crcMatches(win.buf, at, hdr.length)) {
-        bad = { problem: 'the record CRC32 does not match its bytes', maybeTorn: true, checksum: true };
+        bad = { problem: 'the record CRC32 checksum does not match its bytes', maybeTorn: true, checksum: true, whole: pos + RECORD_HEADER_SIZE + hdr.length };
         break;
       }
       const expected = result.lastSeq + 1;
@@ -182,7 +223,7 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
     }
     // Records before the damage are valid: let them be handed out before reporting it.
     if (visited > 0) yield visited;
-    if (bad) return await damaged(pos, result.records + 1, bad.problem, bad.maybeTorn, bad.checksum);
+    if (bad) return await damaged(pos, result.records + 1, bad.problem, bad.maybeTorn, bad.checksum, bad.whole);
     return result;
   } finally {
     await opts.window.detach();
@@ -190,11 +231,14 @@ export async function* scanSegment(fs: FileSystem, segment: SegmentFile, opts: S
   }
 }
 
-/** The CorruptionError for damage found by a scan (file, offset, "record N"). */
-export function damageError(scan: SegmentScan): CorruptionError {
+/** The durable store's way to cut a damaged log (see ReadWalOptions.repairHint). */
+export const STORE_REPAIR_HINT = 'open with repair: true to truncate the log there (later records are dropped)';
+
+/** The CorruptionError for damage found by a scan (file, offset, "record N"), with how to repair it. */
+export function damageError(scan: SegmentScan, repairHint = STORE_REPAIR_HINT): CorruptionError {
   const d = scan.damage;
   if (!d) throw new Error('internal: no damage to report');
   const section = d.record === 0 ? 'segment header' : `record ${d.record}`;
-  const hint = d.torn ? '' : '; open with repair: true to truncate the log there (later records are dropped)';
+  const hint = d.torn ? '' : `; ${repairHint}`;
   return new CorruptionError({ file: scan.segment.path, section, offset: d.offset }, `${d.problem}${hint}`, d.checksum ? 'CHECKSUM_MISMATCH' : 'CORRUPT');
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
@@ -10,6 +10,7 @@ import { NodeFileSystem } from '../../src/env/node-fs.js';
 import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, type QuiverError } from '../../src/errors.js';
+import { capturing } from '../support/warnings.js';
 import { WalWriter } from '../../src/wal/index.js';
 import type { SaveEvent } from '../../src/persistence/types.js';
 import { prng } from '../../support/datasets.js';
@@ -128,6 +129,77 @@ test('a torn final journal record is a save that never happened: load gives the 
     const reader = new VectorDB({ dimension: DIM });
     await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
     assertSameDb(reader, expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a flipped bit in the final journal record fails the load (it may be a save that resolved); load({ repair: true }) loads the saves before it and warns', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(31);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 100);
+    const p = journaled(db, dir);
+    const base = await p.save();
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    const expected = await cloneDb(db);
+    mutate(db, rnd, 20);
+    await p.saveIncremental();
+    await p.shutdown();
+    const segPath = join(journalDir(base), readdirSync(journalDir(base)).filter((n) => n.endsWith('.log'))[0]);
+    const bytes = readFileSync(segPath);
+    bytes[bytes.length - 3] ^= 0x04;
+    writeFileSync(segPath, bytes);
+    const target = new VectorDB({ dimension: DIM });
+    void target.insert({ id: 'keep-me', vector: new Float32Array(DIM).fill(1) });
+    const loader = new DatabasePersistence(target, { baseDir: dir });
+    await assert.rejects(loader.load({ path: base }), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH' && /checksum/.test(e.message) && /load\(\{ repair: true \}\)/.test(e.message) && !/open with repair/.test(e.message));
+    assert.deepEqual(target.ids(), ['keep-me']);
+    assert.deepEqual(readFileSync(segPath), bytes, 'a load without repair changes no file');
+    await assert.rejects(loader.load({ path: base, repair: 'yes' as unknown as boolean }), (e: unknown) => (e as QuiverError).code === 'INVALID_ARGUMENT');
+    await capturing(async (seen) => {
+      await loader.load({ path: base, repair: true });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen.warnings.length, 1, seen.warnings.join());
+      assert.match(seen.warnings[0], /^QuiverRepairWarning: load\(\{ repair: true \}\) cut the save journal/);
+    });
+    assertSameDb(target, expected);
+    // The cut is durable: a plain load now gives the same state.
+    const again = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(again, { baseDir: dir }).load({ path: base });
+    assertSameDb(again, expected);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a journal whose first segment is missing fails the load instead of applying the later saves alone', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const rnd = prng(37);
+    const db = new VectorDB({ dimension: DIM });
+    mutate(db, rnd, 40);
+    const base = await new DatabasePersistence(db, { baseDir: dir }).save();
+    const fs = new NodeFileSystem();
+    // Segments of 1 KiB, so that the journal's saves span several.
+    const journal = await SaveJournal.open(fs, base, (await readQvdbInfo(fs, base)).checksum, undefined, 1 << 10);
+    let seq = db.seq;
+    for (let k = 0; k < 12; k++) {
+      mutate(db, rnd, 5);
+      const changes = db.openChanges(seq);
+      await journal.append(changes);
+      seq = changes.seq;
+      changes.release();
+    }
+    await journal.close();
+    const segments = readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).sort();
+    assert.ok(segments.length >= 2, segments.join());
+    rmSync(join(journalDir(base), segments[0]));
+    const target = new VectorDB({ dimension: DIM });
+    await assert.rejects(new DatabasePersistence(target, { baseDir: dir }).load({ path: base }), (e: unknown) => e instanceof CorruptionError && /missing|segment list/.test(e.message));
+    assert.equal(target.len(), 0);
   } finally {
     cleanup();
   }

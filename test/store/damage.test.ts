@@ -187,6 +187,29 @@ test('a bit flipped anywhere in the log: a CorruptionError naming the segment, o
   assert.ok(torn > 0);
 });
 
+test('a flipped bit in the last acknowledged record (sync mode) fails the open instead of dropping it; repair drops it and says so', async () => {
+  const fs = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs, dimension: 384, durability: 'sync', checkpointOnClose: false });
+  for (let k = 0; k < 5; k++) await db.insert({ id: `w${k}`, vector: new Float32Array(384).fill(k + 1) });
+  const seg = segment(fs);
+  const before = fs.readFileSync(seg).length;
+  await db.insert({ id: 'acked-last', vector: new Float32Array(384).fill(9), metadata: { important: true } });
+  await db.close();
+  const bytes = Uint8Array.from(fs.readFileSync(seg));
+  bytes[before + Math.floor((bytes.length - before) / 2)] ^= 0x20;
+  fs.writeFileSync(seg, bytes);
+  const files = snapshot(fs);
+  await assert.rejects(openVectorDB(DIR, { fs }), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH' && e.file === seg && e.offset === before && /repair: true/.test(e.message));
+  assert.deepEqual(snapshot(fs), files, 'a failed open changes no file');
+  const repaired = await openVectorDB(DIR, { fs, repair: true });
+  assert.equal(repaired.len(), 5);
+  assert.equal(repaired.has('acked-last'), false);
+  assert.equal(repaired.recovery.logRepair?.truncatedAt, before);
+  assert.equal(repaired.recovery.logRepair?.torn, false);
+  assert.equal(repaired.recovery.tornTail, undefined);
+  await repaired.close();
+});
+
 test('a log record that passes its CRC but does not fit the store is a CorruptionError naming the record', async () => {
   const fs = new MemoryFileSystem();
   const db = await openVectorDB(DIR, { fs, dimension: OP_DIM, checkpointOnClose: false });

@@ -65,12 +65,22 @@ test('torn tail at every offset of the last record: the writer cuts it off and c
   }
 });
 
-test('a bit flip at every byte: mid-log is a CorruptionError naming file, offset and record; the last record is a clean end', async () => {
+/** True when some 512-byte-aligned piece of bytes[from, to) is all zeros (a sector a torn write never wrote). */
+function zeroPiece(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let start = from; start < to; start = (Math.floor(start / 512) + 1) * 512) {
+    const end = Math.min(to, (Math.floor(start / 512) + 1) * 512);
+    if (bytes.subarray(start, end).every((b) => b === 0)) return true;
+  }
+  return false;
+}
+
+test('a bit flip at every byte: a CorruptionError naming file, offset and record; in the last record a clean end only where it looks torn', async () => {
   const { fs, records } = await writeLog(8);
   const full = fs.readFileSync(SEG1);
   const starts = recordStarts(full);
   const last = starts[starts.length - 2];
   let corrupt = 0;
+  let lastCorrupt = 0;
   let tail = 0;
   for (let p = 0; p < full.length; p++) {
     for (const bit of [0, 3, 7]) {
@@ -83,7 +93,7 @@ test('a bit flip at every byte: mid-log is a CorruptionError naming file, offset
         result = await readAll(disk);
       } catch (err) {
         assert.ok(err instanceof CorruptionError, `${where}: ${String(err)}`);
-        assert.ok(p < last, `${where}: damage in the final record must be a clean end, got ${err.message}`);
+        if (p >= last) lastCorrupt++;
         assert.equal(err.file, SEG1);
         if (p < 32) {
           assert.equal(err.section, 'segment header', where);
@@ -102,10 +112,51 @@ test('a bit flip at every byte: mid-log is a CorruptionError naming file, offset
       assert.equal(result.entries.length, records.length - 1, where);
       assertPrefix(result.entries, records, 1, where);
       assert.ok(result.summary.tornTail, where);
+      // A clean end only where a torn write could have left the record so: its length now runs past the
+      // end of the file, or a sector-aligned piece of what follows its start is zeros.
+      const length = Buffer.from(bad).readUInt32LE(last + 4);
+      assert.ok(last + 20 + length > bad.length || zeroPiece(bad, last, bad.length), `${where}: a whole final record with a bad checksum is damage, not a torn write`);
       tail++;
     }
   }
   assert.ok(corrupt > 0 && tail > 0);
+  // Most flips of the final record are reported: it may hold an acknowledged write.
+  assert.ok(lastCorrupt > tail, `final record: ${lastCorrupt} reported, ${tail} taken as torn`);
+});
+
+test('a final record with a sector that reads as zeros is a torn write; one with a flipped bit is damage that repair cuts', async () => {
+  const fs = new MemoryFileSystem();
+  const w = await WalWriter.open(fs, DIR);
+  const records = [0, 1, 6, 7].map((i) => sampleRecord(i, 384));
+  for (const r of records) await w.append(r);
+  await w.close();
+  const full = fs.readFileSync(SEG1);
+  const starts = recordStarts(full);
+  const last = starts[3];
+  assert.ok(full.length - last > 1100, 'the last record spans several sectors');
+  // A sector inside the record that never reached the disk.
+  const sector = (Math.floor(last / 512) + 1) * 512;
+  const torn = Uint8Array.from(full);
+  torn.fill(0, sector, sector + 512);
+  const t = await readAll(diskWith(SEG1, torn));
+  assert.equal(t.entries.length, 3);
+  assert.equal(t.summary.tornTail?.offset, last);
+  // The same record with one bit flipped and every sector written: the write was complete.
+  const flipped = Uint8Array.from(full);
+  flipped[sector + 100] ^= 0x10;
+  const disk = diskWith(SEG1, flipped);
+  await assert.rejects(readAll(disk), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH' && e.section === 'record 4' && e.offset === last && /checksum/.test(e.message) && /repair: true/.test(e.message));
+  await assert.rejects(WalWriter.open(disk, DIR), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH');
+  assert.deepEqual(disk.readFileSync(SEG1), flipped, 'nothing is cut without repair');
+  const { entries, summary } = await readAll(disk, DIR, { repair: true });
+  assertPrefix(entries, records);
+  assert.equal(entries.length, 3);
+  assert.equal(summary.repaired?.torn, false);
+  assert.equal(summary.repaired?.truncatedAt, last);
+  // A header that is not one, with the rest of the record present and written: damage too.
+  const header = Uint8Array.from(full);
+  header[last + 17] = 0x7f;
+  await assert.rejects(readAll(diskWith(SEG1, header)), (e: unknown) => e instanceof CorruptionError && e.section === 'record 4');
 });
 
 test('damage in the last record of a non-last segment is corruption, not a torn tail', async () => {
@@ -122,7 +173,7 @@ test('damage in the last record of a non-last segment is corruption, not a torn 
   await assert.rejects(readAll(fs), (e: unknown) => e instanceof CorruptionError && e.file === path);
 });
 
-test('a huge length field is never trusted: tail => clean end, mid-log => corruption, no allocation', async () => {
+test('a huge length field is never trusted: past the end of the file at the tail => clean end, past the record limit or mid-log => corruption, no allocation', async () => {
   const { fs, records } = await writeLog(5);
   const full = fs.readFileSync(SEG1);
   const starts = recordStarts(full);
@@ -131,10 +182,14 @@ test('a huge length field is never trusted: tail => clean end, mid-log => corrup
     bad.writeUInt32LE(len, starts[k] + 4);
     const disk = diskWith(SEG1, bad);
     const before = process.memoryUsage().arrayBuffers;
-    if (k === 4) {
+    if (k === 4 && len < 256 * 1024 * 1024) {
+      // A write cut short: the length names more bytes than the file holds.
       const { entries } = await readAll(disk);
       assertPrefix(entries, records);
       assert.equal(entries.length, 4);
+    } else if (k === 4) {
+      // No write of this log has such a length, and every byte after it is present: damage.
+      await assert.rejects(readAll(disk), (e: unknown) => e instanceof CorruptionError && e.section === 'record 5' && /limit/.test(e.message));
     } else {
       await assert.rejects(readAll(disk), (e: unknown) => e instanceof CorruptionError && e.section === 'record 2' && /exceeds/.test(e.message));
     }
@@ -175,7 +230,8 @@ test('repair truncates at the first bad record, reports what was dropped, and th
   const bad = Uint8Array.from(full);
   bad[starts[3] + 25] ^= 0xff;
   fs.writeFileSync(SEG1, bad);
-  await assert.rejects(readAll(fs), (e: unknown) => e instanceof CorruptionError && /repair: true/.test(e.message));
+  // A checksum failure says so in its message (README, "Error codes").
+  await assert.rejects(readAll(fs), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH' && /repair: true/.test(e.message) && /checksum/.test(e.message));
   const { entries, summary } = await readAll(fs, DIR, { repair: true });
   assertPrefix(entries, records);
   assert.equal(entries.length, 3);
@@ -184,7 +240,7 @@ test('repair truncates at the first bad record, reports what was dropped, and th
     truncatedAt: starts[3],
     droppedBytes: full.length - starts[3],
     droppedSegments: [],
-    problem: 'the record CRC32 does not match its bytes',
+    problem: 'the record CRC32 checksum does not match its bytes',
     torn: false,
   });
   assert.equal(fs.readFileSync(SEG1).length, starts[3]);

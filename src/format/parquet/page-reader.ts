@@ -63,7 +63,7 @@ export async function* pagesOf(win: ChunkWindow, ref: ChunkRef, opts: WalkOption
     }
     const body = await win.get(pos + headerLen, size);
     if (opts.verifyCrc && typeof header.crc === 'number' && (crc32(body) | 0) !== header.crc) {
-      throw new CorruptionError(at, 'the page CRC32 does not match its bytes', 'CHECKSUM_MISMATCH');
+      throw new CorruptionError(at, 'the page CRC32 checksum does not match its bytes', 'CHECKSUM_MISMATCH');
     }
     yield { header, body, offset: pos };
     pos += headerLen + size;

@@ -93,8 +93,9 @@ test('a damaged vector page is a CHECKSUM_MISMATCH; verifyChecksum: false reads 
   const at = Buffer.from(bytes).indexOf(Buffer.from(new Float32Array([7]).buffer));
   const bad = Uint8Array.from(bytes);
   bad[at + 3] ^= 0x01; // 7 → another finite float
-  const err = await rejectsCorrupt(bad, /page CRC32 does not match/);
+  const err = await rejectsCorrupt(bad, /page CRC32 checksum does not match/);
   assert.equal(err.code, 'CHECKSUM_MISMATCH');
+  assert.match(err.message, /checksum/);
   assert.match(err.message, /row group 0 column vector\.list\.element/);
   const r = await read(bad, { verifyChecksum: false });
   assert.notEqual(r.columns.vectors[6], 7);
@@ -105,7 +106,7 @@ test('an id that is not valid UTF-8 is refused even without checksums', async ()
   const at = Buffer.from(bytes).indexOf(Buffer.from('xyz'));
   const bad = Uint8Array.from(bytes);
   bad[at + 1] = 0xff;
-  await rejectsCorrupt(bad, /page CRC32 does not match/);
+  await rejectsCorrupt(bad, /page CRC32 checksum does not match/);
   await rejectsCorrupt(bad, /row 1 of the page is not valid UTF-8/, { verifyChecksum: false });
 });
 
@@ -155,6 +156,7 @@ test('the footer CRC catches an edited footer; verifyChecksum: false skips it', 
   bad.set(Buffer.from('dou'), start + at);
   const err = await rejectsCorrupt(bad, /footer CRC32/);
   assert.equal(err.code, 'CHECKSUM_MISMATCH');
+  assert.match(err.message, /checksum/);
   await assert.rejects(read(bad, { verifyChecksum: false }), (e: unknown) => e instanceof CorruptionError && /"dou" is not one of/.test(e.message));
 });
 

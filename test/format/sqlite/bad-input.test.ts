@@ -17,6 +17,8 @@ function fails(path: string, code: string, re: RegExp, cls: abstract new (...arg
     assert.equal((err as QuiverError).code, code, (err as Error).message);
     assert.ok((err as Error).message.includes(path), `message names the file: ${(err as Error).message}`);
     assert.match((err as Error).message, re);
+    // README, "Error codes": a message about a checksum contains the word.
+    if (code === 'CHECKSUM_MISMATCH') assert.match((err as Error).message, /checksum/);
     return true;
   };
 }
