@@ -89,9 +89,12 @@ function badElement(what: string, i: number, x: unknown): QuiverError {
 /**
  * Checks that `v` is an array-like of `dim` numbers that are all finite once converted to float32.
  * Throws INVALID_VECTOR (not array-like, empty, bad element naming its index) or DIMENSION_MISMATCH.
- * Allocates nothing.
+ * Returns a typed array as it is (its elements read the same every time); any other array-like is
+ * read exactly once, into `into` (a Float32Array of `dim` elements) or a new one, which is returned:
+ * an element getter or Proxy that answered differently on a second read would otherwise put values
+ * that were never checked (NaN, say) into the database and its log.
  */
-export function checkVector(v: unknown, dim: number, what = 'vector'): ArrayLike<number> {
+export function checkVector(v: unknown, dim: number, what = 'vector', into?: Float32Array): ArrayLike<number> {
   if (v === null || typeof v !== 'object') {
     throw new QuiverError('INVALID_VECTOR', `${what} must be an array of numbers or a Float32Array, got ${describe(v)}`, { what });
   }
@@ -107,27 +110,32 @@ export function checkVector(v: unknown, dim: number, what = 'vector'): ArrayLike
       { what, expected: dim, actual: len },
     );
   }
-  if (v instanceof Float32Array) {
+  // isView is false for a Proxy, whatever its target: only a real typed array is read in place.
+  if (ArrayBuffer.isView(v) && v instanceof Float32Array) {
     for (let i = 0; i < dim; i++) {
       const x = v[i];
       if (x - x !== 0) throw badElement(what, i, x);
     }
-  } else if (ArrayBuffer.isView(v)) {
+    return v;
+  }
+  if (ArrayBuffer.isView(v)) {
     const a = v as unknown as ArrayLike<number>;
     for (let i = 0; i < dim; i++) {
       const f = Math.fround(a[i]);
       if (f - f !== 0) throw badElement(what, i, a[i]);
     }
-  } else {
-    const a = v as ArrayLike<unknown>;
-    for (let i = 0; i < dim; i++) {
-      const x = a[i];
-      if (typeof x !== 'number') throw badElement(what, i, x);
-      const f = Math.fround(x);
-      if (f - f !== 0) throw badElement(what, i, x);
-    }
+    return a;
   }
-  return v as ArrayLike<number>;
+  const a = v as ArrayLike<unknown>;
+  const out = into ?? new Float32Array(dim);
+  for (let i = 0; i < dim; i++) {
+    const x = a[i];
+    if (typeof x !== 'number') throw badElement(what, i, x);
+    const f = Math.fround(x);
+    if (f - f !== 0) throw badElement(what, i, x);
+    out[i] = f;
+  }
+  return out;
 }
 
 /** Normalised constructor options. */

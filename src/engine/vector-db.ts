@@ -144,10 +144,14 @@ export class VectorDB implements Iterable<StoredEntry> {
     const metas = new Array<Metadata | undefined>(n);
     const sizes = new Float64Array(n);
     let fresh = 0;
+    // Vectors that are not typed arrays are copied once (see checkVector), all into one buffer.
+    let copies: Float32Array | undefined;
+    const dim = this.dim;
     for (let i = 0; i < n; i++) {
       const e = checkEntryShape(entries[i], `entries[${i}]`);
       const id = e.id === undefined ? randomUUID() : checkId(e.id, 'entries[].id', i);
-      vectors[i] = checkVector(e.vector, this.dim, `entries[${i}].vector`);
+      const into = ArrayBuffer.isView(e.vector) ? undefined : (copies ??= new Float32Array(n * dim)).subarray(i * dim, (i + 1) * dim);
+      vectors[i] = checkVector(e.vector, dim, `entries[${i}].vector`, into);
       if (e.metadata !== undefined) {
         const md = cloneMetadata(e.metadata, `entries[${i}].metadata`);
         metas[i] = md.value;

@@ -130,3 +130,28 @@ test('search parameters are validated synchronously', () => {
   assert.equal(db.search({ vector: [1, 2], threshold: null as unknown as number }).length, 1, 'null threshold = none');
   assert.equal(db.search({ vector: [1, 2], k: 10, efSearch: 5 }).length, 1, 'efSearch accepted and ignored');
 });
+
+/** An array-like whose first element reads as 1 once and as NaN every time after (a getter, as a Proxy could). */
+function shifty(dim: number): ArrayLike<number> {
+  let reads = 0;
+  const v: Record<number, number> & { length: number } = { length: dim };
+  for (let i = 1; i < dim; i++) v[i] = i;
+  Object.defineProperty(v, 0, { get: () => (reads++ === 0 ? 1 : NaN), enumerable: true });
+  return v;
+}
+
+test('a vector is read once: an element that reads differently later never gets past the check', async () => {
+  const db = new VectorDB({ dimension: 3 });
+  await db.insert({ id: 'a', vector: shifty(3) });
+  assert.deepEqual(Array.from(db.get('a')!.vector), [1, 1, 2]);
+  await db.insertBatch([{ id: 'b', vector: shifty(3) }, { id: 'c', vector: [4, 5, 6] }, { id: 'd', vector: Float32Array.from([7, 8, 9]) }]);
+  assert.deepEqual(Array.from(db.get('b')!.vector), [1, 1, 2]);
+  assert.deepEqual(Array.from(db.get('c')!.vector), [4, 5, 6]);
+  assert.deepEqual(Array.from(db.get('d')!.vector), [7, 8, 9]);
+  // A Proxy over a Float32Array is not a typed array: it is copied too.
+  let n = 0;
+  const proxy = new Proxy(Float32Array.from([1, 2, 3]), { get: (t, k) => (k === '0' && n++ > 0 ? NaN : Reflect.get(t, k)) });
+  await db.insert({ id: 'e', vector: proxy });
+  assert.deepEqual(Array.from(db.get('e')!.vector), [1, 2, 3]);
+  for (const e of db) assert.ok(Array.from(e.vector).every(Number.isFinite), String(e.id));
+});

@@ -181,3 +181,16 @@ test('interval and none modes: acknowledged writes survive a clean close; none f
     await again.close();
   }
 });
+
+test('a vector whose element reads differently on a second read is logged as stored, and the store reopens', async () => {
+  const fs = new MemoryFileSystem();
+  const db = await openVectorDB(DIR, { fs, dimension: 2, checkpointOnClose: false });
+  let reads = 0;
+  const v = { length: 2, 1: 2 } as Record<number, number> & { length: number };
+  Object.defineProperty(v, 0, { get: () => (reads++ === 0 ? 1 : NaN) });
+  await db.insert({ id: 'x', vector: v });
+  await db.close();
+  const again = await openVectorDB(DIR, { fs });
+  assert.deepEqual(Array.from(again.get('x')!.vector), [1, 2]);
+  await again.close();
+});
