@@ -23,7 +23,7 @@ import { checkSnapshotId, checkSnapshotName, checkTags, newSnapshotId } from './
 import { Limiter } from './limiter.js';
 import { MANIFEST_NAME, SNAPSHOT_PREFIX, snapshotKey } from './layout.js';
 import { encodeManifest, infoOf, type SnapshotManifest } from './manifest.js';
-import { resolveOptions, withReferenceNames, checkUserMetadata, type ResolvedSnapshotOptions } from './options.js';
+import { resolveOptions, withReferenceNames, checkUserMetadata, optionalBoolean, type ResolvedSnapshotOptions } from './options.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { ReadWriteLock } from './rwlock.js';
 import { SnapshotSchedule } from './scheduler.js';
@@ -68,11 +68,25 @@ function abortedAfterFolds(err: unknown, folded: readonly string[]): unknown {
  * Moves the snapshots a damaged one may need (see basesOfDamaged) from a retention decision's removals
  * to its keeps, newest first as the decision lists them, each with the reason `base of damaged`.
  */
-function keepNeeded(decision: { keep: string[]; remove: string[]; reasons: Record<string, string[]> }, needed: Set<string>, cat: Catalog): void {
+/** `ids` and every snapshot they are built on (their chains' links down to the full base). */
+function withBases(ids: readonly string[], snapshots: readonly { id: string; baseId?: string }[]): Set<string> {
+  const byId = new Map(snapshots.map((m) => [m.id, m]));
+  const out = new Set<string>();
+  for (const start of ids) {
+    let id: string | undefined = start;
+    while (id !== undefined && !out.has(id)) {
+      out.add(id);
+      id = byId.get(id)?.baseId;
+    }
+  }
+  return out;
+}
+
+function keepNeeded(decision: { keep: string[]; remove: string[]; reasons: Record<string, string[]> }, needed: Set<string>, cat: Catalog, reason = 'base of damaged'): void {
   const rank = new Map(cat.snapshots.map((s, i) => [s.id, i]));
   for (const id of decision.remove.filter((x) => needed.has(x))) {
     decision.keep.push(id);
-    decision.reasons[id] = ['base of damaged'];
+    decision.reasons[id] = [reason];
   }
   decision.remove = decision.remove.filter((x) => !needed.has(x));
   decision.keep.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
@@ -361,6 +375,14 @@ export class SnapshotManager {
    * before bases, then collects garbage. With `dryRun` (option or policy) nothing is deleted.
    */
   prune(policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
+    // A mistyped dryRun must never delete (as policy.dryRun; see applyRetention).
+    try {
+      optionalBoolean(options.dryRun, 'prune options.dryRun');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const protect = options.protect ?? [];
+    if (!Array.isArray(protect) || !protect.every((id) => typeof id === 'string')) return Promise.reject(new QuiverError('INVALID_ARGUMENT', 'prune options.protect must be an array of snapshot ids'));
     return this.exclusive(async () => {
       const cat = await loadCatalog(this.ctx, options.signal);
       const inputs = cat.snapshots.map((m) => ({ id: m.id, createdAt: m.createdAt, type: m.type, baseId: m.baseId, pinned: m.pinned, tags: m.tags }));
@@ -368,6 +390,7 @@ export class SnapshotManager {
       // A damaged snapshot is never removed automatically, nor is a base it may still need.
       const needed = await basesOfDamaged(this.ctx, cat, options.signal);
       if (needed.size > 0) keepNeeded(decision, needed, cat);
+      if (protect.length > 0) keepNeeded(decision, withBases(protect, cat.snapshots), cat, 'protected');
       const dryRun = options.dryRun === true || policy.dryRun === true;
       const deleted: string[] = [];
       const progress = new ProgressReporter('prune', Math.max(1, decision.remove.length), options.onProgress);
@@ -487,7 +510,7 @@ export class SnapshotManager {
   private async stageInto(chain: SnapshotManifest[], db: VectorDB, options: RestoreOptions): Promise<void> {
     const progress = new ProgressReporter('restore', Math.max(1, chainBytes(chain)), options.onProgress);
     progress.countItems(chain[0].vectorCount);
-    const columns = await stageChain(this.ctx, chain, { verify: options.verifyChecksum ?? this.ctx.verifyChecksum, signal: options.signal, progress });
+    const columns = await stageChain(this.ctx, chain, { verify: optionalBoolean(options.verifyChecksum, 'options.verifyChecksum') ?? this.ctx.verifyChecksum, signal: options.signal, progress });
     checkAbort(options.signal, 'the restore');
     db.replaceAll(columns);
     this.remember(db, chain[0], db.seq);

@@ -32,6 +32,12 @@ function intIn(name: string, v: unknown, dflt: number, min: number, max: number)
   return v;
 }
 
+/** A per-call boolean option: absent, or true or false (a string such as 'false' must not read as true, nor 0 as false). */
+export function optionalBoolean(v: unknown, name: string): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw invalid(`${name} must be true or false, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+  return v;
+}
+
 /** Reference 002's snake_case option names and the camelCase ones they stand for. */
 const REFERENCE_NAMES = [
   ['snapshot_dir', 'snapshotDir'],

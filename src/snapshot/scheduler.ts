@@ -22,7 +22,7 @@ import type { PruneResult, ScheduleOptions, SnapshotInfo } from './types.js';
 export interface ScheduleHost {
   createSnapshot(db: VectorDB, name: string, metadata?: Record<string, unknown>, options?: { tags?: string[] }): Promise<SnapshotInfo>;
   createIncrementalSnapshot(db: VectorDB, name: string, baseId: string, options?: { metadata?: Record<string, unknown>; tags?: string[] }): Promise<SnapshotInfo>;
-  prune(policy: NonNullable<ScheduleOptions['retention']>): Promise<PruneResult>;
+  prune(policy: NonNullable<ScheduleOptions['retention']>, options: { protect: readonly string[] }): Promise<PruneResult>;
 }
 
 function resolveEvery(every: unknown): number {
@@ -141,7 +141,8 @@ export class SnapshotSchedule extends EventEmitter {
     // The snapshot is taken: a failed prune is reported, but the run still resolves with it.
     if (o.retention) {
       try {
-        notify(this, 'pruned', await this.host.prune(o.retention), 'a snapshot schedule');
+        // Never the snapshot just taken, even when one dated later by another clock outranks it.
+        notify(this, 'pruned', await this.host.prune(o.retention, { protect: [info.id] }), 'a snapshot schedule');
       } catch (err) {
         this.fail(err);
       }

@@ -149,6 +149,12 @@ export interface SnapshotUpdate {
 export interface PruneOptions {
   /** Report what would be removed without removing anything (also `policy.dryRun`). */
   dryRun?: boolean;
+  /**
+   * Snapshots kept whatever the policy says, with the bases they are built on (reason `protected`): a
+   * schedule protects the snapshot it just took, which a snapshot dated in the future by another
+   * clock would otherwise push out of `keepLast`.
+   */
+  protect?: readonly string[];
   /** Clock for the policy's `keepWithin` (default Date.now()). */
   now?: number;
   /** Progress, counted in snapshots deleted. */

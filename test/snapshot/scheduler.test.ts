@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { SnapshotManager } from '../../src/snapshot/manager.js';
 import type { SnapshotInfo } from '../../src/snapshot/types.js';
@@ -180,3 +184,55 @@ test('listeners that throw (skipped, snapshot, pruned, error) become warnings: t
     assert.ok(warnings.some((w) => w.startsWith('QuiverListenerWarning') && w.includes(`'${what}' listener`) && w.includes(`${what} listener broke`)), `a warning for the ${what} listener`);
   }
 })));
+
+test('a run never prunes the snapshot it just took, nor its bases, even when a snapshot dated in the future outranks them', () => keepAlive(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-sched-'));
+  const db = smallDb(20, 8);
+  // Another process whose clock ran two hours ahead took this one (within one process, ids only increase).
+  const manager = new SnapshotManager({ snapshotDir: dir });
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { SnapshotManager } = await import(${JSON.stringify(new URL('../../src/snapshot/manager.js', import.meta.url).href)});
+    const { VectorDB } = await import(${JSON.stringify(new URL('../../src/engine/vector-db.js', import.meta.url).href)});
+    const now = Date.now;
+    Date.now = () => now() + 2 * 3600000;
+    const db = new VectorDB({ dimension: 8 });
+    await db.insert({ id: 'x', vector: new Float32Array(8).fill(1) });
+    const info = await new SnapshotManager({ snapshotDir: ${JSON.stringify(dir)} }).createSnapshot(db, 'from a fast clock');
+    process.stdout.write(info.id);
+  `], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  const future = { id: child.stdout };
+  const s = manager.schedule({ db, every: 3600_000, incremental: true, retention: { keepLast: 1 } });
+  const pruned: { deleted: string[] }[] = [];
+  s.on('pruned', (r: { deleted: string[] }) => pruned.push(r));
+  const first = await s.runNow();
+  void db.insert({ id: 'later', vector: new Float32Array(8).fill(3) });
+  const second = await s.runNow();
+  await s.stop();
+  assert.ok(first && second);
+  assert.equal(second.type, 'incremental');
+  assert.equal(second.baseId, first.id);
+  for (const id of [first.id, second.id, future.id]) assert.ok(await manager.getSnapshot(id), `${id} is kept`);
+  assert.deepEqual(pruned.flatMap((p) => p.deleted), []);
+  // Without protection, the same policy would keep only the future-dated one.
+  const plain = await manager.prune({ keepLast: 1 }, { dryRun: true });
+  assert.deepEqual(plain.keep, [future.id]);
+  rmSync(dir, { recursive: true, force: true });
+}));
+
+test('prune and restore take their boolean options only as booleans: a string or 0 is INVALID_ARGUMENT and nothing is deleted or restored', async () => {
+  const { manager } = memoryManager();
+  const db = smallDb(10, 8);
+  await manager.createSnapshot(db, 'a');
+  const b = await manager.createSnapshot(db, 'b');
+  for (const dryRun of ['true', 'yes', 1, 0] as unknown[]) {
+    await assert.rejects(manager.prune({ keepLast: 1 }, { dryRun: dryRun as boolean }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT');
+  }
+  assert.equal((await manager.listSnapshots()).length, 2);
+  await assert.rejects(manager.prune({ keepLast: 1 }, { protect: 'x' as unknown as string[] }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT');
+  const target = smallDb(3, 8);
+  for (const verifyChecksum of [0, '', 'false'] as unknown[]) {
+    await assert.rejects(manager.restoreSnapshotInto(b.id, target, { verifyChecksum: verifyChecksum as boolean }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT');
+  }
+  assert.equal(target.len(), 3);
+});
