@@ -8,10 +8,12 @@
  * - nesting deeper than MAX_STORED_DEPTH levels, which no stored file may hold (JSON.parse takes any
  *   depth, and the recursive codecs would overflow the stack at some depth). Between `insert`'s own
  *   limit (256) and this one, files of earlier versions may hold metadata, so readers accept it.
+ * - an object of more than MAX_METADATA_KEYS members, which no save can store.
  * Each can only occur when the text shows a sign of it (a `\u` escape; a 3-digit exponent or a run
- * of 309 digits; more opening brackets than the limit), so only such text is walked.
+ * of 309 digits; more opening brackets than the limit; at least 4 characters per member, `"":0,`),
+ * so only such text is walked.
  */
-import { MAX_STORED_DEPTH, jsonProblem } from './msgpack.js';
+import { MAX_METADATA_KEYS, MAX_STORED_DEPTH, jsonProblem } from './msgpack.js';
 
 const MAYBE_HUGE_NUMBER = /\d[eE]\+?\d{3}|\d{309}/;
 
@@ -34,7 +36,7 @@ function moreBracketsThan(text: string, limit: number): boolean {
 export function parseJsonText(text: string, levelsAbove = 0): unknown {
   const value: unknown = JSON.parse(text);
   const maxDepth = MAX_STORED_DEPTH + levelsAbove;
-  if (text.includes('\\u') || MAYBE_HUGE_NUMBER.test(text) || moreBracketsThan(text, maxDepth)) {
+  if (text.length > 4 * MAX_METADATA_KEYS || text.includes('\\u') || MAYBE_HUGE_NUMBER.test(text) || moreBracketsThan(text, maxDepth)) {
     // The engine's own check of plain JSON; depth counts from the metadata, below the wrapping levels.
     const at = jsonProblem(value, 'the value', -levelsAbove);
     if (at !== undefined) throw new SyntaxError(at);

@@ -11,6 +11,7 @@ import { nodeFs } from '../../src/env/node-fs.js';
 import { exchangeFormats, exportImage, importFile, codecFor } from '../../src/interchange/index.js';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { parseJsonText } from '../../src/util/json-text.js';
+import { jsonValueAt } from '../../src/format/msgpack/json-value.js';
 import { tempDir } from '../support/db.js';
 
 /** Metadata `{ d: [[...[1]...]] }` of exactly `levels` levels (the object itself is level 1). */
@@ -45,6 +46,33 @@ test('a metadata number beyond float64 range (1e400) is damage naming the file i
         return true;
       });
     }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a metadata object of more than 65,535 members (what insert refuses and no save can store) is damage naming the file in every JSON-text reader and in MessagePack', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const wide: Record<string, number> = {};
+    for (let i = 0; i < 70_000; i++) wide[`k${i}`] = i;
+    const text = JSON.stringify({ nested: wide });
+    for (const [what, [path, holder]] of Object.entries(foreignFiles(dir, text))) {
+      await assert.rejects(importFile(nodeFs, path, { verifyChecksum: false }), (e: unknown) => {
+        assert.ok(e instanceof CorruptionError, `${what}: ${String(e)}`);
+        assert.equal(e.file, holder, what);
+        assert.match(e.message, /70000 members, more than the 65535/, what);
+        return true;
+      });
+    }
+    // A map32 header declaring 70,000 members: refused before any member is read.
+    const map32 = Buffer.from([0x81, 0xa1, 0x6d, 0xdf, 0x00, 0x01, 0x11, 0x70]);
+    assert.throws(() => jsonValueAt(map32, 0, map32.length), /70000 members, more than the 65535/);
+    // At the limit, it is metadata like any other.
+    delete wide.k0;
+    for (let i = 65_535; i < 70_000; i++) delete wide[`k${i}`];
+    assert.equal(Object.keys(wide).length, 65_534);
+    assert.ok(parseJsonText(JSON.stringify({ nested: wide })));
   } finally {
     cleanup();
   }

@@ -5,7 +5,7 @@
  * entry); `__proto__` keys become ordinary own properties; ints of any width within ±(2^53 − 1) are
  * numbers. Anything else (bin, ext, timestamps, NaN, non-string keys) is a WireProblem.
  */
-import { MAX_STORED_DEPTH } from '../../util/msgpack.js';
+import { MAX_METADATA_KEYS, MAX_STORED_DEPTH } from '../../util/msgpack.js';
 import { NEED_MORE, WireProblem, need, u16, u32, utf8At } from './wire.js';
 
 /** Where the value decoded by the last {@link jsonValueAt} ends. */
@@ -54,6 +54,8 @@ function array(buf: Uint8Array, pos: number, end: number, n: number, depth: numb
 
 function map(buf: Uint8Array, pos: number, end: number, n: number, depth: number): Record<string, unknown> {
   tooDeep(pos, depth);
+  // The engine's limit (a 16-bit map header when saved): a map32 of more would be refused by the next save.
+  if (n > MAX_METADATA_KEYS) throw new WireProblem(pos, `a map of ${n} members, more than the ${MAX_METADATA_KEYS} one object may have`);
   const out: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     need(pos, 1, end);
