@@ -9,6 +9,15 @@ import { ProgressReporter, type ProgressCallback } from '../../util/progress.js'
 import type { ByteSource } from '../stream/sources.js';
 import { NEED_MORE } from './tokenizer.js';
 import { throwIfAborted } from '../../util/abort.js';
+import { CorruptionError } from '../../errors.js';
+
+/**
+ * Largest window: one entry (with the whitespace around it) longer than this is refused as damage.
+ * No writer makes one (a 65,536-d vector is ~1 MB of text; metadata of tens of MB is accepted), and
+ * a run of whitespace from a crafted file would otherwise grow the window until memory or the 4 GiB
+ * typed-array limit ran out.
+ */
+export const MAX_WINDOW_BYTES = 512 << 20;
 
 /** Options of {@link ByteWindow}. */
 export interface ByteWindowOptions {
@@ -103,7 +112,10 @@ export class ByteWindow {
     const keep = this.end - this.mark;
     const cap = this.buf.length - 1;
     if (keep > cap >> 1) {
-      const grown = new Uint8Array(cap * 2 + 1);
+      if (cap >= MAX_WINDOW_BYTES) {
+        throw new CorruptionError({ file: this.windowOpts.file, section: 'entry', offset: this.base + this.mark }, `one entry, with the whitespace around it, runs over ${MAX_WINDOW_BYTES} bytes, which no writer produces`);
+      }
+      const grown = new Uint8Array(Math.min(cap * 2, MAX_WINDOW_BYTES) + 1);
       grown.set(this.buf.subarray(this.mark, this.end));
       this.buf = grown;
     } else if (this.mark > 0) {

@@ -8,7 +8,7 @@ import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { foreignJsonError, MEMBER, validateHeader, type JsonStateHeader } from './header.js';
 import type { ExchangeSourceOptions } from '../stream/exchange-io.js';
-import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
+import { decompressionCap, fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
 
 /** Options of {@link readJsonState}. */
@@ -67,7 +67,8 @@ export async function readJsonState(fs: FileSystem, path: string, opts: ReadJson
     } catch (err) {
       throw ioError(err, 'stat', path);
     }
-    const source = fileByteSource(handle, size, path, opts.compression, max);
+    // Compressed: the bomb guard's default cap unless the caller set one (as every other reader).
+    const source = fileByteSource(handle, size, path, opts.compression, opts.compression === 'none' ? undefined : decompressionCap(size, max));
     try {
       const sizeBound = opts.compression === 'none' ? size : Math.min(max ?? Infinity, size * HINT_RATIO);
       // Small files get a small window; big ones 4 MB (it grows if one entry needs more).

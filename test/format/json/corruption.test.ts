@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { nodeFs } from '../../../src/env/node-fs.js';
@@ -250,6 +250,10 @@ test('decompression bomb guard: output beyond maxDecompressedBytes is a Corrupti
   await assert.rejects(readBytes(gz, 'gzip', { maxDecompressedBytes: 1 << 20 }), (e) => e instanceof CorruptionError && /allowed 1048576 bytes/.test(e.message));
   const r = await readBytes(gz, 'gzip', { maxDecompressedBytes: 80 << 20 });
   assert.equal(r.kind, 'full');
+  // Without the option, the default cap (64 MiB + 256 bytes per compressed byte) applies too.
+  const bomb = brotliCompressSync(docText(fullMembers(3, E), { edit: (b) => b.replace('"vectors":', '"vectors":' + ' '.repeat(96 << 20)) }), { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } });
+  assert.ok(bomb.length < 100_000, `${bomb.length}`);
+  await assert.rejects(readBytes(bomb, 'brotli'), (e) => e instanceof CorruptionError && /allowed \d+ bytes/.test(e.message));
 });
 
 test('a gzip file read as plain JSON, and plain JSON read as gzip, are CorruptionErrors', async () => {
