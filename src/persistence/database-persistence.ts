@@ -626,6 +626,12 @@ export class DatabasePersistence extends EventEmitter {
         this.needFullSave = true;
         await journal.close().catch(() => undefined);
       }
+      // Changes too big for one log record (large metadata, which the size estimate above leaves out):
+      // nothing was appended, and a full save stores them (a shutdown's or the exit's last save too).
+      if (err instanceof QuiverError && err.code === 'LIMIT_EXCEEDED') {
+        changes.release();
+        return this.fullSave(options);
+      }
       throw err;
     }
     this.markSaved(changes.seq);

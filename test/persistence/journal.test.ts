@@ -567,6 +567,30 @@ test('after shutdown() a journaling instance still saves: a second shutdown or a
   }
 });
 
+test('changes too big for one journal record (large metadata) are saved in full, also by shutdown\'s last save', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: DIM });
+    await db.insert({ id: 'first', vector: new Float32Array(DIM).fill(1) });
+    const p = journaled(db, dir);
+    const base = await p.save();
+    // 45 entries of 6 MB of metadata each: a 270 MB record, over the log's 256 MiB limit.
+    const blob = 'x'.repeat(6_000_000);
+    for (let i = 0; i < 45; i++) void db.insert({ id: `big-${i}`, vector: new Float32Array(DIM).fill(i), metadata: { blob } });
+    const events: string[] = [];
+    p.on('save', (e: SaveEvent) => events.push(e.kind));
+    // shutdown's last save is the incremental one an exit makes.
+    await p.shutdown();
+    assert.deepEqual(events, ['full']);
+    const reader = new VectorDB({ dimension: DIM });
+    await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
+    assert.equal(reader.len(), 46);
+    assert.equal((reader.get('big-44')?.metadata as { blob: string }).blob.length, 6_000_000);
+  } finally {
+    cleanup();
+  }
+});
+
 test('the journal counts its bytes across its log\'s segments, so journalMaxBytes still holds once a new segment starts', async () => {
   const { dir, cleanup } = tempDir();
   try {
