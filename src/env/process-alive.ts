@@ -7,8 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** True unless `process.kill(pid, 0)` says ESRCH (no such process); EPERM means alive, another user's. */
+/** Largest pid any OS hands out (kill(2) takes a signed 32-bit pid; Linux's own limit is 2^22). */
+const MAX_PID = 0x7fffffff;
+
+/**
+ * True unless `process.kill(pid, 0)` says ESRCH (no such process); EPERM means alive, another user's.
+ * A pid no process can have (not a whole number in 1..2^31-1, which process.kill refuses to send to)
+ * is not alive: a lock naming one is taken over.
+ */
 export function isProcessAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid < 1 || pid > MAX_PID) return false;
   try {
     process.kill(pid, 0);
     return true;

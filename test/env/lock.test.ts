@@ -83,6 +83,17 @@ test('a lock whose process is dead is taken over: new content, durable, no takeo
   await lock.release();
 });
 
+test('a lock naming a pid no process can have (2^31 and above) is taken over', async () => {
+  for (const pid of [2 ** 31, 2 ** 40]) {
+    assert.equal(isProcessAlive(pid), false);
+    const fs = new MemoryFileSystem();
+    writeHolder(fs, { pid });
+    const lock = await acquireLock(fs, DIR);
+    assert.equal(holderOf(fs).pid, process.pid, `pid ${pid}`);
+    await lock.release();
+  }
+});
+
 test('a live process holding the lock: LOCKED naming its pid', async () => {
   const fs = new MemoryFileSystem();
   writeHolder(fs, { pid: process.ppid });
