@@ -7,6 +7,7 @@ import type { FileSystem } from '../env/fs.js';
 import type { CollectionImage } from '../engine/types.js';
 import { readQvdb, writeQvdb } from '../format/qvdb/index.js';
 import { MAGIC, MAGIC_PREFIX_LENGTH } from '../format/qvdb/constants.js';
+import { checkQvdbContent } from '../format/qvdb/content.js';
 import { readJsonState, writeJsonState } from '../format/json/index.js';
 import { probeHead } from '../format/detect.js';
 import type { ExchangeCodec, ExchangeReadOptions, ExchangeWriteOptions, ImportedColumns } from '../format/exchange.js';
@@ -38,6 +39,7 @@ export const binaryCodec: ExchangeCodec = {
   async read(fs: FileSystem, path: string, o: ExchangeReadOptions = {}): Promise<ImportedColumns> {
     const r = await readQvdb(fs, path, { verifyChecksum: o.verifyChecksum, onProgress: o.onProgress, signal: o.signal });
     if (r.kind !== 'full') throw deltaRefused(path);
+    checkQvdbContent(path, r.columns);
     return { columns: r.columns, metricKnown: true, user: asRecord(r.manifest.user), checksum: r.checksum };
   },
 };

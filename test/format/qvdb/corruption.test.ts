@@ -5,6 +5,7 @@ import { MemoryFileSystem } from '../../../src/env/memory-fs.js';
 import { CorruptionError } from '../../../src/errors.js';
 import { readQvdb, readQvdbInfo, writeQvdb, type Compression } from '../../../src/format/qvdb/index.js';
 import { makeChangeImage, makeImage, randomVectors } from '../../support/image.js';
+import { importFile } from '../../../src/interchange/index.js';
 
 const SECTIONS = new Set(['header', 'footer', 'directory', 'manifest', 'ids', 'vectors', 'metadata', 'deleted']);
 const DATA = new Set(['manifest', 'ids', 'vectors', 'metadata', 'deleted', 'directory']);
@@ -126,5 +127,19 @@ test('readQvdbInfo detects damage to header, footer, directory and manifest', as
     bad[at] ^= 1;
     fs.writeFileSync('/i.qvdb', bad);
     await assert.rejects(readQvdbInfo(fs, '/i.qvdb'), CorruptionError, `flip at ${at}`);
+  }
+});
+
+test('a file whose checksums are valid but which holds an empty id, a duplicate id or a NaN vector is damage to import, convert and verify', async () => {
+  const cases: [string, Parameters<typeof makeImage>[0], RegExp][] = [
+    ['empty id', { dimension: 2, ids: ['a', ''], vectors: Float32Array.from([1, 2, 3, 4]) }, /entry 1 has the id ""/],
+    ['duplicate id', { dimension: 2, ids: ['a', 'b', 'a'], vectors: Float32Array.from([1, 2, 3, 4, 5, 6]) }, /duplicate id "a": entries 0 and 2/],
+    ['NaN', { dimension: 2, ids: ['a', 'b'], vectors: Float32Array.from([1, 2, NaN, 4]) }, /entry 1 \(id "b"\) has NaN at element 0/],
+  ];
+  for (const [what, spec, message] of cases) {
+    const fs = new MemoryFileSystem();
+    await writeQvdb(fs, '/f.qvdb', makeImage(spec));
+    assert.equal((await readQvdb(fs, '/f.qvdb')).kind, 'full', `${what}: the checksums are valid`);
+    await assert.rejects(importFile(fs, '/f.qvdb'), (e: unknown) => e instanceof CorruptionError && e.file === '/f.qvdb' && message.test(e.message), what);
   }
 });
