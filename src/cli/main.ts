@@ -55,7 +55,10 @@ async function run(argv: string[]): Promise<void> {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
-  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const out = (line: string): void => {
+    // After the reader of a pipe went away (see watchStdout) the rest of the output has nowhere to go.
+    if (!process.stdout.destroyed) process.stdout.write(`${line}\n`);
+  };
   if (values.help) return out(USAGE);
   if (values.version) return out(version());
   const [command, ...args] = positionals;
@@ -80,6 +83,20 @@ async function run(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * A reader that stops early (`quiver verify f | head -1`) closes the pipe: the rest of the output is
+ * dropped, and the command's own result still decides the exit code (a conversion that was published
+ * is not a failure). Any other failure to write it (a full disk) is reported, with exit code 1.
+ */
+function watchStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    process.stderr.write(`quiver: the output could not be written (${err.code ?? err.message})\n`);
+    process.exitCode = 1;
+  });
+}
+
+watchStdout();
 run(process.argv.slice(2)).then(
   () => undefined,
   (err: unknown) => {

@@ -222,3 +222,21 @@ test('quiver convert cleans dead writers\' temp files in the target directory, b
     cleanup();
   }
 });
+
+test('output that cannot be written: a closed pipe drops it (the command still succeeds), a full disk is exit 1 with a message, never a stack trace', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await realDb(50);
+    const path = await new DatabasePersistence(db, { baseDir: dir }).save({ path: join(dir, 'db.qvdb') });
+    // `quiver verify db.qvdb | head -0`: the reader is gone before the first line.
+    const shown = spawnSync('/bin/bash', ['-c', `"${process.execPath}" "${main}" verify "${path}" | head -c 0; echo "status \${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+    assert.match(shown.stderr, /^status 0$/m, shown.stderr);
+    assert.doesNotMatch(shown.stderr, /EPIPE|Unhandled| {4}at /, shown.stderr);
+    const full = spawnSync('/bin/bash', ['-c', `"${process.execPath}" "${main}" verify "${path}" > /dev/full`], { encoding: 'utf8' });
+    assert.equal(full.status, 1, full.stderr);
+    assert.match(full.stderr, /quiver: the output could not be written \(ENOSPC\)/);
+    assert.doesNotMatch(full.stderr, /Unhandled| {4}at /);
+  } finally {
+    cleanup();
+  }
+});
