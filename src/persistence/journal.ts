@@ -11,6 +11,7 @@
  * completed, so a load gives exactly the state of some completed save.
  */
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileSystem } from '../env/fs.js';
 import { writeFileAtomic } from '../env/atomic.js';
@@ -50,8 +51,14 @@ export function journalDir(basePath: string): string {
   return `${basePath}.wal`;
 }
 
+/**
+ * HEAD's text: the magic, the checksum the log extends, and a CRC-32 of those two lines (as 8 lowercase
+ * hex digits). Without the CRC a flipped hex digit would name "another state": the journal would be
+ * ignored and the next save would start it over, deleting every journaled save.
+ */
 function headText(after: string): string {
-  return `${JOURNAL_HEAD_MAGIC}\nafter ${after}\n`;
+  const body = `${JOURNAL_HEAD_MAGIC}\nafter ${after}\n`;
+  return `${body}crc32 ${crc32(body).toString(16).padStart(8, '0')}\n`;
 }
 
 /** Reads HEAD; undefined when the journal directory or HEAD is missing. Malformed → CorruptionError. */
@@ -64,10 +71,16 @@ export async function readJournalHead(fs: FileSystem, basePath: string): Promise
     if ((err as { code?: string }).code === 'ENOENT') return undefined;
     throw ioError(err, 'read', path);
   }
-  const lines = Buffer.from(bytes).toString('utf8').split('\n');
+  const text = Buffer.from(bytes).toString('utf8');
+  const lines = text.split('\n');
   const m = /^after ([0-9a-f]+)$/.exec(lines[1] ?? '');
-  if (lines[0] !== JOURNAL_HEAD_MAGIC || !m || !HEX64.test(m[1]) || lines.length !== 3 || lines[2] !== '') {
-    throw new CorruptionError({ file: path, section: 'journal head' }, `not a QuiverDB journal head (expected "${JOURNAL_HEAD_MAGIC}" and "after <sha256>")`);
+  // Two lines: written by a version before the CRC line, and read as they are.
+  const crc = lines.length === 4 ? /^crc32 ([0-9a-f]{8})$/.exec(lines[2]) : undefined;
+  if (lines[0] !== JOURNAL_HEAD_MAGIC || !m || !HEX64.test(m[1]) || (lines.length !== 3 && !crc) || lines[lines.length - 1] !== '') {
+    throw new CorruptionError({ file: path, section: 'journal head' }, `not a QuiverDB journal head (expected "${JOURNAL_HEAD_MAGIC}", "after <sha256>" and "crc32 <hex>")`);
+  }
+  if (crc && text !== headText(m[1])) {
+    throw new CorruptionError({ file: path, section: 'journal head' }, `checksum mismatch: its CRC-32 line says ${crc[1]}, its first two lines compute to ${crc32(text.slice(0, text.length - lines[2].length - 1)).toString(16).padStart(8, '0')}`, 'CHECKSUM_MISMATCH');
   }
   return m[1];
 }
@@ -78,7 +91,9 @@ export async function readJournalHead(fs: FileSystem, basePath: string): Promise
  * journal of it is open, or was folded in by a load.
  */
 export async function journalHasRecords(fs: FileSystem, basePath: string, after: string): Promise<boolean> {
-  if ((await readJournalHead(fs, basePath).catch(() => undefined)) !== after) return false;
+  // A damaged HEAD may name this very state: its log is nobody's to start over (the error propagates).
+  const head = await readJournalHead(fs, basePath).catch((err: unknown) => (err instanceof CorruptionError ? Promise.reject(err) : undefined));
+  if (head !== after) return false;
   for (const seg of await listSegments(fs, journalDir(basePath))) {
     if (((await statIfExists(fs, seg.path))?.size ?? 0) > SEGMENT_HEADER_SIZE) return true;
   }

@@ -223,6 +223,24 @@ test('a journal whose HEAD names another state is ignored; a damaged HEAD is rep
     await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
     assertSameDb(reader, atSave);
 
+    // HEAD carries a CRC-32 of its lines: one flipped hex digit of the checksum is damage, not another state.
+    await p.save();
+    mutate(db, rnd, 5);
+    await p.saveIncremental();
+    await p.shutdown();
+    const text = readFileSync(head, 'utf8');
+    assert.match(text, /^QVDB-JOURNAL 1\nafter [0-9a-f]{64}\ncrc32 [0-9a-f]{8}\n$/);
+    const digit = text.indexOf('after ') + 10;
+    writeFileSync(head, text.slice(0, digit) + (text[digit] === '0' ? '1' : '0') + text.slice(digit + 1));
+    const flipped = new VectorDB({ dimension: DIM });
+    await assert.rejects(new DatabasePersistence(flipped, { baseDir: dir }).load({ path: base }), (e: unknown) => e instanceof CorruptionError && e.code === 'CHECKSUM_MISMATCH' && e.file === head && /checksum/.test(e.message));
+    assert.equal(flipped.len(), 0);
+    // Nor does a journaled save by an instance that has not read this journal start it over.
+    const before = readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).map((n) => readFileSync(join(journalDir(base), n)).length);
+    const other = journaled(new VectorDB({ dimension: DIM }), dir);
+    await assert.rejects(other.load({ path: base }), CorruptionError);
+    assert.deepEqual(readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).map((n) => readFileSync(join(journalDir(base), n)).length), before);
+
     writeFileSync(head, 'garbage');
     const target = new VectorDB({ dimension: DIM });
     void target.insert({ id: 'keep-me', vector: new Float32Array(DIM).fill(1) });
