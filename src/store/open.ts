@@ -4,10 +4,11 @@
  * exists, so "log present" implies "pointer present"), checkpoint at once after a repair, and remove
  * checkpoints left by interrupted checkpoints.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { QuiverError } from '../errors.js';
 import type { Metric } from '../engine/types.js';
 import { acquireLock } from '../env/lock.js';
+import { moveAside } from '../env/move-aside.js';
 import { statIfExists } from '../env/stat-if-exists.js';
 import { describe } from '../engine/validate.js';
 import { WalWriter } from '../wal/writer.js';
@@ -78,6 +79,11 @@ export async function openStore(dir: string, options: DurableOptions, make: Dura
     });
     checkpointer.writer = writer;
     const journal = new Journal(writer);
+    // Damaged checkpoints hold data a person may still mend (a flipped byte, say): kept, under a name no
+    // open takes for a checkpoint, and named in the report; moved before the repaired state's checkpoint
+    // is written, which removes the checkpoints it replaces.
+    for (const f of rec.damagedCheckpoints) report.repairs.push(`moved the damaged checkpoint ${f.name} aside to ${basename(await moveAside(o.fs, f.path))}`);
+    if (rec.damagedCheckpoints.length > 0) await o.fs.syncDir(dir);
     // After a repair the directory must describe the repaired state before anything is added to it.
     if (rec.repaired || !checkpointer.pointer) await checkpointer.run(() => ({ image: db.openWriterImage(), walSeq: journal.assignedSeq }));
     const current = checkpointer.pointer?.checkpoint;

@@ -54,6 +54,8 @@ export interface Recovered<T extends ReplayTarget> {
   strayCheckpoints: CheckpointFile[];
   /** True when repair dropped something: a new checkpoint should be written at once. */
   repaired: boolean;
+  /** Checkpoint files a repair found damaged: moved aside (never deleted) by a writable open. */
+  damagedCheckpoints: CheckpointFile[];
 }
 
 /** Builds the engine for a store of this shape (the durable subclass, listener not yet attached). */
@@ -109,7 +111,7 @@ function emptyReport(): RecoveryReport {
 }
 
 /** Picks the checkpoint to load: the pointer's, or with `repair` the newest one that verifies. */
-async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StorePointer | undefined, all: CheckpointFile[], report: RecoveryReport, spare: number): Promise<LoadedCheckpoint | undefined> {
+async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StorePointer | undefined, all: CheckpointFile[], report: RecoveryReport, spare: number, damaged: CheckpointFile[]): Promise<LoadedCheckpoint | undefined> {
   if (pointer) {
     const file = all.find((c) => c.name === pointer.checkpoint) ?? { name: pointer.checkpoint, path: join(dir, pointer.checkpoint), generation: pointer.generation };
     try {
@@ -117,6 +119,7 @@ async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StoreP
     } catch (err) {
       if (!o.repair || !(err instanceof CorruptionError)) throw err;
       report.repairs.push(`checkpoint ${pointer.checkpoint} is unusable (${err.message}); falling back to an older one`);
+      if (all.includes(file)) damaged.push(file);
     }
   }
   for (const file of [...all].reverse()) {
@@ -128,6 +131,7 @@ async function chooseCheckpoint(o: ResolvedOptions, dir: string, pointer: StoreP
     } catch (err) {
       if (!(err instanceof CorruptionError)) throw err;
       report.repairs.push(`checkpoint ${file.name} is unusable too (${err.message})`);
+      damaged.push(file);
     }
   }
   return undefined;
@@ -187,7 +191,7 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
       report.created = true;
       report.ms = performance.now() - t0;
       const db = make(o.dimension, o.metric ?? 'cosine');
-      return { db, pointer: undefined, maxGeneration, report, strayCheckpoints: checkpoints, repaired: false };
+      return { db, pointer: undefined, maxGeneration, report, strayCheckpoints: checkpoints, repaired: false, damagedCheckpoints: [] };
     }
     if (!o.repair) {
       throw new CorruptionError({ file: join(dir, CURRENT_FILE), section: 'pointer' }, `the file is missing but the directory holds ${checkpoints.length} checkpoint(s) and ${segments.length} log segment(s); open with { repair: true } to recover from the newest valid checkpoint`);
@@ -200,7 +204,8 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
   if (logBytes >= PREFAULT_MIN_LOG_BYTES) warmHashThread();
   const dimGuess = pointer?.dimension ?? o.dimension;
   const spare = dimGuess === undefined ? 0 : upsertsBound(logBytes, dimGuess);
-  const ckpt = await chooseCheckpoint(o, dir, pointer, checkpoints, report, spare);
+  const damaged: CheckpointFile[] = [];
+  const ckpt = await chooseCheckpoint(o, dir, pointer, checkpoints, report, spare, damaged);
   const dimension = ckpt?.columns.dimension ?? pointer?.dimension ?? o.dimension;
   const metric = ckpt?.columns.metric ?? pointer?.metric ?? o.metric ?? 'cosine';
   if (dimension === undefined) {
@@ -231,8 +236,9 @@ export async function recoverStore<T extends ReplayTarget>(o: ResolvedOptions, d
     pointer: validPointer,
     maxGeneration,
     report,
-    strayCheckpoints: checkpoints.filter((c) => c.name !== used),
+    strayCheckpoints: checkpoints.filter((c) => c.name !== used && !damaged.includes(c)),
     repaired: report.repairs.length > 0 || report.logRepair !== undefined,
+    damagedCheckpoints: damaged,
   };
 }
 

@@ -124,10 +124,17 @@ test('repair without any valid checkpoint starts empty, replays the log it has, 
   assert.equal(db.recovery.checkpoint, undefined);
   assert.ok(db.recovery.repairs.some((r) => /no valid checkpoint/.test(r)), db.recovery.repairs.join('\n'));
   assert.ok(db.recovery.replayedRecords > 0);
+  // The damaged checkpoint, the only copy of what it held, is kept aside byte for byte, and named.
+  const name = p.slice(p.lastIndexOf('/') + 1);
+  const aside = filesUnder(fs, DIR).filter((f) => f.includes(`${name}.corrupt-`));
+  assert.equal(aside.length, 1, filesUnder(fs, DIR).join());
+  assert.deepEqual(fs.readFileSync(aside[0]), b);
+  assert.ok(db.recovery.repairs.some((r) => r.startsWith(`moved the damaged checkpoint ${name} aside to ${name}.corrupt-`)), db.recovery.repairs.join('\n'));
   const d = digest(db);
   await db.close();
   const again = await openVectorDB(DIR, { fs });
   assert.equal(digest(again), d, 'the repaired state was checkpointed');
+  assert.equal(filesUnder(fs, DIR).filter((f) => f.includes('.corrupt-')).length, 1, 'a later open leaves it where it is');
   await again.close();
 });
 

@@ -12,7 +12,8 @@ import { statIfExists } from '../../env/stat-if-exists.js';
 import { openVectorDB, type DurableVectorDB } from '../durable-db.js';
 import type { ResolvedConfig } from './config.js';
 import { CollectionNotFoundError, VectorDimensionError, VectorStoreConnectionError } from './errors.js';
-import { IMPORTED_MARKER, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE, importReferenceOnce, moveAside, moveReferenceAside } from './reference-import.js';
+import { IMPORTED_MARKER, REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE, importReferenceOnce, moveReferenceAside } from './reference-import.js';
+import { moveAside } from '../../env/move-aside.js';
 import type { CorruptionRecovery, ReferenceImport } from './types.js';
 
 /** A connected collection. */

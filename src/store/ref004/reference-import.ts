@@ -25,19 +25,9 @@ import { VectorDimensionError } from './errors.js';
 import type { ReferenceImport } from './types.js';
 
 export { REFERENCE_METADATA_FILE, REFERENCE_PAYLOADS_FILE } from '../../format/reference/index.js';
+import { moveAside } from '../../env/move-aside.js';
 /** Written next to them once they were imported. */
 export const IMPORTED_MARKER = 'ann_metadata.json.quiver-imported';
-
-/** Renames `path` to `<path>.corrupt-<time>` and returns the new path. */
-export async function moveAside(fs: FileSystem, path: string): Promise<string> {
-  const to = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  try {
-    await fs.rename(path, to);
-  } catch (err) {
-    throw ioError(err, 'move aside', path);
-  }
-  return to;
-}
 
 /**
  * Moves the reference files (`ann_metadata.json` and `payloads.json`, those present) aside together when
