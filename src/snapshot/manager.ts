@@ -347,6 +347,8 @@ export class SnapshotManager {
         } catch (err) {
           throw abortedAfterFolds(err, result.folded);
         }
+        // Nor does a progress callback that throws stop them half-way (it becomes a warning).
+        progress.irreversible();
         if (policy === 'cascade') {
           for (const dep of deepestFirst(deps.all.map((d) => d.id), cat.snapshots)) {
             await deleteOne(this.ctx, dep);
@@ -399,6 +401,7 @@ export class SnapshotManager {
         const order = deepestFirst(decision.remove, cat.snapshots);
         // Checked once, before the first deletion: ABORTED means nothing was deleted (see deleteSnapshot).
         checkAbort(options.signal, 'the cleanup');
+        progress.irreversible();
         for (const id of order) {
           // Retention never removes a base a kept snapshot needs; re-check before an irreversible step.
           if (dependentsOf(cat.snapshots, id).all.some((d) => kept.has(d.id))) continue;

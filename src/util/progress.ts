@@ -47,6 +47,8 @@ const links = new WeakMap<ProgressCallback, Link>();
 export class ProgressReporter {
   private lastPct = -1;
   private done = false;
+  /** Set by {@link irreversible}: callback errors become warnings instead of stopping the work. */
+  private committed = false;
   private current = 0;
   private items = -1;
   private readonly link: Link | undefined;
@@ -108,6 +110,15 @@ export class ProgressReporter {
     return cb;
   }
 
+  /**
+   * From here on the work runs to its end (deletions that have begun, say): a callback that throws is
+   * not called again, and its error becomes a process warning instead of stopping the work half-way.
+   */
+  irreversible(): void {
+    this.committed = true;
+    this.link?.parent.irreversible();
+  }
+
   /** Reports 100% exactly once (a sub-operation: the end of its span in the parent). */
   finish(message: string): void {
     if (!this.callback || this.done) return;
@@ -150,6 +161,10 @@ export class ProgressReporter {
     } catch (err) {
       // The operation stops with this error: no further reports, and no layer may dress it up as damage.
       this.done = true;
+      if (this.committed) {
+        process.emitWarning(`the progress callback of a ${this.operation} threw while work that cannot be stopped half-way ran (it runs to its end; the callback is not called again): ${err instanceof Error ? err.message : String(err)}`, 'QuiverProgressWarning');
+        return;
+      }
       if (typeof err === 'object' && err !== null) callbackErrors.add(err);
       throw err;
     }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { utimesSync, writeFileSync } from 'node:fs';
 import type { SnapshotInfo } from '../../src/snapshot/types.js';
 import { tempDir } from '../support/db.js';
+import { capturing } from '../support/warnings.js';
 import { decodeManifest, encodeManifest } from '../../src/snapshot/manifest.js';
 import { MANIFEST_NAME, snapshotKey } from '../../src/snapshot/layout.js';
 import { MemorySnapshotStore } from '../../src/storage/memory-store.js';
@@ -72,6 +73,24 @@ test('an abort stops a delete or a prune only before its first deletion: ABORTED
   assert.ok(late2.signal.aborted);
   assert.equal(pruned.deleted.length, 3);
   assert.deepEqual((await manager.listSnapshots()).map((s) => s.name), ['f2']);
+});
+
+test('a progress callback that throws once deletions started does not stop them half-way: the call resolves, and the error is a warning', async () => {
+  const { manager } = memoryManager();
+  const { ids } = await chain(manager, 4);
+  await capturing(async ({ warnings }) => {
+    let calls = 0;
+    const r = await manager.deleteSnapshot(ids[1], { dependents: 'cascade', onProgress: () => { if (++calls === 1) throw new Error('callback boom'); } });
+    assert.deepEqual(r.deleted, [ids[3], ids[2], ids[1]]);
+    assert.equal(calls, 1, 'the callback is not called again');
+    assert.deepEqual((await manager.listSnapshots()).map((s) => s.id), [ids[0]]);
+    for (let i = 0; i < 3; i++) await manager.createSnapshot(smallDb(10 + i, 8), `f${i}`);
+    const pruned = await manager.prune({ keepLast: 1 }, { onProgress: () => { throw new Error('prune boom'); } });
+    assert.equal(pruned.deleted.length, 3);
+    assert.deepEqual((await manager.listSnapshots()).map((s) => s.name), ['f2']);
+    await new Promise((res) => setImmediate(res));
+    assert.equal(warnings.filter((w) => /^QuiverProgressWarning: .*(callback boom|prune boom)/.test(w)).length, 2, warnings.join('\n'));
+  });
 });
 
 test('a delete aborted while folding its dependents deletes nothing and names the folds already done', async () => {
