@@ -84,12 +84,30 @@ export function resolveOptions(o: SnapshotManagerOptions): ResolvedSnapshotOptio
   };
 }
 
-/** Returns a deep copy of `md` when it is a plain JSON object of at most 1 MiB as JSON. */
+/** A copy of `v` without the `undefined` members of its plain objects (arrays and other values as they are). */
+function withoutUndefinedMembers(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutUndefinedMembers);
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined) continue;
+    // A "__proto__" key is data, as in entry metadata: defined, never assigned (which would set the prototype).
+    Object.defineProperty(out, k, { value: withoutUndefinedMembers(x), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * Returns a deep copy of `md` when it is a plain JSON object of at most 1 MiB as JSON. As in entry
+ * metadata, `undefined` members of objects are dropped (as JSON.stringify drops them), so that
+ * `{ user: process.env.USER }` works whether or not the variable is set; `undefined` in an array is refused.
+ */
 export function checkUserMetadata(md: unknown, what = 'snapshot metadata'): Record<string, unknown> {
   if (!isPlainObject(md)) throw new QuiverError('INVALID_METADATA', `${what} must be a plain JSON object`);
-  const problem = jsonProblem(md, what);
+  const copy = withoutUndefinedMembers(md);
+  const problem = jsonProblem(copy, what);
   if (problem) throw new QuiverError('INVALID_METADATA', `${problem}; store only plain JSON there`);
-  const text = JSON.stringify(md);
+  const text = JSON.stringify(copy);
   if (Buffer.byteLength(text) > MAX_USER_METADATA_BYTES) throw new QuiverError('LIMIT_EXCEEDED', `${what} is ${Buffer.byteLength(text)} bytes as JSON; at most ${MAX_USER_METADATA_BYTES} are allowed: keep large data elsewhere and store its location here`);
   return JSON.parse(text) as Record<string, unknown>;
 }

@@ -86,3 +86,12 @@ test('a folder whose name is no snapshot id (a copy such as snapshot-<id>.bak) i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('snapshot metadata drops undefined members as entry metadata does (reference 000: { user: process.env.USER } with the variable unset); undefined in an array is refused', async () => {
+  const { manager } = memoryManager();
+  const db = smallDb(5, 8);
+  const info = await manager.createSnapshot(db, 'pre-migration', { version: '2.0', user: undefined, nested: { a: 1, b: undefined } });
+  assert.deepEqual(info.metadata, { version: '2.0', nested: { a: 1 } });
+  assert.deepEqual((await manager.getSnapshot(info.id))?.metadata, { version: '2.0', nested: { a: 1 } });
+  await assert.rejects(manager.createSnapshot(db, 'x', { list: [1, undefined] }), (e: unknown) => e instanceof QuiverError && e.code === 'INVALID_METADATA');
+});
