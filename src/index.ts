@@ -16,6 +16,8 @@ export type {
   DbStats,
   VectorDBOptions,
   DbOptions,
+  Columns,
+  DeltaColumns,
 } from './engine/types.js';
 export { DatabasePersistence } from './persistence/database-persistence.js';
 export { formatFileSize, formatTimestamp, estimateMemoryUsage } from './persistence/utils.js';
