@@ -282,11 +282,17 @@ export class VectorDB implements Iterable<StoredEntry> {
     return out;
   }
 
-  /** Entries (copies) in slot order. */
+  /**
+   * Entries (copies) in slot order: each entry present when the iteration started and still present
+   * when reached, exactly once, as it is then. Taken from the ids at the start: a replacement during
+   * the iteration may move an entry to another slot (while a save reads its old one), and walking the
+   * slots live would then yield it twice or not at all. Entries inserted meanwhile are not yielded.
+   */
   *entries(): IterableIterator<StoredEntry> {
-    for (let s = 0; s < this.store.highWater; s++) {
-      const id = this.store.ids[s];
-      if (id !== undefined) yield this.entryAt(s, id);
+    const ids = this.ids();
+    for (const id of ids) {
+      const s = this.store.idMap.get(id);
+      if (s !== undefined) yield this.entryAt(s, id);
     }
   }
 

@@ -188,3 +188,29 @@ test('insertBatch is all-or-nothing', async () => {
   assert.equal(db.seq, seq);
   assert.deepEqual(await db.insertBatch([]), []);
 });
+
+test('iteration while a save reads the database: an entry replaced during it (moved to another slot) is yielded once, as it is then', async () => {
+  const db = new VectorDB({ dimension: 4 });
+  for (let i = 0; i < 200; i++) await db.insert({ id: `e${i}`, vector: [i, 1, 2, 3] });
+  // A writer holding its first chunk (zero-copy, all 200 slots) has them lent: replacing an id then
+  // moves it to another slot.
+  const image = db.openWriterImage();
+  const chunks = image.vectorChunks(1000)[Symbol.iterator]();
+  assert.equal(chunks.next().value?.length, 800);
+  try {
+    const seen = new Map<string, number>();
+    let k = 0;
+    for (const e of db) {
+      seen.set(String(e.id), (seen.get(String(e.id)) ?? 0) + 1);
+      // Replace what was just seen (it moves behind or ahead), and one entry far ahead.
+      await db.insert({ id: e.id, vector: [-1, 1, 2, 3] });
+      if (k++ === 10) await db.insert({ id: 'e150', vector: [150, 9, 9, 9] });
+    }
+    assert.equal(seen.size, 200);
+    assert.ok([...seen.values()].every((n) => n === 1), 'every entry exactly once');
+    assert.equal(db.get('e150')?.vector[1], 1, 'e150 was reached after its replacement ahead, and replaced again');
+  } finally {
+    chunks.return?.(undefined);
+    image.release();
+  }
+});
