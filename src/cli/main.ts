@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { QuiverError } from '../errors.js';
 import { nodeFs } from '../env/node-fs.js';
+import { removeLiveTempsSync } from '../env/temp-files.js';
 import { UsageError, convert, inspect } from './commands.js';
 
 const USAGE = `usage: quiver <command> [options]
@@ -96,7 +97,23 @@ function watchStdout(): void {
   });
 }
 
+/**
+ * Ctrl-C (or a TERM) in the middle of a conversion: nothing was published, and the temp files it was
+ * writing are removed before exiting with the shell's code for the signal (130, 143), instead of being
+ * left for the next save into that directory to find.
+ */
+function cleanUpOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      removeLiveTempsSync();
+      process.stderr.write(`quiver: interrupted (${signal}); nothing was published\n`);
+      process.exit(code);
+    });
+  }
+}
+
 watchStdout();
+cleanUpOnSignals();
 run(process.argv.slice(2)).then(
   () => undefined,
   (err: unknown) => {

@@ -159,6 +159,23 @@ export function unlinkAtExit(fs: FileSystem, name: string): void {
   });
 }
 
+/**
+ * Unlinks, synchronously, every temp file this process is writing or keeping, with the side files SQLite
+ * keeps beside a database it writes (`-journal`, `-wal`, `-shm`): for a program about to exit on a
+ * signal (the CLI on Ctrl-C), whose pending writes will never be published. Nothing else calls it.
+ */
+export function removeLiveTempsSync(): void {
+  for (const name of [...liveTemps, ...atExit]) {
+    for (const f of [name, `${name}-journal`, `${name}-wal`, `${name}-shm`]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // not there (or not on the real file system)
+      }
+    }
+  }
+}
+
 /** Cancels {@link unlinkAtExit} for `name` (removed, or taken over by a publish). */
 export function forgetAtExit(name: string): void {
   atExit.delete(name);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VectorDB } from '../../src/engine/vector-db.js';
@@ -236,6 +237,32 @@ test('output that cannot be written: a closed pipe drops it (the command still s
     assert.equal(full.status, 1, full.stderr);
     assert.match(full.stderr, /quiver: the output could not be written \(ENOSPC\)/);
     assert.doesNotMatch(full.stderr, /Unhandled| {4}at /);
+  } finally {
+    cleanup();
+  }
+});
+
+test('Ctrl-C during a conversion: exit 130, nothing published, and no temp file left behind', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = new VectorDB({ dimension: 384 });
+    const rnd = (i: number, d: number): number => Math.sin(i * 12.9898 + d * 78.233);
+    await db.insertBatch(Array.from({ length: 20_000 }, (_, i) => ({ id: `doc-${i}`, vector: Float32Array.from({ length: 384 }, (_, d) => rnd(i, d)), metadata: { i } })));
+    const source = await new DatabasePersistence(db, { baseDir: dir }).save({ path: join(dir, 'src.qvdb') });
+    const out = join(dir, 'out', 'x.jsonl');
+    mkdirSync(join(dir, 'out'));
+    const child = spawn(process.execPath, [main, 'convert', source, out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Interrupted once its temp file exists (it is being written).
+    const t0 = Date.now();
+    while (!readdirSync(join(dir, 'out')).some((n) => n.includes('quiver-tmp')) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(readdirSync(join(dir, 'out')).some((n) => n.includes('quiver-tmp')), 'the conversion was writing');
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted \(SIGINT\); nothing was published/);
+    assert.deepEqual(readdirSync(join(dir, 'out')), []);
   } finally {
     cleanup();
   }
