@@ -54,7 +54,7 @@ export interface JsonWriteResult {
 
 const COMPRESSIONS: readonly JsonCompression[] = ['none', 'gzip', 'brotli'];
 
-function checkOptions(opts: WriteJsonStateOptions): { compression: JsonCompression; level: number; userText: string } {
+function checkOptions(opts: WriteJsonStateOptions, image: CollectionImage | ChangeImage): { compression: JsonCompression; level: number; userText: string } {
   const compression = opts.compression ?? 'none';
   if (!COMPRESSIONS.includes(compression)) throw new QuiverError('INVALID_ARGUMENT', `compression must be one of ${COMPRESSIONS.join(', ')} (got ${String(compression)}).`);
   let level = 0;
@@ -64,7 +64,11 @@ function checkOptions(opts: WriteJsonStateOptions): { compression: JsonCompressi
       throw new QuiverError('INVALID_ARGUMENT', `${compression} level must be an integer from 0 to ${MAX_LEVEL[compression]} (got ${String(opts.level)}).`);
     }
   }
-  const user = opts.user ?? {};
+  let user = opts.user ?? {};
+  // A user map that states the database's own dimension or metric (a converted file's, say: reference-000
+  // files record their dimension) says nothing the "options" member does not: those keys are left out.
+  const same = OPTIONS_FROM_IMAGE.filter((k) => user !== null && typeof user === 'object' && Object.hasOwn(user, k) && (user as Record<string, unknown>)[k] === image[k]);
+  if (same.length > 0) user = Object.fromEntries(Object.entries(user).filter(([k]) => !(same as readonly string[]).includes(k)));
   let userText: string | undefined;
   try {
     userText = JSON.stringify(user);
@@ -72,7 +76,9 @@ function checkOptions(opts: WriteJsonStateOptions): { compression: JsonCompressi
     throw new QuiverError('INVALID_ARGUMENT', `user must be plain JSON (${(err as Error).message}).`, {}, { cause: err });
   }
   if (userText === undefined || !userText.startsWith('{')) throw new QuiverError('INVALID_ARGUMENT', 'user must be a plain object.');
-  for (const k of OPTIONS_FROM_IMAGE) if (Object.hasOwn(user, k)) throw new QuiverError('INVALID_ARGUMENT', `user must not have a "${k}" key: the "options" member's ${k} is the database's.`);
+  for (const k of OPTIONS_FROM_IMAGE) {
+    if (Object.hasOwn(user, k)) throw new QuiverError('INVALID_ARGUMENT', `user has a "${k}" key of ${JSON.stringify((user as Record<string, unknown>)[k])}, but the database's ${k} is ${JSON.stringify(image[k])}, and the JSON format keeps only the database's (in its "options" member); remove or rename that key.`);
+  }
   if (opts.createdAt !== undefined && !Number.isFinite(opts.createdAt)) throw new QuiverError('INVALID_ARGUMENT', 'createdAt must be a finite number of ms.');
   return { compression, level, userText };
 }
@@ -129,7 +135,7 @@ async function writeDeleted(out: PageWriter, ids: readonly Id[], progress: Progr
  * becomes a delta). Never builds the whole document in memory.
  */
 export async function writeJsonState(fs: FileSystem, path: string, image: CollectionImage | ChangeImage, opts: WriteJsonStateOptions = {}): Promise<JsonWriteResult> {
-  const { compression, level, userText } = checkOptions(opts);
+  const { compression, level, userText } = checkOptions(opts, image);
   checkImage(image);
   const deleted = isChangeImage(image) ? image.deletedIds : [];
   const progress = new ProgressReporter('save', image.count + deleted.length, opts.onProgress);

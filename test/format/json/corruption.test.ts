@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { CorruptionError, QuiverError } from '../../../src/errors.js';
 import { nodeFs } from '../../../src/env/node-fs.js';
 import { readJsonState, writeJsonState, type JsonCompression, type JsonStateReadResult } from '../../../src/format/json/index.js';
 import { awkwardSpec, bytesFs, bytesOf, docText, fullMembers, makeChangeImage, makeImage, tempDir, utf8, type PlainEntry } from './helpers.js';
+import { convertFile } from '../../../src/interchange/index.js';
 
 /** Writes the awkward sample (full or delta) and returns its bytes. */
 async function sample(compression: JsonCompression, delta = false): Promise<Uint8Array> {
@@ -273,7 +274,16 @@ test('"options" carries the database dimension and metric (the reference layout)
     assert.deepEqual(raw.options, { dimension: 3, metric: 'dot', persistence: { format: 'json' } });
     const read = await readJsonState(nodeFs, path, { compression: 'none' });
     assert.deepEqual(read.header.options, { persistence: { format: 'json' } }, 'the user map comes back as it was given');
-    await assert.rejects(writeJsonState(nodeFs, join(dir, 't.json'), makeImage({ dimension: 3, ids: [], vectors: new Float32Array(0) }), { user: { dimension: 4 } }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(writeJsonState(nodeFs, join(dir, 't.json'), makeImage({ dimension: 3, ids: [], vectors: new Float32Array(0) }), { user: { dimension: 4 } }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT' && /"dimension" key of 4, but the database's dimension is 3/.test((e as Error).message));
+    // A user map stating the database's own dimension and metric (a converted reference-000 file's) is written without them.
+    await writeJsonState(nodeFs, join(dir, 'u.json'), makeImage({ dimension: 3, metric: 'dot', ids: ['a'], vectors: new Float32Array([1, 2, 3]) }), { user: { model: 'minilm', dimension: 3, metric: 'dot' } });
+    assert.deepEqual((await readJsonState(nodeFs, join(dir, 'u.json'), { compression: 'none' })).header.options, { model: 'minilm' });
+    const ref = join(dir, 'ref.json');
+    writeFileSync(ref, JSON.stringify({ version: '1.0.0', metadata: { model: 'minilm', dimension: 3 }, vectors: [{ id: 'a', vector: [1, 2, 3] }] }));
+    await convertFile(nodeFs, ref, join(dir, 'from-ref.json'), { format: 'json' });
+    const converted = await readJsonState(nodeFs, join(dir, 'from-ref.json'), { compression: 'none' });
+    assert.ok(converted.kind === 'full' && converted.columns.ids[0] === 'a');
+    assert.deepEqual(converted.header.options, { model: 'minilm' });
   } finally {
     cleanup();
   }
