@@ -90,7 +90,7 @@ test('maxVectors: an insert that would exceed it fails with LIMIT_EXCEEDED and c
   const fs = new MemoryFileSystem();
   const { manager, store } = await createVectorStore(cfg(fs, 'cap', { maxVectors: 5 }));
   await store.insert([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], [1, 2, 3, 4], [{}, {}, {}, {}]);
-  await assert.rejects(store.insert([[1, 1, 1], [2, 2, 2]], [5, 6], [{}, {}]), (e: unknown) => e instanceof VectorStoreError && e.code === 'LIMIT_EXCEEDED' && /maxVectors 5/.test(e.message));
+  await assert.rejects(store.insert([[1, 1, 1], [2, 2, 2]], [5, 6], [{}, {}]), (e: unknown) => e instanceof VectorStoreError && e.code === 'LIMIT_EXCEEDED' && /maxVectors 5/.test(e.message) && /createVectorStore\(\{ type: 'in-memory', collectionName, dimension, maxVectors \}\)/.test(e.message));
   assert.equal((await store.list())[1], 4);
   assert.equal(await store.get(5), null, 'nothing of the refused batch was inserted');
   // Replacing existing ids does not count against the limit; the fifth fits.

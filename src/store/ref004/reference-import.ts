@@ -132,7 +132,7 @@ async function importOnce(c: ResolvedConfig): Promise<ReferenceImport | undefine
       );
     }
     if (columns.ids.length > c.maxVectors) {
-      throw new QuiverError('LIMIT_EXCEEDED', `${metaFile} holds ${columns.ids.length} vectors of the reference store, more than maxVectors ${c.maxVectors} of collection "${c.collectionName}"; nothing was imported. Raise maxVectors, or pass importReferenceFiles: false to start this collection empty and leave the files alone.`, { file: metaFile, count: columns.ids.length, maxVectors: c.maxVectors });
+      throw new QuiverError('LIMIT_EXCEEDED', `${metaFile} holds ${columns.ids.length} vectors of the reference store, more than maxVectors ${c.maxVectors} of collection "${c.collectionName}"; nothing was imported. Raise maxVectors (createVectorStore({ type: 'in-memory', collectionName, dimension, maxVectors, annIndexPath }); the convenience factories keep the default of 10,000), or pass importReferenceFiles: false to start this collection empty and leave the files alone.`, { file: metaFile, count: columns.ids.length, maxVectors: c.maxVectors });
     }
     return columns;
   };

@@ -131,7 +131,7 @@ export class InMemoryBackend implements VectorStore {
     if (failure) throw wrap(failure, 'insert');
     if (db.len() + fresh.size > this.cfg.maxVectors) {
       throw new VectorStoreError(
-        `inserting ${fresh.size} new vectors into collection "${this.cfg.collectionName}" (${db.len()} stored) would exceed maxVectors ${this.cfg.maxVectors}; nothing was inserted. Delete vectors or raise maxVectors.`,
+        `inserting ${fresh.size} new vectors into collection "${this.cfg.collectionName}" (${db.len()} stored) would exceed maxVectors ${this.cfg.maxVectors}; nothing was inserted. Delete vectors or raise maxVectors (createVectorStore({ type: 'in-memory', collectionName, dimension, maxVectors }); the convenience factories keep the default of 10,000).`,
         'insert', undefined, 'LIMIT_EXCEEDED',
       );
     }
