@@ -100,6 +100,8 @@ export class DatabasePersistence extends EventEmitter {
   private snapshotManager: SnapshotManager | undefined;
   private readonly snapshotStore: SnapshotStore | undefined;
   private journal: SaveJournal | undefined;
+  /** Set once shutdown() closed the journal: this instance never journals (nor takes its lock) again. */
+  private journalReleased = false;
 
   constructor(
     readonly db: VectorDB,
@@ -320,6 +322,7 @@ export class DatabasePersistence extends EventEmitter {
     await this.queue.run(async () => {
       const j = this.journal;
       this.journal = undefined;
+      this.journalReleased = true;
       await j?.close();
       // Saves after shutdown() (a second shutdown, say) find the journal closed: it is this instance's,
       // not another writer's, as long as it still has the size it was left with; the next save is a
@@ -598,9 +601,13 @@ export class DatabasePersistence extends EventEmitter {
     chain.loadedJournalBytes = undefined;
   }
 
-  /** Incremental auto-save appends to the save journal instead of writing delta files. */
+  /**
+   * Incremental auto-save appends to the save journal instead of writing delta files; not after
+   * shutdown(), which closed the journal and released its lock for good (a later load or save of this
+   * instance must not take it again and hold it for the life of the process).
+   */
   private get journaled(): boolean {
-    return this.options.incremental && this.options.autoSaveInterval > 0;
+    return !this.journalReleased && this.options.incremental && this.options.autoSaveInterval > 0;
   }
 
   private async appendJournal(chain: ChainState, changes: ChangeImage, started: number, options: IncrementalSaveOptions): Promise<string> {

@@ -224,10 +224,11 @@ test('a journal whose HEAD names another state is ignored; a damaged HEAD is rep
     assertSameDb(reader, atSave);
 
     // HEAD carries a CRC-32 of its lines: one flipped hex digit of the checksum is damage, not another state.
-    await p.save();
+    const q = journaled(db, dir);
+    await q.save();
     mutate(db, rnd, 5);
-    await p.saveIncremental();
-    await p.shutdown();
+    await q.saveIncremental();
+    await q.shutdown();
     const text = readFileSync(head, 'utf8');
     assert.match(text, /^QVDB-JOURNAL 1\nafter [0-9a-f]{64}\ncrc32 [0-9a-f]{8}\n$/);
     const digit = text.indexOf('after ') + 10;
@@ -580,6 +581,21 @@ test('after shutdown() a journaling instance still saves: a second shutdown or a
     await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
     assertSameDb(reader, db);
     assert.ok(reader.has('after-shutdown') && reader.has('after-second'));
+    // Nor does a load or save after shutdown() take the journal's lock again and keep it.
+    const otherDb = new VectorDB({ dimension: DIM });
+    const other = journaled(otherDb, dir);
+    await other.load({ path: base });
+    mutate(otherDb, rnd, 5);
+    assert.equal(await other.saveIncremental(), journalDir(base));
+    assert.equal(existsSync(join(journalDir(base), 'LOCK')), true, 'the journaling instance holds it');
+    await other.shutdown();
+    assert.equal(existsSync(join(journalDir(base), 'LOCK')), false);
+    await p.load({ path: base });
+    assertSameDb(db, otherDb);
+    assert.equal(existsSync(join(journalDir(base), 'LOCK')), false, 'a load after shutdown() does not take it');
+    await db.insert({ id: 'after-load', vector: vec(rnd) });
+    await p.saveIncremental();
+    assert.equal(existsSync(join(journalDir(base), 'LOCK')), false, 'nor does a save');
   } finally {
     cleanup();
   }
