@@ -41,6 +41,14 @@ function mutate(db: VectorDB, rnd: () => number, n: number, allowClear = false):
   }
 }
 
+/** A full save of `db` in `dir` and its journal opened with segments of 1 KiB: a few saves each (the log's own are 64 MiB). */
+async function smallSegmentJournal(db: VectorDB, dir: string): Promise<{ base: string; fs: NodeFileSystem; journal: SaveJournal }> {
+  const base = await new DatabasePersistence(db, { baseDir: dir }).save();
+  const fs = new NodeFileSystem();
+  const journal = await SaveJournal.open(fs, base, (await readQvdbInfo(fs, base)).checksum, undefined, 1 << 10);
+  return { base, fs, journal };
+}
+
 function journaled(db: VectorDB, baseDir: string, extra: Record<string, unknown> = {}): DatabasePersistence {
   // A long interval: the tests call saveIncremental themselves, exactly as the timer would.
   return new DatabasePersistence(db, { baseDir, incremental: true, autoSaveInterval: 3_600_000, ...extra });
@@ -181,10 +189,7 @@ test('a journal whose first segment is missing fails the load instead of applyin
     const rnd = prng(37);
     const db = new VectorDB({ dimension: DIM });
     mutate(db, rnd, 40);
-    const base = await new DatabasePersistence(db, { baseDir: dir }).save();
-    const fs = new NodeFileSystem();
-    // Segments of 1 KiB, so that the journal's saves span several.
-    const journal = await SaveJournal.open(fs, base, (await readQvdbInfo(fs, base)).checksum, undefined, 1 << 10);
+    const { base, journal } = await smallSegmentJournal(db, dir);
     let seq = db.seq;
     for (let k = 0; k < 12; k++) {
       mutate(db, rnd, 5);
@@ -631,11 +636,7 @@ test('the journal counts its bytes across its log\'s segments, so journalMaxByte
     const rnd = prng(22);
     const db = new VectorDB({ dimension: DIM });
     mutate(db, rnd, 50);
-    const base = await new DatabasePersistence(db, { baseDir: dir }).save();
-    const fs = new NodeFileSystem();
-    const after = (await readQvdbInfo(fs, base)).checksum;
-    // Segments of 1 KiB: a few saves each (the log's own are 64 MiB).
-    const journal = await SaveJournal.open(fs, base, after, undefined, 1 << 10);
+    const { base, fs, journal } = await smallSegmentJournal(db, dir);
     let seq = db.seq;
     try {
       // What the count leaves out (the first segment's header) stays what it is: the count moves
