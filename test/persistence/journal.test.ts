@@ -41,6 +41,27 @@ function mutate(db: VectorDB, rnd: () => number, n: number, allowClear = false):
   }
 }
 
+/**
+ * A full save in `dir`, then two journaled saves of random changes: the base file, the state as of the
+ * first journaled save, and the journal's one segment (whose last record is the second save).
+ */
+async function twoJournaledSaves(dir: string, seed: number): Promise<{ base: string; expected: VectorDB; segPath: string }> {
+  const rnd = prng(seed);
+  const db = new VectorDB({ dimension: DIM });
+  mutate(db, rnd, 100);
+  const p = journaled(db, dir);
+  const base = await p.save();
+  mutate(db, rnd, 20);
+  await p.saveIncremental();
+  const expected = await cloneDb(db);
+  mutate(db, rnd, 20);
+  await p.saveIncremental();
+  await p.shutdown();
+  const seg = readdirSync(journalDir(base)).filter((n) => n.endsWith('.log'));
+  assert.equal(seg.length, 1);
+  return { base, expected, segPath: join(journalDir(base), seg[0]) };
+}
+
 /** A full save of `db` in `dir` and its journal opened with segments of 1 KiB: a few saves each (the log's own are 64 MiB). */
 async function smallSegmentJournal(db: VectorDB, dir: string): Promise<{ base: string; fs: NodeFileSystem; journal: SaveJournal }> {
   const base = await new DatabasePersistence(db, { baseDir: dir }).save();
@@ -119,20 +140,7 @@ test('a journal continues after load in a new process-like instance; a full save
 test('a torn final journal record is a save that never happened: load gives the previous save', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const rnd = prng(3);
-    const db = new VectorDB({ dimension: DIM });
-    mutate(db, rnd, 100);
-    const p = journaled(db, dir);
-    const base = await p.save();
-    mutate(db, rnd, 20);
-    await p.saveIncremental();
-    const expected = await cloneDb(db);
-    mutate(db, rnd, 20);
-    await p.saveIncremental();
-    await p.shutdown();
-    const seg = readdirSync(journalDir(base)).filter((n) => n !== 'HEAD');
-    assert.equal(seg.length, 1);
-    const segPath = join(journalDir(base), seg[0]);
+    const { base, expected, segPath } = await twoJournaledSaves(dir, 3);
     truncateSync(segPath, statSync(segPath).size - 7);
     const reader = new VectorDB({ dimension: DIM });
     await new DatabasePersistence(reader, { baseDir: dir }).load({ path: base });
@@ -145,18 +153,7 @@ test('a torn final journal record is a save that never happened: load gives the 
 test('a flipped bit in the final journal record fails the load (it may be a save that resolved); load({ repair: true }) loads the saves before it and warns', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const rnd = prng(31);
-    const db = new VectorDB({ dimension: DIM });
-    mutate(db, rnd, 100);
-    const p = journaled(db, dir);
-    const base = await p.save();
-    mutate(db, rnd, 20);
-    await p.saveIncremental();
-    const expected = await cloneDb(db);
-    mutate(db, rnd, 20);
-    await p.saveIncremental();
-    await p.shutdown();
-    const segPath = join(journalDir(base), readdirSync(journalDir(base)).filter((n) => n.endsWith('.log'))[0]);
+    const { base, expected, segPath } = await twoJournaledSaves(dir, 31);
     const bytes = readFileSync(segPath);
     bytes[bytes.length - 3] ^= 0x04;
     writeFileSync(segPath, bytes);
