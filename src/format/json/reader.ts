@@ -8,7 +8,7 @@ import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { foreignJsonError, MEMBER, validateHeader, type JsonStateHeader } from './header.js';
 import type { ExchangeSourceOptions } from '../stream/exchange-io.js';
-import { decompressionCap, fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
+import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
 
 /** Options of {@link readJsonState}. */
@@ -67,8 +67,10 @@ export async function readJsonState(fs: FileSystem, path: string, opts: ReadJson
     } catch (err) {
       throw ioError(err, 'stat', path);
     }
-    // Compressed: the bomb guard's default cap unless the caller set one (as every other reader).
-    const source = fileByteSource(handle, size, path, opts.compression, opts.compression === 'none' ? undefined : decompressionCap(size, max));
+    // No default cap here: load() reads the instance's own saves, which compress far better than the
+    // default allows when their vectors repeat (zero vectors: ~500x with brotli), and the window bounds
+    // memory anyway. Imports of files from elsewhere get the bomb guard's default (see jsonCodec).
+    const source = fileByteSource(handle, size, path, opts.compression, max);
     try {
       const sizeBound = opts.compression === 'none' ? size : Math.min(max ?? Infinity, size * HINT_RATIO);
       // Small files get a small window; big ones 4 MB (it grows if one entry needs more).
