@@ -89,7 +89,8 @@ function badElement(what: string, i: number, x: unknown): QuiverError {
 /**
  * Checks that `v` is an array-like of `dim` numbers that are all finite once converted to float32.
  * Throws INVALID_VECTOR (not array-like, empty, bad element naming its index) or DIMENSION_MISMATCH.
- * Returns a typed array as it is (its elements read the same every time); any other array-like is
+ * Returns a typed array as it is (its elements read the same every time, unless it is over a
+ * SharedArrayBuffer, which is copied like the rest); any other array-like is
  * read exactly once, into `into` (a Float32Array of `dim` elements) or a new one, which is returned:
  * an element getter or Proxy that answered differently on a second read would otherwise put values
  * that were never checked (NaN, say) into the database and its log.
@@ -110,15 +111,17 @@ export function checkVector(v: unknown, dim: number, what = 'vector', into?: Flo
       { what, expected: dim, actual: len },
     );
   }
-  // isView is false for a Proxy, whatever its target: only a real typed array is read in place.
-  if (ArrayBuffer.isView(v) && v instanceof Float32Array) {
+  // isView is false for a Proxy, whatever its target: only a real typed array is read in place, and
+  // not one over shared memory, which another thread may change between the check and the copy.
+  const shared = ArrayBuffer.isView(v) && typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer;
+  if (ArrayBuffer.isView(v) && v instanceof Float32Array && !shared) {
     for (let i = 0; i < dim; i++) {
       const x = v[i];
       if (x - x !== 0) throw badElement(what, i, x);
     }
     return v;
   }
-  if (ArrayBuffer.isView(v)) {
+  if (ArrayBuffer.isView(v) && !shared) {
     const a = v as unknown as ArrayLike<number>;
     for (let i = 0; i < dim; i++) {
       const f = Math.fround(a[i]);

@@ -150,7 +150,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     for (let i = 0; i < n; i++) {
       const e = checkEntryShape(entries[i], `entries[${i}]`);
       const id = e.id === undefined ? randomUUID() : checkId(e.id, 'entries[].id', i);
-      const into = ArrayBuffer.isView(e.vector) ? undefined : (copies ??= new Float32Array(n * dim)).subarray(i * dim, (i + 1) * dim);
+      const into = ArrayBuffer.isView(e.vector) && !(e.vector.buffer instanceof SharedArrayBuffer) ? undefined : (copies ??= new Float32Array(n * dim)).subarray(i * dim, (i + 1) * dim);
       vectors[i] = checkVector(e.vector, dim, `entries[${i}].vector`, into);
       if (e.metadata !== undefined) {
         const md = cloneMetadata(e.metadata, `entries[${i}].metadata`);
@@ -289,10 +289,14 @@ export class VectorDB implements Iterable<StoredEntry> {
    * slots live would then yield it twice or not at all. Entries inserted meanwhile are not yielded.
    */
   *entries(): IterableIterator<StoredEntry> {
-    const ids = this.ids();
-    for (const id of ids) {
-      const s = this.store.idMap.get(id);
-      if (s !== undefined) yield this.entryAt(s, id);
+    const { ids, idMap } = this.store;
+    const start = ids.slice(0, this.store.highWater);
+    for (let s = 0; s < start.length; s++) {
+      const id = start[s];
+      if (id === undefined) continue;
+      // Still in its slot (almost always); else moved (looked up) or deleted (skipped).
+      const at = ids[s] === id ? s : idMap.get(id);
+      if (at !== undefined) yield this.entryAt(at, id);
     }
   }
 

@@ -10,7 +10,6 @@ import { MAGIC, MAGIC_PREFIX_LENGTH } from '../format/qvdb/constants.js';
 import { checkQvdbContent } from '../format/qvdb/content.js';
 import { readJsonState, writeJsonState } from '../format/json/index.js';
 import { probeHead } from '../format/detect.js';
-import { decompressionCap } from '../format/stream/sources.js';
 import type { ExchangeCodec, ExchangeReadOptions, ExchangeWriteOptions, ImportedColumns } from '../format/exchange.js';
 
 function asRecord(v: unknown): Record<string, unknown> {
@@ -65,9 +64,10 @@ export const jsonCodec: ExchangeCodec = {
   async read(fs, path, o = {}) {
     const { compression, brotliHead } = await probeHead(fs, path);
     const c = compression === 'gzip' ? 'gzip' : brotliHead && jsonCodec.sniff(brotliHead) ? 'brotli' : 'none';
-    // An import is capped as every interchange reader is (the bomb guard: 64 MiB + 256 x the compressed size by default).
-    const cap = c === 'none' ? o.maxDecompressedBytes : decompressionCap((await fs.stat(path)).size, o.maxDecompressedBytes);
-    const r = await readJsonState(fs, path, { compression: c, verifyChecksum: o.verifyChecksum, maxDecompressedBytes: cap, onProgress: o.onProgress, signal: o.signal });
+    // Capped only when the caller asks (maxDecompressedBytes): QuiverDB's own saves of repeated or sparse
+    // vectors decompress 250-760x, past any default a bomb guard could use, and the reader's one-entry
+    // window bounds its memory whatever the file holds.
+    const r = await readJsonState(fs, path, { compression: c, verifyChecksum: o.verifyChecksum, maxDecompressedBytes: o.maxDecompressedBytes, onProgress: o.onProgress, signal: o.signal });
     if (r.kind !== 'full') throw deltaRefused(path);
     return { columns: r.columns, metricKnown: true, user: asRecord(r.header.options), checksum: r.checksum };
   },

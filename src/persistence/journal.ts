@@ -18,13 +18,16 @@ import { writeFileAtomic } from '../env/atomic.js';
 import { ensureDirDurable } from '../env/durable-dir.js';
 import { statIfExists } from '../env/stat-if-exists.js';
 import { acquireLock, LOCK_FILE, TAKEOVER_FILE, type DirLock } from '../env/lock.js';
+import { moveAside } from '../env/move-aside.js';
 import type { ChangeImage, DeltaColumns, Id, Metadata, Metric } from '../engine/types.js';
 import { SEGMENT_HEADER_SIZE, WalWriter, listSegments, readWal, type DecodedOp, type WalOp } from '../wal/index.js';
 
 /** Name of the file in the journal directory that links the log to its base state. */
 export const JOURNAL_HEAD = 'HEAD';
-/** First line of a HEAD file. */
-export const JOURNAL_HEAD_MAGIC = 'QVDB-JOURNAL 1';
+/** First line of a HEAD file (version 2: with its CRC-32 line). */
+export const JOURNAL_HEAD_MAGIC = 'QVDB-JOURNAL 2';
+/** First line of a version-1 HEAD (two lines, no CRC), which earlier versions wrote and which still reads. */
+const JOURNAL_HEAD_MAGIC_V1 = 'QVDB-JOURNAL 1';
 /** Journal bytes after which an incremental save writes a full file instead (or 1/4 of the base, if larger). */
 export const JOURNAL_MIN_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
@@ -73,10 +76,13 @@ export async function readJournalHead(fs: FileSystem, basePath: string): Promise
   }
   const text = Buffer.from(bytes).toString('utf8');
   const lines = text.split('\n');
+  const v = /^QVDB-JOURNAL (\d+)$/.exec(lines[0] ?? '');
+  if (v && Number(v[1]) > 2) throw new QuiverError('UNSUPPORTED_VERSION', `${path} is a save journal head of version ${v[1]}, newer than this QuiverDB reads (up to 2); upgrade QuiverDB to load it.`, { path });
   const m = /^after ([0-9a-f]+)$/.exec(lines[1] ?? '');
-  // Two lines: written by a version before the CRC line, and read as they are.
-  const crc = lines.length === 4 ? /^crc32 ([0-9a-f]{8})$/.exec(lines[2]) : undefined;
-  if (lines[0] !== JOURNAL_HEAD_MAGIC || !m || !HEX64.test(m[1]) || (lines.length !== 3 && !crc) || lines[lines.length - 1] !== '') {
+  // Version 1 (two lines, written before the CRC line) reads as it is.
+  const v1 = lines[0] === JOURNAL_HEAD_MAGIC_V1 && lines.length === 3;
+  const crc = lines[0] === JOURNAL_HEAD_MAGIC && lines.length === 4 ? /^crc32 ([0-9a-f]{8})$/.exec(lines[2]) : undefined;
+  if (!m || !HEX64.test(m[1]) || !(v1 || crc) || lines[lines.length - 1] !== '') {
     throw new CorruptionError({ file: path, section: 'journal head' }, `not a QuiverDB journal head (expected "${JOURNAL_HEAD_MAGIC}", "after <sha256>" and "crc32 <hex>")`);
   }
   if (crc && text !== headText(m[1])) {
@@ -128,13 +134,36 @@ export interface JournalContents {
  * caller touches the database, so a damaged journal fails the load with the database unchanged.
  */
 export async function readJournal(fs: FileSystem, basePath: string, after: string, repair = false): Promise<JournalContents | undefined> {
+  try {
+    return await readJournalOnce(fs, basePath, after, false);
+  } catch (err) {
+    if (!(err instanceof CorruptionError)) throw err;
+    if (!repair) throw withJournalHint(err);
+  }
+  // Damage, and a repair was asked for: only now is the journal's lock taken (a healthy journal that
+  // another instance appends to loads as usual), for the cut or, when the log cannot be cut (its HEAD
+  // or its list of segments is damaged), for moving the whole journal aside.
+  const dir = journalDir(basePath);
+  const lock = await lockForRepair(fs, dir);
+  try {
+    try {
+      return await readJournalOnce(fs, basePath, after, true);
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      const to = await moveAside(fs, dir);
+      process.emitWarning(`load({ repair: true }) could not cut the save journal ${dir} (${err.damage}): it was moved aside to ${to}, and the database is loaded without its saves.`, 'QuiverRepairWarning');
+      return undefined;
+    }
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+async function readJournalOnce(fs: FileSystem, basePath: string, after: string, repair: boolean): Promise<JournalContents | undefined> {
   const head = await readJournalHead(fs, basePath);
   if (head !== after) return undefined;
   const dir = journalDir(basePath);
-  // A repair cuts the log: not under a writer appending to it.
-  const lock = repair ? await lockForRepair(fs, dir) : undefined;
   const records: DecodedOp[][] = [];
-  let bytes: number;
   try {
     // Saves are records 1, 2, ...: a log whose first segment is gone is damage, not a shorter journal.
     const reader = readWal(fs, dir, { fromSeq: 1, repair, repairHint: JOURNAL_REPAIR_HINT });
@@ -149,14 +178,17 @@ export async function readJournal(fs: FileSystem, basePath: string, after: strin
         'QuiverRepairWarning',
       );
     }
-    bytes = await journalBytes(fs, basePath);
+    return { records, bytes: await journalBytes(fs, basePath) };
   } catch (err) {
     if (err instanceof QuiverError) throw err;
     throw ioError(err, 'read the save journal', dir);
-  } finally {
-    await lock?.release();
   }
-  return { records, bytes };
+}
+
+/** `err` (journal damage) with how to repair it, when its message does not say so already. */
+function withJournalHint(err: CorruptionError): CorruptionError {
+  if (err.message.includes('load({ repair: true })')) return err;
+  return new CorruptionError({ file: err.file, section: err.section, offset: err.offset }, `${err.damage.slice(err.damage.indexOf(' is damaged: ') + 13)}; load({ repair: true }) moves the journal aside and loads the file without its saves`, err.code as 'CORRUPT' | 'CHECKSUM_MISMATCH', { cause: err });
 }
 
 /** How a damaged save journal is repaired (the end of its CorruptionError's message). */

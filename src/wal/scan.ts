@@ -70,11 +70,20 @@ export interface ScanOptions {
  */
 export const TORN_SECTOR_BYTES = 512;
 
-/** True when some TORN_SECTOR_BYTES-aligned piece of [from, to) of the file is all zeros. */
+/**
+ * Shortest piece that counts: a record's first and last pieces can be a few bytes long, and a record
+ * often ends in zeros of its own (an upsert without metadata ends with a 4-byte zero length), which
+ * must not make a whole record look torn. A tear that left only such a sliver unwritten reads as
+ * damage, which `repair: true` cuts (a record not written whole was never acknowledged).
+ */
+export const TORN_PIECE_MIN_BYTES = 16;
+
+/** True when some TORN_SECTOR_BYTES-aligned piece of [from, to) of the file, at least TORN_PIECE_MIN_BYTES long, is all zeros. */
 async function hasZeroSector(h: FileHandle, from: number, to: number, path: string): Promise<boolean> {
   const STEP = 1 << 20;
   // Pieces end at sector boundaries (absolute file offsets) and at `to`; one may span two reads.
   let zero = true;
+  let start = from;
   for (let base = from; base < to; base += STEP) {
     const buf = Buffer.allocUnsafe(Math.min(to, base + STEP) - base);
     await readExactly(h, buf, base, path);
@@ -82,8 +91,9 @@ async function hasZeroSector(h: FileHandle, from: number, to: number, path: stri
       if (buf[i] !== 0) zero = false;
       const next = base + i + 1;
       if (next % TORN_SECTOR_BYTES === 0 || next === to) {
-        if (zero) return true;
+        if (zero && next - start >= TORN_PIECE_MIN_BYTES) return true;
         zero = true;
+        start = next;
       }
     }
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
+import { checkVector } from '../../src/engine/validate.js';
 import type { Metadata, VectorDBOptions, VectorEntry } from '../../src/engine/types.js';
 import { throwsCode } from './helpers.js';
 import { MAX_METADATA_KEYS } from '../../src/engine/metadata.js';
@@ -154,4 +155,15 @@ test('a vector is read once: an element that reads differently later never gets 
   await db.insert({ id: 'e', vector: proxy });
   assert.deepEqual(Array.from(db.get('e')!.vector), [1, 2, 3]);
   for (const e of db) assert.ok(Array.from(e.vector).every(Number.isFinite), String(e.id));
+});
+
+test('a vector over shared memory is copied at the check (another thread may change it before it is stored); an unshared one is used in place', () => {
+  const shared = new Float32Array(new SharedArrayBuffer(12));
+  shared.set([1, 2, 3]);
+  const checked = checkVector(shared, 3);
+  assert.notEqual(checked, shared);
+  shared[0] = NaN;
+  assert.deepEqual(Array.from(checked), [1, 2, 3], 'what was checked is what is kept');
+  const own = Float32Array.from([1, 2, 3]);
+  assert.equal(checkVector(own, 3), own);
 });

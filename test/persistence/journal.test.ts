@@ -11,6 +11,7 @@ import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { CorruptionError, type QuiverError } from '../../src/errors.js';
 import { capturing } from '../support/warnings.js';
+import { acquireLock } from '../../src/env/lock.js';
 import { WalWriter } from '../../src/wal/index.js';
 import type { SaveEvent } from '../../src/persistence/types.js';
 import { prng } from '../../support/datasets.js';
@@ -164,6 +165,10 @@ test('a flipped bit in the final journal record fails the load (it may be a save
     assert.deepEqual(target.ids(), ['keep-me']);
     assert.deepEqual(readFileSync(segPath), bytes, 'a load without repair changes no file');
     await assert.rejects(loader.load({ path: base, repair: 'yes' as unknown as boolean }), (e: unknown) => (e as QuiverError).code === 'INVALID_ARGUMENT');
+    // The journal's lock is taken only for a cut: held by another instance, it fails the repair (LOCKED), not the plain load.
+    const holder = await acquireLock(new NodeFileSystem(), journalDir(base));
+    await assert.rejects(loader.load({ path: base, repair: true }), (e: unknown) => (e as QuiverError).code === 'LOCKED');
+    await holder.release();
     await capturing(async (seen) => {
       await loader.load({ path: base, repair: true });
       await new Promise((r) => setImmediate(r));
@@ -232,7 +237,7 @@ test('a journal whose HEAD names another state is ignored; a damaged HEAD is rep
     await q.saveIncremental();
     await q.shutdown();
     const text = readFileSync(head, 'utf8');
-    assert.match(text, /^QVDB-JOURNAL 1\nafter [0-9a-f]{64}\ncrc32 [0-9a-f]{8}\n$/);
+    assert.match(text, /^QVDB-JOURNAL 2\nafter [0-9a-f]{64}\ncrc32 [0-9a-f]{8}\n$/);
     const digit = text.indexOf('after ') + 10;
     writeFileSync(head, text.slice(0, digit) + (text[digit] === '0' ? '1' : '0') + text.slice(digit + 1));
     const flipped = new VectorDB({ dimension: DIM });
@@ -241,14 +246,30 @@ test('a journal whose HEAD names another state is ignored; a damaged HEAD is rep
     // Nor does a journaled save by an instance that has not read this journal start it over.
     const before = readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).map((n) => readFileSync(join(journalDir(base), n)).length);
     const other = journaled(new VectorDB({ dimension: DIM }), dir);
-    await assert.rejects(other.load({ path: base }), CorruptionError);
+    await assert.rejects(other.load({ path: base }), (e: unknown) => e instanceof CorruptionError && /load\(\{ repair: true \}\) moves the journal aside/.test(e.message));
     assert.deepEqual(readdirSync(journalDir(base)).filter((n) => n.endsWith('.log')).map((n) => readFileSync(join(journalDir(base), n)).length), before);
+    // A HEAD of a newer version is not damage: UNSUPPORTED_VERSION, nothing changed.
+    const damagedHead = readFileSync(head);
+    writeFileSync(head, text.replace('QVDB-JOURNAL 2', 'QVDB-JOURNAL 3'));
+    await assert.rejects(new DatabasePersistence(new VectorDB({ dimension: DIM }), { baseDir: dir }).load({ path: base }), (e: unknown) => (e as QuiverError).code === 'UNSUPPORTED_VERSION');
 
     writeFileSync(head, 'garbage');
     const target = new VectorDB({ dimension: DIM });
     void target.insert({ id: 'keep-me', vector: new Float32Array(DIM).fill(1) });
     await assert.rejects(new DatabasePersistence(target, { baseDir: dir }).load({ path: base }), (e: unknown) => e instanceof CorruptionError && e.message.includes('HEAD'));
     assert.deepEqual(target.ids(), ['keep-me']);
+    writeFileSync(head, damagedHead);
+    // load({ repair: true }) cannot cut a journal whose HEAD is damaged: it moves the journal aside, with a warning, and loads the file alone.
+    const repaired = new VectorDB({ dimension: DIM });
+    await capturing(async (seen) => {
+      await new DatabasePersistence(repaired, { baseDir: dir }).load({ path: base, repair: true });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen.warnings.length, 1, seen.warnings.join());
+      assert.match(seen.warnings[0], /^QuiverRepairWarning: load\(\{ repair: true \}\) could not cut the save journal .* moved aside to .*\.corrupt-/);
+    });
+    assert.equal(existsSync(journalDir(base)), false);
+    assert.ok(readdirSync(dir).some((n) => n.startsWith('database.qvdb.wal.corrupt-')));
+    assert.ok(repaired.len() > 0);
   } finally {
     cleanup();
   }
