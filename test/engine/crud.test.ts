@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorDB } from '../../src/engine/vector-db.js';
+import type { Columns } from '../../src/index.js';
 import { bytes } from './helpers.js';
 
 const v = (...xs: number[]): number[] => xs;
@@ -213,4 +214,11 @@ test('iteration while a save reads the database: an entry replaced during it (mo
     chunks.return?.(undefined);
     image.release();
   }
+});
+
+test('the public types name what replaceAll takes (Columns), as README does', async () => {
+  const columns: Columns = { dimension: 2, metric: 'cosine', ids: ['a', 7], vectors: Float32Array.from([1, 0, 0, 1]), metadata: [{ k: 1 }, undefined] };
+  const db = new VectorDB({ dimension: 2 });
+  db.replaceAll(columns);
+  assert.deepEqual(db.ids(), ['a', 7]);
 });
