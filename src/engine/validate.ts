@@ -87,6 +87,14 @@ function badElement(what: string, i: number, x: unknown): QuiverError {
 }
 
 /**
+ * True for a vector checkVector reads in place: a real typed array (a Proxy is not one: isView is false
+ * for it) not over shared memory, which another thread may change between the check and the copy.
+ */
+export function readsInPlace(v: unknown): v is ArrayBufferView {
+  return ArrayBuffer.isView(v) && !(typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer);
+}
+
+/**
  * Checks that `v` is an array-like of `dim` numbers that are all finite once converted to float32.
  * Throws INVALID_VECTOR (not array-like, empty, bad element naming its index) or DIMENSION_MISMATCH.
  * Returns a typed array as it is (its elements read the same every time, unless it is over a
@@ -111,17 +119,15 @@ export function checkVector(v: unknown, dim: number, what = 'vector', into?: Flo
       { what, expected: dim, actual: len },
     );
   }
-  // isView is false for a Proxy, whatever its target: only a real typed array is read in place, and
-  // not one over shared memory, which another thread may change between the check and the copy.
-  const shared = ArrayBuffer.isView(v) && typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer;
-  if (ArrayBuffer.isView(v) && v instanceof Float32Array && !shared) {
+  const inPlace = readsInPlace(v);
+  if (inPlace && v instanceof Float32Array) {
     for (let i = 0; i < dim; i++) {
       const x = v[i];
       if (x - x !== 0) throw badElement(what, i, x);
     }
     return v;
   }
-  if (ArrayBuffer.isView(v) && !shared) {
+  if (inPlace) {
     const a = v as unknown as ArrayLike<number>;
     for (let i = 0; i < dim; i++) {
       const f = Math.fround(a[i]);

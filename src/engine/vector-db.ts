@@ -19,7 +19,7 @@ import type {
   ChangeImage, CollectionImage, Columns, DbStats, DeltaColumns, Id, Metadata, MetadataBytes, Metric, SearchQuery, SearchResult,
   StoredEntry, VectorDBOptions, VectorEntry,
 } from './types.js';
-import { checkId, checkK, checkSeq, checkThreshold, checkVector, describe, resolveOptions } from './validate.js';
+import { checkId, checkK, checkSeq, checkThreshold, checkVector, describe, readsInPlace, resolveOptions } from './validate.js';
 
 // Default first allocation: about 1 MiB of vectors, between 1 and 1024 entries.
 function defaultCapacity(dim: number): number {
@@ -150,7 +150,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     for (let i = 0; i < n; i++) {
       const e = checkEntryShape(entries[i], `entries[${i}]`);
       const id = e.id === undefined ? randomUUID() : checkId(e.id, 'entries[].id', i);
-      const into = ArrayBuffer.isView(e.vector) && !(e.vector.buffer instanceof SharedArrayBuffer) ? undefined : (copies ??= new Float32Array(n * dim)).subarray(i * dim, (i + 1) * dim);
+      const into = readsInPlace(e.vector) ? undefined : (copies ??= new Float32Array(n * dim)).subarray(i * dim, (i + 1) * dim);
       vectors[i] = checkVector(e.vector, dim, `entries[${i}].vector`, into);
       if (e.metadata !== undefined) {
         const md = cloneMetadata(e.metadata, `entries[${i}].metadata`);
