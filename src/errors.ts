@@ -69,6 +69,8 @@ export class CorruptionError extends QuiverError {
   readonly offset: number | undefined;
   /** What is damaged and where, without the advice that ends `message` (for messages that act on it). */
   readonly damage: string;
+  /** What is wrong, without the file, section or advice (for an error that restates it with other advice). */
+  readonly problem: string;
 
   constructor(loc: CorruptionLocation, problem: string, code: 'CORRUPT' | 'CHECKSUM_MISMATCH' = 'CORRUPT', options?: { cause?: unknown }) {
     const at = loc.offset === undefined ? '' : ` at byte ${loc.offset}`;
@@ -85,6 +87,7 @@ export class CorruptionError extends QuiverError {
     this.section = loc.section;
     this.offset = loc.offset;
     this.damage = `${loc.file}: section "${loc.section}"${at} is damaged: ${problem}`;
+    this.problem = problem;
   }
 }
 

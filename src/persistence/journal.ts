@@ -188,7 +188,7 @@ async function readJournalOnce(fs: FileSystem, basePath: string, after: string, 
 /** `err` (journal damage) with how to repair it, when its message does not say so already. */
 function withJournalHint(err: CorruptionError): CorruptionError {
   if (err.message.includes('load({ repair: true })')) return err;
-  return new CorruptionError({ file: err.file, section: err.section, offset: err.offset }, `${err.damage.slice(err.damage.indexOf(' is damaged: ') + 13)}; load({ repair: true }) moves the journal aside and loads the file without its saves`, err.code as 'CORRUPT' | 'CHECKSUM_MISMATCH', { cause: err });
+  return new CorruptionError({ file: err.file, section: err.section, offset: err.offset }, `${err.problem}; load({ repair: true }) moves the journal aside and loads the file without its saves`, err.code as 'CORRUPT' | 'CHECKSUM_MISMATCH', { cause: err });
 }
 
 /** How a damaged save journal is repaired (the end of its CorruptionError's message). */
