@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { CorruptionError, QuiverError, ioError } from '../errors.js';
-import { describe } from '../engine/validate.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import { nodeFs } from '../env/node-fs.js';
 import { removeIfStill } from '../env/links.js';
@@ -19,7 +18,7 @@ import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { throwIfAborted } from '../util/abort.js';
 import { SerialQueue } from '../util/serial.js';
-import { checkOptions, checkPathOption, type Resolved } from './options.js';
+import { checkOptions, checkCallOptions, type Resolved } from './options.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { cleanLeftoverTemps, deltaPath, MAX_DELTA_INDEX, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, refusedIncremental, removeJournal } from './journal.js';
@@ -131,7 +130,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** Saves the whole database atomically; returns the file path. */
   save(options: SaveOptions = {}): Promise<string> {
-    checkPathOption('save', options, false);
+    checkCallOptions('save', options, false, ['compress']);
     return this.queue.run(() => this.untilFailure(this.doSave(options)));
   }
 
@@ -146,7 +145,7 @@ export class DatabasePersistence extends EventEmitter {
 
   /** Replaces the database's contents with a saved file plus its deltas; all-or-nothing. */
   load(options: LoadOptions = {}): Promise<void> {
-    checkPathOption('load', options, false);
+    checkCallOptions('load', options, false, ['verifyChecksum', 'repair']);
     return this.queue.run(() => this.doLoad(options));
   }
 
@@ -155,7 +154,7 @@ export class DatabasePersistence extends EventEmitter {
    * instance's format) without changing what incremental saves extend.
    */
   export(options: ExportOptions): Promise<void> {
-    checkPathOption('export', options, true);
+    checkCallOptions('export', options, true, ['compress', 'includeIndex']);
     return this.queue.run(async () => {
       const { format, compression } = this.targetFor(options, true);
       const path = resolve(options.path);
@@ -190,8 +189,7 @@ export class DatabasePersistence extends EventEmitter {
    * merge by default (file entries win), replace with `clear: true`. All-or-nothing.
    */
   import(options: ImportOptions): Promise<void> {
-    checkPathOption('import', options, true);
-    if (options.clear !== undefined && typeof options.clear !== 'boolean') throw new TypeError(`import({ clear }) must be true or false, got ${describe(options.clear)}`);
+    checkCallOptions('import', options, true, ['clear', 'verifyChecksum']);
     return this.queue.run(async () => {
       const path = resolve(options.path);
       // Out of 100 until a reader declares the file's entry count (JSONL and reference files never do).
@@ -712,7 +710,6 @@ export class DatabasePersistence extends EventEmitter {
   private async doLoad(options: LoadOptions): Promise<void> {
     const path = resolve(options.path ?? this.chain?.basePath ?? this.defaultPath());
     const reporter = new ProgressReporter('load', 100, options.onProgress);
-    if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new QuiverError('INVALID_ARGUMENT', `load({ repair }) must be true or false, got ${describe(options.repair)}`);
     const spec = { verifyChecksum: options.verifyChecksum, signal: options.signal, repairJournal: options.repair === true };
     // A repair takes the journal's lock, which this instance holds while its own journal is open.
     if (options.repair === true && this.journal) {

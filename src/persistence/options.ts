@@ -51,10 +51,19 @@ export function checkOptions(options: PersistenceOptions): Resolved {
   };
 }
 
-/** Checks an operation's `{ path }`: a non-empty string, or (where a default exists, `required` false) absent. */
-export function checkPathOption(op: string, options: { path?: unknown } | null | undefined, required: boolean): void {
+/**
+ * Checks an operation's options: `path` a non-empty string, or (where a default exists, `required`
+ * false) absent; each of `booleans` absent, true or false (`compress: 'brotli'` must not read as gzip,
+ * nor `verifyChecksum: 0` as "skip the check" when `'false'` reads as "check").
+ */
+export function checkCallOptions(op: string, options: { path?: unknown } | null | undefined, required: boolean, booleans: readonly string[] = []): void {
   if (options === null || typeof options !== 'object') throw new TypeError(`${op} needs an options object${required ? ' with { path }' : ''}`);
   const { path } = options;
-  if (path === undefined && !required) return;
-  if (typeof path !== 'string' || path === '') throw new TypeError(`${op} needs { path } to be a non-empty file path${required ? '' : ' (or no path, for the default)'}, got ${describe(path)}`);
+  if (path !== undefined || required) {
+    if (typeof path !== 'string' || path === '') throw new TypeError(`${op} needs { path } to be a non-empty file path${required ? '' : ' (or no path, for the default)'}, got ${describe(path)}`);
+  }
+  for (const name of booleans) {
+    const v = (options as Record<string, unknown>)[name];
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${op}({ ${name} }) must be true or false, got ${describe(v)}${name === 'compress' ? " (to choose the codec, name the file .gz or .br, or construct DatabasePersistence with compression: 'gzip' | 'brotli')" : ''}`);
+  }
 }

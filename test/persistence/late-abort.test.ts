@@ -83,7 +83,7 @@ test('an import (every format) or load aborted in its last report leaves the dat
   }
 });
 
-test('argument misuse: an empty path, a progress callback that is not a function, a clear that is not a boolean', async () => {
+test('argument misuse: an empty path, a progress callback that is not a function, a boolean option given another value', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const db = await filledDb(3);
@@ -96,6 +96,13 @@ test('argument misuse: an empty path, a progress callback that is not a function
     const file = await p.save();
     assert.throws(() => p.import({ path: file, clear: 'no' as never }), TypeError);
     assert.equal(db.len(), 3, 'nothing was cleared');
+    // compress: 'brotli' was read as true (gzip), verifyChecksum: 0 as false (unchecked).
+    const br = join(dir, 'x.jsonl');
+    assert.throws(() => p.export({ path: br, format: 'jsonl', compress: 'brotli' as never }), (e: unknown) => e instanceof TypeError && /compress.*true or false.*compression: 'gzip' \| 'brotli'/.test(e.message));
+    assert.throws(() => p.save({ compress: 'brotli' as never }), TypeError);
+    assert.throws(() => p.load({ path: file, verifyChecksum: 0 as never }), (e: unknown) => e instanceof TypeError && /verifyChecksum/.test(e.message));
+    assert.throws(() => p.import({ path: file, verifyChecksum: 'false' as never }), TypeError);
+    assert.equal(existsSync(br), false, 'nothing was exported');
   } finally {
     cleanup();
   }
