@@ -44,7 +44,8 @@ export interface ExchangeReadOptions {
   verifyChecksum?: boolean;
   /**
    * Bomb guard for compressed input: decompressing to more bytes than this is a CorruptionError.
-   * Default: `decompressionCap` of src/format/stream/sources.ts (64 MiB + 256 x compressed size).
+   * Default: none for whole-file compression (JSONL, MessagePack; a reader's one-entry window bounds
+   * memory); Parquet pages: `decompressionCap` of src/format/stream/sources.ts (64 MiB + 256 x file size).
    */
   maxDecompressedBytes?: number;
   onProgress?: ProgressCallback;

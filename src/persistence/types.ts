@@ -108,7 +108,7 @@ export interface ImportOptions {
   clear?: boolean;
   /** Read as this format instead of detecting it from the file's bytes (directories: 'reference-004'). */
   format?: ImportFormat;
-  /** Bomb guard for compressed files (default: 64 MiB + 256 x the compressed size). */
+  /** Bomb guard for compressed files: decompressing past this many bytes stops the import (default: none, except Parquet pages: 64 MiB + 256 x the file size). */
   maxDecompressedBytes?: number;
   verifyChecksum?: boolean;
   onProgress?: ProgressCallback;

@@ -8,7 +8,7 @@ import type { FileSystem } from '../../env/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { foreignJsonError, MEMBER, validateHeader, type JsonStateHeader } from './header.js';
 import type { ExchangeSourceOptions } from '../stream/exchange-io.js';
-import { fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
+import { checkedCap, fileByteSource, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { StateParser } from './state-parser.js';
 
 /** Options of {@link readJsonState}. */
@@ -52,8 +52,7 @@ export async function readJsonState(fs: FileSystem, path: string, opts: ReadJson
   if (!COMPRESSIONS.includes(opts?.compression)) {
     throw new QuiverError('INVALID_ARGUMENT', `compression must be one of ${COMPRESSIONS.join(', ')} (got ${String(opts?.compression)}); detect it with detectFormat.`);
   }
-  const max = opts.maxDecompressedBytes;
-  if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) throw new QuiverError('INVALID_ARGUMENT', 'maxDecompressedBytes must be a non-negative integer.');
+  const max = checkedCap(opts.maxDecompressedBytes);
   let handle;
   let size: number;
   try {
@@ -67,8 +66,7 @@ export async function readJsonState(fs: FileSystem, path: string, opts: ReadJson
     } catch (err) {
       throw ioError(err, 'stat', path);
     }
-    // No default cap: QuiverDB's own saves of repeated or sparse vectors decompress 250-760x, past any
-    // default a bomb guard could use; the one-entry window (MAX_WINDOW_BYTES) bounds memory instead.
+    // No default cap (see checkedCap): the one-entry window (MAX_WINDOW_BYTES) bounds memory instead.
     const source = fileByteSource(handle, size, path, opts.compression, max);
     try {
       const sizeBound = opts.compression === 'none' ? size : Math.min(max ?? Infinity, size * HINT_RATIO);

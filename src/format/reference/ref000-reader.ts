@@ -11,7 +11,7 @@ import { ProgressReporter } from '../../util/progress.js';
 import { ColumnsBuilder } from '../columns-builder.js';
 import { DEFAULT_IMPORT_METRIC, type ExchangeReadOptions, type ImportedColumns } from '../exchange.js';
 import { parseJsonSlice, scanValue } from '../json/tokenizer.js';
-import { decompressionCap, type ByteSource, type JsonCompression } from '../stream/sources.js';
+import { checkedCap, type ByteSource, type JsonCompression } from '../stream/sources.js';
 import { CanonicalHash } from './canonical.js';
 import { duplicateIdError, openFile, withSource, type OpenedFile } from './files.js';
 import { walkJson, type WalkHandler } from './json-walk.js';
@@ -216,8 +216,8 @@ export async function readReference000(fs: FileSystem, path: string, options: Re
   const file: OpenedFile = await openFile(fs, path);
   try {
     const compression = await compressionOf(file, path);
-    const cap = compression === 'none' ? undefined : decompressionCap(file.size, options.maxDecompressedBytes);
-    const sizeBound = cap === undefined ? file.size : Math.min(cap, file.size * HINT_RATIO);
+    const cap = compression === 'none' ? undefined : checkedCap(options.maxDecompressedBytes);
+    const sizeBound = compression === 'none' ? file.size : Math.min(cap ?? Infinity, file.size * HINT_RATIO);
     const verify = options.verifyChecksum !== false;
     const progress = new ProgressReporter('import', file.size, options.onProgress);
     const walk = (source: ByteSource, handler: WalkHandler) =>

@@ -14,7 +14,7 @@ import type { ExchangeCompression, ExchangeReadOptions, ExchangeWriteOptions } f
 import type { ProgressCallback } from '../../util/progress.js';
 import { openFile } from './open-file.js';
 import { DEFAULT_LEVEL, MAX_LEVEL } from './sink.js';
-import { decompressionCap, fileByteSource, type ByteSource } from './sources.js';
+import { checkedCap, fileByteSource, type ByteSource } from './sources.js';
 import { windowSizeFor } from './window.js';
 import { throwIfAborted } from '../../util/abort.js';
 
@@ -123,11 +123,11 @@ export interface ExchangeInput {
   /** Size of the file on disk. */
   size: number;
   compression: ExchangeCompression;
-  /** Most bytes the source can produce: the file size, or the decompression cap. */
+  /** Most bytes the source can produce: the file size, or the decompression cap (Infinity without one). */
   sizeBound: number;
   /**
    * A plausible bound for sizing buffers up front: the file size, or for compressed files 20 times
-   * it (the cap is far too loose to reserve memory by; buffers still grow past the hint if needed).
+   * it (or the cap, when lower; buffers still grow past the hint if needed).
    */
   hintBound: number;
   close(): Promise<void>;
@@ -150,20 +150,19 @@ async function readHead(handle: FileHandle, size: number, path: string): Promise
 
 /** Opens `path`, detects its compression and returns a decompressing byte source with the bomb cap applied. */
 export async function openExchangeInput(fs: FileSystem, path: string, sniff: (head: Uint8Array) => boolean, options: ExchangeReadOptions | undefined): Promise<ExchangeInput> {
-  const max = options?.maxDecompressedBytes;
-  decompressionCap(0, max); // validates the option before any I/O
+  const max = checkedCap(options?.maxDecompressedBytes); // checked before any I/O
   throwIfAborted(options?.signal, `Loading ${path} was cancelled; nothing was changed.`);
   const { handle, size } = await openFile(fs, path);
   try {
     const compression = await detectCompression(await readHead(handle, size, path), sniff);
-    const cap = compression === 'none' ? undefined : decompressionCap(size, max);
-    const source = fileByteSource(handle, size, path, compression, cap);
+    const plain = compression === 'none';
+    const source = fileByteSource(handle, size, path, compression, plain ? undefined : max);
     return {
       source,
       size,
       compression,
-      sizeBound: cap ?? size,
-      hintBound: cap === undefined ? size : Math.min(cap, size * HINT_RATIO),
+      sizeBound: plain ? size : (max ?? Infinity),
+      hintBound: plain ? size : Math.min(max ?? Infinity, size * HINT_RATIO),
       async close() {
         await source.close().catch(() => undefined);
         await handle.close().catch(() => undefined);

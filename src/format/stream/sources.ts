@@ -213,21 +213,28 @@ export function chunkByteSource(chunks: readonly Uint8Array[]): ByteSource {
   return new ChunkSource(chunks);
 }
 
-/** Decompressed bytes allowed for every compressed byte by default (gzip's own ceiling is about 1032). */
+/** Decompressed bytes allowed for every compressed byte by Parquet's default cap (gzip's own ceiling is about 1032). */
 export const DEFAULT_EXPANSION_LIMIT = 256;
-/** Decompressed bytes always allowed, whatever the compressed size. */
+/** Decompressed bytes Parquet's default cap always allows, whatever the compressed size. */
 export const DEFAULT_EXPANSION_FLOOR = 64 * 1024 * 1024;
 
 /**
- * The decompression cap (bomb guard) for a compressed file of `compressedSize` bytes: the caller's
- * `maxDecompressedBytes` when given, else 64 MiB plus 256 bytes per compressed byte. Real vector data
- * expands 1-3x; a bomb expands ~1000x (gzip) or far more (brotli), so the default stops bombs early
- * and never stops a real file.
+ * The caller's `maxDecompressedBytes`, checked (a non-negative number, or undefined: no cap). Whole-file
+ * compressed readers (JSON, JSONL, MessagePack, reference-000) have no default cap: QuiverDB's own files of
+ * zero or sparse vectors decompress 250x (gzip) to thousands of times (brotli), past any ratio a bomb guard
+ * could use, and their read window (one entry, at most MAX_WINDOW_BYTES) bounds the memory a bomb takes.
+ */
+export function checkedCap(maxDecompressedBytes: number | undefined): number | undefined {
+  if (maxDecompressedBytes !== undefined && !(maxDecompressedBytes >= 0)) throw new QuiverError('INVALID_ARGUMENT', 'maxDecompressedBytes must be a non-negative number of bytes.');
+  return maxDecompressedBytes;
+}
+
+/**
+ * Parquet's decompression cap for a file of `compressedSize` bytes: the caller's `maxDecompressedBytes`
+ * when given, else 64 MiB plus 256 bytes per compressed byte. Unlike the whole-file readers, the Parquet
+ * reader sizes its vector column from the row count the footer declares, so it needs a bound to check
+ * that count against before allocating.
  */
 export function decompressionCap(compressedSize: number, maxDecompressedBytes?: number): number {
-  if (maxDecompressedBytes !== undefined) {
-    if (!(maxDecompressedBytes >= 0)) throw new QuiverError('INVALID_ARGUMENT', 'maxDecompressedBytes must be a non-negative number of bytes.');
-    return maxDecompressedBytes;
-  }
-  return DEFAULT_EXPANSION_FLOOR + DEFAULT_EXPANSION_LIMIT * compressedSize;
+  return checkedCap(maxDecompressedBytes) ?? DEFAULT_EXPANSION_FLOOR + DEFAULT_EXPANSION_LIMIT * compressedSize;
 }

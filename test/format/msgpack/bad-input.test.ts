@@ -162,7 +162,7 @@ function bomb() {
   return bombs(prefix, new Uint8Array(4096));
 }
 
-test('gzip and brotli bombs stop at the decompression cap (explicit and default)', async () => {
+test('gzip and brotli bombs stop at an explicit decompression cap, and at the end of their bytes without one', async () => {
   const b = bomb();
   await assertBombsCapped(codec, b);
   await assert.rejects(readBytes(codec, b.gzip, { maxDecompressedBytes: -1 }), (err: unknown) => err instanceof QuiverError && err.code === 'INVALID_ARGUMENT');
