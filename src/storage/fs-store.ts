@@ -76,8 +76,10 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     const path = this.locate(checkKey(key));
     checkAbort(options.signal, `get ${key}`);
     try {
+      await this.checkRegular(key, path);
       return await this.fs.readFile(path);
     } catch (err) {
+      if (err instanceof QuiverError) throw err;
       if (isMissing(err)) throw notFound(key, this.location);
       throw ioError(err, 'read', path);
     }
@@ -124,11 +126,21 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     }
   }
 
-  /** Opens an object's file for reading; a missing file is NOT_FOUND naming the key. */
+  /**
+   * NOT_FOUND unless `path` is a regular file (as `stat` and `list` see objects): opening a FIFO would
+   * wait for a writer forever, and a directory fails only at the first read. File-system errors pass through.
+   */
+  private async checkRegular(key: string, path: string): Promise<void> {
+    if (!(await this.fs.stat(path)).isFile) throw notFound(key, this.location, `${path} is not a regular file`);
+  }
+
+  /** Opens an object's file for reading; a missing file (or anything but a regular file) is NOT_FOUND naming the key. */
   private async openForRead(key: string, path: string): Promise<FileHandle> {
     try {
+      await this.checkRegular(key, path);
       return await this.fs.open(path, 'r');
     } catch (err) {
+      if (err instanceof QuiverError) throw err;
       if (isMissing(err)) throw notFound(key, this.location);
       throw ioError(err, 'open', path);
     }

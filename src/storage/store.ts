@@ -152,8 +152,8 @@ export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8A
 }
 
 /** The QuiverError stores throw for a missing object. */
-export function notFound(key: string, where: string): QuiverError {
-  return new QuiverError('NOT_FOUND', `${where}: no such object "${key}"`, { key, where });
+export function notFound(key: string, where: string, why?: string): QuiverError {
+  return new QuiverError('NOT_FOUND', `${where}: no such object "${key}"${why === undefined ? '' : ` (${why})`}`, { key, where });
 }
 
 /** `store.readInto` when the store has it, else `read` copied into `target`. */

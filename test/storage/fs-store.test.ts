@@ -4,6 +4,11 @@ import { MemoryFileSystem } from '../../src/env/memory-fs.js';
 import { FaultFileSystem } from '../../src/env/fault-fs.js';
 import { TEMP_SUFFIX } from '../../src/env/temp-files.js';
 import { FileSystemSnapshotStore } from '../../src/storage/fs-store.js';
+import { readInto } from '../../src/storage/store.js';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -80,4 +85,39 @@ test('fs store: long puts fsync in the background as they go; a failing backgrou
     for (let i = 0; i < 10; i++) await w(new Uint8Array(1 << 20));
   }), { code: 'EIO' });
   assert.deepEqual([...(await s.get('k/big'))].slice(0, 3), [7, 7, 7], 'the previous object is intact');
+});
+
+test('fs store: a FIFO or a directory under an object\'s name is NOT_FOUND for every read (a FIFO used to block the read forever)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-fifo-'));
+  try {
+    const s = new FileSystemSnapshotStore(dir);
+    await s.put('snap/fifo', enc('x'));
+    await s.put('snap/dir', enc('x'));
+    rmSync(join(dir, 'snap', 'fifo'));
+    execFileSync('mkfifo', [join(dir, 'snap', 'fifo')]);
+    rmSync(join(dir, 'snap', 'dir'));
+    mkdirSync(join(dir, 'snap', 'dir'));
+    for (const key of ['snap/fifo', 'snap/dir']) {
+      const notFound = (e: unknown): boolean => (e as { code?: string }).code === 'NOT_FOUND' && /not a regular file/.test((e as Error).message);
+      // A timeout turns the old hang into a failure instead of a stuck test run.
+      const inTime = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${key}: the read did not finish`)), 5000).unref())]);
+      await assert.rejects(inTime(s.get(key)), notFound, key);
+      await assert.rejects(inTime(readInto(s, key, new Uint8Array(8))), notFound, key);
+      await assert.rejects(inTime((async () => {
+        for await (const chunk of s.read(key)) void chunk;
+      })()), notFound, key);
+      assert.equal(await s.stat(key), null, key);
+    }
+  } finally {
+    // A read still blocked in the FIFO's open (the old behaviour) is released by a writer's open, so
+    // that a regression fails this test instead of keeping its process alive.
+    for (let i = 0; i < 4; i++) {
+      try {
+        closeSync(openSync(join(dir, 'snap', 'fifo'), constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        break; // ENXIO: no reader waits
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
