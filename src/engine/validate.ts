@@ -154,11 +154,17 @@ export interface ResolvedOptions {
   initialCapacity: number | undefined;
 }
 
+/** The option given under either name (null counts as given, so `metric: null` is refused, not the default). */
 function pickAlias<T>(a: T | undefined, b: T | undefined, names: string): T | undefined {
   if (a !== undefined && b !== undefined && a !== b) {
     throw new QuiverError('INVALID_ARGUMENT', `${names} disagree (${String(a)} vs ${String(b)}); pass only one of them`);
   }
-  return a ?? b;
+  return a !== undefined ? a : b;
+}
+
+/** Metric names are taken in any letter case, so two spellings of one name agree. */
+function lowerCased(v: unknown): unknown {
+  return typeof v === 'string' ? v.toLowerCase() : v;
 }
 
 /** Validates `new VectorDB(options)`. Throws INVALID_ARGUMENT naming the bad option. */
@@ -174,8 +180,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1 || dimension > MAX_DIMENSION) {
     throw new QuiverError('INVALID_ARGUMENT', `dimension must be an integer from 1 to ${MAX_DIMENSION}, got ${describe(dimension)}`);
   }
-  const rawMetric = pickAlias<unknown>(o.metric, o.distanceMetric, 'options.metric and options.distanceMetric') ?? 'cosine';
-  const metric = typeof rawMetric === 'string' ? (rawMetric.toLowerCase() as Metric) : undefined;
+  const given = pickAlias<unknown>(lowerCased(o.metric), lowerCased(o.distanceMetric), 'options.metric and options.distanceMetric');
+  const rawMetric = given === undefined ? 'cosine' : given;
+  const metric = typeof rawMetric === 'string' ? (rawMetric as Metric) : undefined;
   if (metric === undefined || !METRICS.includes(metric)) {
     throw new QuiverError('INVALID_ARGUMENT', `metric must be one of ${METRICS.join(', ')}; got ${describe(rawMetric)}`);
   }

@@ -143,7 +143,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     const vectors = new Array<ArrayLike<number>>(n);
     const metas = new Array<Metadata | undefined>(n);
     const sizes = new Float64Array(n);
-    let fresh = 0;
+    let batchNew: Set<Id> | undefined;
     // Vectors that are not typed arrays are copied once (see checkVector), all into one buffer.
     let copies: Float32Array | undefined;
     const dim = this.dim;
@@ -158,8 +158,10 @@ export class VectorDB implements Iterable<StoredEntry> {
         sizes[i] = md.bytes;
       }
       ids[i] = id;
-      if (!this.store.idMap.has(id)) fresh++;
+      // An id repeated in the batch takes one slot (the last occurrence wins), not one per occurrence.
+      if (!this.store.idMap.has(id)) (batchNew ??= new Set()).add(id);
     }
+    const fresh = batchNew?.size ?? 0;
     const s = this.store;
     s.ensureCapacity(s.highWater + Math.max(0, fresh - s.free.length));
     for (let i = 0; i < n; i++) s.upsert(ids[i], vectors[i], 0, metas[i], sizes[i], ++this.seqNo);
@@ -289,11 +291,12 @@ export class VectorDB implements Iterable<StoredEntry> {
    * slots live would then yield it twice or not at all. Entries inserted meanwhile are not yielded.
    */
   *entries(): IterableIterator<StoredEntry> {
-    const { ids, idMap } = this.store;
-    const start = ids.slice(0, this.store.highWater);
+    const start = this.store.ids.slice(0, this.store.highWater);
     for (let s = 0; s < start.length; s++) {
       const id = start[s];
       if (id === undefined) continue;
+      // Read afresh at each step: clear(), replaceAll() and applyDelta() put new arrays in place.
+      const { ids, idMap } = this.store;
       // Still in its slot (almost always); else moved (looked up) or deleted (skipped).
       const at = ids[s] === id ? s : idMap.get(id);
       if (at !== undefined) yield this.entryAt(at, id);

@@ -190,6 +190,42 @@ test('insertBatch is all-or-nothing', async () => {
   assert.deepEqual(await db.insertBatch([]), []);
 });
 
+test('an id repeated in one insertBatch takes one slot: the slab does not grow per occurrence', async () => {
+  const db = new VectorDB({ dimension: 256 });
+  await db.insert({ id: 'first', vector: new Float32Array(256).fill(2) });
+  const before = db.stats().memoryUsage;
+  const v = new Float32Array(256).fill(1);
+  const ids = await db.insertBatch(Array.from({ length: 20_000 }, (_, i) => ({ id: 'same', vector: v, metadata: { i } })));
+  assert.equal(ids.length, 20_000);
+  assert.equal(db.len(), 2);
+  assert.deepEqual(db.get('same')?.metadata, { i: 19_999 }, 'the last occurrence wins');
+  // Room for 20,000 vectors of 256 floats would be ~20 MB more.
+  assert.ok(db.stats().memoryUsage < before + (1 << 20), `memoryUsage ${before} -> ${db.stats().memoryUsage}`);
+});
+
+test('iteration across clear(), replaceAll() or applyDelta(): entries gone by the time they are reached are not yielded', async () => {
+  const fill = async (): Promise<VectorDB> => {
+    const db = new VectorDB({ dimension: 2, metric: 'euclidean' });
+    for (let i = 0; i < 4; i++) await db.insert({ id: `doc-${i}`, vector: [i + 1, i + 1], metadata: { n: i } });
+    return db;
+  };
+  const run = async (change: (db: VectorDB) => Promise<unknown>): Promise<[string, number[], unknown][]> => {
+    const db = await fill();
+    const seen: [string, number[], unknown][] = [];
+    for (const e of db) {
+      seen.push([String(e.id), [...e.vector], e.metadata]);
+      if (seen.length === 1) await change(db);
+    }
+    return seen;
+  };
+  assert.deepEqual(await run((db) => db.clear()), [['doc-0', [1, 1], { n: 0 }]]);
+  // A new entry in a reused slot is not an old one.
+  assert.deepEqual(await run(async (db) => (await db.clear(), db.insert({ id: 'y', vector: [8, 8] }))), [['doc-0', [1, 1], { n: 0 }]]);
+  const cols = { dimension: 2, metric: 'euclidean' as const, ids: ['doc-2', 'z'], vectors: new Float32Array([7, 7, 9, 9]), metadata: [{ n: 7 }, undefined] };
+  assert.deepEqual(await run(async (db) => db.replaceAll(cols)), [['doc-0', [1, 1], { n: 0 }], ['doc-2', [7, 7], { n: 7 }]]);
+  assert.deepEqual(await run(async (db) => db.applyDelta({ ...cols, ids: ['doc-3'], vectors: new Float32Array([5, 5]), metadata: [undefined], deletedIds: ['doc-1'], cleared: true })), [['doc-0', [1, 1], { n: 0 }], ['doc-3', [5, 5], undefined]]);
+});
+
 test('iteration while a save reads the database: an entry replaced during it (moved to another slot) is yielded once, as it is then', async () => {
   const db = new VectorDB({ dimension: 4 });
   for (let i = 0; i < 200; i++) await db.insert({ id: `e${i}`, vector: [i, 1, 2, 3] });

@@ -11,12 +11,15 @@ const mk = (o: unknown): VectorDB => new VectorDB(o as VectorDBOptions);
 test('constructor options are validated', () => {
   for (const bad of [undefined, null, 3, 'x', [], {}, { dimension: 0 }, { dimension: -1 }, { dimension: 1.5 }, { dimension: 65537 },
     { dimension: '3' }, { dimension: NaN }, { dimension: 3, dimensions: 4 }, { dimension: 3, metric: 'hamming' },
-    { dimension: 3, metric: 'cosine', distanceMetric: 'dot' }, { dimension: 3, metric: 5 }, { dimension: 3, initialCapacity: -1 }]) {
+    { dimension: 3, metric: 'cosine', distanceMetric: 'dot' }, { dimension: 3, metric: 5 }, { dimension: 3, initialCapacity: -1 },
+    { dimension: 3, metric: null }, { dimension: null }]) {
     throwsCode(() => mk(bad), 'INVALID_ARGUMENT');
   }
   assert.equal(mk({ dimension: 65536 }).dimension, 65536);
   assert.equal(mk({ dimensions: 7 }).dimension, 7);
   assert.equal(mk({ dimension: 7, dimensions: 7, metric: 'Euclidean' }).metric, 'euclidean');
+  // Any letter case, so two spellings of one metric agree.
+  assert.equal(mk({ dimension: 2, metric: 'dot', distanceMetric: 'DOT' }).metric, 'dot');
   assert.equal(mk({ dimension: 2, hnswConfig: { m: 16 }, storagePath: './x' }).len(), 0, 'compatibility options are accepted');
 });
 
