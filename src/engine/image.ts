@@ -410,11 +410,13 @@ export class DeltaImage extends ViewImage implements ChangeImage {
   readonly sinceSeq: number;
   readonly cleared: boolean;
   readonly deletedIds: readonly Id[];
+  readonly total: number;
 
-  constructor(registry: ImageRegistry, parts: ImageParts, sinceSeq: number, cleared: boolean, deletedIds: Id[]) {
+  constructor(registry: ImageRegistry, parts: ImageParts, sinceSeq: number, cleared: boolean, deletedIds: Id[], total: number) {
     super(registry, parts);
     this.sinceSeq = sinceSeq;
     this.cleared = cleared;
     this.deletedIds = deletedIds;
+    this.total = total;
   }
 }

@@ -168,6 +168,11 @@ export interface ChangeImage extends CollectionImage {
   readonly cleared: boolean;
   /** Ids deleted after `sinceSeq` and not present now. */
   readonly deletedIds: readonly Id[];
+  /**
+   * Entries in the database at `seq` (all of them, not only the changed ones): what a file holding the
+   * state at `sinceSeq` holds once the changes are applied, which an in-place update checks its result by.
+   */
+  readonly total: number;
 }
 
 /** A decoded delta, ready to apply with `VectorDB.applyDelta`. */

@@ -428,7 +428,7 @@ export class VectorDB implements Iterable<StoredEntry> {
     this.log.checkSince(since);
     const parts = this.changedParts(since);
     const deleted = this.log.deletedSince(since, (id) => this.store.idMap.has(id));
-    return new DeltaImage(this.images, parts, since, this.log.clearedSince(since), deleted);
+    return new DeltaImage(this.images, parts, since, this.log.clearedSince(since), deleted, this.store.count);
   }
 
   /** Forgets deletions at or before `seq` (bounds memory); `openChanges` then needs `sinceSeq >= seq`. */

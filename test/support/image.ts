@@ -33,9 +33,12 @@ export function makeImage(spec: ImageSpec): CollectionImage {
   };
 }
 
-/** A change set over `spec`: upserts plus deleted ids. */
-export function makeChangeImage(spec: ImageSpec & { sinceSeq: number; cleared?: boolean; deletedIds?: Id[] }): ChangeImage {
-  return { ...makeImage(spec), sinceSeq: spec.sinceSeq, cleared: spec.cleared ?? false, deletedIds: spec.deletedIds ?? [] };
+/**
+ * A change set over `spec`: upserts plus deleted ids. `total` (the entries once applied) matters only to
+ * a SQLite in-place update, which checks its result against it; without it such an update fails.
+ */
+export function makeChangeImage(spec: ImageSpec & { sinceSeq: number; cleared?: boolean; deletedIds?: Id[]; total?: number }): ChangeImage {
+  return { ...makeImage(spec), sinceSeq: spec.sinceSeq, cleared: spec.cleared ?? false, deletedIds: spec.deletedIds ?? [], total: spec.total ?? NaN };
 }
 
 /** Deterministic pseudo-random float32 vectors (mulberry32), including negatives and tiny values. */

@@ -174,7 +174,7 @@ test('I/O-error loop: failing the Nth file operation of a write keeps the old fi
 
 test('I/O-error loop: failing the Nth operation of an incremental save (memory fs) keeps old or new, never a mix', async () => {
   const base = bigSpec(300, 8);
-  const change = makeChangeImage({ dimension: 8, ids: ['a1', 'z'], vectors: randomVectors(2, 8, 3), metadata: [{ u: 1 }, { u: 2 }], sinceSeq: 1, deletedIds: ['a2'] });
+  const change = makeChangeImage({ dimension: 8, ids: ['a1', 'z'], vectors: randomVectors(2, 8, 3), metadata: [{ u: 1 }, { u: 2 }], sinceSeq: 1, deletedIds: ['a2'], total: 300 });
   let completed = false;
   for (let n = 1; n < 50 && !completed; n++) {
     const mem = new MemoryFileSystem();

@@ -59,7 +59,7 @@ test('golden v1 file accepts an incremental save from this version', async () =>
     const path = join(dir, 'g.sqlite');
     copyFileSync(join(DIR, 'v1-incremental.sqlite'), path);
     const exp = expected['v1-incremental.sqlite'];
-    const change = makeChangeImage({ dimension: 3, ids: ['more'], vectors: Float32Array.of(1, 1, 1), sinceSeq: exp.seq, seq: exp.seq + 1 });
+    const change = makeChangeImage({ dimension: 3, ids: ['more'], vectors: Float32Array.of(1, 1, 1), sinceSeq: exp.seq, seq: exp.seq + 1, total: exp.ids.length + 1 });
     const a = await applySqliteChanges(nodeFs, path, change, { expectedChecksum: exp.checksum });
     const r = await readSqliteState(nodeFs, path);
     assert.deepEqual(r.columns.ids, [...exp.ids, 'more']);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Id } from '../../../src/engine/types.js';
@@ -36,7 +36,7 @@ test('an incremental save writes only the changed rows and keeps every other row
     const upsertIds: Id[] = ['e10', 7, 'e2999', 'new-1', 'new-2'];
     const upserts: ImageSpec = { dimension: DIM, ids: upsertIds, vectors: randomVectors(5, DIM, 99), metadata: upsertIds.map((id) => ({ changed: id })) };
     const deleted: Id[] = ['e20', 'e1500', 'absent'];
-    const change = makeChangeImage({ ...upserts, sinceSeq: 3000, deletedIds: deleted, seq: 3010 });
+    const change = makeChangeImage({ ...upserts, sinceSeq: 3000, deletedIds: deleted, seq: 3010, total: 3000 });
     const a = await applySqliteChanges(nodeFs, path, change, { expectedChecksum: w.checksum });
     assert.equal(a.changedRows, 7, '3 updates + 2 inserts + 2 deletes of existing ids');
     assert.equal(a.count, 3000 - 2 + 2);
@@ -70,16 +70,16 @@ test('an incremental save refuses a file that changed since the last save, leavi
     const path = join(dir, 'c.sqlite');
     await writeSqliteState(nodeFs, path, makeImage(base));
     const bytes = readFileSync(path);
-    const change = makeChangeImage({ dimension: DIM, ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50 });
+    const change = makeChangeImage({ dimension: DIM, ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50, total: 51 });
     await assert.rejects(applySqliteChanges(nodeFs, path, change, { expectedChecksum: '0'.repeat(64) }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'CHECKSUM_MISMATCH');
       assert.match(err.message, /changed since the last save.*full save/);
       return true;
     });
     assert.ok(readFileSync(path).equals(bytes));
-    const wrongDim = makeChangeImage({ dimension: 4, ids: ['x'], vectors: randomVectors(1, 4), sinceSeq: 50 });
+    const wrongDim = makeChangeImage({ dimension: 4, ids: ['x'], vectors: randomVectors(1, 4), sinceSeq: 50, total: 51 });
     await assert.rejects(applySqliteChanges(nodeFs, path, wrongDim), { code: 'DIMENSION_MISMATCH' });
-    const wrongMetric = makeChangeImage({ dimension: DIM, metric: 'dot', ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50 });
+    const wrongMetric = makeChangeImage({ dimension: DIM, metric: 'dot', ids: ['x'], vectors: randomVectors(1, DIM), sinceSeq: 50, total: 51 });
     await assert.rejects(applySqliteChanges(nodeFs, path, wrongMetric), { code: 'INVALID_ARGUMENT' });
     assert.ok(readFileSync(path).equals(bytes));
   });
@@ -90,7 +90,7 @@ test('a damaged row in a bucket the save would rehash is reported, not blessed w
     const path = join(dir, 'd.sqlite');
     await writeSqliteState(nodeFs, path, makeImage(baseSpec(100)));
     surgery(path, (db) => db.exec(`UPDATE entries SET metadata = '{"i":"tampered"}' WHERE pos = 5`));
-    const change = makeChangeImage({ dimension: DIM, ids: ['e6'], vectors: randomVectors(1, DIM), metadata: [{ z: 1 }], sinceSeq: 100 });
+    const change = makeChangeImage({ dimension: DIM, ids: ['e6'], vectors: randomVectors(1, DIM), metadata: [{ z: 1 }], sinceSeq: 100, total: 100 });
     await assert.rejects(applySqliteChanges(nodeFs, path, change), { code: 'CHECKSUM_MISMATCH', message: /do a full save/ });
     await assert.rejects(readSqliteState(nodeFs, path), { code: 'CHECKSUM_MISMATCH' });
   });
@@ -101,7 +101,7 @@ test('cleared: the save deletes every row, then inserts the upserts from positio
     const path = join(dir, 'clr.sqlite');
     await writeSqliteState(nodeFs, path, makeImage(baseSpec(500)));
     const spec: ImageSpec = { dimension: DIM, ids: ['e1', 'fresh'], vectors: randomVectors(2, DIM, 5), metadata: [{ a: 1 }, undefined] };
-    const a = await applySqliteChanges(nodeFs, path, makeChangeImage({ ...spec, sinceSeq: 10, cleared: true, seq: 600 }));
+    const a = await applySqliteChanges(nodeFs, path, makeChangeImage({ ...spec, sinceSeq: 10, cleared: true, seq: 600, total: 2 }));
     assert.equal(a.count, 2);
     assertColumnsEqual((await readSqliteState(nodeFs, path)).columns, spec);
     assert.deepEqual([...rowsByPos(path).keys()], [0, 1]);
@@ -117,8 +117,9 @@ test('a sequence of incremental saves reads back the same as a full save of the 
       const ids: Id[] = [`e${round * 100}`, `e${round * 100 + 1}`, `r${round}`, round];
       const upserts: ImageSpec = { dimension: DIM, ids, vectors: randomVectors(ids.length, DIM, 50 + round), metadata: ids.map(() => ({ round })) };
       const deleted: Id[] = [`e${900 + round}`];
-      checksum = (await applySqliteChanges(nodeFs, path, makeChangeImage({ ...upserts, sinceSeq: round, deletedIds: deleted }), { expectedChecksum: checksum })).checksum;
-      state = expectedAfter(state, upserts, deleted);
+      const next = expectedAfter(state, upserts, deleted);
+      checksum = (await applySqliteChanges(nodeFs, path, makeChangeImage({ ...upserts, sinceSeq: round, deletedIds: deleted, total: next.ids.length }), { expectedChecksum: checksum })).checksum;
+      state = next;
     }
     const r = await readSqliteState(nodeFs, path);
     assertColumnsEqual(r.columns, state);
@@ -132,7 +133,7 @@ test('memory file system: the incremental save reads, applies in memory and publ
   const base = baseSpec(40);
   const w = await writeSqliteState(fs, '/m/x.sqlite', makeImage(base));
   const upserts: ImageSpec = { dimension: DIM, ids: ['e3', 'n'], vectors: randomVectors(2, DIM, 8), metadata: [{ up: 1 }, { up: 2 }] };
-  const a = await applySqliteChanges(fs, '/m/x.sqlite', makeChangeImage({ ...upserts, sinceSeq: 40, deletedIds: ['e0'] }), { expectedChecksum: w.checksum });
+  const a = await applySqliteChanges(fs, '/m/x.sqlite', makeChangeImage({ ...upserts, sinceSeq: 40, deletedIds: ['e0'], total: 40 }), { expectedChecksum: w.checksum });
   assert.equal(a.bytes, (await fs.readFile('/m/x.sqlite')).length);
   const r = await readSqliteState(fs, '/m/x.sqlite');
   assertColumnsEqual(r.columns, expectedAfter(base, upserts, ['e0']));
@@ -148,7 +149,7 @@ test('an aborted incremental save leaves the file exactly as it was', async () =
     const n = 3000;
     const ids = Array.from({ length: n }, (_, i) => `e${i}`);
     const ctl = new AbortController();
-    const change = makeChangeImage({ dimension: DIM, ids, vectors: randomVectors(n, DIM, 4), sinceSeq: 1 });
+    const change = makeChangeImage({ dimension: DIM, ids, vectors: randomVectors(n, DIM, 4), sinceSeq: 1, total: 3000 });
     await assert.rejects(
       applySqliteChanges(nodeFs, path, change, { signal: ctl.signal, onProgress: (p) => p.current > 1000 && ctl.abort() }),
       { code: 'ABORTED' },
@@ -247,6 +248,58 @@ test('an in-place save whose id index leads an id to another row fails CORRUPT i
     await new DatabasePersistence(back, { baseDir: dir, format: 'sqlite' }).load();
     assert.equal(back.get(id(7))?.vector[0], 700);
     assert.equal(back.get(id(9))?.vector[0], 9);
+  });
+});
+
+test('an in-place save whose id index misses an id that is in the file (a damaged key) fails CORRUPT instead of skipping its delete or adding a second row; the persistence instance then saves in full', async () => {
+  const { VectorDB } = await import('../../../src/engine/vector-db.js');
+  const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
+  await inTempDir(async (dir) => {
+    const id = (i: number): string => `id-${String(i).padStart(4, '0')}`;
+    const filled = (): InstanceType<typeof VectorDB> => {
+      const d = new VectorDB({ dimension: 8 });
+      for (let i = 0; i < 50; i++) void d.insert({ id: id(i), vector: new Float32Array(8).fill(i), metadata: { i } });
+      return d;
+    };
+    const db = filled();
+    const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
+    const path = await p.save();
+    // The index entry of id-0007 (record: header, id text, rowid) now holds the key "id-000:": a lookup
+    // of id-0007 finds nothing, while the row is still there. No checksum covers the index.
+    const bytes = readFileSync(path);
+    const entry = Buffer.concat([Buffer.from([0x03, 13 + 2 * 7, 0x01]), Buffer.from(id(7)), Buffer.from([7])]);
+    const at = bytes.indexOf(entry);
+    assert.ok(at > 0, 'the index entry was found');
+    bytes[at + 3 + 6] = 0x3a;
+    writeFileSync(path, bytes);
+    const expectedChecksum = (await readSqliteState(nodeFs, path)).checksum;
+    const before = readFileSync(path);
+    // Directly: before the fix the delete was skipped (id-0007 came back at the next load) and the upsert
+    // added a second id-0007 row, both under a valid checksum.
+    for (const change of ['delete', 'upsert'] as const) {
+      const fresh = filled();
+      const since = fresh.seq;
+      if (change === 'delete') void fresh.delete(id(7));
+      else void fresh.insert({ id: id(7), vector: new Float32Array(8).fill(700) });
+      const c = fresh.openChanges(since);
+      await assert.rejects(applySqliteChanges(nodeFs, path, c, { expectedChecksum }), (e: unknown) => (e as { code?: string }).code === 'CORRUPT' && /id index missed/.test((e as Error).message), change);
+      c.release();
+      assert.ok(readFileSync(path).equals(before), `${change}: the file is unchanged`);
+    }
+    // Through DatabasePersistence: the delete becomes a full save, and later in-place saves work again.
+    await db.delete(id(7));
+    await p.saveIncremental();
+    const load = async (): Promise<InstanceType<typeof VectorDB>> => {
+      const back = new VectorDB({ dimension: 8 });
+      await new DatabasePersistence(back, { baseDir: dir, format: 'sqlite' }).load();
+      return back;
+    };
+    assert.equal((await load()).has(id(7)), false, 'the delete held');
+    await db.insert({ id: id(7), vector: new Float32Array(8).fill(700) });
+    await p.saveIncremental();
+    const back = await load();
+    assert.equal(back.len(), 50);
+    assert.equal(back.get(id(7))?.vector[0], 700);
   });
 });
 
