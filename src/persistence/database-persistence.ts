@@ -140,6 +140,7 @@ export class DatabasePersistence extends EventEmitter {
    * Without a base yet (or after an import), it writes a full save and returns that file.
    */
   saveIncremental(options: IncrementalSaveOptions = {}): Promise<string | null> {
+    checkCallOptions('saveIncremental', options, false);
     return this.queue.run(() => this.untilFailure(this.doSaveIncremental(options)));
   }
 

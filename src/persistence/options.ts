@@ -56,9 +56,9 @@ export function checkOptions(options: PersistenceOptions): Resolved {
  * false) absent; each of `booleans` absent, true or false (`compress: 'brotli'` must not read as gzip,
  * nor `verifyChecksum: 0` as "skip the check" when `'false'` reads as "check").
  */
-export function checkCallOptions(op: string, options: { path?: unknown } | null | undefined, required: boolean, booleans: readonly string[] = []): void {
+export function checkCallOptions(op: string, options: object | null | undefined, required: boolean, booleans: readonly string[] = []): void {
   if (options === null || typeof options !== 'object') throw new TypeError(`${op} needs an options object${required ? ' with { path }' : ''}`);
-  const { path } = options;
+  const { path } = options as { path?: unknown };
   if (path !== undefined || required) {
     if (typeof path !== 'string' || path === '') throw new TypeError(`${op} needs { path } to be a non-empty file path${required ? '' : ' (or no path, for the default)'}, got ${describe(path)}`);
   }

@@ -103,6 +103,12 @@ test('argument misuse: an empty path, a progress callback that is not a function
     assert.throws(() => p.load({ path: file, verifyChecksum: 0 as never }), (e: unknown) => e instanceof TypeError && /verifyChecksum/.test(e.message));
     assert.throws(() => p.import({ path: file, verifyChecksum: 'false' as never }), TypeError);
     assert.equal(existsSync(br), false, 'nothing was exported');
+    // saveIncremental(null) rejected with "Cannot read properties of null", and made the next save a full one.
+    const inc = new DatabasePersistence(db, { baseDir: dir, incremental: true });
+    await inc.save();
+    await db.insert({ id: 'late', vector: new Float32Array(8) });
+    assert.throws(() => inc.saveIncremental(null as never), (e: unknown) => e instanceof TypeError && /saveIncremental needs an options object/.test(e.message));
+    assert.match(String(await inc.saveIncremental()), /delta-000001$/, 'the next incremental save is still a delta');
   } finally {
     cleanup();
   }
