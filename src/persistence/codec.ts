@@ -3,7 +3,7 @@
  * format and compression from the file's bytes (never its name) and calls the matching reader.
  * New formats (sqlite) plug in here and nowhere else.
  */
-import { QuiverError } from '../errors.js';
+import { CorruptionError, QuiverError } from '../errors.js';
 import type { FileStat, FileSystem } from '../env/fs.js';
 import type { ChangeImage, CollectionImage, Columns, DeltaColumns } from '../engine/types.js';
 import type { ProgressCallback } from '../util/progress.js';
@@ -11,6 +11,7 @@ import { writeQvdb, readQvdb } from '../format/qvdb/index.js';
 import { writeJsonState, readJsonState } from '../format/json/index.js';
 import { detectFormat } from '../format/detect.js';
 import { applySqliteChanges, isSqliteHeader, readSqliteState, writeSqliteState } from '../format/sqlite/index.js';
+import { formatForPath } from '../interchange/index.js';
 import type { CompressionType, PersistenceFormat } from './types.js';
 
 /** How to write one state file. */
@@ -97,8 +98,26 @@ export async function readState(fs: FileSystem, path: string, spec: ReadSpec): P
       ? { kind: 'full', columns: r.columns, checksum: r.checksum, user, format: 'json' }
       : { kind: 'delta', delta: r.delta, checksum: r.checksum, user, format: 'json', baseChecksum: r.header.baseChecksum ?? null };
   }
-  throw new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB save file (.qvdb, JSON state plain/gzip/brotli, or SQLite); use import() for interchange formats.`, { path });
+  throw (await damagedSaveFile(fs, path)) ?? new QuiverError('UNSUPPORTED_FORMAT', `${path} is not a QuiverDB save file (.qvdb, JSON state plain/gzip/brotli, or SQLite); use import() for interchange formats.`, { path });
 }
+
+/** `<base>.delta-000001`: a delta is named after its base file. */
+const DELTA_SUFFIX = /\.delta-\d{6}$/;
+
+/**
+ * The error for a file in no save format whose name says it is a save file (`.qvdb`, `.sqlite`, `.json`,
+ * `.json.gz`, `.json.br`, or a delta of one): damage to its first bytes (a flipped bit in the magic, a
+ * file cut to nothing), which must read as damage, not as "another kind of file; use import()".
+ */
+async function damagedSaveFile(fs: FileSystem, path: string): Promise<CorruptionError | undefined> {
+  const named = formatForPath(path.replace(DELTA_SUFFIX, ''));
+  if (named === undefined || !SAVE_FORMATS.includes(named.format as PersistenceFormat)) return undefined;
+  const empty = await fs.stat(path).then((st) => st.size === 0, () => false);
+  const what = `${named.format}${named.compression === 'none' ? '' : ` (${named.compression})`}`;
+  return new CorruptionError({ file: path, section: 'header', offset: 0 }, empty ? `the file is empty, though its name says it is a ${what} save file` : `its first bytes are not those of a ${what} save file, which its name says it is`);
+}
+
+const SAVE_FORMATS: readonly PersistenceFormat[] = ['binary', 'json', 'sqlite'];
 
 /** Applies a change image to a SQLite save file in place; see applySqliteChanges. */
 export async function updateSqliteState(fs: FileSystem, path: string, changes: ChangeImage, expectedChecksum: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<WrittenState> {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { QuiverError } from '../../src/errors.js';
+import { CorruptionError, QuiverError } from '../../src/errors.js';
 import { VectorDB } from '../../src/engine/vector-db.js';
 import { DatabasePersistence } from '../../src/persistence/database-persistence.js';
 import { tempDir } from '../support/db.js';
@@ -102,6 +102,47 @@ test('a JSON delta whose chain link names another base than its header does is C
     await assert.rejects(target.load({ path: base, verifyChecksum: false }), (e: unknown) => code('CORRUPT')(e) && /chain link/.test((e as Error).message));
     await assert.rejects(target.load({ path: base }), (e: unknown) => e instanceof QuiverError && ['CORRUPT', 'CHECKSUM_MISMATCH'].includes(e.code));
     assert.equal(target.db.len(), 0);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a save file whose first bytes are damaged (a flipped bit in its magic, or cut to nothing) is CORRUPT naming its header when its name says it is a save file; a delta too', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = await smallDb();
+    const files: string[] = [];
+    for (const [format, compression] of [['binary', 'none'], ['json', 'none'], ['json', 'gzip'], ['json', 'brotli'], ['sqlite', 'none']] as const) {
+      files.push(await new DatabasePersistence(db, { baseDir: join(dir, `${format}-${compression}`), format, compression }).save());
+    }
+    const chained = new DatabasePersistence(db, { baseDir: join(dir, 'chain'), format: 'json', incremental: true });
+    await chained.save();
+    await db.insert({ id: 'late', vector: [9, 9, 9] });
+    const delta = await chained.saveIncremental();
+    assert.match(String(delta), /\.delta-000001$/);
+    files.push(delta!);
+    for (const file of files) {
+      const good = readFileSync(file);
+      for (const damage of ['flip', 'empty'] as const) {
+        const bytes = damage === 'flip' ? Buffer.from(good) : Buffer.alloc(0);
+        if (damage === 'flip') bytes[0] ^= 0x01;
+        writeFileSync(file, bytes);
+        const target = new DatabasePersistence(await smallDb(2), { baseDir: dir });
+        await assert.rejects(target.load({ path: delta === file ? chained.defaultPath() : file }), (e: unknown) => {
+          assert.ok(e instanceof CorruptionError && e.code === 'CORRUPT', `${file} (${damage}): ${String(e)}`);
+          assert.equal(e.file, file);
+          assert.equal(e.section, 'header');
+          assert.match(e.message, damage === 'flip' ? /first bytes are not those of a (binary|json|sqlite)/ : /the file is empty/);
+          return true;
+        });
+        assert.equal(target.db.len(), 2, 'the database is unchanged');
+      }
+      writeFileSync(file, good);
+    }
+    // A file whose name says nothing of a save format is still "not a save file; use import()".
+    const other = join(dir, 'data.bin');
+    writeFileSync(other, Buffer.from('hello'));
+    await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).load({ path: other }), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /import\(\)/.test((e as Error).message));
   } finally {
     cleanup();
   }
