@@ -8,6 +8,7 @@ import type { FileSystem } from '../env/fs.js';
 import type { ExchangeCompression, ExchangeFormat } from '../format/exchange.js';
 import { EXCHANGE_COMPRESSIONS } from '../format/stream/exchange-io.js';
 import { codecFor, columnsImage, detectExchangeFormat, exchangeFormats, exportImage, formatForPath } from '../interchange/index.js';
+import { nameDenial, nameFor } from '../interchange/registry.js';
 import { QuiverError } from '../errors.js';
 import type { Metric } from '../engine/types.js';
 import { METRICS } from '../engine/validate.js';
@@ -85,10 +86,13 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
   const writable = exchangeFormats().filter((f) => codecFor(f).canWrite);
-  if (format === undefined) throw new UsageError(`cannot tell the target format from the name ${to}; pass --format (${writable.join(', ')})`);
+  if (format === undefined) throw new UsageError(nameDenial(to)?.replace('give the format explicitly', 'pass --format') ?? `cannot tell the target format from the name ${to}; pass --format (${writable.join(', ')})`);
   if (!writable.includes(format)) throw new UsageError(`--format ${format} can be read but not written; convert to one of ${writable.join(', ')}`);
   const given = opts.compression as ExchangeCompression | undefined;
   if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);
+  // A name that tells the compression (`.jsonl.gz`) must not be given another one.
+  const renamed = given === undefined || given === named?.compression ? undefined : nameFor(to, format as ExchangeFormat, given);
+  if (renamed !== undefined && renamed !== to) throw new UsageError(`--compression ${given} would write ${given === 'none' ? 'an uncompressed file' : given} under the name ${to}, which says ${named!.compression === 'none' ? 'uncompressed' : named!.compression}; name it ${renamed}`);
   const compression = given ?? (named?.format === format ? named.compression : 'none');
   const metric = opts.metric as Metric | undefined;
   if (metric !== undefined && !METRICS.includes(metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${metric}'`);

@@ -26,6 +26,7 @@ import { SnapshotManager } from '../snapshot/manager.js';
 import { notify } from '../util/notify.js';
 import { checkNotReplaced, importSaved, readChainExtension, readUnlessReplaced } from './saved-state.js';
 import { codecFor, exportImage, formatForPath } from '../interchange/index.js';
+import { nameDenial } from '../interchange/registry.js';
 import type { ExchangeFormat } from '../format/exchange.js';
 import type { DependentsPolicy, SnapshotInfo } from '../snapshot/types.js';
 import type { SnapshotStore } from '../storage/store.js';
@@ -357,6 +358,8 @@ export class DatabasePersistence extends EventEmitter {
     // A fallback full save over a chain's file keeps exactly the compression that file has.
     if (options.format !== undefined && options.chainCompression !== undefined) return { format: options.format, compression: options.chainCompression };
     const named = options.format === undefined && typeof options.path === 'string' ? formatForPath(options.path) : undefined;
+    const denial = options.format === undefined && named === undefined && typeof options.path === 'string' ? nameDenial(options.path) : undefined;
+    if (denial !== undefined) throw new QuiverError('UNSUPPORTED_FORMAT', `${denial} (the format option).`, { path: options.path });
     const usable = named !== undefined && (anyFormat || named.format === 'binary' || named.format === 'json' || named.format === 'sqlite');
     const format = options.format ?? (usable ? named.format : this.options.format);
     if (usable && options.compress === undefined) {

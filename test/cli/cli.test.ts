@@ -71,6 +71,11 @@ test('quiver convert takes the target format from the name or --format, keeping 
       [[src, join(dir, 'x.json'), '--format', 'reference-000'], /--format reference-000 can be read but not written/],
       [[src, join(dir, 'x.qvdb'), '--format', 'bogus'], /--format 'bogus' is not a format/],
       [[src, join(dir, 'x.jsonl'), '--compression', 'zip'], /--compression must be one of/],
+      // A name that says one compression is not given another (brotli bytes were written as x.jsonl.gz).
+      [[src, join(dir, 'x.jsonl.gz'), '--compression', 'brotli'], /--compression brotli would write brotli under the name .*x\.jsonl\.gz, which says gzip; name it .*x\.jsonl\.br/],
+      [[src, join(dir, 'x.jsonl'), '--compression', 'gzip'], /which says uncompressed; name it .*x\.jsonl\.gz/],
+      // A format's name with a compression it never takes.
+      [[src, join(dir, 'x.parquet.gz')], /parquet files are never compressed as a whole.*name it .*x\.parquet or pass --format/],
     ] as const) {
       const r = quiver('convert', ...args);
       assert.equal(r.status, 2, args.join(' '));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeFs } from '../../src/env/node-fs.js';
@@ -74,6 +74,15 @@ test('export without format follows the name too, for every writable format', as
     }
     await p.export({ path: join(dir, 'x.json'), format: 'jsonl' });
     assert.equal(await written(join(dir, 'x.json')), 'jsonl/none');
+    // A format's name with a compression suffix that format never takes: refused (a .qvdb was written
+    // under y.parquet.gz), unless the format is given.
+    for (const name of ['y.parquet.gz', 'y.qvdb.gz', 'y.sqlite.br', 'y.npy.gz']) {
+      await assert.rejects(p.export({ path: join(dir, name) }), (e: unknown) => (e as { code?: string }).code === 'UNSUPPORTED_FORMAT' && /never compressed as a whole.*name it .*y\.(parquet|qvdb|sqlite|npy) or give the format/.test((e as Error).message), name);
+      assert.equal(existsSync(join(dir, name)), false, name);
+    }
+    await assert.rejects(p.save({ path: join(dir, 'z.qvdb.gz') }), (e: unknown) => (e as { code?: string }).code === 'UNSUPPORTED_FORMAT');
+    await p.export({ path: join(dir, 'y.parquet.gz'), format: 'parquet' });
+    assert.equal(await written(join(dir, 'y.parquet.gz')), 'parquet/none');
   });
 });
 
