@@ -60,7 +60,9 @@ export class VerifyingSnapshotStore implements SnapshotStore {
     const sent = h.digest('hex');
     if (this.readBack) {
       const rh = createHash('sha256');
-      for await (const chunk of this.inner.read(key, options)) rh.update(chunk);
+      // Without the signal: the object is published now, and an abort must not make this put report
+      // ABORTED ("nothing was published") for it.
+      for await (const chunk of this.inner.read(key, { ...options, signal: undefined })) rh.update(chunk);
       const stored = rh.digest('hex');
       if (stored !== sent) {
         // A new object that did not store right goes (its writer's failure cleans up the rest). A

@@ -212,3 +212,18 @@ test('VerifyingSnapshotStore: a rewritten commit record that reads back wrong is
   await assert.rejects(new VerifyingSnapshotStore(data).put('snapshot-a/vectors.bin', enc('xyz')), { code: 'CHECKSUM_MISMATCH' });
   assert.equal(await data.stat('snapshot-a/vectors.bin'), null);
 });
+
+test('VerifyingSnapshotStore: an abort that comes once the inner put published the object does not make the put report ABORTED', async () => {
+  const ctl = new AbortController();
+  class AbortAfterPut extends MemorySnapshotStore {
+    override async put(key: string, body: StoreBody, options?: StoreOpOptions): Promise<PutResult> {
+      const r = await super.put(key, body, options);
+      ctl.abort();
+      return r;
+    }
+  }
+  const inner = new AbortAfterPut();
+  const s = new VerifyingSnapshotStore(inner);
+  await s.put('snap/metadata.json', enc('commit'), { signal: ctl.signal });
+  assert.equal(dec(await inner.get('snap/metadata.json')), 'commit');
+});
