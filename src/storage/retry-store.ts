@@ -164,12 +164,14 @@ export class RetryingSnapshotStore implements SnapshotStore {
         return await fn();
       } catch (err) {
         if (attempt > this.retries || !this.retryable(err) || !canRetry()) throw err;
-        // A failure that would be retried, after the caller gave up: the answer is the abort.
-        if (signal?.aborted) throw new QuiverError('ABORTED', `${op} ${key} was aborted after a failed attempt; nothing was changed`, { op, key }, { cause: err });
+        // A failed put may still have stored its object (a publish whose directory fsync failed), so the
+        // caller who gave up gets that failure, never ABORTED ("nothing was published"). For the other
+        // operations, which change nothing, the answer is the abort.
+        if (signal?.aborted) throw op === 'put' ? err : new QuiverError('ABORTED', `${op} ${key} was aborted after a failed attempt; nothing was changed`, { op, key }, { cause: err });
         const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
         const delayMs = Math.floor(this.random() * ceiling);
         this.onRetry?.({ op, key, attempt, delayMs, error: err });
-        await sleep(delayMs, signal);
+        await sleep(delayMs, signal).catch((abort: unknown) => Promise.reject(op === 'put' ? err : abort));
       }
     }
   }

@@ -227,3 +227,20 @@ test('VerifyingSnapshotStore: an abort that comes once the inner put published t
   await s.put('snap/metadata.json', enc('commit'), { signal: ctl.signal });
   assert.equal(dec(await inner.get('snap/metadata.json')), 'commit');
 });
+
+test('RetryingSnapshotStore: a put whose failed attempt may have stored the object reports that failure when aborted, never ABORTED', async () => {
+  const inner = new FlakyStore();
+  const s = new RetryingSnapshotStore(inner, { retries: 3, baseDelayMs: 1000, random: () => 0.5 });
+  // Aborted during the backoff after a failed attempt.
+  inner.failures = 1;
+  const ac = new AbortController();
+  const p = s.put('a/b', enc('x'), { signal: ac.signal });
+  setTimeout(() => ac.abort(), 20);
+  await assert.rejects(p, { code: 'EIO' });
+  // Reads keep answering with the abort.
+  inner.failures = 1;
+  const r = new AbortController();
+  const g = s.get('a/b', { signal: r.signal });
+  setTimeout(() => r.abort(), 20);
+  await assert.rejects(g, { code: 'ABORTED' });
+});
