@@ -75,7 +75,10 @@ export class SnapshotSchedule extends EventEmitter {
   runNow(): Promise<SnapshotInfo | undefined> {
     if (this.current) return this.current;
     if (this.stopped) return Promise.resolve(undefined);
-    const started = Date.now();
+    // Periods are measured on the monotonic clock: a wall clock set back an hour during a run (NTP, a
+    // suspended laptop's correction) would otherwise delay the next run by that hour, or set forward,
+    // report periods as skipped that never passed.
+    const started = performance.now();
     const run = this.runOnce().finally(() => {
       this.current = undefined;
       this.runs++;
@@ -104,7 +107,7 @@ export class SnapshotSchedule extends EventEmitter {
 
   /** Next run one period after the last start; periods a long run overran are skipped, not queued. */
   private armAfter(started: number): void {
-    const now = Date.now();
+    const now = performance.now();
     let next = started + this.every;
     if (next < now) {
       const missed = Math.floor((now - started) / this.every);

@@ -86,6 +86,26 @@ test('runs never overlap: a slow run makes the schedule skip periods instead of 
   assert.ok(skipped > 0, 'periods overrun were reported as skipped');
 }));
 
+test('the period is measured on the monotonic clock: a wall clock set back an hour during a run does not delay the next one', () => keepAlive(async () => {
+  const { manager } = memoryManager();
+  const db = smallDb(20, 4);
+  const realNow = Date.now;
+  const s = manager.schedule({ db, every: 30, immediate: true });
+  let runs = 0;
+  s.on('snapshot', () => {
+    runs++;
+    // The wall clock goes back an hour once the first run is under way (its end is measured after it).
+    if (runs === 1) Date.now = () => realNow.call(Date) - 3_600_000;
+  });
+  try {
+    const t0 = performance.now();
+    while (runs < 3) await Promise.race([once(s, 'snapshot'), new Promise((r) => setTimeout(r, 3000))]).then(() => assert.ok(performance.now() - t0 < 3000, `only ${runs} runs in 3 s`));
+  } finally {
+    Date.now = realNow;
+    await s.stop();
+  }
+}));
+
 test('failures are events (or process warnings without a listener), never crashes; the schedule keeps going', () => keepAlive(async () => {
   const store = new SlowStore(1);
   const manager = new SnapshotManager({ store });
