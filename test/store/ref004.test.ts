@@ -98,6 +98,14 @@ test('maxVectors: an insert that would exceed it fails with LIMIT_EXCEEDED and c
   assert.equal((await store.list())[1], 5);
   await assert.rejects(store.insert([[3, 3, 3]], [6], [{}]), (e: unknown) => e instanceof QuiverError && e.code === 'LIMIT_EXCEEDED');
   await manager.disconnect();
+  // Reopened with a lower limit than it holds: replacing stored ids still works (it was LIMIT_EXCEEDED
+  // "inserting 0 new vectors"), new ids do not.
+  const low = await createVectorStore(cfg(fs, 'cap', { maxVectors: 2 }));
+  await low.store.insert([[9, 9, 9]], [1], [{ replaced: true }]);
+  assert.deepEqual((await low.store.get(1))?.payload, { replaced: true });
+  await assert.rejects(low.store.insert([[3, 3, 3]], [7], [{}]), (e: unknown) => e instanceof QuiverError && e.code === 'LIMIT_EXCEEDED');
+  assert.equal((await low.store.list())[1], 5);
+  await low.manager.disconnect();
 });
 
 test('filters: equality, range, any, all; list returns the total match count', async () => {

@@ -129,7 +129,8 @@ export class InMemoryBackend implements VectorStore {
     // (its memory may still hold the failed writes, which would count against maxVectors).
     const failure = this.conn?.durable?.storeInfo().failure;
     if (failure) throw wrap(failure, 'insert');
-    if (db.len() + fresh.size > this.cfg.maxVectors) {
+    // Only new ids count: replacing stored ones works even in a collection reopened above a lowered limit.
+    if (fresh.size > 0 && db.len() + fresh.size > this.cfg.maxVectors) {
       throw new VectorStoreError(
         `inserting ${fresh.size} new vectors into collection "${this.cfg.collectionName}" (${db.len()} stored) would exceed maxVectors ${this.cfg.maxVectors}; nothing was inserted. Delete vectors or raise maxVectors (createVectorStore({ type: 'in-memory', collectionName, dimension, maxVectors }); the convenience factories keep the default of 10,000).`,
         'insert', undefined, 'LIMIT_EXCEEDED',
