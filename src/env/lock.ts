@@ -40,6 +40,12 @@ export interface DirLock {
   readonly holder: LockHolder | undefined;
   /** Removes the lock file if it is still ours. Idempotent; a no-op for read-only opens. */
   release(): Promise<void>;
+  /**
+   * False when the lock file is gone (its directory removed) or names another holder (taken over): a
+   * writer must stop, since what it writes no longer lands where its readers look. True for read-only
+   * opens, and when the file cannot be read for another reason (that says nothing about the holder).
+   */
+  stillHeld(): Promise<boolean>;
 }
 
 /** Options of {@link acquireLock}. */
@@ -144,7 +150,7 @@ async function ageOf(fs: FileSystem, path: string): Promise<number | undefined> 
  */
 export async function acquireLock(fs: FileSystem, dir: string, options: AcquireLockOptions = {}): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
-  if (options.readOnly) return { dir, readOnly: true, holder: undefined, release: async () => undefined };
+  if (options.readOnly) return { dir, readOnly: true, holder: undefined, release: async () => undefined, stillHeld: async () => true };
   await ensureDirDurable(fs, dir);
   const holder: LockHolder = {
     pid: process.pid,
@@ -221,6 +227,11 @@ function held(fs: FileSystem, dir: string, path: string, holder: LockHolder): Di
     dir,
     readOnly: false,
     holder,
+    async stillHeld(): Promise<boolean> {
+      const now = await readLock(fs, path).catch(() => null);
+      if (now === null) return true;
+      return now !== undefined && parseHolder(now)?.token === holder.token;
+    },
     async release(): Promise<void> {
       if (released) return;
       released = true;

@@ -8,7 +8,8 @@ import { QuiverError } from '../errors.js';
 import type { Columns, DeltaColumns, Id, Metadata, MetadataBytes, VectorDBOptions, VectorEntry } from '../engine/types.js';
 import { VectorDB, type MutationEvent, type ReplaceAllOptions } from '../engine/vector-db.js';
 import { estimateJsonBytes } from '../engine/metadata.js';
-import type { DirLock } from '../env/lock.js';
+import { join } from 'node:path';
+import { LOCK_FILE, type DirLock } from '../env/lock.js';
 import type { Durability, WalOp, WalRecord } from '../wal/types.js';
 import type { Checkpointer, CheckpointStats } from './checkpoint.js';
 import type { Journal } from './journal.js';
@@ -16,6 +17,9 @@ import { openStore } from './open.js';
 import type { DurableOptions, ResolvedOptions } from './options.js';
 import type { StorePointer } from './pointer.js';
 import type { RecoveryReport } from './recovery.js';
+
+/** How often a writable store checks that its directory's LOCK is still its own (see watchLock). */
+const LOCK_CHECK_MS = 1000;
 
 /** A snapshot of the store's state, for monitoring and tests. */
 export interface StoreInfo {
@@ -67,6 +71,9 @@ export class DurableVectorDB extends VectorDB {
   private baseRecords = 0;
   private baseBytes = 0;
   private autoQueued = false;
+  /** The timer that checks the directory's lock (see watchLock). */
+  private lockWatch: ReturnType<typeof setInterval> | undefined;
+  private lockChecking = false;
 
   // Only `open` makes instances: a DurableVectorDB that is not attached to a directory would not log.
   private constructor(options: VectorDBOptions) {
@@ -92,6 +99,8 @@ export class DurableVectorDB extends VectorDB {
     if (parts) {
       this.baseRecords = parts.journal.records;
       this.mutationListener = (m) => this.onMutation(m, parts);
+      this.lockWatch = setInterval(() => void this.watchLock(), LOCK_CHECK_MS);
+      this.lockWatch.unref();
     }
   }
 
@@ -224,6 +233,7 @@ export class DurableVectorDB extends VectorDB {
   private async shutdown(): Promise<void> {
     const p = this.io;
     let error: unknown;
+    clearInterval(this.lockWatch);
     if (p) {
       while (this.rebaseJob) await this.rebaseJob;
       await p.journal.barrier().catch(() => undefined);
@@ -253,6 +263,30 @@ export class DurableVectorDB extends VectorDB {
 
   private failure(): QuiverError | undefined {
     return this.failed ?? this.io?.journal.failure;
+  }
+
+  /**
+   * A writer that lost its directory (removed, say by `rm -rf` of the data folder) would go on
+   * acknowledging writes into files no reopen will find; one whose lock another process took over would
+   * write beside that process. SQLite refuses writes to a database file that was unlinked for the same
+   * reason. Checked every LOCK_CHECK_MS: from then on writes fail with LOCKED.
+   */
+  private async watchLock(): Promise<void> {
+    if (this.lockChecking || this.closing || this.failed || !this.lock) return;
+    this.lockChecking = true;
+    const since = new Date(Date.now() - LOCK_CHECK_MS).toISOString();
+    try {
+      if (await this.lock.stillHeld()) return;
+      if (this.closing) return;
+      const lockFile = join(this.dirPath, LOCK_FILE);
+      this.failed ??= new QuiverError(
+        'LOCKED',
+        `${lockFile} is gone or names another process (the directory was removed, or another process took the lock over): the store in ${this.dirPath} stopped accepting writes, and writes acknowledged since about ${since} may not be in that directory. Close it, and reopen the directory (or restore it) to go on.`,
+        { dir: this.dirPath, lockFile },
+      );
+    } finally {
+      this.lockChecking = false;
+    }
   }
 
   /** Why a write cannot be accepted now, or undefined. During recovery (no listener yet) writes pass. */

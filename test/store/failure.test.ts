@@ -137,3 +137,27 @@ test('metadata the log cannot encode (an object of more than 65,535 members) is 
   assert.equal(Object.keys(again.get('edge')?.metadata ?? {}).length, 65_535);
   await again.close();
 });
+
+test('a store whose directory is removed, or whose LOCK another process took over, stops accepting writes within a second (LOCKED); close reports it', async () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  for (const how of ['removed', 'taken'] as const) {
+    const mem = new MemoryFileSystem();
+    const db = await openVectorDB(DIR, { fs: mem, dimension: 4 });
+    await db.insert({ id: 1, vector: vecOf(1) });
+    await sleep(1100);
+    await db.insert({ id: 2, vector: vecOf(2) }); // the lock is still ours: writes go on
+    if (how === 'removed') await mem.rm(DIR, { recursive: true });
+    else mem.writeFileSync(`${DIR}/LOCK`, new TextEncoder().encode('{"pid":1,"hostname":"elsewhere","token":"someone-else"}'));
+    // Before the fix writes went on being acknowledged into a directory no reopen would find.
+    const deadline = Date.now() + 3000;
+    let refused: unknown;
+    while (refused === undefined && Date.now() < deadline) {
+      await db.insert({ id: 3, vector: vecOf(3) }).catch((e: unknown) => (refused = e));
+      await sleep(50);
+    }
+    assert.ok(refused instanceof QuiverError && refused.code === 'LOCKED' && /LOCK is gone or names another process/.test(refused.message), `${how}: ${String(refused)}`);
+    assert.equal(db.storeInfo().failure?.code, 'LOCKED');
+    await assert.rejects(db.close(), (e: unknown) => e instanceof QuiverError && e.code === 'LOCKED');
+    if (how === 'taken') assert.match(new TextDecoder().decode(await mem.readFile(`${DIR}/LOCK`)), /someone-else/, 'the other holder\'s lock is left alone');
+  }
+});
