@@ -27,6 +27,19 @@ function rowsByPos(path: string): Map<number, { id: unknown; vector: Buffer; met
   }
 }
 
+/** Ids of the id-index tests: id-0000, id-0001, ... (all of one length). */
+const padId = (i: number): string => `id-${String(i).padStart(4, '0')}`;
+/** Bytes of an id-index record of a padId below 128 stored at rowid i: header (3 bytes), id text, rowid. */
+const INDEX_RECORD_BYTES = 3 + 7 + 1;
+
+/** Offset in a SQLite file's bytes of the id-index record of padId(i), stored at rowid i (i < 128). */
+function indexRecordAt(bytes: Buffer, i: number): number {
+  const record = Buffer.concat([Buffer.from([0x03, 13 + 2 * 7, 0x01]), Buffer.from(padId(i)), Buffer.from([i])]);
+  const at = bytes.indexOf(record);
+  assert.ok(at > 0, `the index record of ${padId(i)} was found`);
+  return at;
+}
+
 test('an incremental save writes only the changed rows and keeps every other row where it was', async () => {
   await inTempDir(async (dir) => {
     const base = baseSpec(3000);
@@ -219,18 +232,14 @@ test('an in-place save whose id index leads an id to another row fails CORRUPT i
   const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
   await inTempDir(async (dir) => {
     const db = new VectorDB({ dimension: 8 });
-    const id = (i: number): string => `id-${String(i).padStart(4, '0')}`;
+    const id = padId;
     for (let i = 0; i < 50; i++) void db.insert({ id: id(i), vector: new Float32Array(8).fill(i), metadata: { i } });
     const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
     const path = await p.save();
-    // One byte of the index entry of id-0007 (record: header, id text, rowid) now says rowid 9. The
-    // index is not covered by the checksums: the file still loads.
+    // One byte of the index entry of id-0007 now says rowid 9. The index is not covered by the
+    // checksums: the file still loads.
     const bytes = readFileSync(path);
-    const entry = Buffer.concat([Buffer.from([0x03, 13 + 2 * 7, 0x01]), Buffer.from(id(7)), Buffer.from([7])]);
-    const at = bytes.indexOf(entry);
-    assert.ok(at > 0, 'the index entry was found');
-    bytes[at + entry.length - 1] = 9;
-    const { writeFileSync } = await import('node:fs');
+    bytes[indexRecordAt(bytes, 7) + INDEX_RECORD_BYTES - 1] = 9;
     writeFileSync(path, bytes);
     // Directly: the in-place update refuses (before the fix it wrote id-0007's vector into id-0009's row).
     const fresh = new VectorDB({ dimension: 8 });
@@ -255,7 +264,7 @@ test('an in-place save whose id index misses an id that is in the file (a damage
   const { VectorDB } = await import('../../../src/engine/vector-db.js');
   const { DatabasePersistence } = await import('../../../src/persistence/database-persistence.js');
   await inTempDir(async (dir) => {
-    const id = (i: number): string => `id-${String(i).padStart(4, '0')}`;
+    const id = padId;
     const filled = (): InstanceType<typeof VectorDB> => {
       const d = new VectorDB({ dimension: 8 });
       for (let i = 0; i < 50; i++) void d.insert({ id: id(i), vector: new Float32Array(8).fill(i), metadata: { i } });
@@ -264,13 +273,10 @@ test('an in-place save whose id index misses an id that is in the file (a damage
     const db = filled();
     const p = new DatabasePersistence(db, { baseDir: dir, format: 'sqlite' });
     const path = await p.save();
-    // The index entry of id-0007 (record: header, id text, rowid) now holds the key "id-000:": a lookup
-    // of id-0007 finds nothing, while the row is still there. No checksum covers the index.
+    // The index entry of id-0007 now holds the key "id-000:": a lookup of id-0007 finds nothing, while
+    // the row is still there. No checksum covers the index.
     const bytes = readFileSync(path);
-    const entry = Buffer.concat([Buffer.from([0x03, 13 + 2 * 7, 0x01]), Buffer.from(id(7)), Buffer.from([7])]);
-    const at = bytes.indexOf(entry);
-    assert.ok(at > 0, 'the index entry was found');
-    bytes[at + 3 + 6] = 0x3a;
+    bytes[indexRecordAt(bytes, 7) + 3 + 6] = 0x3a;
     writeFileSync(path, bytes);
     const expectedChecksum = (await readSqliteState(nodeFs, path)).checksum;
     const before = readFileSync(path);
