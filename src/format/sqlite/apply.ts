@@ -150,6 +150,16 @@ async function applyInTransaction(
     if (pos !== undefined) deletePos.push(pos);
   }
   const upsertPos = change.ids.map((id, i) => (change.cleared ? undefined : (lookup.get(idParam(id, i)) as number | undefined)));
+  // A miss in the id index is taken as "not in the file". A damaged index can miss an id that is there:
+  // its delete is then skipped, or its upsert adds a second row. Either leaves one row more than the
+  // database holds, which no checksum would notice afterwards (the index is not covered by them).
+  const after = count - deletePos.length + upsertPos.filter((p) => p === undefined).length;
+  if (after !== change.total) {
+    throw new CorruptionError(
+      { file: path, section: 'entries_id index' },
+      `after the update the file would hold ${after} entries but the database holds ${change.total}: the id index missed ids that are in the file; rebuild it with REINDEX or save in full`,
+    );
+  }
   let nextPos = ((db.prepare(`SELECT max(pos) FROM ${TABLE.entries}`).pluck().get() as number | null) ?? -1) + 1;
   for (const p of deletePos) touched.add(bucketOf(p));
   for (const p of upsertPos) if (p !== undefined) touched.add(bucketOf(p));
@@ -187,15 +197,6 @@ async function applyInTransaction(
     }
     progress.update(change.deletedIds.length + i, `wrote ${i} of ${change.count} changed entries`);
     await yieldToEventLoop();
-  }
-  // A miss in the id index is taken as "not in the file". A damaged index can miss an id that is there:
-  // its delete is then skipped, or its upsert adds a second row. Either leaves one row more than the
-  // database holds, which no checksum would notice afterwards (the index is not covered by them).
-  if (count !== change.total) {
-    throw new CorruptionError(
-      { file: path, section: 'entries_id index' },
-      `after the update the file would hold ${count} entries but the database holds ${change.total}: the id index missed ids that are in the file; rebuild it with REINDEX or save in full`,
-    );
   }
   for (const b of touched) buckets.refresh(b);
   return { checksum: updateMeta(db, count, seq), count, changedRows };

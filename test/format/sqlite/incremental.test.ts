@@ -162,7 +162,7 @@ test('an aborted incremental save leaves the file exactly as it was', async () =
     const n = 3000;
     const ids = Array.from({ length: n }, (_, i) => `e${i}`);
     const ctl = new AbortController();
-    const change = makeChangeImage({ dimension: DIM, ids, vectors: randomVectors(n, DIM, 4), sinceSeq: 1, total: 3000 });
+    const change = makeChangeImage({ dimension: DIM, ids, vectors: randomVectors(n, DIM, 4), sinceSeq: 1, total: 3001 }); // e7 is new: the base has the numeric id 7
     await assert.rejects(
       applySqliteChanges(nodeFs, path, change, { signal: ctl.signal, onProgress: (p) => p.current > 1000 && ctl.abort() }),
       { code: 'ABORTED' },
