@@ -4,7 +4,7 @@
  */
 import { createBrotliDecompress, createGunzip, gunzipSync, constants as Z } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { CorruptionError, ioError } from '../errors.js';
+import { CorruptionError, QuiverError, ioError } from '../errors.js';
 import type { FileHandle, FileSystem } from '../env/fs.js';
 import { MAGIC, MAGIC_PREFIX_LENGTH } from './qvdb/constants.js';
 import { isSqliteHeader } from './sqlite/schema.js';
@@ -120,6 +120,16 @@ async function gzipHead(raw: Uint8Array, path: string): Promise<Uint8Array> {
 }
 
 async function readHead(fs: FileSystem, path: string): Promise<Uint8Array> {
+  // Readers seek: a pipe fails at its first positional read (ESPIPE), and opening a FIFO nobody
+  // writes to would wait forever. (A missing path is left to the open below.)
+  const st = await fs.stat(path).catch(() => undefined);
+  if (st !== undefined && !st.isFile) {
+    throw new QuiverError(
+      'UNSUPPORTED_FORMAT',
+      st.isDirectory ? `${path} is a directory; give the path of a file.` : `${path} is not a regular file (a pipe, socket or device): QuiverDB reads files it can seek in, so write the stream to a file first.`,
+      { path },
+    );
+  }
   let h: FileHandle | undefined;
   try {
     h = await fs.open(path, 'r');

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CorruptionError, QuiverError } from '../../src/errors.js';
@@ -144,6 +145,31 @@ test('a save file whose first bytes are damaged (a flipped bit in its magic, or 
     writeFileSync(other, Buffer.from('hello'));
     await assert.rejects(new DatabasePersistence(await smallDb(1), { baseDir: dir }).load({ path: other }), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /import\(\)/.test((e as Error).message));
   } finally {
+    cleanup();
+  }
+});
+
+test('load() or import() of a FIFO, a directory or another non-regular file is UNSUPPORTED_FORMAT saying so (a FIFO nobody writes to blocked the open forever; a pipe failed with ESPIPE)', async () => {
+  const { dir, cleanup } = tempDir();
+  const fifo = join(dir, 'stream.jsonl');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    const p = new DatabasePersistence(await smallDb(2), { baseDir: dir });
+    const inTime = <T>(what: string, op: Promise<T>): Promise<T> => Promise.race([op, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish`)), 5000).unref())]);
+    for (const [what, op] of [['load', () => p.load({ path: fifo })], ['import', () => p.import({ path: fifo })]] as const) {
+      await assert.rejects(inTime(what, op()), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /is not a regular file \(a pipe, socket or device\).*write the stream to a file first/.test((e as Error).message), what);
+    }
+    await assert.rejects(p.load({ path: dir }), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /is a directory/.test((e as Error).message));
+    assert.equal(p.db.len(), 2, 'the database is unchanged');
+  } finally {
+    // An open still blocked in the FIFO (the old behaviour) is released by a writer's open.
+    for (let i = 0; i < 4; i++) {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        break;
+      }
+    }
     cleanup();
   }
 });
