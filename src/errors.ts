@@ -49,6 +49,19 @@ export class QuiverError extends Error {
     this.name = 'QuiverError';
     this.code = code;
     this.details = details;
+    // V8 keeps every frame's receiver alive until `stack` is first read: an error a caller keeps would
+    // hold the reader that threw it (or its cause), with its read window (megabytes). Formatted once the
+    // subclass constructors have run (so the header has their name and message), it holds only its text.
+    queueMicrotask(() => settleStacks(this));
+  }
+}
+
+/** Reads `stack` of `err` and of its causes (a few levels), which formats them and frees their frames. */
+function settleStacks(err: Error): void {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++) {
+    void e.stack;
+    e = e.cause;
   }
 }
 
