@@ -86,7 +86,7 @@ export async function convert(fs: FileSystem, from: string, to: string, opts: { 
   const named = formatForPath(to);
   const format = checkFormat(opts.format, '--format') ?? named?.format;
   const writable = exchangeFormats().filter((f) => codecFor(f).canWrite);
-  if (format === undefined) throw new UsageError(nameDenial(to)?.replace('give the format explicitly', 'pass --format') ?? `cannot tell the target format from the name ${to}; pass --format (${writable.join(', ')})`);
+  if (format === undefined) throw new UsageError(nameDenial(to, 'pass --format') ?? `cannot tell the target format from the name ${to}; pass --format (${writable.join(', ')})`);
   if (!writable.includes(format)) throw new UsageError(`--format ${format} can be read but not written; convert to one of ${writable.join(', ')}`);
   const given = opts.compression as ExchangeCompression | undefined;
   if (given !== undefined && !EXCHANGE_COMPRESSIONS.includes(given)) throw new UsageError(`--compression must be one of ${EXCHANGE_COMPRESSIONS.join(', ')}, got '${given}'`);

@@ -64,9 +64,7 @@ export const jsonCodec: ExchangeCodec = {
   async read(fs, path, o = {}) {
     const { compression, brotliHead } = await probeHead(fs, path);
     const c = compression === 'gzip' ? 'gzip' : brotliHead && jsonCodec.sniff(brotliHead) ? 'brotli' : 'none';
-    // Capped only when the caller asks (maxDecompressedBytes): QuiverDB's own saves of repeated or sparse
-    // vectors decompress 250-760x, past any default a bomb guard could use, and the reader's one-entry
-    // window bounds its memory whatever the file holds.
+    // Capped only when the caller asks (maxDecompressedBytes; why there is no default: checkedCap).
     const r = await readJsonState(fs, path, { compression: c, verifyChecksum: o.verifyChecksum, maxDecompressedBytes: o.maxDecompressedBytes, onProgress: o.onProgress, signal: o.signal });
     if (r.kind !== 'full') throw deltaRefused(path);
     return { columns: r.columns, metricKnown: true, user: asRecord(r.header.options), checksum: r.checksum };

@@ -52,14 +52,15 @@ export function formatForPath(path: string): { format: ExchangeFormat; compressi
  * Why a writer that picks its format from the name must refuse `path`, or undefined: a format's own
  * extension followed by a compression suffix that format is never written with (`x.parquet.gz`,
  * `db.qvdb.br`, `x.sqlite.gz`). Such a file would hold something its name denies; taken as "no format
- * named", it would silently get the writer's default format under that name.
+ * named", it would silently get the writer's default format under that name. `how` says how to name
+ * the format instead (the option, or the command-line flag).
  */
-export function nameDenial(path: string): string | undefined {
+export function nameDenial(path: string, how: string): string | undefined {
   const m = /^(.*)\.(gz|br)$/i.exec(path);
   if (!m) return undefined;
   const inner = formatForPath(m[1]);
   if (inner === undefined || inner.compression !== 'none' || formatForPath(path)?.format === inner.format) return undefined;
-  return `${inner.format} files are never compressed as a whole, so the name ${path} says something no file of that format is; name it ${m[1]} or give the format explicitly`;
+  return `${inner.format} files are never compressed as a whole, so the name ${path} says something no file of that format is; name it ${m[1]} or ${how}`;
 }
 
 /** The name `path` would have for `compression` in `format`, when that format's names tell compressions apart. */

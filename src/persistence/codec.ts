@@ -12,6 +12,7 @@ import { writeJsonState, readJsonState } from '../format/json/index.js';
 import { detectFormat } from '../format/detect.js';
 import { applySqliteChanges, isSqliteHeader, readSqliteState, writeSqliteState } from '../format/sqlite/index.js';
 import { formatForPath } from '../interchange/index.js';
+import { isSaveFormat } from './options.js';
 import type { CompressionType, PersistenceFormat } from './types.js';
 
 /** How to write one state file. */
@@ -111,13 +112,11 @@ const DELTA_SUFFIX = /\.delta-\d{6}$/;
  */
 async function damagedSaveFile(fs: FileSystem, path: string): Promise<CorruptionError | undefined> {
   const named = formatForPath(path.replace(DELTA_SUFFIX, ''));
-  if (named === undefined || !SAVE_FORMATS.includes(named.format as PersistenceFormat)) return undefined;
+  if (named === undefined || !isSaveFormat(named.format)) return undefined;
   const empty = await fs.stat(path).then((st) => st.size === 0, () => false);
   const what = `${named.format}${named.compression === 'none' ? '' : ` (${named.compression})`}`;
   return new CorruptionError({ file: path, section: 'header', offset: 0 }, empty ? `the file is empty, though its name says it is a ${what} save file` : `its first bytes are not those of a ${what} save file, which its name says it is`);
 }
-
-const SAVE_FORMATS: readonly PersistenceFormat[] = ['binary', 'json', 'sqlite'];
 
 /** Applies a change image to a SQLite save file in place; see applySqliteChanges. */
 export async function updateSqliteState(fs: FileSystem, path: string, changes: ChangeImage, expectedChecksum: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<WrittenState> {

@@ -18,7 +18,7 @@ import type { ChangeImage, Columns, DeltaColumns } from '../engine/types.js';
 import { ProgressReporter, type ProgressCallback } from '../util/progress.js';
 import { throwIfAborted } from '../util/abort.js';
 import { SerialQueue } from '../util/serial.js';
-import { checkOptions, checkCallOptions, type Resolved } from './options.js';
+import { checkOptions, checkCallOptions, isSaveFormat, type Resolved } from './options.js';
 import { extensionFor, readState, updateSqliteState, writeState, type WriteSpec } from './codec.js';
 import { cleanLeftoverTemps, deltaPath, MAX_DELTA_INDEX, removeDeltas } from './delta-chain.js';
 import { JOURNAL_MIN_CHECKPOINT_BYTES, SaveJournal, journalBytes, journalDir, journalHasRecords, readJournalHead, refusedIncremental, removeJournal } from './journal.js';
@@ -358,9 +358,9 @@ export class DatabasePersistence extends EventEmitter {
     // A fallback full save over a chain's file keeps exactly the compression that file has.
     if (options.format !== undefined && options.chainCompression !== undefined) return { format: options.format, compression: options.chainCompression };
     const named = options.format === undefined && typeof options.path === 'string' ? formatForPath(options.path) : undefined;
-    const denial = options.format === undefined && named === undefined && typeof options.path === 'string' ? nameDenial(options.path) : undefined;
-    if (denial !== undefined) throw new QuiverError('UNSUPPORTED_FORMAT', `${denial} (the format option).`, { path: options.path });
-    const usable = named !== undefined && (anyFormat || named.format === 'binary' || named.format === 'json' || named.format === 'sqlite');
+    const denial = options.format === undefined && named === undefined && typeof options.path === 'string' ? nameDenial(options.path, 'give the format explicitly (the format option)') : undefined;
+    if (denial !== undefined) throw new QuiverError('UNSUPPORTED_FORMAT', `${denial}.`, { path: options.path });
+    const usable = named !== undefined && (anyFormat || isSaveFormat(named.format));
     const format = options.format ?? (usable ? named.format : this.options.format);
     if (usable && options.compress === undefined) {
       const codec = codecFor(named.format);

@@ -9,6 +9,11 @@ import { MAX_TIMER_MS } from '../util/long-timer.js';
 import type { CompressionType, PersistenceFormat, PersistenceOptions } from './types.js';
 
 const FORMATS: readonly PersistenceFormat[] = ['json', 'binary', 'sqlite'];
+
+/** True for the formats `save` writes (of all the formats a name or a file may be in). */
+export function isSaveFormat(format: string): format is PersistenceFormat {
+  return (FORMATS as readonly string[]).includes(format);
+}
 const COMPRESSIONS: readonly CompressionType[] = ['none', 'gzip', 'brotli'];
 
 /** The constructor's options with their defaults filled in. */
